@@ -1,0 +1,117 @@
+# crisisd: one plain GNU Makefile.  `make` builds, `make check` runs every
+# test, `make run` starts a demo daemon; the first build installs missing
+# Debian packages through tools/deps (as root) or says what to install.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CC      ?= cc
+
+PKGS = libevent libevent_pthreads sqlite3 libconfig libsystemd jansson libsodium
+TEST_PKGS = cmocka
+
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+       -Wpointer-arith -Wformat=2 -Wwrite-strings -Wno-format-nonliteral
+CFLAGS ?= -O2 -g
+ifeq ($(CI),true)
+WARN += -Werror
+endif
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude \
+             $(PKG_CFLAGS) -MMD -MP
+ALL_LDFLAGS = $(LDFLAGS)
+
+# Sources shared by crisisd, crisisctl and the tests.
+COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
+              daemon/roster.c daemon/msg.c daemon/store.c \
+              daemon/store_roster.c daemon/store_contact.c \
+              daemon/store_review.c
+
+CRISISD_SRCS = daemon/main.c daemon/loop.c daemon/conn.c daemon/listen.c \
+               daemon/proto.c daemon/engine.c daemon/route.c \
+               daemon/contact.c daemon/clinician.c daemon/watch.c \
+               daemon/notify.c
+
+CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c ctl/fmt.c
+
+UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt
+
+test_util_OBJS   = util log
+test_config_OBJS = config log util
+test_roster_OBJS = roster util log
+test_msg_OBJS    = msg util log
+test_route_OBJS  = route contact roster util log config
+test_fmt_OBJS    = ../ctl/fmt util log
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+COMMON_OBJS    = $(call obj,$(COMMON_SRCS))
+CRISISD_OBJS   = $(call obj,$(CRISISD_SRCS))
+CRISISCTL_OBJS = $(call obj,$(CRISISCTL_SRCS))
+
+all: crisisd crisisctl
+
+# The package flags are found once, after tools/deps made sure they exist.
+ifeq ($(filter clean format deps,$(MAKECMDGOALS)),)
+-include $(BUILD)/pkg.mk
+endif
+
+$(BUILD)/pkg.mk: tools/deps
+	@mkdir -p $(BUILD)
+	@tools/deps
+	@printf 'PKG_CFLAGS = %s\nPKG_LIBS = %s\nTEST_LIBS = %s\n' \
+	  "$$(pkg-config --cflags $(PKGS))" \
+	  "$$(pkg-config --libs $(PKGS)) -lm" \
+	  "$$(pkg-config --libs $(TEST_PKGS))" > $@
+
+deps:
+	@tools/deps
+
+crisisd: $(CRISISD_OBJS) $(COMMON_OBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+
+crisisctl: $(CRISISCTL_OBJS) $(COMMON_OBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+
+$(BUILD)/%.o: %.c $(BUILD)/pkg.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.o: tests/unit/%.c $(BUILD)/pkg.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+.SECONDEXPANSION:
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o \
+    $$(patsubst %,$(BUILD)/daemon/%.o,$$(test_%_OBJS))
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
+
+unit: $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
+
+# Every test: unit tests (cmocka), then the end-to-end suite against the
+# real binaries.  The last line is the summary.
+check: all unit
+	@tests/run-all $(BUILD)/tests $(UNIT_TESTS)
+
+# A demo daemon on 127.0.0.1:7410 with a sample roster (see README).
+run: all
+	@tools/demo-setup $(BUILD)/demo
+	./crisisd -c $(BUILD)/demo/crisisd.conf
+
+# AddressSanitizer + UBSan build of everything, then the whole suite.
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fsanitize=address,undefined" check
+
+format:
+	clang-format -i daemon/*.c ctl/*.c include/*.h tests/unit/*.c
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 crisisd $(DESTDIR)$(PREFIX)/sbin/crisisd
+	install -m 0755 crisisctl $(DESTDIR)$(PREFIX)/bin/crisisctl
+
+clean:
+	rm -rf $(BUILD) build-asan crisisd crisisctl
+
+.PHONY: all deps unit check run asan format install clean
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

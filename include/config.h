@@ -1,0 +1,73 @@
+/*
+ * config.h: crisisd.conf as a plain struct.  Only config.c touches libconfig;
+ * everyone else reads struct conf.  A reload parses into a new struct and
+ * swaps it in only if it is whole.
+ */
+#ifndef CRISISD_CONFIG_H
+#define CRISISD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONF_DEFAULT_PATH "/etc/crisisd/crisisd.conf"
+#define CONF_LISTEN_MAX 16
+#define CONF_TIERS_MAX 16
+
+enum strategy {
+	STRATEGY_RING_ALL = 0,
+	STRATEGY_LONGEST_IDLE,
+	STRATEGY_ROUND_ROBIN,
+	STRATEGY_SEQUENTIAL,
+	STRATEGY_FEWEST_CONTACTS,
+};
+
+struct conf_tier {
+	int tier; /* 1, 2, 3 ... as written */
+	enum strategy strategy;
+	int64_t offer_timeout_ms;
+};
+
+struct conf {
+	char *path;
+
+	char *listen[CONF_LISTEN_MAX]; /* "host:port" or "[v6]:port" */
+	size_t nlisten;
+	char *database;
+	int log_level; /* enum log_level */
+	char *timezone;
+
+	/* routing */
+	struct conf_tier tiers[CONF_TIERS_MAX]; /* sorted by tier, ascending */
+	size_t ntiers;
+	int64_t max_wait_ms;
+	char *overflow_target;
+	int64_t continuity_ms;
+	int64_t imminent_max_wait_ms;
+	int64_t wrapup_ms;
+	int max_missed_offers;
+
+	/* limits */
+	int max_connections;
+	size_t max_line_bytes;
+	int64_t hello_timeout_ms;
+};
+
+/*
+ * Parse and validate path.  On failure returns -1 and sets *cause to every
+ * error found, one per line, each "file:line: what is wrong" (caller frees).
+ */
+int conf_load(const char *path, struct conf **out, char **cause);
+void conf_free(struct conf *conf);
+
+/* The config path to use: explicit, else $CRISISD_CONF, else the default. */
+const char *conf_path(const char *explicit_path);
+
+/* Name of a strategy, and the reverse (-1 if unknown). */
+const char *conf_strategy_name(enum strategy s);
+int conf_strategy_from_name(const char *name);
+
+/* The tier's settings, or NULL if the config has no such tier. */
+const struct conf_tier *conf_tier(const struct conf *conf, int tier);
+
+#endif

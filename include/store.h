@@ -1,0 +1,263 @@
+/*
+ * store.h: every read and write of durable state.  Only store*.c include
+ * <sqlite3.h>; a PostgreSQL store later is one more implementation of this
+ * header, not a rewrite of its callers.
+ *
+ * All times are milliseconds since the Unix epoch, UTC.
+ *
+ * Writes from the daemon go into a batch: the first write of an event-loop
+ * turn opens a transaction and store_commit() at the end of the turn makes
+ * all of them durable at once (group commit).  Nothing that depends on a
+ * write may be sent before store_commit() has returned 0.
+ */
+#ifndef CRISISD_STORE_H
+#define CRISISD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "token.h"
+#include "util.h"
+
+/* The schema version this build writes and reads (PRAGMA user_version). */
+#define STORE_SCHEMA_VERSION 1
+
+enum store_result {
+	STORE_ERROR = -1,
+	STORE_OK = 0,
+	STORE_NOTFOUND = 1,
+	STORE_CONFLICT = 2, /* unique key already taken */
+};
+
+/* Contact states, as stored in contacts.state (CONTRACT §6 outcomes). */
+#define STORE_STATE_OPEN "open"
+#define STORE_STATE_ASSIGNED "assigned"
+#define STORE_STATE_COMPLETED "completed"
+#define STORE_STATE_OVERFLOW "overflow"
+#define STORE_STATE_ABANDONED "abandoned"
+
+struct store;
+
+enum store_open_mode {
+	STORE_OPEN_EXISTING = 0, /* fail if missing or not at STORE_SCHEMA_VERSION */
+	STORE_OPEN_MIGRATE,      /* create if missing, migrate forward */
+};
+
+/*
+ * Open the database at path: WAL, synchronous=FULL, foreign keys, a busy
+ * timeout, file mode 0600 when created.  Returns NULL and sets *cause.
+ */
+struct store *store_open(const char *path, enum store_open_mode mode,
+    char **cause);
+void store_close(struct store *st);
+
+/* The message of the last failed call (never NULL). */
+const char *store_error(const struct store *st);
+
+/* PRAGMA quick_check and the schema version; -1 and *cause if not good. */
+int store_check(struct store *st, char **cause);
+
+/* The schema version found in the file (0 for a new file). */
+int store_schema_version(struct store *st);
+
+/* --- batches (group commit) --- */
+
+/* Is a batch open (writes not yet committed)? */
+bool store_batch_open(const struct store *st);
+/* Commit the open batch, if any.  On failure the batch is rolled back. */
+int store_commit(struct store *st);
+/* Roll the open batch back, if any. */
+void store_rollback(struct store *st);
+
+/* --- principals and roster (crisisctl writes, the daemon reads) --- */
+
+struct store_clinician {
+	const char *id;
+	const char *name;
+	const char *languages; /* "en,es" or NULL */
+	const char *skills;    /* "mat,family" or NULL */
+	const char *endpoint;  /* NULL if none */
+};
+
+/* STORE_CONFLICT if id is taken. */
+int store_principal_add(struct store *st, const char *id, const char *role,
+    const uint8_t hash[TOKEN_HASH_BYTES], int64_t now_ms);
+/* Adds the principal (role clinician) and its clinician row together. */
+int store_clinician_add(struct store *st, const struct store_clinician *c,
+    const uint8_t hash[TOKEN_HASH_BYTES], int64_t now_ms);
+/* STORE_NOTFOUND if no such principal. */
+int store_token_set(struct store *st, const char *id,
+    const uint8_t hash[TOKEN_HASH_BYTES]);
+/* Fills role ("intake", "clinician", "supervisor") and hash. */
+int store_principal_get(struct store *st, const char *id, char role[16],
+    uint8_t hash[TOKEN_HASH_BYTES]);
+
+/* STORE_NOTFOUND if the primary clinician does not exist; re-adding replaces. */
+int store_patient_add(struct store *st, const char *id, const char *primary,
+    const char *program);
+/* The patient's primary clinician into out; STORE_NOTFOUND if unknown. */
+int store_patient_primary(struct store *st, const char *patient,
+    char out[PRINCIPAL_ID_MAX + 1]);
+
+struct store_shift {
+	const char *clinician;
+	int tier;
+	int64_t start_ms;
+	int64_t end_ms;
+};
+
+/* One shift; STORE_NOTFOUND if the clinician is unknown. */
+int store_shift_add(struct store *st, const struct store_shift *s);
+/*
+ * All rows or none, in one transaction.  On failure *bad_row is the index
+ * of the offending row (or -1) and store_error() says why.
+ */
+int store_shift_import(struct store *st, const struct store_shift *rows,
+    size_t nrows, long *bad_row);
+
+/* Bumped by triggers on every change to principals, clinicians, patients, shifts. */
+int store_roster_version(struct store *st, int64_t *version);
+
+/*
+ * Load every clinician, and every shift ending after since_ms, calling the
+ * callbacks in that order (all clinicians first).  A callback returning -1
+ * stops the load with STORE_ERROR.
+ */
+struct store_roster_cbs {
+	int (*clinician)(void *arg, const struct store_clinician *c);
+	int (*shift)(void *arg, const struct store_shift *s);
+	void *arg;
+};
+int store_roster_load(struct store *st, int64_t since_ms,
+    const struct store_roster_cbs *cbs);
+
+/* --- contacts (the daemon writes, inside batches) --- */
+
+struct store_contact {
+	char id[CONTACT_ID_MAX + 1];
+	const char *intake;
+	const char *ref;
+	const char *channel;
+	const char *risk;
+	const char *caller;   /* NULL if not given */
+	const char *patient;  /* NULL if not given */
+	const char *program;  /* NULL if not given */
+	const char *language; /* NULL if not given */
+	const char *needs;    /* JSON array text, "[]" if none */
+	const char *state;    /* STORE_STATE_* */
+	const char *clinician; /* assigned clinician or NULL */
+	const char *route;    /* routing position as JSON text (for restart) */
+	int64_t queued_at;
+	int64_t deadline_at;  /* when it overflows whatever happens */
+	int64_t assigned_at;  /* 0 if not */
+	int64_t closed_at;    /* 0 if not */
+	int policy_version;
+};
+
+int store_contact_insert(struct store *st, const struct store_contact *c);
+
+/*
+ * The contact this intake principal made with this ref: its id and state.
+ * STORE_NOTFOUND if none.
+ */
+int store_contact_by_ref(struct store *st, const char *intake,
+    const char *ref, char id[CONTACT_ID_MAX + 1], char state[16]);
+
+/* A contact's state and intake principal; STORE_NOTFOUND if unknown. */
+int store_contact_state(struct store *st, const char *id, char state[16],
+    char intake[PRINCIPAL_ID_MAX + 1]);
+
+/* Set state; clinician and at fill assigned_at (assigned) or closed_at (terminal). */
+int store_contact_set_state(struct store *st, const char *id,
+    const char *state, const char *clinician, int64_t at);
+
+/* Record the routing position (JSON text) and current tier. */
+int store_contact_set_route(struct store *st, const char *id, int tier,
+    const char *route);
+
+/* Record a clinician's complete. */
+int store_contact_complete(struct store *st, const char *id,
+    const char *disposition, const char *notes, int64_t at);
+
+/* Append one event to the contact's timeline; detail is JSON text or NULL. */
+int store_event_add(struct store *st, const char *contact, int64_t at,
+    const char *event, int tier, const char *clinician, const char *detail);
+
+/* Open offers, kept so a restart can resume them. */
+int store_offer_open(struct store *st, const char *contact,
+    const char *clinician, int tier, int64_t offered_at, int64_t expires_at);
+int store_offer_close(struct store *st, const char *contact,
+    const char *clinician);
+
+/* Results (routed, overflow) owed to an intake principal, until delivered. */
+int store_push_add(struct store *st, const char *intake, const char *contact,
+    const char *message, int64_t *seq);
+int store_push_delivered(struct store *st, int64_t seq, int64_t at);
+/* Undelivered pushes of intake, oldest first; cb returning -1 stops. */
+int store_push_pending(struct store *st, const char *intake,
+    int (*cb)(void *arg, int64_t seq, const char *message), void *arg);
+
+/*
+ * Every open or assigned contact, oldest first, with its open offers after
+ * it (for restart).  Pointers are valid only during the callback.
+ */
+struct store_offer {
+	const char *clinician;
+	int tier;
+	int64_t offered_at;
+	int64_t expires_at;
+};
+struct store_resume_cbs {
+	int (*contact)(void *arg, const struct store_contact *c);
+	int (*offer)(void *arg, const char *contact, const struct store_offer *o);
+	void *arg;
+};
+int store_resume_load(struct store *st, const struct store_resume_cbs *cbs);
+
+/* How many contacts each clinician was assigned since since_ms. */
+int store_assigned_counts(struct store *st, int64_t since_ms,
+    int (*cb)(void *arg, const char *clinician, int count), void *arg);
+
+/* --- review (crisisctl; results are jansson values the caller frees) --- */
+
+struct store_log_filter {
+	int64_t since_ms; /* 0: no bound */
+	int64_t until_ms; /* 0: no bound */
+	const char *risk;     /* NULL: any */
+	const char *outcome;  /* NULL: any; "open", "assigned", ... */
+	const char *clinician; /* NULL: any */
+	const char *program;  /* NULL: any */
+	const char *channel;  /* NULL: any */
+	long limit;           /* 0: no limit */
+	long offset;
+};
+
+/*
+ * Contacts newest first: an array of objects with keys id, ref, intake,
+ * channel, risk, program, language, state, clinician, queued_at,
+ * assigned_at, closed_at (ms or null), tier, disposition.
+ */
+json_t *store_review_log(struct store *st, const struct store_log_filter *f);
+
+/*
+ * One contact: its row (as in the log, plus caller, patient, needs, notes)
+ * and "events": [{at, event, tier, clinician, detail}] in order.
+ * NULL with store_error() "not found" if unknown.
+ */
+json_t *store_review_show(struct store *st, const char *id);
+
+/* CONTRACT §6 stats over contacts queued in [since, until). */
+json_t *store_review_stats(struct store *st, int64_t since_ms,
+    int64_t until_ms);
+
+/*
+ * Shifts overlapping [from_ms, to_ms), on tier (0: any), with the
+ * clinician's name: array of {clinician, name, tier, start, end}.
+ */
+json_t *store_review_shifts(struct store *st, int64_t from_ms,
+    int64_t to_ms, int tier);
+
+#endif
