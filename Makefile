@@ -7,7 +7,7 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 
-PKGS = libevent libevent_pthreads sqlite3 libconfig libsystemd jansson libsodium
+PKGS = libevent sqlite3 libconfig libsystemd jansson libsodium
 TEST_PKGS = cmocka
 
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

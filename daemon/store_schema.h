@@ -1,0 +1,133 @@
+/*
+ * store_schema.h: the SQLite schema, as forward migrations.  Migration n
+ * takes a database from user_version n-1 to n; store_open() runs the ones a
+ * file lacks, each in its own transaction.  Never edit a released
+ * migration: add the next one.
+ *
+ * Times are INTEGER milliseconds since the Unix epoch, UTC.
+ * Included only by store.c.
+ */
+#ifndef CRISISD_STORE_SCHEMA_H
+#define CRISISD_STORE_SCHEMA_H
+
+static const char *const store_migrations[] = {
+	/* 1: the first schema. */
+	"CREATE TABLE meta ("
+	"  key TEXT PRIMARY KEY,"
+	"  value INTEGER NOT NULL);"
+	"INSERT INTO meta(key, value) VALUES ('roster_version', 0);"
+
+	"CREATE TABLE principals ("
+	"  id TEXT PRIMARY KEY,"
+	"  role TEXT NOT NULL"
+	"    CHECK (role IN ('intake', 'clinician', 'supervisor')),"
+	"  token_hash BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL);"
+
+	"CREATE TABLE clinicians ("
+	"  id TEXT PRIMARY KEY REFERENCES principals(id),"
+	"  name TEXT NOT NULL,"
+	"  languages TEXT NOT NULL DEFAULT '',"
+	"  skills TEXT NOT NULL DEFAULT '',"
+	"  endpoint TEXT);"
+
+	"CREATE TABLE patients ("
+	"  id TEXT PRIMARY KEY,"
+	"  primary_clinician TEXT NOT NULL REFERENCES clinicians(id),"
+	"  program TEXT);"
+
+	"CREATE TABLE shifts ("
+	"  id INTEGER PRIMARY KEY,"
+	"  clinician TEXT NOT NULL REFERENCES clinicians(id),"
+	"  tier INTEGER NOT NULL CHECK (tier BETWEEN 1 AND 31),"
+	"  start_at INTEGER NOT NULL,"
+	"  end_at INTEGER NOT NULL,"
+	"  CHECK (end_at > start_at));"
+	"CREATE INDEX shifts_end ON shifts(end_at);"
+	"CREATE INDEX shifts_tier_start ON shifts(tier, start_at);"
+
+	/* state: open | assigned | completed | overflow | abandoned */
+	"CREATE TABLE contacts ("
+	"  id TEXT PRIMARY KEY,"
+	"  intake TEXT NOT NULL,"
+	"  ref TEXT NOT NULL,"
+	"  channel TEXT NOT NULL,"
+	"  risk TEXT NOT NULL,"
+	"  caller TEXT,"
+	"  patient TEXT,"
+	"  program TEXT,"
+	"  language TEXT,"
+	"  needs TEXT NOT NULL DEFAULT '[]',"
+	"  state TEXT NOT NULL,"
+	"  tier INTEGER NOT NULL DEFAULT 0,"
+	"  route TEXT,"
+	"  clinician TEXT,"
+	"  queued_at INTEGER NOT NULL,"
+	"  deadline_at INTEGER NOT NULL,"
+	"  assigned_at INTEGER,"
+	"  closed_at INTEGER,"
+	"  disposition TEXT,"
+	"  notes TEXT,"
+	"  policy_version INTEGER NOT NULL DEFAULT 0,"
+	"  UNIQUE (intake, ref));"
+	"CREATE INDEX contacts_queued ON contacts(queued_at);"
+	"CREATE INDEX contacts_live ON contacts(state)"
+	"  WHERE state IN ('open', 'assigned');"
+	"CREATE INDEX contacts_clinician ON contacts(clinician, assigned_at);"
+
+	/* Append-only: nothing updates or deletes a row. */
+	"CREATE TABLE contact_events ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  contact TEXT NOT NULL REFERENCES contacts(id),"
+	"  at INTEGER NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  tier INTEGER,"
+	"  clinician TEXT,"
+	"  detail TEXT);"
+	"CREATE INDEX contact_events_contact ON contact_events(contact, seq);"
+	"CREATE TRIGGER contact_events_no_update BEFORE UPDATE ON contact_events"
+	"  BEGIN SELECT RAISE(ABORT, 'contact events are append-only'); END;"
+	"CREATE TRIGGER contact_events_no_delete BEFORE DELETE ON contact_events"
+	"  BEGIN SELECT RAISE(ABORT, 'contact events are append-only'); END;"
+
+	/* Offers open now, so a restart can resume them. */
+	"CREATE TABLE offers ("
+	"  contact TEXT NOT NULL REFERENCES contacts(id),"
+	"  clinician TEXT NOT NULL,"
+	"  tier INTEGER NOT NULL,"
+	"  offered_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (contact, clinician)) WITHOUT ROWID;"
+
+	/* routed/overflow messages owed to intake principals. */
+	"CREATE TABLE pushes ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  intake TEXT NOT NULL,"
+	"  contact TEXT NOT NULL REFERENCES contacts(id),"
+	"  message TEXT NOT NULL,"
+	"  delivered_at INTEGER);"
+	"CREATE INDEX pushes_pending ON pushes(intake, seq)"
+	"  WHERE delivered_at IS NULL;"
+
+	/* Any roster change bumps roster_version; the daemon polls it. */
+	"CREATE TRIGGER principals_ins AFTER INSERT ON principals BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'roster_version'; END;"
+	"CREATE TRIGGER principals_upd AFTER UPDATE ON principals BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'roster_version'; END;"
+	"CREATE TRIGGER clinicians_ins AFTER INSERT ON clinicians BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'roster_version'; END;"
+	"CREATE TRIGGER clinicians_upd AFTER UPDATE ON clinicians BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'roster_version'; END;"
+	"CREATE TRIGGER patients_ins AFTER INSERT ON patients BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'roster_version'; END;"
+	"CREATE TRIGGER patients_upd AFTER UPDATE ON patients BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'roster_version'; END;"
+	"CREATE TRIGGER shifts_ins AFTER INSERT ON shifts BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'roster_version'; END;"
+	"CREATE TRIGGER shifts_upd AFTER UPDATE ON shifts BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'roster_version'; END;"
+	"CREATE TRIGGER shifts_del AFTER DELETE ON shifts BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'roster_version'; END;",
+};
+
+#endif
