@@ -1,0 +1,107 @@
+/*
+ * store_int.h: what the store*.c files share and nothing else includes.
+ * The connection, the cache of prepared statements (one enum, their SQL in
+ * one table in store.c), the last error, and the batch state.
+ */
+#ifndef CRISISD_STORE_INT_H
+#define CRISISD_STORE_INT_H
+
+#include <stdbool.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* Longest message store_error() returns, with its NUL. */
+#define STORE_ERROR_BYTES 512
+
+/*
+ * Every statement the store runs more than once.  Each is prepared on first
+ * use, kept for the life of the connection and reset after each use.
+ */
+enum store_stmt_id {
+	/* batches (store.c) */
+	STORE_STMT_BEGIN,
+	STORE_STMT_COMMIT,
+	STORE_STMT_ROLLBACK,
+	STORE_STMT_SAVEPOINT,
+	STORE_STMT_RELEASE,
+	STORE_STMT_ROLLBACK_TO,
+	/* principals and roster (store_roster.c) */
+	STORE_STMT_PRINCIPAL_INSERT,
+	STORE_STMT_PRINCIPAL_GET,
+	STORE_STMT_TOKEN_SET,
+	STORE_STMT_CLINICIAN_INSERT,
+	STORE_STMT_PATIENT_UPSERT,
+	STORE_STMT_PATIENT_PRIMARY,
+	STORE_STMT_SHIFT_INSERT,
+	STORE_STMT_ROSTER_VERSION,
+	STORE_STMT_ROSTER_CLINICIANS,
+	STORE_STMT_ROSTER_SHIFTS,
+	/* contacts (store_contact.c) */
+	STORE_STMT_CONTACT_INSERT,
+	STORE_STMT_CONTACT_BY_REF,
+	STORE_STMT_CONTACT_STATE,
+	STORE_STMT_CONTACT_SET_STATE,
+	STORE_STMT_CONTACT_SET_ROUTE,
+	STORE_STMT_CONTACT_COMPLETE,
+	STORE_STMT_CONTACT_OFFERS_DROP,
+	STORE_STMT_EVENT_INSERT,
+	STORE_STMT_OFFER_UPSERT,
+	STORE_STMT_OFFER_DELETE,
+	STORE_STMT_PUSH_INSERT,
+	STORE_STMT_PUSH_DELIVERED,
+	STORE_STMT_PUSH_PENDING,
+	STORE_STMT_RESUME_CONTACTS,
+	STORE_STMT_RESUME_OFFERS,
+	STORE_STMT_ASSIGNED_COUNTS,
+	STORE_STMT_COUNT
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmts[STORE_STMT_COUNT];
+	/* A batch was opened by a write and not yet committed or rolled back. */
+	bool batch;
+	/*
+	 * SQLite rolled the batch back by itself (disk full, I/O error): every
+	 * write until store_commit() or store_rollback() is refused, and
+	 * store_commit() fails, so no later write commits without the lost ones.
+	 */
+	bool batch_lost;
+	int version_found; /* user_version when opened, before migrations */
+	char error[STORE_ERROR_BYTES];
+};
+
+/* Record the message store_error() returns. */
+void store_set_error(struct store *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Record "what: <sqlite's message>" and return STORE_ERROR. */
+int store_fail(struct store *st, const char *what);
+
+/* The cached statement id, prepared if need be; NULL (error set) on failure. */
+sqlite3_stmt *store_stmt(struct store *st, enum store_stmt_id id);
+
+/* Make sure the batch's transaction is open (BEGIN IMMEDIATE on first write). */
+int store_batch_begin(struct store *st);
+
+/*
+ * Open a savepoint inside the batch (opening the batch if need be), for
+ * several writes that must all happen or none; end it with
+ * store_savepoint_end(), keeping its writes in the batch or undoing them.
+ */
+int store_savepoint(struct store *st);
+int store_savepoint_end(struct store *st, bool keep);
+
+/*
+ * Step a write statement to completion and reset it.  Maps a unique or
+ * primary key violation to STORE_CONFLICT, a foreign key violation to
+ * STORE_NOTFOUND, anything else to STORE_ERROR with "what: why".
+ */
+int store_step_write(struct store *st, sqlite3_stmt *s, const char *what);
+
+/* Rows changed by the last write of this connection. */
+int store_changes(struct store *st);
+
+#endif
