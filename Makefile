@@ -81,7 +81,7 @@ $(BUILD)/tests/%.o: tests/unit/%.c $(BUILD)/pkg.mk
 
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o \
-    $$(patsubst %,$(BUILD)/daemon/%.o,$$(test_%_OBJS))
+    $$(addprefix $(BUILD)/daemon/,$$(addsuffix .o,$$(test_$$*_OBJS)))
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
 
 unit: $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
