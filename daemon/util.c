@@ -201,11 +201,11 @@ util_format_rfc3339(int64_t ms, char buf[RFC3339_MAX])
 	time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
 	int frac = (int)(ms - (int64_t)t * 1000);
 	struct tm tm;
+	size_t n;
 
 	gmtime_r(&t, &tm);
-	snprintf(buf, RFC3339_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, frac);
+	n = strftime(buf, RFC3339_MAX, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, RFC3339_MAX - n, ".%03uZ", (unsigned)frac % 1000u);
 }
 
 /*
