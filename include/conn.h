@@ -1,0 +1,83 @@
+/*
+ * conn.h: one TCP connection: line framing with a length cap, the hello
+ * deadline, a cap on unsent output, and the one way a connection ends.
+ *
+ * The owner (proto.c) sees whole lines through conn_cbs.line and is told,
+ * once, through conn_cbs.closed just before the connection is freed.
+ */
+#ifndef CRISISD_CONN_H
+#define CRISISD_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "msg.h"
+
+/* Unsent output beyond this and the peer is not reading: drop it. */
+#define CONN_OUTPUT_MAX_BYTES (4u * 1024 * 1024)
+/* How long a half-closed connection may take to drain its last error. */
+#define CONN_LINGER_MS 2000
+
+struct conn;
+
+struct conn_limits {
+	size_t max_line_bytes;    /* a longer line: too_large, then close */
+	int64_t hello_timeout_ms; /* no conn_hello_done() by then: unauthorized */
+};
+
+struct conn_cbs {
+	/* A whole line, without '\n' (and without a trailing '\r'). */
+	void (*line)(struct conn *c, const char *line, size_t len);
+	/* The connection is about to be freed; why is for the log. */
+	void (*closed)(struct conn *c, const char *why);
+};
+
+/*
+ * Take over an accepted, connected socket (made non-blocking here).  Returns
+ * NULL, closing fd, if the connection cannot be set up.
+ */
+struct conn *conn_new(struct event_base *base, int fd,
+    const struct conn_limits *limits, const struct conn_cbs *cbs);
+
+/* The owner's per-connection data. */
+void conn_set_data(struct conn *c, void *data);
+void *conn_data(const struct conn *c);
+
+/* "127.0.0.1:51234" for the log. */
+const char *conn_peer(const struct conn *c);
+/* A small number unique for the life of the process, for the log. */
+uint64_t conn_serial(const struct conn *c);
+
+/* The hello succeeded: stop the hello deadline. */
+void conn_hello_done(struct conn *c);
+
+/*
+ * Queue one line (a '\n' is appended).  Returns -1 if the connection is
+ * closing or its unsent output passed CONN_OUTPUT_MAX_BYTES, in which case
+ * the connection is closed ("peer not reading").
+ */
+int conn_send(struct conn *c, const char *line);
+
+/* Bytes queued but not yet written to the socket. */
+size_t conn_unsent(const struct conn *c);
+
+/*
+ * Send an error reply, stop reading, half-close once it is written and close
+ * after (or after CONN_LINGER_MS): the peer reads the error, not a reset.
+ */
+void conn_fail(struct conn *c, json_t *id, enum msg_code code,
+    const char *message);
+
+/* Close now: the owner's closed callback runs, then the memory is freed. */
+void conn_close(struct conn *c, const char *why);
+
+/* Is the connection on its way out (conn_fail called)? */
+bool conn_closing(const struct conn *c);
+
+/* How many connections are open now. */
+size_t conn_count(void);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * listen.h: the listening sockets: bound from the config, or handed over by
+ * systemd socket activation; accepting with a cap on connections and a
+ * back-off when the process runs out of descriptors.
+ */
+#ifndef CRISISD_LISTEN_H
+#define CRISISD_LISTEN_H
+
+#include <stddef.h>
+
+#include <event2/event.h>
+
+struct listener;
+
+/* A newly accepted socket, already under max_connections. */
+typedef void (*listen_accept_cb)(int fd, void *arg);
+
+/*
+ * Open every address of conf->listen ("host:port", "[v6]:port"), or take the
+ * sockets of LISTEN_FDS when systemd passed any.  Returns NULL and *cause.
+ */
+struct listener *listen_open(struct event_base *base, char *const *addrs,
+    size_t naddrs, listen_accept_cb cb, void *arg, char **cause);
+
+/* Connections beyond this get "overloaded" and are closed at once. */
+void listen_set_max_connections(struct listener *l, size_t max);
+
+/* Stop accepting (SIGTERM); the sockets are closed. */
+void listen_close(struct listener *l);
+
+/* How many sockets we listen on. */
+size_t listen_count(const struct listener *l);
+
+#endif
