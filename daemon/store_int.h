@@ -27,6 +27,7 @@ enum store_stmt_id {
 	STORE_STMT_SAVEPOINT,
 	STORE_STMT_RELEASE,
 	STORE_STMT_ROLLBACK_TO,
+	STORE_STMT_READ_BEGIN,
 	/* principals and roster (store_roster.c) */
 	STORE_STMT_PRINCIPAL_INSERT,
 	STORE_STMT_PRINCIPAL_GET,
@@ -100,6 +101,20 @@ int store_savepoint_end(struct store *st, bool keep);
  * STORE_NOTFOUND, anything else to STORE_ERROR with "what: why".
  */
 int store_step_write(struct store *st, sqlite3_stmt *s, const char *what);
+
+/*
+ * Step a statement that reads one row.  STORE_OK with a row to read (reset
+ * the statement after reading it), STORE_NOTFOUND if none, STORE_ERROR with
+ * "what: why"; both of the latter reset the statement.
+ */
+int store_step_read(struct store *st, sqlite3_stmt *s, const char *what);
+
+/*
+ * Read several statements from one snapshot: opens a read transaction when
+ * no batch is open (*opened says so) and store_snapshot_end() closes it.
+ */
+int store_snapshot_begin(struct store *st, bool *opened);
+void store_snapshot_end(struct store *st, bool opened);
 
 /* Rows changed by the last write of this connection. */
 int store_changes(struct store *st);
