@@ -16,6 +16,7 @@
 #define MSG_NOTES_MAX_BYTES 8192  /* complete.notes */
 #define MSG_NEEDS_MAX 16          /* entries in contact.needs */
 #define MSG_TOKEN_MAX_BYTES 128
+#define MSG_DEPTH_MAX 8           /* nesting levels of objects and arrays */
 
 enum msg_type {
 	MSG_HELLO = 0,
