@@ -248,6 +248,13 @@ store_step_read(struct store *st, sqlite3_stmt *s, const char *what)
 	return STORE_ERROR;
 }
 
+/* Bind text, or NULL for a NULL pointer (SQLITE_STATIC: step before return). */
+int
+store_bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
 /* Rows changed by the last write of this connection. */
 int
 store_changes(struct store *st)

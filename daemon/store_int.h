@@ -116,6 +116,9 @@ int store_step_read(struct store *st, sqlite3_stmt *s, const char *what);
 int store_snapshot_begin(struct store *st, bool *opened);
 void store_snapshot_end(struct store *st, bool opened);
 
+/* Bind text, or NULL for a NULL pointer (SQLITE_STATIC: step before return). */
+int store_bind_text(sqlite3_stmt *s, int i, const char *v);
+
 /* Rows changed by the last write of this connection. */
 int store_changes(struct store *st);
 

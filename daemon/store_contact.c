@@ -1,0 +1,479 @@
+/*
+ * store_contact.c: contacts, their append-only timeline, open offers and
+ * the results owed to intake principals.  The daemon writes all of these
+ * inside batches, several per contact, so each call is one cached
+ * statement: no lookups first, the constraints say what is wrong.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+#include "store_int.h"
+#include "util.h"
+
+/* What entering a state records besides the state itself. */
+enum store_contact_stamp {
+	STORE_STAMP_NONE,
+	STORE_STAMP_ASSIGNED, /* clinician and assigned_at */
+	STORE_STAMP_CLOSED,   /* closed_at */
+};
+
+static const struct {
+	const char *state;
+	enum store_contact_stamp stamp;
+} store_contact_states[] = {
+	{ STORE_STATE_OPEN, STORE_STAMP_NONE },
+	{ STORE_STATE_ASSIGNED, STORE_STAMP_ASSIGNED },
+	{ STORE_STATE_COMPLETED, STORE_STAMP_CLOSED },
+	{ STORE_STATE_OVERFLOW, STORE_STAMP_CLOSED },
+	{ STORE_STATE_ABANDONED, STORE_STAMP_CLOSED },
+};
+
+/* Bind an int64 that is 0 when absent as NULL. */
+static int
+store_contact_bind_time(sqlite3_stmt *s, int i, int64_t ms)
+{
+	return ms == 0 ? sqlite3_bind_null(s, i) : sqlite3_bind_int64(s, i, ms);
+}
+
+/* Bind a tier, NULL when there is none (0). */
+static int
+store_contact_bind_tier(sqlite3_stmt *s, int i, int tier)
+{
+	return tier <= 0 ? sqlite3_bind_null(s, i) : sqlite3_bind_int(s, i, tier);
+}
+
+/* Get the cached write statement id with the batch open. */
+static sqlite3_stmt *
+store_contact_write(struct store *st, enum store_stmt_id id)
+{
+	if (store_batch_begin(st) != STORE_OK)
+		return NULL;
+	return store_stmt(st, id);
+}
+
+/* Step an UPDATE or DELETE: STORE_NOTFOUND when it touched no row. */
+static int
+store_contact_step_change(struct store *st, sqlite3_stmt *s,
+    const char *what, const char *key)
+{
+	int rc;
+
+	if ((rc = store_step_write(st, s, what)) != STORE_OK)
+		return rc;
+	if (store_changes(st) == 0) {
+		store_set_error(st, "%s: no such %s", what, key);
+		return STORE_NOTFOUND;
+	}
+	return STORE_OK;
+}
+
+/* Insert a new contact; STORE_CONFLICT if its id or (intake, ref) is taken. */
+int
+store_contact_insert(struct store *st, const struct store_contact *c)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = store_contact_write(st, STORE_STMT_CONTACT_INSERT)) == NULL)
+		return STORE_ERROR;
+	if ((store_bind_text(s, 1, c->id) | store_bind_text(s, 2, c->intake) |
+	    store_bind_text(s, 3, c->ref) | store_bind_text(s, 4, c->channel) |
+	    store_bind_text(s, 5, c->risk) | store_bind_text(s, 6, c->caller) |
+	    store_bind_text(s, 7, c->patient) |
+	    store_bind_text(s, 8, c->program) |
+	    store_bind_text(s, 9, c->language) |
+	    store_bind_text(s, 10, c->needs != NULL ? c->needs : "[]") |
+	    store_bind_text(s, 11, c->state) |
+	    store_bind_text(s, 12, c->clinician) |
+	    store_bind_text(s, 13, c->route) |
+	    sqlite3_bind_int64(s, 14, c->queued_at) |
+	    sqlite3_bind_int64(s, 15, c->deadline_at) |
+	    store_contact_bind_time(s, 16, c->assigned_at) |
+	    store_contact_bind_time(s, 17, c->closed_at) |
+	    sqlite3_bind_int(s, 18, c->policy_version)) != SQLITE_OK)
+		return store_fail(st, "insert contact");
+	rc = store_step_write(st, s, "insert contact");
+	if (rc == STORE_CONFLICT)
+		store_set_error(st, "contact %s or its ref already exists",
+		    c->id);
+	return rc;
+}
+
+/* Copy two text columns of the row s stands on, then reset s. */
+static int
+store_contact_copy2(struct store *st, sqlite3_stmt *s, char *a,
+    size_t asize, char *b, size_t bsize)
+{
+	const char *ta, *tb;
+
+	ta = (const char *)sqlite3_column_text(s, 0);
+	tb = (const char *)sqlite3_column_text(s, 1);
+	if (ta == NULL || tb == NULL || strlen(ta) >= asize ||
+	    strlen(tb) >= bsize) {
+		sqlite3_reset(s);
+		store_set_error(st, "contact: malformed row");
+		return STORE_ERROR;
+	}
+	strlcpy_(a, ta, asize);
+	strlcpy_(b, tb, bsize);
+	sqlite3_reset(s);
+	return STORE_OK;
+}
+
+/* The id and state of the contact intake made with ref; STORE_NOTFOUND if none. */
+int
+store_contact_by_ref(struct store *st, const char *intake, const char *ref,
+    char id[CONTACT_ID_MAX + 1], char state[16])
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = store_stmt(st, STORE_STMT_CONTACT_BY_REF)) == NULL)
+		return STORE_ERROR;
+	if ((store_bind_text(s, 1, intake) | store_bind_text(s, 2, ref)) !=
+	    SQLITE_OK)
+		return store_fail(st, "contact by ref");
+	if ((rc = store_step_read(st, s, "contact by ref")) != STORE_OK) {
+		if (rc == STORE_NOTFOUND)
+			store_set_error(st, "no contact with that ref");
+		return rc;
+	}
+	return store_contact_copy2(st, s, id, CONTACT_ID_MAX + 1, state, 16);
+}
+
+/* A contact's state and intake principal; STORE_NOTFOUND if unknown. */
+int
+store_contact_state(struct store *st, const char *id, char state[16],
+    char intake[PRINCIPAL_ID_MAX + 1])
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = store_stmt(st, STORE_STMT_CONTACT_STATE)) == NULL)
+		return STORE_ERROR;
+	if (store_bind_text(s, 1, id) != SQLITE_OK)
+		return store_fail(st, "contact state");
+	if ((rc = store_step_read(st, s, "contact state")) != STORE_OK) {
+		if (rc == STORE_NOTFOUND)
+			store_set_error(st, "no contact %s", id);
+		return rc;
+	}
+	return store_contact_copy2(st, s, state, 16, intake,
+	    PRINCIPAL_ID_MAX + 1);
+}
+
+/* Forget every open offer of a contact that is no longer open. */
+static int
+store_contact_drop_offers(struct store *st, const char *id)
+{
+	sqlite3_stmt *s;
+
+	if ((s = store_stmt(st, STORE_STMT_CONTACT_OFFERS_DROP)) == NULL)
+		return STORE_ERROR;
+	if (store_bind_text(s, 1, id) != SQLITE_OK)
+		return store_fail(st, "drop offers");
+	return store_step_write(st, s, "drop offers");
+}
+
+/*
+ * Set a contact's state.  assigned records clinician and assigned_at = at;
+ * completed, overflow and abandoned record closed_at = at.  Leaving open
+ * also forgets the contact's open offers: none of them can be accepted any
+ * more, and a restart must not resume them.
+ */
+int
+store_contact_set_state(struct store *st, const char *id, const char *state,
+    const char *clinician, int64_t at)
+{
+	enum store_contact_stamp stamp;
+	sqlite3_stmt *s;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < nitems(store_contact_states); i++)
+		if (strcmp(store_contact_states[i].state, state) == 0)
+			break;
+	if (i == nitems(store_contact_states)) {
+		store_set_error(st, "set state: unknown state %s", state);
+		return STORE_ERROR;
+	}
+	stamp = store_contact_states[i].stamp;
+	if (stamp == STORE_STAMP_ASSIGNED && clinician == NULL) {
+		store_set_error(st, "set state: assigned without a clinician");
+		return STORE_ERROR;
+	}
+	if ((s = store_contact_write(st, STORE_STMT_CONTACT_SET_STATE)) ==
+	    NULL)
+		return STORE_ERROR;
+	if ((store_bind_text(s, 1, id) | store_bind_text(s, 2, state) |
+	    store_bind_text(s, 3, clinician) |
+	    (stamp == STORE_STAMP_ASSIGNED ? sqlite3_bind_int64(s, 4, at) :
+	    sqlite3_bind_null(s, 4)) |
+	    (stamp == STORE_STAMP_CLOSED ? sqlite3_bind_int64(s, 5, at) :
+	    sqlite3_bind_null(s, 5))) != SQLITE_OK)
+		return store_fail(st, "set state");
+	rc = store_contact_step_change(st, s, "set state", "contact");
+	if (rc != STORE_OK || stamp == STORE_STAMP_NONE)
+		return rc;
+	return store_contact_drop_offers(st, id);
+}
+
+/* Record the routing position (JSON text) and current tier. */
+int
+store_contact_set_route(struct store *st, const char *id, int tier,
+    const char *route)
+{
+	sqlite3_stmt *s;
+
+	if ((s = store_contact_write(st, STORE_STMT_CONTACT_SET_ROUTE)) ==
+	    NULL)
+		return STORE_ERROR;
+	if ((store_bind_text(s, 1, id) | sqlite3_bind_int(s, 2, tier) |
+	    store_bind_text(s, 3, route)) != SQLITE_OK)
+		return store_fail(st, "set route");
+	return store_contact_step_change(st, s, "set route", "contact");
+}
+
+/* Record a clinician's complete: disposition, notes, completed at at. */
+int
+store_contact_complete(struct store *st, const char *id,
+    const char *disposition, const char *notes, int64_t at)
+{
+	sqlite3_stmt *s;
+
+	if ((s = store_contact_write(st, STORE_STMT_CONTACT_COMPLETE)) == NULL)
+		return STORE_ERROR;
+	if ((store_bind_text(s, 1, id) | store_bind_text(s, 2, disposition) |
+	    store_bind_text(s, 3, notes) | sqlite3_bind_int64(s, 4, at)) !=
+	    SQLITE_OK)
+		return store_fail(st, "complete");
+	return store_contact_step_change(st, s, "complete", "contact");
+}
+
+/* Append one event to the contact's timeline; STORE_NOTFOUND if no contact. */
+int
+store_event_add(struct store *st, const char *contact, int64_t at,
+    const char *event, int tier, const char *clinician, const char *detail)
+{
+	sqlite3_stmt *s;
+
+	if ((s = store_contact_write(st, STORE_STMT_EVENT_INSERT)) == NULL)
+		return STORE_ERROR;
+	if ((store_bind_text(s, 1, contact) | sqlite3_bind_int64(s, 2, at) |
+	    store_bind_text(s, 3, event) |
+	    store_contact_bind_tier(s, 4, tier) |
+	    store_bind_text(s, 5, clinician) |
+	    store_bind_text(s, 6, detail)) != SQLITE_OK)
+		return store_fail(st, "add event");
+	return store_step_write(st, s, "add event");
+}
+
+/* Record an open offer (replacing one to the same clinician). */
+int
+store_offer_open(struct store *st, const char *contact,
+    const char *clinician, int tier, int64_t offered_at, int64_t expires_at)
+{
+	sqlite3_stmt *s;
+
+	if ((s = store_contact_write(st, STORE_STMT_OFFER_UPSERT)) == NULL)
+		return STORE_ERROR;
+	if ((store_bind_text(s, 1, contact) |
+	    store_bind_text(s, 2, clinician) | sqlite3_bind_int(s, 3, tier) |
+	    sqlite3_bind_int64(s, 4, offered_at) |
+	    sqlite3_bind_int64(s, 5, expires_at)) != SQLITE_OK)
+		return store_fail(st, "open offer");
+	return store_step_write(st, s, "open offer");
+}
+
+/* Forget an offer; STORE_NOTFOUND if it was not open. */
+int
+store_offer_close(struct store *st, const char *contact,
+    const char *clinician)
+{
+	sqlite3_stmt *s;
+
+	if ((s = store_contact_write(st, STORE_STMT_OFFER_DELETE)) == NULL)
+		return STORE_ERROR;
+	if ((store_bind_text(s, 1, contact) |
+	    store_bind_text(s, 2, clinician)) != SQLITE_OK)
+		return store_fail(st, "close offer");
+	return store_contact_step_change(st, s, "close offer", "offer");
+}
+
+/* Queue a result for intake; *seq is its delivery sequence number. */
+int
+store_push_add(struct store *st, const char *intake, const char *contact,
+    const char *message, int64_t *seq)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = store_contact_write(st, STORE_STMT_PUSH_INSERT)) == NULL)
+		return STORE_ERROR;
+	if ((store_bind_text(s, 1, intake) | store_bind_text(s, 2, contact) |
+	    store_bind_text(s, 3, message)) != SQLITE_OK)
+		return store_fail(st, "add push");
+	if ((rc = store_step_write(st, s, "add push")) == STORE_OK)
+		*seq = sqlite3_last_insert_rowid(st->db);
+	return rc;
+}
+
+/* Mark a push delivered (the first time counts); STORE_NOTFOUND if unknown. */
+int
+store_push_delivered(struct store *st, int64_t seq, int64_t at)
+{
+	sqlite3_stmt *s;
+
+	if ((s = store_contact_write(st, STORE_STMT_PUSH_DELIVERED)) == NULL)
+		return STORE_ERROR;
+	if ((sqlite3_bind_int64(s, 1, seq) | sqlite3_bind_int64(s, 2, at)) !=
+	    SQLITE_OK)
+		return store_fail(st, "push delivered");
+	return store_contact_step_change(st, s, "push delivered", "push");
+}
+
+/* Undelivered pushes of intake, oldest first; cb returning -1 stops. */
+int
+store_push_pending(struct store *st, const char *intake,
+    int (*cb)(void *arg, int64_t seq, const char *message), void *arg)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = store_stmt(st, STORE_STMT_PUSH_PENDING)) == NULL)
+		return STORE_ERROR;
+	if (store_bind_text(s, 1, intake) != SQLITE_OK)
+		return store_fail(st, "pending pushes");
+	while ((rc = store_step_read(st, s, "pending pushes")) == STORE_OK) {
+		if (cb(arg, sqlite3_column_int64(s, 0),
+		    (const char *)sqlite3_column_text(s, 1)) == -1) {
+			sqlite3_reset(s);
+			store_set_error(st, "pending pushes: stopped");
+			return STORE_ERROR;
+		}
+	}
+	return rc == STORE_NOTFOUND ? STORE_OK : STORE_ERROR;
+}
+
+/* Fill c from the row of STORE_STMT_RESUME_CONTACTS that s stands on. */
+static void
+store_contact_from_row(sqlite3_stmt *s, struct store_contact *c)
+{
+	const char *id;
+
+	id = (const char *)sqlite3_column_text(s, 0);
+	strlcpy_(c->id, id != NULL ? id : "", sizeof c->id);
+	c->intake = (const char *)sqlite3_column_text(s, 1);
+	c->ref = (const char *)sqlite3_column_text(s, 2);
+	c->channel = (const char *)sqlite3_column_text(s, 3);
+	c->risk = (const char *)sqlite3_column_text(s, 4);
+	c->caller = (const char *)sqlite3_column_text(s, 5);
+	c->patient = (const char *)sqlite3_column_text(s, 6);
+	c->program = (const char *)sqlite3_column_text(s, 7);
+	c->language = (const char *)sqlite3_column_text(s, 8);
+	c->needs = (const char *)sqlite3_column_text(s, 9);
+	c->state = (const char *)sqlite3_column_text(s, 10);
+	c->clinician = (const char *)sqlite3_column_text(s, 11);
+	c->route = (const char *)sqlite3_column_text(s, 12);
+	c->queued_at = sqlite3_column_int64(s, 13);
+	c->deadline_at = sqlite3_column_int64(s, 14);
+	c->assigned_at = sqlite3_column_int64(s, 15);
+	c->closed_at = sqlite3_column_int64(s, 16);
+	c->policy_version = sqlite3_column_int(s, 17);
+}
+
+/* Hand the open offers of contact id to the callback. */
+static int
+store_contact_resume_offers(struct store *st, const char *id,
+    const struct store_resume_cbs *cbs)
+{
+	struct store_offer o;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = store_stmt(st, STORE_STMT_RESUME_OFFERS)) == NULL)
+		return STORE_ERROR;
+	if (store_bind_text(s, 1, id) != SQLITE_OK)
+		return store_fail(st, "resume offers");
+	while ((rc = store_step_read(st, s, "resume offers")) == STORE_OK) {
+		o.clinician = (const char *)sqlite3_column_text(s, 0);
+		o.tier = sqlite3_column_int(s, 1);
+		o.offered_at = sqlite3_column_int64(s, 2);
+		o.expires_at = sqlite3_column_int64(s, 3);
+		if (cbs->offer(cbs->arg, id, &o) == -1) {
+			sqlite3_reset(s);
+			store_set_error(st, "resume stopped at an offer of %s",
+			    id);
+			return STORE_ERROR;
+		}
+	}
+	return rc == STORE_NOTFOUND ? STORE_OK : STORE_ERROR;
+}
+
+/* Hand every open or assigned contact and its offers to the callbacks. */
+static int
+store_contact_resume(struct store *st, const struct store_resume_cbs *cbs)
+{
+	struct store_contact c;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = store_stmt(st, STORE_STMT_RESUME_CONTACTS)) == NULL)
+		return STORE_ERROR;
+	while ((rc = store_step_read(st, s, "resume contacts")) == STORE_OK) {
+		store_contact_from_row(s, &c);
+		if (cbs->contact(cbs->arg, &c) == -1) {
+			sqlite3_reset(s);
+			store_set_error(st, "resume stopped at contact %s",
+			    c.id);
+			return STORE_ERROR;
+		}
+		if (store_contact_resume_offers(st, c.id, cbs) != STORE_OK) {
+			sqlite3_reset(s);
+			return STORE_ERROR;
+		}
+	}
+	return rc == STORE_NOTFOUND ? STORE_OK : STORE_ERROR;
+}
+
+/* Every open or assigned contact, oldest first, each with its open offers. */
+int
+store_resume_load(struct store *st, const struct store_resume_cbs *cbs)
+{
+	bool opened;
+	int rc;
+
+	if (store_snapshot_begin(st, &opened) != STORE_OK)
+		return STORE_ERROR;
+	rc = store_contact_resume(st, cbs);
+	store_snapshot_end(st, opened);
+	return rc;
+}
+
+/* How many contacts each clinician was assigned since since_ms. */
+int
+store_assigned_counts(struct store *st, int64_t since_ms,
+    int (*cb)(void *arg, const char *clinician, int count), void *arg)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = store_stmt(st, STORE_STMT_ASSIGNED_COUNTS)) == NULL)
+		return STORE_ERROR;
+	if (sqlite3_bind_int64(s, 1, since_ms) != SQLITE_OK)
+		return store_fail(st, "assigned counts");
+	while ((rc = store_step_read(st, s, "assigned counts")) == STORE_OK) {
+		if (cb(arg, (const char *)sqlite3_column_text(s, 0),
+		    sqlite3_column_int(s, 1)) == -1) {
+			sqlite3_reset(s);
+			store_set_error(st, "assigned counts: stopped");
+			return STORE_ERROR;
+		}
+	}
+	return rc == STORE_NOTFOUND ? STORE_OK : STORE_ERROR;
+}
