@@ -1,0 +1,809 @@
+"""End-to-end harness: a real crisisd on a loopback port, real sockets.
+
+Daemon  a temporary directory with a config (short timers), a database made
+        by `crisisctl init`, helpers that add principals, clinicians, shifts
+        and patients through crisisctl, and the daemon process itself.
+Client  one TCP connection speaking the line protocol.  Every message read
+        is kept: expect() takes the first one that matches and leaves the
+        others queued, so nothing is skipped silently.
+
+All waits and tolerances are multiplied by SCALE (4 under CRISISD_WRAPPER,
+e.g. valgrind; override with CRISISD_TIME_SCALE), and so are the timers
+written to the config, so ratios between them stay the same.
+
+Messages are dicts as decoded from the wire plus two harness keys:
+"_at" (time.monotonic() of arrival) and "_raw" (the line as received).
+"""
+
+import datetime
+import json
+import os
+import select
+import shlex
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CRISISD = os.environ.get("CRISISD_BIN", str(ROOT / "crisisd"))
+CRISISCTL = os.environ.get("CRISISCTL_BIN", str(ROOT / "crisisctl"))
+WRAPPER = shlex.split(os.environ.get("CRISISD_WRAPPER", ""))
+SCALE = float(os.environ.get("CRISISD_TIME_SCALE", "4" if WRAPPER else "1"))
+
+# Replies to a request (they echo its id); everything else is pushed.
+REPLY_TYPES = {"welcome", "pong", "ok", "queued", "assigned", "error",
+               "snapshot"}
+
+ROUTING_KEYS = ("tiers", "max_wait_ms", "overflow_target", "continuity_ms",
+                "imminent_max_wait_ms", "wrapup_ms", "max_missed_offers")
+LIMIT_KEYS = ("max_connections", "max_line_bytes", "hello_timeout_ms")
+TOP_KEYS = ("log_level", "timezone")
+# Keys that hold durations in milliseconds: scaled with SCALE.
+SCALED_KEYS = ("max_wait_ms", "continuity_ms", "imminent_max_wait_ms",
+               "wrapup_ms", "hello_timeout_ms")
+
+DEFAULTS = {
+    "log_level": "debug",
+    "timezone": "UTC",
+    # (tier, strategy, offer_timeout_ms)
+    "tiers": [(1, "ring-all", 600), (2, "ring-all", 600),
+              (3, "ring-all", 600)],
+    "max_wait_ms": 3000,
+    "overflow_target": "tel:988",
+    "continuity_ms": 400,
+    "imminent_max_wait_ms": 2000,
+    "wrapup_ms": 300,
+    "max_missed_offers": 3,
+    "max_connections": 64,
+    "max_line_bytes": 4096,
+    "hello_timeout_ms": 500,
+}
+
+DISPOSITIONS = ("resolved", "safety_plan", "referred", "emergency_dispatched",
+                "follow_up", "other")
+DISCLOSURE = {"recipient": "County EMS", "affiliation": "911 PSAP",
+              "nature": "imminent risk, location and callback number"}
+
+# --- bookkeeping for the runner: notes, a traffic transcript, daemons ---
+
+_lock = threading.Lock()
+NOTES = []
+TRANSCRIPT = []
+DAEMONS = []
+_T0 = time.monotonic()
+
+
+def note(text):
+    """Record a measurement the runner prints under the test's line."""
+    with _lock:
+        NOTES.append(str(text))
+
+
+def _log_traffic(who, direction, line):
+    """Keep the wire traffic so a failure can show what was sent and read."""
+    with _lock:
+        TRANSCRIPT.append("%8.3f %-12s %s %s" % (
+            time.monotonic() - _T0, who, direction, line[:400]))
+
+
+def transcript_tail(n=40):
+    """The last n lines of traffic, for a failure report."""
+    with _lock:
+        return list(TRANSCRIPT[-n:])
+
+
+def secs(ms):
+    """A duration in ms, scaled, as seconds (for timeouts and sleeps)."""
+    return ms * SCALE / 1000.0
+
+
+def sleep_ms(ms):
+    """Sleep for a scaled number of milliseconds."""
+    time.sleep(secs(ms))
+
+
+def now():
+    """Wall-clock seconds since the epoch."""
+    return time.time()
+
+
+def rfc3339(t):
+    """Seconds since the epoch as RFC 3339 UTC with whole seconds."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(t)))
+
+
+def parse_rfc3339(text):
+    """RFC 3339 text to seconds since the epoch (float)."""
+    assert isinstance(text, str), "not a time string: %r" % (text,)
+    d = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    assert d.tzinfo is not None, "time without offset: %r" % text
+    return d.timestamp()
+
+
+def clean(msg):
+    """A message without the harness's own keys."""
+    return {k: v for k, v in msg.items() if not k.startswith("_")}
+
+
+def assert_timing(what, actual, expected, early_ms=50, late_ms=250):
+    """Assert actual (monotonic s) is within [expected-early, expected+late].
+
+    The contract asks for 50 ms; the default allowance for lateness is wider
+    so a loaded machine passes, and the measurement is noted either way.
+    """
+    lateness = (actual - expected) * 1000.0
+    note("%s: lateness %+.0f ms" % (what, lateness))
+    assert lateness >= -early_ms * SCALE, (
+        "%s came %.0f ms early (allowed %d)" % (what, -lateness,
+                                                early_ms * SCALE))
+    assert lateness <= late_ms * SCALE, (
+        "%s came %.0f ms late (allowed %d)" % (what, lateness,
+                                               late_ms * SCALE))
+    return lateness
+
+
+def free_port():
+    """A loopback TCP port that is free right now."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _conf_string(value):
+    """A libconfig string literal."""
+    return '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _conf_value(value):
+    """A libconfig scalar."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(int(value))
+    return _conf_string(value)
+
+
+def render_conf(conf, port, database):
+    """A whole crisisd.conf text for conf (already scaled)."""
+    out = ["listen = [ %s ];" % _conf_string("127.0.0.1:%d" % port),
+           "database = %s;" % _conf_string(database)]
+    for k in TOP_KEYS:
+        out.append("%s = %s;" % (k, _conf_value(conf[k])))
+    out.append("routing : {")
+    tiers = ",\n".join(
+        "    { tier = %d; strategy = %s; offer_timeout_ms = %d; }" % (
+            t, _conf_string(s), ms) for t, s, ms in conf["tiers"])
+    out.append("  tiers = (\n%s\n  );" % tiers)
+    for k in ROUTING_KEYS[1:]:
+        out.append("  %s = %s;" % (k, _conf_value(conf[k])))
+    out.append("};")
+    out.append("limits : {")
+    for k in LIMIT_KEYS:
+        out.append("  %s = %s;" % (k, _conf_value(conf[k])))
+    out.append("};")
+    return "\n".join(out) + "\n"
+
+
+def _normalise_tiers(tiers):
+    """Tiers as (tier, strategy, scaled timeout) from tuples or dicts."""
+    out = []
+    for i, t in enumerate(tiers):
+        if isinstance(t, dict):
+            t = (t["tier"], t["strategy"], t["offer_timeout_ms"])
+        elif len(t) == 2:
+            t = (i + 1, t[0], t[1])
+        out.append((int(t[0]), t[1], int(round(t[2] * SCALE))))
+    return out
+
+
+class Daemon:
+    """A crisisd in a temporary directory; use as a context manager.
+
+    Keyword arguments override DEFAULTS (durations are scaled).  Add
+    principals before start(); the effective config is in self.conf.
+    """
+
+    def __init__(self, **overrides):
+        for k in overrides:
+            assert k in DEFAULTS, "unknown config override %r" % k
+        for path in (CRISISD, CRISISCTL):
+            assert os.access(path, os.X_OK), "%s is not built" % path
+        conf = dict(DEFAULTS)
+        conf.update(overrides)
+        for k in SCALED_KEYS:
+            conf[k] = int(round(conf[k] * SCALE))
+        conf["tiers"] = _normalise_tiers(conf["tiers"])
+        self.conf = conf
+        self.dir = tempfile.mkdtemp(prefix="crisisd-e2e-")
+        self.db = os.path.join(self.dir, "crisisd.db")
+        self.conf_path = os.path.join(self.dir, "crisisd.conf")
+        self.log_path = os.path.join(self.dir, "crisisd.log")
+        self.port = free_port()
+        self.tokens = {}
+        self.roles = {}
+        self.proc = None
+        self.clients = []
+        self.stopped = False
+        self._nclients = 0
+        self.write_conf()
+        self.ctl("init")
+        with _lock:
+            DAEMONS.append(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.close(check=False)
+        return False
+
+    def tier_timeout(self, tier):
+        """The (scaled) offer timeout of a tier, in ms."""
+        for t, _, ms in self.conf["tiers"]:
+            if t == tier:
+                return ms
+        raise KeyError(tier)
+
+    def write_conf(self):
+        """Write self.conf to the config file."""
+        with open(self.conf_path, "w") as f:
+            f.write(render_conf(self.conf, self.port, self.db))
+
+    # --- crisisctl ---
+
+    def ctl(self, *args, check=True, env=None, use_conf=True, timeout=30):
+        """Run crisisctl -c CONF ARGS; returns the CompletedProcess."""
+        cmd = [CRISISCTL]
+        if use_conf:
+            cmd += ["-c", self.conf_path]
+        cmd += [str(a) for a in args]
+        full_env = dict(os.environ)
+        full_env.pop("CRISISD_CONF", None)
+        if env:
+            full_env.update(env)
+        p = subprocess.run(cmd, capture_output=True, text=True, env=full_env,
+                           timeout=timeout)
+        _log_traffic("crisisctl", "$", "%s -> %d" % (
+            " ".join(shlex.quote(a) for a in cmd[1:]), p.returncode))
+        if check:
+            assert p.returncode == 0, (
+                "crisisctl %s exited %d: %s" % (" ".join(cmd[1:]),
+                                                p.returncode,
+                                                p.stderr.strip()[-500:]))
+        return p
+
+    def ctl_json(self, *args):
+        """Run crisisctl with --format json and parse stdout."""
+        p = self.ctl(*args, "--format", "json")
+        try:
+            return json.loads(p.stdout)
+        except ValueError as e:
+            raise AssertionError("crisisctl %s --format json printed no JSON "
+                                 "(%s): %r" % (" ".join(args), e,
+                                               p.stdout[:300]))
+
+    def _token_cmd(self, pid, role, *args):
+        """Run a command that prints a token alone; remember it."""
+        p = self.ctl(*args)
+        token = p.stdout.strip()
+        assert token and "\n" not in token, (
+            "token not alone on stdout: %r" % p.stdout)
+        assert p.stdout == token + "\n", (
+            "stdout is not the token and a newline: %r" % p.stdout)
+        self.tokens[pid] = token
+        self.roles[pid] = role
+        return token
+
+    def add_intake(self, pid):
+        """An intake principal; returns its token."""
+        return self._token_cmd(pid, "intake", "principal", "add", pid,
+                               "--role", "intake")
+
+    def add_supervisor(self, pid):
+        """A supervisor principal; returns its token."""
+        return self._token_cmd(pid, "supervisor", "principal", "add", pid,
+                               "--role", "supervisor")
+
+    def add_clinician(self, cid, tiers=(1,), name=None, languages=None,
+                      skills=None, endpoint=None, start=None, end=None):
+        """A clinician on call now (an hour back, four ahead) on tiers."""
+        args = ["clinician", "add", cid, "--name", name or "Clin " + cid]
+        if languages:
+            args += ["--languages", languages]
+        if skills:
+            args += ["--skills", skills]
+        args += ["--endpoint", endpoint or "sip:%s@pbx.example" % cid]
+        token = self._token_cmd(cid, "clinician", *args)
+        for tier in tiers:
+            self.add_shift(cid, tier, start, end)
+        return token
+
+    def add_shift(self, cid, tier, start=None, end=None):
+        """One shift; start and end are epoch seconds (default: around now)."""
+        t = now()
+        start = t - 3600 if start is None else start
+        end = t + 4 * 3600 if end is None else end
+        self.ctl("shift", "add", cid, "--tier", tier, "--from",
+                 rfc3339(start), "--to", rfc3339(end))
+
+    def add_patient(self, pid, primary, program=None):
+        """A patient with a primary clinician."""
+        args = ["patient", "add", pid, "--primary", primary]
+        if program:
+            args += ["--program", program]
+        self.ctl(*args)
+
+    # --- the daemon process ---
+
+    def command(self, *extra):
+        """The crisisd command line, with CRISISD_WRAPPER in front."""
+        return WRAPPER + [CRISISD, "-c", self.conf_path] + list(extra)
+
+    def start(self):
+        """Start crisisd and wait until its port accepts connections."""
+        for attempt in range(3):
+            if self._start_once():
+                return self
+            self.port = free_port()
+            self.write_conf()
+        raise AssertionError("crisisd did not start:\n" + self.log_tail())
+
+    def _start_once(self):
+        """One start attempt; False if the port was taken meanwhile."""
+        self.log = open(self.log_path, "ab")
+        env = dict(os.environ)
+        for k in ("NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID",
+                  "JOURNAL_STREAM", "CRISISD_CONF", "WATCHDOG_USEC"):
+            env.pop(k, None)
+        self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=self.log,
+                                     env=env)
+        deadline = time.monotonic() + 10 * SCALE
+        while time.monotonic() < deadline:
+            rc = self.proc.poll()
+            if rc is not None:
+                self.log.close()
+                tail = self.log_tail()
+                if "in use" in tail.lower():
+                    return False
+                raise AssertionError("crisisd exited %d at start:\n%s" % (
+                    rc, tail))
+            try:
+                s = socket.create_connection(("127.0.0.1", self.port), 0.2)
+                s.close()
+                return True
+            except OSError:
+                time.sleep(0.02)
+        raise AssertionError("crisisd did not accept on port %d within %.0fs"
+                             % (self.port, 10 * SCALE))
+
+    def stop(self, timeout=5):
+        """SIGTERM; assert it exits 0 within timeout seconds (scaled)."""
+        if self.proc is None or self.stopped:
+            return
+        self.stopped = True
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout * SCALE)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("crisisd did not exit within %.0fs of "
+                                 "SIGTERM" % (timeout * SCALE))
+        finally:
+            self.log.close()
+        assert rc == 0, "crisisd exited %d after SIGTERM" % rc
+
+    def kill(self):
+        """SIGKILL the daemon (no checks)."""
+        if self.proc is not None and not self.stopped:
+            self.stopped = True
+            self.proc.kill()
+            self.proc.wait()
+            self.log.close()
+
+    def alive(self):
+        """Is the daemon process still running?"""
+        return self.proc is not None and self.proc.poll() is None
+
+    def close(self, check=True):
+        """Close clients, stop the daemon (asserting a clean exit if check)."""
+        for c in self.clients:
+            c.close()
+        if not check:
+            self.kill()
+            return
+        if self.proc is not None and not self.stopped:
+            rc = self.proc.poll()
+            if rc is not None:
+                self.stopped = True
+                self.log.close()
+                raise AssertionError("crisisd died during the test (exit "
+                                     "%d)" % rc)
+        self.stop()
+
+    def log_tail(self, n=30):
+        """The last n lines of the daemon's stderr."""
+        try:
+            with open(self.log_path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return "(no daemon log)"
+        return "\n".join(lines[-n:])
+
+    # --- clients ---
+
+    def client(self, name=None):
+        """A new connection, no hello sent."""
+        self._nclients += 1
+        c = Client(self.port, name or "conn%d" % self._nclients)
+        self.clients.append(c)
+        return c
+
+    def login(self, pid, role=None, token=None, name=None):
+        """Connect, hello with pid's token and role; expect welcome."""
+        c = self.client(name or pid)
+        c.hello(role or self.roles[pid], pid, token or self.tokens[pid])
+        return c
+
+    def clinician(self, cid, available=True, name=None):
+        """A clinician logged in, and available unless told otherwise."""
+        c = self.login(cid, name=name)
+        if available:
+            c.request({"type": "status", "status": "available"})
+        return c
+
+    def watcher(self, pid):
+        """A supervisor logged in and watching."""
+        c = self.login(pid)
+        c.request({"type": "watch"})
+        return c
+
+    # --- read-only look at the database ---
+
+    def query(self, sql, *params):
+        """Rows of a read-only query on the daemon's database."""
+        db = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True,
+                             timeout=5)
+        try:
+            return db.execute(sql, params).fetchall()
+        finally:
+            db.close()
+
+
+class Client:
+    """One connection speaking the line protocol."""
+
+    def __init__(self, port, name):
+        self.name = name
+        self.sock = socket.create_connection(("127.0.0.1", port), 5)
+        self.buf = b""
+        self.queue = []
+        self.eof = False
+        self.reset = False
+        self.closed = False
+        self.nid = 0
+
+    def close(self):
+        """Close the socket (idempotent)."""
+        if not self.closed:
+            self.closed = True
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+    # --- sending ---
+
+    def send_raw(self, data):
+        """Send bytes as they are."""
+        if isinstance(data, str):
+            data = data.encode()
+        _log_traffic(self.name, ">", data.decode("utf-8", "replace")
+                     .rstrip("\n"))
+        self.sock.sendall(data)
+
+    def send(self, msg):
+        """Send one message as a JSON line."""
+        self.send_raw(json.dumps(msg, separators=(",", ":")) + "\n")
+
+    def request(self, msg, expect="ok", timeout=None):
+        """Send msg with an id and return its reply, asserting its type.
+
+        The reply is the first reply-type message (REPLY_TYPES); it must
+        echo the id.  Pushed messages read meanwhile stay queued.
+        """
+        msg = dict(msg)
+        if "id" not in msg:
+            self.nid += 1
+            msg["id"] = "%s-%d" % (self.name, self.nid)
+        self.send(msg)
+        reply = self.expect(None, timeout,
+                            where=lambda m: m.get("type") in REPLY_TYPES)
+        assert reply.get("id") == msg["id"], (
+            "%s: reply to %s does not echo id %r: %s" % (
+                self.name, msg.get("type"), msg["id"], reply["_raw"]))
+        if expect is not None:
+            assert reply.get("type") == expect, (
+                "%s: sent %s, expected %s, got %s" % (
+                    self.name, json.dumps(msg), expect, reply["_raw"]))
+        return reply
+
+    def error(self, msg, code, timeout=None):
+        """Send msg and assert the reply is an error with code."""
+        reply = self.request(msg, expect="error", timeout=timeout)
+        assert reply.get("code") == code, (
+            "%s: sent %s, expected error %s, got %s" % (
+                self.name, json.dumps(msg), code, reply["_raw"]))
+        assert isinstance(reply.get("message"), str) and reply["message"], (
+            "error without a human message: %s" % reply["_raw"])
+        return reply
+
+    def hello(self, role, principal, token):
+        """Say hello and expect welcome."""
+        w = self.request({"type": "hello", "role": role,
+                          "principal": principal, "token": token},
+                         expect="welcome")
+        assert w.get("role") == role and w.get("principal") == principal, (
+            "welcome does not name role and principal: %s" % w["_raw"])
+        assert str(w.get("server", "")).startswith("crisisd/"), (
+            "welcome server is not crisisd/VERSION: %s" % w["_raw"])
+        return w
+
+    def ping(self, timeout=None):
+        """Ping; proves the connection is still open and serving."""
+        return self.request({"type": "ping"}, expect="pong", timeout=timeout)
+
+    # --- receiving ---
+
+    def _fill(self, deadline):
+        """Read what is available until deadline; False on timeout."""
+        if self.eof:
+            return False
+        left = max(0.0, deadline - time.monotonic())
+        r, _, _ = select.select([self.sock], [], [], left)
+        if not r:
+            return False
+        try:
+            data = self.sock.recv(65536)
+        except ConnectionResetError:
+            data = b""
+            self.reset = True
+        if not data:
+            self.eof = True
+            _log_traffic(self.name, "<", "(closed%s)" % (
+                " by reset" if self.reset else ""))
+            return True
+        self.buf += data
+        return True
+
+    def _next_line(self, deadline):
+        """The next whole line as a message, or None on timeout or EOF."""
+        while b"\n" not in self.buf:
+            if self.eof or not self._fill(deadline):
+                if self.eof or time.monotonic() >= deadline:
+                    return None
+        line, self.buf = self.buf.split(b"\n", 1)
+        at = time.monotonic()
+        text = line.decode("utf-8", "replace")
+        _log_traffic(self.name, "<", text)
+        try:
+            msg = json.loads(text)
+            assert isinstance(msg, dict)
+        except (ValueError, AssertionError):
+            msg = {"type": "<not a JSON object>"}
+        msg["_at"] = at
+        msg["_raw"] = text
+        return msg
+
+    @staticmethod
+    def _matches(msg, type, where, fields):
+        """Does msg have this type (None: any) and these field values?"""
+        if type is not None and msg.get("type") != type:
+            return False
+        for k, v in fields.items():
+            if k not in msg or msg[k] != v:
+                return False
+        return where is None or where(msg)
+
+    def _describe_queue(self):
+        """The queued messages, for an assertion message."""
+        if not self.queue:
+            return "nothing"
+        return "; ".join(m["_raw"] for m in self.queue[-8:])
+
+    def expect(self, type, timeout=None, where=None, **fields):
+        """The first message (queued or new) of type with fields."""
+        timeout = secs(2000) if timeout is None else timeout
+        for i, m in enumerate(self.queue):
+            if self._matches(m, type, where, fields):
+                return self.queue.pop(i)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = self._next_line(deadline)
+            if m is None:
+                break
+            if self._matches(m, type, where, fields):
+                return m
+            self.queue.append(m)
+        raise AssertionError("%s: expected %s%s within %.2fs; %s; unmatched: "
+                             "%s" % (self.name, type or "a reply",
+                                     " " + json.dumps(fields) if fields
+                                     else "", timeout,
+                                     "connection closed" if self.eof
+                                     else "still open",
+                                     self._describe_queue()))
+
+    def expect_none(self, timeout=None, type=None, where=None, **fields):
+        """Assert no message (of type with fields, if given) arrives."""
+        timeout = secs(300) if timeout is None else timeout
+        any_msg = type is None and where is None and not fields
+        for m in self.queue:
+            if any_msg or self._matches(m, type, where, fields):
+                raise AssertionError("%s: expected no %s, but got %s" % (
+                    self.name, type or "message", m["_raw"]))
+        deadline = time.monotonic() + timeout
+        while True:
+            m = self._next_line(deadline)
+            if m is None:
+                if self.eof:
+                    time.sleep(max(0.0, deadline - time.monotonic()))
+                if self.eof or time.monotonic() >= deadline:
+                    break
+                continue
+            if any_msg or self._matches(m, type, where, fields):
+                raise AssertionError("%s: expected no %s, but got %s" % (
+                    self.name, type or "message", m["_raw"]))
+            self.queue.append(m)
+
+    def expect_eof(self, timeout=None):
+        """Assert the daemon closes the connection, sending nothing more."""
+        timeout = secs(2000) if timeout is None else timeout
+        assert not self.queue, "%s: unread messages before close: %s" % (
+            self.name, self._describe_queue())
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            m = self._next_line(deadline)
+            if m is not None:
+                raise AssertionError("%s: expected the connection to close, "
+                                     "got %s" % (self.name, m["_raw"]))
+            if not self.eof and time.monotonic() >= deadline:
+                raise AssertionError("%s: connection still open after %.2fs"
+                                     % (self.name, timeout))
+        assert not self.buf.strip(), "%s: partial line before close: %r" % (
+            self.name, self.buf)
+
+    def take(self, type=None):
+        """Remove and return queued messages of type (all if None)."""
+        got = [m for m in self.queue if type is None or m.get("type") == type]
+        self.queue = [m for m in self.queue if m not in got]
+        return got
+
+    def collect(self, timeout, type=None, where=None, **fields):
+        """Every matching message arriving within timeout (queued too)."""
+        got = [m for m in self.queue if self._matches(m, type, where, fields)]
+        self.queue = [m for m in self.queue if m not in got]
+        deadline = time.monotonic() + timeout
+        while True:
+            m = self._next_line(deadline)
+            if m is None:
+                if self.eof or time.monotonic() >= deadline:
+                    break
+                continue
+            if self._matches(m, type, where, fields):
+                got.append(m)
+            else:
+                self.queue.append(m)
+        return got
+
+
+# --- common flows ---
+
+def submit(gw, ref, risk="moderate", channel="voice", **extra):
+    """Send a contact; return (contact id, monotonic time just before send)."""
+    msg = {"type": "contact", "ref": ref, "channel": channel, "risk": risk}
+    msg.update(extra)
+    t = time.monotonic()
+    q = gw.request(msg, expect="queued")
+    assert q.get("ref") == ref, "queued without its ref: %s" % q["_raw"]
+    cid = q.get("contact")
+    assert isinstance(cid, str) and 0 < len(cid.encode()) <= 64, (
+        "queued contact id is not a string of at most 64 bytes: %s" % q["_raw"])
+    return cid, t
+
+
+def accept(clin, cid):
+    """Accept an offered contact; returns the assigned message."""
+    a = clin.request({"type": "accept", "contact": cid}, expect="assigned")
+    assert a.get("contact") == cid, "assigned for another contact: %s" % (
+        a["_raw"])
+    return a
+
+
+def complete(clin, cid, disposition="resolved", **extra):
+    """Complete an assigned contact."""
+    msg = {"type": "complete", "contact": cid, "disposition": disposition}
+    if disposition == "emergency_dispatched" and "disclosure" not in extra:
+        msg["disclosure"] = DISCLOSURE
+    msg.update(extra)
+    return clin.request(msg)
+
+
+def expect_all(clients, type, timeout=None, **fields):
+    """Each client gets a message of type with fields, all within timeout."""
+    timeout = secs(2000) if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    return {c.name: c.expect(type, max(0.0, deadline - time.monotonic()),
+                             **fields) for c in clients}
+
+
+def expect_none_all(clients, timeout=None, type=None, **fields):
+    """No client gets a message of type with fields within timeout."""
+    timeout = secs(300) if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    for c in clients:
+        c.expect_none(max(0.0, deadline - time.monotonic()), type, **fields)
+    for c in clients:
+        c.expect_none(0, type, **fields)
+
+
+def ctl_bare(*args, env=None, timeout=30):
+    """Run crisisctl with exactly these arguments (no -c added)."""
+    full_env = dict(os.environ)
+    full_env.pop("CRISISD_CONF", None)
+    if env:
+        full_env.update(env)
+    p = subprocess.run([CRISISCTL] + [str(a) for a in args],
+                       capture_output=True, text=True, env=full_env,
+                       timeout=timeout)
+    _log_traffic("crisisctl", "$", "%s -> %d" % (" ".join(
+        shlex.quote(str(a)) for a in args), p.returncode))
+    return p
+
+
+def crisisd_bare(*args, env=None, timeout=30):
+    """Run crisisd with exactly these arguments (for -t, --help...)."""
+    full_env = dict(os.environ)
+    for k in ("CRISISD_CONF", "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID"):
+        full_env.pop(k, None)
+    if env:
+        full_env.update(env)
+    p = subprocess.run([CRISISD] + [str(a) for a in args],
+                       capture_output=True, text=True, env=full_env,
+                       timeout=timeout * SCALE)
+    _log_traffic("crisisd", "$", "%s -> %d" % (" ".join(
+        shlex.quote(str(a)) for a in args), p.returncode))
+    return p
+
+
+def log_rows(d, *args):
+    """crisisctl log --format json as a list of rows."""
+    rows = d.ctl_json("log", *args)
+    assert isinstance(rows, list), "log --format json is not a list: %r" % (
+        rows,)
+    return rows
+
+
+def row_id(row):
+    """A log row's contact id."""
+    return row.get("id", row.get("contact"))
+
+
+def row_outcome(row):
+    """A log row's outcome (state)."""
+    return row.get("state", row.get("outcome"))
+
+
+if __name__ == "__main__":
+    sys.exit("harness.py is a library; run tests/e2e/run.py")
