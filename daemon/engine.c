@@ -1,0 +1,536 @@
+/*
+ * engine.c: the contact life cycle.
+ *
+ * Every public entry point does its own work, marks the contacts whose
+ * routing may have changed as dirty, and ends in engine_settle(), which
+ * routes the dirty ones, oldest first, until nothing changes.  Routing one
+ * contact never calls back into another: that keeps the order of effects
+ * plain and recursion out.
+ *
+ * Each step writes to the store (inside the loop turn's batch) before it
+ * queues the messages that depend on it; session.c holds those messages
+ * until the batch commits.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "engine.h"
+#include "engine_int.h"
+#include "log.h"
+#include "session.h"
+#include "store.h"
+#include "util.h"
+
+
+static void engine_timer_cb(evutil_socket_t, short, void *);
+
+/* Log a failed store write once per loop turn; the commit will fail too. */
+void
+engine_store_failed(const char *what)
+{
+	log_warnx("store: %s: %s", what, store_error(eng.st));
+}
+
+/* Record an event in the timeline and show it to watching supervisors. */
+void
+engine_event(struct contact *ct, const char *event, int64_t now, int tier,
+    const char *clin, json_t *detail)
+{
+	char *text = NULL, at[RFC3339_MAX];
+	json_t *m;
+
+	if (detail != NULL)
+		text = json_dumps(detail, JSON_COMPACT);
+	if (store_event_add(eng.st, ct->id, now, event, tier, clin, text) !=
+	    STORE_OK)
+		engine_store_failed("event");
+	free(text);
+	util_format_rfc3339(now, at);
+	m = json_pack("{s:s, s:s, s:s, s:s}", "type", "event", "contact",
+	    ct->id, "event", event, "at", at);
+	if (tier > 0)
+		json_object_set_new(m, "tier", json_integer(tier));
+	if (clin != NULL)
+		json_object_set_new(m, "clinician", json_string(clin));
+	if (detail != NULL)
+		json_object_set_new(m, "detail", detail);
+	session_broadcast(m);
+	log_contact(LOG_LEVEL_DEBUG, ct->id, clin, "contact %s: %s", ct->id,
+	    event);
+}
+
+/* --- policies --- */
+
+/* A routing policy from the config's routing settings. */
+struct policy *
+engine_policy_new(const struct conf *conf)
+{
+	struct policy *p = xcalloc(1, sizeof(*p));
+
+	p->version = ++eng.policy_version;
+	p->refs = 1;
+	memcpy(p->tiers, conf->tiers, conf->ntiers * sizeof(*conf->tiers));
+	p->route.tiers = p->tiers;
+	p->route.ntiers = conf->ntiers;
+	p->route.continuity_ms = conf->continuity_ms;
+	p->max_wait_ms = conf->max_wait_ms;
+	p->imminent_max_wait_ms = conf->imminent_max_wait_ms;
+	p->overflow_target = xstrdup(conf->overflow_target);
+	return p;
+}
+
+/* Drop one reference to a policy. */
+void
+engine_policy_unref(struct policy *p)
+{
+	if (p != NULL && --p->refs == 0) {
+		free(p->overflow_target);
+		free(p);
+	}
+}
+
+/* --- contacts in memory --- */
+
+/* Make contact ct known and routable. */
+void
+engine_contact_add(struct contact *ct)
+{
+	TAILQ_INIT(&ct->offers);
+	ct->timer = evtimer_new(eng.base, engine_timer_cb, ct);
+	if (ct->timer == NULL)
+		fatalx("evtimer_new");
+	HASH_ADD_STR(eng.by_id, id, ct);
+	TAILQ_INSERT_TAIL(&eng.queue, ct, entry);
+}
+
+/* Forget a closed contact (its offers are gone already). */
+void
+engine_contact_remove(struct contact *ct)
+{
+	HASH_DEL(eng.by_id, ct);
+	TAILQ_REMOVE(&eng.queue, ct, entry);
+	event_free(ct->timer);
+	engine_policy_unref(ct->policy);
+	contact_free(ct);
+}
+
+/* The open or assigned contact with this id, or NULL. */
+struct contact *
+engine_find(const char *id)
+{
+	struct contact *ct;
+
+	HASH_FIND_STR(eng.by_id, id, ct);
+	return ct;
+}
+
+/* Save the routing position (for a restart). */
+void
+engine_save_route(struct contact *ct)
+{
+	char *text = contact_route_json(ct);
+	int tier = ct->pos.stage == ROUTE_TIER ?
+	    ct->policy->tiers[ct->pos.tier_index].tier : 0;
+
+	if (store_contact_set_route(eng.st, ct->id, tier, text) != STORE_OK)
+		engine_store_failed("route");
+	free(text);
+}
+
+/* Mark every routable contact to be looked at again. */
+void
+engine_dirty_all(void)
+{
+	struct contact *ct;
+
+	TAILQ_FOREACH(ct, &eng.queue, entry) {
+		if (ct->state == CONTACT_OPEN)
+			ct->dirty = true;
+	}
+}
+
+/* Arm the contact's timer for its next deadline. */
+void
+engine_arm(struct contact *ct, int64_t now)
+{
+	int64_t at = route_wakeup(&ct->pos);
+	struct offer *o;
+	struct timeval tv;
+
+	TAILQ_FOREACH(o, &ct->offers, by_contact) {
+		if (o->expires_at < at)
+			at = o->expires_at;
+	}
+	if (at == ct->timer_at && evtimer_pending(ct->timer, NULL))
+		return;
+	evtimer_del(ct->timer);
+	ct->timer_at = at;
+	if (at == INT64_MAX || ct->state != CONTACT_OPEN)
+		return;
+	if (at < now)
+		at = now;
+	tv.tv_sec = (time_t)((at - now) / 1000);
+	tv.tv_usec = (suseconds_t)((at - now) % 1000) * 1000;
+	evtimer_add(ct->timer, &tv);
+}
+
+/* --- offers --- */
+
+/* Tell a clinician about an offer, if it can hear it now. */
+void
+engine_offer_send(struct offer *o, int64_t now)
+{
+	struct clin *c = o->clin;
+
+	if (c->session == NULL || !c->available)
+		return;
+	session_send(c->session, contact_offer_json(o, now));
+	o->sent = true;
+}
+
+/* Make one offer of the plan. */
+static void
+engine_offer(struct contact *ct, struct clin *c, const struct route_offer *ro,
+    int64_t now)
+{
+	struct offer *o = xcalloc(1, sizeof(*o));
+
+	o->contact = ct;
+	o->clin = c;
+	o->tier = ro->tier;
+	o->continuity = ro->continuity;
+	o->offered_at = now;
+	o->expires_at = ro->expires_at;
+	TAILQ_INSERT_TAIL(&ct->offers, o, by_contact);
+	TAILQ_INSERT_TAIL(&c->offers, o, by_clin);
+	c->last_offer = ++eng.offer_seq;
+	if (store_offer_open(eng.st, ct->id, c->id, o->tier, now,
+	    o->expires_at) != STORE_OK)
+		engine_store_failed("offer");
+	engine_event(ct, "offered", now, o->tier, c->id,
+	    o->continuity ? json_pack("{s:b}", "continuity", 1) : NULL);
+	engine_offer_send(o, now);
+}
+
+static const char *const engine_withdraw_reasons[] = {
+	[OFFER_TAKEN] = "taken",
+	[OFFER_BUSY] = "busy",
+	[OFFER_ABANDONED] = "abandoned",
+	[OFFER_OVERFLOW] = "overflow",
+	[OFFER_EXPIRED] = "expired",
+};
+
+static void engine_clin_away(struct clin *c, struct contact *cause,
+    int64_t now);
+
+/*
+ * End one offer: record why, tell the clinician where the contract says
+ * so, and mark the contact for routing.  reason is a decline's own words.
+ */
+void
+engine_offer_end(struct offer *o, enum offer_end why, const char *reason,
+    int64_t now)
+{
+	struct contact *ct = o->contact;
+	struct clin *c = o->clin;
+	json_t *detail = NULL;
+
+	TAILQ_REMOVE(&ct->offers, o, by_contact);
+	TAILQ_REMOVE(&c->offers, o, by_clin);
+	if (store_offer_close(eng.st, ct->id, c->id) != STORE_OK)
+		engine_store_failed("offer close");
+	switch (why) {
+	case OFFER_DECLINED:
+		contact_add_refused(ct, c->id);
+		if (reason != NULL)
+			detail = json_pack("{s:s}", "reason", reason);
+		engine_event(ct, "declined", now, o->tier, c->id, detail);
+		break;
+	case OFFER_EXPIRED:
+		contact_add_refused(ct, c->id);
+		engine_event(ct, "expired", now, o->tier, c->id, NULL);
+		c->missed++;
+		break;
+	case OFFER_ACCEPTED:
+		break;
+	case OFFER_TAKEN:
+	case OFFER_BUSY:
+	case OFFER_ABANDONED:
+	case OFFER_OVERFLOW:
+		break;
+	}
+	if (why != OFFER_ACCEPTED && why != OFFER_DECLINED && o->sent &&
+	    c->session != NULL)
+		session_send(c->session, json_pack("{s:s, s:s, s:s}", "type",
+		    "withdrawn", "contact", ct->id, "reason",
+		    engine_withdraw_reasons[why]));
+	free(o);
+	ct->dirty = true;
+	if (why == OFFER_EXPIRED && c->available &&
+	    c->missed >= eng.conf->max_missed_offers)
+		engine_clin_away(c, ct, now);
+}
+
+/* End every offer a clinician holds, for one reason. */
+void
+engine_clin_offers_end(struct clin *c, enum offer_end why,
+    const char *reason, int64_t now)
+{
+	struct offer *o;
+
+	while ((o = TAILQ_FIRST(&c->offers)) != NULL)
+		engine_offer_end(o, why, reason, now);
+}
+
+/* End every offer of a contact, for one reason. */
+void
+engine_contact_offers_end(struct contact *ct, enum offer_end why,
+    int64_t now)
+{
+	struct offer *o;
+
+	while ((o = TAILQ_FIRST(&ct->offers)) != NULL)
+		engine_offer_end(o, why, NULL, now);
+}
+
+/* The offer of ct held by c, or NULL. */
+struct offer *
+engine_offer_of(struct contact *ct, const struct clin *c)
+{
+	struct offer *o;
+
+	if (ct == NULL)
+		return NULL;
+	TAILQ_FOREACH(o, &ct->offers, by_contact) {
+		if (o->clin == c)
+			return o;
+	}
+	return NULL;
+}
+
+/* Too many offers expired in a row: the clinician is set away. */
+static void
+engine_clin_away(struct clin *c, struct contact *cause, int64_t now)
+{
+	c->available = false;
+	if (c->session != NULL)
+		session_send(c->session, json_pack("{s:s, s:s, s:s}", "type",
+		    "status", "status", "away", "reason", "missed_offers"));
+	engine_event(cause, "clinician_away", now, 0, c->id,
+	    json_pack("{s:i}", "missed", c->missed));
+	log_contact(LOG_LEVEL_NOTICE, cause->id, c->id,
+	    "clinician %s set away after %d missed offers", c->id, c->missed);
+	engine_clin_offers_end(c, OFFER_DECLINED, "away", now);
+}
+
+/* --- results for the intake --- */
+
+/* Store a result for the intake principal and push it where it can go. */
+void
+engine_push(struct contact *ct, json_t *msg)
+{
+	struct session *to = ct->origin;
+	char *text = json_dumps(msg, JSON_COMPACT);
+	int64_t seq = 0;
+
+	json_decref(msg);
+	if (text == NULL)
+		fatalx("engine_push: out of memory");
+	if (store_push_add(eng.st, ct->intake, ct->id, text, &seq) != STORE_OK)
+		engine_store_failed("push");
+	if (to == NULL)
+		to = session_intake_latest(ct->intake);
+	if (to != NULL)
+		session_push(to, text, seq);
+	free(text);
+}
+
+/* Nobody took it in time: withdraw, tell the intake, close. */
+static void
+engine_overflow(struct contact *ct, int64_t now)
+{
+	const char *target = ct->policy->overflow_target;
+
+	engine_contact_offers_end(ct, OFFER_OVERFLOW, now);
+	if (contact_set_state(ct, CONTACT_OVERFLOW) == -1)
+		return;
+	ct->pos.stage = ROUTE_DONE;
+	if (store_contact_set_state(eng.st, ct->id, STORE_STATE_OVERFLOW, NULL,
+	    now) != STORE_OK)
+		engine_store_failed("overflow");
+	engine_event(ct, "overflow", now, 0, NULL,
+	    json_pack("{s:s}", "target", target));
+	log_contact(LOG_LEVEL_NOTICE, ct->id, NULL,
+	    "contact %s overflowed to %s", ct->id, target);
+	engine_push(ct, json_pack("{s:s, s:s, s:s, s:s}", "type", "overflow",
+	    "contact", ct->id, "ref", ct->ref, "target", target));
+	engine_contact_remove(ct);
+}
+
+/* --- routing --- */
+
+/* Grow the scratch arrays to hold every clinician. */
+static void
+engine_scratch(size_t n)
+{
+	if (n <= eng.ncap)
+		return;
+	eng.ncap = n * 2;
+	eng.cands = xreallocarray(eng.cands, eng.ncap, sizeof(*eng.cands));
+	eng.cand_clins = xreallocarray(eng.cand_clins, eng.ncap,
+	    sizeof(*eng.cand_clins));
+	eng.offers = xreallocarray(eng.offers, eng.ncap, sizeof(*eng.offers));
+}
+
+/* Describe every clinician as routing sees it for ct; returns the count. */
+static size_t
+engine_candidates(struct contact *ct, int64_t now, int *primary)
+{
+	size_t n = 0;
+	struct clin *c;
+
+	engine_scratch(clin_count());
+	*primary = -1;
+	for (c = clin_first(); c != NULL; c = clin_next(c)) {
+		struct route_cand *rc = &eng.cands[n];
+
+		if (c->info == NULL)
+			continue;
+		memset(rc, 0, sizeof(*rc));
+		rc->id = c->id;
+		rc->tiers = roster_oncall_tiers(c->info, now);
+		rc->eligible = clin_eligible(c, now);
+		rc->waitable = clin_waitable(c, now);
+		rc->matches = roster_speaks(c->info, ct->language) &&
+		    roster_has_skills(c->info, (const char *const *)ct->needs,
+		    ct->nneeds);
+		rc->refused = contact_refused_by(ct, c->id);
+		rc->offered = engine_offer_of(ct, c) != NULL;
+		rc->idle_since = c->idle_since;
+		rc->last_offer = c->last_offer;
+		rc->recent_contacts = c->recent_base + c->recent_since;
+		if (ct->primary[0] != '\0' && strcmp(ct->primary, c->id) == 0)
+			*primary = (int)n;
+		eng.cand_clins[n++] = c;
+	}
+	return n;
+}
+
+/* Route one contact: ask route_next and carry out its plan. */
+static void
+engine_route(struct contact *ct, int64_t now)
+{
+	struct route_contact rct;
+	struct route_plan plan;
+	struct route_pos before = ct->pos;
+	size_t n;
+
+	ct->dirty = false;
+	if (ct->state != CONTACT_OPEN)
+		return;
+	n = engine_candidates(ct, now, &rct.primary);
+	rct.imminent = ct->risk == RISK_IMMINENT;
+	plan.offers = eng.offers;
+	route_next(&ct->policy->route, &ct->pos, &rct, eng.cands, n, now,
+	    &plan);
+	for (size_t i = 0; i < plan.nevents; i++) {
+		if (plan.events[i].kind == ROUTE_EV_ESCALATED)
+			engine_event(ct, "escalated", now, plan.events[i].tier,
+			    NULL, NULL);
+		else
+			engine_event(ct, "waiting", now, 0, NULL, NULL);
+	}
+	for (size_t i = 0; i < plan.noffers; i++)
+		engine_offer(ct, eng.cand_clins[plan.offers[i].cand],
+		    &plan.offers[i], now);
+	if (plan.overflow) {
+		engine_overflow(ct, now);
+		return;
+	}
+	if (memcmp(&before, &ct->pos, sizeof(before)) != 0)
+		engine_save_route(ct);
+	engine_arm(ct, now);
+}
+
+/*
+ * Route every dirty contact, oldest first, until a pass finds none.  Routing
+ * a contact can remove only that contact, so the next pointer stays valid;
+ * contacts it marks dirty behind the cursor are taken by the next pass.
+ */
+void
+engine_settle(int64_t now)
+{
+	struct contact *ct, *next;
+	bool again = true;
+
+	if (eng.settling)
+		return;
+	eng.settling = true;
+	while (again) {
+		again = false;
+		for (ct = TAILQ_FIRST(&eng.queue); ct != NULL; ct = next) {
+			next = TAILQ_NEXT(ct, entry);
+			if (ct->dirty) {
+				engine_route(ct, now);
+				again = true;
+			}
+		}
+	}
+	eng.settling = false;
+}
+
+/* A contact's deadline: expire its due offers, then route it. */
+static void
+engine_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct contact *ct = arg;
+	int64_t now = util_now_ms();
+	struct offer *o, *next;
+
+	(void)fd;
+	(void)what;
+	ct->timer_at = 0;
+	for (o = TAILQ_FIRST(&ct->offers); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, by_contact);
+		if (o->expires_at <= now)
+			engine_offer_end(o, OFFER_EXPIRED, NULL, now);
+	}
+	ct->dirty = true;
+	engine_settle(now);
+}
+
+/* A clinician's wrap-up ended: it may take contacts again. */
+static void
+engine_wrapup_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct clin *c = arg;
+	int64_t now = util_now_ms();
+
+	(void)fd;
+	(void)what;
+	c->idle_since = now;
+	engine_dirty_all();
+	engine_settle(now);
+}
+
+
+/* Start a clinician's wrap-up; at its end the clinician is eligible again. */
+void
+engine_clin_wrapup(struct clin *c, int64_t now)
+{
+	int64_t ms = eng.conf->wrapup_ms;
+	struct timeval tv;
+
+	c->wrapup_until = now + ms;
+	if (c->wrapup_timer == NULL) {
+		c->wrapup_timer = evtimer_new(eng.base, engine_wrapup_cb, c);
+		if (c->wrapup_timer == NULL)
+			fatalx("evtimer_new");
+	}
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(c->wrapup_timer, &tv);
+}

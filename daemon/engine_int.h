@@ -1,0 +1,56 @@
+/*
+ * engine_int.h: what engine*.c share and nobody else sees: the engine's
+ * state and the steps of the contact life cycle.
+ */
+#ifndef CRISISD_ENGINE_INT_H
+#define CRISISD_ENGINE_INT_H
+
+#include "engine.h"
+
+struct engine {
+	struct event_base *base;
+	struct store *st;
+	const struct conf *conf;
+	struct policy *policy; /* for new contacts */
+	int policy_version;
+	struct contact *by_id;
+	struct contact_list queue; /* open and assigned, oldest first */
+	uint64_t offer_seq;
+	/* Scratch for route_next, grown to the number of clinicians. */
+	struct route_cand *cands;
+	struct clin **cand_clins;
+	struct route_offer *offers;
+	size_t ncap;
+	bool settling;
+	struct roster *roster;
+	struct event *poll_timer;  /* roster version, every second */
+	struct event *shift_timer; /* the next shift start or end */
+	int64_t last_recount;
+};
+
+extern struct engine eng;
+
+void engine_store_failed(const char *what);
+void engine_event(struct contact *ct, const char *event, int64_t now,
+    int tier, const char *clin, json_t *detail);
+struct policy *engine_policy_new(const struct conf *conf);
+void engine_policy_unref(struct policy *p);
+void engine_contact_add(struct contact *ct);
+void engine_contact_remove(struct contact *ct);
+struct contact *engine_find(const char *id);
+void engine_save_route(struct contact *ct);
+void engine_dirty_all(void);
+void engine_arm(struct contact *ct, int64_t now);
+void engine_offer_send(struct offer *o, int64_t now);
+void engine_offer_end(struct offer *o, enum offer_end why,
+    const char *reason, int64_t now);
+void engine_clin_offers_end(struct clin *c, enum offer_end why,
+    const char *reason, int64_t now);
+void engine_contact_offers_end(struct contact *ct, enum offer_end why,
+    int64_t now);
+struct offer *engine_offer_of(struct contact *ct, const struct clin *c);
+void engine_push(struct contact *ct, json_t *msg);
+void engine_settle(int64_t now);
+void engine_clin_wrapup(struct clin *c, int64_t now);
+
+#endif

@@ -1,0 +1,357 @@
+/*
+ * engine_ops.c: what gateways and clinicians ask of the engine: a new
+ * contact, an abandon, status, accept, decline, complete, and their
+ * connections coming and going.  Each handler checks the request against
+ * the live state, applies it, replies, and settles routing.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "engine.h"
+#include "engine_int.h"
+#include "log.h"
+#include "session.h"
+#include "store.h"
+#include "util.h"
+
+/* Reply to a contact message with its id: the durable acknowledgement. */
+static void
+engine_ack(struct session *s, json_t *id, const char *ref, const char *cid)
+{
+	session_ack(s, id, json_pack("{s:s, s:s, s:s}", "type", "queued",
+	    "ref", ref, "contact", cid));
+}
+
+/* Copy the wire contact into a new contact. */
+static struct contact *
+engine_contact_from_msg(const struct msg_contact *mc, const char *intake,
+    int64_t now)
+{
+	struct contact *ct = xcalloc(1, sizeof(*ct));
+
+	util_contact_id(now, ct->id);
+	strlcpy_(ct->intake, intake, sizeof(ct->intake));
+	ct->ref = xstrdup(mc->ref);
+	ct->channel = mc->channel;
+	ct->risk = mc->risk;
+	ct->caller = xstrdup_null(mc->caller);
+	ct->patient = xstrdup_null(mc->patient);
+	ct->program = xstrdup_null(mc->program);
+	ct->language = xstrdup_null(mc->language);
+	ct->nneeds = mc->nneeds;
+	ct->needs = xcalloc(mc->nneeds, sizeof(*ct->needs));
+	for (size_t i = 0; i < mc->nneeds; i++)
+		ct->needs[i] = xstrdup(mc->needs[i]);
+	ct->state = CONTACT_OPEN;
+	ct->queued_at = now;
+	ct->policy = eng.policy;
+	ct->policy->refs++;
+	route_start(&ct->pos, now, ct->risk == RISK_IMMINENT,
+	    ct->policy->max_wait_ms, ct->policy->imminent_max_wait_ms);
+	return ct;
+}
+
+/* Write a new contact's row; -1 if the store refused it. */
+static int
+engine_contact_store(struct contact *ct, const struct msg_contact *mc)
+{
+	struct store_contact sc;
+	json_t *needs = contact_needs_json(ct);
+	char *needs_text = json_dumps(needs, JSON_COMPACT);
+	char *route = contact_route_json(ct);
+	int rc;
+
+	memset(&sc, 0, sizeof(sc));
+	strlcpy_(sc.id, ct->id, sizeof(sc.id));
+	sc.intake = ct->intake;
+	sc.ref = ct->ref;
+	sc.channel = msg_channel_name(ct->channel);
+	sc.risk = msg_risk_name(ct->risk);
+	sc.caller = mc->caller;
+	sc.patient = mc->patient;
+	sc.program = mc->program;
+	sc.language = mc->language;
+	sc.needs = needs_text;
+	sc.state = STORE_STATE_OPEN;
+	sc.route = route;
+	sc.queued_at = ct->queued_at;
+	sc.deadline_at = ct->pos.deadline;
+	sc.policy_version = ct->policy->version;
+	rc = store_contact_insert(eng.st, &sc);
+	json_decref(needs);
+	free(needs_text);
+	free(route);
+	return rc == STORE_OK ? 0 : -1;
+}
+
+/* An intake's new contact: store it, acknowledge it, route it. */
+void
+engine_contact(struct session *s, const struct msg *m)
+{
+	const struct msg_contact *mc = &m->u.contact;
+	const char *intake = session_principal(s);
+	char cid[CONTACT_ID_MAX + 1], state[16];
+	int64_t now = util_now_ms();
+	struct contact *ct;
+	int rc;
+
+	rc = store_contact_by_ref(eng.st, intake, mc->ref, cid, state);
+	if (rc == STORE_OK) {
+		/* The same ref again: the same contact, never a second. */
+		engine_ack(s, m->id, mc->ref, cid);
+		return;
+	}
+	if (rc != STORE_NOTFOUND) {
+		session_error(s, m->id, CODE_INTERNAL,
+		    "contact not stored: %s", store_error(eng.st));
+		return;
+	}
+	ct = engine_contact_from_msg(mc, intake, now);
+	if (ct->patient != NULL && store_patient_primary(eng.st, ct->patient,
+	    ct->primary) == STORE_ERROR)
+		ct->primary[0] = '\0';
+	if (engine_contact_store(ct, mc) == -1) {
+		session_error(s, m->id, CODE_INTERNAL,
+		    "contact not stored: %s", store_error(eng.st));
+		engine_policy_unref(ct->policy);
+		contact_free(ct);
+		return;
+	}
+	engine_contact_add(ct);
+	ct->origin = s;
+	engine_event(ct, "queued", now, 0, NULL,
+	    json_pack("{s:s}", "risk", msg_risk_name(ct->risk)));
+	log_contact(LOG_LEVEL_INFO, ct->id, NULL, "contact %s queued, risk %s",
+	    ct->id, msg_risk_name(ct->risk));
+	engine_ack(s, m->id, ct->ref, ct->id);
+	ct->dirty = true;
+	engine_settle(now);
+}
+
+/* Answer a request about a contact that is not live: conflict or not_found. */
+static void
+engine_not_live(struct session *s, json_t *id, const char *cid,
+    const char *owner)
+{
+	char state[16], intake[PRINCIPAL_ID_MAX + 1];
+	int rc = store_contact_state(eng.st, cid, state, intake);
+
+	if (rc == STORE_ERROR)
+		session_error(s, id, CODE_INTERNAL, "%s", store_error(eng.st));
+	else if (rc == STORE_NOTFOUND ||
+	    (owner != NULL && strcmp(owner, intake) != 0))
+		session_error(s, id, CODE_NOT_FOUND, "no contact %s", cid);
+	else
+		session_error(s, id, CODE_CONFLICT, "contact %s is %s", cid,
+		    state);
+}
+
+/* The caller hung up before anyone took the contact. */
+void
+engine_abandon(struct session *s, const struct msg *m)
+{
+	const char *cid = m->u.ref.contact;
+	struct contact *ct = engine_find(cid);
+	int64_t now = util_now_ms();
+
+	if (ct == NULL || strcmp(ct->intake, session_principal(s)) != 0) {
+		engine_not_live(s, m->id, cid, session_principal(s));
+		return;
+	}
+	if (ct->state != CONTACT_OPEN) {
+		session_error(s, m->id, CODE_CONFLICT, "contact %s is %s", cid,
+		    contact_state_name(ct->state));
+		return;
+	}
+	engine_contact_offers_end(ct, OFFER_ABANDONED, now);
+	contact_set_state(ct, CONTACT_ABANDONED);
+	ct->pos.stage = ROUTE_DONE;
+	if (store_contact_set_state(eng.st, ct->id, STORE_STATE_ABANDONED,
+	    NULL, now) != STORE_OK)
+		engine_store_failed("abandon");
+	engine_event(ct, "abandoned", now, 0, NULL, NULL);
+	session_ok(s, m->id);
+	engine_contact_remove(ct);
+	engine_settle(now);
+}
+
+/* A clinician's status: available takes offers, away declines its open ones. */
+void
+engine_status(struct session *s, struct clin *c, bool available, json_t *id)
+{
+	int64_t now = util_now_ms();
+	struct offer *o;
+
+	session_ok(s, id);
+	if (available && !c->available) {
+		c->available = true;
+		c->missed = 0;
+		if (c->assigned == NULL && c->wrapup_until <= now)
+			c->idle_since = now;
+		/* Offers kept over a restart or reconnect are sent now. */
+		TAILQ_FOREACH(o, &c->offers, by_clin) {
+			if (!o->sent)
+				engine_offer_send(o, now);
+		}
+		engine_dirty_all();
+	} else if (!available && c->available) {
+		c->available = false;
+		engine_clin_offers_end(c, OFFER_DECLINED, "away", now);
+		engine_dirty_all();
+	}
+	engine_settle(now);
+}
+
+/* The first accept wins; everything else about the contact is withdrawn. */
+void
+engine_accept(struct session *s, struct clin *c, const struct msg *m)
+{
+	const char *cid = m->u.ref.contact;
+	struct contact *ct = engine_find(cid);
+	struct offer *o = engine_offer_of(ct, c);
+	int64_t now = util_now_ms();
+	const char *endpoint;
+	int tier;
+
+	if (o == NULL || ct->state != CONTACT_OPEN) {
+		session_error(s, m->id, CODE_CONFLICT,
+		    "contact %s is not offered to you", cid);
+		return;
+	}
+	tier = o->tier;
+	c->missed = 0;
+	engine_offer_end(o, OFFER_ACCEPTED, NULL, now);
+	contact_set_state(ct, CONTACT_ASSIGNED);
+	ct->pos.stage = ROUTE_DONE;
+	ct->assigned = c;
+	ct->assigned_at = now;
+	ct->dirty = false;
+	if (store_contact_set_state(eng.st, ct->id, STORE_STATE_ASSIGNED, c->id,
+	    now) != STORE_OK)
+		engine_store_failed("assign");
+	engine_save_route(ct);
+	engine_event(ct, "assigned", now, tier, c->id, NULL);
+	log_contact(LOG_LEVEL_INFO, ct->id, c->id,
+	    "contact %s assigned to %s after %lld ms", ct->id, c->id,
+	    (long long)(now - ct->queued_at));
+	session_reply(s, m->id, contact_assigned_json(ct, tier));
+	engine_contact_offers_end(ct, OFFER_TAKEN, now);
+	ct->dirty = false;
+	c->assigned = ct;
+	c->recent_since++;
+	engine_clin_offers_end(c, OFFER_BUSY, NULL, now);
+	engine_arm(ct, now);
+	endpoint = c->info != NULL ? c->info->endpoint : NULL;
+	engine_push(ct, json_pack("{s:s, s:s, s:s, s:s, s:o}", "type", "routed",
+	    "contact", ct->id, "ref", ct->ref, "clinician", c->id, "endpoint",
+	    endpoint != NULL ? json_string(endpoint) : json_null()));
+	engine_settle(now);
+}
+
+/* A decline: the contact moves on, the clinician is not asked again. */
+void
+engine_decline(struct session *s, struct clin *c, const struct msg *m)
+{
+	const char *cid = m->u.ref.contact;
+	struct offer *o = engine_offer_of(engine_find(cid), c);
+	int64_t now = util_now_ms();
+
+	if (o == NULL) {
+		session_error(s, m->id, CODE_CONFLICT,
+		    "contact %s is not offered to you", cid);
+		return;
+	}
+	c->missed = 0;
+	engine_offer_end(o, OFFER_DECLINED, m->u.ref.reason, now);
+	session_ok(s, m->id);
+	engine_settle(now);
+}
+
+/* The assigned clinician is done: record it, start the wrap-up. */
+void
+engine_complete(struct session *s, struct clin *c, const struct msg *m)
+{
+	const char *cid = m->u.complete.contact;
+	struct contact *ct = engine_find(cid);
+	const struct msg_disclosure *d = &m->u.complete.disclosure;
+	const char *disposition;
+	int64_t now = util_now_ms();
+	json_t *detail;
+
+	if (ct == NULL) {
+		engine_not_live(s, m->id, cid, NULL);
+		return;
+	}
+	if (ct->state != CONTACT_ASSIGNED || ct->assigned != c) {
+		session_error(s, m->id, CODE_CONFLICT,
+		    "contact %s is not assigned to you", cid);
+		return;
+	}
+	disposition = msg_disposition_name(m->u.complete.disposition);
+	contact_set_state(ct, CONTACT_COMPLETED);
+	if (store_contact_complete(eng.st, ct->id, disposition,
+	    m->u.complete.notes, now) != STORE_OK)
+		engine_store_failed("complete");
+	detail = json_pack("{s:s}", "disposition", disposition);
+	if (m->u.complete.has_disclosure)
+		json_object_set_new(detail, "disclosure",
+		    json_pack("{s:s, s:s, s:s}", "recipient", d->recipient,
+		    "affiliation", d->affiliation, "nature", d->nature));
+	engine_event(ct, "completed", now, 0, c->id, detail);
+	session_ok(s, m->id);
+	c->assigned = NULL;
+	engine_clin_wrapup(c, now);
+	engine_contact_remove(ct);
+	engine_dirty_all();
+	engine_settle(now);
+}
+
+/*
+ * A clinician's hello succeeded.  An older connection of the same
+ * clinician is closed first: one connection speaks for a clinician.
+ */
+struct clin *
+engine_clinician_connected(const char *id, struct session *s)
+{
+	struct clin *c = clin_get(id);
+
+	if (c->session != NULL && c->session != s)
+		conn_close(session_conn(c->session), "replaced by a new connection");
+	c->info = eng.roster != NULL ? roster_find(eng.roster, id) : NULL;
+	c->session = s;
+	c->available = false;
+	return c;
+}
+
+/* A clinician's connection closed: its open offers count as declined. */
+void
+engine_clinician_disconnected(struct clin *c)
+{
+	int64_t now = util_now_ms();
+	struct offer *o, *next;
+
+	c->session = NULL;
+	c->available = false;
+	for (o = TAILQ_FIRST(&c->offers); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, by_clin);
+		/* Offers it never heard of (after a restart) wait for it. */
+		if (o->sent)
+			engine_offer_end(o, OFFER_DECLINED, "disconnected", now);
+	}
+	engine_dirty_all();
+	engine_settle(now);
+}
+
+/* An intake connection closed: its contacts' results go elsewhere. */
+void
+engine_intake_disconnected(struct session *s)
+{
+	struct contact *ct;
+
+	TAILQ_FOREACH(ct, &eng.queue, entry) {
+		if (ct->origin == s)
+			ct->origin = NULL;
+	}
+}

@@ -1,0 +1,444 @@
+/*
+ * engine_state.c: the engine's set-up and its view of the world: the
+ * routing policy from the config, the roster (polled every second and
+ * re-read at every shift change), the contacts resumed from the store at
+ * start, and the snapshot supervisors ask for.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "engine.h"
+#include "engine_int.h"
+#include "log.h"
+#include "session.h"
+#include "store.h"
+#include "util.h"
+
+#define ENGINE_ROSTER_POLL_MS 1000
+#define ENGINE_RECOUNT_MS (60 * 1000)
+
+struct engine eng;
+
+/* Arm a one-shot timer ms from now. */
+static void
+engine_timer_in(struct event *ev, int64_t ms)
+{
+	struct timeval tv;
+
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
+}
+
+/* Roster loading: one clinician. */
+static int
+engine_load_clinician(void *arg, const struct store_clinician *c)
+{
+	return roster_add_clinician(arg, c->id, c->name, c->languages,
+	    c->skills, c->endpoint) == -1 ? -1 : 0;
+}
+
+/* Roster loading: one shift (a shift of an unknown clinician is skipped). */
+static int
+engine_load_shift(void *arg, const struct store_shift *s)
+{
+	roster_add_shift(arg, s->clinician, s->tier, s->start_ms, s->end_ms);
+	return 0;
+}
+
+/* Read the whole roster from the store; NULL if it cannot be read. */
+static struct roster *
+engine_roster_read(int64_t version, int64_t now)
+{
+	struct roster *r = roster_new();
+	struct store_roster_cbs cbs = { engine_load_clinician,
+		engine_load_shift, r };
+
+	if (store_roster_load(eng.st, now, &cbs) != STORE_OK) {
+		log_warnx("roster not loaded: %s", store_error(eng.st));
+		roster_free(r);
+		return NULL;
+	}
+	roster_finish(r);
+	r->version = version;
+	return r;
+}
+
+/* Take a new roster: everyone re-pointed, every contact looked at again. */
+static void
+engine_roster_swap(struct roster *r, int64_t now)
+{
+	int64_t next;
+
+	clin_roster_changed(r);
+	roster_free(eng.roster);
+	eng.roster = r;
+	next = roster_next_change(r, now);
+	evtimer_del(eng.shift_timer);
+	if (next != INT64_MAX)
+		engine_timer_in(eng.shift_timer, next - now);
+	log_info("roster version %lld: %zu clinicians",
+	    (long long)r->version, r->nclinicians);
+	engine_dirty_all();
+	engine_settle(now);
+}
+
+/* Reload the roster if the store's version moved (or when forced). */
+void
+engine_roster_poll(bool force)
+{
+	int64_t version, now = util_now_ms();
+	struct roster *r;
+
+	if (store_roster_version(eng.st, &version) != STORE_OK) {
+		log_warnx("roster version: %s", store_error(eng.st));
+		return;
+	}
+	if (!force && eng.roster != NULL && version == eng.roster->version)
+		return;
+	if ((r = engine_roster_read(version, now)) != NULL)
+		engine_roster_swap(r, now);
+}
+
+/* Every second: a roster change made with crisisctl takes effect. */
+static void
+engine_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int64_t now = util_now_ms();
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	engine_roster_poll(false);
+	if (now - eng.last_recount >= ENGINE_RECOUNT_MS) {
+		clin_recount(eng.st, now);
+		eng.last_recount = now;
+	}
+}
+
+/* A shift started or ended: on-call sets changed. */
+static void
+engine_shift_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int64_t now = util_now_ms(), next;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	next = roster_next_change(eng.roster, now);
+	if (next != INT64_MAX)
+		engine_timer_in(eng.shift_timer, next - now);
+	engine_dirty_all();
+	engine_settle(now);
+}
+
+/* Resume one stored contact. */
+static int
+engine_resume_contact(void *arg, const struct store_contact *sc)
+{
+	struct contact *ct = xcalloc(1, sizeof(*ct));
+	int risk = msg_risk_from_name(sc->risk);
+	json_t *needs = json_loads(sc->needs, 0, NULL), *v;
+	size_t i;
+
+	(void)arg;
+	strlcpy_(ct->id, sc->id, sizeof(ct->id));
+	strlcpy_(ct->intake, sc->intake, sizeof(ct->intake));
+	ct->ref = xstrdup(sc->ref);
+	ct->channel = strcmp(sc->channel, "text") == 0 ? CHANNEL_TEXT :
+	    strcmp(sc->channel, "chat") == 0 ? CHANNEL_CHAT : CHANNEL_VOICE;
+	ct->risk = risk < 0 ? RISK_UNKNOWN : (enum risk)risk;
+	ct->caller = xstrdup_null(sc->caller);
+	ct->patient = xstrdup_null(sc->patient);
+	ct->program = xstrdup_null(sc->program);
+	ct->language = xstrdup_null(sc->language);
+	if (json_is_array(needs)) {
+		ct->needs = xcalloc(json_array_size(needs), sizeof(char *));
+		json_array_foreach(needs, i, v) {
+			if (json_is_string(v))
+				ct->needs[ct->nneeds++] =
+				    xstrdup(json_string_value(v));
+		}
+	}
+	json_decref(needs);
+	ct->queued_at = sc->queued_at;
+	ct->pos.deadline = sc->deadline_at;
+	ct->policy = eng.policy;
+	ct->policy->refs++;
+	if (sc->route == NULL || contact_route_parse(ct, sc->route) == -1)
+		ct->pos.stage = ROUTE_START;
+	ct->state = strcmp(sc->state, STORE_STATE_ASSIGNED) == 0 ?
+	    CONTACT_ASSIGNED : CONTACT_OPEN;
+	engine_contact_add(ct);
+	if (ct->state == CONTACT_ASSIGNED && sc->clinician != NULL) {
+		ct->assigned = clin_get(sc->clinician);
+		ct->assigned->assigned = ct;
+		ct->assigned_at = sc->assigned_at;
+		ct->pos.stage = ROUTE_DONE;
+	} else
+		ct->dirty = true;
+	return 0;
+}
+
+/* Resume one stored open offer: sent again when its clinician is available. */
+static int
+engine_resume_offer(void *arg, const char *cid, const struct store_offer *so)
+{
+	struct contact *ct = engine_find(cid);
+	struct clin *c;
+	struct offer *o;
+
+	(void)arg;
+	if (ct == NULL || ct->state != CONTACT_OPEN)
+		return 0;
+	c = clin_get(so->clinician);
+	o = xcalloc(1, sizeof(*o));
+	o->contact = ct;
+	o->clin = c;
+	o->tier = so->tier;
+	o->offered_at = so->offered_at;
+	o->expires_at = so->expires_at;
+	o->continuity = ct->pos.stage == ROUTE_CONTINUITY;
+	TAILQ_INSERT_TAIL(&ct->offers, o, by_contact);
+	TAILQ_INSERT_TAIL(&c->offers, o, by_clin);
+	return 0;
+}
+
+/* Bring back every open contact and offer the store holds. */
+static int
+engine_resume(char **cause)
+{
+	struct store_resume_cbs cbs = { engine_resume_contact,
+		engine_resume_offer, NULL };
+	int64_t now = util_now_ms();
+	struct contact *ct;
+
+	if (store_resume_load(eng.st, &cbs) != STORE_OK) {
+		xasprintf(cause, "resuming contacts: %s", store_error(eng.st));
+		return -1;
+	}
+	if (!TAILQ_EMPTY(&eng.queue))
+		log_notice("resumed %zu open contacts", engine_open_contacts());
+	/* Deadlines that passed while we were down fire at once. */
+	TAILQ_FOREACH(ct, &eng.queue, entry)
+		engine_arm(ct, now);
+	return 0;
+}
+
+/* Set up the engine: policy, roster, resumed contacts, timers. */
+int
+engine_init(struct event_base *base, struct store *st,
+    const struct conf *conf, char **cause)
+{
+	int64_t now = util_now_ms();
+
+	memset(&eng, 0, sizeof(eng));
+	eng.base = base;
+	eng.st = st;
+	eng.conf = conf;
+	TAILQ_INIT(&eng.queue);
+	eng.policy = engine_policy_new(conf);
+	eng.poll_timer = event_new(base, -1, EV_PERSIST, engine_poll_cb, NULL);
+	eng.shift_timer = evtimer_new(base, engine_shift_cb, NULL);
+	if (eng.poll_timer == NULL || eng.shift_timer == NULL) {
+		*cause = xstrdup("cannot create timers");
+		return -1;
+	}
+	engine_roster_poll(true);
+	if (eng.roster == NULL) {
+		xasprintf(cause, "roster: %s", store_error(st));
+		return -1;
+	}
+	clin_recount(st, now);
+	eng.last_recount = now;
+	if (engine_resume(cause) == -1)
+		return -1;
+	engine_timer_in(eng.poll_timer, ENGINE_ROSTER_POLL_MS);
+	engine_settle(now);
+	return 0;
+}
+
+/* Forget every live contact and offer, without writing anything. */
+static void
+engine_drop_contacts(void)
+{
+	struct contact *ct;
+	struct offer *o;
+
+	while ((ct = TAILQ_FIRST(&eng.queue)) != NULL) {
+		while ((o = TAILQ_FIRST(&ct->offers)) != NULL) {
+			TAILQ_REMOVE(&ct->offers, o, by_contact);
+			TAILQ_REMOVE(&o->clin->offers, o, by_clin);
+			free(o);
+		}
+		if (ct->assigned != NULL)
+			ct->assigned->assigned = NULL;
+		engine_contact_remove(ct);
+	}
+}
+
+/* A commit failed: the store is the truth; read it back. */
+void
+engine_resync(void)
+{
+	int64_t now = util_now_ms();
+	char *cause = NULL;
+	struct offer *o;
+
+	engine_drop_contacts();
+	if (engine_resume(&cause) == -1) {
+		log_error("%s", cause);
+		free(cause);
+	}
+	for (struct clin *c = clin_first(); c != NULL; c = clin_next(c)) {
+		if (c->session == NULL || !c->available)
+			continue;
+		TAILQ_FOREACH(o, &c->offers, by_clin)
+			engine_offer_send(o, now);
+	}
+	engine_dirty_all();
+	engine_settle(now);
+}
+
+/* Free everything (shutdown; the store keeps the truth). */
+void
+engine_free(void)
+{
+	engine_drop_contacts();
+	clin_free_all();
+	roster_free(eng.roster);
+	engine_policy_unref(eng.policy);
+	if (eng.poll_timer != NULL)
+		event_free(eng.poll_timer);
+	if (eng.shift_timer != NULL)
+		event_free(eng.shift_timer);
+	free(eng.cands);
+	free(eng.cand_clins);
+	free(eng.offers);
+	memset(&eng, 0, sizeof(eng));
+}
+
+/* A reloaded config: new contacts get the new policy, old ones keep theirs. */
+void
+engine_set_conf(const struct conf *conf)
+{
+	eng.conf = conf;
+	engine_policy_unref(eng.policy);
+	eng.policy = engine_policy_new(conf);
+	engine_roster_poll(true);
+}
+
+/* The config in force. */
+const struct conf *
+engine_conf(void)
+{
+	return eng.conf;
+}
+
+/* The store the engine writes to. */
+struct store *
+engine_store(void)
+{
+	return eng.st;
+}
+
+/* How many contacts are open or assigned. */
+size_t
+engine_open_contacts(void)
+{
+	return HASH_COUNT(eng.by_id);
+}
+
+/* How many clinicians are connected. */
+size_t
+engine_connected_clinicians(void)
+{
+	size_t n = 0;
+
+	for (struct clin *c = clin_first(); c != NULL; c = clin_next(c))
+		n += c->session != NULL;
+	return n;
+}
+
+/* The tiers in a mask as a JSON array. */
+static json_t *
+engine_tiers_json(uint32_t tiers)
+{
+	json_t *a = json_array();
+
+	for (int t = 1; t <= ROSTER_TIER_MAX; t++) {
+		if (tiers & (UINT32_C(1) << t))
+			json_array_append_new(a, json_integer(t));
+	}
+	return a;
+}
+
+/* One contact as a supervisor sees it live (no caller identity). */
+static json_t *
+engine_contact_json(const struct contact *ct, int64_t now)
+{
+	char at[RFC3339_MAX];
+	json_t *o, *offers = json_array();
+	struct offer *of;
+
+	TAILQ_FOREACH(of, &ct->offers, by_contact)
+		json_array_append_new(offers, json_pack("{s:s, s:i, s:I}",
+		    "clinician", of->clin->id, "tier", of->tier,
+		    "expires_in_ms", (json_int_t)(of->expires_at - now)));
+	util_format_rfc3339(ct->queued_at, at);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o}", "contact",
+	    ct->id, "ref", ct->ref, "risk", msg_risk_name(ct->risk), "channel",
+	    msg_channel_name(ct->channel), "state",
+	    contact_state_name(ct->state), "queued_at", at, "waited_ms",
+	    (json_int_t)(now - ct->queued_at), "offers", offers);
+	json_object_set_new(o, "stage",
+	    json_string(route_stage_name(ct->pos.stage)));
+	if (ct->pos.stage == ROUTE_TIER)
+		json_object_set_new(o, "tier", json_integer(
+		    ct->policy->tiers[ct->pos.tier_index].tier));
+	if (ct->program != NULL)
+		json_object_set_new(o, "program", json_string(ct->program));
+	if (ct->assigned != NULL)
+		json_object_set_new(o, "clinician",
+		    json_string(ct->assigned->id));
+	return o;
+}
+
+/* Open contacts and connected clinicians, for a supervisor's snapshot. */
+json_t *
+engine_snapshot(int64_t now)
+{
+	json_t *contacts = json_array(), *clinicians = json_array(), *o;
+	struct contact *ct;
+	struct offer *of;
+
+	TAILQ_FOREACH(ct, &eng.queue, entry)
+		json_array_append_new(contacts, engine_contact_json(ct, now));
+	for (struct clin *c = clin_first(); c != NULL; c = clin_next(c)) {
+		size_t noffers = 0;
+
+		if (c->session == NULL)
+			continue;
+		TAILQ_FOREACH(of, &c->offers, by_clin)
+			noffers++;
+		o = json_pack("{s:s, s:s, s:o, s:I}", "clinician", c->id,
+		    "status", clin_status_name(c, now), "tiers",
+		    engine_tiers_json(c->info != NULL ?
+		    roster_oncall_tiers(c->info, now) : 0), "offers",
+		    (json_int_t)noffers);
+		if (c->info != NULL && c->info->name != NULL)
+			json_object_set_new(o, "name",
+			    json_string(c->info->name));
+		if (c->assigned != NULL)
+			json_object_set_new(o, "contact",
+			    json_string(c->assigned->id));
+		json_array_append_new(clinicians, o);
+	}
+	return json_pack("{s:s, s:o, s:o}", "type", "snapshot", "contacts",
+	    contacts, "clinicians", clinicians);
+}

@@ -1,0 +1,258 @@
+/*
+ * main.c: crisisd's start, loop and stop.
+ *
+ * The loop runs one libevent turn at a time and ends each turn with
+ * session_flush(): every store write of the turn is committed in one
+ * transaction (group commit), and only then do the replies and pushes that
+ * depend on those writes leave.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "engine.h"
+#include "listen.h"
+#include "log.h"
+#include "notify.h"
+#include "proto.h"
+#include "session.h"
+#include "store.h"
+#include "token.h"
+#include "version.h"
+
+/* How long SIGTERM waits for connections to take their last bytes. */
+#define MAIN_STOP_MS 2000
+
+static struct {
+	struct event_base *base;
+	struct conf *conf;
+	struct store *st;
+	struct listener *listener;
+	bool stopping;
+	size_t last_open, last_clinicians;
+} d;
+
+/* Print the usage to f. */
+static void
+main_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: crisisd [-t] [-c FILE]\n"
+	    "  -c, --config FILE  the config (default $CRISISD_CONF, then %s)\n"
+	    "  -t, --test         check the config and the database, then exit\n"
+	    "  -h, --help         this text\n"
+	    "  -V, --version      the version\n", CONF_DEFAULT_PATH);
+}
+
+/* Load the config or exit 2 with every error found. */
+static struct conf *
+main_load_conf(const char *path)
+{
+	struct conf *conf;
+	char *cause = NULL;
+
+	if (conf_load(path, &conf, &cause) == -1) {
+		fprintf(stderr, "%s", cause);
+		if (cause[0] != '\0' && cause[strlen(cause) - 1] != '\n')
+			fputc('\n', stderr);
+		free(cause);
+		exit(2);
+	}
+	return conf;
+}
+
+/* crisisd -t: the config, then the database; 0 if both are good. */
+static int
+main_test(const char *path)
+{
+	struct conf *conf = main_load_conf(path);
+	char *cause = NULL;
+	struct store *st;
+	int rc = 0;
+
+	st = store_open(conf->database, STORE_OPEN_EXISTING, &cause);
+	if (st == NULL || store_check(st, &cause) == -1) {
+		fprintf(stderr, "crisisd: database %s: %s\n", conf->database,
+		    cause);
+		free(cause);
+		rc = 1;
+	} else
+		printf("configuration OK, database OK (%s)\n", path);
+	store_close(st);
+	conf_free(conf);
+	return rc;
+}
+
+/* Tell systemd what we are doing, when it changed. */
+static void
+main_status(void)
+{
+	size_t open = engine_open_contacts();
+	size_t clinicians = engine_connected_clinicians();
+
+	if (open == d.last_open && clinicians == d.last_clinicians)
+		return;
+	d.last_open = open;
+	d.last_clinicians = clinicians;
+	notify_status(d.base, "%zu open contacts, %zu clinicians connected",
+	    open, clinicians);
+}
+
+/* SIGHUP: a new config replaces the old only if it is whole. */
+static void
+main_reload(void)
+{
+	struct conf *conf;
+	char *cause = NULL;
+
+	notify_reloading();
+	if (conf_load(d.conf->path, &conf, &cause) == -1) {
+		log_error("reload failed, keeping the running config:\n%s",
+		    cause);
+		free(cause);
+		notify_ready("reload failed; running config kept");
+		return;
+	}
+	if (strcmp(conf->database, d.conf->database) != 0)
+		log_warnx("reload: a new database path takes a restart");
+	log_set_level((enum log_level)conf->log_level);
+	proto_set_limits(conf->max_line_bytes, conf->hello_timeout_ms);
+	listen_set_max_connections(d.listener, (size_t)conf->max_connections);
+	engine_set_conf(conf);
+	conf_free(d.conf);
+	d.conf = conf;
+	log_notice("config reloaded from %s", conf->path);
+	notify_ready("config reloaded");
+}
+
+/* Signals: TERM and INT stop, HUP reloads. */
+static void
+main_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	if (sig == SIGHUP) {
+		main_reload();
+		return;
+	}
+	log_notice("signal %d: stopping", (int)sig);
+	d.stopping = true;
+	event_base_loopbreak(d.base);
+}
+
+/* Open everything; any failure here is fatal. */
+static void
+main_start(const char *path)
+{
+	char *cause = NULL;
+
+	d.conf = main_load_conf(path);
+	log_init("crisisd", (enum log_level)d.conf->log_level);
+	if (token_init() == -1)
+		fatalx("libsodium cannot be initialised");
+	signal(SIGPIPE, SIG_IGN);
+	d.base = event_base_new();
+	if (d.base == NULL)
+		fatalx("event_base_new failed");
+	d.st = store_open(d.conf->database, STORE_OPEN_MIGRATE, &cause);
+	if (d.st == NULL || store_check(d.st, &cause) == -1)
+		fatalx("database %s: %s", d.conf->database, cause);
+	if (engine_init(d.base, d.st, d.conf, &cause) == -1)
+		fatalx("%s", cause);
+	if (session_flush() == -1)
+		fatalx("database %s: cannot write", d.conf->database);
+	proto_set_limits(d.conf->max_line_bytes, d.conf->hello_timeout_ms);
+	d.listener = listen_open(d.base, d.conf->listen, d.conf->nlisten,
+	    proto_accept_cb, d.base, &cause);
+	if (d.listener == NULL)
+		fatalx("%s", cause);
+	listen_set_max_connections(d.listener, (size_t)d.conf->max_connections);
+}
+
+/* Stop: no new connections, commit what is in flight, close, free. */
+static void
+main_stop(void)
+{
+	notify_stopping();
+	listen_close(d.listener);
+	session_flush();
+	session_close_all("daemon stopping");
+	session_flush();
+	engine_free();
+	notify_watchdog_stop();
+	store_close(d.st);
+	event_base_free(d.base);
+	conf_free(d.conf);
+	log_notice("stopped");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "test", no_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL;
+	struct event *sigs[3];
+	const int signos[3] = { SIGTERM, SIGINT, SIGHUP };
+	bool test = false;
+	int ch;
+
+	log_init("crisisd", LOG_LEVEL_INFO);
+	while ((ch = getopt_long(argc, argv, "c:thV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config = optarg;
+			break;
+		case 't':
+			test = true;
+			break;
+		case 'h':
+			main_usage(stdout);
+			return 0;
+		case 'V':
+			printf("crisisd %s\n", CRISISD_VERSION);
+			return 0;
+		default:
+			main_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		main_usage(stderr);
+		return 2;
+	}
+	if (test)
+		return main_test(conf_path(config));
+
+	main_start(conf_path(config));
+	for (size_t i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(d.base, signos[i], main_signal_cb, NULL);
+		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
+			fatalx("cannot watch signal %d", signos[i]);
+	}
+	notify_watchdog_start(d.base);
+	log_notice("crisisd %s serving on %zu sockets, %zu open contacts",
+	    CRISISD_VERSION, listen_count(d.listener), engine_open_contacts());
+	notify_ready("serving");
+	while (!d.stopping) {
+		if (event_base_loop(d.base, EVLOOP_ONCE) == -1)
+			fatalx("event loop failed");
+		session_flush();
+		main_status();
+	}
+	for (size_t i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	main_stop();
+	return 0;
+}

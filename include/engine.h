@@ -1,0 +1,204 @@
+/*
+ * engine.h: the daemon's live state: contacts being routed or handled,
+ * clinicians as the roster and their connections make them, and the offers
+ * between the two.  engine.c runs the contact life cycle on top of the pure
+ * decisions of route.c; clinician.c keeps the clinicians; contact.c holds
+ * what a contact is; the wire (proto.c) calls in through these functions.
+ *
+ * Every change is written to the store before anything that depends on it
+ * is sent: messages go out through session_send(), which holds them until
+ * the loop turn's batch has committed.
+ */
+#ifndef CRISISD_ENGINE_H
+#define CRISISD_ENGINE_H
+
+#include <sys/queue.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <uthash.h>
+
+#include "config.h"
+#include "msg.h"
+#include "roster.h"
+#include "route.h"
+#include "util.h"
+
+struct session;
+struct store;
+
+/* A contact's state, as stored (CONTRACT §6 outcomes). */
+enum contact_state {
+	CONTACT_OPEN = 0,
+	CONTACT_ASSIGNED,
+	CONTACT_COMPLETED,
+	CONTACT_OVERFLOW,
+	CONTACT_ABANDONED,
+};
+
+/* Why an offer ended. */
+enum offer_end {
+	OFFER_ACCEPTED = 0,
+	OFFER_DECLINED,  /* decline, away or disconnect: refused */
+	OFFER_EXPIRED,   /* refused, and counts as missed */
+	OFFER_TAKEN,     /* someone else accepted: withdrawn "taken" */
+	OFFER_BUSY,      /* this clinician accepted another: withdrawn "busy" */
+	OFFER_ABANDONED, /* the caller hung up: withdrawn "abandoned" */
+	OFFER_OVERFLOW,  /* the contact overflowed: withdrawn "overflow" */
+};
+
+struct clin;
+struct contact;
+
+struct offer {
+	struct contact *contact;
+	struct clin *clin;
+	int tier;
+	bool continuity;
+	int64_t offered_at;
+	int64_t expires_at;
+	bool sent; /* the clinician has been told (false after a restart) */
+	TAILQ_ENTRY(offer) by_contact;
+	TAILQ_ENTRY(offer) by_clin;
+};
+TAILQ_HEAD(offer_list, offer);
+
+/* A routing policy version: the settings contacts keep for their life. */
+struct policy {
+	int version;
+	int refs; /* contacts using it, plus one while it is current */
+	struct conf_tier tiers[CONF_TIERS_MAX];
+	struct route_policy route;
+	int64_t max_wait_ms;
+	int64_t imminent_max_wait_ms;
+	char *overflow_target;
+};
+
+struct contact {
+	char id[CONTACT_ID_MAX + 1];
+	char intake[PRINCIPAL_ID_MAX + 1];
+	char *ref;
+	enum channel channel;
+	enum risk risk;
+	char *caller, *patient, *program, *language;
+	char **needs;
+	size_t nneeds;
+	char primary[PRINCIPAL_ID_MAX + 1]; /* the patient's clinician, or "" */
+
+	enum contact_state state;
+	struct route_pos pos;
+	struct policy *policy;
+	char **refused; /* clinicians who declined or let it expire */
+	size_t nrefused;
+	struct offer_list offers;
+	struct clin *assigned;
+	int64_t queued_at;
+	int64_t assigned_at;
+	struct event *timer; /* the next deadline: offer expiry or route wakeup */
+	int64_t timer_at;
+	struct session *origin; /* the intake connection that sent it, if open */
+	bool dirty;             /* routing must look at it again */
+
+	UT_hash_handle hh;
+	TAILQ_ENTRY(contact) entry; /* in queue order */
+};
+TAILQ_HEAD(contact_list, contact);
+
+struct clin {
+	char id[PRINCIPAL_ID_MAX + 1];
+	const struct roster_clinician *info; /* NULL if gone from the roster */
+	struct session *session;             /* NULL when not connected */
+	bool available;
+	struct contact *assigned; /* busy with this contact */
+	int64_t wrapup_until;     /* in wrap-up until then (0: not) */
+	struct event *wrapup_timer;
+	int missed;             /* offers expired in a row */
+	int64_t idle_since;     /* free since, for longest-idle */
+	uint64_t last_offer;    /* offer sequence number, for round-robin */
+	int recent_base;        /* assigned in the 24 h before the last count */
+	int recent_since;       /* assigned since that count */
+	struct offer_list offers;
+	UT_hash_handle hh;
+};
+
+/* --- engine.c: set-up and the contact life cycle --- */
+
+int engine_init(struct event_base *base, struct store *st,
+    const struct conf *conf, char **cause);
+void engine_free(void);
+/* A new config (SIGHUP): new contacts take the new policy. */
+void engine_set_conf(const struct conf *conf);
+const struct conf *engine_conf(void);
+struct store *engine_store(void);
+/*
+ * A commit failed: drop the live contacts and offers and read them back
+ * from the store, as after a restart (connections stay).
+ */
+void engine_resync(void);
+/* Reload the roster now if the store says it changed (or force). */
+void engine_roster_poll(bool force);
+
+/* Intake: a contact (replies queued or an error); abandon. */
+void engine_contact(struct session *s, const struct msg *m);
+void engine_abandon(struct session *s, const struct msg *m);
+
+/* Clinician requests; each replies on s. */
+void engine_status(struct session *s, struct clin *c, bool available,
+    json_t *id);
+void engine_accept(struct session *s, struct clin *c, const struct msg *m);
+void engine_decline(struct session *s, struct clin *c, const struct msg *m);
+void engine_complete(struct session *s, struct clin *c, const struct msg *m);
+
+/* A clinician's connection was welcomed / closed. */
+struct clin *engine_clinician_connected(const char *id, struct session *s);
+void engine_clinician_disconnected(struct clin *c);
+/* An intake connection closed: forget it as a contact's origin. */
+void engine_intake_disconnected(struct session *s);
+
+/* Every clinician and open contact as a supervisor's snapshot. */
+json_t *engine_snapshot(int64_t now);
+
+/* How many contacts are open or assigned, and clinicians connected. */
+size_t engine_open_contacts(void);
+size_t engine_connected_clinicians(void);
+
+/* --- clinician.c --- */
+
+struct clin *clin_find(const char *id);
+struct clin *clin_get(const char *id); /* find or create */
+void clin_free_all(void);
+/* Point every clinician at the new roster (NULL info if gone). */
+void clin_roster_changed(const struct roster *r);
+bool clin_eligible(const struct clin *c, int64_t now);
+bool clin_waitable(const struct clin *c, int64_t now);
+/* Recount assignments of the last 24 h from the store (every minute). */
+void clin_recount(struct store *st, int64_t now);
+/* Iterate every clinician: for (c = clin_first(); c; c = clin_next(c)). */
+struct clin *clin_first(void);
+struct clin *clin_next(struct clin *c);
+size_t clin_count(void);
+const char *clin_status_name(const struct clin *c, int64_t now);
+
+/* --- contact.c --- */
+
+const char *contact_state_name(enum contact_state s);
+/* Move to a new state if the transition is legal; -1 (and a log) if not. */
+int contact_set_state(struct contact *ct, enum contact_state to);
+bool contact_refused_by(const struct contact *ct, const char *clin);
+void contact_add_refused(struct contact *ct, const char *clin);
+/* The routing position and refusals as JSON text (caller frees). */
+char *contact_route_json(const struct contact *ct);
+/* Read them back; -1 if the text is not ours. */
+int contact_route_parse(struct contact *ct, const char *text);
+/* The needs as a JSON array. */
+json_t *contact_needs_json(const struct contact *ct);
+/* The offer message for a clinician (no caller identity). */
+json_t *contact_offer_json(const struct offer *o, int64_t now);
+/* The assigned reply: the offer's fields plus ref and caller. */
+json_t *contact_assigned_json(const struct contact *ct, int tier);
+void contact_free(struct contact *ct);
+
+#endif
