@@ -26,21 +26,24 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/store_roster.c daemon/store_contact.c \
               daemon/store_review.c
 
-CRISISD_SRCS = daemon/main.c daemon/loop.c daemon/conn.c daemon/listen.c \
-               daemon/proto.c daemon/engine.c daemon/route.c \
-               daemon/contact.c daemon/clinician.c daemon/watch.c \
-               daemon/notify.c
+CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
+               daemon/session.c daemon/engine.c daemon/engine_ops.c \
+               daemon/engine_state.c daemon/route.c daemon/contact.c \
+               daemon/clinician.c daemon/notify.c
 
 CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c ctl/fmt.c
 
-UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt
+UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify
 
 test_util_OBJS   = util log
 test_config_OBJS = config log util
 test_roster_OBJS = roster util log
 test_msg_OBJS    = msg util log
-test_route_OBJS  = route contact roster util log config
+test_route_OBJS  = route
 test_fmt_OBJS    = ../ctl/fmt util log
+test_conn_OBJS   = conn msg util log
+test_notify_OBJS = notify log util
+test_store_OBJS  = store store_roster store_contact util log token
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 COMMON_OBJS    = $(call obj,$(COMMON_SRCS))
