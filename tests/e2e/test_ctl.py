@@ -1,0 +1,677 @@
+"""CONTRACT §1, §2 and §6: crisisctl's commands and both programs' CLIs."""
+
+import csv
+import datetime
+import io
+import json
+import os
+import re
+import shutil
+import sqlite3
+import time
+import zoneinfo
+
+from harness import (DISCLOSURE, Daemon, accept, complete, crisisd_bare,
+                     ctl_bare, log_rows, now, parse_rfc3339, render_conf,
+                     rfc3339, row_id, row_outcome, sleep_ms, submit)
+
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+UNKNOWN_CID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+
+
+def rfc3339_ms(t):
+    """Epoch seconds as RFC 3339 UTC with milliseconds."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(t))) + \
+        ".%03dZ" % int((t - int(t)) * 1000)
+
+
+def rc(p, want, what):
+    """Assert a CompletedProcess exited want."""
+    assert p.returncode == want, "%s: exit %d, expected %d; stderr: %s" % (
+        what, p.returncode, want, p.stderr.strip()[-400:])
+
+
+def hello_fails(d, pid, role, token):
+    """Assert hello with token is refused (unauthorized, then closed)."""
+    c = d.client()
+    c.error({"type": "hello", "role": role, "principal": pid,
+             "token": token}, "unauthorized")
+    c.expect_eof()
+
+
+def pairs(value):
+    """(tier, clinician) pairs found anywhere in an oncall JSON value."""
+    out = set()
+
+    def walk(v, tier=None):
+        if isinstance(v, dict):
+            t = v.get("tier", tier)
+            who = v.get("clinician", v.get("id"))
+            if isinstance(who, str) and t is not None:
+                out.add((int(t), who))
+            for k, sub in v.items():
+                walk(sub, int(k) if str(k).isdigit() else t)
+        elif isinstance(v, list):
+            for sub in v:
+                if isinstance(sub, str) and tier is not None:
+                    out.add((int(tier), sub))
+                else:
+                    walk(sub, tier)
+    walk(value)
+    return out
+
+
+def csv_rows(text):
+    """CSV text as a list of dicts (header first)."""
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def dataset(d):
+    """Drive four contacts through the daemon; return their ids and times.
+
+    a (high) completed, b (low) overflowed, c (moderate) abandoned,
+    d (imminent) assigned; queued in that order, c at least 300 ms after b.
+    """
+    gw = d.login("gw")
+    c1 = d.clinician("c1")
+    ids, times = {}, {}
+    times["a"] = now()
+    ids["a"], _ = submit(gw, "ds-a", risk="high")
+    c1.expect("offer", contact=ids["a"])
+    accept(c1, ids["a"])
+    complete(c1, ids["a"], "emergency_dispatched", notes="sent EMS")
+    sleep_ms(d.conf["wrapup_ms"] + 200)
+    times["b"] = now()
+    ids["b"], _ = submit(gw, "ds-b", risk="low")
+    c1.expect("offer", contact=ids["b"])
+    c1.request({"type": "decline", "contact": ids["b"]})
+    gw.expect("overflow", contact=ids["b"])
+    time.sleep(0.4)
+    times["c"] = now()
+    ids["c"], _ = submit(gw, "ds-c", risk="moderate")
+    c1.expect("offer", contact=ids["c"])
+    gw.request({"type": "abandon", "contact": ids["c"]})
+    time.sleep(0.05)
+    times["d"] = now()
+    ids["d"], _ = submit(gw, "ds-d", risk="imminent")
+    c1.expect("offer", contact=ids["d"])
+    accept(c1, ids["d"])
+    gw.expect("routed", contact=ids["d"])
+    return ids, times
+
+
+def dataset_daemon(**conf):
+    """A running daemon with gw, c1 and sup."""
+    d = Daemon(**conf)
+    d.add_intake("gw")
+    d.add_supervisor("sup")
+    d.add_clinician("c1", tiers=(1,))
+    d.start()
+    return d
+
+
+# --- both programs ---
+
+def test_version_and_help():
+    with Daemon() as d:
+        d.add_intake("gw")
+        d.start()
+        c = d.client()
+        w = c.hello("intake", "gw", d.tokens["gw"])
+        version = w["server"].split("/", 1)[1]
+    for run in (crisisd_bare, ctl_bare):
+        p = run("--version")
+        rc(p, 0, "--version")
+        assert version in p.stdout, "--version %r lacks %s" % (p.stdout,
+                                                               version)
+        p = run("--help")
+        rc(p, 0, "--help")
+        assert "usage" in p.stdout.lower(), "--help: %r" % p.stdout[:200]
+        p = run("--no-such-option")
+        rc(p, 2, "unknown option")
+        assert p.stderr.strip(), "no message for an unknown option"
+    p = ctl_bare("--help")
+    for cmd in ("init", "principal", "clinician", "token", "patient",
+                "shift", "roster", "oncall", "log", "show", "stats"):
+        assert cmd in p.stdout, "crisisctl --help does not mention %s" % cmd
+
+
+def test_init_creates_and_migrates():
+    with Daemon() as d:
+        db = sqlite3.connect("file:%s?mode=ro" % d.db, uri=True)
+        assert db.execute("PRAGMA user_version").fetchone()[0] >= 1
+        tables = {r[0] for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        db.close()
+        assert {"principals", "contacts", "contact_events"} <= tables, tables
+        assert oct(os.stat(d.db).st_mode & 0o777) == oct(0o600), (
+            "database mode %o" % (os.stat(d.db).st_mode & 0o777))
+        token = d.add_intake("gw")
+        rc(d.ctl("init", check=False), 0, "init again")
+        d.start()
+        d.login("gw", token=token).ping()
+        rc(d.ctl("init", check=False), 0, "init while crisisd runs")
+    with Daemon() as d:
+        conf = d.conf_path
+        with open(conf) as f:
+            text = f.read().replace(d.db, "/nonexistent-dir/x/crisisd.db")
+        with open(conf, "w") as f:
+            f.write(text)
+        rc(d.ctl("init", check=False), 1, "init in a missing directory")
+
+
+def test_principal_add():
+    with Daemon() as d:
+        p = d.ctl("principal", "add", "gw-1", "--role", "intake")
+        assert TOKEN.match(p.stdout.rstrip("\n")) and p.stdout.count(
+            "\n") == 1, "token not alone on stdout: %r" % p.stdout
+        tok_gw = p.stdout.strip()
+        p = d.ctl("principal", "add", "sup-1", "--role", "supervisor")
+        tok_sup = p.stdout.strip()
+        assert TOKEN.match(tok_sup) and tok_sup != tok_gw
+        rc(d.ctl("principal", "add", "gw-1", "--role", "intake", check=False),
+           1, "duplicate principal")
+        rc(d.ctl("principal", "add", "x-2", "--role", "admin", check=False),
+           2, "bad role")
+        rc(d.ctl("principal", "add", "x-3", check=False), 2, "missing role")
+        rc(d.ctl("principal", "add", "--role", "intake", check=False), 2,
+           "missing id")
+        rc(d.ctl("principal", "add", "bad id!", "--role", "intake",
+                 check=False), 2, "invalid id")
+        rc(d.ctl("principal", "add", "clin", "--role", "clinician",
+                 check=False), 2, "clinician via principal add")
+        # Only hashes are stored.
+        blob = json.dumps([list(map(str, r)) for r in d.query(
+            "SELECT * FROM principals")])
+        assert tok_gw not in blob and tok_sup not in blob
+        d.start()
+        c = d.client()
+        c.hello("intake", "gw-1", tok_gw)
+        c = d.client()
+        c.hello("supervisor", "sup-1", tok_sup)
+
+
+def test_clinician_add():
+    with Daemon() as d:
+        p = d.ctl("clinician", "add", "dr-a", "--name", "Dr A",
+                  "--languages", "en,es", "--skills", "mat,family",
+                  "--endpoint", "sip:dr-a@pbx.example")
+        tok = p.stdout.strip()
+        assert TOKEN.match(tok) and p.stdout == tok + "\n", (
+            "token not alone on stdout: %r" % p.stdout)
+        rows = d.query("SELECT name, endpoint FROM clinicians WHERE id = ?",
+                       "dr-a")
+        assert rows == [("Dr A", "sip:dr-a@pbx.example")], rows
+        assert d.query("SELECT role FROM principals WHERE id = 'dr-a'") == [
+            ("clinician",)]
+        p = d.ctl("clinician", "add", "dr-b", "--name", "Dr B")
+        assert TOKEN.match(p.stdout.strip())
+        rc(d.ctl("clinician", "add", "dr-a", "--name", "Again", check=False),
+           1, "duplicate clinician")
+        rc(d.ctl("clinician", "add", "dr-c", check=False), 2, "missing name")
+        d.start()
+        c = d.client()
+        c.hello("clinician", "dr-a", tok)
+
+
+def test_token_reset():
+    with Daemon() as d:
+        old = d.add_intake("gw")
+        d.add_clinician("c1")
+        d.start()
+        live = d.login("gw")
+        p = d.ctl("token", "reset", "gw")
+        new = p.stdout.strip()
+        assert TOKEN.match(new) and p.stdout == new + "\n" and new != old, (
+            "token reset output: %r" % p.stdout)
+        hello_fails(d, "gw", "intake", old)
+        c = d.client()
+        c.hello("intake", "gw", new)
+        live.ping()
+        # Clinicians too.
+        new_c1 = d.ctl("token", "reset", "c1").stdout.strip()
+        hello_fails(d, "c1", "clinician", d.tokens["c1"])
+        d.client().hello("clinician", "c1", new_c1)
+        rc(d.ctl("token", "reset", "nobody", check=False), 1,
+           "reset of an unknown principal")
+        rc(d.ctl("token", "reset", check=False), 2, "reset without an id")
+
+
+def test_patient_add():
+    with Daemon() as d:
+        d.add_clinician("c1")
+        d.add_clinician("c2")
+        d.ctl("patient", "add", "p-1", "--primary", "c1", "--program",
+              "youth")
+        assert d.query("SELECT primary_clinician, program FROM patients "
+                       "WHERE id = 'p-1'") == [("c1", "youth")]
+        d.ctl("patient", "add", "p-1", "--primary", "c2")
+        assert d.query("SELECT primary_clinician FROM patients WHERE id = "
+                       "'p-1'") == [("c2",)], "re-adding should replace"
+        rc(d.ctl("patient", "add", "p-2", "--primary", "nobody",
+                 check=False), 1, "unknown primary")
+        rc(d.ctl("patient", "add", "p-3", check=False), 2, "missing primary")
+
+
+def test_shift_add():
+    with Daemon() as d:
+        d.add_clinician("c1", tiers=())
+        t = now()
+        d.ctl("shift", "add", "c1", "--tier", "2", "--from", rfc3339(t),
+              "--to", rfc3339(t + 3600))
+        d.ctl("shift", "add", "c1", "--tier", "1", "--from",
+              "2030-01-01T09:00:00-05:00", "--to", "2030-01-01T17:00:00-05:00")
+        rows = d.query("SELECT tier, start_at, end_at FROM shifts ORDER BY "
+                       "tier")
+        assert rows == [
+            (1, int(parse_rfc3339("2030-01-01T14:00:00Z") * 1000),
+             int(parse_rfc3339("2030-01-01T22:00:00Z") * 1000)),
+            (2, int(t) * 1000, (int(t) + 3600) * 1000)], rows
+        base = ["shift", "add", "c1", "--tier", "1", "--from", rfc3339(t),
+                "--to", rfc3339(t + 60)]
+        rc(d.ctl(*(base[:2] + ["nobody"] + base[3:]), check=False), 1,
+           "shift of an unknown clinician")
+        for bad, what in (((6, "yesterday"), "bad time"),
+                          ((8, rfc3339(t - 60)), "end before start"),
+                          ((8, rfc3339(t)), "empty shift"),
+                          ((4, "0"), "tier 0"), ((4, "x"), "tier x"),
+                          ((4, "32"), "tier 32")):
+            args = list(base)
+            args[bad[0]] = bad[1]
+            rc(d.ctl(*args, check=False), 2, what)
+        rc(d.ctl("shift", "add", "c1", "--from", rfc3339(t), "--to",
+                 rfc3339(t + 60), check=False), 2, "missing tier")
+        assert len(d.query("SELECT * FROM shifts")) == 2
+
+
+def write(d, name, text):
+    """A file in the daemon's directory."""
+    path = os.path.join(d.dir, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def test_roster_import():
+    with Daemon() as d:
+        d.add_clinician("c1", tiers=())
+        d.add_clinician("c2", tiers=())
+        t = now()
+        good = write(d, "good.csv", "clinician,tier,start,end\n"
+                     "c1,1,%s,%s\nc2,1,%s,%s\nc2,2,%s,%s\n" % (
+                         rfc3339(t - 60), rfc3339(t + 3600),
+                         rfc3339(t - 60), rfc3339(t + 3600),
+                         rfc3339(t + 7200), rfc3339(t + 9000)))
+        d.ctl("roster", "import", good)
+        assert len(d.query("SELECT * FROM shifts")) == 3
+        assert pairs(d.ctl_json("oncall")) == {(1, "c1"), (1, "c2")}
+
+        def refused(name, text, line):
+            path = write(d, name, text)
+            p = d.ctl("roster", "import", path, check=False)
+            assert p.returncode != 0, "bad import %s accepted" % name
+            assert re.search(r"(line\s*%d\b|:%d\b)" % (line, line),
+                             p.stderr), (
+                "import error does not name line %d: %r" % (line, p.stderr))
+            assert len(d.query("SELECT * FROM shifts")) == 3, (
+                "a refused import added rows")
+
+        rows = ["c1,1,%s,%s" % (rfc3339(t + 100), rfc3339(t + 200))] * 3
+        refused("badtime.csv", "clinician,tier,start,end\n" + "\n".join(
+            rows[:2] + ["c1,1,not-a-time,%s" % rfc3339(t)]) + "\n", 4)
+        refused("unknown.csv", "clinician,tier,start,end\n" + "\n".join(
+            rows[:1] + ["ghost,1,%s,%s" % (rfc3339(t), rfc3339(t + 60))]
+            + rows[1:]) + "\n", 3)
+        refused("order.csv", "clinician,tier,start,end\n" + rows[0] +
+                "\nc2,1,%s,%s\n" % (rfc3339(t + 60), rfc3339(t)), 3)
+        refused("tier.csv", "clinician,tier,start,end\nc2,zero,%s,%s\n" % (
+            rfc3339(t), rfc3339(t + 60)), 2)
+        refused("cols.csv", "clinician,tier,start,end\nc2,1,%s\n" % (
+            rfc3339(t)), 2)
+        p = d.ctl("roster", "import", write(d, "hdr.csv",
+                                            "who,tier,start,end\n"),
+                  check=False)
+        assert p.returncode != 0, "a wrong header was accepted"
+        p = d.ctl("roster", "import", os.path.join(d.dir, "missing.csv"),
+                  check=False)
+        assert p.returncode in (1, 2), "missing file: exit %d" % p.returncode
+        assert len(d.query("SELECT * FROM shifts")) == 3
+
+
+def test_oncall_formats():
+    with Daemon(timezone="America/New_York") as d:
+        t = now()
+        d.add_clinician("c1", tiers=(1,), start=t - 3600, end=t + 3600)
+        d.add_clinician("c2", tiers=(2, 3), start=t - 3600, end=t + 3600)
+        d.add_clinician("c3", tiers=(1,), start=t + 7200, end=t + 10800)
+        js = d.ctl_json("oncall")
+        assert pairs(js) == {(1, "c1"), (2, "c2"), (3, "c2")}, js
+        later = d.ctl_json("oncall", "--at", rfc3339(t + 9000))
+        assert pairs(later) == {(1, "c3")}, later
+        assert pairs(d.ctl_json("oncall", "--at", rfc3339(t + 20000))) == \
+            set()
+        # JSON times are RFC 3339 UTC.
+        texts = re.findall(r'"(\d{4}-\d\d-\d\dT[^"]+)"', json.dumps(js))
+        for x in texts:
+            assert x.endswith("Z") or x.endswith("+00:00"), x
+        p = d.ctl("oncall", "--format", "csv")
+        rows = csv_rows(p.stdout)
+        assert rows and "tier" in rows[0] and "clinician" in rows[0], (
+            p.stdout)
+        assert {(int(r["tier"]), r["clinician"]) for r in rows} == {
+            (1, "c1"), (2, "c2"), (3, "c2")}, p.stdout
+        p = d.ctl("oncall")
+        for who in ("c1", "c2"):
+            assert who in p.stdout
+        assert "c3" not in p.stdout
+        assert p.stdout == d.ctl("oncall", "--format", "table").stdout
+        rc(d.ctl("oncall", "--format", "xml", check=False), 2, "format xml")
+        rc(d.ctl("oncall", "--at", "soon", check=False), 2, "bad --at")
+
+
+def test_roster_gaps():
+    with Daemon() as d:
+        base = (int(now()) // 3600 + 48) * 3600
+        h = 3600
+        d.add_clinician("c1", tiers=(1,), start=base + h, end=base + 2 * h)
+        d.add_shift("c1", 1, base + 3 * h, base + 4 * h)
+        d.add_clinician("c2", tiers=(1,), start=base + 1.5 * h,
+                        end=base + 2 * h)
+        d.add_clinician("c3", tiers=(2,), start=base + 2 * h,
+                        end=base + 3 * h)
+        js = d.ctl_json("roster", "gaps", "--from", rfc3339(base), "--to",
+                        rfc3339(base + 5 * h))
+        assert isinstance(js, list), js
+        got = []
+        for w in js:
+            start = w.get("start", w.get("from"))
+            end = w.get("end", w.get("to"))
+            got.append((parse_rfc3339(start) - base, parse_rfc3339(end) -
+                        base))
+        assert got == [(0, h), (2 * h, 3 * h), (4 * h, 5 * h)], got
+        p = d.ctl("roster", "gaps", "--from", rfc3339(base), "--to",
+                  rfc3339(base + 5 * h), "--format", "csv")
+        assert len(csv_rows(p.stdout)) == 3, p.stdout
+        full = d.ctl_json("roster", "gaps", "--from", rfc3339(base + h),
+                          "--to", rfc3339(base + 2 * h))
+        assert full == [], full
+        default = d.ctl_json("roster", "gaps")
+        assert isinstance(default, list) and default, (
+            "the next 7 days have gaps: %r" % default)
+        rc(d.ctl("roster", "gaps", "--from", "tomorrow", check=False), 2,
+           "bad --from")
+
+
+def test_log_filters_and_formats():
+    with dataset_daemon(timezone="America/New_York") as d:
+        ids, times = dataset(d)
+        rows = log_rows(d)
+        assert [row_id(r) for r in rows] == [ids[k] for k in "dcba"], (
+            "log is not newest first: %s" % [row_id(r) for r in rows])
+        outcome = {row_id(r): row_outcome(r) for r in rows}
+        assert outcome == {ids["a"]: "completed", ids["b"]: "overflow",
+                           ids["c"]: "abandoned", ids["d"]: "assigned"}, (
+            outcome)
+        for r in rows:
+            q = r.get("queued_at")
+            assert isinstance(q, str) and q.endswith("Z"), (
+                "queued_at not RFC 3339 UTC: %r" % q)
+
+        def ids_of(*args):
+            return [row_id(r) for r in log_rows(d, *args)]
+
+        assert ids_of("--risk", "high") == [ids["a"]]
+        assert ids_of("--risk", "imminent") == [ids["d"]]
+        for o, k in (("completed", "a"), ("overflow", "b"),
+                     ("abandoned", "c"), ("assigned", "d")):
+            assert ids_of("--outcome", o) == [ids[k]], o
+        assert ids_of("--outcome", "open") == []
+        mid = (times["b"] + times["c"]) / 2 + 0.05
+        assert ids_of("--since", rfc3339_ms(mid)) == [ids["d"], ids["c"]]
+        assert ids_of("--until", rfc3339_ms(mid)) == [ids["b"], ids["a"]]
+        assert ids_of("--since", rfc3339_ms(mid), "--risk", "low") == []
+        assert ids_of("--since", rfc3339(now() + 3600)) == []
+        p = d.ctl("log", "--format", "csv")
+        crow = csv_rows(p.stdout)
+        assert [r.get("id", r.get("contact")) for r in crow] == [
+            ids[k] for k in "dcba"], p.stdout
+        table = d.ctl("log").stdout
+        for k in "abcd":
+            assert ids[k] in table, "table lacks %s" % ids[k]
+        # Table times are in the configured zone.
+        local = datetime.datetime.fromtimestamp(
+            times["d"], zoneinfo.ZoneInfo("America/New_York"))
+        stamp = local.strftime("%Y-%m-%d %H:%M")
+        stamp2 = (local + datetime.timedelta(minutes=1)).strftime(
+            "%Y-%m-%d %H:%M")
+        assert stamp in table or stamp2 in table, (
+            "table does not show %s (New York time): %s" % (stamp,
+                                                            table[:300]))
+        for bad in (("--risk", "extreme"), ("--outcome", "lost"),
+                    ("--since", "last week")):
+            rc(d.ctl("log", *bad, check=False), 2, "log %s %s" % bad)
+
+
+def test_show_timeline():
+    with dataset_daemon() as d:
+        ids, _ = dataset(d)
+        js = d.ctl_json("show", ids["a"])
+        assert js.get("id", js.get("contact")) == ids["a"], js
+        events = js.get("events")
+        assert isinstance(events, list) and events, js
+        names = [e.get("event") for e in events]
+        for want in ("queued", "offered", "assigned", "completed"):
+            assert want in names, "timeline lacks %s: %s" % (want, names)
+        order = [names.index(w) for w in ("queued", "offered", "assigned",
+                                          "completed")]
+        assert order == sorted(order), "timeline out of order: %s" % names
+        ats = [parse_rfc3339(e["at"]) for e in events]
+        assert ats == sorted(ats), "event times out of order"
+        assert js.get("disposition") == "emergency_dispatched", js
+        assert "sent EMS" in json.dumps(js), "notes not shown"
+        ev = {e["event"]: e for e in events}
+        assert ev["offered"].get("clinician") == "c1", ev["offered"]
+        detail = ev["queued"].get("detail")
+        if isinstance(detail, str):
+            detail = json.loads(detail)
+        assert (detail or {}).get("risk") == "high", ev["queued"]
+        js = d.ctl_json("show", ids["b"])
+        names = [e.get("event") for e in js["events"]]
+        assert names[0] == "queued" and "declined" in names and \
+            names[-1] == "overflow", names
+        table = d.ctl("show", ids["c"]).stdout
+        assert ids["c"] in table and "abandoned" in table, table[:400]
+        rc(d.ctl("show", UNKNOWN_CID, check=False), 1, "show unknown")
+        rc(d.ctl("show", check=False), 2, "show without an id")
+
+
+def test_stats_values():
+    with dataset_daemon() as d:
+        ids, times = dataset(d)
+        s = d.ctl_json("stats")
+        for k in ("total", "answered", "answer_rate", "overflows",
+                  "abandoned", "time_to_answer_ms", "by_outcome", "by_risk",
+                  "per_clinician"):
+            assert k in s, "stats lacks %s: %s" % (k, sorted(s))
+        assert s["total"] == 4, s
+        assert s["answered"] == 2, s
+        assert s["overflows"] == 1, s
+        assert s["abandoned"] == 1, s
+        assert s["answer_rate"] in (0.5, 50) or abs(
+            s["answer_rate"] - 0.5) < 1e-9, "answer_rate %r for 2 of 4" % (
+                s["answer_rate"])
+        tta = s["time_to_answer_ms"]
+        for k in ("median", "p90"):
+            assert isinstance(tta.get(k), (int, float)), tta
+            assert 0 <= tta[k] < 10000, tta
+        assert tta["median"] <= tta["p90"], tta
+        by_outcome = s["by_outcome"]
+        assert {k: by_outcome.get(k) for k in ("completed", "assigned",
+                                               "overflow", "abandoned")} == {
+            "completed": 1, "assigned": 1, "overflow": 1, "abandoned": 1}, (
+                by_outcome)
+        by_risk = s["by_risk"]
+        assert {k: by_risk.get(k) for k in ("high", "low", "moderate",
+                                            "imminent")} == {
+            "high": 1, "low": 1, "moderate": 1, "imminent": 1}, by_risk
+        assert "c1" in json.dumps(s["per_clinician"]), s["per_clinician"]
+        # A window holding only b and c.
+        s = d.ctl_json("stats", "--since", rfc3339_ms(times["b"] - 0.05),
+                       "--until", rfc3339_ms(times["d"] - 0.02))
+        assert (s["total"], s["answered"], s["overflows"], s["abandoned"]) \
+            == (2, 0, 1, 1), s
+        s = d.ctl_json("stats", "--since", rfc3339(now() + 3600))
+        assert s["total"] == 0 and s["answered"] == 0, s
+        p = d.ctl("stats", "--format", "csv")
+        assert re.search(r"^total,4\r?$", p.stdout, re.M), p.stdout[:300]
+        p = d.ctl("stats")
+        assert "total" in p.stdout and "4" in p.stdout
+
+
+def test_disclosures():
+    with dataset_daemon() as d:
+        ids, times = dataset(d)
+        js = d.ctl_json("disclosures")
+        assert isinstance(js, list) and len(js) == 1, js
+        text = json.dumps(js)
+        for v in list(DISCLOSURE.values()) + [ids["a"], "c1"]:
+            assert v in text, "disclosure lacks %s: %s" % (v, text)
+        assert d.ctl_json("disclosures", "--since",
+                          rfc3339(now() + 60)) == []
+        assert d.ctl_json("disclosures", "--until",
+                          rfc3339(times["a"] - 60)) == []
+
+
+def test_followups():
+    with dataset_daemon() as d:
+        ids, _ = dataset(d)
+        js = d.ctl_json("followups")
+        assert isinstance(js, list), js
+        owed = {r.get("contact", r.get("id")): r for r in js}
+        assert set(owed) == {ids["b"], ids["c"]}, (
+            "follow-ups should be the overflowed and the abandoned: %s" % js)
+        row = owed[ids["c"]]
+        fid = row.get("id", row.get("contact"))
+        rc(d.ctl("followup", "close", fid, "--note", "x", check=False), 2,
+           "close without --by")
+        d.ctl("followup", "close", fid, "--by", "c1", "--note",
+              "called back, safe")
+        left = {r.get("contact", r.get("id")) for r in d.ctl_json(
+            "followups")}
+        assert left == {ids["b"]}, left
+        rc(d.ctl("followup", "close", "999999", "--by", "c1", "--note", "x",
+                 check=False), 1, "close of an unknown follow-up")
+
+
+def test_audit():
+    with dataset_daemon() as d:
+        ids, _ = dataset(d)
+        d.ctl("token", "reset", "gw")
+        d.ctl("show", ids["a"])
+        js = d.ctl_json("audit")
+        assert isinstance(js, list) and js, js
+        text = json.dumps(js)
+        assert "gw" in text, "audit does not record the token reset: %s" % (
+            text[:400])
+        assert ids["a"] in text, "audit does not record reading %s" % ids["a"]
+        for r in js:
+            assert any(k in r for k in ("at", "time")), r
+        assert d.ctl_json("audit", "--actor", "nobody-at-all") == []
+        assert d.ctl_json("audit", "--since", rfc3339(now() + 3600)) == []
+        # Append-only: the rows so far are still there, in the same order.
+        again = d.ctl_json("audit")
+        assert again[:len(js)] == js or again[-len(js):] == js
+
+
+# --- exit codes, config checks, CRISISD_CONF ---
+
+def test_ctl_exit_codes():
+    with Daemon() as d:
+        rc(d.ctl(check=False), 2, "no command")
+        rc(d.ctl("frobnicate", check=False), 2, "unknown command")
+        rc(d.ctl("log", "--format", "xml", check=False), 2, "bad format")
+        rc(d.ctl("log", "--bogus", check=False), 2, "unknown option")
+        rc(ctl_bare("-c", os.path.join(d.dir, "none.conf"), "log"), 2,
+           "missing config file")
+        bad = write(d, "bad.conf", "listen = [ \"127.0.0.1:1\" ]\n"
+                    "database = ;\n")
+        p = ctl_bare("-c", bad, "log")
+        rc(p, 2, "config syntax error")
+        assert "bad.conf:2" in p.stderr or "bad.conf:1" in p.stderr, p.stderr
+        # A database that was never initialised.
+        text = open(d.conf_path).read().replace(
+            d.db, os.path.join(d.dir, "never.db"))
+        conf = write(d, "never.conf", text)
+        rc(ctl_bare("-c", conf, "log"), 1, "uninitialised database")
+        assert not os.path.exists(os.path.join(d.dir, "never.db")) or \
+            os.path.getsize(os.path.join(d.dir, "never.db")) == 0, (
+                "crisisctl log created a database")
+        rc(d.ctl("show", UNKNOWN_CID, check=False), 1, "not found")
+
+
+def test_crisisd_check_config():
+    with Daemon() as d:
+        p = crisisd_bare("-t", "-c", d.conf_path)
+        rc(p, 0, "crisisd -t on a good config")
+        text = render_conf(d.conf, d.port, d.db)
+        lines = text.splitlines()
+
+        def check(name, body, line):
+            path = write(d, name, body)
+            p = crisisd_bare("-t", "-c", path)
+            rc(p, 2, "crisisd -t " + name)
+            assert "%s:%d" % (name, line) in p.stderr, (
+                "error does not say %s:%d: %r" % (name, line, p.stderr))
+
+        check("syntax.conf", text + "oops = ;\n", len(lines) + 1)
+        check("unknown.conf", text + "frobnicate = 3;\n", len(lines) + 1)
+        n = next(i for i, l in enumerate(lines) if "tier = 2;" in l)
+        bad = list(lines)
+        bad[n] = bad[n].replace('"ring-all"', '"random"')
+        check("strategy.conf", "\n".join(bad) + "\n", n + 1)
+        n = next(i for i, l in enumerate(lines) if "max_wait_ms" in l and
+                 "imminent" not in l)
+        bad = list(lines)
+        bad[n] = "  max_wait_ms = -5;"
+        check("negative.conf", "\n".join(bad) + "\n", n + 1)
+        # Database errors: missing, wrong schema version, not a database.
+        for name, prepare in (
+                ("missing", None),
+                ("future", "version"),
+                ("garbage", "garbage")):
+            db = os.path.join(d.dir, name + ".db")
+            if prepare == "version":
+                shutil.copy(d.db, db)
+                x = sqlite3.connect(db)
+                x.execute("PRAGMA user_version = 999")
+                x.commit()
+                x.close()
+            elif prepare == "garbage":
+                with open(db, "wb") as f:
+                    f.write(b"this is not an SQLite database\n" * 200)
+            conf = write(d, name + ".conf", text.replace(d.db, db))
+            p = crisisd_bare("-t", "-c", conf)
+            rc(p, 1, "crisisd -t with a %s database" % name)
+            assert p.stderr.strip(), "no message for a %s database" % name
+        assert not os.path.exists(os.path.join(d.dir, "missing.db")), (
+            "crisisd -t created the database")
+        rc(crisisd_bare("-t", "-c", os.path.join(d.dir, "none.conf")), 2,
+           "crisisd -t without a config file")
+
+
+def test_conf_env_fallback():
+    with Daemon() as d:
+        d.add_clinician("c1")
+        env = {"CRISISD_CONF": d.conf_path}
+        p = ctl_bare("oncall", "--format", "json", env=env)
+        rc(p, 0, "crisisctl with CRISISD_CONF")
+        assert (1, "c1") in pairs(json.loads(p.stdout))
+        rc(crisisd_bare("-t", env=env), 0, "crisisd -t with CRISISD_CONF")
+        missing = {"CRISISD_CONF": os.path.join(d.dir, "none.conf")}
+        rc(ctl_bare("oncall", env=missing), 2, "CRISISD_CONF to no file")
+        rc(crisisd_bare("-t", env=missing), 2, "crisisd -t, no file")
+        # -c wins over the environment.
+        rc(ctl_bare("-c", d.conf_path, "oncall", env=missing), 0,
+           "-c over CRISISD_CONF")
+        rc(crisisd_bare("-t", "-c", d.conf_path, env=missing), 0,
+           "crisisd -t -c over CRISISD_CONF")
