@@ -1,0 +1,507 @@
+/*
+ * conn.c: one TCP connection on a libevent bufferevent.
+ *
+ * Input is cut into lines with a cap: the read high-watermark stops libevent
+ * from buffering more than one capped line (plus its "\r\n"), so a peer that
+ * never sends '\n' costs us at most max_line_bytes + 2 bytes before it gets
+ * too_large.  Output is capped at CONN_OUTPUT_MAX_BYTES.
+ *
+ * A connection ends in one of three ways, all through conn_close():
+ *   - at once (conn_close, the peer's EOF or a socket error);
+ *   - gracefully (conn_fail, or EOF with replies still queued): reading
+ *     stops, the output drains, the write side is shut down, and the close
+ *     waits for the peer's EOF or CONN_LINGER_MS, so the peer reads our last
+ *     line instead of a reset;
+ *   - soon (conn_send over the output cap): all I/O stops and the close
+ *     runs from the event loop, never inside the caller's conn_send.
+ *
+ * The owner's line callback may close the very connection it is handed, so
+ * the struct is not freed while lines are being dispatched: conn_close only
+ * marks it, and the dispatcher frees it when the callback returns.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "conn.h"
+#include "log.h"
+#include "msg.h"
+#include "util.h"
+
+/* "[" INET6_ADDRSTRLEN "]:" port, with room to spare. */
+#define CONN_PEER_MAX_BYTES 64
+/* Room for "no hello within N ms" and "peer not reading (N bytes unsent)". */
+#define CONN_REASON_MAX_BYTES 96
+
+enum conn_state {
+	CONN_OPEN,     /* reading and delivering lines */
+	CONN_DRAINING, /* reading stopped, writing out the last bytes */
+	CONN_LINGER,   /* write side shut, waiting for the peer's EOF */
+	CONN_DYING,    /* I/O stopped, closing from the event loop */
+	CONN_CLOSED,   /* closed callback ran; freed once dispatch ends */
+};
+
+struct conn {
+	struct bufferevent *bev;
+	struct event *hello_ev;  /* until conn_hello_done(); then freed */
+	struct event *linger_ev; /* made when the connection starts to end */
+	struct conn_limits limits;
+	struct conn_cbs cbs;
+	void *data;
+	char *why; /* the reason given when the graceful close began */
+	uint64_t serial;
+	enum conn_state state;
+	bool dispatching; /* inside the line callback loop */
+	char peer[CONN_PEER_MAX_BYTES];
+};
+
+static size_t conn_open_count;
+static uint64_t conn_last_serial;
+
+static void conn_free(struct conn *);
+static void conn_half_close(struct conn *);
+
+/* Convert a duration in milliseconds into a struct timeval. */
+static void
+conn_timeval(int64_t ms, struct timeval *tv)
+{
+	if (ms < 0)
+		ms = 0;
+	tv->tv_sec = (time_t)(ms / 1000);
+	tv->tv_usec = (suseconds_t)((ms % 1000) * 1000);
+}
+
+/* Write "127.0.0.1:51234" or "[::1]:51234" for fd's peer into buf. */
+static void
+conn_format_peer(int fd, char *buf, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof ss;
+	char host[INET6_ADDRSTRLEN], port[sizeof "65535"];
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
+	    getnameinfo((struct sockaddr *)&ss, sslen, host, sizeof host,
+	    port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		strlcpy_(buf, "local", size);
+		return;
+	}
+	if (ss.ss_family == AF_INET6)
+		snprintf(buf, size, "[%s]:%s", host, port);
+	else
+		snprintf(buf, size, "%s:%s", host, port);
+}
+
+/*
+ * Replies are small and latency matters more than packet count; keepalive
+ * finds gateways that vanished without a FIN.  Both fail harmlessly on
+ * sockets that are not TCP, so failures are ignored.
+ */
+static void
+conn_tune_socket(int fd)
+{
+	int on = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+}
+
+/* The read high-watermark: one capped line plus "\r\n". */
+static size_t
+conn_read_high_bytes(const struct conn_limits *limits)
+{
+	if (limits->max_line_bytes > SIZE_MAX - 2)
+		return 0;
+	return limits->max_line_bytes + 2;
+}
+
+/* Are len buffered bytes without a '\n' already more than a capped line? */
+static bool
+conn_partial_too_long(const struct conn *c, size_t len)
+{
+	return len >= 2 && len - 2 >= c->limits.max_line_bytes;
+}
+
+/* Stop the hello deadline and give back its memory. */
+static void
+conn_hello_stop(struct conn *c)
+{
+	if (c->hello_ev != NULL) {
+		event_free(c->hello_ev);
+		c->hello_ev = NULL;
+	}
+}
+
+/* The linger timer fired: close with the reason the ending began with. */
+static void
+conn_linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	conn_close(c, c->why);
+}
+
+/* Close the connection ms from now unless something closes it first. */
+static void
+conn_linger_arm(struct conn *c, int64_t ms)
+{
+	struct timeval tv;
+
+	if (c->linger_ev == NULL) {
+		c->linger_ev = evtimer_new(bufferevent_get_base(c->bev),
+		    conn_linger_cb, c);
+		if (c->linger_ev == NULL)
+			fatalx("conn_linger_arm: out of memory");
+	}
+	conn_timeval(ms, &tv);
+	evtimer_add(c->linger_ev, &tv);
+}
+
+/*
+ * Begin the graceful end: stop reading and let the output drain; the write
+ * callback then half-closes.  Takes ownership of why.
+ */
+static void
+conn_drain(struct conn *c, char *why)
+{
+	c->state = CONN_DRAINING;
+	c->why = why;
+	conn_hello_stop(c);
+	bufferevent_disable(c->bev, EV_READ);
+	conn_linger_arm(c, CONN_LINGER_MS);
+	if (conn_unsent(c) == 0)
+		conn_half_close(c);
+}
+
+/*
+ * Everything is written: shut the write side so the peer sees EOF after our
+ * last line, and read (discarding) until its EOF, so that unread input does
+ * not turn our close into a reset.
+ */
+static void
+conn_half_close(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) == -1) {
+		conn_close(c, c->why);
+		return;
+	}
+	c->state = CONN_LINGER;
+	evbuffer_drain(in, evbuffer_get_length(in));
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+	bufferevent_enable(c->bev, EV_READ);
+}
+
+/*
+ * Stop all I/O and close from the event loop, not from our caller.  The
+ * output cannot be drained here (a socket bufferevent freezes its front), so
+ * it is dropped with the bufferevent on the next turn of the loop.
+ */
+static void
+conn_close_soon(struct conn *c, const char *why)
+{
+	c->state = CONN_DYING;
+	c->why = xstrdup(why);
+	conn_hello_stop(c);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	conn_linger_arm(c, 0);
+}
+
+/* The line cap was passed: too_large, then the graceful close. */
+static void
+conn_fail_too_large(struct conn *c)
+{
+	char message[CONN_REASON_MAX_BYTES];
+
+	snprintf(message, sizeof message, "line longer than %zu bytes",
+	    c->limits.max_line_bytes);
+	conn_fail(c, NULL, CODE_TOO_LARGE, message);
+}
+
+/* Deliver each whole line in the input while the connection stays open. */
+static void
+conn_dispatch_lines(struct conn *c, struct evbuffer *in)
+{
+	char *line;
+	size_t len;
+
+	while (c->state == CONN_OPEN &&
+	    (line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
+		if (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
+		if (len > c->limits.max_line_bytes) {
+			free(line);
+			conn_fail_too_large(c);
+			return;
+		}
+		c->cbs.line(c, line, len);
+		free(line);
+	}
+	if (c->state == CONN_OPEN &&
+	    conn_partial_too_long(c, evbuffer_get_length(in)))
+		conn_fail_too_large(c);
+}
+
+/* Input arrived: frame it into lines, or discard it once we are ending. */
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	if (c->state != CONN_OPEN) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	c->dispatching = true;
+	conn_dispatch_lines(c, in);
+	c->dispatching = false;
+	if (c->state == CONN_CLOSED)
+		conn_free(c);
+}
+
+/* The output drained: if we were ending, half-close now. */
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (c->state == CONN_DRAINING)
+		conn_half_close(c);
+}
+
+/* EOF or an error from the socket. */
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	int error = EVUTIL_SOCKET_ERROR();
+
+	(void)bev;
+	if ((what & BEV_EVENT_EOF) && c->state == CONN_OPEN &&
+	    conn_unsent(c) > 0) {
+		/* The peer may only have shut its write side: answer it. */
+		conn_drain(c, xstrdup("peer closed"));
+		return;
+	}
+	if (c->why != NULL)
+		conn_close(c, c->why);
+	else if ((what & BEV_EVENT_EOF) || error == 0)
+		conn_close(c, "peer closed");
+	else
+		conn_close(c, evutil_socket_error_to_string(error));
+}
+
+/* The hello deadline passed. */
+static void
+conn_hello_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	char message[CONN_REASON_MAX_BYTES];
+
+	(void)fd;
+	(void)what;
+	snprintf(message, sizeof message, "no hello within %" PRId64 " ms",
+	    c->limits.hello_timeout_ms);
+	conn_fail(c, NULL, CODE_UNAUTHORIZED, message);
+}
+
+/* Free everything; safe on a half-built connection. */
+static void
+conn_free(struct conn *c)
+{
+	conn_hello_stop(c);
+	if (c->linger_ev != NULL)
+		event_free(c->linger_ev);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	free(c->why);
+	free(c);
+}
+
+/* Take over an accepted socket; NULL (fd closed) if it cannot be set up. */
+struct conn *
+conn_new(struct event_base *base, int fd, const struct conn_limits *limits,
+    const struct conn_cbs *cbs)
+{
+	struct conn *c;
+	struct timeval tv;
+
+	if (evutil_make_socket_nonblocking(fd) == -1) {
+		close(fd);
+		return NULL;
+	}
+	c = xcalloc(1, sizeof *c);
+	c->limits = *limits;
+	c->cbs = *cbs;
+	c->state = CONN_OPEN;
+	c->serial = ++conn_last_serial;
+	conn_format_peer(fd, c->peer, sizeof c->peer);
+	conn_tune_socket(fd);
+
+	if ((c->bev = bufferevent_socket_new(base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	if (limits->hello_timeout_ms > 0) {
+		if ((c->hello_ev = evtimer_new(base, conn_hello_cb, c)) ==
+		    NULL) {
+			conn_free(c);
+			return NULL;
+		}
+		conn_timeval(limits->hello_timeout_ms, &tv);
+		evtimer_add(c->hello_ev, &tv);
+	}
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
+	    c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0,
+	    conn_read_high_bytes(limits));
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) == -1) {
+		conn_free(c);
+		return NULL;
+	}
+	conn_open_count++;
+	return c;
+}
+
+/* Attach the owner's data. */
+void
+conn_set_data(struct conn *c, void *data)
+{
+	c->data = data;
+}
+
+/* The owner's data. */
+void *
+conn_data(const struct conn *c)
+{
+	return c->data;
+}
+
+/* The peer's address for the log. */
+const char *
+conn_peer(const struct conn *c)
+{
+	return c->peer;
+}
+
+/* This connection's serial number. */
+uint64_t
+conn_serial(const struct conn *c)
+{
+	return c->serial;
+}
+
+/* The hello succeeded: no deadline any more. */
+void
+conn_hello_done(struct conn *c)
+{
+	conn_hello_stop(c);
+}
+
+/* Queue one line and its '\n'; -1 if closing or the peer is not reading. */
+int
+conn_send(struct conn *c, const char *line)
+{
+	struct evbuffer *out;
+	char why[CONN_REASON_MAX_BYTES];
+	size_t unsent;
+
+	if (c->state != CONN_OPEN)
+		return -1;
+	out = bufferevent_get_output(c->bev);
+	if (evbuffer_add(out, line, strlen(line)) == -1 ||
+	    evbuffer_add(out, "\n", 1) == -1) {
+		conn_close_soon(c, "out of memory for output");
+		return -1;
+	}
+	unsent = evbuffer_get_length(out);
+	if (unsent > CONN_OUTPUT_MAX_BYTES) {
+		snprintf(why, sizeof why, "peer not reading (%zu bytes unsent)",
+		    unsent);
+		conn_close_soon(c, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Bytes queued and not yet handed to the kernel. */
+size_t
+conn_unsent(const struct conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+/* Send an error reply, then end gracefully. */
+void
+conn_fail(struct conn *c, json_t *id, enum msg_code code,
+    const char *message)
+{
+	struct evbuffer *out;
+	char *line, *why;
+
+	if (c->state != CONN_OPEN)
+		return;
+	line = msg_error_line(id, code, message);
+	out = bufferevent_get_output(c->bev);
+	if (evbuffer_add(out, line, strlen(line)) == -1 ||
+	    evbuffer_add(out, "\n", 1) == -1) {
+		free(line);
+		conn_close_soon(c, "out of memory for output");
+		return;
+	}
+	free(line);
+	xasprintf(&why, "%s: %s", msg_code_name(code), message);
+	conn_drain(c, why);
+}
+
+/* Close now: tell the owner once, then free (after dispatch if inside). */
+void
+conn_close(struct conn *c, const char *why)
+{
+	if (c == NULL || c->state == CONN_CLOSED)
+		return;
+	c->state = CONN_CLOSED;
+	conn_open_count--;
+	if (c->cbs.closed != NULL)
+		c->cbs.closed(c, why != NULL ? why : "closed");
+	if (!c->dispatching)
+		conn_free(c);
+}
+
+/* Is the connection ending? */
+bool
+conn_closing(const struct conn *c)
+{
+	return c->state != CONN_OPEN;
+}
+
+/* Connections open now. */
+size_t
+conn_count(void)
+{
+	return conn_open_count;
+}
