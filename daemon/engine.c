@@ -44,8 +44,7 @@ engine_event(struct contact *ct, const char *event, int64_t now, int tier,
 
 	if (detail != NULL)
 		text = json_dumps(detail, JSON_COMPACT);
-	if (store_event_add(eng.st, ct->id, now, event, tier, clin, text) !=
-	    STORE_OK)
+	if (store_event_add(eng.st, ct->id, now, event, tier, clin, text) == STORE_ERROR)
 		engine_store_failed("event");
 	free(text);
 	util_format_rfc3339(now, at);
@@ -135,7 +134,7 @@ engine_save_route(struct contact *ct)
 	int tier = ct->pos.stage == ROUTE_TIER ?
 	    ct->policy->tiers[ct->pos.tier_index].tier : 0;
 
-	if (store_contact_set_route(eng.st, ct->id, tier, text) != STORE_OK)
+	if (store_contact_set_route(eng.st, ct->id, tier, text) == STORE_ERROR)
 		engine_store_failed("route");
 	free(text);
 }
@@ -208,7 +207,7 @@ engine_offer(struct contact *ct, struct clin *c, const struct route_offer *ro,
 	TAILQ_INSERT_TAIL(&c->offers, o, by_clin);
 	c->last_offer = ++eng.offer_seq;
 	if (store_offer_open(eng.st, ct->id, c->id, o->tier, now,
-	    o->expires_at) != STORE_OK)
+	    o->expires_at) == STORE_ERROR)
 		engine_store_failed("offer");
 	engine_event(ct, "offered", now, o->tier, c->id,
 	    o->continuity ? json_pack("{s:b}", "continuity", 1) : NULL);
@@ -240,7 +239,7 @@ engine_offer_end(struct offer *o, enum offer_end why, const char *reason,
 
 	TAILQ_REMOVE(&ct->offers, o, by_contact);
 	TAILQ_REMOVE(&c->offers, o, by_clin);
-	if (store_offer_close(eng.st, ct->id, c->id) != STORE_OK)
+	if (store_offer_close(eng.st, ct->id, c->id) == STORE_ERROR)
 		engine_store_failed("offer close");
 	switch (why) {
 	case OFFER_DECLINED:
@@ -339,7 +338,7 @@ engine_push(struct contact *ct, json_t *msg)
 	json_decref(msg);
 	if (text == NULL)
 		fatalx("engine_push: out of memory");
-	if (store_push_add(eng.st, ct->intake, ct->id, text, &seq) != STORE_OK)
+	if (store_push_add(eng.st, ct->intake, ct->id, text, &seq) == STORE_ERROR)
 		engine_store_failed("push");
 	if (to == NULL)
 		to = session_intake_latest(ct->intake);
@@ -359,7 +358,7 @@ engine_overflow(struct contact *ct, int64_t now)
 		return;
 	ct->pos.stage = ROUTE_DONE;
 	if (store_contact_set_state(eng.st, ct->id, STORE_STATE_OVERFLOW, NULL,
-	    now) != STORE_OK)
+	    now) == STORE_ERROR)
 		engine_store_failed("overflow");
 	engine_event(ct, "overflow", now, 0, NULL,
 	    json_pack("{s:s}", "target", target));
@@ -493,7 +492,9 @@ engine_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	ct->timer_at = 0;
-	for (o = TAILQ_FIRST(&ct->offers); o != NULL; o = next) {
+	/* At the overflow deadline offers are withdrawn as overflow, not expired. */
+	for (o = TAILQ_FIRST(&ct->offers); now < ct->pos.deadline && o != NULL;
+	    o = next) {
 		next = TAILQ_NEXT(o, by_contact);
 		if (o->expires_at <= now)
 			engine_offer_end(o, OFFER_EXPIRED, NULL, now);
@@ -511,6 +512,8 @@ engine_wrapup_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* The timer is the end of wrap-up, even if it fires a hair early. */
+	c->wrapup_until = 0;
 	c->idle_since = now;
 	engine_dirty_all();
 	engine_settle(now);

@@ -169,7 +169,7 @@ engine_abandon(struct session *s, const struct msg *m)
 	contact_set_state(ct, CONTACT_ABANDONED);
 	ct->pos.stage = ROUTE_DONE;
 	if (store_contact_set_state(eng.st, ct->id, STORE_STATE_ABANDONED,
-	    NULL, now) != STORE_OK)
+	    NULL, now) == STORE_ERROR)
 		engine_store_failed("abandon");
 	engine_event(ct, "abandoned", now, 0, NULL, NULL);
 	session_ok(s, m->id);
@@ -229,7 +229,7 @@ engine_accept(struct session *s, struct clin *c, const struct msg *m)
 	ct->assigned_at = now;
 	ct->dirty = false;
 	if (store_contact_set_state(eng.st, ct->id, STORE_STATE_ASSIGNED, c->id,
-	    now) != STORE_OK)
+	    now) == STORE_ERROR)
 		engine_store_failed("assign");
 	engine_save_route(ct);
 	engine_event(ct, "assigned", now, tier, c->id, NULL);
@@ -292,7 +292,7 @@ engine_complete(struct session *s, struct clin *c, const struct msg *m)
 	disposition = msg_disposition_name(m->u.complete.disposition);
 	contact_set_state(ct, CONTACT_COMPLETED);
 	if (store_contact_complete(eng.st, ct->id, disposition,
-	    m->u.complete.notes, now) != STORE_OK)
+	    m->u.complete.notes, now) == STORE_ERROR)
 		engine_store_failed("complete");
 	detail = json_pack("{s:s}", "disposition", disposition);
 	if (m->u.complete.has_disclosure)

@@ -306,8 +306,7 @@ session_mark_delivered(struct store *st, int64_t now)
 		if (conn_unsent(s->conn) > 0)
 			continue;
 		for (size_t i = 0; i < s->nsent_pushes; i++) {
-			if (store_push_delivered(st, s->sent_pushes[i], now) !=
-			    STORE_OK)
+			if (store_push_delivered(st, s->sent_pushes[i], now) == STORE_ERROR)
 				log_warnx("push delivered: %s",
 				    store_error(st));
 		}
