@@ -763,3 +763,23 @@ def test_snapshot_shape():
         complete(c1, cid)
         s = sup.request({"type": "snapshot"}, expect="snapshot")
         assert not [c for c in s["contacts"] if cid in c.values()], s["_raw"]
+
+
+def test_daemon_logs_to_stderr_without_phi():
+    caller, patient = "+1-555-0199-PHI", "PATIENT-PHI-42"
+    with Daemon(log_level="info") as d:
+        one_clinician(d)
+        c1 = d.clinician("c1")
+        gw = d.login("gw")
+        cid, _ = submit(gw, "log-1", caller=caller, patient=patient)
+        c1.expect("offer", contact=cid)
+        accept(c1, cid)
+        complete(c1, cid, notes="NOTES-PHI-7")
+        d.stop()
+        with open(d.log_path, encoding="utf-8", errors="replace") as f:
+            log = f.read()
+        assert log.strip(), "crisisd wrote nothing to stderr"
+        assert cid in log, "the log does not mention the contact"
+        for secret in [caller, patient, "NOTES-PHI-7"] + list(
+                d.tokens.values()):
+            assert secret not in log, "the info log holds %r" % secret

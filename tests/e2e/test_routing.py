@@ -624,6 +624,23 @@ def test_overflow_by_max_wait_mid_walk():
         c2.expect("withdrawn", contact=cid, reason="overflow")
 
 
+def test_overflow_is_not_a_missed_offer():
+    with Daemon(tiers=[(1, "ring-all", 5000)], max_wait_ms=800,
+                max_missed_offers=1) as d:
+        setup(d, {"c1": (1,)})
+        d.start()
+        c1 = d.clinician("c1")
+        gw = d.login("gw")
+        x, _ = submit(gw, "ovf-miss-x")
+        c1.expect("offer", contact=x)
+        gw.expect("overflow", secs(3000), contact=x)
+        # The offer was withdrawn by the overflow, not missed: c1 stays
+        # available and gets the next contact.
+        c1.expect_none(secs(300), type="status")
+        y, _ = submit(gw, "ovf-miss-y")
+        c1.expect("offer", contact=y)
+
+
 # --- accept, abandon, disconnect ---
 
 def test_first_accept_wins():
