@@ -3,8 +3,8 @@
 import time
 
 from harness import (SCALE, Daemon, accept, assert_timing, complete,
-                     expect_all, expect_none_all, now, note, secs, sleep_ms,
-                     submit)
+                     expect_all, expect_none_all, now, note, parse_rfc3339,
+                     secs, sleep_ms, submit)
 
 SLOW = 3000  # an offer timeout long enough never to fire during a test
 
@@ -833,6 +833,25 @@ def test_roster_change_without_signal():
         c3.request({"type": "status", "status": "available"})
         y, _ = submit(gw, "roster-y")
         expect_all([c2, c3], "offer", contact=y)
+
+
+def test_roster_gap_event():
+    with Daemon() as d:
+        setup(d, {"c2": (2,)})
+        t = now()
+        d.add_clinician("c1", tiers=(1,), start=t - 3600, end=int(t) + 3)
+        d.start()
+        sup = d.watcher("sup")
+        d.clinician("c1")
+        c2 = d.clinician("c2")
+        # Tier 1 empties when c1's shift ends; a contact then finds nobody
+        # on call there.  Supervisors hear of the gap either way.
+        time.sleep(max(0.0, int(t) + 3 - now()) + 0.3)
+        cid, _ = submit(d.login("gw"), "gap-1")
+        o = c2.expect("offer", contact=cid)
+        assert o["tier"] == 2
+        e = sup.expect("event", secs(1500), event="roster_gap")
+        parse_rfc3339(e.get("at"))
 
 
 def test_timer_precision():
