@@ -82,16 +82,19 @@ fmt_is_duration_key(const char *key)
 	return key != NULL && fmt_ends_with(key, "_ms");
 }
 
-/* Format a duration in ms as [H:]MM:SS.mmm, with a sign if negative. */
+/* Format a duration in ms as [[Dd ]H:]MM:SS.mmm, with a sign if negative. */
 void
 fmt_duration(int64_t ms, char *buf, size_t size)
 {
 	const char *sign = ms < 0 ? "-" : "";
 	uint64_t v = ms < 0 ? (uint64_t)0 - (uint64_t)ms : (uint64_t)ms;
-	uint64_t h = v / 3600000, m = v / 60000 % 60, s = v / 1000 % 60;
-	uint64_t frac = v % 1000;
+	uint64_t d = v / 86400000, h = v / 3600000 % 24, m = v / 60000 % 60;
+	uint64_t s = v / 1000 % 60, frac = v % 1000;
 
-	if (h > 0)
+	if (d > 0)
+		snprintf(buf, size, "%s%" PRIu64 "d %02" PRIu64 ":%02" PRIu64
+		    ":%02" PRIu64 ".%03" PRIu64, sign, d, h, m, s, frac);
+	else if (h > 0)
 		snprintf(buf, size, "%s%" PRIu64 ":%02" PRIu64 ":%02" PRIu64
 		    ".%03" PRIu64, sign, h, m, s, frac);
 	else
@@ -239,11 +242,17 @@ fmt_width(const char *s)
 	return n;
 }
 
-/* Upper-case a column name for a table header. */
+/*
+ * A column name as a table header: upper case, and without "_ms" on
+ * durations, which the table shows as [H:]MM:SS.mmm rather than in ms.
+ */
 static char *
 fmt_header(const char *name)
 {
 	char *out = xstrdup(name);
+
+	if (fmt_is_duration_key(name))
+		out[strlen(out) - strlen("_ms")] = '\0';
 
 	for (char *p = out; *p != '\0'; p++) {
 		if (*p >= 'a' && *p <= 'z')
@@ -274,27 +283,34 @@ fmt_grid_fill(struct fmt_grid *g, json_t *rows, const char *const *cols,
 {
 	json_t *row, *v;
 	size_t r, c;
+	bool *text; /* per column: holds something other than numbers */
 
 	g->nrows = json_array_size(rows) + 1;
 	g->cells = xcalloc(g->nrows * g->ncols, sizeof(*g->cells));
 	g->width = xcalloc(g->ncols, sizeof(*g->width));
 	g->numeric = xcalloc(g->ncols, sizeof(*g->numeric));
+	text = xcalloc(g->ncols, sizeof(*text));
 	for (c = 0; c < g->ncols; c++) {
 		g->cells[c] = format == FMT_TABLE ? fmt_header(cols[c]) :
 		    xstrdup(cols[c]);
-		g->numeric[c] = !fmt_is_time_key(cols[c]);
+		text[c] = fmt_is_time_key(cols[c]);
 	}
+	/* A column is right-aligned if it holds numbers and nothing but null. */
 	json_array_foreach(rows, r, row) {
 		for (c = 0; c < g->ncols; c++) {
 			v = json_object_get(row, cols[c]);
 			if (v == NULL)
 				v = json_null();
-			if (!json_is_number(v) && !json_is_null(v))
-				g->numeric[c] = false;
+			if (json_is_number(v))
+				g->numeric[c] = true;
+			else if (!json_is_null(v))
+				text[c] = true;
 			g->cells[(r + 1) * g->ncols + c] = fmt_cell(v, cols[c],
 			    duration, format, tz);
 		}
 	}
+	for (c = 0; c < g->ncols; c++)
+		g->numeric[c] = g->numeric[c] && !text[c];
 	for (r = 0; r < g->nrows; r++) {
 		for (c = 0; c < g->ncols; c++) {
 			size_t w = fmt_width(g->cells[r * g->ncols + c]);
@@ -302,6 +318,7 @@ fmt_grid_fill(struct fmt_grid *g, json_t *rows, const char *const *cols,
 				g->width[c] = w;
 		}
 	}
+	free(text);
 }
 
 /* Free a grid's cells and column data. */

@@ -6,7 +6,8 @@
  * Values are jansson trees.  Keys ending in "_at", and "start", "end" and
  * "at", hold times (ms since the epoch, UTC): a table shows them in the
  * configured time zone, JSON and CSV as RFC 3339 UTC.  Keys ending in "_ms"
- * hold durations: a table shows them as [H:]MM:SS.mmm, JSON and CSV as ms.
+ * hold durations: a table shows them as [[Dd ]H:]MM:SS.mmm, JSON and CSV as
+ * ms.
  */
 #ifndef CRISISD_FMT_H
 #define CRISISD_FMT_H
@@ -32,7 +33,10 @@ const char *fmt_format_name(enum fmt_format format);
 bool fmt_is_time_key(const char *key);
 bool fmt_is_duration_key(const char *key);
 
-/* A duration as "MM:SS.mmm", or "H:MM:SS.mmm" from an hour on. */
+/*
+ * A duration as "MM:SS.mmm", from an hour on as "H:MM:SS.mmm", from a day
+ * on as "Dd HH:MM:SS.mmm".
+ */
 void fmt_duration(int64_t ms, char *buf, size_t size);
 
 /* A deep copy of v with every time turned into RFC 3339 UTC text. */

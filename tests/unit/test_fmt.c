@@ -127,7 +127,7 @@ test_keys(void **state)
 	assert_false(fmt_is_time_key(NULL));
 }
 
-/* Durations read as [H:]MM:SS.mmm. */
+/* Durations read as [[Dd ]H:]MM:SS.mmm. */
 static void
 test_duration(void **state)
 {
@@ -137,7 +137,8 @@ test_duration(void **state)
 	} cases[] = {
 		{ 0, "00:00.000" }, { 12345, "00:12.345" },
 		{ 61001, "01:01.001" }, { 3599999, "59:59.999" },
-		{ 3600000, "1:00:00.000" }, { 90061001, "25:01:01.001" },
+		{ 3600000, "1:00:00.000" }, { 86399999, "23:59:59.999" },
+		{ 90061001, "1d 01:01:01.001" }, { 604800000, "7d 00:00:00.000" },
 		{ -1500, "-00:01.500" },
 	};
 	char buf[64];
@@ -163,6 +164,22 @@ test_table_alignment(void **state)
 	    "ID      N  NAME\n"
 	    "a       5  Ann\n"
 	    "bbbb  123  -\n");
+}
+
+/* Only columns with numbers (and nulls) are right-aligned, not all-null ones. */
+static void
+test_table_null_columns(void **state)
+{
+	static const char *const cols[] = { "tier", "program", "n", NULL };
+
+	(void)state;
+	expect_rows(FMT_TABLE,
+	    "[{\"tier\":null,\"program\":null,\"n\":\"x\"},"
+	    " {\"tier\":12,\"program\":null,\"n\":3}]",
+	    cols, NULL,
+	    "TIER  PROGRAM  N\n"
+	    "   -  -        x\n"
+	    "  12  -        3\n");
 }
 
 /* Widths count characters, not bytes; control characters are escaped. */
@@ -291,8 +308,8 @@ test_object_table(void **state)
 	    "by_risk\n"
 	    "  high  2\n"
 	    "per_clinician\n"
-	    "  CLINICIAN  OFFERS  MEDIAN_TIME_TO_ANSWER_MS\n"
-	    "  alice           4                 00:01.500\n");
+	    "  CLINICIAN  OFFERS  MEDIAN_TIME_TO_ANSWER\n"
+	    "  alice           4              00:01.500\n");
 }
 
 /* A nested object as CSV: one dotted path per leaf, ms left as numbers. */
@@ -501,6 +518,7 @@ main(void)
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_table_alignment),
+		cmocka_unit_test(test_table_null_columns),
 		cmocka_unit_test(test_table_utf8_and_escapes),
 		cmocka_unit_test(test_table_empty),
 		cmocka_unit_test(test_table_timezone_dst),

@@ -1,0 +1,102 @@
+/*
+ * ctl.h: what crisisctl's files share: the parsed command line, the open
+ * config and store, the command handlers and a few helpers.  Private to
+ * ctl/.
+ */
+#ifndef CRISISD_CTL_H
+#define CRISISD_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "fmt.h"
+
+/* Exit codes (CONTRACT §1). */
+enum ctl_exit {
+	CTL_OK = 0,
+	CTL_FAIL = 1,  /* runtime failure: database error, not found */
+	CTL_USAGE = 2, /* usage or config error */
+};
+
+/* Most value-taking options and positional arguments a command has. */
+#define CTL_OPTS_MAX 12
+#define CTL_POS_MAX 2
+
+struct ctl;
+
+/* One command: its words, handler, arguments and options. */
+struct ctl_cmd {
+	const char *words;       /* "roster import" */
+	int (*handler)(struct ctl *ctl);
+	const char *usage;       /* what follows the words, for --help */
+	size_t npos;             /* positional arguments it requires */
+	const char *const *opts; /* value-taking options, NULL-terminated */
+	bool migrate;            /* open with STORE_OPEN_MIGRATE (init) */
+};
+
+struct ctl {
+	const struct ctl_cmd *cmd;
+	struct conf *conf;
+	struct store *store;
+	enum fmt_format format;
+	int64_t now_ms;
+	const char *pos[CTL_POS_MAX];
+	const char *opt[CTL_OPTS_MAX]; /* indexed like cmd->opts; NULL: unset */
+};
+
+/* The value given for option name, or NULL. */
+const char *ctl_opt(const struct ctl *ctl, const char *name);
+
+/* Print "crisisctl: why" and the command's usage line; CTL_USAGE. */
+int ctl_usage_error(const struct ctl *ctl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Report a failed store call as "crisisctl: [what: ]why"; CTL_FAIL. */
+int ctl_store_fail(const struct ctl *ctl, const char *what);
+
+/* Commit the writes made so far; CTL_OK or CTL_FAIL. */
+int ctl_commit(struct ctl *ctl);
+
+/*
+ * Option name as an RFC 3339 time into *ms, or def if not given.
+ * CTL_OK, or CTL_USAGE with the error printed.
+ */
+int ctl_time_opt(const struct ctl *ctl, const char *name, int64_t def,
+    int64_t *ms);
+
+/* Option name as an integer in [min, max], or def if not given. */
+int ctl_long_opt(const struct ctl *ctl, const char *name, long def,
+    long min, long max, long *out);
+
+/* Is value one of names (NULL-terminated)?  NULL (not given) passes. */
+int ctl_enum_opt(const struct ctl *ctl, const char *name,
+    const char *const *names);
+
+/* Print a listing or an object in the chosen format; CTL_OK or CTL_FAIL. */
+int ctl_print_rows(const struct ctl *ctl, json_t *rows,
+    const char *const *columns);
+int ctl_print_object(const struct ctl *ctl, json_t *obj);
+
+/* The configured display time zone (NULL: UTC). */
+const char *ctl_timezone(const struct ctl *ctl);
+
+/* ctl_roster.c */
+int ctl_roster_init(struct ctl *ctl);
+int ctl_roster_principal_add(struct ctl *ctl);
+int ctl_roster_clinician_add(struct ctl *ctl);
+int ctl_roster_token_reset(struct ctl *ctl);
+int ctl_roster_patient_add(struct ctl *ctl);
+int ctl_roster_shift_add(struct ctl *ctl);
+int ctl_roster_import(struct ctl *ctl);
+int ctl_roster_oncall(struct ctl *ctl);
+int ctl_roster_gaps(struct ctl *ctl);
+
+/* ctl_review.c */
+int ctl_review_log(struct ctl *ctl);
+int ctl_review_show(struct ctl *ctl);
+int ctl_review_stats(struct ctl *ctl);
+
+#endif

@@ -1,0 +1,188 @@
+/*
+ * ctl_review.c: crisisctl's review commands for supervisors: log (contacts
+ * newest first, filtered), show (one contact and its timeline) and stats.
+ *
+ * The store hands back times as ms; these commands add what a reader of
+ * the listing wants worked out (time to answer, time since queued) and
+ * leave the printing to fmt.c.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#include "ctl.h"
+
+static const char *const ctl_review_risks[] = { "imminent", "high",
+	"moderate", "low", "unknown", NULL };
+static const char *const ctl_review_outcomes[] = { STORE_STATE_OPEN,
+	STORE_STATE_ASSIGNED, STORE_STATE_COMPLETED, STORE_STATE_OVERFLOW,
+	STORE_STATE_ABANDONED, NULL };
+static const char *const ctl_review_channels[] = { "voice", "text", "chat",
+	NULL };
+
+/* What the log shows in a table, and every column for CSV. */
+static const char *const ctl_review_log_table[] = { "queued_at", "id",
+	"channel", "risk", "program", "state", "clinician",
+	"time_to_answer_ms", "disposition", NULL };
+static const char *const ctl_review_log_csv[] = { "id", "ref", "intake",
+	"channel", "risk", "program", "language", "state", "clinician",
+	"queued_at", "assigned_at", "closed_at", "tier", "disposition",
+	"time_to_answer_ms", NULL };
+
+/* A contact's timeline, in a table and in CSV. */
+static const char *const ctl_review_timeline_table[] = { "elapsed_ms", "at",
+	"event", "tier", "clinician", "detail", NULL };
+static const char *const ctl_review_timeline_csv[] = { "at", "elapsed_ms",
+	"event", "tier", "clinician", "detail", NULL };
+
+/* --since and --until into [since, until), 0 for a missing bound. */
+static int
+ctl_review_window(const struct ctl *ctl, int64_t *since, int64_t *until)
+{
+	int rc;
+
+	if ((rc = ctl_time_opt(ctl, "since", 0, since)) != CTL_OK ||
+	    (rc = ctl_time_opt(ctl, "until", 0, until)) != CTL_OK)
+		return rc;
+	if (*since != 0 && *until != 0 && *until <= *since)
+		return ctl_usage_error(ctl, "--until must be after --since");
+	return CTL_OK;
+}
+
+/* Set key to the time from "from" to "to", or null unless both are times. */
+static void
+ctl_review_span(json_t *obj, const char *key, json_t *from, json_t *to)
+{
+	json_object_set_new(obj, key, json_is_integer(from) &&
+	    json_is_integer(to) ? json_integer(json_integer_value(to) -
+	    json_integer_value(from)) : json_null());
+}
+
+/* log [filters]: contacts newest first. */
+int
+ctl_review_log(struct ctl *ctl)
+{
+	struct store_log_filter f = { 0 };
+	json_t *rows, *row;
+	size_t i;
+	int rc;
+
+	if ((rc = ctl_review_window(ctl, &f.since_ms, &f.until_ms)) != CTL_OK ||
+	    (rc = ctl_enum_opt(ctl, "risk", ctl_review_risks)) != CTL_OK ||
+	    (rc = ctl_enum_opt(ctl, "outcome", ctl_review_outcomes)) !=
+	    CTL_OK ||
+	    (rc = ctl_enum_opt(ctl, "channel", ctl_review_channels)) !=
+	    CTL_OK ||
+	    (rc = ctl_long_opt(ctl, "limit", 0, 0, LONG_MAX, &f.limit)) !=
+	    CTL_OK ||
+	    (rc = ctl_long_opt(ctl, "offset", 0, 0, LONG_MAX, &f.offset)) !=
+	    CTL_OK)
+		return rc;
+	f.risk = ctl_opt(ctl, "risk");
+	f.outcome = ctl_opt(ctl, "outcome");
+	f.channel = ctl_opt(ctl, "channel");
+	f.clinician = ctl_opt(ctl, "clinician");
+	f.program = ctl_opt(ctl, "program");
+	if ((rows = store_review_log(ctl->store, &f)) == NULL)
+		return ctl_store_fail(ctl, NULL);
+	json_array_foreach(rows, i, row)
+		ctl_review_span(row, "time_to_answer_ms",
+		    json_object_get(row, "queued_at"),
+		    json_object_get(row, "assigned_at"));
+	rc = ctl_print_rows(ctl, rows, ctl->format == FMT_TABLE ?
+	    ctl_review_log_table : ctl_review_log_csv);
+	json_decref(rows);
+	return rc;
+}
+
+/* Is s a contact id as crisisd prints them: 1..64 printable ASCII? */
+static bool
+ctl_review_valid_cid(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n] != '\0'; n++) {
+		if (s[n] <= ' ' || s[n] > '~' || n >= CONTACT_ID_MAX)
+			return false;
+	}
+	return n > 0;
+}
+
+/* Print a contact's fields, then its timeline, as tables. */
+static int
+ctl_review_show_table(const struct ctl *ctl, json_t *contact)
+{
+	json_t *events = json_incref(json_object_get(contact, "events"));
+	int rc;
+
+	json_object_del(contact, "events");
+	rc = ctl_print_object(ctl, contact);
+	if (rc == CTL_OK) {
+		printf("\ntimeline\n");
+		rc = ctl_print_rows(ctl, events, ctl_review_timeline_table);
+	}
+	json_decref(events);
+	return rc;
+}
+
+/* show CID: one contact and its whole timeline. */
+int
+ctl_review_show(struct ctl *ctl)
+{
+	const char *cid = ctl->pos[0];
+	json_t *contact, *events, *ev, *queued;
+	size_t i;
+	int rc;
+
+	if (!ctl_review_valid_cid(cid))
+		return ctl_usage_error(ctl, "bad contact id: 1 to %d printable "
+		    "characters", CONTACT_ID_MAX);
+	if ((contact = store_review_show(ctl->store, cid)) == NULL) {
+		log_error("contact %s: %s", cid, store_error(ctl->store));
+		return CTL_FAIL;
+	}
+	ctl_review_span(contact, "time_to_answer_ms",
+	    json_object_get(contact, "queued_at"),
+	    json_object_get(contact, "assigned_at"));
+	queued = json_object_get(contact, "queued_at");
+	events = json_object_get(contact, "events");
+	json_array_foreach(events, i, ev)
+		ctl_review_span(ev, "elapsed_ms", queued,
+		    json_object_get(ev, "at"));
+	switch (ctl->format) {
+	case FMT_JSON:
+		rc = ctl_print_object(ctl, contact);
+		break;
+	case FMT_CSV:
+		rc = ctl_print_rows(ctl, events, ctl_review_timeline_csv);
+		break;
+	default:
+		rc = ctl_review_show_table(ctl, contact);
+		break;
+	}
+	json_decref(contact);
+	return rc;
+}
+
+/* stats [--since T] [--until T]: the CONTRACT §6 numbers. */
+int
+ctl_review_stats(struct ctl *ctl)
+{
+	int64_t since, until;
+	json_t *stats;
+	int rc;
+
+	if ((rc = ctl_review_window(ctl, &since, &until)) != CTL_OK)
+		return rc;
+	if ((stats = store_review_stats(ctl->store, since, until)) == NULL)
+		return ctl_store_fail(ctl, NULL);
+	rc = ctl_print_object(ctl, stats);
+	json_decref(stats);
+	return rc;
+}
