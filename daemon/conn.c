@@ -478,6 +478,14 @@ conn_fail(struct conn *c, json_t *id, enum msg_code code,
 	conn_drain(c, why);
 }
 
+/* End gracefully: stop reading, write out what is queued, then close. */
+void
+conn_finish(struct conn *c, const char *why)
+{
+	if (c->state == CONN_OPEN)
+		conn_drain(c, xstrdup(why));
+}
+
 /* Close now: tell the owner once, then free (after dispatch if inside). */
 void
 conn_close(struct conn *c, const char *why)

@@ -24,6 +24,7 @@
 #include "session.h"
 #include "store.h"
 #include "token.h"
+#include "util.h"
 #include "version.h"
 
 /* How long SIGTERM waits for connections to take their last bytes. */
@@ -179,9 +180,18 @@ main_start(const char *path)
 static void
 main_stop(void)
 {
+	int64_t deadline = util_now_ms() + MAIN_STOP_MS;
+
 	notify_stopping();
 	listen_close(d.listener);
 	session_flush();
+	/* Replies already committed still reach their peers. */
+	session_finish_all("daemon stopping");
+	while (session_count() > 0 && util_now_ms() < deadline) {
+		if (event_base_loop(d.base, EVLOOP_ONCE) == -1)
+			break;
+		session_flush();
+	}
 	session_close_all("daemon stopping");
 	session_flush();
 	engine_free();

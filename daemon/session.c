@@ -377,7 +377,7 @@ session_count(void)
 	return session_n;
 }
 
-/* Close every connection (shutdown). */
+/* Close every connection now (shutdown, after session_finish_all). */
 void
 session_close_all(const char *why)
 {
@@ -385,4 +385,14 @@ session_close_all(const char *why)
 
 	while ((s = TAILQ_FIRST(&session_all)) != NULL)
 		conn_close(s->conn, why);
+}
+
+/* Let every connection write out what it has, then close (shutdown). */
+void
+session_finish_all(const char *why)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &session_all, all)
+		conn_finish(s->conn, why);
 }

@@ -71,6 +71,9 @@ size_t conn_unsent(const struct conn *c);
 void conn_fail(struct conn *c, json_t *id, enum msg_code code,
     const char *message);
 
+/* End gracefully: stop reading, write out what is queued, half-close, close. */
+void conn_finish(struct conn *c, const char *why);
+
 /* Close now: the owner's closed callback runs, then the memory is freed. */
 void conn_close(struct conn *c, const char *why);
 

@@ -65,7 +65,9 @@ int session_flush(void);
 
 /* How many sessions are open. */
 size_t session_count(void);
-/* Close every session (shutdown). */
+/* Let every connection write out what it has, then close (shutdown). */
+void session_finish_all(const char *why);
+/* Close every session now. */
 void session_close_all(const char *why);
 
 #endif
