@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,9 +177,13 @@ ctl_long_opt(const struct ctl *ctl, const char *name, long def, long min,
 		return CTL_OK;
 	errno = 0;
 	n = strtol(v, &end, 10);
-	if (*v == '\0' || *end != '\0' || errno != 0 || n < min || n > max)
+	if (*v == '\0' || *end != '\0' || errno != 0 || n < min || n > max) {
+		if (max == LONG_MAX)
+			return ctl_usage_error(ctl, "--%s: not a whole number "
+			    "of %ld or more: %s", name, min, v);
 		return ctl_usage_error(ctl, "--%s: not a whole number from %ld "
 		    "to %ld: %s", name, min, max, v);
+	}
 	*out = n;
 	return CTL_OK;
 }
@@ -212,7 +217,7 @@ ctl_timezone(const struct ctl *ctl)
 }
 
 /* Report a failed write to stdout; CTL_FAIL. */
-static int
+int
 ctl_output_fail(void)
 {
 	log_error("writing output: %s", strerror(errno));

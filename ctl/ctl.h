@@ -80,6 +80,9 @@ int ctl_print_rows(const struct ctl *ctl, json_t *rows,
     const char *const *columns);
 int ctl_print_object(const struct ctl *ctl, json_t *obj);
 
+/* Report a failed write to stdout with errno's text; CTL_FAIL. */
+int ctl_output_fail(void);
+
 /* The configured display time zone (NULL: UTC). */
 const char *ctl_timezone(const struct ctl *ctl);
 

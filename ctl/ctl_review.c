@@ -18,6 +18,9 @@
 
 #include "ctl.h"
 
+/* Without --limit, a log table shows this many contacts at most. */
+#define CTL_REVIEW_TABLE_ROWS 1000
+
 static const char *const ctl_review_risks[] = { "imminent", "high",
 	"moderate", "low", "unknown", NULL };
 static const char *const ctl_review_outcomes[] = { STORE_STATE_OPEN,
@@ -27,7 +30,7 @@ static const char *const ctl_review_channels[] = { "voice", "text", "chat",
 	NULL };
 
 /* What the log shows in a table, and every column for CSV. */
-static const char *const ctl_review_log_table[] = { "queued_at", "id",
+static const char *const ctl_review_log_columns[] = { "queued_at", "id",
 	"channel", "risk", "program", "state", "clinician",
 	"time_to_answer_ms", "disposition", NULL };
 static const char *const ctl_review_log_csv[] = { "id", "ref", "intake",
@@ -64,13 +67,75 @@ ctl_review_span(json_t *obj, const char *key, json_t *from, json_t *to)
 	    json_integer_value(from)) : json_null());
 }
 
+/* Add what a reader of the log wants worked out to a row. */
+static void
+ctl_review_log_extend(json_t *row)
+{
+	ctl_review_span(row, "time_to_answer_ms",
+	    json_object_get(row, "queued_at"),
+	    json_object_get(row, "assigned_at"));
+}
+
+/* Log row callback: print the row to the stream arg. */
+static int
+ctl_review_log_row(void *arg, json_t *row)
+{
+	ctl_review_log_extend(row);
+	return fmt_stream_row(arg, row);
+}
+
+/*
+ * JSON and CSV are for programs: every match, printed as it is read, so a
+ * year of contacts costs no more memory than one.
+ */
+static int
+ctl_review_log_stream(struct ctl *ctl, const struct store_log_filter *f)
+{
+	struct fmt_stream fs;
+	int rc;
+
+	fmt_stream_begin(&fs, stdout, ctl->format, ctl_review_log_csv,
+	    ctl_timezone(ctl));
+	rc = store_review_log_each(ctl->store, f, ctl_review_log_row, &fs);
+	if (fmt_stream_end(&fs) != 0)
+		return ctl_output_fail();
+	return rc == STORE_OK ? CTL_OK : ctl_store_fail(ctl, NULL);
+}
+
+/*
+ * A table is for people: without --limit it shows the newest rows that fit
+ * a screenful's worth of scrolling, and says when there are more.
+ */
+static int
+ctl_review_log_table(struct ctl *ctl, struct store_log_filter *f)
+{
+	bool cap = ctl_opt(ctl, "limit") == NULL;
+	json_t *rows, *row;
+	size_t i;
+	int rc;
+
+	/* One row more than is shown tells whether there are more. */
+	if (cap)
+		f->limit = CTL_REVIEW_TABLE_ROWS + 1;
+	if ((rows = store_review_log(ctl->store, f)) == NULL)
+		return ctl_store_fail(ctl, NULL);
+	if (cap && json_array_size(rows) > CTL_REVIEW_TABLE_ROWS) {
+		json_array_remove(rows, CTL_REVIEW_TABLE_ROWS);
+		log_warnx("showing the newest %d contacts; --limit 0 shows "
+		    "them all", CTL_REVIEW_TABLE_ROWS);
+	}
+	json_array_foreach(rows, i, row)
+		ctl_review_log_extend(row);
+	rc = ctl_print_rows(ctl, rows, ctl_review_log_columns);
+	json_decref(rows);
+	return rc;
+}
+
 /* log [filters]: contacts newest first. */
 int
 ctl_review_log(struct ctl *ctl)
 {
 	struct store_log_filter f = { 0 };
-	json_t *rows, *row;
-	size_t i;
 	int rc;
 
 	if ((rc = ctl_review_window(ctl, &f.since_ms, &f.until_ms)) != CTL_OK ||
@@ -89,16 +154,9 @@ ctl_review_log(struct ctl *ctl)
 	f.channel = ctl_opt(ctl, "channel");
 	f.clinician = ctl_opt(ctl, "clinician");
 	f.program = ctl_opt(ctl, "program");
-	if ((rows = store_review_log(ctl->store, &f)) == NULL)
-		return ctl_store_fail(ctl, NULL);
-	json_array_foreach(rows, i, row)
-		ctl_review_span(row, "time_to_answer_ms",
-		    json_object_get(row, "queued_at"),
-		    json_object_get(row, "assigned_at"));
-	rc = ctl_print_rows(ctl, rows, ctl->format == FMT_TABLE ?
-	    ctl_review_log_table : ctl_review_log_csv);
-	json_decref(rows);
-	return rc;
+	if (ctl->format == FMT_TABLE)
+		return ctl_review_log_table(ctl, &f);
+	return ctl_review_log_stream(ctl, &f);
 }
 
 /* Is s a contact id as crisisd prints them: 1..64 printable ASCII? */

@@ -380,24 +380,10 @@ fmt_csv_field(FILE *fp, const char *s)
 	fputc('"', fp);
 }
 
-/* Print a grid as CSV records ended by CRLF (RFC 4180). */
+/* Print rows as a table under the given (or the first row's) columns. */
 static void
-fmt_grid_csv(FILE *fp, const struct fmt_grid *g)
-{
-	for (size_t r = 0; r < g->nrows; r++) {
-		for (size_t c = 0; c < g->ncols; c++) {
-			if (c > 0)
-				fputc(',', fp);
-			fmt_csv_field(fp, g->cells[r * g->ncols + c]);
-		}
-		fputs("\r\n", fp);
-	}
-}
-
-/* Print rows as a table or CSV under the given (or the first row's) columns. */
-static void
-fmt_listing(FILE *fp, enum fmt_format format, json_t *rows,
-    const char *const *columns, const char *tz, size_t indent, bool duration)
+fmt_table(FILE *fp, json_t *rows, const char *const *columns, const char *tz,
+    size_t indent, bool duration)
 {
 	struct fmt_grid g = { 0 };
 	const char **keys = NULL;
@@ -409,11 +395,8 @@ fmt_listing(FILE *fp, enum fmt_format format, json_t *rows,
 		while (columns[g.ncols] != NULL)
 			g.ncols++;
 	}
-	fmt_grid_fill(&g, rows, columns, format, tz, duration);
-	if (format == FMT_TABLE)
-		fmt_grid_table(fp, &g, indent);
-	else
-		fmt_grid_csv(fp, &g);
+	fmt_grid_fill(&g, rows, columns, FMT_TABLE, tz, duration);
+	fmt_grid_table(fp, &g, indent);
 	fmt_grid_free(&g);
 	free(keys);
 }
@@ -427,18 +410,120 @@ fmt_done(FILE *fp)
 	return 0;
 }
 
+/* Start a listing printed row by row. */
+void
+fmt_stream_begin(struct fmt_stream *fs, FILE *fp, enum fmt_format format,
+    const char *const *columns, const char *tz)
+{
+	memset(fs, 0, sizeof(*fs));
+	fs->fp = fp;
+	fs->format = format;
+	fs->columns = columns;
+	fs->tz = tz;
+}
+
+/* Print the CSV header, from the first row's keys if no columns were given. */
+static void
+fmt_stream_header(struct fmt_stream *fs, json_t *first)
+{
+	const char *key;
+	json_t *v;
+	size_t n = 0;
+
+	if (fs->columns == NULL && first != NULL) {
+		/* Copies: the caller frees first before the next row. */
+		fs->keys = xcalloc(json_object_size(first) + 1,
+		    sizeof(*fs->keys));
+		json_object_foreach(first, key, v)
+			fs->keys[n++] = xstrdup(key);
+		fs->columns = (const char *const *)fs->keys;
+	}
+	for (n = 0; fs->columns != NULL && fs->columns[n] != NULL; n++) {
+		if (n > 0)
+			fputc(',', fs->fp);
+		fmt_csv_field(fs->fp, fs->columns[n]);
+	}
+	fputs("\r\n", fs->fp);
+}
+
+/* Print one row as a CSV record. */
+static void
+fmt_stream_csv(struct fmt_stream *fs, json_t *row)
+{
+	for (size_t c = 0; fs->columns[c] != NULL; c++) {
+		json_t *v = json_object_get(row, fs->columns[c]);
+		char *cell = fmt_cell(v != NULL ? v : json_null(),
+		    fs->columns[c], false, FMT_CSV, fs->tz);
+
+		if (c > 0)
+			fputc(',', fs->fp);
+		fmt_csv_field(fs->fp, cell);
+		free(cell);
+	}
+	fputs("\r\n", fs->fp);
+}
+
+/* Print one row as an element of a JSON array, one line each. */
+static void
+fmt_stream_json(struct fmt_stream *fs, json_t *row)
+{
+	json_t *copy = fmt_json_times(row);
+
+	fputs(fs->nrows == 0 ? "[\n  " : ",\n  ", fs->fp);
+	json_dumpf(copy, fs->fp, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(copy);
+}
+
+/* Print one row of the listing. */
+int
+fmt_stream_row(struct fmt_stream *fs, json_t *row)
+{
+	if (fs->format == FMT_TABLE || !json_is_object(row))
+		return -1;
+	if (fs->format == FMT_CSV) {
+		if (fs->nrows == 0)
+			fmt_stream_header(fs, row);
+		fmt_stream_csv(fs, row);
+	} else
+		fmt_stream_json(fs, row);
+	fs->nrows++;
+	return ferror(fs->fp) ? -1 : 0;
+}
+
+/* End the listing; -1 if any of it failed to print. */
+int
+fmt_stream_end(struct fmt_stream *fs)
+{
+	if (fs->format == FMT_JSON)
+		fputs(fs->nrows == 0 ? "[]\n" : "\n]\n", fs->fp);
+	else if (fs->format == FMT_CSV && fs->nrows == 0)
+		fmt_stream_header(fs, NULL);
+	for (size_t i = 0; fs->keys != NULL && fs->keys[i] != NULL; i++)
+		free(fs->keys[i]);
+	free(fs->keys);
+	fs->keys = NULL;
+	return fmt_done(fs->fp);
+}
+
 /* Print a listing of flat objects in the chosen format. */
 int
 fmt_rows(FILE *fp, enum fmt_format format, json_t *rows,
     const char *const *columns, const char *tz)
 {
+	struct fmt_stream fs;
+	json_t *row;
+	size_t i;
+
 	if (!json_is_array(rows))
 		return -1;
-	if (format == FMT_JSON)
-		fmt_json_print(fp, rows);
-	else
-		fmt_listing(fp, format, rows, columns, tz, 0, false);
-	return fmt_done(fp);
+	if (format == FMT_TABLE) {
+		fmt_table(fp, rows, columns, tz, 0, false);
+		return fmt_done(fp);
+	}
+	fmt_stream_begin(&fs, fp, format, columns, tz);
+	json_array_foreach(rows, i, row)
+		fmt_stream_row(&fs, row);
+	return fmt_stream_end(&fs);
 }
 
 /* Is v a non-empty array of objects (printed as a nested table)? */
@@ -474,8 +559,8 @@ fmt_object_table(FILE *fp, json_t *obj, const char *tz, size_t indent,
 				fmt_object_table(fp, v, tz, indent + FMT_INDENT,
 				    dur);
 			else
-				fmt_listing(fp, FMT_TABLE, v, NULL, tz,
-				    indent + FMT_INDENT, dur);
+				fmt_table(fp, v, NULL, tz, indent + FMT_INDENT,
+				    dur);
 			continue;
 		}
 		cell = fmt_cell(v, key, duration, FMT_TABLE, tz);

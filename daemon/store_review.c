@@ -153,7 +153,7 @@ store_review_prepare(struct store *st, const struct store_review_query *q)
 
 /*
  * Step s to the end, calling fn for each row, then finalize it.  fn
- * returning -1 stops with STORE_ERROR (fn sets the error).
+ * returning -1 stops with STORE_ERROR.
  */
 static int
 store_review_each(struct store *st, sqlite3_stmt *s,
@@ -163,6 +163,7 @@ store_review_each(struct store *st, sqlite3_stmt *s,
 
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (fn(arg, s) == -1) {
+			store_set_error(st, "%s: stopped by its caller", what);
 			sqlite3_finalize(s);
 			return STORE_ERROR;
 		}
@@ -275,11 +276,32 @@ store_review_rows(struct store *st, const struct store_review_query *q,
 	return rows;
 }
 
-/* Contacts matching f, newest first. */
-json_t *
-store_review_log(struct store *st, const struct store_log_filter *f)
+/* A caller's row callback, for store_review_row_each. */
+struct store_review_each_arg {
+	int (*cb)(void *, json_t *);
+	void *arg;
+};
+
+/* Row callback: hand the row as an object to the caller's callback. */
+static int
+store_review_row_each(void *arg, sqlite3_stmt *s)
 {
+	struct store_review_each_arg *ea = arg;
+	json_t *row = store_review_row(s);
+	int rc = ea->cb(ea->arg, row);
+
+	json_decref(row);
+	return rc;
+}
+
+/* Contacts matching f, newest first, one at a time. */
+int
+store_review_log_each(struct store *st, const struct store_log_filter *f,
+    int (*cb)(void *arg, json_t *row), void *arg)
+{
+	struct store_review_each_arg ea = { cb, arg };
 	struct store_review_query q = { 0 };
+	sqlite3_stmt *s;
 
 	store_review_sql(&q, "SELECT " STORE_REVIEW_LOG_COLUMNS
 	    " FROM contacts");
@@ -293,7 +315,32 @@ store_review_log(struct store *st, const struct store_log_filter *f)
 	    " LIMIT ? OFFSET ?");
 	q.binds[q.nbinds++].num = f->limit > 0 ? f->limit : -1;
 	q.binds[q.nbinds++].num = f->offset > 0 ? f->offset : 0;
-	return store_review_rows(st, &q, "contact log");
+	if ((s = store_review_prepare(st, &q)) == NULL)
+		return STORE_ERROR;
+	return store_review_each(st, s, store_review_row_each, &ea,
+	    "contact log");
+}
+
+/* Row callback: keep the row in the array arg. */
+static int
+store_review_keep(void *arg, json_t *row)
+{
+	json_array_append(arg, row);
+	return 0;
+}
+
+/* Contacts matching f, newest first. */
+json_t *
+store_review_log(struct store *st, const struct store_log_filter *f)
+{
+	json_t *rows = json_array();
+
+	if (store_review_log_each(st, f, store_review_keep, rows) !=
+	    STORE_OK) {
+		json_decref(rows);
+		return NULL;
+	}
+	return rows;
 }
 
 /* The contact row of show, or NULL with "not found" or the error. */

@@ -45,11 +45,34 @@ json_t *fmt_json_times(json_t *v);
 /*
  * A listing: rows is an array of flat objects.  columns (NULL-terminated,
  * or NULL for the first row's keys) picks and orders the table's and the
- * CSV's columns; JSON prints every key.  tz names the table's time zone
+ * CSV's columns; JSON prints every key, one row per line.  tz names the table's time zone
  * (NULL: UTC).  Returns -1 if writing failed.
  */
 int fmt_rows(FILE *fp, enum fmt_format format, json_t *rows,
     const char *const *columns, const char *tz);
+
+/*
+ * A JSON or CSV listing printed row by row, for more rows than should be
+ * held in memory at once: begin, a row at a time (the caller keeps each
+ * row until the next call), end.  JSON is an array with one compact
+ * object per line; the CSV header comes from columns, or else from the
+ * first row.  A table cannot be streamed: its columns are aligned.
+ */
+struct fmt_stream {
+	FILE *fp;
+	enum fmt_format format;
+	const char *const *columns;
+	const char *tz;
+	size_t nrows;
+	char **keys; /* copies of the first row's keys, when columns is NULL */
+};
+
+void fmt_stream_begin(struct fmt_stream *fs, FILE *fp,
+    enum fmt_format format, const char *const *columns, const char *tz);
+/* -1 if writing failed, or for a table or a row that is not an object. */
+int fmt_stream_row(struct fmt_stream *fs, json_t *row);
+/* -1 if any of the listing failed to print. */
+int fmt_stream_end(struct fmt_stream *fs);
 
 /*
  * One object, possibly nested (stats, a contact): a table prints aligned

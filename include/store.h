@@ -243,6 +243,14 @@ struct store_log_filter {
 json_t *store_review_log(struct store *st, const struct store_log_filter *f);
 
 /*
+ * The same rows one at a time, for listings too long to hold: cb gets each
+ * row (freed after it returns; json_incref to keep it), and returning -1
+ * stops the walk with STORE_ERROR.
+ */
+int store_review_log_each(struct store *st, const struct store_log_filter *f,
+    int (*cb)(void *arg, json_t *row), void *arg);
+
+/*
  * One contact: its row (as in the log, plus caller, patient, needs, notes)
  * and "events": [{at, event, tier, clinician, detail}] in order.
  * NULL with store_error() "not found" if unknown.

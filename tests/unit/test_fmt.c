@@ -287,6 +287,51 @@ test_json_times(void **state)
 	json_decref(rows);
 }
 
+/* A streamed listing: each row freed once printed, the header from row 1. */
+static void
+test_stream(void **state)
+{
+	static const char *const texts[] = {
+		"{\"id\":\"c2\",\"at\":1795773600000,\"n\":null}",
+		"{\"id\":\"c,1\",\"at\":null,\"n\":2}",
+	};
+	static const char *const want[] = {
+		[FMT_CSV] = "id,at,n\r\n"
+		    "c2,2026-11-27T10:00:00.000Z,\r\n"
+		    "\"c,1\",,2\r\n",
+		[FMT_JSON] = "[\n"
+		    "  {\"id\":\"c2\",\"at\":\"2026-11-27T10:00:00.000Z\","
+		    "\"n\":null},\n"
+		    "  {\"id\":\"c,1\",\"at\":null,\"n\":2}\n"
+		    "]\n",
+	};
+	static const enum fmt_format formats[] = { FMT_CSV, FMT_JSON };
+	struct fmt_stream fs;
+	struct capture c;
+	json_t *row;
+
+	(void)state;
+	for (size_t f = 0; f < nitems(formats); f++) {
+		fmt_stream_begin(&fs, capture_open(&c), formats[f], NULL, NULL);
+		for (size_t i = 0; i < nitems(texts); i++) {
+			row = load(texts[i]);
+			assert_int_equal(fmt_stream_row(&fs, row), 0);
+			json_decref(row);
+		}
+		assert_int_equal(fmt_stream_end(&fs), 0);
+		assert_string_equal(capture_text(&c), want[formats[f]]);
+		free(c.buf);
+	}
+	/* A table cannot be streamed. */
+	fmt_stream_begin(&fs, capture_open(&c), FMT_TABLE, NULL, NULL);
+	row = load(texts[0]);
+	assert_int_equal(fmt_stream_row(&fs, row), -1);
+	json_decref(row);
+	fmt_stream_end(&fs);
+	capture_text(&c);
+	free(c.buf);
+}
+
 #define TEST_STATS \
 	"{\"total\":3,\"answer_rate\":0.6667," \
 	"\"time_to_answer_ms\":{\"median\":1500,\"p90\":65000}," \
@@ -524,6 +569,7 @@ main(void)
 		cmocka_unit_test(test_table_timezone_dst),
 		cmocka_unit_test(test_csv_quoting),
 		cmocka_unit_test(test_json_times),
+		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_object_table),
 		cmocka_unit_test(test_object_csv),
 		cmocka_unit_test(test_object_json),
