@@ -24,7 +24,7 @@ ALL_LDFLAGS = $(LDFLAGS)
 COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/roster.c daemon/msg.c daemon/store.c \
               daemon/store_roster.c daemon/store_contact.c \
-              daemon/store_review.c
+              daemon/store_review.c daemon/store_audit.c
 
 CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/session.c daemon/engine.c daemon/engine_ops.c \
@@ -43,7 +43,7 @@ test_route_OBJS  = route
 test_fmt_OBJS    = ../ctl/fmt util log
 test_conn_OBJS   = conn msg util log
 test_notify_OBJS = notify log util
-test_store_OBJS  = store store_roster store_contact util log token
+test_store_OBJS  = store store_roster store_contact store_audit util log token
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 COMMON_OBJS    = $(call obj,$(COMMON_SRCS))
@@ -107,10 +107,31 @@ asan:
 format:
 	clang-format -i daemon/*.c ctl/*.c include/*.h tests/unit/*.c
 
+# Programs, man pages, systemd units, the sysusers.d entry, and the sample
+# config unless one is there already (it is never overwritten).  The unit's
+# ExecStart follows PREFIX.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system \
+	  $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)/etc/crisisd
 	install -m 0755 crisisd $(DESTDIR)$(PREFIX)/sbin/crisisd
 	install -m 0755 crisisctl $(DESTDIR)$(PREFIX)/bin/crisisctl
+	install -m 0644 man/crisisd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 man/crisisd.8 man/crisisctl.8 \
+	  $(DESTDIR)$(PREFIX)/share/man/man8/
+	sed 's|/usr/sbin/crisisd|$(PREFIX)/sbin/crisisd|' systemd/crisisd.service \
+	  > $(BUILD)/crisisd.service
+	install -m 0644 $(BUILD)/crisisd.service systemd/crisisd.socket \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -m 0644 systemd/crisisd.sysusers \
+	  $(DESTDIR)$(PREFIX)/lib/sysusers.d/crisisd.conf
+	@if [ -e $(DESTDIR)/etc/crisisd/crisisd.conf ]; then \
+	  echo "install: keeping $(DESTDIR)/etc/crisisd/crisisd.conf"; \
+	else \
+	  echo "install -m 0640 conf/crisisd.conf $(DESTDIR)/etc/crisisd/crisisd.conf"; \
+	  install -m 0640 conf/crisisd.conf $(DESTDIR)/etc/crisisd/crisisd.conf; \
+	fi
 
 clean:
 	rm -rf $(BUILD) build-asan crisisd crisisctl

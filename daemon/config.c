@@ -69,6 +69,10 @@
 #define CONF_DEFAULT_MAX_LINE_BYTES 16384
 #define CONF_DEFAULT_HELLO_TIMEOUT_MS 5000
 #define CONF_DEFAULT_TIMEZONE "UTC"
+#define CONF_DEFAULT_GAP_WARNING_HOURS 24
+#define CONF_GAP_WARNING_HOURS_MAX (24 * 31)
+#define CONF_DEFAULT_SERVICE_LEVEL_MS 20000
+#define CONF_DEFAULT_SHORT_ABANDON_MS 5000
 
 /* One file being checked: the struct being filled and the errors so far. */
 struct conf_check {
@@ -609,6 +613,22 @@ static const struct conf_table conf_limits_table = {
 	conf_limits_keys, nitems(conf_limits_keys)
 };
 
+static const struct conf_key conf_roster_keys[] = {
+	CONF_KEY(conf, gap_warning_hours, false, conf_key_int, 0,
+	    CONF_GAP_WARNING_HOURS_MAX),
+};
+static const struct conf_table conf_roster_table = {
+	conf_roster_keys, nitems(conf_roster_keys)
+};
+
+static const struct conf_key conf_review_keys[] = {
+	CONF_KEY(conf, service_level_ms, false, conf_key_ms, 1, CONF_DAY_MS),
+	CONF_KEY(conf, short_abandon_ms, false, conf_key_ms, 0, CONF_DAY_MS),
+};
+static const struct conf_table conf_review_table = {
+	conf_review_keys, nitems(conf_review_keys)
+};
+
 static const struct conf_key conf_root_keys[] = {
 	CONF_KEY(conf, listen, true, conf_key_listen, 0, 0),
 	CONF_KEY(conf, database, true, conf_key_database, 0,
@@ -618,6 +638,8 @@ static const struct conf_key conf_root_keys[] = {
 	    CONF_TZ_NAME_MAX_BYTES),
 	{ "routing", true, conf_key_group, 0, 0, 0, &conf_routing_table },
 	{ "limits", false, conf_key_group, 0, 0, 0, &conf_limits_table },
+	{ "roster", false, conf_key_group, 0, 0, 0, &conf_roster_table },
+	{ "review", false, conf_key_group, 0, 0, 0, &conf_review_table },
 };
 static const struct conf_table conf_root_table = {
 	conf_root_keys, nitems(conf_root_keys)
@@ -691,6 +713,9 @@ conf_defaults(struct conf *conf)
 	conf->max_connections = CONF_DEFAULT_MAX_CONNECTIONS;
 	conf->max_line_bytes = CONF_DEFAULT_MAX_LINE_BYTES;
 	conf->hello_timeout_ms = CONF_DEFAULT_HELLO_TIMEOUT_MS;
+	conf->gap_warning_hours = CONF_DEFAULT_GAP_WARNING_HOURS;
+	conf->service_level_ms = CONF_DEFAULT_SERVICE_LEVEL_MS;
+	conf->short_abandon_ms = CONF_DEFAULT_SHORT_ABANDON_MS;
 }
 
 /* qsort comparison of tiers by number. */

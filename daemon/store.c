@@ -139,6 +139,16 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	    "SELECT clinician, count(*) FROM contacts"
 	    " WHERE clinician IS NOT NULL AND assigned_at >= ?1"
 	    " GROUP BY clinician ORDER BY clinician",
+
+	[STORE_STMT_AUDIT_INSERT] =
+	    "INSERT INTO audit (at, actor, actor_kind, action, target, detail)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[STORE_STMT_DISCLOSURE_INSERT] =
+	    "INSERT INTO disclosures (contact, clinician, at, recipient,"
+	    " affiliation, nature) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[STORE_STMT_FOLLOWUP_OPEN] =
+	    "INSERT INTO followups (contact, reason, opened_at)"
+	    " VALUES (?1, ?2, ?3) ON CONFLICT (contact) DO NOTHING",
 };
 
 /* A connection setting: the PRAGMA that sets it and how to read it back. */

@@ -128,6 +128,57 @@ static const char *const store_migrations[] = {
 	"  UPDATE meta SET value = value + 1 WHERE key = 'roster_version'; END;"
 	"CREATE TRIGGER shifts_del AFTER DELETE ON shifts BEGIN"
 	"  UPDATE meta SET value = value + 1 WHERE key = 'roster_version'; END;",
+
+	/* 2: the supervisors' review: audit, disclosures, follow-ups. */
+	/*
+	 * Who read or changed what (42 CFR Part 2 records): actor_kind "os"
+	 * for a crisisctl user, "principal" for a wire principal.  Append-only.
+	 */
+	"CREATE TABLE audit ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  actor_kind TEXT NOT NULL CHECK (actor_kind IN ('os', 'principal')),"
+	"  action TEXT NOT NULL,"
+	"  target TEXT,"
+	"  detail TEXT);"
+	"CREATE INDEX audit_at ON audit(at);"
+	"CREATE INDEX audit_actor ON audit(actor, at);"
+	"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;"
+	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;"
+
+	/* Emergency disclosures (42 CFR 2.51), one per completed contact. */
+	"CREATE TABLE disclosures ("
+	"  contact TEXT PRIMARY KEY REFERENCES contacts(id),"
+	"  clinician TEXT NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  recipient TEXT NOT NULL,"
+	"  affiliation TEXT NOT NULL,"
+	"  nature TEXT NOT NULL);"
+	"CREATE INDEX disclosures_at ON disclosures(at);"
+	"CREATE TRIGGER disclosures_no_update BEFORE UPDATE ON disclosures"
+	"  BEGIN SELECT RAISE(ABORT, 'disclosures are append-only'); END;"
+	"CREATE TRIGGER disclosures_no_delete BEFORE DELETE ON disclosures"
+	"  BEGIN SELECT RAISE(ABORT, 'disclosures are append-only'); END;"
+
+	/* Callbacks owed for abandoned and overflowed contacts. */
+	"CREATE TABLE followups ("
+	"  id INTEGER PRIMARY KEY,"
+	"  contact TEXT NOT NULL UNIQUE REFERENCES contacts(id),"
+	"  reason TEXT NOT NULL CHECK (reason IN ('abandoned', 'overflow')),"
+	"  opened_at INTEGER NOT NULL,"
+	"  closed_at INTEGER,"
+	"  closed_by TEXT,"
+	"  note TEXT);"
+	"CREATE INDEX followups_open ON followups(opened_at)"
+	"  WHERE closed_at IS NULL;"
+
+	/* Filters of crisisctl log over many contacts. */
+	"CREATE INDEX contacts_state_queued ON contacts(state, queued_at);"
+	"CREATE INDEX contacts_risk_queued ON contacts(risk, queued_at);"
+	"CREATE INDEX contact_events_event ON contact_events(event, at);",
 };
 
 #endif

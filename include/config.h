@@ -51,6 +51,13 @@ struct conf {
 	int max_connections;
 	size_t max_line_bytes;
 	int64_t hello_timeout_ms;
+
+	/* roster: warn of tier-1 gaps starting within this many hours (0: off) */
+	int gap_warning_hours;
+
+	/* review: crisisctl stats thresholds */
+	int64_t service_level_ms; /* answered within this counts as in service */
+	int64_t short_abandon_ms; /* abandoned sooner is counted apart */
 };
 
 /*

@@ -23,7 +23,7 @@
 #include "util.h"
 
 /* The schema version this build writes and reads (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 enum store_result {
 	STORE_ERROR = -1,
@@ -220,6 +220,26 @@ int store_resume_load(struct store *st, const struct store_resume_cbs *cbs);
 /* How many contacts each clinician was assigned since since_ms. */
 int store_assigned_counts(struct store *st, int64_t since_ms,
     int (*cb)(void *arg, const char *clinician, int count), void *arg);
+
+/* --- the supervisors' review: audit, disclosures, follow-ups --- */
+
+/*
+ * One audit row: who (actor, of actor_kind "os" or "principal"), did what
+ * (action, e.g. "read.show", "change.shift"), to what (target, may be NULL),
+ * with detail (JSON text: the filter, the contact ids, before and after).
+ */
+int store_audit_add(struct store *st, int64_t at, const char *actor,
+    const char *actor_kind, const char *action, const char *target,
+    const char *detail);
+
+/* An emergency disclosure made while completing a contact. */
+int store_disclosure_add(struct store *st, const char *contact,
+    const char *clinician, int64_t at, const char *recipient,
+    const char *affiliation, const char *nature);
+
+/* A callback owed for a contact (reason "abandoned" or "overflow"). */
+int store_followup_open(struct store *st, const char *contact,
+    const char *reason, int64_t at);
 
 /* --- review (crisisctl; results are jansson values the caller frees) --- */
 
