@@ -24,7 +24,8 @@ ALL_LDFLAGS = $(LDFLAGS)
 COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/roster.c daemon/msg.c daemon/store.c \
               daemon/store_roster.c daemon/store_contact.c \
-              daemon/store_review.c daemon/store_audit.c
+              daemon/store_review.c daemon/store_audit.c \
+              daemon/store_stats.c daemon/store_followup.c
 
 CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/session.c daemon/engine.c daemon/engine_ops.c \

@@ -288,4 +288,10 @@ json_t *store_review_stats(struct store *st, int64_t since_ms,
 json_t *store_review_shifts(struct store *st, int64_t from_ms,
     int64_t to_ms, int tier);
 
+/*
+ * Open follow-ups, oldest first: an array of {id, contact, reason,
+ * opened_at, ref, risk} (the supervisors' snapshot sends it).
+ */
+json_t *store_review_followups_open(struct store *st);
+
 #endif
