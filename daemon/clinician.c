@@ -81,12 +81,16 @@ clin_eligible(const struct clin *c, int64_t now)
 	    c->assigned == NULL && c->wrapup_until <= now;
 }
 
-/* Connected and busy or in wrap-up: worth waiting for. */
+/*
+ * Busy, or connected and in wrap-up: worth waiting for.  A busy clinician
+ * counts even while its connection is down (after our restart, or a network
+ * blip): it is on the call and comes back to complete it.
+ */
 bool
 clin_waitable(const struct clin *c, int64_t now)
 {
-	return c->info != NULL && c->session != NULL &&
-	    (c->assigned != NULL || c->wrapup_until > now);
+	return c->info != NULL && (c->assigned != NULL ||
+	    (c->session != NULL && c->wrapup_until > now));
 }
 
 /* Take one clinician's count from the store's answer. */

@@ -347,6 +347,16 @@ engine_push(struct contact *ct, json_t *msg)
 	free(text);
 }
 
+/* A caller we can reach again is owed a callback after abandon or overflow. */
+void
+engine_followup(struct contact *ct, const char *reason, int64_t now)
+{
+	if (ct->caller == NULL && ct->patient == NULL)
+		return;
+	if (store_followup_open(eng.st, ct->id, reason, now) == STORE_ERROR)
+		engine_store_failed("follow-up");
+}
+
 /* Nobody took it in time: withdraw, tell the intake, close. */
 static void
 engine_overflow(struct contact *ct, int64_t now)
@@ -362,6 +372,7 @@ engine_overflow(struct contact *ct, int64_t now)
 		engine_store_failed("overflow");
 	engine_event(ct, "overflow", now, 0, NULL,
 	    json_pack("{s:s}", "target", target));
+	engine_followup(ct, "overflow", now);
 	log_contact(LOG_LEVEL_NOTICE, ct->id, NULL,
 	    "contact %s overflowed to %s", ct->id, target);
 	engine_push(ct, json_pack("{s:s, s:s, s:s, s:s}", "type", "overflow",
@@ -465,7 +476,7 @@ engine_settle(int64_t now)
 	struct contact *ct, *next;
 	bool again = true;
 
-	if (eng.settling)
+	if (eng.settling || eng.stopping)
 		return;
 	eng.settling = true;
 	while (again) {

@@ -22,10 +22,12 @@ struct engine {
 	struct route_offer *offers;
 	size_t ncap;
 	bool settling;
+	bool stopping; /* shutting down: state stays as stored, for a restart */
 	struct roster *roster;
 	struct event *poll_timer;  /* roster version, every second */
 	struct event *shift_timer; /* the next shift start or end */
 	int64_t last_recount;
+	int64_t last_gap_check;
 };
 
 extern struct engine eng;
@@ -51,6 +53,7 @@ void engine_contact_offers_end(struct contact *ct, enum offer_end why,
 struct offer *engine_offer_of(struct contact *ct, const struct clin *c);
 void engine_push(struct contact *ct, json_t *msg);
 void engine_settle(int64_t now);
+void engine_followup(struct contact *ct, const char *reason, int64_t now);
 void engine_clin_wrapup(struct clin *c, int64_t now);
 
 #endif

@@ -172,6 +172,7 @@ engine_abandon(struct session *s, const struct msg *m)
 	    NULL, now) == STORE_ERROR)
 		engine_store_failed("abandon");
 	engine_event(ct, "abandoned", now, 0, NULL, NULL);
+	engine_followup(ct, "abandoned", now);
 	session_ok(s, m->id);
 	engine_contact_remove(ct);
 	engine_settle(now);
@@ -299,6 +300,10 @@ engine_complete(struct session *s, struct clin *c, const struct msg *m)
 		json_object_set_new(detail, "disclosure",
 		    json_pack("{s:s, s:s, s:s}", "recipient", d->recipient,
 		    "affiliation", d->affiliation, "nature", d->nature));
+	if (m->u.complete.has_disclosure &&
+	    store_disclosure_add(eng.st, ct->id, c->id, now, d->recipient,
+	    d->affiliation, d->nature) == STORE_ERROR)
+		engine_store_failed("disclosure");
 	engine_event(ct, "completed", now, 0, c->id, detail);
 	session_ok(s, m->id);
 	c->assigned = NULL;
@@ -334,6 +339,8 @@ engine_clinician_disconnected(struct clin *c)
 
 	c->session = NULL;
 	c->available = false;
+	if (eng.stopping)
+		return;
 	for (o = TAILQ_FIRST(&c->offers); o != NULL; o = next) {
 		next = TAILQ_NEXT(o, by_clin);
 		/* Offers it never heard of (after a restart) wait for it. */

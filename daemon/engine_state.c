@@ -12,6 +12,7 @@
 
 #include "engine.h"
 #include "engine_int.h"
+#include "gaps.h"
 #include "log.h"
 #include "session.h"
 #include "store.h"
@@ -19,6 +20,7 @@
 
 #define ENGINE_ROSTER_POLL_MS 1000
 #define ENGINE_RECOUNT_MS (60 * 1000)
+#define ENGINE_GAP_CHECK_MS (3600 * 1000)
 
 struct engine eng;
 
@@ -84,6 +86,8 @@ engine_roster_swap(struct roster *r, int64_t now)
 		engine_timer_in(eng.shift_timer, next - now);
 	log_info("roster version %lld: %zu clinicians",
 	    (long long)r->version, r->nclinicians);
+	gaps_check(r, now, eng.conf->gap_warning_hours);
+	eng.last_gap_check = now;
 	engine_dirty_all();
 	engine_settle(now);
 }
@@ -119,6 +123,10 @@ engine_poll_cb(evutil_socket_t fd, short what, void *arg)
 		clin_recount(eng.st, now);
 		eng.last_recount = now;
 	}
+	if (now - eng.last_gap_check >= ENGINE_GAP_CHECK_MS) {
+		gaps_check(eng.roster, now, eng.conf->gap_warning_hours);
+		eng.last_gap_check = now;
+	}
 }
 
 /* A shift started or ended: on-call sets changed. */
@@ -133,6 +141,7 @@ engine_shift_cb(evutil_socket_t fd, short what, void *arg)
 	next = roster_next_change(eng.roster, now);
 	if (next != INT64_MAX)
 		engine_timer_in(eng.shift_timer, next - now);
+	gaps_check(eng.roster, now, eng.conf->gap_warning_hours);
 	engine_dirty_all();
 	engine_settle(now);
 }
@@ -321,6 +330,19 @@ engine_free(void)
 	free(eng.cand_clins);
 	free(eng.offers);
 	memset(&eng, 0, sizeof(eng));
+}
+
+/* Freeze the live state for shutdown. */
+void
+engine_stop(void)
+{
+	struct contact *ct;
+
+	eng.stopping = true;
+	TAILQ_FOREACH(ct, &eng.queue, entry)
+		evtimer_del(ct->timer);
+	evtimer_del(eng.shift_timer);
+	evtimer_del(eng.poll_timer);
 }
 
 /* A reloaded config: new contacts get the new policy, old ones keep theirs. */

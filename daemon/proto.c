@@ -13,6 +13,7 @@
 
 #include "conn.h"
 #include "engine.h"
+#include "gaps.h"
 #include "log.h"
 #include "msg.h"
 #include "proto.h"
@@ -99,12 +100,27 @@ proto_complete(struct session *s, const struct msg *m)
 	engine_complete(s, session_clin(s), m);
 }
 
+/* Every look at contact records is on record (42 CFR Part 2). */
+static void
+proto_audit(struct session *s, const char *action, int64_t now)
+{
+	struct store *st = engine_store();
+
+	if (store_audit_add(st, now, session_principal(s), "principal",
+	    action, NULL, NULL) == STORE_ERROR)
+		log_warnx("audit: %s", store_error(st));
+}
+
 /* A supervisor starts watching every contact event. */
 static void
 proto_watch(struct session *s, const struct msg *m)
 {
+	int64_t now = util_now_ms();
+
+	proto_audit(s, "read.watch", now);
 	session_set_watching(s);
 	session_ok(s, m->id);
+	gaps_replay(s, now, engine_conf()->gap_warning_hours);
 	log_info("supervisor %s watching", session_principal(s));
 }
 
@@ -112,7 +128,10 @@ proto_watch(struct session *s, const struct msg *m)
 static void
 proto_snapshot(struct session *s, const struct msg *m)
 {
-	session_reply(s, m->id, engine_snapshot(util_now_ms()));
+	int64_t now = util_now_ms();
+
+	proto_audit(s, "read.snapshot", now);
+	session_reply(s, m->id, engine_snapshot(now));
 }
 
 /* Send one stored push to a newly welcomed intake. */

@@ -129,6 +129,12 @@ struct clin {
 int engine_init(struct event_base *base, struct store *st,
     const struct conf *conf, char **cause);
 void engine_free(void);
+/*
+ * Shutting down: from now on nothing is routed, no timer acts, and a
+ * clinician's disconnect declines nothing, so the store keeps every contact
+ * and offer exactly as they stood for the next start.
+ */
+void engine_stop(void);
 /* A new config (SIGHUP): new contacts take the new policy. */
 void engine_set_conf(const struct conf *conf);
 const struct conf *engine_conf(void);
