@@ -30,7 +30,7 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
 CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/session.c daemon/engine.c daemon/engine_ops.c \
                daemon/engine_state.c daemon/route.c daemon/contact.c \
-               daemon/clinician.c daemon/notify.c
+               daemon/clinician.c daemon/notify.c daemon/gaps.c
 
 CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c ctl/fmt.c
 
@@ -90,10 +90,29 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o \
 
 unit: $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 
+# The benchmark of issue 4: crisisd as deployed against the load generator,
+# beside an echo server and raw SQLite baselines (bench/run, ~5 minutes).
+BENCH_BINS = $(addprefix $(BUILD)/bench/,loadgen echo sqlite_rate)
+$(BUILD)/bench/loadgen: $(BUILD)/bench/loadgen.o $(BUILD)/bench/loadgen_proto.o
+$(BUILD)/bench/echo: $(BUILD)/bench/echo.o
+$(BUILD)/bench/sqlite_rate: $(BUILD)/bench/sqlite_rate.o
+$(BENCH_BINS):
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) -pthread
+
+bench: all $(BENCH_BINS)
+	@bench/run --build $(BUILD)
+
+.PHONY: bench
+
 # Every test: unit tests (cmocka), then the end-to-end suite against the
 # real binaries.  The last line is the summary.
 check: all unit
 	@tests/run-all $(BUILD)/tests $(UNIT_TESTS)
+
+# SIGKILL crisisd 1000 times under a load of 10000 contacts; nothing may be
+# lost, duplicated or assigned twice (a short run is part of `make check`).
+crashtest: all
+	python3 tests/crash/crashtest.py --contacts 10000 --kills 1000
 
 # A demo daemon on 127.0.0.1:7410 with a sample roster (see README).
 run: all
@@ -137,6 +156,6 @@ install: all
 clean:
 	rm -rf $(BUILD) build-asan crisisd crisisctl
 
-.PHONY: all deps unit check run asan format install clean
+.PHONY: all deps unit check crashtest run asan format install clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
