@@ -30,7 +30,8 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
 CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/session.c daemon/engine.c daemon/engine_ops.c \
                daemon/engine_state.c daemon/route.c daemon/contact.c \
-               daemon/clinician.c daemon/notify.c daemon/gaps.c
+               daemon/clinician.c daemon/notify.c daemon/gaps.c \
+               daemon/intake.c
 
 CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c ctl/fmt.c
 

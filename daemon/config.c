@@ -69,6 +69,9 @@
 #define CONF_DEFAULT_MAX_LINE_BYTES 16384
 #define CONF_DEFAULT_HELLO_TIMEOUT_MS 5000
 #define CONF_DEFAULT_TIMEZONE "UTC"
+#define CONF_DEFAULT_CONTACTS_PER_SECOND 100
+#define CONF_DEFAULT_OPEN_CONTACTS 5000
+#define CONF_RATE_MAX 1000000
 #define CONF_DEFAULT_GAP_WARNING_HOURS 24
 #define CONF_GAP_WARNING_HOURS_MAX (24 * 31)
 #define CONF_DEFAULT_SERVICE_LEVEL_MS 20000
@@ -608,6 +611,10 @@ static const struct conf_key conf_limits_keys[] = {
 	    CONF_LINE_BYTES_MIN, CONF_LINE_BYTES_MAX),
 	CONF_KEY(conf, hello_timeout_ms, false, conf_key_ms,
 	    CONF_HELLO_TIMEOUT_MIN_MS, CONF_TEN_MINUTES_MS),
+	CONF_KEY(conf, max_contacts_per_second, false, conf_key_int, 0,
+	    CONF_RATE_MAX),
+	CONF_KEY(conf, max_open_contacts, false, conf_key_int, 0,
+	    CONF_RATE_MAX),
 };
 static const struct conf_table conf_limits_table = {
 	conf_limits_keys, nitems(conf_limits_keys)
@@ -713,6 +720,8 @@ conf_defaults(struct conf *conf)
 	conf->max_connections = CONF_DEFAULT_MAX_CONNECTIONS;
 	conf->max_line_bytes = CONF_DEFAULT_MAX_LINE_BYTES;
 	conf->hello_timeout_ms = CONF_DEFAULT_HELLO_TIMEOUT_MS;
+	conf->max_contacts_per_second = CONF_DEFAULT_CONTACTS_PER_SECOND;
+	conf->max_open_contacts = CONF_DEFAULT_OPEN_CONTACTS;
 	conf->gap_warning_hours = CONF_DEFAULT_GAP_WARNING_HOURS;
 	conf->service_level_ms = CONF_DEFAULT_SERVICE_LEVEL_MS;
 	conf->short_abandon_ms = CONF_DEFAULT_SHORT_ABANDON_MS;

@@ -19,6 +19,7 @@
 
 #include "engine.h"
 #include "engine_int.h"
+#include "intake.h"
 #include "log.h"
 #include "session.h"
 #include "store.h"
@@ -103,6 +104,8 @@ engine_contact_add(struct contact *ct)
 		fatalx("evtimer_new");
 	HASH_ADD_STR(eng.by_id, id, ct);
 	TAILQ_INSERT_TAIL(&eng.queue, ct, entry);
+	if (ct->state == CONTACT_OPEN)
+		intake_opened(ct->intake);
 }
 
 /* Forget a closed contact (its offers are gone already). */
@@ -111,6 +114,8 @@ engine_contact_remove(struct contact *ct)
 {
 	HASH_DEL(eng.by_id, ct);
 	TAILQ_REMOVE(&eng.queue, ct, entry);
+	if (ct->state == CONTACT_OPEN)
+		intake_closed(ct->intake);
 	event_free(ct->timer);
 	engine_policy_unref(ct->policy);
 	contact_free(ct);

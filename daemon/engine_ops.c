@@ -11,6 +11,7 @@
 
 #include "engine.h"
 #include "engine_int.h"
+#include "intake.h"
 #include "log.h"
 #include "session.h"
 #include "store.h"
@@ -107,6 +108,20 @@ engine_contact(struct session *s, const struct msg *m)
 		session_error(s, m->id, CODE_INTERNAL,
 		    "contact not stored: %s", store_error(eng.st));
 		return;
+	}
+	switch (intake_admit(intake, now, eng.conf->max_contacts_per_second,
+	    eng.conf->max_open_contacts)) {
+	case INTAKE_TOO_FAST:
+		session_error(s, m->id, CODE_OVERLOADED, "more than %d "
+		    "contacts a second from %s", eng.conf->max_contacts_per_second,
+		    intake);
+		return;
+	case INTAKE_TOO_MANY_OPEN:
+		session_error(s, m->id, CODE_OVERLOADED, "%d contacts from %s "
+		    "are still being routed", intake_open_count(intake), intake);
+		return;
+	case INTAKE_ADMIT:
+		break;
 	}
 	ct = engine_contact_from_msg(mc, intake, now);
 	if (ct->patient != NULL && store_patient_primary(eng.st, ct->patient,

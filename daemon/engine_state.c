@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "engine_int.h"
 #include "gaps.h"
+#include "intake.h"
 #include "log.h"
 #include "session.h"
 #include "store.h"
@@ -320,6 +321,7 @@ engine_free(void)
 {
 	engine_drop_contacts();
 	clin_free_all();
+	intake_free_all();
 	roster_free(eng.roster);
 	engine_policy_unref(eng.policy);
 	if (eng.poll_timer != NULL)

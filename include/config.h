@@ -51,6 +51,8 @@ struct conf {
 	int max_connections;
 	size_t max_line_bytes;
 	int64_t hello_timeout_ms;
+	int max_contacts_per_second; /* per intake principal; 0: no limit */
+	int max_open_contacts;       /* per intake principal, being routed */
 
 	/* roster: warn of tier-1 gaps starting within this many hours (0: off) */
 	int gap_warning_hours;

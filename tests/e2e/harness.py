@@ -42,7 +42,9 @@ REPLY_TYPES = {"welcome", "pong", "ok", "queued", "assigned", "error",
 
 ROUTING_KEYS = ("tiers", "max_wait_ms", "overflow_target", "continuity_ms",
                 "imminent_max_wait_ms", "wrapup_ms", "max_missed_offers")
-LIMIT_KEYS = ("max_connections", "max_line_bytes", "hello_timeout_ms")
+LIMIT_KEYS = ("max_connections", "max_line_bytes", "hello_timeout_ms",
+              "max_contacts_per_second",
+              "max_open_contacts")
 TOP_KEYS = ("log_level", "timezone")
 # Keys that hold durations in milliseconds: scaled with SCALE.
 SCALED_KEYS = ("max_wait_ms", "continuity_ms", "imminent_max_wait_ms",
@@ -63,6 +65,8 @@ DEFAULTS = {
     "max_connections": 64,
     "max_line_bytes": 4096,
     "hello_timeout_ms": 500,
+    "max_contacts_per_second": 1000,
+    "max_open_contacts": 5000,
 }
 
 DISPOSITIONS = ("resolved", "safety_plan", "referred", "emergency_dispatched",
