@@ -125,6 +125,20 @@ asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined" check
 
+# Static checks: cppcheck (told where the list and hash macros live, which
+# it cannot find alone) and clang-tidy.
+LINT_SRCS = $(COMMON_SRCS) $(CRISISD_SRCS) $(CRISISCTL_SRCS)
+lint: $(BUILD)/pkg.mk
+	cppcheck --quiet --error-exitcode=1 --std=c11 -Iinclude -D__GNUC__ \
+	  --enable=warning,performance,portability \
+	  --include=/usr/include/x86_64-linux-gnu/sys/queue.h \
+	  --include=/usr/include/uthash.h --include=/usr/include/jansson.h \
+	  --suppress=missingIncludeSystem \
+	  --suppress=nullPointerRedundantCheck:ctl/fmt.c \
+	  --suppress=ctunullpointer:ctl/fmt.c $(LINT_SRCS)
+	clang-tidy --quiet $(LINT_SRCS) -- -std=c11 -D_GNU_SOURCE -Iinclude \
+	  $(PKG_CFLAGS) 2>/dev/null
+
 format:
 	clang-format -i daemon/*.c ctl/*.c include/*.h tests/unit/*.c
 
@@ -157,6 +171,6 @@ install: all
 clean:
 	rm -rf $(BUILD) build-asan crisisd crisisctl
 
-.PHONY: all deps unit check crashtest run asan format install clean
+.PHONY: all deps unit check crashtest run asan lint format install clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -434,6 +434,15 @@ engine_candidates(struct contact *ct, int64_t now, int *primary)
 	return n;
 }
 
+/* Did routing move (so the saved position is out of date)? */
+static bool
+engine_pos_equal(const struct route_pos *a, const struct route_pos *b)
+{
+	return a->stage == b->stage && a->tier_index == b->tier_index &&
+	    a->stage_deadline == b->stage_deadline &&
+	    a->deadline == b->deadline && a->waiting_told == b->waiting_told;
+}
+
 /* Route one contact: ask route_next and carry out its plan. */
 static void
 engine_route(struct contact *ct, int64_t now)
@@ -465,7 +474,7 @@ engine_route(struct contact *ct, int64_t now)
 		engine_overflow(ct, now);
 		return;
 	}
-	if (memcmp(&before, &ct->pos, sizeof(before)) != 0)
+	if (!engine_pos_equal(&before, &ct->pos))
 		engine_save_route(ct);
 	engine_arm(ct, now);
 }

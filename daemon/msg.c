@@ -154,7 +154,7 @@ msg_quote(const char *src, char dst[MSG_QUOTE_MAX_BYTES + 4])
 {
 	size_t i;
 
-	for (i = 0; src[i] != '\0' && i < MSG_QUOTE_MAX_BYTES; i++) {
+	for (i = 0; i < MSG_QUOTE_MAX_BYTES && src[i] != '\0'; i++) {
 		unsigned char ch = (unsigned char)src[i];
 
 		dst[i] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
