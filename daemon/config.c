@@ -146,6 +146,20 @@ conf_name(const config_setting_t *s, char *buf, size_t size)
 		    config_setting_index(s));
 }
 
+/*
+ * Keep one error on one line: a string from the file may hold a newline or
+ * another control character, which would break (or forge) the "file:line:"
+ * lines that crisisd -t prints and an operator reads.
+ */
+static void
+conf_error_clean(char *msg)
+{
+	for (; *msg != '\0'; msg++) {
+		if ((unsigned char)*msg < 0x20 || *msg == 0x7f)
+			*msg = '?';
+	}
+}
+
 /* Record one error at s's file and line, prefixed with s's name. */
 static void
 conf_error(struct conf_check *ck, const config_setting_t *s,
@@ -160,6 +174,7 @@ conf_error(struct conf_check *ck, const config_setting_t *s,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	conf_error_clean(msg);
 	conf_name(s, name, sizeof name);
 	xasprintf(&errors, "%s%s%s:%u: %s%s%s", ck->errors != NULL ?
 	    ck->errors : "", ck->errors != NULL ? "\n" : "",
