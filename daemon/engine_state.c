@@ -438,6 +438,7 @@ json_t *
 engine_snapshot(int64_t now)
 {
 	json_t *contacts = json_array(), *clinicians = json_array(), *o;
+	json_t *followups;
 	struct contact *ct;
 	struct offer *of;
 
@@ -463,6 +464,11 @@ engine_snapshot(int64_t now)
 			    json_string(c->assigned->id));
 		json_array_append_new(clinicians, o);
 	}
-	return json_pack("{s:s, s:o, s:o}", "type", "snapshot", "contacts",
-	    contacts, "clinicians", clinicians);
+	followups = store_review_followups_open(eng.st);
+	if (followups == NULL) {
+		log_warnx("snapshot: follow-ups: %s", store_error(eng.st));
+		followups = json_array();
+	}
+	return json_pack("{s:s, s:o, s:o, s:o}", "type", "snapshot", "contacts",
+	    contacts, "clinicians", clinicians, "followups", followups);
 }
