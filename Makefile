@@ -25,7 +25,8 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/roster.c daemon/msg.c daemon/store.c \
               daemon/store_roster.c daemon/store_contact.c \
               daemon/store_review.c daemon/store_audit.c \
-              daemon/store_stats.c daemon/store_followup.c
+              daemon/store_stats.c daemon/store_tally.c \
+              daemon/store_followup.c
 
 CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/session.c daemon/engine.c daemon/engine_ops.c \
@@ -33,7 +34,8 @@ CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/clinician.c daemon/notify.c daemon/gaps.c \
                daemon/intake.c
 
-CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c ctl/fmt.c
+CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
+                 ctl/ctl_audit.c ctl/fmt.c
 
 UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify
 

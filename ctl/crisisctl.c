@@ -49,7 +49,13 @@ static const char *const ctl_opts_range[] = { "from", "to", NULL };
 static const char *const ctl_opts_at[] = { "at", NULL };
 static const char *const ctl_opts_log[] = { "since", "until", "risk",
 	"outcome", "clinician", "program", "channel", "limit", "offset", NULL };
-static const char *const ctl_opts_window[] = { "since", "until", NULL };
+static const char *const ctl_opts_stats[] = { "since", "until", "by",
+	"service-level-ms", "short-abandon-ms", NULL };
+static const char *const ctl_opts_audit[] = { "since", "until", "actor",
+	"action", "target", NULL };
+static const char *const ctl_opts_disclosures[] = { "since", "until",
+	"patient", NULL };
+static const char *const ctl_opts_close[] = { "by", "note", NULL };
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "init", ctl_roster_init, "", 0, ctl_opts_none, true },
@@ -74,8 +80,19 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "[--program P] [--channel CH] [--limit N] [--offset N]", 0,
 	  ctl_opts_log, false },
 	{ "show", ctl_review_show, "CID", 1, ctl_opts_none, false },
-	{ "stats", ctl_review_stats, "[--since T] [--until T]", 0,
-	  ctl_opts_window, false },
+	{ "stats", ctl_review_stats,
+	  "[--since T] [--until T] [--by hour|day|clinician|tier|program|risk] "
+	  "[--service-level-ms MS] [--short-abandon-ms MS]", 0,
+	  ctl_opts_stats, false },
+	{ "audit", ctl_audit_list,
+	  "[--since T] [--until T] [--actor A] [--action X] [--target ID]", 0,
+	  ctl_opts_audit, false },
+	{ "disclosures", ctl_audit_disclosures,
+	  "[--since T] [--until T] [--patient P]", 0, ctl_opts_disclosures,
+	  false },
+	{ "followups", ctl_audit_followups, "", 0, ctl_opts_none, false },
+	{ "followup close", ctl_audit_followup_close,
+	  "ID --by CLINICIAN --note TEXT", 1, ctl_opts_close, false },
 };
 
 /* Print the usage of every command to fp. */
@@ -160,6 +177,20 @@ ctl_time_opt(const struct ctl *ctl, const char *name, int64_t def,
 	if (util_parse_rfc3339(v, ms) != 0)
 		return ctl_usage_error(ctl, "--%s: not an RFC 3339 time "
 		    "(like 2026-11-27T10:00:00Z): %s", name, v);
+	return CTL_OK;
+}
+
+/* --since and --until into [since, until), 0 for a missing bound. */
+int
+ctl_window_opt(const struct ctl *ctl, int64_t *since, int64_t *until)
+{
+	int rc;
+
+	if ((rc = ctl_time_opt(ctl, "since", 0, since)) != CTL_OK ||
+	    (rc = ctl_time_opt(ctl, "until", 0, until)) != CTL_OK)
+		return rc;
+	if (*since != 0 && *until != 0 && *until <= *since)
+		return ctl_usage_error(ctl, "--until must be after --since");
 	return CTL_OK;
 }
 
@@ -421,6 +452,7 @@ ctl_run(struct ctl *ctl, const char *config)
 		return CTL_FAIL;
 	}
 	ctl->now_ms = util_now_ms();
+	ctl_audit_init(ctl);
 	rc = ctl->cmd->handler(ctl);
 	store_close(ctl->store);
 	conf_free(ctl->conf);

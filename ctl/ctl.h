@@ -24,6 +24,8 @@ enum ctl_exit {
 /* Most value-taking options and positional arguments a command has. */
 #define CTL_OPTS_MAX 12
 #define CTL_POS_MAX 2
+/* Longest audit actor: "user (sudo: user)". */
+#define CTL_ACTOR_MAX 160
 
 struct ctl;
 
@@ -45,6 +47,7 @@ struct ctl {
 	int64_t now_ms;
 	const char *pos[CTL_POS_MAX];
 	const char *opt[CTL_OPTS_MAX]; /* indexed like cmd->opts; NULL: unset */
+	char actor[CTL_ACTOR_MAX];     /* who the audit says ran the command */
 };
 
 /* The value given for option name, or NULL. */
@@ -67,6 +70,12 @@ int ctl_commit(struct ctl *ctl);
 int ctl_time_opt(const struct ctl *ctl, const char *name, int64_t def,
     int64_t *ms);
 
+/*
+ * --since and --until as [since, until), 0 for a missing bound; CTL_OK,
+ * or CTL_USAGE with the error printed.
+ */
+int ctl_window_opt(const struct ctl *ctl, int64_t *since, int64_t *until);
+
 /* Option name as an integer in [min, max], or def if not given. */
 int ctl_long_opt(const struct ctl *ctl, const char *name, long def,
     long min, long max, long *out);
@@ -85,6 +94,35 @@ int ctl_output_fail(void);
 
 /* The configured display time zone (NULL: UTC). */
 const char *ctl_timezone(const struct ctl *ctl);
+
+/* ctl_audit.c: the audit of every read and change (42 CFR Part 2) */
+
+/* Fill ctl->actor: the OS user, and the sudo user behind root. */
+void ctl_audit_init(struct ctl *ctl);
+
+/*
+ * Record a read of contact records (action "read.log", ...) and commit it
+ * before anything is read: a read that cannot be recorded is refused.
+ * detail (stolen) says what was read: the filter or the contact ids.
+ */
+int ctl_audit_read(struct ctl *ctl, const char *action, const char *target,
+    json_t *detail);
+
+/*
+ * Record a change (action "change.shift", ...) in the open batch, so it
+ * commits with the change or not at all.  before and after are stolen
+ * (NULL: none).
+ */
+int ctl_audit_change(struct ctl *ctl, const char *action,
+    const char *target, json_t *before, json_t *after);
+
+/* Set key to ms as RFC 3339 UTC text in obj, unless ms is 0. */
+void ctl_audit_time(json_t *obj, const char *key, int64_t ms);
+
+int ctl_audit_list(struct ctl *ctl);
+int ctl_audit_disclosures(struct ctl *ctl);
+int ctl_audit_followups(struct ctl *ctl);
+int ctl_audit_followup_close(struct ctl *ctl);
 
 /* ctl_roster.c */
 int ctl_roster_init(struct ctl *ctl);

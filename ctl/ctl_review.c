@@ -1,6 +1,8 @@
 /*
  * ctl_review.c: crisisctl's review commands for supervisors: log (contacts
- * newest first, filtered), show (one contact and its timeline) and stats.
+ * newest first, filtered), show (one contact and its timeline) and stats
+ * (the crisis-line metrics, grouped by hour, day, clinician, tier, program
+ * or risk).  Each writes its audit row first (ctl_audit.c).
  *
  * The store hands back times as ms; these commands add what a reader of
  * the listing wants worked out (time to answer, time since queued) and
@@ -8,10 +10,13 @@
  */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
+#include "config.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -20,6 +25,9 @@
 
 /* Without --limit, a log table shows this many contacts at most. */
 #define CTL_REVIEW_TABLE_ROWS 1000
+/* An hour and a day, in ms. */
+#define CTL_REVIEW_HOUR_MS (3600L * 1000)
+#define CTL_REVIEW_DAY_MS (24L * CTL_REVIEW_HOUR_MS)
 
 static const char *const ctl_review_risks[] = { "imminent", "high",
 	"moderate", "low", "unknown", NULL };
@@ -39,24 +47,10 @@ static const char *const ctl_review_log_csv[] = { "id", "ref", "intake",
 	"time_to_answer_ms", NULL };
 
 /* A contact's timeline, in a table and in CSV. */
-static const char *const ctl_review_timeline_table[] = { "elapsed_ms", "at",
-	"event", "tier", "clinician", "detail", NULL };
+static const char *const ctl_review_timeline_table[] = { "elapsed_ms",
+	"step_ms", "at", "event", "tier", "clinician", "detail", NULL };
 static const char *const ctl_review_timeline_csv[] = { "at", "elapsed_ms",
-	"event", "tier", "clinician", "detail", NULL };
-
-/* --since and --until into [since, until), 0 for a missing bound. */
-static int
-ctl_review_window(const struct ctl *ctl, int64_t *since, int64_t *until)
-{
-	int rc;
-
-	if ((rc = ctl_time_opt(ctl, "since", 0, since)) != CTL_OK ||
-	    (rc = ctl_time_opt(ctl, "until", 0, until)) != CTL_OK)
-		return rc;
-	if (*since != 0 && *until != 0 && *until <= *since)
-		return ctl_usage_error(ctl, "--until must be after --since");
-	return CTL_OK;
-}
+	"step_ms", "event", "tier", "clinician", "detail", NULL };
 
 /* Set key to the time from "from" to "to", or null unless both are times. */
 static void
@@ -131,6 +125,26 @@ ctl_review_log_table(struct ctl *ctl, struct store_log_filter *f)
 	return rc;
 }
 
+/* What a log read looked at, for its audit row: the filter as given. */
+static json_t *
+ctl_review_log_detail(const struct ctl *ctl, const struct store_log_filter *f)
+{
+	static const char *const names[] = { "risk", "outcome", "clinician",
+		"program", "channel", "limit", "offset" };
+	json_t *detail = json_object();
+	const char *v;
+
+	ctl_audit_time(detail, "since", f->since_ms);
+	ctl_audit_time(detail, "until", f->until_ms);
+	for (size_t i = 0; i < nitems(names); i++) {
+		if ((v = ctl_opt(ctl, names[i])) != NULL)
+			json_object_set_new(detail, names[i], json_string(v));
+	}
+	json_object_set_new(detail, "format",
+	    json_string(fmt_format_name(ctl->format)));
+	return detail;
+}
+
 /* log [filters]: contacts newest first. */
 int
 ctl_review_log(struct ctl *ctl)
@@ -138,7 +152,7 @@ ctl_review_log(struct ctl *ctl)
 	struct store_log_filter f = { 0 };
 	int rc;
 
-	if ((rc = ctl_review_window(ctl, &f.since_ms, &f.until_ms)) != CTL_OK ||
+	if ((rc = ctl_window_opt(ctl, &f.since_ms, &f.until_ms)) != CTL_OK ||
 	    (rc = ctl_enum_opt(ctl, "risk", ctl_review_risks)) != CTL_OK ||
 	    (rc = ctl_enum_opt(ctl, "outcome", ctl_review_outcomes)) !=
 	    CTL_OK ||
@@ -154,6 +168,9 @@ ctl_review_log(struct ctl *ctl)
 	f.channel = ctl_opt(ctl, "channel");
 	f.clinician = ctl_opt(ctl, "clinician");
 	f.program = ctl_opt(ctl, "program");
+	if ((rc = ctl_audit_read(ctl, "read.log", NULL,
+	    ctl_review_log_detail(ctl, &f))) != CTL_OK)
+		return rc;
 	if (ctl->format == FMT_TABLE)
 		return ctl_review_log_table(ctl, &f);
 	return ctl_review_log_stream(ctl, &f);
@@ -201,6 +218,9 @@ ctl_review_show(struct ctl *ctl)
 	if (!ctl_review_valid_cid(cid))
 		return ctl_usage_error(ctl, "bad contact id: 1 to %d printable "
 		    "characters", CONTACT_ID_MAX);
+	if ((rc = ctl_audit_read(ctl, "read.show", cid, json_pack("{s:s}",
+	    "contact", cid))) != CTL_OK)
+		return rc;
 	if ((contact = store_review_show(ctl->store, cid)) == NULL) {
 		log_error("contact %s: %s", cid, store_error(ctl->store));
 		return CTL_FAIL;
@@ -210,9 +230,13 @@ ctl_review_show(struct ctl *ctl)
 	    json_object_get(contact, "assigned_at"));
 	queued = json_object_get(contact, "queued_at");
 	events = json_object_get(contact, "events");
-	json_array_foreach(events, i, ev)
+	json_array_foreach(events, i, ev) {
 		ctl_review_span(ev, "elapsed_ms", queued,
 		    json_object_get(ev, "at"));
+		ctl_review_span(ev, "step_ms", i > 0 ? json_object_get(
+		    json_array_get(events, i - 1), "at") : queued,
+		    json_object_get(ev, "at"));
+	}
 	switch (ctl->format) {
 	case FMT_JSON:
 		rc = ctl_print_object(ctl, contact);
@@ -228,17 +252,151 @@ ctl_review_show(struct ctl *ctl)
 	return rc;
 }
 
-/* stats [--since T] [--until T]: the CONTRACT §6 numbers. */
+/* --- stats --- */
+
+/* --by's values, in the order of enum store_stats_by from hour on. */
+static const char *const ctl_review_by[] = { "hour", "day", "clinician",
+	"tier", "program", "risk", NULL };
+
+/* Whole seconds at or before ms. */
+static time_t
+ctl_review_seconds(int64_t ms)
+{
+	return (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+}
+
+/* The local hour holding ms, in the zone $TZ names. */
+static int64_t
+ctl_review_hour(void *arg, int64_t ms, int64_t *end_ms)
+{
+	time_t t = ctl_review_seconds(ms);
+	struct tm tm;
+	int64_t start;
+
+	(void)arg;
+	localtime_r(&t, &tm);
+	start = ((int64_t)t - tm.tm_min * 60 - tm.tm_sec) * 1000;
+	*end_ms = start + CTL_REVIEW_HOUR_MS;
+	return start;
+}
+
+/*
+ * The local day holding ms: from its midnight to the next, 23 or 25
+ * hours apart when daylight saving begins or ends.
+ */
+static int64_t
+ctl_review_day(void *arg, int64_t ms, int64_t *end_ms)
+{
+	time_t t = ctl_review_seconds(ms);
+	struct tm tm, next;
+	int64_t start;
+
+	(void)arg;
+	localtime_r(&t, &tm);
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	next = tm;
+	next.tm_mday++;
+	start = (int64_t)mktime(&tm) * 1000;
+	*end_ms = (int64_t)mktime(&next) * 1000;
+	/* A zone whose midnight is skipped starts the day at 01:00. */
+	if (start > ms)
+		start = (int64_t)t * 1000;
+	if (*end_ms <= start)
+		*end_ms = start + CTL_REVIEW_HOUR_MS;
+	return start;
+}
+
+/*
+ * Read --by and the thresholds into q.  The service level and short
+ * abandon thresholds come from crisisd.conf's review group unless given.
+ */
+static int
+ctl_review_stats_opts(const struct ctl *ctl, struct store_stats_query *q)
+{
+	const char *by = ctl_opt(ctl, "by");
+	long sl, sa;
+	int rc;
+
+	if ((rc = ctl_window_opt(ctl, &q->since_ms, &q->until_ms)) !=
+	    CTL_OK ||
+	    (rc = ctl_enum_opt(ctl, "by", ctl_review_by)) != CTL_OK ||
+	    (rc = ctl_long_opt(ctl, "service-level-ms",
+	    (long)ctl->conf->service_level_ms, 1, CTL_REVIEW_DAY_MS,
+	    &sl)) != CTL_OK ||
+	    (rc = ctl_long_opt(ctl, "short-abandon-ms",
+	    (long)ctl->conf->short_abandon_ms, 0, CTL_REVIEW_DAY_MS,
+	    &sa)) != CTL_OK)
+		return rc;
+	q->service_level_ms = sl;
+	q->short_abandon_ms = sa;
+	for (size_t i = 0; by != NULL && ctl_review_by[i] != NULL; i++) {
+		if (strcmp(by, ctl_review_by[i]) == 0)
+			q->by = (enum store_stats_by)(STORE_STATS_BY_HOUR + i);
+	}
+	if (q->by == STORE_STATS_BY_HOUR)
+		q->period = ctl_review_hour;
+	else if (q->by == STORE_STATS_BY_DAY)
+		q->period = ctl_review_day;
+	return CTL_OK;
+}
+
+/* What a stats read looked at, for its audit row. */
+static json_t *
+ctl_review_stats_detail(const struct ctl *ctl,
+    const struct store_stats_query *q)
+{
+	json_t *detail = json_object();
+
+	ctl_audit_time(detail, "since", q->since_ms);
+	ctl_audit_time(detail, "until", q->until_ms);
+	if (ctl_opt(ctl, "by") != NULL)
+		json_object_set_new(detail, "by",
+		    json_string(ctl_opt(ctl, "by")));
+	return detail;
+}
+
+/*
+ * The stats, with $TZ set to the configured zone while they are counted,
+ * so hours and days are the supervisor's own (the C library's calendar
+ * works only through $TZ).
+ */
+static json_t *
+ctl_review_stats_local(struct ctl *ctl, const struct store_stats_query *q)
+{
+	const char *tz = ctl_timezone(ctl), *old = getenv("TZ");
+	char *saved = old != NULL ? xstrdup(old) : NULL;
+	json_t *stats;
+
+	setenv("TZ", tz != NULL ? tz : "UTC", 1);
+	tzset();
+	stats = store_review_stats_query(ctl->store, q);
+	if (saved != NULL) {
+		setenv("TZ", saved, 1);
+		free(saved);
+	} else
+		unsetenv("TZ");
+	tzset();
+	return stats;
+}
+
+/*
+ * stats [--since T] [--until T] [--by ...] [thresholds]: the CONTRACT §6
+ * numbers and the crisis-line metrics (man crisisctl defines each).
+ */
 int
 ctl_review_stats(struct ctl *ctl)
 {
-	int64_t since, until;
+	struct store_stats_query q = { 0 };
 	json_t *stats;
 	int rc;
 
-	if ((rc = ctl_review_window(ctl, &since, &until)) != CTL_OK)
+	if ((rc = ctl_review_stats_opts(ctl, &q)) != CTL_OK)
 		return rc;
-	if ((stats = store_review_stats(ctl->store, since, until)) == NULL)
+	if ((rc = ctl_audit_read(ctl, "read.stats", NULL,
+	    ctl_review_stats_detail(ctl, &q))) != CTL_OK)
+		return rc;
+	if ((stats = ctl_review_stats_local(ctl, &q)) == NULL)
 		return ctl_store_fail(ctl, NULL);
 	rc = ctl_print_object(ctl, stats);
 	json_decref(stats);

@@ -112,6 +112,16 @@ ctl_roster_token_done(struct ctl *ctl, char token[TOKEN_TEXT_MAX])
 	return rc;
 }
 
+/* Roll back what the command wrote and report the store's error. */
+static int
+ctl_roster_fail(struct ctl *ctl)
+{
+	int rc = ctl_store_fail(ctl, NULL);
+
+	store_rollback(ctl->store);
+	return rc;
+}
+
 /* A principal id argument must be valid. */
 static int
 ctl_roster_check_id(const struct ctl *ctl, const char *what, const char *id)
@@ -161,9 +171,11 @@ ctl_roster_principal_add(struct ctl *ctl)
 		return rc;
 	token_new(token, hash);
 	if (store_principal_add(ctl->store, id, role, hash, ctl->now_ms) !=
-	    STORE_OK) {
+	    STORE_OK ||
+	    ctl_audit_change(ctl, "change.principal", id, NULL, json_pack(
+	    "{s:s, s:s}", "id", id, "role", role)) != CTL_OK) {
 		explicit_bzero(token, sizeof(token));
-		return ctl_store_fail(ctl, NULL);
+		return ctl_roster_fail(ctl);
 	}
 	return ctl_roster_token_done(ctl, token);
 }
@@ -198,6 +210,15 @@ ctl_roster_clinician_opts(const struct ctl *ctl, struct store_clinician *c,
 	return CTL_OK;
 }
 
+/* A clinician as the audit records it. */
+static json_t *
+ctl_roster_clinician_json(const struct store_clinician *c)
+{
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?}", "id", c->id,
+	    "name", c->name, "languages", c->languages, "skills", c->skills,
+	    "endpoint", c->endpoint);
+}
+
 /* clinician add ID --name N [...]: print its token. */
 int
 ctl_roster_clinician_add(struct ctl *ctl)
@@ -215,9 +236,11 @@ ctl_roster_clinician_add(struct ctl *ctl)
 		return rc;
 	token_new(token, hash);
 	if (store_clinician_add(ctl->store, &c, hash, ctl->now_ms) !=
-	    STORE_OK) {
+	    STORE_OK ||
+	    ctl_audit_change(ctl, "change.clinician", c.id, NULL,
+	    ctl_roster_clinician_json(&c)) != CTL_OK) {
 		explicit_bzero(token, sizeof(token));
-		return ctl_store_fail(ctl, NULL);
+		return ctl_roster_fail(ctl);
 	}
 	return ctl_roster_token_done(ctl, token);
 }
@@ -234,11 +257,37 @@ ctl_roster_token_reset(struct ctl *ctl)
 	if ((rc = ctl_roster_check_id(ctl, "principal", id)) != CTL_OK)
 		return rc;
 	token_new(token, hash);
-	if (store_token_set(ctl->store, id, hash) != STORE_OK) {
+	if (store_token_set(ctl->store, id, hash) != STORE_OK ||
+	    ctl_audit_change(ctl, "change.token", id,
+	    json_pack("{s:s, s:s}", "id", id, "token", "old"),
+	    json_pack("{s:s, s:s}", "id", id, "token", "new")) != CTL_OK) {
 		explicit_bzero(token, sizeof(token));
-		return ctl_store_fail(ctl, NULL);
+		return ctl_roster_fail(ctl);
 	}
 	return ctl_roster_token_done(ctl, token);
+}
+
+/*
+ * Add or replace the patient, with what it was before in the audit.  The
+ * batch is opened first, so nobody changes the row between the two.
+ */
+static int
+ctl_roster_patient_store(struct ctl *ctl, const char *id,
+    const char *primary, const char *program)
+{
+	json_t *before = NULL;
+
+	if (store_review_begin(ctl->store) != STORE_OK)
+		return ctl_roster_fail(ctl);
+	if ((before = store_review_patient(ctl->store, id)) == NULL &&
+	    strcmp(store_error(ctl->store), "not found") != 0)
+		return ctl_roster_fail(ctl);
+	if (store_patient_add(ctl->store, id, primary, program) != STORE_OK ||
+	    ctl_audit_change(ctl, "change.patient", id, before, json_pack(
+	    "{s:s, s:s, s:s?}", "id", id, "primary", primary, "program",
+	    program)) != CTL_OK)
+		return ctl_roster_fail(ctl);
+	return ctl_commit(ctl);
 }
 
 /* patient add ID --primary CLINICIAN [--program P]. */
@@ -260,9 +309,7 @@ ctl_roster_patient_add(struct ctl *ctl)
 	    !ctl_roster_text_ok(program, MSG_STRING_MAX_BYTES))
 		return ctl_usage_error(ctl, "--program: 1 to %d bytes of text",
 		    MSG_STRING_MAX_BYTES);
-	if (store_patient_add(ctl->store, id, primary, program) != STORE_OK)
-		return ctl_store_fail(ctl, NULL);
-	return ctl_commit(ctl);
+	return ctl_roster_patient_store(ctl, id, primary, program);
 }
 
 /* Warn when a shift's tier is not one the routing config has. */
@@ -272,6 +319,18 @@ ctl_roster_check_tier(const struct ctl *ctl, int tier)
 	if (conf_tier(ctl->conf, tier) == NULL)
 		log_warnx("warning: the routing config has no tier %d; this "
 		    "shift routes nothing until it does", tier);
+}
+
+/* A shift as the audit records it. */
+static json_t *
+ctl_roster_shift_json(const struct store_shift *s)
+{
+	json_t *o = json_pack("{s:s, s:i}", "clinician", s->clinician,
+	    "tier", s->tier);
+
+	ctl_audit_time(o, "start", s->start_ms);
+	ctl_audit_time(o, "end", s->end_ms);
+	return o;
 }
 
 /* shift add CLINICIAN --tier N --from T --to T. */
@@ -297,8 +356,10 @@ ctl_roster_shift_add(struct ctl *ctl)
 		return ctl_usage_error(ctl, "--to must be after --from");
 	s.tier = (int)tier;
 	ctl_roster_check_tier(ctl, s.tier);
-	if (store_shift_add(ctl->store, &s) != STORE_OK)
-		return ctl_store_fail(ctl, NULL);
+	if (store_shift_add(ctl->store, &s) != STORE_OK ||
+	    ctl_audit_change(ctl, "change.shift", s.clinician, NULL,
+	    ctl_roster_shift_json(&s)) != CTL_OK)
+		return ctl_roster_fail(ctl);
 	return ctl_commit(ctl);
 }
 
@@ -433,6 +494,18 @@ ctl_roster_import_read(struct ctl_import *imp, FILE *fp)
 	return rc;
 }
 
+/* What an import added, for the audit: the file and every shift. */
+static json_t *
+ctl_roster_import_json(const struct ctl_import *imp)
+{
+	json_t *shifts = json_array();
+
+	for (size_t i = 0; i < imp->nrows; i++)
+		json_array_append_new(shifts,
+		    ctl_roster_shift_json(&imp->rows[i]));
+	return json_pack("{s:s, s:o}", "file", imp->path, "shifts", shifts);
+}
+
 /* Hand the shifts to the store in one transaction and commit. */
 static int
 ctl_roster_import_store(struct ctl *ctl, struct ctl_import *imp)
@@ -453,6 +526,9 @@ ctl_roster_import_store(struct ctl *ctl, struct ctl_import *imp)
 		store_rollback(ctl->store);
 		return CTL_FAIL;
 	}
+	if (ctl_audit_change(ctl, "change.roster", imp->path, NULL,
+	    ctl_roster_import_json(imp)) != CTL_OK)
+		return ctl_roster_fail(ctl);
 	return ctl_commit(ctl);
 }
 

@@ -11,6 +11,7 @@
  */
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +27,8 @@
 /* What the log and show print of a contact, in order. */
 #define STORE_REVIEW_LOG_COLUMNS \
 	"id, ref, intake, channel, risk, program, language, state," \
-	" clinician, queued_at, assigned_at, closed_at, tier, disposition"
+	" clinician, queued_at, assigned_at, closed_at," \
+	" coalesce(answered_tier, tier) AS tier, disposition"
 
 /* Columns holding JSON text, handed back parsed. */
 static const char *const store_review_json_columns[] = { "needs", "detail" };
@@ -259,6 +261,72 @@ store_review_row_each(void *arg, sqlite3_stmt *s)
 	return rc;
 }
 
+/*
+ * The log's filters, each with the values that are usually rare.  SQLite
+ * walks one index for a filtered log and checks the other filters on the
+ * rows it finds; without statistics it guesses which index, and a common
+ * value (channel voice, outcome completed) can make it read most of the
+ * table to fill one page.  So the log picks the index itself, by rule of
+ * thumb: a clinician's contacts are few, a rare value is better than a
+ * program, a program better than a common value; the other filters are
+ * written as "+column = ?", which no index serves.
+ */
+static const struct store_review_filter {
+	const char *column;
+	const char *const *rare; /* NULL: every value counts as rare */
+	int rank_rare;           /* lower: walked first */
+	int rank_common;
+} store_review_filters[] = {
+	{ "clinician", NULL, 0, 0 },
+	{ "risk", (const char *const[]){ "imminent", "high", NULL }, 1, 4 },
+	{ "state", (const char *const[]){ STORE_STATE_OPEN,
+	  STORE_STATE_ASSIGNED, STORE_STATE_OVERFLOW, STORE_STATE_ABANDONED,
+	  NULL }, 1, 5 },
+	{ "program", NULL, 2, 2 },
+	{ "channel", (const char *const[]){ "text", "chat", NULL }, 3, 5 },
+};
+
+/* How early the filter's index should be walked for value. */
+static int
+store_review_filter_rank(const struct store_review_filter *rf,
+    const char *value)
+{
+	if (rf->rare == NULL)
+		return rf->rank_rare;
+	for (size_t i = 0; rf->rare[i] != NULL; i++) {
+		if (strcmp(value, rf->rare[i]) == 0)
+			return rf->rank_rare;
+	}
+	return rf->rank_common;
+}
+
+/* Append f's filters, the one whose index is walked first as is. */
+static void
+store_review_log_filters(struct store_review_query *q,
+    const struct store_log_filter *f)
+{
+	/* In the order of store_review_filters. */
+	const char *const values[nitems(store_review_filters)] = {
+		f->clinician, f->risk, f->outcome, f->program, f->channel,
+	};
+	char cond[64];
+	int best = INT32_MAX, rank;
+	size_t lead = nitems(values);
+
+	for (size_t i = 0; i < nitems(values); i++) {
+		if (values[i] != NULL && (rank = store_review_filter_rank(
+		    &store_review_filters[i], values[i])) < best) {
+			best = rank;
+			lead = i;
+		}
+	}
+	for (size_t i = 0; i < nitems(values); i++) {
+		snprintf(cond, sizeof(cond), "%s%s = ?", i == lead ? "" : "+",
+		    store_review_filters[i].column);
+		store_review_cond_text(q, cond, values[i]);
+	}
+}
+
 /* Contacts matching f, newest first, one at a time. */
 int
 store_review_log_each(struct store *st, const struct store_log_filter *f,
@@ -271,11 +339,7 @@ store_review_log_each(struct store *st, const struct store_log_filter *f,
 	store_review_sql(&q, "SELECT " STORE_REVIEW_LOG_COLUMNS
 	    " FROM contacts");
 	store_review_cond_window(&q, "queued_at", f->since_ms, f->until_ms);
-	store_review_cond_text(&q, "risk = ?", f->risk);
-	store_review_cond_text(&q, "state = ?", f->outcome);
-	store_review_cond_text(&q, "clinician = ?", f->clinician);
-	store_review_cond_text(&q, "program = ?", f->program);
-	store_review_cond_text(&q, "channel = ?", f->channel);
+	store_review_log_filters(&q, f);
 	store_review_sql(&q, " ORDER BY queued_at DESC, id DESC"
 	    " LIMIT ? OFFSET ?");
 	store_review_bind(&q, NULL, f->limit > 0 ? f->limit : -1);
@@ -331,34 +395,69 @@ store_review_contact(struct store *st, const char *id)
 	struct store_review_query q = { 0 };
 
 	store_review_sql(&q, "SELECT " STORE_REVIEW_LOG_COLUMNS ", caller,"
-	    " patient, needs, notes, deadline_at FROM contacts");
+	    " patient, needs, notes, deadline_at, accept_ms FROM contacts");
 	store_review_cond_text(&q, "id = ?", id);
 	return store_review_first(st, &q, "show contact");
 }
 
-/* One contact with its timeline. */
+/*
+ * What show adds to a contact, each the rows of one query about it: the
+ * timeline, and the disclosure and the follow-up it may have (one each).
+ */
+static const struct {
+	const char *key;
+	const char *sql;
+	bool one; /* a single object or null, not an array */
+} store_review_show_parts[] = {
+	{ "events", "SELECT at, event, tier, clinician, detail"
+	  " FROM contact_events WHERE contact = ? ORDER BY seq", false },
+	{ "disclosure", "SELECT at, clinician, recipient, affiliation, nature"
+	  " FROM disclosures WHERE contact = ?", true },
+	{ "followup", "SELECT id, reason, opened_at, closed_at, closed_by,"
+	  " note FROM followups WHERE contact = ?", true },
+};
+
+/* Add one part of show to the contact; -1 on failure. */
+static int
+store_review_show_part(struct store *st, json_t *contact, size_t part,
+    const char *id)
+{
+	struct store_review_query q = { 0 };
+	json_t *rows;
+
+	store_review_sql(&q, store_review_show_parts[part].sql);
+	store_review_bind(&q, id, 0);
+	if ((rows = store_review_rows(st, &q, "show contact")) == NULL)
+		return -1;
+	if (!store_review_show_parts[part].one)
+		json_object_set(contact, store_review_show_parts[part].key,
+		    rows);
+	else
+		json_object_set(contact, store_review_show_parts[part].key,
+		    json_array_size(rows) > 0 ? json_array_get(rows, 0) :
+		    json_null());
+	json_decref(rows);
+	return 0;
+}
+
+/* One contact with its timeline, disclosure and follow-up. */
 json_t *
 store_review_show(struct store *st, const char *id)
 {
-	struct store_review_query q = { 0 };
-	json_t *contact = NULL, *events;
+	json_t *contact;
 	bool opened;
 
 	if (store_snapshot_begin(st, &opened) != STORE_OK)
 		return NULL;
-	if ((contact = store_review_contact(st, id)) == NULL)
-		goto done;
-	store_review_sql(&q, "SELECT at, event, tier, clinician, detail"
-	    " FROM contact_events");
-	store_review_cond_text(&q, "contact = ?", id);
-	store_review_sql(&q, " ORDER BY seq");
-	if ((events = store_review_rows(st, &q, "contact events")) == NULL) {
-		json_decref(contact);
-		contact = NULL;
-		goto done;
+	if ((contact = store_review_contact(st, id)) != NULL) {
+		for (size_t i = 0; i < nitems(store_review_show_parts); i++) {
+			if (store_review_show_part(st, contact, i, id) == -1) {
+				json_decref(contact);
+				contact = NULL;
+				break;
+			}
+		}
 	}
-	json_object_set_new(contact, "events", events);
-done:
 	store_snapshot_end(st, opened);
 	return contact;
 }
@@ -381,3 +480,39 @@ store_review_shifts(struct store *st, int64_t from_ms, int64_t to_ms,
 	return store_review_rows(st, &q, "shifts");
 }
 
+
+/* Open the batch now, so what is read next stays as read until it commits. */
+int
+store_review_begin(struct store *st)
+{
+	return store_batch_begin(st);
+}
+
+/* A patient as {id, primary, program}. */
+json_t *
+store_review_patient(struct store *st, const char *id)
+{
+	struct store_review_query q = { 0 };
+
+	store_review_sql(&q, "SELECT id, primary_clinician AS \"primary\","
+	    " program FROM patients");
+	store_review_cond_text(&q, "id = ?", id);
+	return store_review_first(st, &q, "patient");
+}
+
+/* Is id a clinician? */
+int
+store_review_is_clinician(struct store *st, const char *id)
+{
+	struct store_review_query q = { 0 };
+	json_t *row;
+
+	store_review_sql(&q, "SELECT id FROM clinicians");
+	store_review_cond_text(&q, "id = ?", id);
+	if ((row = store_review_first(st, &q, "clinician")) != NULL) {
+		json_decref(row);
+		return STORE_OK;
+	}
+	return strcmp(store_error(st), "not found") == 0 ? STORE_NOTFOUND :
+	    STORE_ERROR;
+}

@@ -1,17 +1,27 @@
 /*
- * store_stats.c: crisisctl stats, the crisis-line metrics of a window of
- * contacts.
+ * store_stats.c: crisisctl stats, the crisis-line metrics of the contacts
+ * queued in a window, in total and grouped (--by).
  *
- * Stats must stay fast at a million contacts.  SQLite's GROUP BY and ORDER
- * BY over that many rows cost a temporary b-tree each (seconds, measured),
- * so stats reads the window's contacts once and the events once, and
- * counts in C: per contact it keeps its time to answer (8 bytes) and
- * nothing else, and each percentile is a linear-time selection in that
- * flat array.
+ * Stats must stay under a second at a million contacts.  SQLite's GROUP
+ * BY and ORDER BY over that many rows cost a temporary b-tree each, and
+ * the contacts' rows (routes, notes) and their millions of events are too
+ * much to read, so stats makes two reads:
+ *
+ *   1. every contact of the window once, from the contacts_stats index
+ *      alone (it holds every column used here, in queued order), tallied
+ *      in C into the totals and the contact's group;
+ *   2. per clinician and event kind, one count(*) over a range of the
+ *      contact_events_clinician index (event, clinician, at).
+ *
+ * Which tier answered and the answering clinician's time from offer to
+ * accept are kept on the contact by a trigger (store_schema.h), so no
+ * event is read per contact.  Per group and clinician only the times to
+ * answer and to accept are kept (8 bytes each), and each percentile is a
+ * linear-time selection in such a flat array.
  */
 
-#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,135 +33,105 @@
 #include "store_review_int.h"
 #include "util.h"
 
-/* Slots of the clinician lookup cache stats keeps (a power of two). */
-#define STORE_REVIEW_CACHE_SLOTS 1024
+/* Most periods --by hour|day lists, empty ones included. */
+#define STORE_STATS_PERIODS_MAX 100000
+/* Tiers counted apart in answered_by_tier (shifts allow 1 to 31). */
+#define STORE_STATS_TIERS_MAX 31
 
 /* The outcomes and risks stats always reports, even at zero. */
-enum store_review_outcome {
-	STORE_REVIEW_OPEN = 0,
-	STORE_REVIEW_ASSIGNED,
-	STORE_REVIEW_COMPLETED,
-	STORE_REVIEW_OVERFLOW,
-	STORE_REVIEW_ABANDONED,
-	STORE_REVIEW_OUTCOMES,
+enum store_stats_outcome {
+	STORE_STATS_OPEN = 0,
+	STORE_STATS_ASSIGNED,
+	STORE_STATS_COMPLETED,
+	STORE_STATS_OVERFLOW,
+	STORE_STATS_ABANDONED,
+	STORE_STATS_OUTCOMES,
 };
-static const char *const store_review_outcomes[STORE_REVIEW_OUTCOMES] = {
-	[STORE_REVIEW_OPEN] = STORE_STATE_OPEN,
-	[STORE_REVIEW_ASSIGNED] = STORE_STATE_ASSIGNED,
-	[STORE_REVIEW_COMPLETED] = STORE_STATE_COMPLETED,
-	[STORE_REVIEW_OVERFLOW] = STORE_STATE_OVERFLOW,
-	[STORE_REVIEW_ABANDONED] = STORE_STATE_ABANDONED,
+static const char *const store_stats_outcomes[STORE_STATS_OUTCOMES] = {
+	[STORE_STATS_OPEN] = STORE_STATE_OPEN,
+	[STORE_STATS_ASSIGNED] = STORE_STATE_ASSIGNED,
+	[STORE_STATS_COMPLETED] = STORE_STATE_COMPLETED,
+	[STORE_STATS_OVERFLOW] = STORE_STATE_OVERFLOW,
+	[STORE_STATS_ABANDONED] = STORE_STATE_ABANDONED,
 };
-static const char *const store_review_risks[] = {
+static const char *const store_stats_risks[] = {
 	"imminent", "high", "moderate", "low", "unknown",
 };
 
-/* One clinician's counts and times to answer, while stats gathers them. */
-struct store_review_clinician {
-	char *id;
-	json_int_t offers;
-	json_int_t declined;
-	json_int_t expired;
-	struct store_review_times {
-		int64_t *v;
-		size_t n;
-		size_t cap;
-	} times;
+/* The events counted per clinician, and the key each is reported under. */
+static const struct {
+	const char *event;
+	const char *key;
+} store_stats_events[] = {
+	{ "offered", "offers" },
+	{ "assigned", "accepted" },
+	{ "declined", "declined" },
+	{ "expired", "expired" },
+};
+_Static_assert(nitems(store_stats_events) == STORE_TALLY_EVENTS,
+    "a tally counts each kind of clinician event");
+
+/* What each --by is called, and the key its rows name the group with. */
+static const struct {
+	const char *name;
+	const char *key;
+} store_stats_by[] = {
+	[STORE_STATS_BY_NONE] = { NULL, NULL },
+	[STORE_STATS_BY_HOUR] = { "hour", "start" },
+	[STORE_STATS_BY_DAY] = { "day", "start" },
+	[STORE_STATS_BY_CLINICIAN] = { "clinician", "clinician" },
+	[STORE_STATS_BY_TIER] = { "tier", "tier" },
+	[STORE_STATS_BY_PROGRAM] = { "program", "program" },
+	[STORE_STATS_BY_RISK] = { "risk", "risk" },
 };
 
-/* What the stats passes gather. */
-struct store_review_stats {
+/* One contact as read from the index. */
+struct store_stats_contact {
+	int outcome; /* index into store_stats_outcomes, or -1 */
+	const char *state;
+	const char *risk;
+	const char *clinician;
+	const char *program;
+	int64_t queued_at;
+	bool answered;
+	int64_t answer_ms;
+	bool closed;
+	int64_t closed_at;
+	bool has_tier;
+	int64_t tier;
+	bool has_accept;
+	int64_t accept_ms;
+};
+
+/* Everything one stats call gathers. */
+struct store_stats {
 	struct store *st;
-	json_int_t total;
-	json_int_t outcomes[nitems(store_review_outcomes)];
-	json_int_t risks[nitems(store_review_risks)];
+	const struct store_stats_query *q;
+	struct store_tally all;
+	json_int_t outcomes[STORE_STATS_OUTCOMES];
+	json_int_t risks[nitems(store_stats_risks)];
 	json_t *other_outcomes; /* states outside the contract's list, if any */
 	json_t *other_risks;
-	struct store_review_times times; /* every time to answer */
-	struct store_review_clinician *clinicians; /* sorted by id */
-	size_t nclinicians;
-	size_t clinicians_cap;
-	/* By a hash of the id: 1 + an index into clinicians, 0 if none. */
-	size_t cache[STORE_REVIEW_CACHE_SLOTS];
+	/* Answered contacts by the tier that answered; the last: unknown. */
+	json_int_t tiers[STORE_STATS_TIERS_MAX + 2];
+	struct store_tally_map clinicians;
+	struct store_tally_map groups;
+	int64_t period_start; /* the period last looked up, and its end */
+	int64_t period_end;
 };
 
-/* Append one time to a growable array. */
-static void
-store_review_times_add(struct store_review_times *t, int64_t v)
+/* part / whole, or 0 when there is nothing to divide by. */
+static double
+store_stats_rate(json_int_t part, json_int_t whole)
 {
-	if (t->n == t->cap) {
-		t->cap = t->cap == 0 ? 64 : t->cap * 2;
-		t->v = xreallocarray(t->v, t->cap, sizeof(*t->v));
-	}
-	t->v[t->n++] = v;
-}
-
-/*
- * Put the k-th smallest of v[0..n) at v[k], with nothing larger before it
- * and nothing smaller after it (Hoare's selection: linear time on average,
- * where a full sort of a million times would cost several times more).
- */
-static void
-store_review_select(int64_t *v, size_t n, size_t k)
-{
-	int64_t lo = 0, hi = (int64_t)n - 1, want = (int64_t)k;
-
-	while (lo < hi) {
-		int64_t pivot = v[lo + (hi - lo) / 2], i = lo, j = hi, tmp;
-
-		while (i <= j) {
-			while (v[i] < pivot)
-				i++;
-			while (v[j] > pivot)
-				j--;
-			if (i <= j) {
-				tmp = v[i];
-				v[i++] = v[j];
-				v[j--] = tmp;
-			}
-		}
-		if (want <= j)
-			hi = j;
-		else if (want >= i)
-			lo = i;
-		else
-			return; /* between the halves: equal to the pivot */
-	}
-}
-
-/*
- * Quantile q of the values, in whole ms, by linear interpolation between
- * the closest ranks (the usual median; numpy's default percentile); null
- * if there are none.  Reorders the values.
- */
-static json_t *
-store_review_quantile(struct store_review_times *t, double q)
-{
-	double pos, frac;
-	size_t lo;
-	int64_t a, b;
-
-	if (t->n == 0)
-		return json_null();
-	pos = q * (double)(t->n - 1);
-	lo = (size_t)floor(pos);
-	frac = pos - (double)lo;
-	store_review_select(t->v, t->n, lo);
-	a = b = t->v[lo];
-	/* The next rank up is the least of what selection left above lo. */
-	for (size_t i = lo + 1; i < t->n; i++) {
-		if (i == lo + 1 || t->v[i] < b)
-			b = t->v[i];
-	}
-	return json_integer((json_int_t)llround((double)a +
-	    (double)(b - a) * frac));
+	return whole > 0 ? (double)part / (double)whole : 0.0;
 }
 
 /* Index of s in names, or -1. */
 static int
-store_review_name_index(const char *const *names, size_t n, const char *s)
+store_stats_name_index(const char *const *names, size_t n, const char *s)
 {
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; s != NULL && i < n; i++) {
 		if (strcmp(s, names[i]) == 0)
 			return (int)i;
 	}
@@ -160,7 +140,7 @@ store_review_name_index(const char *const *names, size_t n, const char *s)
 
 /* Add n to the integer under key in obj. */
 static void
-store_review_add(json_t *obj, const char *key, json_int_t n)
+store_stats_add(json_t *obj, const char *key, json_int_t n)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -168,219 +148,221 @@ store_review_add(json_t *obj, const char *key, json_int_t n)
 	    json_integer((v != NULL ? json_integer_value(v) : 0) + n));
 }
 
-/* Count one value: in counts if it is one of names, else in other. */
-static void
-store_review_tally(json_int_t *counts, const char *const *names, size_t n,
-    json_t *other, const char *value)
-{
-	int i;
+/* --- pass 1: contacts --- */
 
-	if (value == NULL)
-		value = "";
-	if ((i = store_review_name_index(names, n, value)) >= 0)
+/* Count one contact into a tally. */
+static void
+store_stats_tally_add(struct store_tally *t,
+    const struct store_stats_contact *c, const struct store_stats_query *q)
+{
+	t->total++;
+	if (c->answered) {
+		t->answered++;
+		store_tally_times_add(&t->answer, c->answer_ms);
+		if (c->answer_ms <= q->service_level_ms)
+			t->within++;
+	} else if (c->outcome == STORE_STATS_OPEN)
+		t->open++;
+	if (c->outcome == STORE_STATS_ABANDONED) {
+		t->abandoned++;
+		if (c->closed && c->closed_at - c->queued_at <
+		    q->short_abandon_ms)
+			t->short_abandons++;
+	} else if (c->outcome == STORE_STATS_OVERFLOW)
+		t->overflows++;
+}
+
+/* The period holding ms, through the caller's calendar; one call per period. */
+static int64_t
+store_stats_period(struct store_stats *rs, int64_t ms)
+{
+	int64_t end = 0;
+
+	if (rs->period_end > rs->period_start && ms >= rs->period_start &&
+	    ms < rs->period_end)
+		return rs->period_start;
+	rs->period_start = rs->q->period(rs->q->period_arg, ms, &end);
+	rs->period_end = end;
+	return rs->period_start;
+}
+
+/* The group a contact falls in, for q->by. */
+static struct store_tally_entry *
+store_stats_group(struct store_stats *rs, const struct store_stats_contact *c)
+{
+	struct store_tally_map *m = &rs->groups;
+
+	switch (rs->q->by) {
+	case STORE_STATS_BY_HOUR:
+	case STORE_STATS_BY_DAY:
+		return store_tally_map_num(m, store_stats_period(rs,
+		    c->queued_at));
+	case STORE_STATS_BY_CLINICIAN:
+		return store_tally_map_get(m, c->clinician, 0);
+	case STORE_STATS_BY_TIER:
+		return c->has_tier ? store_tally_map_num(m, c->tier) :
+		    store_tally_map_get(m, NULL, 0);
+	case STORE_STATS_BY_PROGRAM:
+		return store_tally_map_get(m, c->program, 0);
+	case STORE_STATS_BY_RISK:
+		return store_tally_map_get(m, c->risk, 0);
+	default:
+		return NULL;
+	}
+}
+
+/* Count a value: in counts if it is one of names, else in other. */
+static void
+store_stats_tally_name(json_int_t *counts, const char *const *names,
+    size_t n, json_t *other, const char *value)
+{
+	int i = store_stats_name_index(names, n, value);
+
+	if (i >= 0)
 		counts[i]++;
 	else
-		store_review_add(other, value, 1);
+		store_stats_add(other, value != NULL ? value : "", 1);
 }
 
-/* FNV-1a of a clinician id, for the lookup cache. */
-static size_t
-store_review_hash(const char *id)
+/* The totals' own counts: outcome, risk and the tier that answered. */
+static void
+store_stats_count_totals(struct store_stats *rs,
+    const struct store_stats_contact *c)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *id != '\0'; id++)
-		h = (h ^ (unsigned char)*id) * 16777619u;
-	return h & (STORE_REVIEW_CACHE_SLOTS - 1);
+	if (c->outcome >= 0)
+		rs->outcomes[c->outcome]++;
+	else
+		store_stats_add(rs->other_outcomes, c->state != NULL ?
+		    c->state : "", 1);
+	store_stats_tally_name(rs->risks, store_stats_risks,
+	    nitems(store_stats_risks), rs->other_risks, c->risk);
+	if (!c->answered)
+		return;
+	if (c->has_tier && c->tier >= 0 && c->tier <= STORE_STATS_TIERS_MAX)
+		rs->tiers[c->tier]++;
+	else
+		rs->tiers[STORE_STATS_TIERS_MAX + 1]++;
 }
 
-/* Find id in the sorted array, or insert it there; its index. */
-static size_t
-store_review_clinician_find(struct store_review_stats *rs, const char *id)
+/* Column i as an int64 into *v; false if it is NULL. */
+static bool
+store_stats_column_int(sqlite3_stmt *s, int i, int64_t *v)
 {
-	size_t lo = 0, hi = rs->nclinicians, mid;
-	struct store_review_clinician *c;
-	int cmp;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if ((cmp = strcmp(id, rs->clinicians[mid].id)) == 0)
-			return mid;
-		if (cmp < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	if (rs->nclinicians == rs->clinicians_cap) {
-		rs->clinicians_cap = rs->clinicians_cap == 0 ? 16 :
-		    rs->clinicians_cap * 2;
-		rs->clinicians = xreallocarray(rs->clinicians,
-		    rs->clinicians_cap, sizeof(*rs->clinicians));
-	}
-	c = &rs->clinicians[lo];
-	memmove(c + 1, c, (rs->nclinicians - lo) * sizeof(*c));
-	rs->nclinicians++;
-	memset(c, 0, sizeof(*c));
-	c->id = xstrdup(id);
-	/* Indexes past lo moved up one: forget them all. */
-	memset(rs->cache, 0, sizeof(rs->cache));
-	return lo;
+	if (sqlite3_column_type(s, i) == SQLITE_NULL)
+		return false;
+	*v = sqlite3_column_int64(s, i);
+	return true;
 }
 
-/*
- * The entry of clinician id, added on first sight.  Millions of events
- * name a few hundred clinicians, so a hash-indexed cache answers most
- * lookups with one comparison instead of a binary search.
- */
-static struct store_review_clinician *
-store_review_clinician(struct store_review_stats *rs, const char *id)
-{
-	size_t slot = store_review_hash(id), i = rs->cache[slot];
-
-	if (i == 0 || strcmp(rs->clinicians[i - 1].id, id) != 0) {
-		i = store_review_clinician_find(rs, id) + 1;
-		rs->cache[slot] = i;
-	}
-	return &rs->clinicians[i - 1];
-}
-
-/* Row callback: a contact's state, risk, clinician and time to answer. */
+/* Row callback: one contact into the totals, its group and its clinician. */
 static int
-store_review_contact_row(void *arg, sqlite3_stmt *s)
+store_stats_contact_row(void *arg, sqlite3_stmt *s)
 {
-	struct store_review_stats *rs = arg;
-	const char *clinician = (const char *)sqlite3_column_text(s, 2);
-	int64_t t;
+	struct store_stats *rs = arg;
+	struct store_stats_contact c = { 0 };
+	struct store_tally_entry *e;
+	int64_t assigned_at;
 
-	rs->total++;
-	store_review_tally(rs->outcomes, store_review_outcomes,
-	    nitems(store_review_outcomes), rs->other_outcomes,
-	    (const char *)sqlite3_column_text(s, 0));
-	store_review_tally(rs->risks, store_review_risks,
-	    nitems(store_review_risks), rs->other_risks,
-	    (const char *)sqlite3_column_text(s, 1));
-	if (sqlite3_column_type(s, 3) == SQLITE_NULL)
-		return 0;
-	t = sqlite3_column_int64(s, 3);
-	store_review_times_add(&rs->times, t);
-	if (clinician != NULL)
-		store_review_times_add(
-		    &store_review_clinician(rs, clinician)->times, t);
+	c.state = (const char *)sqlite3_column_text(s, 0);
+	c.risk = (const char *)sqlite3_column_text(s, 1);
+	c.clinician = (const char *)sqlite3_column_text(s, 2);
+	c.queued_at = sqlite3_column_int64(s, 3);
+	c.answered = store_stats_column_int(s, 4, &assigned_at);
+	c.answer_ms = c.answered ? assigned_at - c.queued_at : 0;
+	c.closed = store_stats_column_int(s, 5, &c.closed_at);
+	c.has_tier = store_stats_column_int(s, 6, &c.tier);
+	c.has_accept = store_stats_column_int(s, 7, &c.accept_ms);
+	c.program = (const char *)sqlite3_column_text(s, 8);
+	c.outcome = store_stats_name_index(store_stats_outcomes,
+	    STORE_STATS_OUTCOMES, c.state);
+	store_stats_tally_add(&rs->all, &c, rs->q);
+	store_stats_count_totals(rs, &c);
+	if ((e = store_stats_group(rs, &c)) != NULL)
+		store_stats_tally_add(&e->t, &c, rs->q);
+	if (c.answered && c.clinician != NULL) {
+		e = store_tally_map_get(&rs->clinicians, c.clinician, 0);
+		store_tally_times_add(&e->t.answer, c.answer_ms);
+		if (c.has_accept)
+			store_tally_times_add(&e->t.accept, c.accept_ms);
+	}
 	return 0;
 }
 
-/* Row callback: an offered, declined or expired event of a clinician. */
+/* Pass 1: every contact queued in the window, from contacts_stats alone. */
 static int
-store_review_event_row(void *arg, sqlite3_stmt *s)
-{
-	struct store_review_stats *rs = arg;
-	const char *id = (const char *)sqlite3_column_text(s, 0);
-	const char *event = (const char *)sqlite3_column_text(s, 1);
-	struct store_review_clinician *c;
-
-	if (id == NULL || event == NULL)
-		return 0;
-	c = store_review_clinician(rs, id);
-	if (strcmp(event, "offered") == 0)
-		c->offers++;
-	else if (strcmp(event, "declined") == 0)
-		c->declined++;
-	else if (strcmp(event, "expired") == 0)
-		c->expired++;
-	return 0;
-}
-
-/* Run one stats query, window on c.queued_at, feeding its rows to fn. */
-static int
-store_review_stats_query(struct store_review_stats *rs, const char *select,
-    const char *cond, int64_t since_ms, int64_t until_ms,
-    int (*fn)(void *, sqlite3_stmt *))
+store_stats_contacts(struct store_stats *rs)
 {
 	struct store_review_query q = { 0 };
 	sqlite3_stmt *s;
 
-	store_review_sql(&q, select);
-	store_review_cond_window(&q, "c.queued_at", since_ms, until_ms);
-	if (cond != NULL) {
-		store_review_sql(&q, q.where ? " AND " : " WHERE ");
-		store_review_sql(&q, cond);
-	}
+	store_review_sql(&q, "SELECT state, risk, clinician, queued_at,"
+	    " assigned_at, closed_at, answered_tier, accept_ms, program"
+	    " FROM contacts INDEXED BY contacts_stats");
+	store_review_cond_window(&q, "queued_at", rs->q->since_ms,
+	    rs->q->until_ms);
 	if ((s = store_review_prepare(rs->st, &q)) == NULL)
 		return STORE_ERROR;
-	return store_review_each(rs->st, s, fn, rs, "stats");
+	return store_review_each(rs->st, s, store_stats_contact_row, rs,
+	    "stats");
 }
 
-/* Row callback: the number of contacts there are. */
+/* --- pass 2: each clinician's offers --- */
+
+/* Row callback: a clinician's count of one kind of event. */
 static int
-store_review_count_row(void *arg, sqlite3_stmt *s)
+store_stats_event_row(void *arg, sqlite3_stmt *s)
 {
-	*(json_int_t *)arg = sqlite3_column_int64(s, 0);
+	struct store_stats *rs = arg;
+	const char *id = (const char *)sqlite3_column_text(s, 0);
+	int kind = sqlite3_column_int(s, 1);
+	json_int_t count = sqlite3_column_int64(s, 2);
+
+	if (id == NULL || count == 0 || kind < 0 ||
+	    kind >= (int)STORE_TALLY_EVENTS)
+		return 0;
+	store_tally_map_get(&rs->clinicians, id, 0)->t.events[kind] = count;
 	return 0;
 }
 
-/* Does the window hold every contact there is? */
+/*
+ * Pass 2: for each clinician and each kind of event, a count(*) over one
+ * range of contact_events_clinician (event, clinician, at), so the window
+ * narrows what is read, and nothing but that index is.  The counts are of
+ * events in the window, by their own time.
+ */
 static int
-store_review_window_is_all(struct store_review_stats *rs, bool *all)
+store_stats_events_pass(struct store_stats *rs)
 {
 	struct store_review_query q = { 0 };
-	json_int_t count = 0;
+	char cond[128];
 	sqlite3_stmt *s;
 
-	store_review_sql(&q, "SELECT count(*) FROM contacts");
-	if ((s = store_review_prepare(rs->st, &q)) == NULL ||
-	    store_review_each(rs->st, s, store_review_count_row, &count,
-	    "stats") != STORE_OK)
+	store_review_sql(&q, "SELECT k.id, v.kind, (SELECT count(*)"
+	    " FROM contact_events e INDEXED BY contact_events_clinician"
+	    " WHERE e.event = v.event AND e.clinician = k.id");
+	q.where = true;
+	if (rs->q->since_ms != 0)
+		store_review_cond(&q, "e.at >= ?", NULL, rs->q->since_ms);
+	if (rs->q->until_ms != 0)
+		store_review_cond(&q, "e.at < ?", NULL, rs->q->until_ms);
+	store_review_sql(&q, ") FROM clinicians k, (");
+	for (size_t i = 0; i < STORE_TALLY_EVENTS; i++) {
+		snprintf(cond, sizeof(cond), "%sSELECT %zu AS kind, '%s' AS event",
+		    i > 0 ? " UNION ALL " : "", i, store_stats_events[i].event);
+		store_review_sql(&q, cond);
+	}
+	store_review_sql(&q, ") v");
+	if ((s = store_review_prepare(rs->st, &q)) == NULL)
 		return STORE_ERROR;
-	*all = count == rs->total;
-	return STORE_OK;
+	return store_review_each(rs->st, s, store_stats_event_row, rs,
+	    "stats");
 }
 
-/*
- * Pass 2: offers, declines and expiries by clinician.  When the window
- * holds every contact, the events are scanned alone (the cheapest way
- * through millions of them); otherwise they are reached through the
- * window's contacts and the events' (contact, seq) index.  The event
- * names are told apart in C: an IN list costs SQLite a probe of a
- * temporary index per row, more than the extra rows cost here.
- */
-static int
-store_review_stats_events(struct store_review_stats *rs, int64_t since_ms,
-    int64_t until_ms)
-{
-	static const char events[] = "e.clinician IS NOT NULL";
-	bool all = true;
-
-	if ((since_ms != 0 || until_ms != 0) &&
-	    store_review_window_is_all(rs, &all) != STORE_OK)
-		return STORE_ERROR;
-	if (all)
-		return store_review_stats_query(rs, "SELECT e.clinician, e.event"
-		    " FROM contact_events e", events, 0, 0,
-		    store_review_event_row);
-	return store_review_stats_query(rs, "SELECT e.clinician, e.event"
-	    " FROM contacts c JOIN contact_events e ON e.contact = c.id",
-	    events, since_ms, until_ms, store_review_event_row);
-}
-
-/*
- * Both passes, in one snapshot.  Pass 1 reads each contact of the window
- * once, keeping only its counts and its time to answer (8 bytes), so the
- * percentiles are a sort of a flat array rather than SQLite sorting rows.
- */
-static int
-store_review_stats_run(struct store_review_stats *rs, int64_t since_ms,
-    int64_t until_ms)
-{
-	if (store_review_stats_query(rs, "SELECT c.state, c.risk, c.clinician,"
-	    " c.assigned_at - c.queued_at FROM contacts c", NULL, since_ms,
-	    until_ms, store_review_contact_row) != STORE_OK)
-		return STORE_ERROR;
-	return store_review_stats_events(rs, since_ms, until_ms);
-}
+/* --- the result --- */
 
 /* A count per name, then any other values seen. */
 static json_t *
-store_review_counts(const json_int_t *counts, const char *const *names,
+store_stats_counts(const json_int_t *counts, const char *const *names,
     size_t n, json_t *other)
 {
 	json_t *obj = json_object();
@@ -391,71 +373,265 @@ store_review_counts(const json_int_t *counts, const char *const *names,
 	return obj;
 }
 
-/* The per-clinician array, sorted by clinician id. */
+/* The answered contacts by tier, lowest first, "unknown" last. */
 static json_t *
-store_review_clinician_array(struct store_review_stats *rs)
+store_stats_tier_counts(const json_int_t *tiers)
 {
-	json_t *out = json_array();
+	char name[STORE_TALLY_NUM_KEY_BYTES];
+	json_t *out = json_object();
 
-	for (size_t i = 0; i < rs->nclinicians; i++) {
-		struct store_review_clinician *c = &rs->clinicians[i];
-
-		json_array_append_new(out, json_pack(
-		    "{s:s, s:I, s:I, s:I, s:I, s:o}", "clinician", c->id,
-		    "offers", c->offers, "accepted", (json_int_t)c->times.n,
-		    "declined", c->declined, "expired", c->expired,
-		    "median_time_to_answer_ms",
-		    store_review_quantile(&c->times, 0.5)));
+	for (int i = 0; i <= STORE_STATS_TIERS_MAX + 1; i++) {
+		if (tiers[i] == 0)
+			continue;
+		if (i <= STORE_STATS_TIERS_MAX)
+			snprintf(name, sizeof(name), "%d", i);
+		else
+			strlcpy_(name, "unknown", sizeof(name));
+		json_object_set_new(out, name, json_integer(tiers[i]));
 	}
 	return out;
 }
 
-/* The stats object of CONTRACT §6 from what the passes gathered. */
-static json_t *
-store_review_stats_result(struct store_review_stats *rs)
+/* Service level: answered in time, of those whose outcome is known. */
+static double
+store_stats_service_level(const struct store_tally *t)
 {
-	json_int_t answered = (json_int_t)rs->times.n;
-
-	return json_pack("{s:I, s:I, s:f, s:I, s:I, s:{s:o, s:o}, s:o, s:o,"
-	    " s:o}",
-	    "total", rs->total, "answered", answered,
-	    "answer_rate", rs->total > 0 ?
-	    (double)answered / (double)rs->total : 0.0,
-	    "overflows", rs->outcomes[STORE_REVIEW_OVERFLOW],
-	    "abandoned", rs->outcomes[STORE_REVIEW_ABANDONED],
-	    "time_to_answer_ms",
-	    "median", store_review_quantile(&rs->times, 0.5),
-	    "p90", store_review_quantile(&rs->times, 0.9),
-	    "by_outcome", store_review_counts(rs->outcomes,
-	    store_review_outcomes, nitems(store_review_outcomes),
-	    rs->other_outcomes),
-	    "by_risk", store_review_counts(rs->risks, store_review_risks,
-	    nitems(store_review_risks), rs->other_risks),
-	    "per_clinician", store_review_clinician_array(rs));
+	return store_stats_rate(t->within,
+	    t->total - t->open - t->short_abandons);
 }
 
-/* CONTRACT §6 stats over contacts queued in [since, until). */
-json_t *
-store_review_stats(struct store *st, int64_t since_ms, int64_t until_ms)
+/* Abandonment rate, short abandons left out of both sides. */
+static double
+store_stats_abandon_rate(const struct store_tally *t)
 {
-	struct store_review_stats rs = { .st = st };
+	return store_stats_rate(t->abandoned - t->short_abandons,
+	    t->total - t->short_abandons);
+}
+
+/* One clinician's row of per_clinician. */
+static json_t *
+store_stats_clinician_row(struct store_tally_entry *e)
+{
+	json_t *row = json_pack("{s:s}", "clinician", e->key);
+
+	for (size_t i = 0; i < STORE_TALLY_EVENTS; i++)
+		json_object_set_new(row, store_stats_events[i].key,
+		    json_integer(e->t.events[i]));
+	json_object_set_new(row, "median_time_to_answer_ms",
+	    store_tally_quantile(&e->t.answer, 0.5));
+	json_object_set_new(row, "average_time_to_accept_ms",
+	    store_tally_mean(&e->t.accept));
+	json_object_set_new(row, "median_time_to_accept_ms",
+	    store_tally_quantile(&e->t.accept, 0.5));
+	return row;
+}
+
+/* Clinicians with anything to show, by id. */
+static json_t *
+store_stats_clinicians(struct store_stats *rs)
+{
+	json_t *out = json_array();
+
+	for (size_t i = 0; i < rs->clinicians.n; i++) {
+		struct store_tally_entry *e = rs->clinicians.v[i];
+		json_int_t n = (json_int_t)e->t.answer.n;
+
+		for (size_t k = 0; k < STORE_TALLY_EVENTS; k++)
+			n += e->t.events[k];
+		if (n > 0)
+			json_array_append_new(out,
+			    store_stats_clinician_row(e));
+	}
+	return out;
+}
+
+/* One group's row: its key, then the contact metrics. */
+static json_t *
+store_stats_group_row(struct store_stats *rs, struct store_tally_entry *e)
+{
+	enum store_stats_by by = rs->q->by;
+	struct store_tally *t = &e->t;
+	json_t *key;
+
+	if (e->key == NULL)
+		key = json_null();
+	else if (by == STORE_STATS_BY_HOUR || by == STORE_STATS_BY_DAY ||
+	    by == STORE_STATS_BY_TIER)
+		key = json_integer(e->num);
+	else
+		key = json_string(e->key);
+	return json_pack("{s:o, s:I, s:I, s:f, s:f, s:o, s:o, s:o, s:I, s:I,"
+	    " s:f, s:I, s:f}", store_stats_by[by].key, key,
+	    "total", t->total, "answered", t->answered,
+	    "answer_rate", store_stats_rate(t->answered, t->total),
+	    "service_level", store_stats_service_level(t),
+	    "tta_average_ms", store_tally_mean(&t->answer),
+	    "tta_median_ms", store_tally_quantile(&t->answer, 0.5),
+	    "tta_p90_ms", store_tally_quantile(&t->answer, 0.9),
+	    "abandoned", t->abandoned, "short_abandons", t->short_abandons,
+	    "abandon_rate", store_stats_abandon_rate(t),
+	    "overflows", t->overflows,
+	    "overflow_rate", store_stats_rate(t->overflows, t->total));
+}
+
+/* Risk groups by severity, unknown values after the known ones. */
+static int
+store_stats_risk_cmp(const void *a, const void *b)
+{
+	const struct store_tally_entry *x = *(const void *const *)a;
+	const struct store_tally_entry *y = *(const void *const *)b;
+	int i = store_stats_name_index(store_stats_risks,
+	    nitems(store_stats_risks), x->key);
+	int j = store_stats_name_index(store_stats_risks,
+	    nitems(store_stats_risks), y->key);
+
+	if (i < 0)
+		i = (int)nitems(store_stats_risks);
+	if (j < 0)
+		j = (int)nitems(store_stats_risks);
+	return i != j ? (i > j) - (i < j) : strcmp(x->key, y->key);
+}
+
+/*
+ * Hours and days list every period from the first to the last, empty
+ * ones too (a quiet night is worth seeing): from the window's bounds when
+ * given, else from the first and last contact.
+ */
+static void
+store_stats_fill_periods(struct store_stats *rs)
+{
+	const struct store_stats_query *q = rs->q;
+	int64_t from, to, end = 0;
+	size_t count = 0;
+
+	if (q->since_ms != 0)
+		from = q->since_ms;
+	else if (rs->groups.n > 0)
+		from = rs->groups.v[0]->num;
+	else
+		return;
+	if (q->until_ms != 0)
+		to = q->until_ms;
+	else if (rs->groups.n > 0)
+		to = rs->groups.v[rs->groups.n - 1]->num + 1;
+	else
+		return;
+	for (int64_t t = q->period(q->period_arg, from, &end); t < to &&
+	    end > t && count < STORE_STATS_PERIODS_MAX; count++) {
+		store_tally_map_num(&rs->groups, t);
+		t = q->period(q->period_arg, end, &end);
+	}
+}
+
+/* The groups' rows, in the order of their key, the group without one last. */
+static json_t *
+store_stats_groups(struct store_stats *rs)
+{
+	json_t *out = json_array();
+
+	if (rs->q->by == STORE_STATS_BY_HOUR || rs->q->by == STORE_STATS_BY_DAY)
+		store_stats_fill_periods(rs);
+	if (rs->q->by == STORE_STATS_BY_RISK && rs->groups.n > 1)
+		qsort(rs->groups.v, rs->groups.n, sizeof(*rs->groups.v),
+		    store_stats_risk_cmp);
+	for (size_t i = 0; i < rs->groups.n; i++)
+		json_array_append_new(out,
+		    store_stats_group_row(rs, rs->groups.v[i]));
+	if (rs->groups.none != NULL)
+		json_array_append_new(out,
+		    store_stats_group_row(rs, rs->groups.none));
+	return out;
+}
+
+/* The window as given, null for a missing bound. */
+static json_t *
+store_stats_window(const struct store_stats_query *q)
+{
+	return json_pack("{s:o, s:o}",
+	    "start", q->since_ms != 0 ? json_integer(q->since_ms) : json_null(),
+	    "end", q->until_ms != 0 ? json_integer(q->until_ms) : json_null());
+}
+
+/* The stats object from what the passes gathered. */
+static json_t *
+store_stats_result(struct store_stats *rs)
+{
+	struct store_tally *t = &rs->all;
+	const struct store_stats_query *q = rs->q;
+	json_t *out;
+
+	out = json_pack("{s:o, s:I, s:I, s:f, s:I, s:I, s:f,"
+	    " s:{s:o, s:o, s:o}, s:I, s:I, s:I, s:f, s:I, s:f}",
+	    "window", store_stats_window(q),
+	    "total", t->total, "answered", t->answered,
+	    "answer_rate", store_stats_rate(t->answered, t->total),
+	    "service_level_ms", (json_int_t)q->service_level_ms,
+	    "answered_within_service_level", t->within,
+	    "service_level", store_stats_service_level(t),
+	    "time_to_answer_ms",
+	    "average", store_tally_mean(&t->answer),
+	    "median", store_tally_quantile(&t->answer, 0.5),
+	    "p90", store_tally_quantile(&t->answer, 0.9),
+	    "abandoned", t->abandoned,
+	    "short_abandon_ms", (json_int_t)q->short_abandon_ms,
+	    "short_abandons", t->short_abandons,
+	    "abandon_rate", store_stats_abandon_rate(t),
+	    "overflows", t->overflows,
+	    "overflow_rate", store_stats_rate(t->overflows, t->total));
+	json_object_set_new(out, "by_outcome", store_stats_counts(rs->outcomes,
+	    store_stats_outcomes, STORE_STATS_OUTCOMES, rs->other_outcomes));
+	json_object_set_new(out, "by_risk", store_stats_counts(rs->risks,
+	    store_stats_risks, nitems(store_stats_risks), rs->other_risks));
+	json_object_set_new(out, "answered_by_tier",
+	    store_stats_tier_counts(rs->tiers));
+	json_object_set_new(out, "per_clinician", store_stats_clinicians(rs));
+	if (q->by != STORE_STATS_BY_NONE) {
+		json_object_set_new(out, "by",
+		    json_string(store_stats_by[q->by].name));
+		json_object_set_new(out, "groups", store_stats_groups(rs));
+	}
+	return out;
+}
+
+/* The metrics of the contacts queued in the window, grouped by q->by. */
+json_t *
+store_review_stats_query(struct store *st, const struct store_stats_query *q)
+{
+	struct store_stats rs = { .st = st, .q = q };
 	json_t *result = NULL;
 	bool opened;
 
+	if ((q->by == STORE_STATS_BY_HOUR || q->by == STORE_STATS_BY_DAY) &&
+	    q->period == NULL) {
+		store_set_error(st, "stats by hour or day needs a calendar");
+		return NULL;
+	}
 	rs.other_outcomes = json_object();
 	rs.other_risks = json_object();
 	if (store_snapshot_begin(st, &opened) == STORE_OK) {
-		if (store_review_stats_run(&rs, since_ms, until_ms) == STORE_OK)
-			result = store_review_stats_result(&rs);
+		if (store_stats_contacts(&rs) == STORE_OK &&
+		    store_stats_events_pass(&rs) == STORE_OK)
+			result = store_stats_result(&rs);
 		store_snapshot_end(st, opened);
 	}
-	for (size_t i = 0; i < rs.nclinicians; i++) {
-		free(rs.clinicians[i].id);
-		free(rs.clinicians[i].times.v);
-	}
-	free(rs.clinicians);
-	free(rs.times.v);
+	store_tally_free(&rs.all);
+	store_tally_map_free(&rs.clinicians);
+	store_tally_map_free(&rs.groups);
 	json_decref(rs.other_outcomes);
 	json_decref(rs.other_risks);
 	return result;
+}
+
+/* CONTRACT §6 stats over [since, until) with the default thresholds. */
+json_t *
+store_review_stats(struct store *st, int64_t since_ms, int64_t until_ms)
+{
+	struct store_stats_query q = {
+		.since_ms = since_ms,
+		.until_ms = until_ms,
+		.service_level_ms = STORE_STATS_SERVICE_LEVEL_MS,
+		.short_abandon_ms = STORE_STATS_SHORT_ABANDON_MS,
+	};
+
+	return store_review_stats_query(st, &q);
 }

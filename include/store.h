@@ -294,4 +294,91 @@ json_t *store_review_shifts(struct store *st, int64_t from_ms,
  */
 json_t *store_review_followups_open(struct store *st);
 
+/* --- review, continued (crisisctl stats --by, audit, disclosures) --- */
+
+/* The thresholds store_review_stats() uses: crisisd.conf's defaults. */
+#define STORE_STATS_SERVICE_LEVEL_MS 20000
+#define STORE_STATS_SHORT_ABANDON_MS 5000
+
+/* How stats groups contacts besides the totals (crisisctl stats --by). */
+enum store_stats_by {
+	STORE_STATS_BY_NONE = 0,
+	STORE_STATS_BY_HOUR,
+	STORE_STATS_BY_DAY,
+	STORE_STATS_BY_CLINICIAN, /* the clinician who answered */
+	STORE_STATS_BY_TIER,      /* the tier that answered */
+	STORE_STATS_BY_PROGRAM,
+	STORE_STATS_BY_RISK,
+};
+
+struct store_stats_query {
+	int64_t since_ms;         /* 0: no bound */
+	int64_t until_ms;         /* 0: no bound */
+	int64_t service_level_ms; /* answered within this: in service */
+	int64_t short_abandon_ms; /* abandoned sooner: a short abandon */
+	enum store_stats_by by;
+	/*
+	 * For hour and day: the start of the period holding ms, and its end
+	 * in *end_ms.  The caller's calendar (its time zone, its daylight
+	 * saving), so the store stays free of them.
+	 */
+	int64_t (*period)(void *arg, int64_t ms, int64_t *end_ms);
+	void *period_arg;
+};
+
+/*
+ * The crisis-line metrics of the contacts queued in the window (the
+ * CONTRACT §6 keys and more; man crisisctl says what each means), with
+ * "groups" when q->by is set.  NULL on failure.
+ */
+json_t *store_review_stats_query(struct store *st,
+    const struct store_stats_query *q);
+
+/*
+ * Open follow-ups, oldest first, with what a callback needs: {id,
+ * contact, reason, opened_at, ref, risk, channel, program, caller,
+ * patient}.
+ */
+json_t *store_review_followups(struct store *st);
+
+/*
+ * Close follow-up id, in the batch.  *before (caller frees) is the row
+ * as it was: STORE_NOTFOUND if there is none, STORE_CONFLICT if it was
+ * already closed.
+ */
+int store_followup_close(struct store *st, int64_t id, const char *by,
+    const char *note, int64_t at, json_t **before);
+
+struct store_audit_filter {
+	int64_t since_ms;   /* 0: no bound */
+	int64_t until_ms;   /* 0: no bound */
+	const char *actor;  /* NULL: any; also matches "root (sudo: A)" */
+	const char *action; /* NULL: any; "read" matches every "read.*" */
+	const char *target; /* NULL: any; the target, or named in the detail */
+};
+
+/* Audit rows, oldest first: {seq, at, actor, actor_kind, action, target, detail}. */
+json_t *store_review_audit(struct store *st,
+    const struct store_audit_filter *f);
+
+/*
+ * Emergency disclosures made in [since, until), oldest first, of one
+ * patient's contacts if patient is not NULL: {at, contact, clinician,
+ * recipient, affiliation, nature, patient}.
+ */
+json_t *store_review_disclosures(struct store *st, int64_t since_ms,
+    int64_t until_ms, const char *patient);
+
+/*
+ * Open the batch now, taking the write lock, so what is read next stays
+ * as read until the batch's writes commit (a change's "before").
+ */
+int store_review_begin(struct store *st);
+
+/* A patient as {id, primary, program}; NULL with "not found" or the error. */
+json_t *store_review_patient(struct store *st, const char *id);
+
+/* STORE_OK if id is a clinician, STORE_NOTFOUND if not, or STORE_ERROR. */
+int store_review_is_clinician(struct store *st, const char *id);
+
 #endif

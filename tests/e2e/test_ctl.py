@@ -71,6 +71,7 @@ def dataset(d):
 
     a (high) completed, b (low) overflowed, c (moderate) abandoned,
     d (imminent) assigned; queued in that order, c at least 300 ms after b.
+    b and c give a caller to call back, so each owes a follow-up.
     """
     gw = d.login("gw")
     c1 = d.clinician("c1")
@@ -82,13 +83,14 @@ def dataset(d):
     complete(c1, ids["a"], "emergency_dispatched", notes="sent EMS")
     sleep_ms(d.conf["wrapup_ms"] + 200)
     times["b"] = now()
-    ids["b"], _ = submit(gw, "ds-b", risk="low")
+    ids["b"], _ = submit(gw, "ds-b", risk="low", caller="+15550100002")
     c1.expect("offer", contact=ids["b"])
     c1.request({"type": "decline", "contact": ids["b"]})
     gw.expect("overflow", contact=ids["b"])
     time.sleep(0.4)
     times["c"] = now()
-    ids["c"], _ = submit(gw, "ds-c", risk="moderate")
+    ids["c"], _ = submit(gw, "ds-c", risk="moderate",
+                         caller="+15550100003")
     c1.expect("offer", contact=ids["c"])
     gw.request({"type": "abandon", "contact": ids["c"]})
     time.sleep(0.05)
