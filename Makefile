@@ -7,7 +7,7 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 
-PKGS = libevent sqlite3 libconfig libsystemd jansson libsodium
+PKGS = libevent sqlite3 libconfig libsystemd jansson libsodium libevent_openssl openssl
 TEST_PKGS = cmocka
 
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -32,7 +32,7 @@ CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/session.c daemon/engine.c daemon/engine_ops.c \
                daemon/engine_state.c daemon/route.c daemon/contact.c \
                daemon/clinician.c daemon/notify.c daemon/gaps.c \
-               daemon/intake.c
+               daemon/intake.c daemon/tls.c
 
 CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
                  ctl/ctl_audit.c ctl/fmt.c
@@ -45,7 +45,7 @@ test_roster_OBJS = roster util log
 test_msg_OBJS    = msg util log
 test_route_OBJS  = route
 test_fmt_OBJS    = ../ctl/fmt util log
-test_conn_OBJS   = conn msg util log
+test_conn_OBJS   = conn msg util log tls
 test_notify_OBJS = notify log util
 test_store_OBJS  = store store_roster store_contact store_audit util log token
 

@@ -18,6 +18,20 @@
  * The owner's line callback may close the very connection it is handed, so
  * the struct is not freed while lines are being dispatched: conn_close only
  * marks it, and the dispatcher frees it when the callback returns.
+ *
+ * Over TLS (conn_new_tls, or conn_new after listen.c's conn_tls_handoff)
+ * the bufferevent is libevent's bufferevent_openssl, accepting; tls.c
+ * answers what needs OpenSSL.  The handshake runs first, under the hello
+ * deadline; if it fails the connection is closed with a log line, as no
+ * error line can reach the peer.  Then all of the above holds, with two
+ * differences:
+ *   - no read high-watermark: bufferevent_openssl stops at it with bytes
+ *     already decrypted inside OpenSSL, and would not deliver them until
+ *     the peer sent more, stalling a peer that pipelines its requests.
+ *     Without it, each read callback gets at most one 4 KB read plus the
+ *     rest of one TLS record (16 KB), and the line cap is checked after
+ *     each, so a peer never costs more than max_line_bytes + 20 KB;
+ *   - the graceful close sends close_notify before shutting the write side.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -36,18 +50,23 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
 #include "conn.h"
 #include "log.h"
 #include "msg.h"
+#include "tls.h"
 #include "util.h"
 
 /* "[" INET6_ADDRSTRLEN "]:" port, with room to spare. */
 #define CONN_PEER_MAX_BYTES 64
 /* Room for "no hello within N ms" and "peer not reading (N bytes unsent)". */
 #define CONN_REASON_MAX_BYTES 96
+/* A client certificate's CN, and OpenSSL's reason for a failure. */
+#define CONN_CN_MAX_BYTES 256
+#define CONN_TLS_REASON_MAX_BYTES 256
 
 enum conn_state {
 	CONN_OPEN,     /* reading and delivering lines */
@@ -68,11 +87,20 @@ struct conn {
 	uint64_t serial;
 	enum conn_state state;
 	bool dispatching; /* inside the line callback loop */
+	bool tls;         /* a bufferevent_openssl */
+	bool handshaking; /* TLS, and the handshake is not done yet */
+	char *cert_cn;    /* the verified client certificate's CN, or NULL */
 	char peer[CONN_PEER_MAX_BYTES];
 };
 
 static size_t conn_open_count;
 static uint64_t conn_last_serial;
+
+/* The TLS session listen.c hands to the next conn_new() of its socket. */
+static struct {
+	int fd;
+	struct ssl_st *ssl;
+} conn_handoff = { -1, NULL };
 
 static void conn_free(struct conn *);
 static void conn_half_close(struct conn *);
@@ -201,6 +229,8 @@ conn_half_close(struct conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 
+	if (c->tls)
+		tls_shutdown(c->bev);
 	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) == -1) {
 		conn_close(c, c->why);
 		return;
@@ -290,18 +320,66 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		conn_half_close(c);
 }
 
-/* EOF or an error from the socket. */
+/* The TLS handshake is done: note the client certificate, if any. */
+static void
+conn_tls_ready(struct conn *c)
+{
+	char cn[CONN_CN_MAX_BYTES];
+
+	c->handshaking = false;
+	if (tls_peer_cn(c->bev, cn, sizeof cn) == 0)
+		c->cert_cn = xstrdup(cn);
+	log_debug("%s: %s, client certificate %s%s", c->peer,
+	    tls_version(c->bev), c->cert_cn != NULL ? "CN " : "",
+	    c->cert_cn != NULL ? c->cert_cn : "none");
+}
+
+/*
+ * The TLS handshake failed: nothing can be sent, so say why in the log.  A
+ * peer that merely hung up (a health check, a port scan) is logged only at
+ * debug.
+ */
+static void
+conn_tls_failed(struct conn *c, short what, int error)
+{
+	char reason[CONN_TLS_REASON_MAX_BYTES];
+
+	if (what & BEV_EVENT_EOF) {
+		log_debug("%s: peer closed during the TLS handshake", c->peer);
+		conn_close(c, "peer closed during the TLS handshake");
+		return;
+	}
+	tls_error(c->bev, error, reason, sizeof reason);
+	log_info("%s: TLS handshake failed: %s", c->peer, reason);
+	conn_close(c, "TLS handshake failed");
+}
+
+/* EOF or an error from the socket (or TLS: the handshake's end). */
 static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
 	int error = EVUTIL_SOCKET_ERROR();
+	char reason[CONN_TLS_REASON_MAX_BYTES];
 
 	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		conn_tls_ready(c);
+		return;
+	}
+	if (c->handshaking) {
+		conn_tls_failed(c, what, error);
+		return;
+	}
 	if ((what & BEV_EVENT_EOF) && c->state == CONN_OPEN &&
 	    conn_unsent(c) > 0) {
 		/* The peer may only have shut its write side: answer it. */
 		conn_drain(c, xstrdup("peer closed"));
+		return;
+	}
+	if (c->tls && c->why == NULL && (what & BEV_EVENT_ERROR)) {
+		tls_error(c->bev, error, reason, sizeof reason);
+		conn_close(c, reason);
 		return;
 	}
 	if (c->why != NULL)
@@ -321,6 +399,12 @@ conn_hello_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (c->handshaking) {
+		log_info("%s: no TLS handshake within %" PRId64 " ms", c->peer,
+		    c->limits.hello_timeout_ms);
+		conn_close(c, "no TLS handshake in time");
+		return;
+	}
 	snprintf(message, sizeof message, "no hello within %" PRId64 " ms",
 	    c->limits.hello_timeout_ms);
 	conn_fail(c, NULL, CODE_UNAUTHORIZED, message);
@@ -336,18 +420,46 @@ conn_free(struct conn *c)
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	free(c->why);
+	free(c->cert_cn);
 	free(c);
 }
 
-/* Take over an accepted socket; NULL (fd closed) if it cannot be set up. */
-struct conn *
-conn_new(struct event_base *base, int fd, const struct conn_limits *limits,
-    const struct conn_cbs *cbs)
+/*
+ * A plain bufferevent on fd, or with ssl a TLS one in the accepting state.
+ * On failure fd is closed; ssl is not freed, as libevent's constructor may
+ * have freed it already: a leak on an out-of-memory path beats a double
+ * free.
+ */
+static struct bufferevent *
+conn_bufferevent(struct event_base *base, int fd, struct ssl_st *ssl)
+{
+	struct bufferevent *bev;
+
+	if (ssl == NULL)
+		bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	else
+		bev = bufferevent_openssl_socket_new(base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		close(fd);
+		return NULL;
+	}
+	/* Peers that close without close_notify have just closed. */
+	if (ssl != NULL)
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+/* Set up a connection, plain or (with ssl) TLS; NULL and fd closed. */
+static struct conn *
+conn_start(struct event_base *base, int fd, struct ssl_st *ssl,
+    const struct conn_limits *limits, const struct conn_cbs *cbs)
 {
 	struct conn *c;
 	struct timeval tv;
 
 	if (evutil_make_socket_nonblocking(fd) == -1) {
+		tls_ssl_free(ssl);
 		close(fd);
 		return NULL;
 	}
@@ -359,12 +471,11 @@ conn_new(struct event_base *base, int fd, const struct conn_limits *limits,
 	conn_format_peer(fd, c->peer, sizeof c->peer);
 	conn_tune_socket(fd);
 
-	if ((c->bev = bufferevent_socket_new(base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		close(fd);
+	if ((c->bev = conn_bufferevent(base, fd, ssl)) == NULL) {
 		free(c);
 		return NULL;
 	}
+	c->tls = c->handshaking = ssl != NULL;
 	if (limits->hello_timeout_ms > 0) {
 		if ((c->hello_ev = evtimer_new(base, conn_hello_cb, c)) ==
 		    NULL) {
@@ -377,7 +488,7 @@ conn_new(struct event_base *base, int fd, const struct conn_limits *limits,
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
 	    c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0,
-	    conn_read_high_bytes(limits));
+	    c->tls ? 0 : conn_read_high_bytes(limits));
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) == -1) {
 		conn_free(c);
@@ -385,6 +496,54 @@ conn_new(struct event_base *base, int fd, const struct conn_limits *limits,
 	}
 	conn_open_count++;
 	return c;
+}
+
+/* Take over an accepted socket; NULL (fd closed) if it cannot be set up. */
+struct conn *
+conn_new(struct event_base *base, int fd, const struct conn_limits *limits,
+    const struct conn_cbs *cbs)
+{
+	struct ssl_st *ssl = conn_handoff.ssl;
+
+	if (ssl != NULL && conn_handoff.fd == fd) {
+		conn_handoff.ssl = NULL;
+		conn_handoff.fd = -1;
+		return conn_start(base, fd, ssl, limits, cbs);
+	}
+	return conn_start(base, fd, NULL, limits, cbs);
+}
+
+/* Take over an accepted socket and speak TLS on it with ssl. */
+struct conn *
+conn_new_tls(struct event_base *base, int fd, struct ssl_st *ssl,
+    const struct conn_limits *limits, const struct conn_cbs *cbs)
+{
+	return conn_start(base, fd, ssl, limits, cbs);
+}
+
+/* The next conn_new() of fd speaks TLS with ssl. */
+void
+conn_tls_handoff(int fd, struct ssl_st *ssl)
+{
+	conn_tls_handoff_end();
+	conn_handoff.fd = fd;
+	conn_handoff.ssl = ssl;
+}
+
+/* Forget the hand-off, freeing a session no conn_new() took. */
+void
+conn_tls_handoff_end(void)
+{
+	tls_ssl_free(conn_handoff.ssl);
+	conn_handoff.ssl = NULL;
+	conn_handoff.fd = -1;
+}
+
+/* The verified client certificate's CN, or NULL. */
+const char *
+conn_peer_cert_cn(const struct conn *c)
+{
+	return c->cert_cn;
 }
 
 /* Attach the owner's data. */
@@ -465,6 +624,10 @@ conn_fail(struct conn *c, json_t *id, enum msg_code code,
 
 	if (c->state != CONN_OPEN)
 		return;
+	if (c->handshaking) {
+		conn_close(c, message);
+		return;
+	}
 	line = msg_error_line(id, code, message);
 	out = bufferevent_get_output(c->bev);
 	if (evbuffer_add(out, line, strlen(line)) == -1 ||
@@ -482,7 +645,9 @@ conn_fail(struct conn *c, json_t *id, enum msg_code code,
 void
 conn_finish(struct conn *c, const char *why)
 {
-	if (c->state == CONN_OPEN)
+	if (c->state == CONN_OPEN && c->handshaking)
+		conn_close(c, why);
+	else if (c->state == CONN_OPEN)
 		conn_drain(c, xstrdup(why));
 }
 

@@ -9,6 +9,16 @@
  *   - when accept() fails for want of descriptors or memory, every socket
  *     stops accepting for LISTEN_BACKOFF_MS (else the readable listening
  *     socket would spin the loop), with one log line per back-off.
+ *
+ * TLS listeners (tls.listen) sit in the same listener, so the cap, the
+ * back-off and the close cover them too.  They are always bound here, also
+ * under socket activation.  Their accept callback makes a TLS session and
+ * hands it to conn.c (conn_tls_handoff) around the owner's accept callback:
+ * the conn_new() that callback makes then speaks TLS, and the protocol
+ * layer never needs to know which kind of socket a connection came from.
+ * Over the connection cap a TLS socket is closed at once: the "overloaded"
+ * line could only be sent after a handshake, which is the work the cap is
+ * there to refuse.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -35,6 +45,7 @@
 #include "listen.h"
 #include "log.h"
 #include "msg.h"
+#include "tls.h"
 #include "util.h"
 
 #define LISTEN_BACKLOG 511
@@ -56,6 +67,9 @@ struct listener {
 	bool backing_off;
 	size_t max_connections;
 	char *overloaded; /* the refusal line, with its '\n' */
+	struct tls *tls;  /* for new TLS connections; NULL: no TLS */
+	char **tls_addrs; /* tls.listen as bound, to spot a change at reload */
+	size_t ntls_addrs;
 };
 
 /* Write fd's own address, "127.0.0.1:7410" or "[::1]:7410", into buf. */
@@ -172,9 +186,34 @@ listen_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	l->cb(fd, l->arg);
 }
 
+/* A new connection on a TLS socket: the same, with a TLS session. */
+static void
+listen_accept_tls(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener *l = arg;
+	struct ssl_st *ssl;
+
+	(void)evl;
+	(void)sa;
+	(void)salen;
+	if (conn_count() >= l->max_connections) {
+		close(fd);
+		return;
+	}
+	if ((ssl = tls_ssl_new(l->tls)) == NULL) {
+		log_warnx("accept: no memory for a TLS session");
+		close(fd);
+		return;
+	}
+	conn_tls_handoff(fd, ssl);
+	l->cb(fd, l->arg);
+	conn_tls_handoff_end();
+}
+
 /* Accept on a bound, listening socket; fd is closed on failure. */
 static int
-listen_add_fd(struct listener *l, int fd, char **cause)
+listen_add_fd(struct listener *l, int fd, bool tls, char **cause)
 {
 	struct evconnlistener *evl;
 	char name[LISTEN_ADDR_MAX_BYTES];
@@ -183,8 +222,8 @@ listen_add_fd(struct listener *l, int fd, char **cause)
 
 	listen_format_local(fd, name, sizeof name);
 	if (evutil_make_socket_nonblocking(fd) == -1 ||
-	    (evl = evconnlistener_new(l->base, listen_accept, l, flags, 0,
-	    fd)) == NULL) {
+	    (evl = evconnlistener_new(l->base, tls ? listen_accept_tls :
+	    listen_accept, l, flags, 0, fd)) == NULL) {
 		xasprintf(cause, "listen %s: %s", name, strerror(errno));
 		close(fd);
 		return -1;
@@ -192,7 +231,7 @@ listen_add_fd(struct listener *l, int fd, char **cause)
 	evconnlistener_set_error_cb(evl, listen_error_cb);
 	l->evls = xreallocarray(l->evls, l->nevls + 1, sizeof *l->evls);
 	l->evls[l->nevls++] = evl;
-	log_info("listening on %s", name);
+	log_info("listening on %s%s", name, tls ? " (TLS)" : "");
 	return 0;
 }
 
@@ -209,7 +248,7 @@ listen_adopt_systemd(struct listener *l, int n, char **cause)
 			close(fd);
 			break;
 		}
-		if (listen_add_fd(l, fd, cause) == -1)
+		if (listen_add_fd(l, fd, false, cause) == -1)
 			break;
 	}
 	if (fd > last)
@@ -296,7 +335,8 @@ listen_seen(const struct addrinfo *first, const struct addrinfo *ai)
 
 /* Bind every address one configured "host:port" resolves to. */
 static int
-listen_open_addr(struct listener *l, const char *addr, char **cause)
+listen_open_addr(struct listener *l, const char *addr, bool tls,
+    char **cause)
 {
 	struct addrinfo hints, *res, *ai;
 	char host[LISTEN_HOST_MAX_BYTES], port[LISTEN_PORT_MAX_BYTES];
@@ -323,7 +363,7 @@ listen_open_addr(struct listener *l, const char *addr, char **cause)
 			xasprintf(cause, "listen %s: %s", addr, strerror(errno));
 			break;
 		}
-		if (listen_add_fd(l, fd, cause) == -1)
+		if (listen_add_fd(l, fd, tls, cause) == -1)
 			break;
 	}
 	freeaddrinfo(res);
@@ -357,7 +397,7 @@ listen_open(struct event_base *base, char *const *addrs, size_t naddrs,
 		rc = listen_adopt_systemd(l, n, cause);
 	else {
 		for (size_t i = 0; i < naddrs && rc == 0; i++)
-			rc = listen_open_addr(l, addrs[i], cause);
+			rc = listen_open_addr(l, addrs[i], false, cause);
 		if (rc == 0 && l->nevls == 0) {
 			*cause = xstrdup("no address to listen on");
 			rc = -1;
@@ -368,6 +408,58 @@ listen_open(struct event_base *base, char *const *addrs, size_t naddrs,
 		return NULL;
 	}
 	return l;
+}
+
+/* Also listen on tls->listen over TLS; nothing to do if it is empty. */
+int
+listen_add_tls(struct listener *l, const struct conf_tls *tls, char **cause)
+{
+	if (tls->nlisten == 0)
+		return 0;
+	if ((l->tls = tls_new(tls, cause)) == NULL)
+		return -1;
+	l->tls_addrs = xreallocarray(NULL, tls->nlisten, sizeof *l->tls_addrs);
+	for (size_t i = 0; i < tls->nlisten; i++) {
+		l->tls_addrs[l->ntls_addrs++] = xstrdup(tls->listen[i]);
+		if (listen_open_addr(l, tls->listen[i], true, cause) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Does tls name the addresses the TLS sockets were bound from? */
+static bool
+listen_tls_same(const struct listener *l, const struct conf_tls *tls)
+{
+	if (tls->nlisten != l->ntls_addrs)
+		return false;
+	for (size_t i = 0; i < tls->nlisten; i++) {
+		if (strcmp(tls->listen[i], l->tls_addrs[i]) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* SIGHUP: a new TLS context for new connections; a failure keeps the old. */
+void
+listen_reload_tls(struct listener *l, const struct conf_tls *tls)
+{
+	struct tls *t;
+	char *cause = NULL;
+
+	if (!listen_tls_same(l, tls))
+		log_warnx("reload: a change to tls.listen takes a restart");
+	if (l->tls == NULL || tls->nlisten == 0)
+		return;
+	if ((t = tls_new(tls, &cause)) == NULL) {
+		log_error("reload: %s; TLS keeps the running certificate",
+		    cause);
+		free(cause);
+		return;
+	}
+	tls_free(l->tls);
+	l->tls = t;
+	log_info("TLS certificate and CA reloaded");
 }
 
 /* Connections beyond max are refused with "overloaded". */
@@ -389,6 +481,10 @@ listen_close(struct listener *l)
 	if (l->backoff_ev != NULL)
 		event_free(l->backoff_ev);
 	free(l->overloaded);
+	tls_free(l->tls);
+	for (size_t i = 0; i < l->ntls_addrs; i++)
+		free(l->tls_addrs[i]);
+	free(l->tls_addrs);
 	free(l);
 }
 

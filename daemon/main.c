@@ -125,6 +125,7 @@ main_reload(void)
 	log_set_level((enum log_level)conf->log_level);
 	proto_set_limits(conf->max_line_bytes, conf->hello_timeout_ms);
 	listen_set_max_connections(d.listener, (size_t)conf->max_connections);
+	listen_reload_tls(d.listener, &conf->tls);
 	engine_set_conf(conf);
 	conf_free(d.conf);
 	d.conf = conf;
@@ -174,7 +175,8 @@ main_start(const char *path)
 	proto_set_limits(d.conf->max_line_bytes, d.conf->hello_timeout_ms);
 	d.listener = listen_open(d.base, d.conf->listen, d.conf->nlisten,
 	    proto_accept_cb, d.base, &cause);
-	if (d.listener == NULL)
+	if (d.listener == NULL ||
+	    listen_add_tls(d.listener, &d.conf->tls, &cause) == -1)
 		fatalx("%s", cause);
 	listen_set_max_connections(d.listener, (size_t)d.conf->max_connections);
 }

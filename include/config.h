@@ -28,6 +28,27 @@ struct conf_tier {
 	int64_t offer_timeout_ms;
 };
 
+/* TLS versions tls.min_version may name. */
+enum conf_tls_version {
+	CONF_TLS_1_2 = 12,
+	CONF_TLS_1_3 = 13,
+};
+
+/*
+ * The tls group: listeners of their own, beside the plain `listen` ones.
+ * No tls.listen address: no TLS.  Paths are absolute (resolved against the
+ * config file's directory) and were readable when the file was checked.
+ */
+struct conf_tls {
+	char *listen[CONF_LISTEN_MAX]; /* "host:port" or "[v6]:port" */
+	size_t nlisten;
+	char *certificate; /* PEM: the server certificate, then its chain */
+	char *key;         /* PEM: its private key */
+	char *ca;          /* PEM: CAs of client certificates; NULL: none asked */
+	bool require_client_cert;
+	int min_version; /* enum conf_tls_version */
+};
+
 struct conf {
 	char *path;
 
@@ -60,6 +81,9 @@ struct conf {
 	/* review: crisisctl stats thresholds */
 	int64_t service_level_ms; /* answered within this counts as in service */
 	int64_t short_abandon_ms; /* abandoned sooner is counted apart */
+
+	/* tls: TLS listeners, their certificate and client certificates */
+	struct conf_tls tls;
 };
 
 /*

@@ -42,6 +42,32 @@ struct conn_cbs {
 struct conn *conn_new(struct event_base *base, int fd,
     const struct conn_limits *limits, const struct conn_cbs *cbs);
 
+struct ssl_st;
+
+/*
+ * conn_new over TLS, with ssl from tls_ssl_new() (taken over).  The
+ * handshake comes first and counts against the hello deadline; a failed
+ * handshake closes the connection with a log line and nothing sent (no
+ * error line can be).  Everything else is as over plain TCP.
+ */
+struct conn *conn_new_tls(struct event_base *base, int fd,
+    struct ssl_st *ssl, const struct conn_limits *limits,
+    const struct conn_cbs *cbs);
+
+/*
+ * listen.c, around the accept callback of a TLS socket: the next
+ * conn_new() of fd becomes conn_new_tls() with ssl.  conn_tls_handoff_end()
+ * frees ssl if no conn_new() took it.
+ */
+void conn_tls_handoff(int fd, struct ssl_st *ssl);
+void conn_tls_handoff_end(void);
+
+/*
+ * The subject CN of the client certificate the peer presented and that was
+ * verified against tls.ca, or NULL (plain TCP, or no certificate).
+ */
+const char *conn_peer_cert_cn(const struct conn *c);
+
 /* The owner's per-connection data. */
 void conn_set_data(struct conn *c, void *data);
 void *conn_data(const struct conn *c);

@@ -22,6 +22,23 @@ typedef void (*listen_accept_cb)(int fd, void *arg);
 struct listener *listen_open(struct event_base *base, char *const *addrs,
     size_t naddrs, listen_accept_cb cb, void *arg, char **cause);
 
+struct conf_tls;
+
+/*
+ * Also listen on every tls->listen address, over TLS, with a context built
+ * from tls (tls.c); nothing to do when it names none.  These are bound
+ * here even under socket activation.  Returns -1 and *cause on failure.
+ */
+int listen_add_tls(struct listener *l, const struct conf_tls *tls,
+    char **cause);
+
+/*
+ * SIGHUP: new TLS connections get a context built from tls; on failure
+ * (logged) the running one stays.  A change of tls.listen is logged as
+ * taking a restart.
+ */
+void listen_reload_tls(struct listener *l, const struct conf_tls *tls);
+
 /* Connections beyond this get "overloaded" and are closed at once. */
 void listen_set_max_connections(struct listener *l, size_t max);
 

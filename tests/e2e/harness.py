@@ -6,6 +6,9 @@ Daemon  a temporary directory with a config (short timers), a database made
 Client  one TCP connection speaking the line protocol.  Every message read
         is kept: expect() takes the first one that matches and leaves the
         others queued, so nothing is skipped silently.
+TlsClient  the same over TLS.  Daemon(tls=True) makes a throwaway CA, a
+        server certificate for 127.0.0.1 and client certificates with the
+        openssl command, and adds a tls group with a second port.
 
 All waits and tolerances are multiplied by SCALE (4 under CRISISD_WRAPPER,
 e.g. valgrind; override with CRISISD_TIME_SCALE), and so are the timers
@@ -23,6 +26,7 @@ import shlex
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -196,6 +200,105 @@ def render_conf(conf, port, database):
     return "\n".join(out) + "\n"
 
 
+# The tls group Daemon(tls=True) writes; tls={...} overrides these keys (a
+# value of None leaves the key out).  Paths are relative to the config file.
+TLS_DEFAULTS = {
+    "certificate": "tls/server.crt",
+    "key": "tls/server.key",
+    "ca": "tls/ca.crt",
+    "require_client_cert": False,
+    "min_version": "1.2",
+}
+
+# openssl req/x509 settings for the throwaway certificates.
+_TLS_OPENSSL_CNF = """\
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = unused
+[ca]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[server]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1,DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[client]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"""
+
+# Client certificates make_tls_files writes: name -> (CN, signed by the CA?)
+TLS_CLIENT_CERTS = {"client": ("gateway-1", True), "rogue": ("rogue", False)}
+
+
+def _openssl(cwd, *args):
+    """Run the openssl command in cwd; raise with its stderr on failure."""
+    p = subprocess.run(["openssl"] + list(args), cwd=cwd, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, "openssl %s failed: %s" % (
+        " ".join(args[:2]), p.stderr.strip()[-500:])
+
+
+def make_tls_files(directory, server_cn="localhost", serial=2):
+    """A CA, a server certificate and the TLS_CLIENT_CERTS in directory.
+
+    ca.crt/ca.key, server.crt/server.key (CN server_cn, SAN IP:127.0.0.1),
+    client.crt/client.key signed by the CA and rogue.crt/rogue.key
+    self-signed.  An existing CA is reused, so a second call re-issues the
+    server certificate under the same CA (with another serial).
+    """
+    os.makedirs(directory, exist_ok=True)
+    cnf = os.path.join(directory, "openssl.cnf")
+    with open(cnf, "w") as f:
+        f.write(_TLS_OPENSSL_CNF)
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+           "-nodes"]
+    if not os.path.exists(os.path.join(directory, "ca.crt")):
+        _openssl(directory, "req", "-config", cnf, "-x509", *key,
+                 "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+                 "-subj", "/CN=crisisd e2e CA", "-extensions", "ca")
+        for name, (cn, signed) in sorted(TLS_CLIENT_CERTS.items()):
+            if signed:
+                _tls_issue(directory, cnf, key, name, cn, "client", 100)
+            else:
+                _openssl(directory, "req", "-config", cnf, "-x509", *key,
+                         "-keyout", name + ".key", "-out", name + ".crt",
+                         "-days", "2", "-subj", "/CN=" + cn,
+                         "-extensions", "client")
+    _tls_issue(directory, cnf, key, "server", server_cn, "server", serial)
+    return directory
+
+
+def _tls_issue(directory, cnf, key, name, cn, extensions, serial):
+    """NAME.key and NAME.crt for cn, signed by the CA in directory."""
+    _openssl(directory, "req", "-config", cnf, *key, "-keyout",
+             name + ".key", "-out", name + ".csr", "-subj", "/CN=" + cn)
+    _openssl(directory, "x509", "-req", "-in", name + ".csr", "-CA",
+             "ca.crt", "-CAkey", "ca.key", "-set_serial", str(serial),
+             "-days", "2", "-out", name + ".crt", "-extfile", cnf,
+             "-extensions", extensions)
+
+
+def render_tls_conf(tls, port):
+    """The tls group for the options tls, listening on 127.0.0.1:port."""
+    out = ["tls : {", "  listen = [ %s ];" % _conf_string(
+        "127.0.0.1:%d" % port)]
+    for k, v in tls.items():
+        if v is not None:
+            out.append("  %s = %s;" % (k, _conf_value(v)))
+    out.append("};")
+    return "\n".join(out) + "\n"
+
+
 def _normalise_tiers(tiers):
     """Tiers as (tier, strategy, scaled timeout) from tuples or dicts."""
     out = []
@@ -215,7 +318,7 @@ class Daemon:
     principals before start(); the effective config is in self.conf.
     """
 
-    def __init__(self, **overrides):
+    def __init__(self, tls=False, **overrides):
         for k in overrides:
             assert k in DEFAULTS, "unknown config override %r" % k
         for path in (CRISISD, CRISISCTL):
@@ -231,6 +334,12 @@ class Daemon:
         self.conf_path = os.path.join(self.dir, "crisisd.conf")
         self.log_path = os.path.join(self.dir, "crisisd.log")
         self.port = free_port()
+        self.tls = None
+        if tls:
+            self.tls = dict(TLS_DEFAULTS)
+            self.tls.update(tls if isinstance(tls, dict) else {})
+            self.tls_dir = make_tls_files(os.path.join(self.dir, "tls"))
+            self.tls_port = free_port()
         self.tokens = {}
         self.roles = {}
         self.proc = None
@@ -263,6 +372,8 @@ class Daemon:
         """Write self.conf to the config file."""
         with open(self.conf_path, "w") as f:
             f.write(render_conf(self.conf, self.port, self.db))
+            if self.tls is not None:
+                f.write(render_tls_conf(self.tls, self.tls_port))
 
     # --- crisisctl ---
 
@@ -358,8 +469,12 @@ class Daemon:
         """Start crisisd and wait until its port accepts connections."""
         for attempt in range(3):
             if self._start_once():
+                if self.tls is not None:
+                    self._wait_port(self.tls_port)
                 return self
             self.port = free_port()
+            if self.tls is not None:
+                self.tls_port = free_port()
             self.write_conf()
         raise AssertionError("crisisd did not start:\n" + self.log_tail())
 
@@ -391,6 +506,17 @@ class Daemon:
                 time.sleep(0.02)
         raise AssertionError("crisisd did not accept on port %d within %.0fs"
                              % (self.port, 10 * SCALE))
+
+    def _wait_port(self, port):
+        """Wait until port accepts connections (the daemon is running)."""
+        deadline = time.monotonic() + 10 * SCALE
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise AssertionError("crisisd did not accept on port %d" % port)
 
     def stop(self, timeout=5):
         """SIGTERM; assert it exits 0 within timeout seconds (scaled)."""
@@ -453,6 +579,36 @@ class Daemon:
         self._nclients += 1
         c = Client(self.port, name or "conn%d" % self._nclients)
         self.clients.append(c)
+        return c
+
+    def tls_context(self, cert="client", version=None, ciphers=None):
+        """A client context trusting the daemon's CA, with cert ("client",
+        "rogue" or None) and, if given, only TLS version (ssl.TLSVersion).
+        """
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(os.path.join(self.tls_dir, "ca.crt"))
+        if cert is not None:
+            ctx.load_cert_chain(os.path.join(self.tls_dir, cert + ".crt"),
+                                os.path.join(self.tls_dir, cert + ".key"))
+        if ciphers is not None:
+            ctx.set_ciphers(ciphers)
+        if version is not None:
+            ctx.minimum_version = version
+            ctx.maximum_version = version
+        return ctx
+
+    def tls_client(self, name=None, cert="client", context=None):
+        """A new TLS connection (handshake done), no hello sent."""
+        self._nclients += 1
+        c = TlsClient(self.tls_port, name or "tls%d" % self._nclients,
+                      context or self.tls_context(cert))
+        self.clients.append(c)
+        return c
+
+    def tls_login(self, pid, role=None, cert="client", name=None):
+        """A TLS connection with pid's hello done; expect welcome."""
+        c = self.tls_client(name or pid, cert)
+        c.hello(role or self.roles[pid], pid, self.tokens[pid])
         return c
 
     def login(self, pid, role=None, token=None, name=None):
@@ -710,6 +866,63 @@ class Client:
             else:
                 self.queue.append(m)
         return got
+
+
+class TlsClient(Client):
+    """One TLS connection speaking the line protocol (see Client).
+
+    The handshake runs in the constructor and raises ssl.SSLError or
+    OSError when the daemon refuses it.  A TLS error while reading counts
+    as the connection closing, with self.tls_error keeping it; so does a
+    close without close_notify (SSLEOFError).
+    """
+
+    def __init__(self, port, name, context):
+        self.name = name
+        raw = socket.create_connection(("127.0.0.1", port), 5)
+        try:
+            # A close without close_notify shows as tls_error.
+            self.sock = context.wrap_socket(raw, server_hostname="127.0.0.1",
+                                            suppress_ragged_eofs=False)
+        except BaseException:
+            raw.close()
+            raise
+        self.buf = b""
+        self.queue = []
+        self.eof = False
+        self.reset = False
+        self.closed = False
+        self.nid = 0
+        self.tls_error = None
+
+    def _fill(self, deadline):
+        """Read what is available until deadline; False on timeout.
+
+        Bytes OpenSSL already decrypted do not show in select(), so those
+        are taken first.
+        """
+        if self.eof:
+            return False
+        if not self.sock.pending():
+            left = max(0.0, deadline - time.monotonic())
+            r, _, _ = select.select([self.sock], [], [], left)
+            if not r:
+                return False
+        try:
+            data = self.sock.recv(65536)
+        except ssl.SSLWantReadError:
+            return True
+        except (ssl.SSLError, ConnectionResetError) as e:
+            data = b""
+            self.reset = True
+            self.tls_error = e
+        if not data:
+            self.eof = True
+            _log_traffic(self.name, "<", "(closed%s)" % (
+                " by %s" % self.tls_error if self.tls_error else ""))
+            return True
+        self.buf += data
+        return True
 
 
 # --- common flows ---
