@@ -23,6 +23,7 @@
 #include "proto.h"
 #include "session.h"
 #include "store.h"
+#include "tls.h"
 #include "token.h"
 #include "util.h"
 #include "version.h"
@@ -75,8 +76,19 @@ main_test(const char *path)
 	struct conf *conf = main_load_conf(path);
 	char *cause = NULL;
 	struct store *st;
+	struct tls *tls;
 	int rc = 0;
 
+	/* A key that does not fit its certificate is a config error too. */
+	if (conf->tls.nlisten > 0) {
+		if ((tls = tls_new(&conf->tls, &cause)) == NULL) {
+			fprintf(stderr, "%s: tls: %s\n", path, cause);
+			free(cause);
+			conf_free(conf);
+			return 2;
+		}
+		tls_free(tls);
+	}
 	st = store_open(conf->database, STORE_OPEN_EXISTING, &cause);
 	if (st == NULL || store_check(st, &cause) == -1) {
 		fprintf(stderr, "crisisd: database %s: %s\n", conf->database,

@@ -182,6 +182,10 @@ proto_hello(struct session *s, const struct msg *m)
 	    h->principal, "server", "crisisd/" CRISISD_VERSION));
 	log_info("%s: %s %s welcomed", conn_peer(session_conn(s)),
 	    msg_role_name(h->role), h->principal);
+	if (conn_peer_cert_cn(session_conn(s)) != NULL)
+		log_debug("%s: client certificate CN %s",
+		    conn_peer(session_conn(s)),
+		    conn_peer_cert_cn(session_conn(s)));
 	if (h->role == ROLE_INTAKE &&
 	    store_push_pending(st, h->principal, proto_pending_push, s) !=
 	    STORE_OK)
