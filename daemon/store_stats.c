@@ -87,20 +87,20 @@ static const struct {
 
 /* One contact as read from the index. */
 struct store_stats_contact {
-	int outcome; /* index into store_stats_outcomes, or -1 */
 	const char *state;
 	const char *risk;
 	const char *clinician;
 	const char *program;
 	int64_t queued_at;
+	int64_t answer_ms; /* if answered */
+	int64_t closed_at; /* if closed */
+	int64_t tier;      /* if has_tier */
+	int64_t accept_ms; /* if has_accept */
+	int outcome;       /* index into store_stats_outcomes, or -1 */
 	bool answered;
-	int64_t answer_ms;
 	bool closed;
-	int64_t closed_at;
 	bool has_tier;
-	int64_t tier;
 	bool has_accept;
-	int64_t accept_ms;
 };
 
 /* Everything one stats call gathers. */
