@@ -22,7 +22,8 @@ ALL_LDFLAGS = $(LDFLAGS)
 
 # Sources shared by crisisd, crisisctl and the tests.
 COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
-              daemon/roster.c daemon/msg.c daemon/store.c \
+              daemon/config_value.c daemon/config_tls.c daemon/roster.c \
+              daemon/msg.c daemon/store.c \
               daemon/store_roster.c daemon/store_contact.c \
               daemon/store_review.c daemon/store_audit.c \
               daemon/store_stats.c daemon/store_tally.c \
@@ -40,7 +41,7 @@ CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
 UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify
 
 test_util_OBJS   = util log
-test_config_OBJS = config log util
+test_config_OBJS = config config_value config_tls log util
 test_roster_OBJS = roster util log
 test_msg_OBJS    = msg util log
 test_route_OBJS  = route
