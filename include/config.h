@@ -1,5 +1,5 @@
 /*
- * config.h: crisisd.conf as a plain struct.  Only config.c touches libconfig;
+ * config.h: crisisd.conf as a plain struct.  Only config*.c touch libconfig;
  * everyone else reads struct conf.  A reload parses into a new struct and
  * swaps it in only if it is whole.
  */
