@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "log.h"
@@ -105,7 +106,8 @@ ctl_usage(FILE *fp)
 		fprintf(fp, "       crisisctl %s%s%s\n", ctl_cmds[i].words,
 		    *ctl_cmds[i].usage != '\0' ? " " : "", ctl_cmds[i].usage);
 	fprintf(fp, "       crisisctl --help | --version\n"
-	    "T is an RFC 3339 time, e.g. 2026-11-27T10:00:00Z.  Without -c, "
+	    "T is an RFC 3339 time, e.g. 2026-11-27T10:00:00Z, or a date, "
+	    "2026-11-27,\nits midnight in the configured time zone.  Without -c, "
 	    "$CRISISD_CONF, then %s.\n", CONF_DEFAULT_PATH);
 }
 
@@ -164,7 +166,60 @@ ctl_commit(struct ctl *ctl)
 	return CTL_OK;
 }
 
-/* Option name as an RFC 3339 time, or def. */
+/* Switch $TZ to the configured zone; ctl_tz_restore() puts the old back. */
+void
+ctl_tz_use(const struct ctl *ctl, struct ctl_tz *old)
+{
+	const char *tz = ctl_timezone(ctl), *v = getenv("TZ");
+
+	old->saved = v != NULL ? xstrdup(v) : NULL;
+	setenv("TZ", tz != NULL ? tz : "UTC", 1);
+	tzset();
+}
+
+/* Put back the $TZ ctl_tz_use() replaced. */
+void
+ctl_tz_restore(struct ctl_tz *old)
+{
+	if (old->saved != NULL) {
+		setenv("TZ", old->saved, 1);
+		free(old->saved);
+		old->saved = NULL;
+	} else
+		unsetenv("TZ");
+	tzset();
+}
+
+/*
+ * A bare date, 2026-11-23, as that day's midnight in the configured zone
+ * (what a supervisor asking about "last week" means); -1 if v is not one.
+ */
+static int
+ctl_local_date(const struct ctl *ctl, const char *v, int64_t *ms)
+{
+	struct tm tm = { .tm_isdst = -1 };
+	struct ctl_tz old;
+	int y, m, d, n = 0;
+	time_t t;
+
+	if (strlen(v) != 10 || sscanf(v, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 ||
+	    n != 10 || v[4] != '-' || v[7] != '-' || m < 1 || m > 12 ||
+	    d < 1 || d > 31)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = m - 1;
+	tm.tm_mday = d;
+	ctl_tz_use(ctl, &old);
+	t = mktime(&tm);
+	ctl_tz_restore(&old);
+	/* mktime() moves 2026-02-30 to March: not a date. */
+	if (t == (time_t)-1 || tm.tm_mday != d || tm.tm_mon != m - 1)
+		return -1;
+	*ms = (int64_t)t * 1000;
+	return 0;
+}
+
+/* Option name as an RFC 3339 time or a local date, or def. */
 int
 ctl_time_opt(const struct ctl *ctl, const char *name, int64_t def,
     int64_t *ms)
@@ -174,9 +229,10 @@ ctl_time_opt(const struct ctl *ctl, const char *name, int64_t def,
 	*ms = def;
 	if (v == NULL)
 		return CTL_OK;
-	if (util_parse_rfc3339(v, ms) != 0)
+	if (util_parse_rfc3339(v, ms) != 0 && ctl_local_date(ctl, v, ms) != 0)
 		return ctl_usage_error(ctl, "--%s: not an RFC 3339 time "
-		    "(like 2026-11-27T10:00:00Z): %s", name, v);
+		    "(like 2026-11-27T10:00:00Z) or a date (2026-11-27): %s",
+		    name, v);
 	return CTL_OK;
 }
 

@@ -64,8 +64,9 @@ int ctl_store_fail(const struct ctl *ctl, const char *what);
 int ctl_commit(struct ctl *ctl);
 
 /*
- * Option name as an RFC 3339 time into *ms, or def if not given.
- * CTL_OK, or CTL_USAGE with the error printed.
+ * Option name as an RFC 3339 time, or a date (its midnight in the
+ * configured zone), into *ms, or def if not given.  CTL_OK, or CTL_USAGE
+ * with the error printed.
  */
 int ctl_time_opt(const struct ctl *ctl, const char *name, int64_t def,
     int64_t *ms);
@@ -75,6 +76,18 @@ int ctl_time_opt(const struct ctl *ctl, const char *name, int64_t def,
  * or CTL_USAGE with the error printed.
  */
 int ctl_window_opt(const struct ctl *ctl, int64_t *since, int64_t *until);
+
+/* $TZ as it was before ctl_tz_use(). */
+struct ctl_tz {
+	char *saved; /* NULL: it was unset */
+};
+
+/*
+ * Set $TZ to the configured zone (the C library's calendar works only
+ * through $TZ) until ctl_tz_restore().
+ */
+void ctl_tz_use(const struct ctl *ctl, struct ctl_tz *old);
+void ctl_tz_restore(struct ctl_tz *old);
 
 /* Option name as an integer in [min, max], or def if not given. */
 int ctl_long_opt(const struct ctl *ctl, const char *name, long def,

@@ -28,6 +28,8 @@
 
 /* Longest follow-up note, in bytes. */
 #define CTL_NOTE_MAX_BYTES 4096
+/* Longest detail an audit table shows, in bytes. */
+#define CTL_AUDIT_DETAIL_TABLE_BYTES 200
 
 /* The columns each listing shows in a table (JSON shows every key). */
 static const char *const ctl_audit_columns[] = { "at", "actor", "action",
@@ -129,12 +131,36 @@ ctl_audit_print(struct ctl *ctl, json_t *rows, const char *const *columns)
 	return rc;
 }
 
+/*
+ * A table keeps each row on one line, so a long detail (a roster import
+ * lists every shift) is cut short there; JSON and CSV keep it whole.
+ */
+static void
+ctl_audit_shorten(json_t *rows)
+{
+	json_t *row;
+	char *text;
+	size_t i;
+
+	json_array_foreach(rows, i, row) {
+		text = json_dumps(json_object_get(row, "detail"), JSON_COMPACT |
+		    JSON_ENCODE_ANY | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+		if (text == NULL)
+			continue;
+		if (strlen(text) > CTL_AUDIT_DETAIL_TABLE_BYTES)
+			strlcpy_(text + CTL_AUDIT_DETAIL_TABLE_BYTES - 3, "...",
+			    4);
+		json_object_set_new(row, "detail", json_string(text));
+		free(text);
+	}
+}
+
 /* audit [--since T] [--until T] [--actor A] [--action X] [--target ID]. */
 int
 ctl_audit_list(struct ctl *ctl)
 {
 	struct store_audit_filter f = { 0 };
-	json_t *detail;
+	json_t *detail, *rows;
 	int rc;
 
 	if ((rc = ctl_window_opt(ctl, &f.since_ms, &f.until_ms)) != CTL_OK)
@@ -153,8 +179,10 @@ ctl_audit_list(struct ctl *ctl)
 		json_object_set_new(detail, "target", json_string(f.target));
 	if ((rc = ctl_audit_read(ctl, "read.audit", NULL, detail)) != CTL_OK)
 		return rc;
-	return ctl_audit_print(ctl, store_review_audit(ctl->store, &f),
-	    ctl_audit_columns);
+	if ((rows = store_review_audit(ctl->store, &f)) != NULL &&
+	    ctl->format == FMT_TABLE)
+		ctl_audit_shorten(rows);
+	return ctl_audit_print(ctl, rows, ctl_audit_columns);
 }
 
 /* disclosures [--since T] [--until T] [--patient P]: the §2.51 accounting. */

@@ -364,19 +364,12 @@ ctl_review_stats_detail(const struct ctl *ctl,
 static json_t *
 ctl_review_stats_local(struct ctl *ctl, const struct store_stats_query *q)
 {
-	const char *tz = ctl_timezone(ctl), *old = getenv("TZ");
-	char *saved = old != NULL ? xstrdup(old) : NULL;
+	struct ctl_tz old;
 	json_t *stats;
 
-	setenv("TZ", tz != NULL ? tz : "UTC", 1);
-	tzset();
+	ctl_tz_use(ctl, &old);
 	stats = store_review_stats_query(ctl->store, q);
-	if (saved != NULL) {
-		setenv("TZ", saved, 1);
-		free(saved);
-	} else
-		unsetenv("TZ");
-	tzset();
+	ctl_tz_restore(&old);
 	return stats;
 }
 

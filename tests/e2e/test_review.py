@@ -307,6 +307,15 @@ def test_stats_groups():
         days = groups(d, "day")
         assert [(k, r["total"]) for k, r in days] == [
             ("2026-03-02T05:00:00.000Z", 10)], days
+        # A bare date is the local day's midnight.
+        s = d.ctl_json("stats", "--since", "2026-03-02", "--until",
+                       "2026-03-03")
+        assert s["window"] == {"start": "2026-03-02T05:00:00.000Z",
+                               "end": "2026-03-03T05:00:00.000Z"}, s
+        assert s["total"] == 10
+        assert log_ids(d, "--until", "2026-03-02") == []
+        rc(d.ctl("stats", "--since", "2026-02-30", check=False), 2,
+           "no such date")
         table = d.ctl("stats", "--by", "hour").stdout
         for h in ("09", "10", "11", "12"):
             assert "2026-03-02 %s:00:00 EST" % h in table, table
@@ -477,6 +486,10 @@ def test_audit_of_each_change():
                                    "end": "2027-01-15T09:00:00.000Z"}, det[5]
         assert [s["start"] for s in det[6]["after"]["shifts"]] == [
             "2027-01-01T00:00:00.000Z", "2027-01-02T00:00:00.000Z"], det[6]
+        # A table keeps each row on one line: the import's detail is cut.
+        line = next(l for l in d.ctl("audit").stdout.splitlines()
+                    if "change.roster" in l)
+        assert line.endswith("...") and len(line) < 400, line
         # Never a token, old or new.
         text = json.dumps(d.query("SELECT * FROM audit"))
         for t in [tok, new] + list(d.tokens.values()):
