@@ -266,6 +266,9 @@ engine_offer_end(struct offer *o, enum offer_end why, const char *reason,
 	case OFFER_OVERFLOW:
 		break;
 	}
+	/* Refusals are kept in the saved route: a restart must not ask again. */
+	if (why == OFFER_DECLINED || why == OFFER_EXPIRED)
+		engine_save_route(ct);
 	if (why != OFFER_ACCEPTED && why != OFFER_DECLINED && o->sent &&
 	    c->session != NULL)
 		session_send(c->session, json_pack("{s:s, s:s, s:s}", "type",
