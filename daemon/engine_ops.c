@@ -229,6 +229,7 @@ engine_accept(struct session *s, struct clin *c, const struct msg *m)
 	struct offer *o = engine_offer_of(ct, c);
 	int64_t now = util_now_ms();
 	const char *endpoint;
+	int64_t offered_at;
 	int tier;
 
 	if (o == NULL || ct->state != CONTACT_OPEN) {
@@ -237,6 +238,7 @@ engine_accept(struct session *s, struct clin *c, const struct msg *m)
 		return;
 	}
 	tier = o->tier;
+	offered_at = o->offered_at;
 	c->missed = 0;
 	engine_offer_end(o, OFFER_ACCEPTED, NULL, now);
 	contact_set_state(ct, CONTACT_ASSIGNED);
@@ -244,8 +246,8 @@ engine_accept(struct session *s, struct clin *c, const struct msg *m)
 	ct->assigned = c;
 	ct->assigned_at = now;
 	ct->dirty = false;
-	if (store_contact_set_state(eng.st, ct->id, STORE_STATE_ASSIGNED, c->id,
-	    now) == STORE_ERROR)
+	if (store_contact_assign(eng.st, ct->id, c->id, now, tier,
+	    now - offered_at) == STORE_ERROR)
 		engine_store_failed("assign");
 	engine_save_route(ct);
 	engine_event(ct, "assigned", now, tier, c->id, NULL);

@@ -99,7 +99,9 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	    "UPDATE contacts SET state = ?2,"
 	    " clinician = coalesce(?3, clinician),"
 	    " assigned_at = coalesce(?4, assigned_at),"
-	    " closed_at = coalesce(?5, closed_at) WHERE id = ?1",
+	    " closed_at = coalesce(?5, closed_at),"
+	    " answered_tier = coalesce(?6, answered_tier),"
+	    " accept_ms = coalesce(?7, accept_ms) WHERE id = ?1",
 	[STORE_STMT_CONTACT_SET_ROUTE] =
 	    "UPDATE contacts SET tier = ?2, route = ?3 WHERE id = ?1",
 	[STORE_STMT_CONTACT_COMPLETE] =

@@ -186,9 +186,9 @@ store_contact_drop_offers(struct store *st, const char *id)
  * also forgets the contact's open offers: none of them can be accepted any
  * more, and a restart must not resume them.
  */
-int
-store_contact_set_state(struct store *st, const char *id, const char *state,
-    const char *clinician, int64_t at)
+static int
+store_contact_change(struct store *st, const char *id, const char *state,
+    const char *clinician, int64_t at, int tier, int64_t accept_ms)
 {
 	enum store_contact_stamp stamp;
 	sqlite3_stmt *s;
@@ -215,12 +215,32 @@ store_contact_set_state(struct store *st, const char *id, const char *state,
 	    (stamp == STORE_STAMP_ASSIGNED ? sqlite3_bind_int64(s, 4, at) :
 	    sqlite3_bind_null(s, 4)) |
 	    (stamp == STORE_STAMP_CLOSED ? sqlite3_bind_int64(s, 5, at) :
-	    sqlite3_bind_null(s, 5))) != SQLITE_OK)
+	    sqlite3_bind_null(s, 5)) |
+	    (tier > 0 ? sqlite3_bind_int(s, 6, tier) : sqlite3_bind_null(s, 6)) |
+	    (accept_ms >= 0 ? sqlite3_bind_int64(s, 7, accept_ms) :
+	    sqlite3_bind_null(s, 7))) != SQLITE_OK)
 		return store_fail(st, "set state");
 	rc = store_contact_step_change(st, s, "set state", "contact");
 	if (rc != STORE_OK || stamp == STORE_STAMP_NONE)
 		return rc;
 	return store_contact_drop_offers(st, id);
+}
+
+/* Set state; see store.h. */
+int
+store_contact_set_state(struct store *st, const char *id, const char *state,
+    const char *clinician, int64_t at)
+{
+	return store_contact_change(st, id, state, clinician, at, 0, -1);
+}
+
+/* The contact was accepted: assigned, with the tier that answered. */
+int
+store_contact_assign(struct store *st, const char *id, const char *clinician,
+    int64_t at, int tier, int64_t accept_ms)
+{
+	return store_contact_change(st, id, STORE_STATE_ASSIGNED, clinician, at,
+	    tier, accept_ms);
 }
 
 /* Record the routing position (JSON text) and current tier. */

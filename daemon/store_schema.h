@@ -195,7 +195,7 @@ static const char *const store_migrations[] = {
 	"CREATE INDEX contacts_clinician_queued ON contacts(clinician, queued_at);"
 	"CREATE INDEX contacts_program_queued ON contacts(program, queued_at);"
 	"CREATE INDEX contacts_channel_queued ON contacts(channel, queued_at);"
-	"CREATE INDEX contact_events_event ON contact_events(event, at);"
+
 
 	/*
 	 * crisisctl stats counts each clinician's offers, declines, expiries
@@ -224,13 +224,7 @@ static const char *const store_migrations[] = {
 	"CREATE INDEX contacts_stats ON contacts(queued_at, state, risk,"
 	"  clinician, assigned_at, closed_at, answered_tier, accept_ms,"
 	"  program);"
-	"CREATE TRIGGER contacts_answered AFTER INSERT ON contact_events"
-	"  WHEN NEW.event = 'assigned' BEGIN"
-	"  UPDATE contacts SET answered_tier = NEW.tier,"
-	"    accept_ms = NEW.at - (SELECT max(o.at) FROM contact_events o"
-	"      WHERE o.contact = NEW.contact AND +o.event = 'offered'"
-	"      AND +o.clinician = NEW.clinician AND +o.at <= NEW.at)"
-	"  WHERE id = NEW.contact; END;"
+	/* The daemon writes both on accept; older rows are filled here. */
 	"UPDATE contacts SET"
 	"  answered_tier = (SELECT a.tier FROM contact_events a"
 	"    WHERE a.contact = contacts.id AND +a.event = 'assigned'"

@@ -174,6 +174,13 @@ int store_contact_state(struct store *st, const char *id, char state[16],
 int store_contact_set_state(struct store *st, const char *id,
     const char *state, const char *clinician, int64_t at);
 
+/*
+ * The contact was accepted: state assigned, clinician, assigned_at, and for
+ * the review the tier that answered and how long the accepted offer rang.
+ */
+int store_contact_assign(struct store *st, const char *id,
+    const char *clinician, int64_t at, int tier, int64_t accept_ms);
+
 /* Record the routing position (JSON text) and current tier. */
 int store_contact_set_route(struct store *st, const char *id, int tier,
     const char *route);

@@ -15,6 +15,7 @@ import os
 import pwd
 import re
 import sqlite3
+import time
 
 from harness import (DISCLOSURE, Daemon, accept, complete, parse_rfc3339,
                      rfc3339, sleep_ms, submit)
@@ -79,8 +80,8 @@ CONTACTS = [
 
 def crafted(d, contacts=CONTACTS, base=T0):
     """Write contacts and their timelines into d's database, the way the
-    daemon stores them (the schema's trigger fills the answering tier and
-    time to accept from the assigned event)."""
+    daemon stores them (on accept it records the answering tier and how
+    long the accepted offer rang: answered_tier, accept_ms)."""
     db = sqlite3.connect(d.db, timeout=10)
     with db:
         for cid, off, risk, channel, program, state, caller, events in \
@@ -102,10 +103,18 @@ def crafted(d, contacts=CONTACTS, base=T0):
             db.execute("INSERT INTO contact_events(contact, at, event, detail)"
                        " VALUES (?, ?, 'queued', ?)",
                        (cid, q, json.dumps({"risk": risk})))
+            offered = {}
             for at, event, tier, clin in events:
                 db.execute("INSERT INTO contact_events(contact, at, event,"
                            " tier, clinician) VALUES (?, ?, ?, ?, ?)",
                            (cid, q + at, event, tier, clin))
+                if event == "offered":
+                    offered[clin] = at
+                elif event == "assigned":
+                    db.execute("UPDATE contacts SET answered_tier = ?,"
+                               " accept_ms = ? WHERE id = ?",
+                               (tier, at - offered[clin]
+                                if clin in offered else None, cid))
     db.close()
 
 
@@ -633,3 +642,27 @@ def test_followup_life_cycle():
             except sqlite3.DatabaseError:
                 pass
         db.close()
+
+
+def test_daemon_records_answering_tier():
+    """The daemon itself stores the tier that answered and how long the
+    accepted offer rang, which stats' answered_by_tier and time to accept
+    read."""
+    with Daemon(tiers=[(1, "ring-all", 300), (2, "ring-all", 3000)]) as d:
+        d.add_intake("gw")
+        d.add_clinician("c1", tiers=(1,))
+        d.add_clinician("c2", tiers=(2,))
+        d.start()
+        d.clinician("c1")
+        c2 = d.clinician("c2")
+        gw = d.login("gw")
+        cid = gw.request({"type": "contact", "ref": "tier-2", "channel":
+                          "voice", "risk": "high"}, expect="queued")["contact"]
+        c2.expect("offer", contact=cid)
+        time.sleep(0.2)
+        c2.request({"type": "accept", "contact": cid}, expect="assigned")
+        gw.expect("routed", contact=cid)
+        (tier, accept_ms), = d.query(
+            "SELECT answered_tier, accept_ms FROM contacts WHERE id = ?", cid)
+        assert tier == 2, tier
+        assert 150 <= accept_ms <= 2500, accept_ms
