@@ -503,9 +503,14 @@ lg_tick_cb(evutil_socket_t fd, short what, void *arg)
 		lg.stopped = true;
 		lg_maybe_finish();
 	}
-	if (lg.stopped && !lg.finishing && (now >= lg.t_end + lg.drain_s ||
-	    (lg.t_quiet != 0 && now >= lg.t_quiet)))
+	if (!lg.stopped || lg.finishing)
+		return;
+	if (lg.t_quiet != 0 && now >= lg.t_quiet)
 		lg_finish();
+	else if (now >= lg.t_end + lg.drain_s) {
+		lg.drained_out = true;
+		lg_finish();
+	}
 }
 
 /* The run's load phase begins: every connection is ready. */
@@ -579,21 +584,22 @@ static void
 lg_report(void)
 {
 	double window = lg.duration_s;
-	bool ok;
+	bool ok, kept_up;
 
 	lg_probe_deadlines();
 	lg_verify();
-	ok = lg_verdict();
+	ok = lg_verdict(&kept_up);
 	fprintf(stderr, "loadgen: %s: %.1f routed/s, %.1f requests/s "
 	    "(%.0f s measured)\n", lg_mode_name(lg.mode),
 	    (double)lg.n.routed_in_window / window,
 	    (double)lg.n.replies_in_window / window, window);
 	printf("{\"mode\":\"%s\",\"duration_s\":%.3f,\"routed_per_s\":%.1f,"
-	    "\"requests_per_s\":%.1f,\"welcomed\":%d,\"ok\":%s,\"lat\":{",
+	    "\"requests_per_s\":%.1f,\"welcomed\":%d,\"ok\":%s,"
+	    "\"kept_up\":%s,\"lat\":{",
 	    lg_mode_name(lg.mode), window,
 	    (double)lg.n.routed_in_window / window,
 	    (double)lg.n.replies_in_window / window, lg.welcomed,
-	    ok ? "true" : "false");
+	    ok ? "true" : "false", kept_up ? "true" : "false");
 	lg_print_samples("queued", &lg.lat_queued, false);
 	lg_print_samples("offer", &lg.lat_offer, false);
 	lg_print_samples("routed", &lg.lat_routed, false);

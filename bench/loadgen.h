@@ -104,7 +104,7 @@ struct lg_counts {
 	uint64_t decline_conflicts;
 	uint64_t declines, assigned, completed, routed, dup_routed;
 	uint64_t routed_in_window;
-	uint64_t routed_mismatch, overflow, contact_errors, errors;
+	uint64_t routed_mismatch, overflow, overloaded, contact_errors, errors;
 	uint64_t withdrawn_taken, withdrawn_busy, withdrawn_expired;
 	uint64_t withdrawn_other, set_away, conn_errors;
 	uint64_t probes, probe_ignored, probe_escalated, probe_untimed;
@@ -130,6 +130,7 @@ struct lg {
 	double t_setup, t0, t_measure, t_end, t_done;
 	double t_quiet; /* all answered: finish at this time */
 	bool started, stopped, finishing;
+	bool drained_out; /* the drain ended with contacts unanswered */
 	size_t open_sent;
 
 	struct lg_contact **chunks;
@@ -175,7 +176,7 @@ void lg_begin_load(void);
 void lg_open_sends(double now);
 void lg_maybe_finish(void);
 void lg_verify(void);
-bool lg_verdict(void);
+bool lg_verdict(bool *kept_up);
 void lg_print_counts(void);
 
 #endif

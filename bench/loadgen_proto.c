@@ -291,15 +291,21 @@ lg_intake_overflow(const char *line, size_t len)
 	lg_intake_done(e->ct);
 }
 
-/* error: a contact was refused. */
+/* error: a contact was refused (overloaded is crisisd shedding load). */
 static void
 lg_intake_error(const char *line, size_t len)
 {
 	long long n = lg_field_int(line, len, "id", -1);
 	struct lg_contact *ct = n < 0 ? NULL : lg_contact_at((size_t)n);
+	char code[LG_WORD_MAX_BYTES] = "";
 
-	lg.n.contact_errors++;
-	lg_warn("intake error: %.*s", (int)len, line);
+	lg_field(line, len, "code", code, sizeof code);
+	if (strcmp(code, "overloaded") == 0)
+		lg.n.overloaded++;
+	else {
+		lg.n.contact_errors++;
+		lg_warn("intake error: %.*s", (int)len, line);
+	}
 	if (ct == NULL || ct->failed)
 		return;
 	ct->failed = true;
@@ -589,40 +595,52 @@ lg_verify(void)
 			lg.n.never_offered++;
 		if (e->nrouted == 0)
 			lg.n.never_routed++;
-		else if (e->assigned_to < 0 || strcmp(e->routed_to,
-		    lg.conns[e->assigned_to].principal) != 0)
+		else if (e->assigned_to >= 0 ? strcmp(e->routed_to,
+		    lg.conns[e->assigned_to].principal) != 0 : !lg.drained_out)
 			lg.n.routed_mismatch++;
 	}
 }
 
-/* Did the run go as it must?  Prints the verdict to stderr. */
+/*
+ * Did the run go as it must?  Correct: nothing duplicated, misrouted,
+ * refused in error or cut off.  Kept up: besides, every contact was
+ * routed (none overflowed, was refused as overloaded or was still
+ * unanswered when the drain ended).  Prints both to stderr.
+ */
 bool
-lg_verdict(void)
+lg_verdict(bool *kept_up)
 {
 	const struct lg_counts *n = &lg.n;
-	uint64_t lost = n->never_queued + n->never_routed;
+	uint64_t unanswered = n->never_queued + n->never_routed;
 	bool ok;
 
-	if (lg.mode == LG_MODE_ECHO)
+	if (lg.mode == LG_MODE_ECHO) {
 		ok = n->echo_bad == 0 && n->conn_errors == 0 &&
 		    n->replies_in_window > 0;
-	else
-		ok = n->sent > 0 && lost == 0 && n->never_offered == 0 &&
-		    n->dup_queued == 0 && n->dup_routed == 0 &&
-		    n->routed_mismatch == 0 && n->overflow == 0 &&
-		    n->contact_errors == 0 && n->errors == 0 &&
-		    n->conn_errors == 0 && n->unknown_cid == 0;
+		*kept_up = ok;
+		return ok;
+	}
+	ok = n->sent > 0 && n->dup_queued == 0 && n->dup_routed == 0 &&
+	    n->routed_mismatch == 0 && n->contact_errors == 0 &&
+	    n->errors == 0 && n->conn_errors == 0 && n->unknown_cid == 0;
+	*kept_up = ok && unanswered == 0 && n->never_offered == 0 &&
+	    n->overflow == 0 && n->overloaded == 0;
 	fprintf(stderr, "loadgen: verify: sent %llu, queued %llu, routed %llu;"
-	    " lost %llu, not offered %llu, duplicates %llu, mismatched %llu,"
-	    " overflow %llu, errors %llu, connection errors %llu: %s\n",
+	    " duplicates %llu, misrouted %llu, errors %llu, connection errors"
+	    " %llu: %s; unanswered after the drain %llu, never offered %llu,"
+	    " overflow %llu, overloaded %llu: %s\n",
 	    (unsigned long long)n->sent, (unsigned long long)n->queued,
-	    (unsigned long long)n->routed, (unsigned long long)lost,
-	    (unsigned long long)n->never_offered,
+	    (unsigned long long)n->routed,
 	    (unsigned long long)(n->dup_queued + n->dup_routed),
 	    (unsigned long long)n->routed_mismatch,
+	    (unsigned long long)(n->errors + n->contact_errors +
+	    n->unknown_cid),
+	    (unsigned long long)n->conn_errors,
+	    ok ? "correct" : "INCORRECT", (unsigned long long)unanswered,
+	    (unsigned long long)n->never_offered,
 	    (unsigned long long)n->overflow,
-	    (unsigned long long)(n->errors + n->contact_errors + n->echo_bad),
-	    (unsigned long long)n->conn_errors, ok ? "OK" : "FAILED");
+	    (unsigned long long)n->overloaded,
+	    *kept_up ? "kept up" : "DID NOT KEEP UP");
 	return ok;
 }
 
@@ -637,7 +655,8 @@ static const struct {
 	LG_COUNT(decline_conflicts), LG_COUNT(declines), LG_COUNT(assigned),
 	LG_COUNT(completed), LG_COUNT(routed), LG_COUNT(dup_routed),
 	LG_COUNT(routed_in_window), LG_COUNT(routed_mismatch),
-	LG_COUNT(overflow), LG_COUNT(contact_errors), LG_COUNT(errors),
+	LG_COUNT(overflow), LG_COUNT(overloaded), LG_COUNT(contact_errors),
+	LG_COUNT(errors),
 	LG_COUNT(withdrawn_taken), LG_COUNT(withdrawn_busy),
 	LG_COUNT(withdrawn_expired), LG_COUNT(withdrawn_other),
 	LG_COUNT(set_away), LG_COUNT(conn_errors), LG_COUNT(probes),
