@@ -539,14 +539,19 @@ lg_finish(void)
  * The escalation lateness of each probe whose tier-1 offers expired: the
  * tier-1 deadline is its first tier-1 offer's time in the store plus the
  * tier's offer_timeout_ms (ring-all offers of a tier share one deadline).
- * The estimate from expires_in_ms is kept too; it reads low by the time
- * the offer spent between being made and arriving.
+ * It is split in two at the "escalated" event the store has: how late the
+ * timer fired (millisecond resolution), and from then until the offer
+ * arrived (the loop turn's work, its commit, the send).  The estimate
+ * from expires_in_ms is kept too; it reads low by the time the offer spent
+ * between being made and arriving.
  */
 static void
 lg_probe_deadlines(void)
 {
-	static const char sql[] = "SELECT min(at) FROM contact_events"
-	    " WHERE contact = ?1 AND event = 'offered' AND tier = 1";
+	static const char sql[] = "SELECT"
+	    " min(CASE WHEN event = 'offered' AND tier = 1 THEN at END),"
+	    " min(CASE WHEN event = 'escalated' AND tier > 1 THEN at END)"
+	    " FROM contact_events WHERE contact = ?1";
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	struct lg_cid *e, *tmp;
@@ -569,10 +574,20 @@ lg_probe_deadlines(void)
 			continue;
 		sqlite3_bind_text(st, 1, e->cid, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW &&
-		    sqlite3_column_type(st, 0) != SQLITE_NULL)
+		    sqlite3_column_type(st, 0) != SQLITE_NULL) {
+			double deadline = (double)(sqlite3_column_int64(st,
+			    0) + lg.t1_timeout_ms) / 1000.0;
+			double fired = (double)sqlite3_column_int64(st, 1) /
+			    1000.0;
+
 			lg_sample(&lg.late_store, e->next_offer_wall -
-			    (double)(sqlite3_column_int64(st, 0) +
-			    lg.t1_timeout_ms) / 1000.0);
+			    deadline);
+			if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+				lg_sample(&lg.late_fire, fired - deadline);
+				lg_sample(&lg.fire_to_offer,
+				    e->next_offer_wall - fired);
+			}
+		}
 		sqlite3_reset(st);
 	}
 	sqlite3_finalize(st);
@@ -605,6 +620,9 @@ lg_report(void)
 	lg_print_samples("routed", &lg.lat_routed, false);
 	lg_print_samples("echo", &lg.lat_echo, false);
 	lg_print_samples("escalation_late", &lg.late_store, false);
+	lg_print_samples("escalation_fire_late", &lg.late_fire, false);
+	lg_print_samples("escalation_fire_to_offer", &lg.fire_to_offer,
+	    false);
 	lg_print_samples("escalation_late_expires_in", &lg.late_expires, true);
 	printf("},\"counts\":{");
 	lg_print_counts();

@@ -139,7 +139,7 @@ struct lg {
 
 	struct lg_counts n;
 	struct lg_samples lat_queued, lat_offer, lat_routed, lat_echo;
-	struct lg_samples late_store, late_expires;
+	struct lg_samples late_store, late_expires, late_fire, fire_to_offer;
 };
 
 extern struct lg lg;
