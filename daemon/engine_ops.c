@@ -244,6 +244,7 @@ engine_accept(struct session *s, struct clin *c, const struct msg *m)
 	contact_set_state(ct, CONTACT_ASSIGNED);
 	ct->pos.stage = ROUTE_DONE;
 	ct->assigned = c;
+	ct->assigned_tier = tier;
 	ct->assigned_at = now;
 	ct->dirty = false;
 	if (store_contact_assign(eng.st, ct->id, c->id, now, tier,
@@ -345,6 +346,15 @@ engine_clinician_connected(const char *id, struct session *s)
 	c->session = s;
 	c->available = false;
 	return c;
+}
+
+/* Tell a reconnected clinician again which contact it is assigned. */
+void
+engine_clinician_welcomed(struct clin *c)
+{
+	if (c->assigned != NULL && c->session != NULL)
+		session_send(c->session, contact_assigned_json(c->assigned,
+		    c->assigned->assigned_tier));
 }
 
 /* A clinician's connection closed: its open offers count as declined. */

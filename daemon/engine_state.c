@@ -189,6 +189,7 @@ engine_resume_contact(void *arg, const struct store_contact *sc)
 		ct->assigned = clin_get(sc->clinician);
 		ct->assigned->assigned = ct;
 		ct->assigned_at = sc->assigned_at;
+		ct->assigned_tier = sc->answered_tier;
 		ct->pos.stage = ROUTE_DONE;
 	} else
 		ct->dirty = true;

@@ -186,6 +186,8 @@ proto_hello(struct session *s, const struct msg *m)
 		log_debug("%s: client certificate CN %s",
 		    conn_peer(session_conn(s)),
 		    conn_peer_cert_cn(session_conn(s)));
+	if (c != NULL)
+		engine_clinician_welcomed(c);
 	if (h->role == ROLE_INTAKE &&
 	    store_push_pending(st, h->principal, proto_pending_push, s) !=
 	    STORE_OK)

@@ -131,7 +131,8 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	[STORE_STMT_RESUME_CONTACTS] =
 	    "SELECT id, intake, ref, channel, risk, caller, patient, program,"
 	    " language, needs, state, clinician, route, queued_at,"
-	    " deadline_at, assigned_at, closed_at, policy_version"
+	    " deadline_at, assigned_at, closed_at, policy_version,"
+	    " answered_tier"
 	    " FROM contacts WHERE state IN ('open', 'assigned')"
 	    " ORDER BY queued_at, id",
 	[STORE_STMT_RESUME_OFFERS] =

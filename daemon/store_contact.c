@@ -405,6 +405,7 @@ store_contact_from_row(sqlite3_stmt *s, struct store_contact *c)
 	c->assigned_at = sqlite3_column_int64(s, 15);
 	c->closed_at = sqlite3_column_int64(s, 16);
 	c->policy_version = sqlite3_column_int(s, 17);
+	c->answered_tier = sqlite3_column_int(s, 18);
 }
 
 /* Hand the open offers of contact id to the callback. */

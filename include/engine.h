@@ -95,6 +95,7 @@ struct contact {
 	size_t nrefused;
 	struct offer_list offers;
 	struct clin *assigned;
+	int assigned_tier; /* the tier of the accepted offer */
 	int64_t queued_at;
 	int64_t assigned_at;
 	struct event *timer; /* the next deadline: offer expiry or route wakeup */
@@ -160,6 +161,11 @@ void engine_complete(struct session *s, struct clin *c, const struct msg *m);
 
 /* A clinician's connection was welcomed / closed. */
 struct clin *engine_clinician_connected(const char *id, struct session *s);
+/*
+ * After the welcome: a clinician that reconnects while assigned (its reply
+ * may have been lost to a crash or a dropped connection) is told again.
+ */
+void engine_clinician_welcomed(struct clin *c);
 void engine_clinician_disconnected(struct clin *c);
 /* An intake connection closed: forget it as a contact's origin. */
 void engine_intake_disconnected(struct session *s);

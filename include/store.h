@@ -155,6 +155,7 @@ struct store_contact {
 	int64_t assigned_at;  /* 0 if not */
 	int64_t closed_at;    /* 0 if not */
 	int policy_version;
+	int answered_tier;    /* read back only: the tier that accepted, 0 if none */
 };
 
 int store_contact_insert(struct store *st, const struct store_contact *c);
@@ -387,5 +388,18 @@ json_t *store_review_patient(struct store *st, const char *id);
 
 /* STORE_OK if id is a clinician, STORE_NOTFOUND if not, or STORE_ERROR. */
 int store_review_is_clinician(struct store *st, const char *id);
+
+/* --- backups (crisisctl backup) --- */
+
+/*
+ * A consistent copy of the database at path, taken with SQLite's online
+ * backup API while crisisd runs: written to "path.tmp" (created mode 0600),
+ * switched to a self-contained rollback journal, checked with PRAGMA
+ * integrity_check, synced, then renamed to path.  STORE_CONFLICT if path
+ * exists and replace is false, or if path is the database itself.  No
+ * batch may be open.  *bytes is the size of the copy.
+ */
+int store_backup(struct store *st, const char *path, bool replace,
+    int64_t *bytes);
 
 #endif

@@ -650,3 +650,26 @@ def _full_filesystem(mnt):
         assert rows == 7, "%d contacts stored, want 7" % rows
         ok = d.query("PRAGMA integrity_check")
         assert ok == [("ok",)], "integrity_check: %r" % (ok,)
+
+
+def test_assigned_told_again_after_reconnect():
+    """A clinician whose assigned reply was lost (crash, dropped link) is
+    told again after its next welcome, and can complete the contact."""
+    with Daemon() as d:
+        d.add_intake("gw")
+        d.add_clinician("c1", tiers=(1,))
+        d.start()
+        c1 = d.clinician("c1")
+        gw = d.login("gw")
+        cid, _ = submit(gw, "told-again")
+        c1.expect("offer", contact=cid)
+        c1.send({"type": "accept", "contact": cid})
+        c1.close()
+        gw.expect("routed", contact=cid)
+        d.kill()
+        d.start()
+        c1 = d.login("c1")
+        a = c1.expect("assigned", contact=cid)
+        assert a.get("ref") == "told-again" and a.get("tier") == 1, a["_raw"]
+        c1.request({"type": "complete", "contact": cid,
+                    "disposition": "resolved"})
