@@ -27,7 +27,7 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/store_roster.c daemon/store_contact.c \
               daemon/store_review.c daemon/store_audit.c \
               daemon/store_stats.c daemon/store_tally.c \
-              daemon/store_followup.c
+              daemon/store_followup.c daemon/store_backup.c
 
 CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/session.c daemon/engine.c daemon/engine_ops.c \
@@ -36,7 +36,7 @@ CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/intake.c daemon/tls.c
 
 CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
-                 ctl/ctl_audit.c ctl/fmt.c
+                 ctl/ctl_audit.c ctl/ctl_backup.c ctl/fmt.c
 
 UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify
 

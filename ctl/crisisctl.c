@@ -57,6 +57,13 @@ static const char *const ctl_opts_audit[] = { "since", "until", "actor",
 static const char *const ctl_opts_disclosures[] = { "since", "until",
 	"patient", NULL };
 static const char *const ctl_opts_close[] = { "by", "note", NULL };
+static const char *const ctl_opts_backup[] = { "force", NULL };
+
+/*
+ * Command options that take no value (--force): given, they read as "".
+ * Every other command option takes one.
+ */
+static const char *const ctl_flags[] = { "force", NULL };
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "init", ctl_roster_init, "", 0, ctl_opts_none, true },
@@ -94,6 +101,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "followups", ctl_audit_followups, "", 0, ctl_opts_none, false },
 	{ "followup close", ctl_audit_followup_close,
 	  "ID --by CLINICIAN --note TEXT", 1, ctl_opts_close, false },
+	{ "backup", ctl_backup, "FILE [--force]", 1, ctl_opts_backup, false },
 };
 
 /* Print the usage of every command to fp. */
@@ -402,6 +410,17 @@ ctl_find(int argc, char **argv, int *nwords)
 	return NULL;
 }
 
+/* Is name an option without a value? */
+static bool
+ctl_is_flag(const char *name)
+{
+	for (size_t i = 0; ctl_flags[i] != NULL; i++) {
+		if (strcmp(ctl_flags[i], name) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Build the getopt_long table: the command's options, then the globals. */
 static void
 ctl_long_options(const struct ctl_cmd *cmd,
@@ -413,8 +432,9 @@ ctl_long_options(const struct ctl_cmd *cmd,
 		if (n == CTL_OPTS_MAX)
 			fatalx("%s: more than %d options", cmd->words,
 			    CTL_OPTS_MAX);
-		opts[n] = (struct option){ cmd->opts[n], required_argument,
-			NULL, CTL_OPT_BASE + (int)n };
+		opts[n] = (struct option){ cmd->opts[n],
+			ctl_is_flag(cmd->opts[n]) ? no_argument :
+			required_argument, NULL, CTL_OPT_BASE + (int)n };
 	}
 	opts[n++] = (struct option){ "config", required_argument, NULL, 'c' };
 	opts[n++] = (struct option){ "format", required_argument, NULL, 'f' };
@@ -438,7 +458,8 @@ ctl_parse_args(struct ctl *ctl, struct ctl_globals *g, int argc,
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:f:h", opts, NULL)) != -1) {
 		if (c >= CTL_OPT_BASE)
-			ctl->opt[c - CTL_OPT_BASE] = optarg;
+			ctl->opt[c - CTL_OPT_BASE] = optarg != NULL ?
+			    optarg : "";
 		else if (c == 'c')
 			g->config = optarg;
 		else if (c == 'f')

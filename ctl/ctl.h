@@ -153,4 +153,7 @@ int ctl_review_log(struct ctl *ctl);
 int ctl_review_show(struct ctl *ctl);
 int ctl_review_stats(struct ctl *ctl);
 
+/* ctl_backup.c */
+int ctl_backup(struct ctl *ctl);
+
 #endif
