@@ -342,6 +342,9 @@ class Daemon:
             self.tls_port = free_port()
         self.tokens = {}
         self.roles = {}
+        # Extra environment for the daemon (NOTIFY_SOCKET, WATCHDOG_USEC...),
+        # set after the inherited systemd variables are removed.
+        self.env = {}
         self.proc = None
         self.clients = []
         self.stopped = False
@@ -485,6 +488,7 @@ class Daemon:
         for k in ("NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID",
                   "JOURNAL_STREAM", "CRISISD_CONF", "WATCHDOG_USEC"):
             env.pop(k, None)
+        env.update(self.env)
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=self.log,
                                      env=env)
