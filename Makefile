@@ -55,7 +55,13 @@ COMMON_OBJS    = $(call obj,$(COMMON_SRCS))
 CRISISD_OBJS   = $(call obj,$(CRISISD_SRCS))
 CRISISCTL_OBJS = $(call obj,$(CRISISCTL_SRCS))
 
-all: crisisd crisisctl
+# Where the two programs go: the top of the tree, or the build folder of a
+# sanitizer build (whose tests are pointed at it).
+BINDIR ?= .
+CRISISD_BIN   = $(BINDIR)/crisisd
+CRISISCTL_BIN = $(BINDIR)/crisisctl
+
+all: $(CRISISD_BIN) $(CRISISCTL_BIN)
 
 # The package flags are found once, after tools/deps made sure they exist.
 ifeq ($(filter clean format deps,$(MAKECMDGOALS)),)
@@ -73,10 +79,10 @@ $(BUILD)/pkg.mk: tools/deps
 deps:
 	@tools/deps
 
-crisisd: $(CRISISD_OBJS) $(COMMON_OBJS)
+$(CRISISD_BIN): $(CRISISD_OBJS) $(COMMON_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
-crisisctl: $(CRISISCTL_OBJS) $(COMMON_OBJS)
+$(CRISISCTL_BIN): $(CRISISCTL_OBJS) $(COMMON_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
 $(BUILD)/%.o: %.c $(BUILD)/pkg.mk
@@ -121,12 +127,26 @@ crashtest: all
 # A demo daemon on 127.0.0.1:7410 with a sample roster (see README).
 run: all
 	@tools/demo-setup $(BUILD)/demo
-	./crisisd -c $(BUILD)/demo/crisisd.conf
+	$(CRISISD_BIN) -c $(BUILD)/demo/crisisd.conf
 
 # AddressSanitizer + UBSan build of everything, then the whole suite.
+# The binaries and tests live in build-asan/, so the normal build is untouched.
+ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+             -fno-sanitize-recover=undefined
 asan:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	CRISISD_BIN=$(CURDIR)/build-asan/crisisd \
+	CRISISCTL_BIN=$(CURDIR)/build-asan/crisisctl \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	$(MAKE) BUILD=build-asan BINDIR=build-asan CFLAGS="$(ASAN_FLAGS)" \
 	  LDFLAGS="-fsanitize=address,undefined" check
+
+# The end-to-end suite with crisisd under valgrind memcheck: no errors and
+# no definite leaks, or the daemon's exit code fails the test.
+valgrind: all
+	CRISISD_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full \
+	  --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
+	  python3 tests/e2e/run.py
 
 # Static checks: cppcheck (told where the list and hash macros live, which
 # it cannot find alone) and clang-tidy.
@@ -141,6 +161,45 @@ lint: $(BUILD)/pkg.mk
 	  --suppress=ctunullpointer:ctl/fmt.c $(LINT_SRCS)
 	clang-tidy --quiet $(LINT_SRCS) -- -std=c11 -D_GNU_SOURCE -Iinclude \
 	  $(PKG_CFLAGS) 2>/dev/null
+
+# The fuzz targets of issue 6 (clang's libFuzzer, fuzz/): `make fuzz` builds
+# them under build-fuzz/ and runs each for FUZZ_SECONDS with its seed corpus
+# and dictionary, printing executions, executions per second and coverage;
+# `make fuzz-smoke` runs each for 10 seconds.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD    = build-fuzz
+FUZZ_TARGETS  = fuzz_msg fuzz_config fuzz_csv fuzz_route
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g -fno-omit-frame-pointer \
+                -Iinclude $(PKG_CFLAGS) -MMD -MP $(FUZZ_SAN)
+fuzz_msg_OBJS    = daemon/msg daemon/util daemon/log
+fuzz_config_OBJS = daemon/config daemon/config_value daemon/config_tls \
+                   daemon/util daemon/log
+fuzz_csv_OBJS    = ctl/fmt daemon/util daemon/log
+fuzz_route_OBJS  = daemon/route fuzz/fuzz_route_check
+FUZZ_BINS = $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
+
+$(FUZZ_BUILD)/%.o: %.c $(BUILD)/pkg.mk
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o \
+    $$(addprefix $(FUZZ_BUILD)/,$$(addsuffix .o,$$(fuzz_$$*_OBJS)))
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+# Keep the objects: make would delete them as intermediate files.
+.PRECIOUS: $(FUZZ_BUILD)/%.o
+
+fuzz: $(FUZZ_BINS)
+	@fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: $(FUZZ_BINS)
+	@fuzz/run $(FUZZ_BUILD) 10 $(FUZZ_TARGETS)
+
+.PHONY: fuzz fuzz-smoke
+
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
 
 format:
 	clang-format -i daemon/*.c ctl/*.c include/*.h tests/unit/*.c
@@ -174,6 +233,6 @@ install: all
 clean:
 	rm -rf $(BUILD) build-asan crisisd crisisctl
 
-.PHONY: all deps unit check crashtest run asan lint format install clean
+.PHONY: all deps unit check crashtest run asan valgrind lint format install clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
