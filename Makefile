@@ -55,13 +55,7 @@ COMMON_OBJS    = $(call obj,$(COMMON_SRCS))
 CRISISD_OBJS   = $(call obj,$(CRISISD_SRCS))
 CRISISCTL_OBJS = $(call obj,$(CRISISCTL_SRCS))
 
-# Where the two programs go: the top of the tree, or the build folder of a
-# sanitizer build (whose tests are pointed at it).
-BINDIR ?= .
-CRISISD_BIN   = $(BINDIR)/crisisd
-CRISISCTL_BIN = $(BINDIR)/crisisctl
-
-all: $(CRISISD_BIN) $(CRISISCTL_BIN)
+all: crisisd crisisctl
 
 # The package flags are found once, after tools/deps made sure they exist.
 ifeq ($(filter clean format deps,$(MAKECMDGOALS)),)
@@ -79,10 +73,10 @@ $(BUILD)/pkg.mk: tools/deps
 deps:
 	@tools/deps
 
-$(CRISISD_BIN): $(CRISISD_OBJS) $(COMMON_OBJS)
+crisisd: $(CRISISD_OBJS) $(COMMON_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
-$(CRISISCTL_BIN): $(CRISISCTL_OBJS) $(COMMON_OBJS)
+crisisctl: $(CRISISCTL_OBJS) $(COMMON_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
 $(BUILD)/%.o: %.c $(BUILD)/pkg.mk
@@ -127,26 +121,12 @@ crashtest: all
 # A demo daemon on 127.0.0.1:7410 with a sample roster (see README).
 run: all
 	@tools/demo-setup $(BUILD)/demo
-	$(CRISISD_BIN) -c $(BUILD)/demo/crisisd.conf
+	./crisisd -c $(BUILD)/demo/crisisd.conf
 
 # AddressSanitizer + UBSan build of everything, then the whole suite.
-# The binaries and tests live in build-asan/, so the normal build is untouched.
-ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
-             -fno-sanitize-recover=undefined
 asan:
-	CRISISD_BIN=$(CURDIR)/build-asan/crisisd \
-	CRISISCTL_BIN=$(CURDIR)/build-asan/crisisctl \
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	$(MAKE) BUILD=build-asan BINDIR=build-asan CFLAGS="$(ASAN_FLAGS)" \
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined" check
-
-# The end-to-end suite with crisisd under valgrind memcheck: no errors and
-# no definite leaks, or the daemon's exit code fails the test.
-valgrind: all
-	CRISISD_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full \
-	  --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
-	  python3 tests/e2e/run.py
 
 # Static checks: cppcheck (told where the list and hash macros live, which
 # it cannot find alone) and clang-tidy.
@@ -233,6 +213,6 @@ install: all
 clean:
 	rm -rf $(BUILD) build-asan crisisd crisisctl
 
-.PHONY: all deps unit check crashtest run asan valgrind lint format install clean
+.PHONY: all deps unit check crashtest run asan lint format install clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
