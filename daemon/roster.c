@@ -218,9 +218,12 @@ roster_finish(struct roster *r)
 {
 	size_t i;
 
-	for (i = 0; i < r->nclinicians; i++)
-		qsort(r->clinicians[i].shifts, r->clinicians[i].nshifts,
-		    sizeof(struct roster_shift), roster_shift_cmp);
+	for (i = 0; i < r->nclinicians; i++) {
+		/* qsort must not be handed the NULL of an empty array. */
+		if (r->clinicians[i].nshifts > 1)
+			qsort(r->clinicians[i].shifts, r->clinicians[i].nshifts,
+			    sizeof(struct roster_shift), roster_shift_cmp);
+	}
 }
 
 /* The clinician with this id, or NULL. */

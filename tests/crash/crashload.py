@@ -293,6 +293,12 @@ class Clinician:
             self.load.spawn(self.answer(msg.get("contact"), self.generation))
         elif t == "status" and msg.get("status") == "away":
             self.load.spawn(self.available())
+        elif t == "assigned":
+            # Told again after a reconnect: our accept's reply was lost.
+            cid = msg.get("contact")
+            self.lost_accepts.discard(cid)
+            self.assigned.add(cid)
+            self.load.spawn(self.complete(cid, first=False))
         elif t != "withdrawn":
             self.load.anomaly("%s: unexpected push %s" % (
                 self.name, json.dumps(msg)))

@@ -693,8 +693,12 @@ class Client:
             self.nid += 1
             msg["id"] = "%s-%d" % (self.name, self.nid)
         self.send(msg)
+        # An "assigned" without an id is no reply: it is the push that tells
+        # a reconnected clinician its contact again.
         reply = self.expect(None, timeout,
-                            where=lambda m: m.get("type") in REPLY_TYPES)
+                            where=lambda m: m.get("type") in REPLY_TYPES and
+                            not (m.get("type") == "assigned" and
+                                 "id" not in m))
         assert reply.get("id") == msg["id"], (
             "%s: reply to %s does not echo id %r: %s" % (
                 self.name, msg.get("type"), msg["id"], reply["_raw"]))
