@@ -158,6 +158,8 @@ fuzz_config_OBJS = daemon/config daemon/config_value daemon/config_tls \
                    daemon/util daemon/log
 fuzz_csv_OBJS    = ctl/fmt daemon/util daemon/log
 fuzz_route_OBJS  = daemon/route fuzz/fuzz_route_check
+# conf_load opens the files a config names: fuzz_config fences open().
+fuzz_config_LDFLAGS = -Wl,--wrap=open
 FUZZ_BINS = $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
 
 $(FUZZ_BUILD)/%.o: %.c $(BUILD)/pkg.mk
@@ -166,7 +168,8 @@ $(FUZZ_BUILD)/%.o: %.c $(BUILD)/pkg.mk
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o \
     $$(addprefix $(FUZZ_BUILD)/,$$(addsuffix .o,$$(fuzz_$$*_OBJS)))
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ \
+	  $(fuzz_$*_LDFLAGS) $(PKG_LIBS)
 
 # Keep the objects: make would delete them as intermediate files.
 .PRECIOUS: $(FUZZ_BUILD)/%.o

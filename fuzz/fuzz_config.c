@@ -10,12 +10,17 @@
  *
  * Inputs with "@include" are skipped: libconfig would open whatever file
  * they name (/dev/stdin would hang the run), and including is libconfig's
- * code, not ours.
+ * code, not ours.  The files a config names and conf_load opens itself
+ * (tls.certificate, tls.key, tls.ca, the time zone) go through
+ * fuzz_config_open() (the target is linked with --wrap=open): only the
+ * scratch directory, where empty PEM files wait, and the time zone files
+ * may be opened, so no input opens a device or waits on a FIFO.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,25 +37,96 @@
 
 #define FUZZ_DAY_MS (24LL * 60 * 60 * 1000)
 #define FUZZ_TEN_MINUTES_MS (10LL * 60 * 1000)
+#define FUZZ_TZDIR "/usr/share/zoneinfo/"
+
+/* Files in the scratch directory a config may name (see the dictionary). */
+static const char *const fuzz_config_pems[] = { "cert.pem", "key.pem",
+	"ca.pem" };
+/* A directory there, which is not a regular file. */
+#define FUZZ_SUBDIR "pem.d"
 
 static char *fuzz_dir;  /* this process's scratch directory */
 static char *fuzz_path; /* the config file in it */
+
+int __real_open(const char *path, int flags, ...);
+int __wrap_open(const char *path, int flags, ...);
+
+/* May the code under test open path: in the scratch or time zone dir? */
+static bool
+fuzz_config_allowed(const char *path)
+{
+	size_t dlen = strlen(fuzz_dir);
+	const char *tzdir = getenv("TZDIR");
+	char *tz = NULL;
+	bool ok;
+
+	/* No way out of either directory through "..". */
+	if (strcmp(path, "..") == 0 || strncmp(path, "../", 3) == 0 ||
+	    strstr(path, "/../") != NULL ||
+	    (strlen(path) >= 3 && strcmp(path + strlen(path) - 3, "/..") == 0))
+		return false;
+	if (strncmp(path, fuzz_dir, dlen) == 0 && path[dlen] == '/')
+		return true;
+	if (tzdir != NULL && tzdir[0] != '\0')
+		xasprintf(&tz, "%s/", tzdir);
+	ok = strncmp(path, tz != NULL ? tz : FUZZ_TZDIR,
+	    strlen(tz != NULL ? tz : FUZZ_TZDIR)) == 0;
+	free(tz);
+	return ok;
+}
+
+/* open() as the code under test sees it: refused outside the fence. */
+int
+__wrap_open(const char *path, int flags, ...)
+{
+	va_list ap;
+	int mode = 0;
+
+	if (flags & O_CREAT) {
+		va_start(ap, flags);
+		mode = va_arg(ap, int);
+		va_end(ap);
+	}
+	if (!fuzz_config_allowed(path)) {
+		errno = EACCES;
+		return -1;
+	}
+	return __real_open(path, flags, mode);
+}
 
 /* Remove the scratch directory when the run ends. */
 static void
 fuzz_config_cleanup(void)
 {
-	if (fuzz_path != NULL)
-		unlink(fuzz_path);
-	if (fuzz_dir != NULL)
-		rmdir(fuzz_dir);
+	char *p;
+	size_t i;
+
+	if (fuzz_dir == NULL)
+		return;
+	unlink(fuzz_path);
+	for (i = 0; i < sizeof(fuzz_config_pems) / sizeof(*fuzz_config_pems);
+	    i++) {
+		xasprintf(&p, "%s/%s", fuzz_dir, fuzz_config_pems[i]);
+		unlink(p);
+		free(p);
+	}
+	xasprintf(&p, "%s/%s", fuzz_dir, FUZZ_SUBDIR);
+	rmdir(p);
+	free(p);
+	rmdir(fuzz_dir);
 }
 
-/* Make the scratch directory: $TMPDIR (or /tmp)/crisisd-fuzz.XXXXXX. */
+/*
+ * Make the scratch directory, $TMPDIR (or /tmp)/crisisd-fuzz.XXXXXX, with
+ * the empty PEM files and the subdirectory a config may name.
+ */
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *tmp = getenv("TMPDIR");
+	char *p;
+	size_t i;
+	int fd;
 
 	(void)argc;
 	(void)argv;
@@ -61,6 +137,18 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		fatal("mkdtemp %s", fuzz_dir);
 	xasprintf(&fuzz_path, "%s/crisisd.conf", fuzz_dir);
 	atexit(fuzz_config_cleanup);
+	for (i = 0; i < sizeof(fuzz_config_pems) / sizeof(*fuzz_config_pems);
+	    i++) {
+		xasprintf(&p, "%s/%s", fuzz_dir, fuzz_config_pems[i]);
+		if ((fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == -1)
+			fatal("open %s", p);
+		close(fd);
+		free(p);
+	}
+	xasprintf(&p, "%s/%s", fuzz_dir, FUZZ_SUBDIR);
+	if (mkdir(p, 0700) == -1)
+		fatal("mkdir %s", p);
+	free(p);
 	return 0;
 }
 
@@ -126,6 +214,40 @@ fuzz_config_tiers(const struct conf *conf)
 	FUZZ_CHECK(conf_tier(conf, ROSTER_TIER_MAX + 1) == NULL);
 }
 
+/* Check a PEM path the config kept: a regular file in the scratch dir. */
+static void
+fuzz_config_pem(const char *path)
+{
+	struct stat st;
+
+	if (path == NULL)
+		return;
+	FUZZ_CHECK(path[0] == '/' && fuzz_config_allowed(path));
+	FUZZ_CHECK(stat(path, &st) == 0 && S_ISREG(st.st_mode));
+}
+
+/* Check the tls group: listeners need a certificate and a key. */
+static void
+fuzz_config_tls(const struct conf_tls *tls)
+{
+	size_t i;
+
+	FUZZ_CHECK(tls->nlisten <= CONF_LISTEN_MAX);
+	for (i = 0; i < tls->nlisten; i++) {
+		fuzz_config_string(tls->listen[i], 300);
+		FUZZ_CHECK(strrchr(tls->listen[i], ':') != NULL);
+	}
+	if (tls->nlisten > 0)
+		FUZZ_CHECK(tls->certificate != NULL && tls->key != NULL);
+	if (tls->require_client_cert)
+		FUZZ_CHECK(tls->ca != NULL);
+	fuzz_config_pem(tls->certificate);
+	fuzz_config_pem(tls->key);
+	fuzz_config_pem(tls->ca);
+	FUZZ_CHECK(tls->min_version == CONF_TLS_1_2 ||
+	    tls->min_version == CONF_TLS_1_3);
+}
+
 /* Check a config that loaded: everything config.h promises. */
 static void
 fuzz_config_loaded(const struct conf *conf)
@@ -160,6 +282,7 @@ fuzz_config_loaded(const struct conf *conf)
 	FUZZ_CHECK(fuzz_config_in(conf->gap_warning_hours, 0, 24 * 31));
 	FUZZ_CHECK(fuzz_config_in(conf->service_level_ms, 1, FUZZ_DAY_MS));
 	FUZZ_CHECK(fuzz_config_in(conf->short_abandon_ms, 0, FUZZ_DAY_MS));
+	fuzz_config_tls(&conf->tls);
 }
 
 /*
