@@ -86,7 +86,8 @@ conf_key_tls_file(struct conf_check *ck, const config_setting_t *s,
 	if (v == NULL)
 		return;
 	path = conf_resolve(from != NULL ? from : ck->path, v);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	/* O_NONBLOCK: a FIFO named here must not hang crisisd -t or a reload. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
 		conf_error(ck, s, "%s: %s", path, strerror(errno));
 	else if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
 		conf_error(ck, s, "%s: not a regular file", path);
