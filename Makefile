@@ -27,7 +27,8 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/store_roster.c daemon/store_contact.c \
               daemon/store_review.c daemon/store_audit.c \
               daemon/store_stats.c daemon/store_tally.c \
-              daemon/store_followup.c daemon/store_backup.c
+              daemon/store_followup.c daemon/store_backup.c \
+              daemon/store_checkpoint.c
 
 CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/session.c daemon/engine.c daemon/engine_ops.c \
@@ -38,7 +39,8 @@ CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
 CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
                  ctl/ctl_audit.c ctl/ctl_backup.c ctl/fmt.c
 
-UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify
+UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify \
+             test_checkpoint
 
 test_util_OBJS   = util log
 test_config_OBJS = config config_value config_tls log util
@@ -48,14 +50,23 @@ test_route_OBJS  = route
 test_fmt_OBJS    = ../ctl/fmt util log
 test_conn_OBJS   = conn msg util log tls
 test_notify_OBJS = notify log util
-test_store_OBJS  = store store_roster store_contact store_audit util log token
+test_store_OBJS  = store store_roster store_contact store_audit util log token \
+                   store_checkpoint
+test_checkpoint_OBJS = store store_checkpoint store_roster store_contact \
+                       store_audit util log token
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 COMMON_OBJS    = $(call obj,$(COMMON_SRCS))
 CRISISD_OBJS   = $(call obj,$(CRISISD_SRCS))
 CRISISCTL_OBJS = $(call obj,$(CRISISCTL_SRCS))
 
-all: crisisd crisisctl
+# Where the two programs go: the top of the tree, or the build folder of a
+# sanitizer build (whose tests are pointed at it).
+BINDIR ?= .
+CRISISD_OUT   = $(BINDIR)/crisisd
+CRISISCTL_OUT = $(BINDIR)/crisisctl
+
+all: $(CRISISD_OUT) $(CRISISCTL_OUT)
 
 # The package flags are found once, after tools/deps made sure they exist.
 ifeq ($(filter clean format deps,$(MAKECMDGOALS)),)
@@ -73,10 +84,10 @@ $(BUILD)/pkg.mk: tools/deps
 deps:
 	@tools/deps
 
-crisisd: $(CRISISD_OBJS) $(COMMON_OBJS)
+$(CRISISD_OUT): $(CRISISD_OBJS) $(COMMON_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
-crisisctl: $(CRISISCTL_OBJS) $(COMMON_OBJS)
+$(CRISISCTL_OUT): $(CRISISCTL_OBJS) $(COMMON_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
 $(BUILD)/%.o: %.c $(BUILD)/pkg.mk
@@ -121,12 +132,26 @@ crashtest: all
 # A demo daemon on 127.0.0.1:7410 with a sample roster (see README).
 run: all
 	@tools/demo-setup $(BUILD)/demo
-	./crisisd -c $(BUILD)/demo/crisisd.conf
+	$(CRISISD_OUT) -c $(BUILD)/demo/crisisd.conf
 
 # AddressSanitizer + UBSan build of everything, then the whole suite.
+# The binaries and tests live in build-asan/, so the normal build is untouched.
+ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+             -fno-sanitize-recover=undefined
 asan:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	CRISISD_BIN=$(CURDIR)/build-asan/crisisd \
+	CRISISCTL_BIN=$(CURDIR)/build-asan/crisisctl \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	$(MAKE) BUILD=build-asan BINDIR=build-asan CFLAGS="$(ASAN_FLAGS)" \
 	  LDFLAGS="-fsanitize=address,undefined" check
+
+# The end-to-end suite with crisisd under valgrind memcheck: no errors and
+# no definite leaks, or the daemon's exit code fails the test.
+valgrind: all
+	CRISISD_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full \
+	  --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
+	  python3 tests/e2e/run.py
 
 # Static checks: cppcheck (told where the list and hash macros live, which
 # it cannot find alone) and clang-tidy.
@@ -214,8 +239,8 @@ install: all
 	fi
 
 clean:
-	rm -rf $(BUILD) build-asan crisisd crisisctl
+	rm -rf $(BUILD) build-asan $(FUZZ_BUILD) crisisd crisisctl
 
-.PHONY: all deps unit check crashtest run asan lint format install clean
+.PHONY: all deps unit check crashtest run asan valgrind lint format install clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -183,15 +183,43 @@ engine_arm(struct contact *ct, int64_t now)
 
 /* --- offers --- */
 
-/* Tell a clinician about an offer, if it can hear it now. */
+/*
+ * Tell a clinician about an offer, if it can hear it now.  A ring-all tier
+ * offers one contact to many clinicians with the same tier and deadline:
+ * the line is made once and reused while those stay the same.
+ */
 void
 engine_offer_send(struct offer *o, int64_t now)
 {
+	static struct {
+		char contact[CONTACT_ID_MAX + 1];
+		int tier;
+		bool continuity;
+		int64_t expires_at, now;
+		char *line;
+	} last;
 	struct clin *c = o->clin;
 
 	if (c->session == NULL || !c->available)
 		return;
-	session_send(c->session, contact_offer_json(o, now));
+	if (last.line == NULL || last.tier != o->tier ||
+	    last.continuity != o->continuity ||
+	    last.expires_at != o->expires_at || last.now != now ||
+	    strcmp(last.contact, o->contact->id) != 0) {
+		json_t *m = contact_offer_json(o, now);
+
+		free(last.line);
+		last.line = json_dumps(m, JSON_COMPACT);
+		json_decref(m);
+		if (last.line == NULL)
+			fatalx("engine_offer_send: out of memory");
+		strlcpy_(last.contact, o->contact->id, sizeof(last.contact));
+		last.tier = o->tier;
+		last.continuity = o->continuity;
+		last.expires_at = o->expires_at;
+		last.now = now;
+	}
+	session_send_line(c->session, last.line);
 	o->sent = true;
 }
 
@@ -210,6 +238,7 @@ engine_offer(struct contact *ct, struct clin *c, const struct route_offer *ro,
 	o->expires_at = ro->expires_at;
 	TAILQ_INSERT_TAIL(&ct->offers, o, by_contact);
 	TAILQ_INSERT_TAIL(&c->offers, o, by_clin);
+	c->noffers++;
 	c->last_offer = ++eng.offer_seq;
 	if (store_offer_open(eng.st, ct->id, c->id, o->tier, now,
 	    o->expires_at) == STORE_ERROR)
@@ -244,7 +273,13 @@ engine_offer_end(struct offer *o, enum offer_end why, const char *reason,
 
 	TAILQ_REMOVE(&ct->offers, o, by_contact);
 	TAILQ_REMOVE(&c->offers, o, by_clin);
-	if (store_offer_close(eng.st, ct->id, c->id) == STORE_ERROR)
+	c->noffers--;
+	/*
+	 * When the contact leaves routing (accepted, taken, abandoned,
+	 * overflow) its state change drops all its stored offers at once.
+	 */
+	if ((why == OFFER_DECLINED || why == OFFER_EXPIRED || why == OFFER_BUSY) &&
+	    store_offer_close(eng.st, ct->id, c->id) == STORE_ERROR)
 		engine_store_failed("offer close");
 	switch (why) {
 	case OFFER_DECLINED:
@@ -270,10 +305,15 @@ engine_offer_end(struct offer *o, enum offer_end why, const char *reason,
 	if (why == OFFER_DECLINED || why == OFFER_EXPIRED)
 		engine_save_route(ct);
 	if (why != OFFER_ACCEPTED && why != OFFER_DECLINED && o->sent &&
-	    c->session != NULL)
-		session_send(c->session, json_pack("{s:s, s:s, s:s}", "type",
-		    "withdrawn", "contact", ct->id, "reason",
-		    engine_withdraw_reasons[why]));
+	    c->session != NULL) {
+		/* Ids and reasons are plain ASCII: no escaping is needed. */
+		char line[128];
+
+		snprintf(line, sizeof(line), "{\"type\":\"withdrawn\","
+		    "\"contact\":\"%s\",\"reason\":\"%s\"}", ct->id,
+		    engine_withdraw_reasons[why]);
+		session_send_line(c->session, line);
+	}
 	free(o);
 	ct->dirty = true;
 	if (why == OFFER_EXPIRED && c->available &&
@@ -427,6 +467,7 @@ engine_candidates(struct contact *ct, int64_t now, int *primary)
 		    ct->nneeds);
 		rc->refused = contact_refused_by(ct, c->id);
 		rc->offered = engine_offer_of(ct, c) != NULL;
+		rc->ringing = c->noffers > (rc->offered ? 1u : 0u);
 		rc->idle_since = c->idle_since;
 		rc->last_offer = c->last_offer;
 		rc->recent_contacts = c->recent_base + c->recent_since;

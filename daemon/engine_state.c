@@ -217,6 +217,7 @@ engine_resume_offer(void *arg, const char *cid, const struct store_offer *so)
 	o->continuity = ct->pos.stage == ROUTE_CONTINUITY;
 	TAILQ_INSERT_TAIL(&ct->offers, o, by_contact);
 	TAILQ_INSERT_TAIL(&c->offers, o, by_clin);
+	c->noffers++;
 	return 0;
 }
 
@@ -285,6 +286,7 @@ engine_drop_contacts(void)
 		while ((o = TAILQ_FIRST(&ct->offers)) != NULL) {
 			TAILQ_REMOVE(&ct->offers, o, by_contact);
 			TAILQ_REMOVE(&o->clin->offers, o, by_clin);
+			o->clin->noffers--;
 			free(o);
 		}
 		if (ct->assigned != NULL)
@@ -441,22 +443,17 @@ engine_snapshot(int64_t now)
 	json_t *contacts = json_array(), *clinicians = json_array(), *o;
 	json_t *followups;
 	struct contact *ct;
-	struct offer *of;
 
 	TAILQ_FOREACH(ct, &eng.queue, entry)
 		json_array_append_new(contacts, engine_contact_json(ct, now));
 	for (struct clin *c = clin_first(); c != NULL; c = clin_next(c)) {
-		size_t noffers = 0;
-
 		if (c->session == NULL)
 			continue;
-		TAILQ_FOREACH(of, &c->offers, by_clin)
-			noffers++;
 		o = json_pack("{s:s, s:s, s:o, s:I}", "clinician", c->id,
 		    "status", clin_status_name(c, now), "tiers",
 		    engine_tiers_json(c->info != NULL ?
 		    roster_oncall_tiers(c->info, now) : 0), "offers",
-		    (json_int_t)noffers);
+		    (json_int_t)c->noffers);
 		if (c->info != NULL && c->info->name != NULL)
 			json_object_set_new(o, "name",
 			    json_string(c->info->name));

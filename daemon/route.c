@@ -119,8 +119,10 @@ route_any_waitable(const struct route_cand *cands, size_t ncands,
 
 /*
  * Order two candidates for a one-at-a-time strategy: those who speak the
- * language and have the needs first, then the strategy's own order, then
- * by id so that equal candidates are taken in a stable order.
+ * language and have the needs first; then those not already being rung for
+ * another contact, so that contacts spread over free clinicians instead of
+ * piling onto the one the strategy ranks first; then the strategy's own
+ * order; then by id so that equal candidates are taken in a stable order.
  */
 static int
 route_compare(const struct route_cand *a, const struct route_cand *b,
@@ -128,6 +130,8 @@ route_compare(const struct route_cand *a, const struct route_cand *b,
 {
 	if (a->matches != b->matches)
 		return a->matches ? -1 : 1;
+	if (a->ringing != b->ringing)
+		return a->ringing ? 1 : -1;
 	switch (s) {
 	case STRATEGY_LONGEST_IDLE:
 		if (a->idle_since != b->idle_since)
@@ -150,12 +154,13 @@ route_compare(const struct route_cand *a, const struct route_cand *b,
 
 /*
  * The best candidate offerable on mask: lowest on-call tier first when
- * lowest_first (waiting), then route_compare under that tier's strategy.
- * -1 if nobody.
+ * lowest_first (waiting), then route_compare under that tier's strategy;
+ * with skip_ringing, nobody already rung for another contact.  -1 if nobody.
  */
 static long
 route_best(const struct route_policy *pol, const struct route_cand *cands,
-    size_t ncands, uint32_t mask, enum strategy s, bool lowest_first)
+    size_t ncands, uint32_t mask, enum strategy s, bool lowest_first,
+    bool skip_ringing)
 {
 	long best = -1;
 
@@ -163,7 +168,7 @@ route_best(const struct route_policy *pol, const struct route_cand *cands,
 		const struct route_cand *c = &cands[i], *b;
 		int tc, tb;
 
-		if (!route_offerable(c, mask))
+		if (!route_offerable(c, mask) || (skip_ringing && c->ringing))
 			continue;
 		if (best < 0) {
 			best = (long)i;
@@ -286,7 +291,7 @@ route_step_tier(const struct route_policy *pol, struct route_pos *pos,
 	}
 	if (route_any_offered(cands, ncands))
 		return true;
-	best = route_best(pol, cands, ncands, mask, t->strategy, false);
+	best = route_best(pol, cands, ncands, mask, t->strategy, false, false);
 	if (best < 0)
 		return false;
 	route_offer(plan, (size_t)best, t->tier,
@@ -307,7 +312,15 @@ route_step_waiting(const struct route_policy *pol, struct route_pos *pos,
 
 	if (route_any_offered(cands, ncands))
 		return;
-	best = route_best(pol, cands, ncands, mask, STRATEGY_SEQUENTIAL, true);
+	/*
+	 * A clinician already rung for another contact is left to answer that
+	 * one: otherwise every clinician coming free would be offered every
+	 * waiting contact at once, and under load the offers would outnumber
+	 * the answers many times over.  Contacts are routed oldest first, so
+	 * the oldest waiting contact gets the clinician.
+	 */
+	best = route_best(pol, cands, ncands, mask, STRATEGY_SEQUENTIAL, true,
+	    true);
 	if (best >= 0) {
 		tier = route_lowest(cands[best].tiers & mask);
 		t = route_tier_conf(pol, tier);

@@ -190,6 +190,13 @@ session_send(struct session *s, json_t *msg)
 	session_hold(s, session_line(msg));
 }
 
+/* Queue a message already serialised as one line. */
+void
+session_send_line(struct session *s, const char *line)
+{
+	session_hold(s, xstrdup(line));
+}
+
 /* Queue a reply, echoing the request's id. */
 void
 session_reply(struct session *s, json_t *id, json_t *msg)

@@ -122,6 +122,7 @@ struct clin {
 	int recent_base;        /* assigned in the 24 h before the last count */
 	int recent_since;       /* assigned since that count */
 	struct offer_list offers;
+	size_t noffers; /* in offers */
 	UT_hash_handle hh;
 };
 

@@ -59,6 +59,7 @@ struct route_cand {
 	bool matches;         /* speaks the language and has every need */
 	bool refused;         /* declined this contact or let its offer expire */
 	bool offered;         /* holds an open offer of this contact now */
+	bool ringing;         /* holds an open offer of another contact */
 	int64_t idle_since;   /* longest-idle: free since (smaller = longer) */
 	uint64_t last_offer;  /* round-robin: when last offered anything (0 never) */
 	int recent_contacts;  /* fewest-contacts: assigned in the last 24 h */

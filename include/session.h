@@ -33,6 +33,8 @@ void session_welcome(struct session *s, enum role role, const char *principal,
 
 /* Queue a message (stolen). */
 void session_send(struct session *s, json_t *msg);
+/* Queue a message already serialised as one line (copied). */
+void session_send_line(struct session *s, const char *line);
 /* Queue a reply to a request: id (borrowed, may be NULL) is echoed. */
 void session_reply(struct session *s, json_t *id, json_t *msg);
 /* Queue {"type":"ok"} for a request. */
