@@ -156,6 +156,18 @@ engine_dirty_all(void)
 	}
 }
 
+/* Mark the contacts waiting for a clinician to be looked at again. */
+static void
+engine_dirty_waiting(void)
+{
+	struct contact *ct;
+
+	TAILQ_FOREACH(ct, &eng.queue, entry) {
+		if (ct->state == CONTACT_OPEN && ct->pos.stage == ROUTE_WAITING)
+			ct->dirty = true;
+	}
+}
+
 /* Arm the contact's timer for its next deadline. */
 void
 engine_arm(struct contact *ct, int64_t now)
@@ -316,6 +328,9 @@ engine_offer_end(struct offer *o, enum offer_end why, const char *reason,
 	}
 	free(o);
 	ct->dirty = true;
+	/* No longer rung for anything: waiting contacts may ring it now. */
+	if (c->noffers == 0)
+		engine_dirty_waiting();
 	if (why == OFFER_EXPIRED && c->available &&
 	    c->missed >= eng.conf->max_missed_offers)
 		engine_clin_away(c, ct, now);
