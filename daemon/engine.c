@@ -48,6 +48,13 @@ engine_event(struct contact *ct, const char *event, int64_t now, int tier,
 	if (store_event_add(eng.st, ct->id, now, event, tier, clin, text) == STORE_ERROR)
 		engine_store_failed("event");
 	free(text);
+	log_contact(LOG_LEVEL_DEBUG, ct->id, clin, "contact %s: %s", ct->id,
+	    event);
+	/* Most of the time nobody watches: build nothing for nobody. */
+	if (!session_watched()) {
+		json_decref(detail);
+		return;
+	}
 	util_format_rfc3339(now, at);
 	m = json_pack("{s:s, s:s, s:s, s:s}", "type", "event", "contact",
 	    ct->id, "event", event, "at", at);
@@ -58,8 +65,6 @@ engine_event(struct contact *ct, const char *event, int64_t now, int tier,
 	if (detail != NULL)
 		json_object_set_new(m, "detail", detail);
 	session_broadcast(m);
-	log_contact(LOG_LEVEL_DEBUG, ct->id, clin, "contact %s: %s", ct->id,
-	    event);
 }
 
 /* --- policies --- */

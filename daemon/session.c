@@ -257,6 +257,13 @@ session_set_watching(struct session *s)
 	}
 }
 
+/* Is any supervisor watching? */
+bool
+session_watched(void)
+{
+	return !TAILQ_EMPTY(&session_watchers);
+}
+
 /* Queue an event (stolen) for every watching supervisor. */
 void
 session_broadcast(json_t *event)

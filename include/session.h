@@ -52,6 +52,8 @@ void session_push(struct session *s, const char *text, int64_t seq);
 
 /* Supervisors who sent "watch". */
 void session_set_watching(struct session *s);
+/* Is any supervisor watching? */
+bool session_watched(void);
 /* Send an event to every watching supervisor. */
 void session_broadcast(json_t *event);
 
