@@ -299,6 +299,24 @@ route_step_tier(const struct route_policy *pol, struct route_pos *pos,
 	return true;
 }
 
+/*
+ * Nobody to offer now: wait if someone on call is busy or in wrap-up and
+ * has not refused (telling supervisors once), else overflow.
+ */
+static void
+route_wait_or_overflow(struct route_pos *pos, const struct route_cand *cands,
+    size_t ncands, uint32_t mask, struct route_plan *plan)
+{
+	if (!route_any_waitable(cands, ncands, mask)) {
+		route_overflow(pos, plan);
+		return;
+	}
+	if (!pos->waiting_told) {
+		route_event(plan, ROUTE_EV_WAITING, 0);
+		pos->waiting_told = true;
+	}
+}
+
 /* Tiers exhausted: offer whoever became eligible, wait, or overflow. */
 static void
 route_step_waiting(const struct route_policy *pol, struct route_pos *pos,
@@ -328,14 +346,7 @@ route_step_waiting(const struct route_policy *pol, struct route_pos *pos,
 		    route_min(now + t->offer_timeout_ms, pos->deadline), false);
 		return;
 	}
-	if (route_any_waitable(cands, ncands, mask)) {
-		if (!pos->waiting_told) {
-			route_event(plan, ROUTE_EV_WAITING, 0);
-			pos->waiting_told = true;
-		}
-		return;
-	}
-	route_overflow(pos, plan);
+	route_wait_or_overflow(pos, cands, ncands, mask, plan);
 }
 
 /* Imminent: everyone eligible at once, until the imminent deadline. */
@@ -352,14 +363,7 @@ route_step_imminent(const struct route_policy *pol, struct route_pos *pos,
 	}
 	if (plan->noffers > 0 || route_any_offered(cands, ncands))
 		return;
-	if (route_any_waitable(cands, ncands, mask)) {
-		if (!pos->waiting_told) {
-			route_event(plan, ROUTE_EV_WAITING, 0);
-			pos->waiting_told = true;
-		}
-		return;
-	}
-	route_overflow(pos, plan);
+	route_wait_or_overflow(pos, cands, ncands, mask, plan);
 }
 
 /* Set up the walk of a newly queued contact. */
