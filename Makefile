@@ -27,13 +27,13 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/store_roster.c daemon/store_contact.c \
               daemon/store_review.c daemon/store_audit.c \
               daemon/store_stats.c daemon/store_tally.c \
-              daemon/store_followup.c daemon/store_backup.c \
+              daemon/store_followup.c daemon/store_backup.c daemon/store_policy.c \
               daemon/store_checkpoint.c
 
 CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/session.c daemon/engine.c daemon/engine_ops.c \
                daemon/engine_state.c daemon/route.c daemon/contact.c \
-               daemon/clinician.c daemon/notify.c daemon/gaps.c \
+               daemon/clinician.c daemon/notify.c daemon/gaps.c daemon/policy.c \
                daemon/intake.c daemon/tls.c
 
 CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \

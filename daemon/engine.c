@@ -67,36 +67,6 @@ engine_event(struct contact *ct, const char *event, int64_t now, int tier,
 	session_broadcast(m);
 }
 
-/* --- policies --- */
-
-/* A routing policy from the config's routing settings. */
-struct policy *
-engine_policy_new(const struct conf *conf)
-{
-	struct policy *p = xcalloc(1, sizeof(*p));
-
-	p->version = ++eng.policy_version;
-	p->refs = 1;
-	memcpy(p->tiers, conf->tiers, conf->ntiers * sizeof(*conf->tiers));
-	p->route.tiers = p->tiers;
-	p->route.ntiers = conf->ntiers;
-	p->route.continuity_ms = conf->continuity_ms;
-	p->max_wait_ms = conf->max_wait_ms;
-	p->imminent_max_wait_ms = conf->imminent_max_wait_ms;
-	p->overflow_target = xstrdup(conf->overflow_target);
-	return p;
-}
-
-/* Drop one reference to a policy. */
-void
-engine_policy_unref(struct policy *p)
-{
-	if (p != NULL && --p->refs == 0) {
-		free(p->overflow_target);
-		free(p);
-	}
-}
-
 /* --- contacts in memory --- */
 
 /* Make contact ct known and routable. */
@@ -122,7 +92,7 @@ engine_contact_remove(struct contact *ct)
 	if (ct->state == CONTACT_OPEN)
 		intake_closed(ct->intake);
 	event_free(ct->timer);
-	engine_policy_unref(ct->policy);
+	policy_unref(ct->policy);
 	contact_free(ct);
 }
 

@@ -12,7 +12,6 @@ struct engine {
 	struct store *st;
 	const struct conf *conf;
 	struct policy *policy; /* for new contacts */
-	int policy_version;
 	struct contact *by_id;
 	struct contact_list queue; /* open and assigned, oldest first */
 	uint64_t offer_seq;
@@ -35,8 +34,6 @@ extern struct engine eng;
 void engine_store_failed(const char *what);
 void engine_event(struct contact *ct, const char *event, int64_t now,
     int tier, const char *clin, json_t *detail);
-struct policy *engine_policy_new(const struct conf *conf);
-void engine_policy_unref(struct policy *p);
 void engine_contact_add(struct contact *ct);
 void engine_contact_remove(struct contact *ct);
 struct contact *engine_find(const char *id);

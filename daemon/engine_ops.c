@@ -48,7 +48,7 @@ engine_contact_from_msg(const struct msg_contact *mc, const char *intake,
 	ct->state = CONTACT_OPEN;
 	ct->queued_at = now;
 	ct->policy = eng.policy;
-	ct->policy->refs++;
+	policy_ref(ct->policy);
 	route_start(&ct->pos, now, ct->risk == RISK_IMMINENT,
 	    ct->policy->max_wait_ms, ct->policy->imminent_max_wait_ms);
 	return ct;
@@ -130,14 +130,15 @@ engine_contact(struct session *s, const struct msg *m)
 	if (engine_contact_store(ct, mc) == -1) {
 		session_error(s, m->id, CODE_INTERNAL,
 		    "contact not stored: %s", store_error(eng.st));
-		engine_policy_unref(ct->policy);
+		policy_unref(ct->policy);
 		contact_free(ct);
 		return;
 	}
 	engine_contact_add(ct);
 	ct->origin = s;
 	engine_event(ct, "queued", now, 0, NULL,
-	    json_pack("{s:s}", "risk", msg_risk_name(ct->risk)));
+	    json_pack("{s:s, s:i}", "risk", msg_risk_name(ct->risk), "policy",
+	    ct->policy->version));
 	log_contact(LOG_LEVEL_INFO, ct->id, NULL, "contact %s queued, risk %s",
 	    ct->id, msg_risk_name(ct->risk));
 	engine_ack(s, m->id, ct->ref, ct->id);

@@ -178,8 +178,15 @@ engine_resume_contact(void *arg, const struct store_contact *sc)
 	json_decref(needs);
 	ct->queued_at = sc->queued_at;
 	ct->pos.deadline = sc->deadline_at;
-	ct->policy = eng.policy;
-	ct->policy->refs++;
+	/* The contact keeps the policy it was queued under. */
+	ct->policy = policy_get(eng.st, sc->policy_version);
+	if (ct->policy == NULL) {
+		log_contact(LOG_LEVEL_WARNING, ct->id, NULL, "contact %s: "
+		    "routing policy %d unknown, using the current one", ct->id,
+		    sc->policy_version);
+		ct->policy = eng.policy;
+		policy_ref(ct->policy);
+	}
 	if (sc->route == NULL || contact_route_parse(ct, sc->route) == -1)
 		ct->pos.stage = ROUTE_START;
 	ct->state = strcmp(sc->state, STORE_STATE_ASSIGNED) == 0 ?
@@ -254,7 +261,7 @@ engine_init(struct event_base *base, struct store *st,
 	eng.st = st;
 	eng.conf = conf;
 	TAILQ_INIT(&eng.queue);
-	eng.policy = engine_policy_new(conf);
+	eng.policy = policy_from_conf(st, conf, now);
 	eng.poll_timer = event_new(base, -1, EV_PERSIST, engine_poll_cb, NULL);
 	eng.shift_timer = evtimer_new(base, engine_shift_cb, NULL);
 	if (eng.poll_timer == NULL || eng.shift_timer == NULL) {
@@ -326,7 +333,8 @@ engine_free(void)
 	clin_free_all();
 	intake_free_all();
 	roster_free(eng.roster);
-	engine_policy_unref(eng.policy);
+	policy_unref(eng.policy);
+	policy_free_all();
 	if (eng.poll_timer != NULL)
 		event_free(eng.poll_timer);
 	if (eng.shift_timer != NULL)
@@ -355,8 +363,8 @@ void
 engine_set_conf(const struct conf *conf)
 {
 	eng.conf = conf;
-	engine_policy_unref(eng.policy);
-	eng.policy = engine_policy_new(conf);
+	policy_unref(eng.policy);
+	eng.policy = policy_from_conf(eng.st, conf, util_now_ms());
 	engine_roster_poll(true);
 }
 

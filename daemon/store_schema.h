@@ -186,6 +186,16 @@ static const char *const store_migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'follow-ups are kept'); END;"
 
 	/*
+	 * Routing policies: the routing settings each contact keeps for its
+	 * life (contacts.policy_version), so a reload or a restart with a new
+	 * config does not change how a contact already queued is routed.
+	 */
+	"CREATE TABLE policies ("
+	"  version INTEGER PRIMARY KEY,"
+	"  routing TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL);"
+
+	/*
 	 * Filters of crisisctl log over many contacts: one index per filter,
 	 * each ordered by queued_at, so the newest page of any filter is a
 	 * walk down one index (crisisctl picks which).

@@ -178,6 +178,17 @@ json_t *engine_snapshot(int64_t now);
 size_t engine_open_contacts(void);
 size_t engine_connected_clinicians(void);
 
+/* --- policy.c --- */
+
+/* The policy of the config's routing settings (a reference), stored if new. */
+struct policy *policy_from_conf(struct store *st, const struct conf *conf,
+    int64_t now);
+/* The policy of a stored version (a new reference), or NULL if unknown. */
+struct policy *policy_get(struct store *st, int version);
+void policy_ref(struct policy *p);
+void policy_unref(struct policy *p);
+void policy_free_all(void);
+
 /* --- clinician.c --- */
 
 struct clin *clin_find(const char *id);

@@ -44,6 +44,11 @@ struct store;
 enum store_open_mode {
 	STORE_OPEN_EXISTING = 0, /* fail if missing or not at STORE_SCHEMA_VERSION */
 	STORE_OPEN_MIGRATE,      /* create if missing, migrate forward */
+	/*
+	 * crisisd's: as MIGRATE, and WAL checkpoints run in a thread of their
+	 * own, on a second connection, instead of inside a commit.
+	 */
+	STORE_OPEN_DAEMON,
 };
 
 /*
@@ -228,6 +233,17 @@ int store_resume_load(struct store *st, const struct store_resume_cbs *cbs);
 /* How many contacts each clinician was assigned since since_ms. */
 int store_assigned_counts(struct store *st, int64_t since_ms,
     int (*cb)(void *arg, const char *clinician, int count), void *arg);
+
+/* --- routing policies --- */
+
+/*
+ * The version of a routing policy (JSON text): the newest stored one if it
+ * is the same text, else a new version written in the open batch.
+ */
+int store_policy_save(struct store *st, const char *routing, int64_t now,
+    int *version);
+/* The routing text of a version (caller frees); STORE_NOTFOUND if none. */
+int store_policy_load(struct store *st, int version, char **routing);
 
 /* --- the supervisors' review: audit, disclosures, follow-ups --- */
 

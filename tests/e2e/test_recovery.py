@@ -673,3 +673,42 @@ def test_assigned_told_again_after_reconnect():
         assert a.get("ref") == "told-again" and a.get("tier") == 1, a["_raw"]
         c1.request({"type": "complete", "contact": cid,
                     "disposition": "resolved"})
+
+
+def test_contact_keeps_its_policy_over_reload_and_restart():
+    """A contact is routed under the policy it was queued under: a reload
+    and then a restart with new tier timeouts change new contacts only.
+    The version is on the contact and in its queued event."""
+    with Daemon(tiers=[(1, "ring-all", 600), (2, "ring-all", 600)],
+                max_wait_ms=3 * SLOW) as d:
+        d.add_intake("gw")
+        d.add_clinician("c1", tiers=(1,))
+        d.add_clinician("c2", tiers=(2,))
+        d.start()
+        d.clinician("c1")
+        gw = d.login("gw")
+        old, _ = submit(gw, "policy-old")
+        (v_old,), = d.query("SELECT policy_version FROM contacts"
+                            " WHERE id = ?", old)
+        detail = d.query("SELECT detail FROM contact_events WHERE contact = ?"
+                         " AND event = 'queued'", old)[0][0]
+        assert '"policy":%d' % v_old in detail, detail
+        # Tier 1 now rings for a long time.
+        d.conf["tiers"] = [(1, "ring-all", int(SLOW * SCALE)),
+                           (2, "ring-all", int(600 * SCALE))]
+        d.write_conf()
+        mark = log_size(d)
+        d.proc.send_signal(signal.SIGHUP)
+        wait_log(d, r"reload", start=mark)
+        new, _ = submit(gw, "policy-new")
+        (v_new,), = d.query("SELECT policy_version FROM contacts"
+                            " WHERE id = ?", new)
+        assert v_new != v_old, (v_old, v_new)
+        # A restart (with the new config) still routes the old contact by
+        # its own policy: tier 1 ends after 600 ms and c2 is offered it.
+        d.kill()
+        d.start()
+        d.clinician("c1")
+        c2 = d.clinician("c2")
+        c2.expect("offer", contact=old, timeout=secs(2500))
+        c2.expect_none(secs(1000), type="offer", contact=new)
