@@ -33,11 +33,14 @@ _Static_assert(nitems(store_migrations) == STORE_SCHEMA_VERSION,
 #define STORE_BUSY_TIMEOUT_MS 5000
 
 /*
- * Checkpoints run on the committing connection, inside store_commit(), once
- * the WAL holds this many pages: copying them into the database file and
- * syncing it costs far more than a commit, so an unlucky event-loop turn
- * pays for it.  4000 pages (16 MB at 4 KiB pages) makes that rare; SQLite's
- * default of 1000 would stall the loop four times as often.
+ * Without the checkpointer thread (crisisctl, or an SQLite built without
+ * threads), checkpoints run on the committing connection, inside
+ * store_commit(), once the WAL holds this many pages: copying them into the
+ * database file and syncing it costs far more than a commit, so an unlucky
+ * commit pays for it.  4000 pages (16 MB at 4 KiB pages) makes that rare;
+ * SQLite's default of 1000 would do it four times as often.  crisisd
+ * (STORE_OPEN_DAEMON) turns this off and checkpoints from a thread of its
+ * own: see store_checkpoint.c.
  */
 #define STORE_WAL_AUTOCHECKPOINT_PAGES 4000
 /* After a checkpoint, truncate a WAL that grew past this (64 MiB). */
@@ -541,7 +544,7 @@ store_create_file(const char *path, enum store_open_mode mode, char **cause)
 	int fd, flags;
 
 	flags = O_RDWR | O_CLOEXEC;
-	if (mode == STORE_OPEN_MIGRATE)
+	if (mode != STORE_OPEN_EXISTING)
 		flags |= O_CREAT;
 	if ((fd = open(path, flags, S_IRUSR | S_IWUSR)) == -1) {
 		if (errno == ENOENT && mode == STORE_OPEN_EXISTING)
@@ -579,7 +582,9 @@ store_open(const char *path, enum store_open_mode mode, char **cause)
 		else
 			store_set_error(st, "open: %s", sqlite3_errstr(rc));
 	} else if (store_configure(st) == STORE_OK &&
-	    store_prepare_schema(st, mode) == STORE_OK) {
+	    store_prepare_schema(st, mode) == STORE_OK &&
+	    (mode != STORE_OPEN_DAEMON ||
+	    store_checkpoint_start(st, path) == STORE_OK)) {
 		umask(mask);
 		return st;
 	}
@@ -589,7 +594,10 @@ store_open(const char *path, enum store_open_mode mode, char **cause)
 	return NULL;
 }
 
-/* Roll back an open batch, finalize every cached statement and close. */
+/*
+ * Roll back an open batch, stop the checkpointer (checkpointing one last
+ * time), finalize every cached statement and close.
+ */
 void
 store_close(struct store *st)
 {
@@ -599,6 +607,7 @@ store_close(struct store *st)
 		return;
 	if (st->db != NULL)
 		store_rollback(st);
+	store_checkpoint_stop(st);
 	for (i = 0; i < nitems(st->stmts); i++)
 		sqlite3_finalize(st->stmts[i]);
 	sqlite3_close_v2(st->db);

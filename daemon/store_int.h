@@ -76,6 +76,8 @@ struct store {
 	bool batch_lost;
 	int version_found; /* user_version when opened, before migrations */
 	char error[STORE_ERROR_BYTES];
+	/* The checkpointer thread (STORE_OPEN_DAEMON), or NULL. */
+	struct store_checkpoint *checkpoint;
 };
 
 /* Record the message store_error() returns. */
@@ -125,5 +127,29 @@ int store_bind_text(sqlite3_stmt *s, int i, const char *v);
 
 /* Rows changed by the last write of this connection. */
 int store_changes(struct store *st);
+
+/* What the checkpointer has done so far (store_checkpoint.c). */
+struct store_checkpoint_counts {
+	long passive;   /* PASSIVE checkpoints the thread ran */
+	long idle;      /* of which once the commits paused */
+	long failures;  /* of which returned an error or SQLITE_BUSY */
+	long tails;     /* last frames copied on the commit path to bound the WAL */
+	int wal_pages;  /* frames in the WAL at the thread's last checkpoint */
+	int done_pages; /* of which copied into the database by then */
+	/* The thread is idle and its last checkpoint began after the last commit. */
+	bool caught_up;
+};
+
+/*
+ * Turn wal_autocheckpoint off on st and start the checkpointer thread on
+ * a connection of its own to path; STORE_OK without a thread (checkpoints
+ * stay inside commits) if this SQLite is built without thread support.
+ */
+int store_checkpoint_start(struct store *st, const char *path);
+/* Stop and join the thread, then checkpoint (TRUNCATE) on st itself. */
+void store_checkpoint_stop(struct store *st);
+/* Copy the thread's counts; -1 if st has no checkpointer thread. */
+int store_checkpoint_counts(struct store *st,
+    struct store_checkpoint_counts *out);
 
 #endif
