@@ -174,7 +174,7 @@ main_start(const char *path)
 	d.base = event_base_new();
 	if (d.base == NULL)
 		fatalx("event_base_new failed");
-	d.st = store_open(d.conf->database, STORE_OPEN_MIGRATE, &cause);
+	d.st = store_open(d.conf->database, STORE_OPEN_DAEMON, &cause);
 	if (d.st == NULL || store_check(d.st, &cause) == -1)
 		fatalx("database %s: %s", d.conf->database, cause);
 	/* store_open read these settings back; say so for the operator. */
