@@ -48,7 +48,7 @@
 #include "tls.h"
 #include "util.h"
 
-#define LISTEN_BACKLOG 511
+#define LISTEN_BACKLOG 4096 /* the kernel caps it at net.core.somaxconn */
 #define LISTEN_BACKOFF_MS 1000
 /* Input read and dropped from a refused socket, so close() sends no RST. */
 #define LISTEN_REFUSE_DRAIN_BYTES 4096
