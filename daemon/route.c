@@ -104,14 +104,21 @@ route_any_offered(const struct route_cand *cands, size_t ncands)
 	return false;
 }
 
-/* Is anyone on call busy or in wrap-up who has not refused this contact? */
+/*
+ * Is anyone on call worth waiting for who has not refused this contact:
+ * busy, in wrap-up, or free but being rung for another contact (waiting
+ * leaves them to answer that one first, so they are not offered this one
+ * now; overflowing would send the caller away from a free clinician)?
+ */
 static bool
 route_any_waitable(const struct route_cand *cands, size_t ncands,
     uint32_t mask)
 {
 	for (size_t i = 0; i < ncands; i++) {
-		if (cands[i].waitable && !cands[i].refused &&
-		    (cands[i].tiers & mask) != 0)
+		const struct route_cand *c = &cands[i];
+
+		if ((c->waitable || (c->eligible && c->ringing)) &&
+		    !c->refused && (c->tiers & mask) != 0)
 			return true;
 	}
 	return false;

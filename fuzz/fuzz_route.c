@@ -156,6 +156,18 @@ fuzz_route_build(struct fuzz_world *w)
 	w->now = FUZZ_T0_MS;
 }
 
+/* Does clinician j hold an open offer of a contact other than ct? */
+static bool
+fuzz_route_ringing(const struct fuzz_world *w, const struct fuzz_contact *ct,
+    size_t j)
+{
+	for (size_t k = 0; k < w->nqueued; k++) {
+		if (&w->contacts[k] != ct && w->contacts[k].offers[j].open)
+			return true;
+	}
+	return false;
+}
+
 /* Describe every clinician for ct, as engine_candidates() does. */
 static void
 fuzz_route_cands(const struct fuzz_world *w, const struct fuzz_contact *ct,
@@ -172,6 +184,7 @@ fuzz_route_cands(const struct fuzz_world *w, const struct fuzz_contact *ct,
 		cands[i].matches = ct->matches[i];
 		cands[i].refused = ct->refused[i];
 		cands[i].offered = ct->offers[i].open;
+		cands[i].ringing = fuzz_route_ringing(w, ct, i);
 		cands[i].idle_since = c->idle_since;
 		cands[i].last_offer = c->last_offer;
 		cands[i].recent_contacts = c->recent;

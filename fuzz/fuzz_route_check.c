@@ -75,8 +75,9 @@ fuzz_route_key(const struct route_cand *c, enum strategy s)
 
 /*
  * Does a go before b?  Waiting (lowest_first): lowest on-call tier first,
- * then that tier's order.  Within a tier: those who match first, then the
- * strategy's key, then the id.
+ * then that tier's order.  Within a tier: those who match first, then
+ * those not being rung for another contact, then the strategy's key, then
+ * the id.
  */
 static bool
 fuzz_route_before(const struct fuzz_world *w, const struct route_cand *a,
@@ -92,12 +93,17 @@ fuzz_route_before(const struct fuzz_world *w, const struct route_cand *a,
 	}
 	if (a->matches != b->matches)
 		return a->matches;
+	if (a->ringing != b->ringing)
+		return !a->ringing;
 	if (fuzz_route_key(a, s) != fuzz_route_key(b, s))
 		return fuzz_route_key(a, s) < fuzz_route_key(b, s);
 	return strcmp(a->id, b->id) < 0;
 }
 
-/* The candidate a one-at-a-time offer must go to; -1 if nobody. */
+/*
+ * The candidate a one-at-a-time offer must go to; -1 if nobody.  Waiting
+ * leaves a clinician being rung for another contact to answer that one.
+ */
 static long
 fuzz_route_best(const struct fuzz_world *w, const struct route_cand *cands,
     uint32_t mask, enum strategy s, bool lowest_first)
@@ -105,7 +111,8 @@ fuzz_route_best(const struct fuzz_world *w, const struct route_cand *cands,
 	long best = -1;
 
 	for (size_t i = 0; i < w->nclins; i++) {
-		if (!fuzz_route_offerable(&cands[i], mask))
+		if (!fuzz_route_offerable(&cands[i], mask) ||
+		    (lowest_first && cands[i].ringing))
 			continue;
 		if (best < 0 || fuzz_route_before(w, &cands[i], &cands[best], s,
 		    lowest_first))
@@ -114,17 +121,22 @@ fuzz_route_best(const struct fuzz_world *w, const struct route_cand *cands,
 	return best;
 }
 
-/* Is anyone offerable, holding an offer, or waitable on the policy? */
+/*
+ * Is anyone offerable, holding an offer, or worth waiting for on the
+ * policy's tiers: busy, in wrap-up, or free but rung for another contact?
+ */
 static void
 fuzz_route_who(const struct fuzz_world *w, const struct route_cand *cands,
     bool *offerable, bool *offered, bool *waitable)
 {
 	*offerable = *offered = *waitable = false;
 	for (size_t i = 0; i < w->nclins; i++) {
-		*offerable |= fuzz_route_offerable(&cands[i], w->mask);
-		*offered |= cands[i].offered;
-		*waitable |= cands[i].waitable && !cands[i].refused &&
-		    (cands[i].tiers & w->mask) != 0;
+		const struct route_cand *c = &cands[i];
+
+		*offerable |= fuzz_route_offerable(c, w->mask);
+		*offered |= c->offered;
+		*waitable |= (c->waitable || (c->eligible && c->ringing)) &&
+		    !c->refused && (c->tiers & w->mask) != 0;
 	}
 }
 
