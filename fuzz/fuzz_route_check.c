@@ -7,12 +7,14 @@
  * now and not after the deadline; continuity alone and first; a ring-all
  * tier and an imminent contact offered to everyone offerable; a
  * one-at-a-time offer alone, for the tier's timeout, to the very clinician
- * the strategy names (computed here again, independently).  The walk:
+ * the strategy names (computed here again, independently: matching first,
+ * then not rung for another contact, then the strategy's order; waiting
+ * leaves those rung for another contact alone).  The walk:
  * stages never go back, events name the tiers in order, "waiting" is told
  * once.  The timer: after now while the contact is open, none once done.
  * Overflow: only at the deadline or with nobody offerable, holding an
- * offer, or to wait for.  A contact left open has an offer out or someone
- * to wait for.
+ * offer, or to wait for (busy, in wrap-up, or free but rung for another
+ * contact).  A contact left open has an offer out or someone to wait for.
  */
 #include <stdbool.h>
 #include <stdint.h>
