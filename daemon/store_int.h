@@ -132,7 +132,8 @@ int store_changes(struct store *st);
 struct store_checkpoint_counts {
 	long passive;   /* PASSIVE checkpoints the thread ran */
 	long idle;      /* of which once the commits paused */
-	long failures;  /* of which returned an error or SQLITE_BUSY */
+	long busy;      /* of which met another checkpoint (SQLITE_BUSY) */
+	long failures;  /* of which failed otherwise */
 	long tails;     /* last frames copied on the commit path to bound the WAL */
 	int wal_pages;  /* frames in the WAL at the thread's last checkpoint */
 	int done_pages; /* of which copied into the database by then */

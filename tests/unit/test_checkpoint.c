@@ -27,7 +27,7 @@
 #include "util.h"
 
 /* store_checkpoint.c's thresholds, as the tests rely on them. */
-#define TEST_WAKE_PAGES 1000
+#define TEST_WAKE_PAGES 4000
 #define TEST_LIMIT_PAGES 10000
 /* The WAL file: a 32-byte header, then frames of a 24-byte header and a page. */
 #define TEST_WAL_HEADER_BYTES 32
@@ -239,7 +239,7 @@ test_thread_checkpoints(void **state)
 	assert_true(file_bytes(fx->path) >= db_before + 20 * TEST_DETAIL_BYTES);
 	db_before = file_bytes(fx->path);
 
-	write_batches(fx, 500);
+	write_batches(fx, 800);
 	frames = wal_frames(fx);
 	assert_true(frames >= TEST_WAKE_PAGES);
 	c = wait_caught_up(fx, c.passive);
@@ -247,7 +247,7 @@ test_thread_checkpoints(void **state)
 	assert_int_equal(c.failures, 0);
 	assert_int_equal(c.tails, 0);
 	assert_int_equal(c.done_pages, c.wal_pages);
-	assert_true(file_bytes(fx->path) >= db_before + 500 * TEST_DETAIL_BYTES);
+	assert_true(file_bytes(fx->path) >= db_before + 800 * TEST_DETAIL_BYTES);
 
 	/* All copied: the next commits reuse the WAL from its start. */
 	write_batches(fx, 100);
@@ -277,7 +277,7 @@ test_wal_reused(void **state)
 	 * much; reused, the file is as long as the longest burst (each a
 	 * little longer than the last, as the tables grow).
 	 */
-	assert_true(first >= TEST_WAKE_PAGES);
+	assert_true(first >= 300 * 4);
 	assert_true(wal_frames(fx) < first + first / 4);
 	assert_int_equal(query_int(fx->st->db, "SELECT count(*) FROM audit"),
 	    fx->rows);
