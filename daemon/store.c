@@ -137,7 +137,7 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	    " deadline_at, assigned_at, closed_at, policy_version,"
 	    " answered_tier"
 	    " FROM contacts WHERE state IN ('open', 'assigned')"
-	    " ORDER BY queued_at, id",
+	    " ORDER BY queued_at, rowid",
 	[STORE_STMT_RESUME_OFFERS] =
 	    "SELECT clinician, tier, offered_at, expires_at FROM offers"
 	    " WHERE contact = ?1 ORDER BY offered_at, clinician",
