@@ -49,13 +49,12 @@ echo_answer(struct evbuffer *out, const char *line, size_t len)
 	else {
 		id = json_object_get(req, "id");
 		ref = json_object_get(req, "ref");
-		reply = json_pack("{s:s, s:O*, s:O*, s:s}", "type", "queued",
-		    "id", id, "ref", ref, "contact",
-		    "01JBENCHECHO0000000000000");
+		reply =
+		    json_pack("{s:s, s:O*, s:O*, s:s}", "type", "queued", "id",
+		        id, "ref", ref, "contact", "01JBENCHECHO0000000000000");
 	}
 	json_decref(req);
-	if (reply == NULL ||
-	    (text = json_dumps(reply, JSON_COMPACT)) == NULL) {
+	if (reply == NULL || (text = json_dumps(reply, JSON_COMPACT)) == NULL) {
 		json_decref(reply);
 		return -1;
 	}

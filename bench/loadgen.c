@@ -86,8 +86,8 @@ lg_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
-static void lg_fatal(const char *, ...)
-    __attribute__((noreturn, format(printf, 1, 2)));
+static void
+lg_fatal(const char *, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void lg_usage(void) __attribute__((noreturn));
 
 /* Give up: print why and exit 1. */
@@ -110,8 +110,7 @@ lg_fatal(const char *fmt, ...)
  * or -1 if the key is absent or the value does not fit.
  */
 int
-lg_field(const char *line, size_t len, const char *key, char *out,
-    size_t size)
+lg_field(const char *line, size_t len, const char *key, char *out, size_t size)
 {
 	char pat[LG_KEY_MAX_BYTES];
 	const char *p, *q, *end = line + len;
@@ -139,8 +138,7 @@ lg_field(const char *line, size_t len, const char *key, char *out,
 
 /* An integer field, or fallback when absent. */
 long long
-lg_field_int(const char *line, size_t len, const char *key,
-    long long fallback)
+lg_field_int(const char *line, size_t len, const char *key, long long fallback)
 {
 	char buf[32];
 
@@ -241,14 +239,15 @@ lg_print_samples(const char *name, struct lg_samples *s, bool last)
 		return;
 	}
 	printf("\"%s\":{\"n\":%zu,\"mean_us\":%.1f,\"p50_us\":%.1f,"
-	    "\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
-	    "\"max_us\":%.1f}%s", name, s->n, sum / (double)s->n * 1e6,
-	    lg_quantile(s, 0.5) * 1e6, lg_quantile(s, 0.9) * 1e6,
-	    lg_quantile(s, 0.99) * 1e6, lg_quantile(s, 0.999) * 1e6,
-	    s->v[s->n - 1] * 1e6, last ? "" : ",");
-	fprintf(stderr, "  %-22s n=%-8zu p50 %9.1f us  p99 %9.1f us  "
-	    "p99.9 %9.1f us  max %9.1f us\n", name, s->n,
-	    lg_quantile(s, 0.5) * 1e6, lg_quantile(s, 0.99) * 1e6,
+	       "\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
+	       "\"max_us\":%.1f}%s",
+	    name, s->n, sum / (double)s->n * 1e6, lg_quantile(s, 0.5) * 1e6,
+	    lg_quantile(s, 0.9) * 1e6, lg_quantile(s, 0.99) * 1e6,
+	    lg_quantile(s, 0.999) * 1e6, s->v[s->n - 1] * 1e6, last ? "" : ",");
+	fprintf(stderr,
+	    "  %-22s n=%-8zu p50 %9.1f us  p99 %9.1f us  "
+	    "p99.9 %9.1f us  max %9.1f us\n",
+	    name, s->n, lg_quantile(s, 0.5) * 1e6, lg_quantile(s, 0.99) * 1e6,
 	    lg_quantile(s, 0.999) * 1e6, s->v[s->n - 1] * 1e6);
 }
 
@@ -270,11 +269,11 @@ lg_contact_new(void)
 	size_t n = lg.ncontacts;
 
 	if (n % LG_CHUNK == 0) {
-		lg.chunks = realloc(lg.chunks,
-		    (n / LG_CHUNK + 1) * sizeof(*lg.chunks));
+		lg.chunks =
+		    realloc(lg.chunks, (n / LG_CHUNK + 1) * sizeof(*lg.chunks));
 		if (lg.chunks == NULL ||
 		    (lg.chunks[n / LG_CHUNK] = calloc(LG_CHUNK,
-		    sizeof(struct lg_contact))) == NULL)
+		         sizeof(struct lg_contact))) == NULL)
 			lg_fatal("out of memory");
 	}
 	lg.ncontacts++;
@@ -310,14 +309,14 @@ void
 lg_contact_send(struct lg_conn *c)
 {
 	static const char *const risks[] = { "high", "moderate", "low",
-	    "unknown" };
+		"unknown" };
 	static const char *const channels[] = { "voice", "text", "chat" };
 	struct lg_contact *ct = lg_contact_new();
 	size_t n = lg.ncontacts - 1;
 
 	ct->intake = c->index;
-	ct->probe = lg.probe_every > 0 && n % (size_t)lg.probe_every ==
-	    (size_t)lg.probe_every - 1;
+	ct->probe = lg.probe_every > 0 &&
+	    n % (size_t)lg.probe_every == (size_t)lg.probe_every - 1;
 	ct->sent = lg_now();
 	ct->measured = lg_measuring(ct->sent);
 	c->outstanding++;
@@ -325,11 +324,12 @@ lg_contact_send(struct lg_conn *c)
 	lg.n.sent++;
 	if (ct->probe)
 		lg.n.probes++;
-	lg_sendf(c, "{\"type\":\"contact\",\"id\":%zu,\"ref\":\"%s-%zu\","
+	lg_sendf(c,
+	    "{\"type\":\"contact\",\"id\":%zu,\"ref\":\"%s-%zu\","
 	    "\"channel\":\"%s\",\"risk\":\"%s\",\"program\":\"%s\","
-	    "\"language\":\"en\"}\n", n, lg.runid, n,
-	    channels[n % nitems(channels)], risks[n % nitems(risks)],
-	    ct->probe ? LG_PROBE_PROGRAM : "adult");
+	    "\"language\":\"en\"}\n",
+	    n, lg.runid, n, channels[n % nitems(channels)],
+	    risks[n % nitems(risks)], ct->probe ? LG_PROBE_PROGRAM : "adult");
 }
 
 /* --- connections --- */
@@ -347,7 +347,7 @@ lg_connect(struct lg_conn *c)
 	bufferevent_setcb(c->bev, lg_read_cb, NULL, lg_event_cb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&lg.addr,
-	    sizeof lg.addr) == -1)
+	        sizeof lg.addr) == -1)
 		lg_fatal("connect: %s", strerror(errno));
 	lg.connecting++;
 }
@@ -387,8 +387,9 @@ lg_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		const char *why = (what & BEV_EVENT_EOF) ? "closed by peer" :
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
+		const char *why = (what & BEV_EVENT_EOF)
+		    ? "closed by peer"
+		    : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
 
 		if (!lg.finishing)
 			lg_warn("%s: connection: %s", c->principal, why);
@@ -471,8 +472,7 @@ lg_setup_conns(void)
 		break;
 	default:
 		/* Intakes follow the clinicians (see lg_open_sends). */
-		lg_load_principals(lg.clin_prefix, lg.nclin,
-		    LG_ROLE_CLINICIAN);
+		lg_load_principals(lg.clin_prefix, lg.nclin, LG_ROLE_CLINICIAN);
 		lg_load_principals(lg.intake_prefix, lg.nintake,
 		    LG_ROLE_INTAKE);
 		lg_load_principals(lg.holder_prefix, lg.nholder,
@@ -493,8 +493,8 @@ lg_tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (!lg.started) {
 		if (now - lg.t_setup > LG_SETUP_TIMEOUT_S)
 			lg_fatal("set-up did not finish in %d s (%d of %d "
-			    "connections ready)", LG_SETUP_TIMEOUT_S, lg.ready,
-			    lg.nconns);
+			         "connections ready)",
+			    LG_SETUP_TIMEOUT_S, lg.ready, lg.nconns);
 		return;
 	}
 	if (lg.mode == LG_MODE_OPEN && now < lg.t_end)
@@ -548,7 +548,8 @@ lg_finish(void)
 static void
 lg_probe_deadlines(void)
 {
-	static const char sql[] = "SELECT"
+	static const char sql[] =
+	    "SELECT"
 	    " min(CASE WHEN event = 'offered' AND tier = 1 THEN at END),"
 	    " min(CASE WHEN event = 'escalated' AND tier > 1 THEN at END)"
 	    " FROM contact_events WHERE contact = ?1";
@@ -556,11 +557,12 @@ lg_probe_deadlines(void)
 	sqlite3_stmt *st = NULL;
 	struct lg_cid *e, *tmp;
 
-	if (lg.db != NULL && (sqlite3_open_v2(lg.db, &db,
-	    SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK))
+	if (lg.db != NULL &&
+	    (sqlite3_open_v2(lg.db, &db, SQLITE_OPEN_READONLY, NULL) !=
+	            SQLITE_OK ||
+	        sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK))
 		lg_fatal("%s: %s", lg.db, sqlite3_errmsg(db));
-	HASH_ITER(hh, lg.by_cid, e, tmp) {
+	HASH_ITER (hh, lg.by_cid, e, tmp) {
 		if (e->t1_offer_wall == 0 || e->next_offer_wall == 0)
 			continue;
 		if (!e->expired_seen) {
@@ -568,20 +570,22 @@ lg_probe_deadlines(void)
 			continue;
 		}
 		lg.n.probe_escalated++;
-		lg_sample(&lg.late_expires, e->next_offer_wall -
-		    (e->t1_offer_wall + e->t1_expires_in_s));
+		lg_sample(&lg.late_expires,
+		    e->next_offer_wall -
+		        (e->t1_offer_wall + e->t1_expires_in_s));
 		if (st == NULL)
 			continue;
 		sqlite3_bind_text(st, 1, e->cid, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW &&
 		    sqlite3_column_type(st, 0) != SQLITE_NULL) {
-			double deadline = (double)(sqlite3_column_int64(st,
-			    0) + lg.t1_timeout_ms) / 1000.0;
-			double fired = (double)sqlite3_column_int64(st, 1) /
+			double deadline = (double)(sqlite3_column_int64(st, 0) +
+			                      lg.t1_timeout_ms) /
 			    1000.0;
+			double fired =
+			    (double)sqlite3_column_int64(st, 1) / 1000.0;
 
-			lg_sample(&lg.late_store, e->next_offer_wall -
-			    deadline);
+			lg_sample(&lg.late_store,
+			    e->next_offer_wall - deadline);
 			if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
 				lg_sample(&lg.late_fire, fired - deadline);
 				lg_sample(&lg.fire_to_offer,
@@ -604,13 +608,14 @@ lg_report(void)
 	lg_probe_deadlines();
 	lg_verify();
 	ok = lg_verdict(&kept_up);
-	fprintf(stderr, "loadgen: %s: %.1f routed/s, %.1f requests/s "
-	    "(%.0f s measured)\n", lg_mode_name(lg.mode),
-	    (double)lg.n.routed_in_window / window,
+	fprintf(stderr,
+	    "loadgen: %s: %.1f routed/s, %.1f requests/s "
+	    "(%.0f s measured)\n",
+	    lg_mode_name(lg.mode), (double)lg.n.routed_in_window / window,
 	    (double)lg.n.replies_in_window / window, window);
 	printf("{\"mode\":\"%s\",\"duration_s\":%.3f,\"routed_per_s\":%.1f,"
-	    "\"requests_per_s\":%.1f,\"welcomed\":%d,\"ok\":%s,"
-	    "\"kept_up\":%s,\"lat\":{",
+	       "\"requests_per_s\":%.1f,\"welcomed\":%d,\"ok\":%s,"
+	       "\"kept_up\":%s,\"lat\":{",
 	    lg_mode_name(lg.mode), window,
 	    (double)lg.n.routed_in_window / window,
 	    (double)lg.n.replies_in_window / window, lg.welcomed,
@@ -621,8 +626,7 @@ lg_report(void)
 	lg_print_samples("echo", &lg.lat_echo, false);
 	lg_print_samples("escalation_late", &lg.late_store, false);
 	lg_print_samples("escalation_fire_late", &lg.late_fire, false);
-	lg_print_samples("escalation_fire_to_offer", &lg.fire_to_offer,
-	    false);
+	lg_print_samples("escalation_fire_to_offer", &lg.fire_to_offer, false);
 	lg_print_samples("escalation_late_expires_in", &lg.late_expires, true);
 	printf("},\"counts\":{");
 	lg_print_counts();
@@ -655,7 +659,8 @@ static const struct option lg_options[] = {
 static void
 lg_usage(void)
 {
-	fprintf(stderr, "usage: loadgen closed|open|idle|echo --port P"
+	fprintf(stderr,
+	    "usage: loadgen closed|open|idle|echo --port P"
 	    " [--tokens FILE] [--clinicians C] [--clinician-prefix S]\n"
 	    "    [--intakes K] [--intake-prefix S] [--window W] [--rate R]"
 	    " [--duration T] [--warmup S]\n"
@@ -700,24 +705,59 @@ lg_parse(int argc, char **argv)
 	optind = 2;
 	while ((ch = getopt_long(argc, argv, "", lg_options, NULL)) != -1) {
 		switch (ch) {
-		case 'p': port = (int)lg_arg(optarg, 1); break;
-		case 'k': lg.tokens = optarg; break;
-		case 'c': lg.nclin = (int)lg_arg(optarg, 1); break;
-		case 'C': lg.clin_prefix = optarg; break;
-		case 'i': lg.nintake = (int)lg_arg(optarg, 1); break;
-		case 'I': lg.intake_prefix = optarg; break;
-		case 'w': lg.window = (int)lg_arg(optarg, 1); break;
-		case 'r': lg.rate = lg_arg(optarg, 1); break;
-		case 'd': lg.duration_s = lg_arg(optarg, 0.1); break;
-		case 'W': lg.warmup_s = lg_arg(optarg, 0); break;
-		case 'D': lg.drain_s = lg_arg(optarg, 0.1); break;
-		case 'P': lg.probe_every = (int)lg_arg(optarg, 0); break;
-		case 'T': lg.t1_timeout_ms = (int)lg_arg(optarg, 0); break;
-		case 'b': lg.db = optarg; break;
-		case 'n': lg.nconn = (int)lg_arg(optarg, 1); break;
-		case 'h': lg.nholder = (int)lg_arg(optarg, 0); break;
-		case 'H': lg.holder_prefix = optarg; break;
-		default: lg_usage();
+		case 'p':
+			port = (int)lg_arg(optarg, 1);
+			break;
+		case 'k':
+			lg.tokens = optarg;
+			break;
+		case 'c':
+			lg.nclin = (int)lg_arg(optarg, 1);
+			break;
+		case 'C':
+			lg.clin_prefix = optarg;
+			break;
+		case 'i':
+			lg.nintake = (int)lg_arg(optarg, 1);
+			break;
+		case 'I':
+			lg.intake_prefix = optarg;
+			break;
+		case 'w':
+			lg.window = (int)lg_arg(optarg, 1);
+			break;
+		case 'r':
+			lg.rate = lg_arg(optarg, 1);
+			break;
+		case 'd':
+			lg.duration_s = lg_arg(optarg, 0.1);
+			break;
+		case 'W':
+			lg.warmup_s = lg_arg(optarg, 0);
+			break;
+		case 'D':
+			lg.drain_s = lg_arg(optarg, 0.1);
+			break;
+		case 'P':
+			lg.probe_every = (int)lg_arg(optarg, 0);
+			break;
+		case 'T':
+			lg.t1_timeout_ms = (int)lg_arg(optarg, 0);
+			break;
+		case 'b':
+			lg.db = optarg;
+			break;
+		case 'n':
+			lg.nconn = (int)lg_arg(optarg, 1);
+			break;
+		case 'h':
+			lg.nholder = (int)lg_arg(optarg, 0);
+			break;
+		case 'H':
+			lg.holder_prefix = optarg;
+			break;
+		default:
+			lg_usage();
 		}
 	}
 	if (port == 0 || port > 65535 || optind != argc ||

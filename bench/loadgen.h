@@ -59,10 +59,10 @@ struct lg_conn {
 	enum lg_role role;
 	int index;
 	bool welcomed;
-	bool ready;     /* welcomed, and (clinicians) available */
+	bool ready; /* welcomed, and (clinicians) available */
 	bool closed;
 	int outstanding; /* intake: contacts not yet routed; echo: replies */
-	int assigned;    /* clinician: contact number held, or -1 */
+	int assigned; /* clinician: contact number held, or -1 */
 	double echo_sent;
 	size_t echo_seq;
 	char principal[LG_PRINCIPAL_MAX_BYTES];
@@ -75,7 +75,7 @@ struct lg_contact {
 	int intake;
 	bool probe;
 	bool measured; /* sent inside the measurement window */
-	bool failed;   /* an error reply or an overflow */
+	bool failed; /* an error reply or an overflow */
 	double sent, queued;
 };
 
@@ -85,7 +85,7 @@ struct lg_cid {
 	struct lg_contact *ct;
 	int nqueued, noffers, nassigned, nrouted;
 	int assigned_to; /* clinician connection index, or -1 */
-	double offered, routed;               /* monotonic */
+	double offered, routed; /* monotonic */
 	double t1_offer_wall, next_offer_wall; /* wall clock, probes */
 	double t1_expires_in_s;
 	bool expired_seen; /* an offer of it expired (a timer fired) */
@@ -148,10 +148,10 @@ extern struct lg lg;
 double lg_now(void);
 double lg_wall(void);
 void lg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int lg_field(const char *line, size_t len, const char *key, char *out,
-    size_t size);
-long long lg_field_int(const char *line, size_t len, const char *key,
-    long long fallback);
+int
+lg_field(const char *line, size_t len, const char *key, char *out, size_t size);
+long long
+lg_field_int(const char *line, size_t len, const char *key, long long fallback);
 void lg_send(struct lg_conn *c, const char *line, size_t len);
 void lg_sendf(struct lg_conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

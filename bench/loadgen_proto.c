@@ -115,7 +115,8 @@ lg_on_connected(struct lg_conn *c)
 		lg_ready(c);
 		return;
 	}
-	lg_sendf(c, "{\"type\":\"hello\",\"role\":\"%s\",\"principal\":\"%s\","
+	lg_sendf(c,
+	    "{\"type\":\"hello\",\"role\":\"%s\",\"principal\":\"%s\","
 	    "\"token\":\"%s\"}\n",
 	    c->role == LG_ROLE_INTAKE ? "intake" : "clinician", c->principal,
 	    c->token);
@@ -151,10 +152,11 @@ lg_echo_send(struct lg_conn *c)
 	c->outstanding = 1;
 	lg.outstanding++;
 	c->echo_sent = lg_now();
-	lg_sendf(c, "{\"type\":\"contact\",\"id\":%zu,\"ref\":\"%s-e%d-%zu\","
+	lg_sendf(c,
+	    "{\"type\":\"contact\",\"id\":%zu,\"ref\":\"%s-e%d-%zu\","
 	    "\"channel\":\"voice\",\"risk\":\"high\",\"program\":\"adult\","
-	    "\"language\":\"en\"}\n", c->echo_seq, lg.runid, c->index,
-	    c->echo_seq);
+	    "\"language\":\"en\"}\n",
+	    c->echo_seq, lg.runid, c->index, c->echo_seq);
 }
 
 /* The load begins: closed loop fills each intake's window. */
@@ -341,13 +343,13 @@ lg_intake_line(const char *type, const char *line, size_t len, double now)
  * probes whose tier-1 offers did expire.
  */
 static void
-lg_probe_offer(struct lg_cid *e, long long tier, const char *line,
-    size_t len)
+lg_probe_offer(struct lg_cid *e, long long tier, const char *line, size_t len)
 {
 	if (tier == 1 && e->t1_offer_wall == 0) {
 		e->t1_offer_wall = lg_wall();
-		e->t1_expires_in_s = (double)lg_field_int(line, len,
-		    "expires_in_ms", 0) / 1000.0;
+		e->t1_expires_in_s =
+		    (double)lg_field_int(line, len, "expires_in_ms", 0) /
+		    1000.0;
 	} else if (tier > 1 && e->next_offer_wall == 0)
 		e->next_offer_wall = lg_wall();
 }
@@ -398,12 +400,16 @@ lg_clin_offer(struct lg_conn *c, const char *line, size_t len, double now)
 	switch (lg_answer(c, probe, tier)) {
 	case LG_ACCEPT:
 		lg.n.accepts++;
-		lg_sendf(c, "{\"type\":\"accept\",\"contact\":\"%s\","
-		    "\"id\":\"a\"}\n", cid);
+		lg_sendf(c,
+		    "{\"type\":\"accept\",\"contact\":\"%s\","
+		    "\"id\":\"a\"}\n",
+		    cid);
 		break;
 	case LG_DECLINE:
-		lg_sendf(c, "{\"type\":\"decline\",\"contact\":\"%s\","
-		    "\"id\":\"d\"}\n", cid);
+		lg_sendf(c,
+		    "{\"type\":\"decline\",\"contact\":\"%s\","
+		    "\"id\":\"d\"}\n",
+		    cid);
 		break;
 	case LG_IGNORE:
 		lg.n.probe_ignored++;
@@ -429,8 +435,10 @@ lg_clin_assigned(struct lg_conn *c, const char *line, size_t len)
 	}
 	e->assigned_to = c->index;
 	lg.n.assigned++;
-	lg_sendf(c, "{\"type\":\"complete\",\"contact\":\"%s\","
-	    "\"disposition\":\"resolved\",\"id\":\"c\"}\n", cid);
+	lg_sendf(c,
+	    "{\"type\":\"complete\",\"contact\":\"%s\","
+	    "\"disposition\":\"resolved\",\"id\":\"c\"}\n",
+	    cid);
 }
 
 /* withdrawn: counted by reason; an expiry marks a probe as timed. */
@@ -457,8 +465,7 @@ lg_clin_withdrawn(const char *line, size_t len)
 
 /* ok or error to one of our requests ("s" status, "a" accept, "c" complete). */
 static void
-lg_clin_reply(struct lg_conn *c, const char *type, const char *line,
-    size_t len)
+lg_clin_reply(struct lg_conn *c, const char *type, const char *line, size_t len)
 {
 	char id[LG_WORD_MAX_BYTES] = "", code[LG_WORD_MAX_BYTES] = "";
 
@@ -488,8 +495,8 @@ lg_clin_reply(struct lg_conn *c, const char *type, const char *line,
 
 /* One line to a clinician. */
 static void
-lg_clin_line(struct lg_conn *c, const char *type, const char *line,
-    size_t len, double now)
+lg_clin_line(struct lg_conn *c, const char *type, const char *line, size_t len,
+    double now)
 {
 	if (strcmp(type, "offer") == 0)
 		lg_clin_offer(c, line, len, now);
@@ -502,7 +509,8 @@ lg_clin_line(struct lg_conn *c, const char *type, const char *line,
 	else if (strcmp(type, "status") == 0) {
 		/* Set away for missed offers: count it and come back. */
 		lg.n.set_away++;
-		lg_sendf(c, "{\"type\":\"status\",\"status\":\"available\","
+		lg_sendf(c,
+		    "{\"type\":\"status\",\"status\":\"available\","
 		    "\"id\":\"s\"}\n");
 	} else {
 		lg.n.errors++;
@@ -543,7 +551,8 @@ lg_welcome(struct lg_conn *c)
 	c->welcomed = true;
 	lg.welcomed++;
 	if (c->role != LG_ROLE_INTAKE && lg.mode != LG_MODE_IDLE)
-		lg_sendf(c, "{\"type\":\"status\",\"status\":\"available\","
+		lg_sendf(c,
+		    "{\"type\":\"status\",\"status\":\"available\","
 		    "\"id\":\"s\"}\n");
 	else
 		lg_ready(c);
@@ -595,8 +604,10 @@ lg_verify(void)
 			lg.n.never_offered++;
 		if (e->nrouted == 0)
 			lg.n.never_routed++;
-		else if (e->assigned_to >= 0 ? strcmp(e->routed_to,
-		    lg.conns[e->assigned_to].principal) != 0 : !lg.drained_out)
+		else if (e->assigned_to >= 0
+		        ? strcmp(e->routed_to,
+		              lg.conns[e->assigned_to].principal) != 0
+		        : !lg.drained_out)
 			lg.n.routed_mismatch++;
 	}
 }
@@ -625,7 +636,8 @@ lg_verdict(bool *kept_up)
 	    n->errors == 0 && n->conn_errors == 0 && n->unknown_cid == 0;
 	*kept_up = ok && unanswered == 0 && n->never_offered == 0 &&
 	    n->overflow == 0 && n->overloaded == 0;
-	fprintf(stderr, "loadgen: verify: sent %llu, queued %llu, routed %llu;"
+	fprintf(stderr,
+	    "loadgen: verify: sent %llu, queued %llu, routed %llu;"
 	    " duplicates %llu, misrouted %llu, errors %llu, connection errors"
 	    " %llu: %s; unanswered after the drain %llu, never offered %llu,"
 	    " overflow %llu, overloaded %llu: %s\n",
@@ -634,37 +646,59 @@ lg_verdict(bool *kept_up)
 	    (unsigned long long)(n->dup_queued + n->dup_routed),
 	    (unsigned long long)n->routed_mismatch,
 	    (unsigned long long)(n->errors + n->contact_errors +
-	    n->unknown_cid),
-	    (unsigned long long)n->conn_errors,
-	    ok ? "correct" : "INCORRECT", (unsigned long long)unanswered,
+	        n->unknown_cid),
+	    (unsigned long long)n->conn_errors, ok ? "correct" : "INCORRECT",
+	    (unsigned long long)unanswered,
 	    (unsigned long long)n->never_offered,
-	    (unsigned long long)n->overflow,
-	    (unsigned long long)n->overloaded,
+	    (unsigned long long)n->overflow, (unsigned long long)n->overloaded,
 	    *kept_up ? "kept up" : "DID NOT KEEP UP");
 	return ok;
 }
 
-#define LG_COUNT(name) { #name, offsetof(struct lg_counts, name) }
+#define LG_COUNT(name)                                                         \
+	{                                                                      \
+#name, offsetof(struct lg_counts, name)                        \
+	}
 
 static const struct {
 	const char *name;
 	size_t offset;
 } lg_count_fields[] = {
-	LG_COUNT(sent), LG_COUNT(queued), LG_COUNT(dup_queued),
-	LG_COUNT(offers), LG_COUNT(accepts), LG_COUNT(accept_conflicts),
-	LG_COUNT(decline_conflicts), LG_COUNT(declines), LG_COUNT(assigned),
-	LG_COUNT(completed), LG_COUNT(routed), LG_COUNT(dup_routed),
-	LG_COUNT(routed_in_window), LG_COUNT(routed_mismatch),
-	LG_COUNT(overflow), LG_COUNT(overloaded), LG_COUNT(contact_errors),
+	LG_COUNT(sent),
+	LG_COUNT(queued),
+	LG_COUNT(dup_queued),
+	LG_COUNT(offers),
+	LG_COUNT(accepts),
+	LG_COUNT(accept_conflicts),
+	LG_COUNT(decline_conflicts),
+	LG_COUNT(declines),
+	LG_COUNT(assigned),
+	LG_COUNT(completed),
+	LG_COUNT(routed),
+	LG_COUNT(dup_routed),
+	LG_COUNT(routed_in_window),
+	LG_COUNT(routed_mismatch),
+	LG_COUNT(overflow),
+	LG_COUNT(overloaded),
+	LG_COUNT(contact_errors),
 	LG_COUNT(errors),
-	LG_COUNT(withdrawn_taken), LG_COUNT(withdrawn_busy),
-	LG_COUNT(withdrawn_expired), LG_COUNT(withdrawn_other),
-	LG_COUNT(set_away), LG_COUNT(conn_errors), LG_COUNT(probes),
-	LG_COUNT(probe_ignored), LG_COUNT(probe_escalated),
-	LG_COUNT(probe_untimed), LG_COUNT(never_queued),
-	LG_COUNT(never_offered), LG_COUNT(never_routed),
-	LG_COUNT(unknown_cid), LG_COUNT(replies),
-	LG_COUNT(replies_in_window), LG_COUNT(echo_bad),
+	LG_COUNT(withdrawn_taken),
+	LG_COUNT(withdrawn_busy),
+	LG_COUNT(withdrawn_expired),
+	LG_COUNT(withdrawn_other),
+	LG_COUNT(set_away),
+	LG_COUNT(conn_errors),
+	LG_COUNT(probes),
+	LG_COUNT(probe_ignored),
+	LG_COUNT(probe_escalated),
+	LG_COUNT(probe_untimed),
+	LG_COUNT(never_queued),
+	LG_COUNT(never_offered),
+	LG_COUNT(never_routed),
+	LG_COUNT(unknown_cid),
+	LG_COUNT(replies),
+	LG_COUNT(replies_in_window),
+	LG_COUNT(echo_bad),
 };
 
 /* Every count as JSON members. */
@@ -672,8 +706,9 @@ void
 lg_print_counts(void)
 {
 	for (size_t i = 0; i < nitems(lg_count_fields); i++) {
-		const uint64_t *v = (const uint64_t *)(const void *)
-		    ((const char *)&lg.n + lg_count_fields[i].offset);
+		const uint64_t *v =
+		    (const uint64_t *)(const void *)((const char *)&lg.n +
+		        lg_count_fields[i].offset);
 
 		printf("%s\"%s\":%llu", i ? "," : "", lg_count_fields[i].name,
 		    (unsigned long long)*v);

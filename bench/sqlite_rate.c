@@ -163,9 +163,10 @@ rate_run(sqlite3 *db, int rows, double seconds, struct rate_samples *lat)
 
 	if (sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, NULL) ||
 	    sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL) ||
-	    sqlite3_prepare_v2(db, "INSERT INTO events(contact, at, event,"
-	    " tier, clinician) VALUES (?1, ?2, 'offered', 1, 'bench-c001')",
-	    -1, &ins, NULL))
+	    sqlite3_prepare_v2(db,
+	        "INSERT INTO events(contact, at, event,"
+	        " tier, clinician) VALUES (?1, ?2, 'offered', 1, 'bench-c001')",
+	        -1, &ins, NULL))
 		rate_die(db, "prepare");
 	while ((t = rate_now()) - t0 < seconds) {
 		rate_step(db, begin);
@@ -199,7 +200,7 @@ rate_bg_main(void *arg)
 	while (!bg->stop) {
 		nanosleep(&pause, NULL);
 		if (sqlite3_wal_checkpoint_v2(db, NULL,
-		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) == SQLITE_OK)
+		        SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) == SQLITE_OK)
 			bg->checkpoints++;
 	}
 	sqlite3_close(db);
@@ -208,18 +209,20 @@ rate_bg_main(void *arg)
 
 /* Print one commit-latency run as a JSON member. */
 static void
-rate_print_single(const char *name, struct rate_samples *lat,
-    double seconds, const char *extra)
+rate_print_single(const char *name, struct rate_samples *lat, double seconds,
+    const char *extra)
 {
 	qsort(lat->v, lat->n, sizeof(*lat->v), rate_cmp);
 	printf("\"%s\":{\"commits_per_s\":%.1f,\"p50_us\":%.1f,"
-	    "\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f%s}", name,
-	    (double)lat->n / seconds, rate_quantile_us(lat, 0.5),
+	       "\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f%s}",
+	    name, (double)lat->n / seconds, rate_quantile_us(lat, 0.5),
 	    rate_quantile_us(lat, 0.99), rate_quantile_us(lat, 0.999),
 	    lat->n ? lat->v[lat->n - 1] * 1e6 : NAN, extra);
-	fprintf(stderr, "sqlite_rate: %-9s %8.1f commits/s  p50 %7.1f us  "
-	    "p99.9 %8.1f us  max %8.1f us\n", name, (double)lat->n / seconds,
-	    rate_quantile_us(lat, 0.5), rate_quantile_us(lat, 0.999),
+	fprintf(stderr,
+	    "sqlite_rate: %-9s %8.1f commits/s  p50 %7.1f us  "
+	    "p99.9 %8.1f us  max %8.1f us\n",
+	    name, (double)lat->n / seconds, rate_quantile_us(lat, 0.5),
+	    rate_quantile_us(lat, 0.999),
 	    lat->n ? lat->v[lat->n - 1] * 1e6 : NAN);
 }
 
@@ -228,7 +231,7 @@ static sqlite3 *
 rate_fresh(const char *path, int autocheckpoint)
 {
 	static const char *const suffixes[] = { "", "-wal", "-shm",
-	    "-journal" };
+		"-journal" };
 	char file[RATE_PATH_MAX_BYTES + 16];
 	sqlite3 *db;
 
@@ -253,9 +256,10 @@ main(int argc, char **argv)
 	pthread_t th;
 	sqlite3 *db;
 
-	if (argc < 2 || argc > 3 || (argc == 3 && (seconds = atof(argv[2])) <=
-	    0) || snprintf(path, sizeof path, "%s/rate.db", argv[1]) >=
-	    (int)sizeof path) {
+	if (argc < 2 || argc > 3 ||
+	    (argc == 3 && (seconds = atof(argv[2])) <= 0) ||
+	    snprintf(path, sizeof path, "%s/rate.db", argv[1]) >=
+	        (int)sizeof path) {
 		fprintf(stderr, "usage: sqlite_rate DIR [SECONDS]\n");
 		return 2;
 	}

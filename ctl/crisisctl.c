@@ -42,20 +42,20 @@ struct ctl_globals {
 
 static const char *const ctl_opts_none[] = { NULL };
 static const char *const ctl_opts_principal[] = { "role", NULL };
-static const char *const ctl_opts_clinician[] = { "name", "languages",
-	"skills", "endpoint", NULL };
+static const char *const ctl_opts_clinician[] = { "name", "languages", "skills",
+	"endpoint", NULL };
 static const char *const ctl_opts_patient[] = { "primary", "program", NULL };
 static const char *const ctl_opts_shift[] = { "tier", "from", "to", NULL };
 static const char *const ctl_opts_range[] = { "from", "to", NULL };
 static const char *const ctl_opts_at[] = { "at", NULL };
-static const char *const ctl_opts_log[] = { "since", "until", "risk",
-	"outcome", "clinician", "program", "channel", "limit", "offset", NULL };
+static const char *const ctl_opts_log[] = { "since", "until", "risk", "outcome",
+	"clinician", "program", "channel", "limit", "offset", NULL };
 static const char *const ctl_opts_stats[] = { "since", "until", "by",
 	"service-level-ms", "short-abandon-ms", NULL };
 static const char *const ctl_opts_audit[] = { "since", "until", "actor",
 	"action", "target", NULL };
-static const char *const ctl_opts_disclosures[] = { "since", "until",
-	"patient", NULL };
+static const char *const ctl_opts_disclosures[] = { "since", "until", "patient",
+	NULL };
 static const char *const ctl_opts_close[] = { "by", "note", NULL };
 static const char *const ctl_opts_backup[] = { "force", NULL };
 
@@ -68,39 +68,42 @@ static const char *const ctl_flags[] = { "force", NULL };
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "init", ctl_roster_init, "", 0, ctl_opts_none, true },
 	{ "principal add", ctl_roster_principal_add,
-	  "ID --role intake|supervisor", 1, ctl_opts_principal, false },
+	    "ID --role intake|supervisor", 1, ctl_opts_principal, false },
 	{ "clinician add", ctl_roster_clinician_add,
-	  "ID --name N [--languages en,es] [--skills mat,family] "
-	  "[--endpoint E]", 1, ctl_opts_clinician, false },
+	    "ID --name N [--languages en,es] [--skills mat,family] "
+	    "[--endpoint E]",
+	    1, ctl_opts_clinician, false },
 	{ "token reset", ctl_roster_token_reset, "ID", 1, ctl_opts_none,
-	  false },
+	    false },
 	{ "patient add", ctl_roster_patient_add,
-	  "ID --primary CLINICIAN [--program P]", 1, ctl_opts_patient, false },
+	    "ID --primary CLINICIAN [--program P]", 1, ctl_opts_patient,
+	    false },
 	{ "shift add", ctl_roster_shift_add,
-	  "CLINICIAN --tier N --from T --to T", 1, ctl_opts_shift, false },
+	    "CLINICIAN --tier N --from T --to T", 1, ctl_opts_shift, false },
 	{ "roster import", ctl_roster_import, "FILE.csv", 1, ctl_opts_none,
-	  false },
+	    false },
 	{ "roster gaps", ctl_roster_gaps, "[--from T] [--to T]", 0,
-	  ctl_opts_range, false },
+	    ctl_opts_range, false },
 	{ "oncall", ctl_roster_oncall, "[--at T]", 0, ctl_opts_at, false },
 	{ "log", ctl_review_log,
-	  "[--since T] [--until T] [--risk R] [--outcome O] [--clinician C] "
-	  "[--program P] [--channel CH] [--limit N] [--offset N]", 0,
-	  ctl_opts_log, false },
+	    "[--since T] [--until T] [--risk R] [--outcome O] [--clinician C] "
+	    "[--program P] [--channel CH] [--limit N] [--offset N]",
+	    0, ctl_opts_log, false },
 	{ "show", ctl_review_show, "CID", 1, ctl_opts_none, false },
 	{ "stats", ctl_review_stats,
-	  "[--since T] [--until T] [--by hour|day|clinician|tier|program|risk] "
-	  "[--service-level-ms MS] [--short-abandon-ms MS]", 0,
-	  ctl_opts_stats, false },
+	    "[--since T] [--until T] [--by "
+	    "hour|day|clinician|tier|program|risk] "
+	    "[--service-level-ms MS] [--short-abandon-ms MS]",
+	    0, ctl_opts_stats, false },
 	{ "audit", ctl_audit_list,
-	  "[--since T] [--until T] [--actor A] [--action X] [--target ID]", 0,
-	  ctl_opts_audit, false },
+	    "[--since T] [--until T] [--actor A] [--action X] [--target ID]", 0,
+	    ctl_opts_audit, false },
 	{ "disclosures", ctl_audit_disclosures,
-	  "[--since T] [--until T] [--patient P]", 0, ctl_opts_disclosures,
-	  false },
+	    "[--since T] [--until T] [--patient P]", 0, ctl_opts_disclosures,
+	    false },
 	{ "followups", ctl_audit_followups, "", 0, ctl_opts_none, false },
 	{ "followup close", ctl_audit_followup_close,
-	  "ID --by CLINICIAN --note TEXT", 1, ctl_opts_close, false },
+	    "ID --by CLINICIAN --note TEXT", 1, ctl_opts_close, false },
 	{ "backup", ctl_backup, "FILE [--force]", 1, ctl_opts_backup, false },
 };
 
@@ -108,15 +111,19 @@ static const struct ctl_cmd ctl_cmds[] = {
 static void
 ctl_usage(FILE *fp)
 {
-	fprintf(fp, "usage: crisisctl [-c FILE] [--format table|json|csv] "
+	fprintf(fp,
+	    "usage: crisisctl [-c FILE] [--format table|json|csv] "
 	    "COMMAND [ARGS]\n");
 	for (size_t i = 0; i < nitems(ctl_cmds); i++)
 		fprintf(fp, "       crisisctl %s%s%s\n", ctl_cmds[i].words,
 		    *ctl_cmds[i].usage != '\0' ? " " : "", ctl_cmds[i].usage);
-	fprintf(fp, "       crisisctl --help | --version\n"
+	fprintf(fp,
+	    "       crisisctl --help | --version\n"
 	    "T is an RFC 3339 time, e.g. 2026-11-27T10:00:00Z, or a date, "
-	    "2026-11-27,\nits midnight in the configured time zone.  Without -c, "
-	    "$CRISISD_CONF, then %s.\n", CONF_DEFAULT_PATH);
+	    "2026-11-27,\nits midnight in the configured time zone.  Without "
+	    "-c, "
+	    "$CRISISD_CONF, then %s.\n",
+	    CONF_DEFAULT_PATH);
 }
 
 /* Print one command's usage line to fp. */
@@ -210,9 +217,9 @@ ctl_local_date(const struct ctl *ctl, const char *v, int64_t *ms)
 	int y, m, d, n = 0;
 	time_t t;
 
-	if (strlen(v) != 10 || sscanf(v, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 ||
-	    n != 10 || v[4] != '-' || v[7] != '-' || m < 1 || m > 12 ||
-	    d < 1 || d > 31)
+	if (strlen(v) != 10 ||
+	    sscanf(v, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 ||
+	    v[4] != '-' || v[7] != '-' || m < 1 || m > 12 || d < 1 || d > 31)
 		return -1;
 	tm.tm_year = y - 1900;
 	tm.tm_mon = m - 1;
@@ -229,8 +236,7 @@ ctl_local_date(const struct ctl *ctl, const char *v, int64_t *ms)
 
 /* Option name as an RFC 3339 time or a local date, or def. */
 int
-ctl_time_opt(const struct ctl *ctl, const char *name, int64_t def,
-    int64_t *ms)
+ctl_time_opt(const struct ctl *ctl, const char *name, int64_t def, int64_t *ms)
 {
 	const char *v = ctl_opt(ctl, name);
 
@@ -238,7 +244,8 @@ ctl_time_opt(const struct ctl *ctl, const char *name, int64_t def,
 	if (v == NULL)
 		return CTL_OK;
 	if (util_parse_rfc3339(v, ms) != 0 && ctl_local_date(ctl, v, ms) != 0)
-		return ctl_usage_error(ctl, "--%s: not an RFC 3339 time "
+		return ctl_usage_error(ctl,
+		    "--%s: not an RFC 3339 time "
 		    "(like 2026-11-27T10:00:00Z) or a date (2026-11-27): %s",
 		    name, v);
 	return CTL_OK;
@@ -274,10 +281,14 @@ ctl_long_opt(const struct ctl *ctl, const char *name, long def, long min,
 	n = strtol(v, &end, 10);
 	if (*v == '\0' || *end != '\0' || errno != 0 || n < min || n > max) {
 		if (max == LONG_MAX)
-			return ctl_usage_error(ctl, "--%s: not a whole number "
-			    "of %ld or more: %s", name, min, v);
-		return ctl_usage_error(ctl, "--%s: not a whole number from %ld "
-		    "to %ld: %s", name, min, max, v);
+			return ctl_usage_error(ctl,
+			    "--%s: not a whole number "
+			    "of %ld or more: %s",
+			    name, min, v);
+		return ctl_usage_error(ctl,
+		    "--%s: not a whole number from %ld "
+		    "to %ld: %s",
+		    name, min, max, v);
 	}
 	*out = n;
 	return CTL_OK;
@@ -285,8 +296,7 @@ ctl_long_opt(const struct ctl *ctl, const char *name, long def, long min,
 
 /* Option name, if given, must be one of names. */
 int
-ctl_enum_opt(const struct ctl *ctl, const char *name,
-    const char *const *names)
+ctl_enum_opt(const struct ctl *ctl, const char *name, const char *const *names)
 {
 	const char *v = ctl_opt(ctl, name);
 	char list[CTL_MESSAGE_MAX] = "";
@@ -321,11 +331,10 @@ ctl_output_fail(void)
 
 /* Print a listing in the chosen format. */
 int
-ctl_print_rows(const struct ctl *ctl, json_t *rows,
-    const char *const *columns)
+ctl_print_rows(const struct ctl *ctl, json_t *rows, const char *const *columns)
 {
-	if (fmt_rows(stdout, ctl->format, rows, columns,
-	    ctl_timezone(ctl)) != 0)
+	if (fmt_rows(stdout, ctl->format, rows, columns, ctl_timezone(ctl)) !=
+	    0)
 		return ctl_output_fail();
 	return CTL_OK;
 }
@@ -433,8 +442,9 @@ ctl_long_options(const struct ctl_cmd *cmd,
 			fatalx("%s: more than %d options", cmd->words,
 			    CTL_OPTS_MAX);
 		opts[n] = (struct option){ cmd->opts[n],
-			ctl_is_flag(cmd->opts[n]) ? no_argument :
-			required_argument, NULL, CTL_OPT_BASE + (int)n };
+			ctl_is_flag(cmd->opts[n]) ? no_argument
+			                          : required_argument,
+			NULL, CTL_OPT_BASE + (int)n };
 	}
 	opts[n++] = (struct option){ "config", required_argument, NULL, 'c' };
 	opts[n++] = (struct option){ "format", required_argument, NULL, 'f' };
@@ -447,8 +457,7 @@ ctl_long_options(const struct ctl_cmd *cmd,
  * CTL_OK, or CTL_USAGE with the error printed.
  */
 static int
-ctl_parse_args(struct ctl *ctl, struct ctl_globals *g, int argc,
-    char **argv)
+ctl_parse_args(struct ctl *ctl, struct ctl_globals *g, int argc, char **argv)
 {
 	struct option opts[CTL_OPTS_MAX + 4];
 	int c, npos;
@@ -458,8 +467,8 @@ ctl_parse_args(struct ctl *ctl, struct ctl_globals *g, int argc,
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:f:h", opts, NULL)) != -1) {
 		if (c >= CTL_OPT_BASE)
-			ctl->opt[c - CTL_OPT_BASE] = optarg != NULL ?
-			    optarg : "";
+			ctl->opt[c - CTL_OPT_BASE] =
+			    optarg != NULL ? optarg : "";
 		else if (c == 'c')
 			g->config = optarg;
 		else if (c == 'f')
@@ -520,8 +529,9 @@ ctl_run(struct ctl *ctl, const char *config)
 		conf_free(ctl->conf);
 		return CTL_FAIL;
 	}
-	ctl->store = store_open(ctl->conf->database, ctl->cmd->migrate ?
-	    STORE_OPEN_MIGRATE : STORE_OPEN_EXISTING, &cause);
+	ctl->store = store_open(ctl->conf->database,
+	    ctl->cmd->migrate ? STORE_OPEN_MIGRATE : STORE_OPEN_EXISTING,
+	    &cause);
 	if (ctl->store == NULL) {
 		log_error("%s", cause);
 		free(cause);
@@ -573,10 +583,11 @@ main(int argc, char **argv)
 		ctl_cmd_usage(stdout, ctl.cmd);
 		return CTL_OK;
 	}
-	if (g.format != NULL &&
-	    (format = fmt_format_from_name(g.format)) == -1)
-		return ctl_usage_error(&ctl, "--format must be table, json or "
-		    "csv, not %s", g.format);
+	if (g.format != NULL && (format = fmt_format_from_name(g.format)) == -1)
+		return ctl_usage_error(&ctl,
+		    "--format must be table, json or "
+		    "csv, not %s",
+		    g.format);
 	ctl.format = (enum fmt_format)format;
 	return ctl_run(&ctl, g.config);
 }

@@ -17,7 +17,7 @@
 /* Exit codes (CONTRACT §1). */
 enum ctl_exit {
 	CTL_OK = 0,
-	CTL_FAIL = 1,  /* runtime failure: database error, not found */
+	CTL_FAIL = 1, /* runtime failure: database error, not found */
 	CTL_USAGE = 2, /* usage or config error */
 };
 
@@ -31,12 +31,12 @@ struct ctl;
 
 /* One command: its words, handler, arguments and options. */
 struct ctl_cmd {
-	const char *words;       /* "roster import" */
+	const char *words; /* "roster import" */
 	int (*handler)(struct ctl *ctl);
-	const char *usage;       /* what follows the words, for --help */
-	size_t npos;             /* positional arguments it requires */
+	const char *usage; /* what follows the words, for --help */
+	size_t npos; /* positional arguments it requires */
 	const char *const *opts; /* value-taking options, NULL-terminated */
-	bool migrate;            /* open with STORE_OPEN_MIGRATE (init) */
+	bool migrate; /* open with STORE_OPEN_MIGRATE (init) */
 };
 
 struct ctl {
@@ -47,7 +47,7 @@ struct ctl {
 	int64_t now_ms;
 	const char *pos[CTL_POS_MAX];
 	const char *opt[CTL_OPTS_MAX]; /* indexed like cmd->opts; NULL: unset */
-	char actor[CTL_ACTOR_MAX];     /* who the audit says ran the command */
+	char actor[CTL_ACTOR_MAX]; /* who the audit says ran the command */
 };
 
 /* The value given for option name, or NULL. */
@@ -68,8 +68,8 @@ int ctl_commit(struct ctl *ctl);
  * configured zone), into *ms, or def if not given.  CTL_OK, or CTL_USAGE
  * with the error printed.
  */
-int ctl_time_opt(const struct ctl *ctl, const char *name, int64_t def,
-    int64_t *ms);
+int
+ctl_time_opt(const struct ctl *ctl, const char *name, int64_t def, int64_t *ms);
 
 /*
  * --since and --until as [since, until), 0 for a missing bound; CTL_OK,
@@ -90,16 +90,16 @@ void ctl_tz_use(const struct ctl *ctl, struct ctl_tz *old);
 void ctl_tz_restore(struct ctl_tz *old);
 
 /* Option name as an integer in [min, max], or def if not given. */
-int ctl_long_opt(const struct ctl *ctl, const char *name, long def,
-    long min, long max, long *out);
+int ctl_long_opt(const struct ctl *ctl, const char *name, long def, long min,
+    long max, long *out);
 
 /* Is value one of names (NULL-terminated)?  NULL (not given) passes. */
-int ctl_enum_opt(const struct ctl *ctl, const char *name,
-    const char *const *names);
+int
+ctl_enum_opt(const struct ctl *ctl, const char *name, const char *const *names);
 
 /* Print a listing or an object in the chosen format; CTL_OK or CTL_FAIL. */
-int ctl_print_rows(const struct ctl *ctl, json_t *rows,
-    const char *const *columns);
+int
+ctl_print_rows(const struct ctl *ctl, json_t *rows, const char *const *columns);
 int ctl_print_object(const struct ctl *ctl, json_t *obj);
 
 /* Report a failed write to stdout with errno's text; CTL_FAIL. */
@@ -126,8 +126,8 @@ int ctl_audit_read(struct ctl *ctl, const char *action, const char *target,
  * commits with the change or not at all.  before and after are stolen
  * (NULL: none).
  */
-int ctl_audit_change(struct ctl *ctl, const char *action,
-    const char *target, json_t *before, json_t *after);
+int ctl_audit_change(struct ctl *ctl, const char *action, const char *target,
+    json_t *before, json_t *after);
 
 /* Set key to ms as RFC 3339 UTC text in obj, unless ms is 0. */
 void ctl_audit_time(json_t *obj, const char *key, int64_t ms);

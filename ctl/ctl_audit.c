@@ -80,8 +80,9 @@ ctl_audit_add(struct ctl *ctl, const char *action, const char *target,
 	char *text = NULL;
 	int rc;
 
-	if (detail != NULL && (text = json_dumps(detail,
-	    JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
+	if (detail != NULL &&
+	    (text = json_dumps(detail, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
+	        NULL)
 		fatalx("audit: cannot encode the detail");
 	json_decref(detail);
 	rc = store_audit_add(ctl->store, ctl->now_ms, ctl->actor, "os", action,
@@ -111,9 +112,9 @@ int
 ctl_audit_change(struct ctl *ctl, const char *action, const char *target,
     json_t *before, json_t *after)
 {
-	json_t *detail = json_pack("{s:o, s:o}",
-	    "before", before != NULL ? before : json_null(),
-	    "after", after != NULL ? after : json_null());
+	json_t *detail = json_pack("{s:o, s:o}", "before",
+	    before != NULL ? before : json_null(), "after",
+	    after != NULL ? after : json_null());
 
 	return ctl_audit_add(ctl, action, target, detail);
 }
@@ -142,9 +143,10 @@ ctl_audit_shorten(json_t *rows)
 	char *text;
 	size_t i;
 
-	json_array_foreach(rows, i, row) {
-		text = json_dumps(json_object_get(row, "detail"), JSON_COMPACT |
-		    JSON_ENCODE_ANY | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+	json_array_foreach (rows, i, row) {
+		text = json_dumps(json_object_get(row, "detail"),
+		    JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER |
+		        JSON_ENSURE_ASCII);
 		if (text == NULL)
 			continue;
 		if (strlen(text) > CTL_AUDIT_DETAIL_TABLE_BYTES)
@@ -201,11 +203,12 @@ ctl_audit_disclosures(struct ctl *ctl)
 	ctl_audit_time(detail, "until", until);
 	if (patient != NULL)
 		json_object_set_new(detail, "patient", json_string(patient));
-	if ((rc = ctl_audit_read(ctl, "read.disclosures", patient,
-	    detail)) != CTL_OK)
+	if ((rc = ctl_audit_read(ctl, "read.disclosures", patient, detail)) !=
+	    CTL_OK)
 		return rc;
-	return ctl_audit_print(ctl, store_review_disclosures(ctl->store,
-	    since, until, patient), ctl_audit_disclosure_columns);
+	return ctl_audit_print(ctl,
+	    store_review_disclosures(ctl->store, since, until, patient),
+	    ctl_audit_disclosure_columns);
 }
 
 /* followups: the open ones, oldest first, with their age. */
@@ -217,13 +220,14 @@ ctl_audit_followups(struct ctl *ctl)
 	int rc;
 
 	if ((rc = ctl_audit_read(ctl, "read.followups", NULL,
-	    json_pack("{s:s}", "followups", "open"))) != CTL_OK)
+	         json_pack("{s:s}", "followups", "open"))) != CTL_OK)
 		return rc;
 	if ((rows = store_review_followups(ctl->store)) != NULL) {
-		json_array_foreach(rows, i, row) {
+		json_array_foreach (rows, i, row) {
 			opened = json_object_get(row, "opened_at");
-			json_object_set_new(row, "age_ms", json_integer(
-			    ctl->now_ms - json_integer_value(opened)));
+			json_object_set_new(row, "age_ms",
+			    json_integer(
+			        ctl->now_ms - json_integer_value(opened)));
 		}
 	}
 	return ctl_audit_print(ctl, rows, ctl_audit_followup_columns);
@@ -255,8 +259,10 @@ ctl_audit_close_args(const struct ctl *ctl, int64_t *id)
 	errno = 0;
 	n = strtoll(arg, &end, 10);
 	if (*arg == '\0' || *end != '\0' || errno != 0 || n < 1)
-		return ctl_usage_error(ctl, "bad follow-up id \"%s\": the "
-		    "number crisisctl followups prints", arg);
+		return ctl_usage_error(ctl,
+		    "bad follow-up id \"%s\": the "
+		    "number crisisctl followups prints",
+		    arg);
 	if (by == NULL || note == NULL)
 		return ctl_usage_error(ctl, "--by and --note are required");
 	if (!util_valid_principal_id(by))
@@ -278,14 +284,16 @@ ctl_audit_close_refused(struct ctl *ctl, int rc, int64_t id, json_t *before)
 	store_rollback(ctl->store);
 	if (rc == STORE_NOTFOUND)
 		log_error("no follow-up %lld; crisisctl followups lists the "
-		    "open ones", (long long)id);
+		          "open ones",
+		    (long long)id);
 	else if (rc == STORE_CONFLICT) {
-		util_format_local(json_integer_value(json_object_get(before,
-		    "closed_at")), ctl_timezone(ctl), at, sizeof(at));
+		util_format_local(json_integer_value(
+		                      json_object_get(before, "closed_at")),
+		    ctl_timezone(ctl), at, sizeof(at));
 		by = json_object_get(before, "closed_by");
 		log_error("follow-up %lld was already closed at %s by %s",
-		    (long long)id, at, json_is_string(by) ?
-		    json_string_value(by) : "?");
+		    (long long)id, at,
+		    json_is_string(by) ? json_string_value(by) : "?");
 	} else
 		ctl_store_fail(ctl, NULL);
 	json_decref(before);

@@ -125,8 +125,8 @@ ctl_backup(struct ctl *ctl)
 		free(path);
 		return CTL_FAIL;
 	}
-	printf("backed up %s to %s: %lld bytes, integrity_check ok\n", db,
-	    path, (long long)bytes);
+	printf("backed up %s to %s: %lld bytes, integrity_check ok\n", db, path,
+	    (long long)bytes);
 	free(path);
 	return CTL_OK;
 }

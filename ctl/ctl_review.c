@@ -29,8 +29,8 @@
 #define CTL_REVIEW_HOUR_MS (3600L * 1000)
 #define CTL_REVIEW_DAY_MS (24L * CTL_REVIEW_HOUR_MS)
 
-static const char *const ctl_review_risks[] = { "imminent", "high",
-	"moderate", "low", "unknown", NULL };
+static const char *const ctl_review_risks[] = { "imminent", "high", "moderate",
+	"low", "unknown", NULL };
 static const char *const ctl_review_outcomes[] = { STORE_STATE_OPEN,
 	STORE_STATE_ASSIGNED, STORE_STATE_COMPLETED, STORE_STATE_OVERFLOW,
 	STORE_STATE_ABANDONED, NULL };
@@ -39,8 +39,8 @@ static const char *const ctl_review_channels[] = { "voice", "text", "chat",
 
 /* What the log shows in a table, and every column for CSV. */
 static const char *const ctl_review_log_columns[] = { "queued_at", "id",
-	"channel", "risk", "program", "state", "clinician",
-	"time_to_answer_ms", "disposition", NULL };
+	"channel", "risk", "program", "state", "clinician", "time_to_answer_ms",
+	"disposition", NULL };
 static const char *const ctl_review_log_csv[] = { "id", "ref", "intake",
 	"channel", "risk", "program", "language", "state", "clinician",
 	"queued_at", "assigned_at", "closed_at", "tier", "disposition",
@@ -56,9 +56,11 @@ static const char *const ctl_review_timeline_csv[] = { "at", "elapsed_ms",
 static void
 ctl_review_span(json_t *obj, const char *key, json_t *from, json_t *to)
 {
-	json_object_set_new(obj, key, json_is_integer(from) &&
-	    json_is_integer(to) ? json_integer(json_integer_value(to) -
-	    json_integer_value(from)) : json_null());
+	json_object_set_new(obj, key,
+	    json_is_integer(from) && json_is_integer(to)
+	        ? json_integer(
+	              json_integer_value(to) - json_integer_value(from))
+	        : json_null());
 }
 
 /* Add what a reader of the log wants worked out to a row. */
@@ -116,9 +118,10 @@ ctl_review_log_table(struct ctl *ctl, struct store_log_filter *f)
 	if (cap && json_array_size(rows) > CTL_REVIEW_TABLE_ROWS) {
 		json_array_remove(rows, CTL_REVIEW_TABLE_ROWS);
 		log_warnx("showing the newest %d contacts; --limit 0 shows "
-		    "them all", CTL_REVIEW_TABLE_ROWS);
+		          "them all",
+		    CTL_REVIEW_TABLE_ROWS);
 	}
-	json_array_foreach(rows, i, row)
+	json_array_foreach (rows, i, row)
 		ctl_review_log_extend(row);
 	rc = ctl_print_rows(ctl, rows, ctl_review_log_columns);
 	json_decref(rows);
@@ -155,13 +158,13 @@ ctl_review_log(struct ctl *ctl)
 	if ((rc = ctl_window_opt(ctl, &f.since_ms, &f.until_ms)) != CTL_OK ||
 	    (rc = ctl_enum_opt(ctl, "risk", ctl_review_risks)) != CTL_OK ||
 	    (rc = ctl_enum_opt(ctl, "outcome", ctl_review_outcomes)) !=
-	    CTL_OK ||
+	        CTL_OK ||
 	    (rc = ctl_enum_opt(ctl, "channel", ctl_review_channels)) !=
-	    CTL_OK ||
+	        CTL_OK ||
 	    (rc = ctl_long_opt(ctl, "limit", 0, 0, LONG_MAX, &f.limit)) !=
-	    CTL_OK ||
+	        CTL_OK ||
 	    (rc = ctl_long_opt(ctl, "offset", 0, 0, LONG_MAX, &f.offset)) !=
-	    CTL_OK)
+	        CTL_OK)
 		return rc;
 	f.risk = ctl_opt(ctl, "risk");
 	f.outcome = ctl_opt(ctl, "outcome");
@@ -169,7 +172,7 @@ ctl_review_log(struct ctl *ctl)
 	f.clinician = ctl_opt(ctl, "clinician");
 	f.program = ctl_opt(ctl, "program");
 	if ((rc = ctl_audit_read(ctl, "read.log", NULL,
-	    ctl_review_log_detail(ctl, &f))) != CTL_OK)
+	         ctl_review_log_detail(ctl, &f))) != CTL_OK)
 		return rc;
 	if (ctl->format == FMT_TABLE)
 		return ctl_review_log_table(ctl, &f);
@@ -216,10 +219,12 @@ ctl_review_show(struct ctl *ctl)
 	int rc;
 
 	if (!ctl_review_valid_cid(cid))
-		return ctl_usage_error(ctl, "bad contact id: 1 to %d printable "
-		    "characters", CONTACT_ID_MAX);
-	if ((rc = ctl_audit_read(ctl, "read.show", cid, json_pack("{s:s}",
-	    "contact", cid))) != CTL_OK)
+		return ctl_usage_error(ctl,
+		    "bad contact id: 1 to %d printable "
+		    "characters",
+		    CONTACT_ID_MAX);
+	if ((rc = ctl_audit_read(ctl, "read.show", cid,
+	         json_pack("{s:s}", "contact", cid))) != CTL_OK)
 		return rc;
 	if ((contact = store_review_show(ctl->store, cid)) == NULL) {
 		log_error("contact %s: %s", cid, store_error(ctl->store));
@@ -230,11 +235,12 @@ ctl_review_show(struct ctl *ctl)
 	    json_object_get(contact, "assigned_at"));
 	queued = json_object_get(contact, "queued_at");
 	events = json_object_get(contact, "events");
-	json_array_foreach(events, i, ev) {
+	json_array_foreach (events, i, ev) {
 		ctl_review_span(ev, "elapsed_ms", queued,
 		    json_object_get(ev, "at"));
-		ctl_review_span(ev, "step_ms", i > 0 ? json_object_get(
-		    json_array_get(events, i - 1), "at") : queued,
+		ctl_review_span(ev, "step_ms",
+		    i > 0 ? json_object_get(json_array_get(events, i - 1), "at")
+		          : queued,
 		    json_object_get(ev, "at"));
 	}
 	switch (ctl->format) {
@@ -255,8 +261,8 @@ ctl_review_show(struct ctl *ctl)
 /* --- stats --- */
 
 /* --by's values, in the order of enum store_stats_by from hour on. */
-static const char *const ctl_review_by[] = { "hour", "day", "clinician",
-	"tier", "program", "risk", NULL };
+static const char *const ctl_review_by[] = { "hour", "day", "clinician", "tier",
+	"program", "risk", NULL };
 
 /* Whole seconds at or before ms. */
 static time_t
@@ -318,15 +324,14 @@ ctl_review_stats_opts(const struct ctl *ctl, struct store_stats_query *q)
 	long sl, sa;
 	int rc;
 
-	if ((rc = ctl_window_opt(ctl, &q->since_ms, &q->until_ms)) !=
-	    CTL_OK ||
+	if ((rc = ctl_window_opt(ctl, &q->since_ms, &q->until_ms)) != CTL_OK ||
 	    (rc = ctl_enum_opt(ctl, "by", ctl_review_by)) != CTL_OK ||
 	    (rc = ctl_long_opt(ctl, "service-level-ms",
-	    (long)ctl->conf->service_level_ms, 1, CTL_REVIEW_DAY_MS,
-	    &sl)) != CTL_OK ||
+	         (long)ctl->conf->service_level_ms, 1, CTL_REVIEW_DAY_MS,
+	         &sl)) != CTL_OK ||
 	    (rc = ctl_long_opt(ctl, "short-abandon-ms",
-	    (long)ctl->conf->short_abandon_ms, 0, CTL_REVIEW_DAY_MS,
-	    &sa)) != CTL_OK)
+	         (long)ctl->conf->short_abandon_ms, 0, CTL_REVIEW_DAY_MS,
+	         &sa)) != CTL_OK)
 		return rc;
 	q->service_level_ms = sl;
 	q->short_abandon_ms = sa;
@@ -387,7 +392,7 @@ ctl_review_stats(struct ctl *ctl)
 	if ((rc = ctl_review_stats_opts(ctl, &q)) != CTL_OK)
 		return rc;
 	if ((rc = ctl_audit_read(ctl, "read.stats", NULL,
-	    ctl_review_stats_detail(ctl, &q))) != CTL_OK)
+	         ctl_review_stats_detail(ctl, &q))) != CTL_OK)
 		return rc;
 	if ((stats = ctl_review_stats_local(ctl, &q)) == NULL)
 		return ctl_store_fail(ctl, NULL);

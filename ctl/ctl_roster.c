@@ -37,8 +37,8 @@
 #define CTL_STR(x) CTL_STR_(x)
 
 /* The columns oncall prints. */
-static const char *const ctl_roster_oncall_columns[] = { "tier",
-	"clinician", "name", "start", "end", NULL };
+static const char *const ctl_roster_oncall_columns[] = { "tier", "clinician",
+	"name", "start", "end", NULL };
 /* The columns roster gaps prints. */
 static const char *const ctl_roster_gap_columns[] = { "start", "end",
 	"duration_ms", NULL };
@@ -77,7 +77,8 @@ ctl_roster_list(const char *in, char *out, size_t size)
 	while (*p != '\0') {
 		while (*p == ' ')
 			p++;
-		for (len = 0; *p != '\0' && *p != ',' && *p != ' '; p++, len++) {
+		for (len = 0; *p != '\0' && *p != ',' && *p != ' ';
+		     p++, len++) {
 			char c = *p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p;
 
 			if (!ctl_roster_list_char(c) || n + 2 >= size ||
@@ -128,11 +129,14 @@ ctl_roster_check_id(const struct ctl *ctl, const char *what, const char *id)
 {
 	if (util_valid_principal_id(id))
 		return CTL_OK;
-	return ctl_usage_error(ctl, "bad %s id \"%s\": 1 to %d of "
-	    "A-Z a-z 0-9 . _ @ -", what, id, PRINCIPAL_ID_MAX);
+	return ctl_usage_error(ctl,
+	    "bad %s id \"%s\": 1 to %d of "
+	    "A-Z a-z 0-9 . _ @ -",
+	    what, id, PRINCIPAL_ID_MAX);
 }
 
-/* Create or migrate the database (opened with STORE_OPEN_MIGRATE) and say so. */
+/* Create or migrate the database (opened with STORE_OPEN_MIGRATE) and say so.
+ */
 int
 ctl_roster_init(struct ctl *ctl)
 {
@@ -165,15 +169,16 @@ ctl_roster_principal_add(struct ctl *ctl)
 	if (role == NULL)
 		return ctl_usage_error(ctl, "--role is required");
 	if (strcmp(role, "clinician") == 0)
-		return ctl_usage_error(ctl, "clinicians are added with "
+		return ctl_usage_error(ctl,
+		    "clinicians are added with "
 		    "crisisctl clinician add");
 	if ((rc = ctl_enum_opt(ctl, "role", roles)) != CTL_OK)
 		return rc;
 	token_new(token, hash);
 	if (store_principal_add(ctl->store, id, role, hash, ctl->now_ms) !=
-	    STORE_OK ||
-	    ctl_audit_change(ctl, "change.principal", id, NULL, json_pack(
-	    "{s:s, s:s}", "id", id, "role", role)) != CTL_OK) {
+	        STORE_OK ||
+	    ctl_audit_change(ctl, "change.principal", id, NULL,
+	        json_pack("{s:s, s:s}", "id", id, "role", role)) != CTL_OK) {
 		explicit_bzero(token, sizeof(token));
 		return ctl_roster_fail(ctl);
 	}
@@ -200,11 +205,15 @@ ctl_roster_clinician_opts(const struct ctl *ctl, struct store_clinician *c,
 		return ctl_usage_error(ctl, "--endpoint: 1 to %d bytes of text",
 		    CTL_ENDPOINT_MAX_BYTES);
 	if (langs != NULL && ctl_roster_list(langs, languages, size) != 0)
-		return ctl_usage_error(ctl, "--languages: a comma-separated "
-		    "list like en,es: %s", langs);
+		return ctl_usage_error(ctl,
+		    "--languages: a comma-separated "
+		    "list like en,es: %s",
+		    langs);
 	if (sk != NULL && ctl_roster_list(sk, skills, size) != 0)
-		return ctl_usage_error(ctl, "--skills: a comma-separated list "
-		    "like mat,family: %s", sk);
+		return ctl_usage_error(ctl,
+		    "--skills: a comma-separated list "
+		    "like mat,family: %s",
+		    sk);
 	c->languages = langs != NULL ? languages : NULL;
 	c->skills = sk != NULL ? skills : NULL;
 	return CTL_OK;
@@ -214,9 +223,9 @@ ctl_roster_clinician_opts(const struct ctl *ctl, struct store_clinician *c,
 static json_t *
 ctl_roster_clinician_json(const struct store_clinician *c)
 {
-	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?}", "id", c->id,
-	    "name", c->name, "languages", c->languages, "skills", c->skills,
-	    "endpoint", c->endpoint);
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?}", "id", c->id, "name",
+	    c->name, "languages", c->languages, "skills", c->skills, "endpoint",
+	    c->endpoint);
 }
 
 /* clinician add ID --name N [...]: print its token. */
@@ -232,13 +241,13 @@ ctl_roster_clinician_add(struct ctl *ctl)
 
 	if ((rc = ctl_roster_check_id(ctl, "clinician", c.id)) != CTL_OK ||
 	    (rc = ctl_roster_clinician_opts(ctl, &c, languages, skills,
-	    sizeof(languages))) != CTL_OK)
+	         sizeof(languages))) != CTL_OK)
 		return rc;
 	token_new(token, hash);
 	if (store_clinician_add(ctl->store, &c, hash, ctl->now_ms) !=
-	    STORE_OK ||
+	        STORE_OK ||
 	    ctl_audit_change(ctl, "change.clinician", c.id, NULL,
-	    ctl_roster_clinician_json(&c)) != CTL_OK) {
+	        ctl_roster_clinician_json(&c)) != CTL_OK) {
 		explicit_bzero(token, sizeof(token));
 		return ctl_roster_fail(ctl);
 	}
@@ -259,8 +268,8 @@ ctl_roster_token_reset(struct ctl *ctl)
 	token_new(token, hash);
 	if (store_token_set(ctl->store, id, hash) != STORE_OK ||
 	    ctl_audit_change(ctl, "change.token", id,
-	    json_pack("{s:s, s:s}", "id", id, "token", "old"),
-	    json_pack("{s:s, s:s}", "id", id, "token", "new")) != CTL_OK) {
+	        json_pack("{s:s, s:s}", "id", id, "token", "old"),
+	        json_pack("{s:s, s:s}", "id", id, "token", "new")) != CTL_OK) {
 		explicit_bzero(token, sizeof(token));
 		return ctl_roster_fail(ctl);
 	}
@@ -272,8 +281,8 @@ ctl_roster_token_reset(struct ctl *ctl)
  * batch is opened first, so nobody changes the row between the two.
  */
 static int
-ctl_roster_patient_store(struct ctl *ctl, const char *id,
-    const char *primary, const char *program)
+ctl_roster_patient_store(struct ctl *ctl, const char *id, const char *primary,
+    const char *program)
 {
 	json_t *before = NULL;
 
@@ -283,9 +292,9 @@ ctl_roster_patient_store(struct ctl *ctl, const char *id,
 	    strcmp(store_error(ctl->store), "not found") != 0)
 		return ctl_roster_fail(ctl);
 	if (store_patient_add(ctl->store, id, primary, program) != STORE_OK ||
-	    ctl_audit_change(ctl, "change.patient", id, before, json_pack(
-	    "{s:s, s:s, s:s?}", "id", id, "primary", primary, "program",
-	    program)) != CTL_OK)
+	    ctl_audit_change(ctl, "change.patient", id, before,
+	        json_pack("{s:s, s:s, s:s?}", "id", id, "primary", primary,
+	            "program", program)) != CTL_OK)
 		return ctl_roster_fail(ctl);
 	return ctl_commit(ctl);
 }
@@ -299,8 +308,10 @@ ctl_roster_patient_add(struct ctl *ctl)
 	int rc;
 
 	if (!ctl_roster_text_ok(id, MSG_STRING_MAX_BYTES))
-		return ctl_usage_error(ctl, "bad patient id: 1 to %d bytes of "
-		    "text", MSG_STRING_MAX_BYTES);
+		return ctl_usage_error(ctl,
+		    "bad patient id: 1 to %d bytes of "
+		    "text",
+		    MSG_STRING_MAX_BYTES);
 	if (primary == NULL)
 		return ctl_usage_error(ctl, "--primary is required");
 	if ((rc = ctl_roster_check_id(ctl, "clinician", primary)) != CTL_OK)
@@ -318,15 +329,16 @@ ctl_roster_check_tier(const struct ctl *ctl, int tier)
 {
 	if (conf_tier(ctl->conf, tier) == NULL)
 		log_warnx("warning: the routing config has no tier %d; this "
-		    "shift routes nothing until it does", tier);
+		          "shift routes nothing until it does",
+		    tier);
 }
 
 /* A shift as the audit records it. */
 static json_t *
 ctl_roster_shift_json(const struct store_shift *s)
 {
-	json_t *o = json_pack("{s:s, s:i}", "clinician", s->clinician,
-	    "tier", s->tier);
+	json_t *o =
+	    json_pack("{s:s, s:i}", "clinician", s->clinician, "tier", s->tier);
 
 	ctl_audit_time(o, "start", s->start_ms);
 	ctl_audit_time(o, "end", s->end_ms);
@@ -345,10 +357,11 @@ ctl_roster_shift_add(struct ctl *ctl)
 		return rc;
 	if (ctl_opt(ctl, "tier") == NULL || ctl_opt(ctl, "from") == NULL ||
 	    ctl_opt(ctl, "to") == NULL)
-		return ctl_usage_error(ctl, "--tier, --from and --to are "
+		return ctl_usage_error(ctl,
+		    "--tier, --from and --to are "
 		    "required");
-	if ((rc = ctl_long_opt(ctl, "tier", 0, 1, ROSTER_TIER_MAX,
-	    &tier)) != CTL_OK ||
+	if ((rc = ctl_long_opt(ctl, "tier", 0, 1, ROSTER_TIER_MAX, &tier)) !=
+	        CTL_OK ||
 	    (rc = ctl_time_opt(ctl, "from", 0, &s.start_ms)) != CTL_OK ||
 	    (rc = ctl_time_opt(ctl, "to", 0, &s.end_ms)) != CTL_OK)
 		return rc;
@@ -358,7 +371,7 @@ ctl_roster_shift_add(struct ctl *ctl)
 	ctl_roster_check_tier(ctl, s.tier);
 	if (store_shift_add(ctl->store, &s) != STORE_OK ||
 	    ctl_audit_change(ctl, "change.shift", s.clinician, NULL,
-	    ctl_roster_shift_json(&s)) != CTL_OK)
+	        ctl_roster_shift_json(&s)) != CTL_OK)
 		return ctl_roster_fail(ctl);
 	return ctl_commit(ctl);
 }
@@ -408,8 +421,8 @@ ctl_roster_import_shift(struct fmt_csv *csv, struct store_shift *s)
 	t = strtol(tier, &rest, 10);
 	if (*tier == '\0' || *rest != '\0' || errno != 0 || t < 1 ||
 	    t > ROSTER_TIER_MAX)
-		return "tier must be a whole number from 1 to "
-		    CTL_STR(ROSTER_TIER_MAX);
+		return "tier must be a whole number from 1 to " CTL_STR(
+		    ROSTER_TIER_MAX);
 	if (util_parse_rfc3339(start, &s->start_ms) != 0)
 		return "start is not an RFC 3339 time";
 	if (util_parse_rfc3339(end, &s->end_ms) != 0)
@@ -439,10 +452,10 @@ ctl_roster_import_row(struct ctl_import *imp, struct fmt_csv *csv)
 	}
 	if (imp->nrows == imp->cap) {
 		imp->cap = imp->cap == 0 ? 64 : imp->cap * 2;
-		imp->rows = xreallocarray(imp->rows, imp->cap,
-		    sizeof(*imp->rows));
-		imp->lines = xreallocarray(imp->lines, imp->cap,
-		    sizeof(*imp->lines));
+		imp->rows =
+		    xreallocarray(imp->rows, imp->cap, sizeof(*imp->rows));
+		imp->lines =
+		    xreallocarray(imp->lines, imp->cap, sizeof(*imp->lines));
 	}
 	imp->lines[imp->nrows] = csv->record_line;
 	imp->rows[imp->nrows++] = s;
@@ -476,10 +489,12 @@ ctl_roster_import_read(struct ctl_import *imp, FILE *fp)
 	fmt_csv_init(csv, fp);
 	if ((r = fmt_csv_read(csv, &cause)) == 0)
 		log_error("%s: empty file; the first line must be "
-		    "clinician,tier,start,end", imp->path);
+		          "clinician,tier,start,end",
+		    imp->path);
 	else if (r == 1 && !ctl_roster_import_header(csv))
 		log_error("%s:%ld: the first line must be exactly "
-		    "clinician,tier,start,end", imp->path, csv->record_line);
+		          "clinician,tier,start,end",
+		    imp->path, csv->record_line);
 	else if (r == 1) {
 		while ((r = fmt_csv_read(csv, &cause)) == 1 &&
 		    ctl_roster_import_row(imp, csv) == 0)
@@ -527,7 +542,7 @@ ctl_roster_import_store(struct ctl *ctl, struct ctl_import *imp)
 		return CTL_FAIL;
 	}
 	if (ctl_audit_change(ctl, "change.roster", imp->path, NULL,
-	    ctl_roster_import_json(imp)) != CTL_OK)
+	        ctl_roster_import_json(imp)) != CTL_OK)
 		return ctl_roster_fail(ctl);
 	return ctl_commit(ctl);
 }
@@ -585,7 +600,7 @@ ctl_roster_gap_rows(json_t *shifts, int64_t from, int64_t to)
 	struct roster_window *w = xcalloc(n + 1, sizeof(*w));
 	json_t *rows = json_array(), *v;
 
-	json_array_foreach(shifts, i, v) {
+	json_array_foreach (shifts, i, v) {
 		s[i].tier = (int)json_integer_value(json_object_get(v, "tier"));
 		s[i].start_ms = json_integer_value(json_object_get(v, "start"));
 		s[i].end_ms = json_integer_value(json_object_get(v, "end"));
@@ -593,10 +608,11 @@ ctl_roster_gap_rows(json_t *shifts, int64_t from, int64_t to)
 	/* n shifts leave at most n + 1 gaps. */
 	ngaps = roster_gaps(s, n, 1, from, to, w, n + 1);
 	for (i = 0; i < ngaps && i < n + 1; i++)
-		json_array_append_new(rows, json_pack("{s:I, s:I, s:I}",
-		    "start", (json_int_t)w[i].start_ms,
-		    "end", (json_int_t)w[i].end_ms,
-		    "duration_ms", (json_int_t)(w[i].end_ms - w[i].start_ms)));
+		json_array_append_new(rows,
+		    json_pack("{s:I, s:I, s:I}", "start",
+		        (json_int_t)w[i].start_ms, "end",
+		        (json_int_t)w[i].end_ms, "duration_ms",
+		        (json_int_t)(w[i].end_ms - w[i].start_ms)));
 	free(s);
 	free(w);
 	return rows;
@@ -611,8 +627,8 @@ ctl_roster_gaps(struct ctl *ctl)
 	int rc;
 
 	if ((rc = ctl_time_opt(ctl, "from", ctl->now_ms, &from)) != CTL_OK ||
-	    (rc = ctl_time_opt(ctl, "to", from + CTL_GAPS_DEFAULT_MS,
-	    &to)) != CTL_OK)
+	    (rc = ctl_time_opt(ctl, "to", from + CTL_GAPS_DEFAULT_MS, &to)) !=
+	        CTL_OK)
 		return rc;
 	if (to <= from)
 		return ctl_usage_error(ctl, "--to must be after --from");

@@ -34,9 +34,9 @@ static const char *const fmt_format_names[] = {
 struct fmt_grid {
 	size_t ncols;
 	size_t nrows;
-	char **cells;   /* nrows * ncols, row-major */
-	size_t *width;  /* per column, in characters */
-	bool *numeric;  /* per column: right-aligned */
+	char **cells; /* nrows * ncols, row-major */
+	size_t *width; /* per column, in characters */
+	bool *numeric; /* per column: right-aligned */
 };
 
 /* The format named name, or -1. */
@@ -70,9 +70,9 @@ fmt_ends_with(const char *s, const char *suffix)
 bool
 fmt_is_time_key(const char *key)
 {
-	return key != NULL && (fmt_ends_with(key, "_at") ||
-	    strcmp(key, "start") == 0 || strcmp(key, "end") == 0 ||
-	    strcmp(key, "at") == 0);
+	return key != NULL &&
+	    (fmt_ends_with(key, "_at") || strcmp(key, "start") == 0 ||
+	        strcmp(key, "end") == 0 || strcmp(key, "at") == 0);
 }
 
 /* Keys ending in "_ms" are durations. */
@@ -92,11 +92,14 @@ fmt_duration(int64_t ms, char *buf, size_t size)
 	uint64_t s = v / 1000 % 60, frac = v % 1000;
 
 	if (d > 0)
-		snprintf(buf, size, "%s%" PRIu64 "d %02" PRIu64 ":%02" PRIu64
-		    ":%02" PRIu64 ".%03" PRIu64, sign, d, h, m, s, frac);
+		snprintf(buf, size,
+		    "%s%" PRIu64 "d %02" PRIu64 ":%02" PRIu64 ":%02" PRIu64
+		    ".%03" PRIu64,
+		    sign, d, h, m, s, frac);
 	else if (h > 0)
-		snprintf(buf, size, "%s%" PRIu64 ":%02" PRIu64 ":%02" PRIu64
-		    ".%03" PRIu64, sign, h, m, s, frac);
+		snprintf(buf, size,
+		    "%s%" PRIu64 ":%02" PRIu64 ":%02" PRIu64 ".%03" PRIu64,
+		    sign, h, m, s, frac);
 	else
 		snprintf(buf, size, "%s%02" PRIu64 ":%02" PRIu64 ".%03" PRIu64,
 		    sign, m, s, frac);
@@ -113,15 +116,16 @@ fmt_json_times_at(json_t *v, bool is_time)
 
 	if (json_is_object(v)) {
 		out = json_object();
-		json_object_foreach(v, key, child)
+		json_object_foreach (v, key, child)
 			json_object_set_new(out, key,
 			    fmt_json_times_at(child, fmt_is_time_key(key)));
 		return out;
 	}
 	if (json_is_array(v)) {
 		out = json_array();
-		json_array_foreach(v, i, child)
-			json_array_append_new(out, fmt_json_times_at(child, false));
+		json_array_foreach (v, i, child)
+			json_array_append_new(out,
+			    fmt_json_times_at(child, false));
 		return out;
 	}
 	if (is_time && json_is_integer(v)) {
@@ -207,15 +211,15 @@ fmt_cell(json_t *v, const char *key, bool duration, enum fmt_format format,
 	case JSON_FALSE:
 		return xstrdup("false");
 	case JSON_STRING:
-		return format == FMT_TABLE ? fmt_escape(json_string_value(v)) :
-		    xstrdup(json_string_value(v));
+		return format == FMT_TABLE ? fmt_escape(json_string_value(v))
+		                           : xstrdup(json_string_value(v));
 	case JSON_INTEGER:
 		fmt_integer(json_integer_value(v), key, duration, format, tz,
 		    buf);
 		return xstrdup(buf);
 	case JSON_REAL:
-		snprintf(buf, sizeof(buf), format == FMT_TABLE ? "%.4g" : "%.6g",
-		    json_real_value(v));
+		snprintf(buf, sizeof(buf),
+		    format == FMT_TABLE ? "%.4g" : "%.6g", json_real_value(v));
 		return xstrdup(buf);
 	default:
 		text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -270,7 +274,7 @@ fmt_row_keys(json_t *rows, size_t *ncols)
 	size_t n = 0;
 
 	cols = xcalloc(json_object_size(first) + 1, sizeof(*cols));
-	json_object_foreach(first, key, v)
+	json_object_foreach (first, key, v)
 		cols[n++] = key;
 	*ncols = n;
 	return cols;
@@ -291,12 +295,13 @@ fmt_grid_fill(struct fmt_grid *g, json_t *rows, const char *const *cols,
 	g->numeric = xcalloc(g->ncols, sizeof(*g->numeric));
 	text = xcalloc(g->ncols, sizeof(*text));
 	for (c = 0; c < g->ncols; c++) {
-		g->cells[c] = format == FMT_TABLE ? fmt_header(cols[c]) :
-		    xstrdup(cols[c]);
+		g->cells[c] = format == FMT_TABLE ? fmt_header(cols[c])
+		                                  : xstrdup(cols[c]);
 		text[c] = fmt_is_time_key(cols[c]);
 	}
-	/* A column is right-aligned if it holds numbers and nothing but null. */
-	json_array_foreach(rows, r, row) {
+	/* A column is right-aligned if it holds numbers and nothing but null.
+	 */
+	json_array_foreach (rows, r, row) {
 		for (c = 0; c < g->ncols; c++) {
 			v = json_object_get(row, cols[c]);
 			if (v == NULL)
@@ -305,8 +310,8 @@ fmt_grid_fill(struct fmt_grid *g, json_t *rows, const char *const *cols,
 				g->numeric[c] = true;
 			else if (!json_is_null(v))
 				text[c] = true;
-			g->cells[(r + 1) * g->ncols + c] = fmt_cell(v, cols[c],
-			    duration, format, tz);
+			g->cells[(r + 1) * g->ncols + c] =
+			    fmt_cell(v, cols[c], duration, format, tz);
 		}
 	}
 	for (c = 0; c < g->ncols; c++)
@@ -340,7 +345,8 @@ fmt_pad(FILE *fp, size_t n)
 		fputc(' ', fp);
 }
 
-/* Print a grid as aligned columns, numbers right-aligned, no trailing blanks. */
+/* Print a grid as aligned columns, numbers right-aligned, no trailing blanks.
+ */
 static void
 fmt_grid_table(FILE *fp, const struct fmt_grid *g, size_t indent)
 {
@@ -432,9 +438,9 @@ fmt_stream_header(struct fmt_stream *fs, json_t *first)
 
 	if (fs->columns == NULL && first != NULL) {
 		/* Copies: the caller frees first before the next row. */
-		fs->keys = xcalloc(json_object_size(first) + 1,
-		    sizeof(*fs->keys));
-		json_object_foreach(first, key, v)
+		fs->keys =
+		    xcalloc(json_object_size(first) + 1, sizeof(*fs->keys));
+		json_object_foreach (first, key, v)
 			fs->keys[n++] = xstrdup(key);
 		fs->columns = (const char *const *)fs->keys;
 	}
@@ -521,7 +527,7 @@ fmt_rows(FILE *fp, enum fmt_format format, json_t *rows,
 		return fmt_done(fp);
 	}
 	fmt_stream_begin(&fs, fp, format, columns, tz);
-	json_array_foreach(rows, i, row)
+	json_array_foreach (rows, i, row)
 		fmt_stream_row(&fs, row);
 	return fmt_stream_end(&fs);
 }
@@ -544,12 +550,12 @@ fmt_object_table(FILE *fp, json_t *obj, const char *tz, size_t indent,
 	json_t *v;
 	char *cell;
 
-	json_object_foreach(obj, key, v) {
+	json_object_foreach (obj, key, v) {
 		if (!json_is_object(v) && !fmt_is_row_array(v) &&
 		    fmt_width(key) > width)
 			width = fmt_width(key);
 	}
-	json_object_foreach(obj, key, v) {
+	json_object_foreach (obj, key, v) {
 		bool dur = duration || fmt_is_duration_key(key);
 
 		fmt_pad(fp, indent);
@@ -583,13 +589,13 @@ fmt_object_csv(FILE *fp, json_t *v, const char *prefix, const char *key,
 	char *cell;
 
 	if (json_is_object(v) || fmt_is_row_array(v)) {
-		json_object_foreach(v, k, child) {
+		json_object_foreach (v, k, child) {
 			snprintf(path, sizeof(path), "%s%s%s", prefix,
 			    *prefix != '\0' ? "." : "", k);
 			fmt_object_csv(fp, child, path, k, tz,
 			    duration || fmt_is_duration_key(k));
 		}
-		json_array_foreach(v, i, child) {
+		json_array_foreach (v, i, child) {
 			snprintf(path, sizeof(path), "%s.%zu", prefix, i);
 			fmt_object_csv(fp, child, path, NULL, tz, duration);
 		}
@@ -729,9 +735,10 @@ fmt_csv_plain(struct fmt_csv *csv, int c, enum fmt_csv_state *state,
 			*state = FMT_CSV_QUOTED;
 			return 0;
 		}
-		xasprintf(cause, *state == FMT_CSV_UNQUOTED ?
-		    "quote inside an unquoted field" :
-		    "text after a closing quote");
+		xasprintf(cause,
+		    *state == FMT_CSV_UNQUOTED
+		        ? "quote inside an unquoted field"
+		        : "text after a closing quote");
 		return -1;
 	default:
 		if (*state == FMT_CSV_QUOTE_SEEN) {

@@ -53,7 +53,7 @@ clin_free_all(void)
 {
 	struct clin *c, *tmp;
 
-	HASH_ITER(hh, clin_by_id, c, tmp) {
+	HASH_ITER (hh, clin_by_id, c, tmp) {
 		HASH_DEL(clin_by_id, c);
 		if (c->wrapup_timer != NULL)
 			event_free(c->wrapup_timer);
@@ -69,7 +69,7 @@ clin_roster_changed(const struct roster *r)
 
 	for (size_t i = 0; i < r->nclinicians; i++)
 		clin_get(r->clinicians[i].id);
-	HASH_ITER(hh, clin_by_id, c, tmp)
+	HASH_ITER (hh, clin_by_id, c, tmp)
 		c->info = roster_find(r, c->id);
 }
 
@@ -89,8 +89,9 @@ clin_eligible(const struct clin *c, int64_t now)
 bool
 clin_waitable(const struct clin *c, int64_t now)
 {
-	return c->info != NULL && (c->assigned != NULL ||
-	    (c->session != NULL && c->wrapup_until > now));
+	return c->info != NULL &&
+	    (c->assigned != NULL ||
+	        (c->session != NULL && c->wrapup_until > now));
 }
 
 /* Take one clinician's count from the store's answer. */
@@ -111,12 +112,12 @@ clin_recount(struct store *st, int64_t now)
 {
 	struct clin *c, *tmp;
 
-	HASH_ITER(hh, clin_by_id, c, tmp) {
+	HASH_ITER (hh, clin_by_id, c, tmp) {
 		c->recent_base = 0;
 		c->recent_since = 0;
 	}
 	if (store_assigned_counts(st, now - CLIN_RECENT_WINDOW_MS,
-	    clin_recount_one, NULL) != STORE_OK)
+	        clin_recount_one, NULL) != STORE_OK)
 		log_warnx("counting recent contacts: %s", store_error(st));
 }
 

@@ -109,8 +109,8 @@ conf_error_clean(char *msg)
 
 /* Record one error at s's file and line, prefixed with s's name. */
 void
-conf_error(struct conf_check *ck, const config_setting_t *s,
-    const char *fmt, ...)
+conf_error(struct conf_check *ck, const config_setting_t *s, const char *fmt,
+    ...)
 {
 	char msg[CONF_ERROR_MAX_BYTES], name[CONF_NAME_MAX_BYTES];
 	const char *file = config_setting_source_file(s);
@@ -123,10 +123,10 @@ conf_error(struct conf_check *ck, const config_setting_t *s,
 	va_end(ap);
 	conf_error_clean(msg);
 	conf_name(s, name, sizeof name);
-	xasprintf(&errors, "%s%s%s:%u: %s%s%s", ck->errors != NULL ?
-	    ck->errors : "", ck->errors != NULL ? "\n" : "",
-	    file != NULL ? file : ck->path, line > 0 ? line : 1, name,
-	    name[0] != '\0' ? ": " : "", msg);
+	xasprintf(&errors, "%s%s%s:%u: %s%s%s",
+	    ck->errors != NULL ? ck->errors : "",
+	    ck->errors != NULL ? "\n" : "", file != NULL ? file : ck->path,
+	    line > 0 ? line : 1, name, name[0] != '\0' ? ": " : "", msg);
 	free(ck->errors);
 	ck->errors = errors;
 	ck->nerrors++;
@@ -156,9 +156,8 @@ static const struct conf_key conf_tier_keys[] = {
 	CONF_KEY(conf_tier, offer_timeout_ms, false, conf_key_ms, 1,
 	    CONF_DAY_MS),
 };
-static const struct conf_table conf_tier_table = {
-	conf_tier_keys, nitems(conf_tier_keys)
-};
+static const struct conf_table conf_tier_table = { conf_tier_keys,
+	nitems(conf_tier_keys) };
 
 static const struct conf_key conf_routing_keys[] = {
 	{ "tiers", true, conf_key_tiers, 0, 0, 0, &conf_tier_table },
@@ -172,9 +171,8 @@ static const struct conf_key conf_routing_keys[] = {
 	CONF_KEY(conf, max_missed_offers, false, conf_key_int, 1,
 	    CONF_MISSED_OFFERS_MAX),
 };
-static const struct conf_table conf_routing_table = {
-	conf_routing_keys, nitems(conf_routing_keys)
-};
+static const struct conf_table conf_routing_table = { conf_routing_keys,
+	nitems(conf_routing_keys) };
 
 static const struct conf_key conf_limits_keys[] = {
 	CONF_KEY(conf, max_connections, false, conf_key_int, 1,
@@ -188,25 +186,22 @@ static const struct conf_key conf_limits_keys[] = {
 	CONF_KEY(conf, max_open_contacts, false, conf_key_int, 0,
 	    CONF_RATE_MAX),
 };
-static const struct conf_table conf_limits_table = {
-	conf_limits_keys, nitems(conf_limits_keys)
-};
+static const struct conf_table conf_limits_table = { conf_limits_keys,
+	nitems(conf_limits_keys) };
 
 static const struct conf_key conf_roster_keys[] = {
 	CONF_KEY(conf, gap_warning_hours, false, conf_key_int, 0,
 	    CONF_GAP_WARNING_HOURS_MAX),
 };
-static const struct conf_table conf_roster_table = {
-	conf_roster_keys, nitems(conf_roster_keys)
-};
+static const struct conf_table conf_roster_table = { conf_roster_keys,
+	nitems(conf_roster_keys) };
 
 static const struct conf_key conf_review_keys[] = {
 	CONF_KEY(conf, service_level_ms, false, conf_key_ms, 1, CONF_DAY_MS),
 	CONF_KEY(conf, short_abandon_ms, false, conf_key_ms, 0, CONF_DAY_MS),
 };
-static const struct conf_table conf_review_table = {
-	conf_review_keys, nitems(conf_review_keys)
-};
+static const struct conf_table conf_review_table = { conf_review_keys,
+	nitems(conf_review_keys) };
 
 static const struct conf_key conf_root_keys[] = {
 	CONF_KEY(conf, listen, true, conf_key_listen, 0, 0),
@@ -221,9 +216,8 @@ static const struct conf_key conf_root_keys[] = {
 	{ "review", false, conf_key_group, 0, 0, 0, &conf_review_table },
 	{ "tls", false, conf_key_tls, 0, 0, 0, &conf_tls_table },
 };
-static const struct conf_table conf_root_table = {
-	conf_root_keys, nitems(conf_root_keys)
-};
+static const struct conf_table conf_root_table = { conf_root_keys,
+	nitems(conf_root_keys) };
 
 /* The key called name in table, or NULL. */
 static const struct conf_key *
@@ -274,7 +268,7 @@ conf_check_group(struct conf_check *ck, const config_setting_t *group,
 	for (k = 0; k < table->nkeys; k++) {
 		if (table->keys[k].required &&
 		    config_setting_get_member(group, table->keys[k].name) ==
-		    NULL)
+		        NULL)
 			conf_error(ck, group, "missing required key %s",
 			    table->keys[k].name);
 	}
@@ -327,8 +321,9 @@ conf_read(struct conf_check *ck, config_t *cfg)
 	if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
 		xasprintf(&ck->errors, "%s: cannot read the file", ck->path);
 	else
-		xasprintf(&ck->errors, "%s:%d: %s", config_error_file(cfg) !=
-		    NULL ? config_error_file(cfg) : ck->path,
+		xasprintf(&ck->errors, "%s:%d: %s",
+		    config_error_file(cfg) != NULL ? config_error_file(cfg)
+		                                   : ck->path,
 		    config_error_line(cfg), config_error_text(cfg));
 	return -1;
 }

@@ -50,8 +50,11 @@ struct conf_key {
 };
 
 /* A key stored in the field of struct s of the same name. */
-#define CONF_KEY(s, field, required, handler, min, max) \
-	{ #field, required, handler, offsetof(struct s, field), min, max, NULL }
+#define CONF_KEY(s, field, required, handler, min, max)                        \
+	{                                                                      \
+#field, required, handler, offsetof(struct s, field), min,     \
+		    max, NULL                                                  \
+	}
 
 /* config.c: record an error at s's line; check a group against a table. */
 void conf_error(struct conf_check *ck, const config_setting_t *s,
@@ -60,8 +63,8 @@ void conf_check_group(struct conf_check *ck, const config_setting_t *group,
     const struct conf_table *table, void *base);
 
 /* config_value.c: one string, paths next to the file, listen addresses. */
-const char *conf_string(struct conf_check *ck, const config_setting_t *s,
-    size_t max);
+const char *
+conf_string(struct conf_check *ck, const config_setting_t *s, size_t max);
 char *conf_dirname(const char *path);
 char *conf_resolve(const char *from, const char *name);
 const char *conf_listen_check(const char *text);

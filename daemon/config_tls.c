@@ -62,7 +62,8 @@ conf_key_tls_listen(struct conf_check *ck, const config_setting_t *s,
 		return;
 	}
 	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
-		conf_error(ck, s, "must be a list of addresses, as in "
+		conf_error(ck, s,
+		    "must be a list of addresses, as in "
 		    "[ \"0.0.0.0:7411\" ]");
 		return;
 	}
@@ -86,7 +87,8 @@ conf_key_tls_file(struct conf_check *ck, const config_setting_t *s,
 	if (v == NULL)
 		return;
 	path = conf_resolve(from != NULL ? from : ck->path, v);
-	/* O_NONBLOCK: a FIFO named here must not hang crisisd -t or a reload. */
+	/* O_NONBLOCK: a FIFO named here must not hang crisisd -t or a reload.
+	 */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
 		conf_error(ck, s, "%s: %s", path, strerror(errno));
 	else if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
@@ -118,8 +120,10 @@ conf_key_tls_version(struct conf_check *ck, const config_setting_t *s,
 			return;
 		}
 	}
-	conf_error(ck, s, "\"%s\": must be \"1.2\" or \"1.3\" (nothing older "
-	    "than TLS 1.2)", v);
+	conf_error(ck, s,
+	    "\"%s\": must be \"1.2\" or \"1.3\" (nothing older "
+	    "than TLS 1.2)",
+	    v);
 }
 
 static const struct conf_key conf_tls_keys[] = {
@@ -133,9 +137,8 @@ static const struct conf_key conf_tls_keys[] = {
 	CONF_KEY(conf_tls, require_client_cert, false, conf_key_bool, 0, 0),
 	CONF_KEY(conf_tls, min_version, false, conf_key_tls_version, 0, 8),
 };
-const struct conf_table conf_tls_table = {
-	conf_tls_keys, nitems(conf_tls_keys)
-};
+const struct conf_table conf_tls_table = { conf_tls_keys,
+	nitems(conf_tls_keys) };
 
 /* Handler: the tls group, then what its keys require of each other. */
 void
@@ -153,12 +156,15 @@ conf_key_tls(struct conf_check *ck, const config_setting_t *s,
 	conf_check_group(ck, s, key->sub, tls);
 	for (i = 0; i < nitems(needed) && tls->nlisten > 0; i++) {
 		if (config_setting_get_member(s, needed[i]) == NULL)
-			conf_error(ck, s, "missing required key %s (listen "
-			    "names an address)", needed[i]);
+			conf_error(ck, s,
+			    "missing required key %s (listen "
+			    "names an address)",
+			    needed[i]);
 	}
 	if (tls->require_client_cert &&
 	    config_setting_get_member(s, "ca") == NULL)
-		conf_error(ck, config_setting_get_member(s,
-		    "require_client_cert"), "true needs ca, the CA file that "
+		conf_error(ck,
+		    config_setting_get_member(s, "require_client_cert"),
+		    "true needs ca, the CA file that "
 		    "signs client certificates");
 }

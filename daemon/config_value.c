@@ -29,16 +29,16 @@
 
 #define CONF_TZDIR_DEFAULT "/usr/share/zoneinfo"
 #define CONF_DIGITS "0123456789"
-#define CONF_ALNUM "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" \
-    CONF_DIGITS
+#define CONF_ALNUM                                                             \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" CONF_DIGITS
 
 /* What a tier entry holds when it leaves offer_timeout_ms out. */
 #define CONF_DEFAULT_OFFER_TIMEOUT_MS 20000
 
 /* Read an integer (int or int64 in the file) within [min, max]. */
 static int
-conf_integer(struct conf_check *ck, const config_setting_t *s,
-    int64_t min, int64_t max, int64_t *out)
+conf_integer(struct conf_check *ck, const config_setting_t *s, int64_t min,
+    int64_t max, int64_t *out)
 {
 	int type = config_setting_type(s);
 	int64_t v;
@@ -49,8 +49,9 @@ conf_integer(struct conf_check *ck, const config_setting_t *s,
 	}
 	v = config_setting_get_int64(s);
 	if (v < min || v > max) {
-		conf_error(ck, s, "%" PRId64 " is out of range %" PRId64
-		    "..%" PRId64, v, min, max);
+		conf_error(ck, s,
+		    "%" PRId64 " is out of range %" PRId64 "..%" PRId64, v, min,
+		    max);
 		return -1;
 	}
 	*out = v;
@@ -59,8 +60,7 @@ conf_integer(struct conf_check *ck, const config_setting_t *s,
 
 /* Read a string of 1 to max bytes. */
 const char *
-conf_string(struct conf_check *ck, const config_setting_t *s,
-    size_t max)
+conf_string(struct conf_check *ck, const config_setting_t *s, size_t max)
 {
 	const char *v;
 
@@ -201,8 +201,8 @@ conf_port_valid(const char *text)
 {
 	size_t len = strspn(text, CONF_DIGITS);
 
-	return len > 0 && len <= 5 && text[len] == '\0' &&
-	    atol(text) >= 1 && atol(text) <= 65535;
+	return len > 0 && len <= 5 && text[len] == '\0' && atol(text) >= 1 &&
+	    atol(text) <= 65535;
 }
 
 /* Is the len bytes at text a plausible host name or IPv4 address? */
@@ -278,7 +278,8 @@ conf_key_listen(struct conf_check *ck, const config_setting_t *s,
 		return;
 	}
 	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
-		conf_error(ck, s, "must be a list of addresses, as in "
+		conf_error(ck, s,
+		    "must be a list of addresses, as in "
 		    "[ \"127.0.0.1:7410\" ]");
 		return;
 	}
@@ -301,8 +302,10 @@ conf_key_log_level(struct conf_check *ck, const config_setting_t *s,
 	if (v == NULL)
 		return;
 	if ((level = log_level_from_name(v)) == -1)
-		conf_error(ck, s, "unknown level \"%s\" (debug, info, notice, "
-		    "warning or error)", v);
+		conf_error(ck, s,
+		    "unknown level \"%s\" (debug, info, notice, "
+		    "warning or error)",
+		    v);
 	else
 		((struct conf *)base)->log_level = level;
 }
@@ -311,8 +314,8 @@ conf_key_log_level(struct conf_check *ck, const config_setting_t *s,
 static bool
 conf_tz_name_valid(const char *name)
 {
-	return name[0] != '/' && name[0] != '.' &&
-	    strstr(name, "..") == NULL && strstr(name, "/.") == NULL &&
+	return name[0] != '/' && name[0] != '.' && strstr(name, "..") == NULL &&
+	    strstr(name, "/.") == NULL &&
 	    name[strspn(name, CONF_ALNUM "/_+-.")] == '\0';
 }
 
@@ -358,8 +361,10 @@ conf_key_timezone(struct conf_check *ck, const config_setting_t *s,
 	if (v == NULL)
 		return;
 	if (!conf_tz_known(v))
-		conf_error(ck, s, "unknown time zone \"%s\" (an IANA name "
-		    "such as America/New_York)", v);
+		conf_error(ck, s,
+		    "unknown time zone \"%s\" (an IANA name "
+		    "such as America/New_York)",
+		    v);
 	else
 		conf_set_string(&((struct conf *)base)->timezone, v);
 }
@@ -375,7 +380,8 @@ conf_key_strategy(struct conf_check *ck, const config_setting_t *s,
 	if (v == NULL)
 		return;
 	if ((strategy = conf_strategy_from_name(v)) == -1)
-		conf_error(ck, s, "unknown strategy \"%s\" (ring-all, "
+		conf_error(ck, s,
+		    "unknown strategy \"%s\" (ring-all, "
 		    "longest-idle, round-robin, sequential or fewest-contacts)",
 		    v);
 	else
@@ -393,8 +399,10 @@ conf_tier_add(struct conf_check *ck, const config_setting_t *entry,
 
 	for (i = 0; i < conf->ntiers; i++) {
 		if (conf->tiers[i].tier == t->tier) {
-			conf_error(ck, num, "tier %d is already defined at "
-			    "line %u", t->tier, ck->tier_lines[i]);
+			conf_error(ck, num,
+			    "tier %d is already defined at "
+			    "line %u",
+			    t->tier, ck->tier_lines[i]);
 			return;
 		}
 	}
@@ -420,7 +428,8 @@ conf_key_tiers(struct conf_check *ck, const config_setting_t *s,
 
 	(void)base;
 	if (!config_setting_is_list(s)) {
-		conf_error(ck, s, "must be a list of tier groups, as in "
+		conf_error(ck, s,
+		    "must be a list of tier groups, as in "
 		    "( { tier = 1; strategy = \"ring-all\"; } )");
 		return;
 	}
@@ -431,7 +440,8 @@ conf_key_tiers(struct conf_check *ck, const config_setting_t *s,
 	for (i = 0; i < n; i++) {
 		entry = config_setting_get_elem(s, i);
 		if (!config_setting_is_group(entry)) {
-			conf_error(ck, entry, "must be a group { tier = N; "
+			conf_error(ck, entry,
+			    "must be a group { tier = N; "
 			    "strategy = \"...\"; }");
 			continue;
 		}

@@ -69,16 +69,16 @@
 #define CONN_TLS_REASON_MAX_BYTES 256
 
 enum conn_state {
-	CONN_OPEN,     /* reading and delivering lines */
+	CONN_OPEN, /* reading and delivering lines */
 	CONN_DRAINING, /* reading stopped, writing out the last bytes */
-	CONN_LINGER,   /* write side shut, waiting for the peer's EOF */
-	CONN_DYING,    /* I/O stopped, closing from the event loop */
-	CONN_CLOSED,   /* closed callback ran; freed once dispatch ends */
+	CONN_LINGER, /* write side shut, waiting for the peer's EOF */
+	CONN_DYING, /* I/O stopped, closing from the event loop */
+	CONN_CLOSED, /* closed callback ran; freed once dispatch ends */
 };
 
 struct conn {
 	struct bufferevent *bev;
-	struct event *hello_ev;  /* until conn_hello_done(); then freed */
+	struct event *hello_ev; /* until conn_hello_done(); then freed */
 	struct event *linger_ev; /* made when the connection starts to end */
 	struct conn_limits limits;
 	struct conn_cbs cbs;
@@ -87,9 +87,9 @@ struct conn {
 	uint64_t serial;
 	enum conn_state state;
 	bool dispatching; /* inside the line callback loop */
-	bool tls;         /* a bufferevent_openssl */
+	bool tls; /* a bufferevent_openssl */
 	bool handshaking; /* TLS, and the handshake is not done yet */
-	char *cert_cn;    /* the verified client certificate's CN, or NULL */
+	char *cert_cn; /* the verified client certificate's CN, or NULL */
 	char peer[CONN_PEER_MAX_BYTES];
 };
 
@@ -125,8 +125,8 @@ conn_format_peer(int fd, char *buf, size_t size)
 
 	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
 	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
-	    getnameinfo((struct sockaddr *)&ss, sslen, host, sizeof host,
-	    port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+	    getnameinfo((struct sockaddr *)&ss, sslen, host, sizeof host, port,
+	        sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
 		strlcpy_(buf, "local", size);
 		return;
 	}
@@ -616,8 +616,7 @@ conn_unsent(const struct conn *c)
 
 /* Send an error reply, then end gracefully. */
 void
-conn_fail(struct conn *c, json_t *id, enum msg_code code,
-    const char *message)
+conn_fail(struct conn *c, json_t *id, enum msg_code code, const char *message)
 {
 	struct evbuffer *out;
 	char *line, *why;

@@ -27,7 +27,8 @@ static const char *const contact_state_names[] = {
  */
 static const bool contact_transitions[][5] = {
 	[CONTACT_OPEN] = { [CONTACT_ASSIGNED] = true,
-	    [CONTACT_OVERFLOW] = true, [CONTACT_ABANDONED] = true },
+	    [CONTACT_OVERFLOW] = true,
+	    [CONTACT_ABANDONED] = true },
 	[CONTACT_ASSIGNED] = { [CONTACT_COMPLETED] = true },
 	[CONTACT_COMPLETED] = { false },
 	[CONTACT_OVERFLOW] = { false },
@@ -76,8 +77,8 @@ contact_add_refused(struct contact *ct, const char *clin)
 {
 	if (contact_refused_by(ct, clin))
 		return;
-	ct->refused = xreallocarray(ct->refused, ct->nrefused + 1,
-	    sizeof(*ct->refused));
+	ct->refused =
+	    xreallocarray(ct->refused, ct->nrefused + 1, sizeof(*ct->refused));
 	ct->refused[ct->nrefused++] = xstrdup(clin);
 }
 
@@ -93,8 +94,8 @@ contact_route_json(const struct contact *ct)
 	o = json_pack("{s:s, s:i, s:I, s:b, s:o, s:s}", "stage",
 	    route_stage_name(ct->pos.stage), "tier_index", ct->pos.tier_index,
 	    "stage_deadline", (json_int_t)ct->pos.stage_deadline,
-	    "waiting_told", ct->pos.waiting_told, "refused", refused,
-	    "primary", ct->primary);
+	    "waiting_told", ct->pos.waiting_told, "refused", refused, "primary",
+	    ct->primary);
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (text == NULL)
@@ -115,9 +116,10 @@ contact_route_parse(struct contact *ct, const char *text)
 	if (o == NULL)
 		return -1;
 	if (json_unpack(o, "{s:s, s:i, s:I, s:b, s:o, s?s}", "stage", &stage,
-	    "tier_index", &tier_index, "stage_deadline", &stage_deadline,
-	    "waiting_told", &waiting, "refused", &refused, "primary",
-	    &primary) != 0 || (st = route_stage_from_name(stage)) < 0 ||
+	        "tier_index", &tier_index, "stage_deadline", &stage_deadline,
+	        "waiting_told", &waiting, "refused", &refused, "primary",
+	        &primary) != 0 ||
+	    (st = route_stage_from_name(stage)) < 0 ||
 	    !json_is_array(refused)) {
 		json_decref(o);
 		return -1;
@@ -127,7 +129,7 @@ contact_route_parse(struct contact *ct, const char *text)
 	ct->pos.stage_deadline = stage_deadline;
 	ct->pos.waiting_told = waiting != 0;
 	strlcpy_(ct->primary, primary, sizeof(ct->primary));
-	json_array_foreach(refused, i, v) {
+	json_array_foreach (refused, i, v) {
 		if (json_is_string(v))
 			contact_add_refused(ct, json_string_value(v));
 	}
@@ -150,8 +152,8 @@ contact_needs_json(const struct contact *ct)
 static void
 contact_set_opt(json_t *o, const char *key, const char *value)
 {
-	json_object_set_new(o, key, value != NULL ? json_string(value) :
-	    json_null());
+	json_object_set_new(o, key,
+	    value != NULL ? json_string(value) : json_null());
 }
 
 /* The fields an offer shows: everything but the caller's identity. */

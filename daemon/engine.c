@@ -25,7 +25,6 @@
 #include "store.h"
 #include "util.h"
 
-
 static void engine_timer_cb(evutil_socket_t, short, void *);
 
 /* Log a failed store write once per loop turn; the commit will fail too. */
@@ -45,7 +44,8 @@ engine_event(struct contact *ct, const char *event, int64_t now, int tier,
 
 	if (detail != NULL)
 		text = json_dumps(detail, JSON_COMPACT);
-	if (store_event_add(eng.st, ct->id, now, event, tier, clin, text) == STORE_ERROR)
+	if (store_event_add(eng.st, ct->id, now, event, tier, clin, text) ==
+	    STORE_ERROR)
 		engine_store_failed("event");
 	free(text);
 	log_contact(LOG_LEVEL_DEBUG, ct->id, clin, "contact %s: %s", ct->id,
@@ -111,8 +111,9 @@ void
 engine_save_route(struct contact *ct)
 {
 	char *text = contact_route_json(ct);
-	int tier = ct->pos.stage == ROUTE_TIER ?
-	    ct->policy->tiers[ct->pos.tier_index].tier : 0;
+	int tier = ct->pos.stage == ROUTE_TIER
+	    ? ct->policy->tiers[ct->pos.tier_index].tier
+	    : 0;
 
 	if (store_contact_set_route(eng.st, ct->id, tier, text) == STORE_ERROR)
 		engine_store_failed("route");
@@ -125,7 +126,7 @@ engine_dirty_all(void)
 {
 	struct contact *ct;
 
-	TAILQ_FOREACH(ct, &eng.queue, entry) {
+	TAILQ_FOREACH (ct, &eng.queue, entry) {
 		if (ct->state == CONTACT_OPEN)
 			ct->dirty = true;
 	}
@@ -137,7 +138,7 @@ engine_dirty_waiting(void)
 {
 	struct contact *ct;
 
-	TAILQ_FOREACH(ct, &eng.queue, entry) {
+	TAILQ_FOREACH (ct, &eng.queue, entry) {
 		if (ct->state == CONTACT_OPEN && ct->pos.stage == ROUTE_WAITING)
 			ct->dirty = true;
 	}
@@ -151,7 +152,7 @@ engine_arm(struct contact *ct, int64_t now)
 	struct offer *o;
 	struct timeval tv;
 
-	TAILQ_FOREACH(o, &ct->offers, by_contact) {
+	TAILQ_FOREACH (o, &ct->offers, by_contact) {
 		if (o->expires_at < at)
 			at = o->expires_at;
 	}
@@ -228,7 +229,7 @@ engine_offer(struct contact *ct, struct clin *c, const struct route_offer *ro,
 	c->noffers++;
 	c->last_offer = ++eng.offer_seq;
 	if (store_offer_open(eng.st, ct->id, c->id, o->tier, now,
-	    o->expires_at) == STORE_ERROR)
+	        o->expires_at) == STORE_ERROR)
 		engine_store_failed("offer");
 	engine_event(ct, "offered", now, o->tier, c->id,
 	    o->continuity ? json_pack("{s:b}", "continuity", 1) : NULL);
@@ -243,8 +244,8 @@ static const char *const engine_withdraw_reasons[] = {
 	[OFFER_EXPIRED] = "expired",
 };
 
-static void engine_clin_away(struct clin *c, struct contact *cause,
-    int64_t now);
+static void
+engine_clin_away(struct clin *c, struct contact *cause, int64_t now);
 
 /*
  * End one offer: record why, tell the clinician where the contract says
@@ -265,7 +266,8 @@ engine_offer_end(struct offer *o, enum offer_end why, const char *reason,
 	 * When the contact leaves routing (accepted, taken, abandoned,
 	 * overflow) its state change drops all its stored offers at once.
 	 */
-	if ((why == OFFER_DECLINED || why == OFFER_EXPIRED || why == OFFER_BUSY) &&
+	if ((why == OFFER_DECLINED || why == OFFER_EXPIRED ||
+	        why == OFFER_BUSY) &&
 	    store_offer_close(eng.st, ct->id, c->id) == STORE_ERROR)
 		engine_store_failed("offer close");
 	switch (why) {
@@ -288,7 +290,8 @@ engine_offer_end(struct offer *o, enum offer_end why, const char *reason,
 	case OFFER_OVERFLOW:
 		break;
 	}
-	/* Refusals are kept in the saved route: a restart must not ask again. */
+	/* Refusals are kept in the saved route: a restart must not ask again.
+	 */
 	if (why == OFFER_DECLINED || why == OFFER_EXPIRED)
 		engine_save_route(ct);
 	if (why != OFFER_ACCEPTED && why != OFFER_DECLINED && o->sent &&
@@ -296,9 +299,10 @@ engine_offer_end(struct offer *o, enum offer_end why, const char *reason,
 		/* Ids and reasons are plain ASCII: no escaping is needed. */
 		char line[128];
 
-		snprintf(line, sizeof(line), "{\"type\":\"withdrawn\","
-		    "\"contact\":\"%s\",\"reason\":\"%s\"}", ct->id,
-		    engine_withdraw_reasons[why]);
+		snprintf(line, sizeof(line),
+		    "{\"type\":\"withdrawn\","
+		    "\"contact\":\"%s\",\"reason\":\"%s\"}",
+		    ct->id, engine_withdraw_reasons[why]);
 		session_send_line(c->session, line);
 	}
 	free(o);
@@ -313,8 +317,8 @@ engine_offer_end(struct offer *o, enum offer_end why, const char *reason,
 
 /* End every offer a clinician holds, for one reason. */
 void
-engine_clin_offers_end(struct clin *c, enum offer_end why,
-    const char *reason, int64_t now)
+engine_clin_offers_end(struct clin *c, enum offer_end why, const char *reason,
+    int64_t now)
 {
 	struct offer *o;
 
@@ -324,8 +328,7 @@ engine_clin_offers_end(struct clin *c, enum offer_end why,
 
 /* End every offer of a contact, for one reason. */
 void
-engine_contact_offers_end(struct contact *ct, enum offer_end why,
-    int64_t now)
+engine_contact_offers_end(struct contact *ct, enum offer_end why, int64_t now)
 {
 	struct offer *o;
 
@@ -341,7 +344,7 @@ engine_offer_of(struct contact *ct, const struct clin *c)
 
 	if (ct == NULL)
 		return NULL;
-	TAILQ_FOREACH(o, &ct->offers, by_contact) {
+	TAILQ_FOREACH (o, &ct->offers, by_contact) {
 		if (o->clin == c)
 			return o;
 	}
@@ -354,8 +357,9 @@ engine_clin_away(struct clin *c, struct contact *cause, int64_t now)
 {
 	c->available = false;
 	if (c->session != NULL)
-		session_send(c->session, json_pack("{s:s, s:s, s:s}", "type",
-		    "status", "status", "away", "reason", "missed_offers"));
+		session_send(c->session,
+		    json_pack("{s:s, s:s, s:s}", "type", "status", "status",
+		        "away", "reason", "missed_offers"));
 	engine_event(cause, "clinician_away", now, 0, c->id,
 	    json_pack("{s:i}", "missed", c->missed));
 	log_contact(LOG_LEVEL_NOTICE, cause->id, c->id,
@@ -376,7 +380,8 @@ engine_push(struct contact *ct, json_t *msg)
 	json_decref(msg);
 	if (text == NULL)
 		fatalx("engine_push: out of memory");
-	if (store_push_add(eng.st, ct->intake, ct->id, text, &seq) == STORE_ERROR)
+	if (store_push_add(eng.st, ct->intake, ct->id, text, &seq) ==
+	    STORE_ERROR)
 		engine_store_failed("push");
 	if (to == NULL)
 		to = session_intake_latest(ct->intake);
@@ -406,15 +411,16 @@ engine_overflow(struct contact *ct, int64_t now)
 		return;
 	ct->pos.stage = ROUTE_DONE;
 	if (store_contact_set_state(eng.st, ct->id, STORE_STATE_OVERFLOW, NULL,
-	    now) == STORE_ERROR)
+	        now) == STORE_ERROR)
 		engine_store_failed("overflow");
 	engine_event(ct, "overflow", now, 0, NULL,
 	    json_pack("{s:s}", "target", target));
 	engine_followup(ct, "overflow", now);
 	log_contact(LOG_LEVEL_NOTICE, ct->id, NULL,
 	    "contact %s overflowed to %s", ct->id, target);
-	engine_push(ct, json_pack("{s:s, s:s, s:s, s:s}", "type", "overflow",
-	    "contact", ct->id, "ref", ct->ref, "target", target));
+	engine_push(ct,
+	    json_pack("{s:s, s:s, s:s, s:s}", "type", "overflow", "contact",
+	        ct->id, "ref", ct->ref, "target", target));
 	engine_contact_remove(ct);
 }
 
@@ -428,8 +434,8 @@ engine_scratch(size_t n)
 		return;
 	eng.ncap = n * 2;
 	eng.cands = xreallocarray(eng.cands, eng.ncap, sizeof(*eng.cands));
-	eng.cand_clins = xreallocarray(eng.cand_clins, eng.ncap,
-	    sizeof(*eng.cand_clins));
+	eng.cand_clins =
+	    xreallocarray(eng.cand_clins, eng.ncap, sizeof(*eng.cand_clins));
 	eng.offers = xreallocarray(eng.offers, eng.ncap, sizeof(*eng.offers));
 }
 
@@ -454,7 +460,7 @@ engine_candidates(struct contact *ct, int64_t now, int *primary)
 		rc->waitable = clin_waitable(c, now);
 		rc->matches = roster_speaks(c->info, ct->language) &&
 		    roster_has_skills(c->info, (const char *const *)ct->needs,
-		    ct->nneeds);
+		        ct->nneeds);
 		rc->refused = contact_refused_by(ct, c->id);
 		rc->offered = engine_offer_of(ct, c) != NULL;
 		rc->ringing = c->noffers > (rc->offered ? 1u : 0u);
@@ -551,9 +557,10 @@ engine_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	ct->timer_at = 0;
-	/* At the overflow deadline offers are withdrawn as overflow, not expired. */
+	/* At the overflow deadline offers are withdrawn as overflow, not
+	 * expired. */
 	for (o = TAILQ_FIRST(&ct->offers); now < ct->pos.deadline && o != NULL;
-	    o = next) {
+	     o = next) {
 		next = TAILQ_NEXT(o, by_contact);
 		if (o->expires_at <= now)
 			engine_offer_end(o, OFFER_EXPIRED, NULL, now);
@@ -577,7 +584,6 @@ engine_wrapup_cb(evutil_socket_t fd, short what, void *arg)
 	engine_dirty_all();
 	engine_settle(now);
 }
-
 
 /* Start a clinician's wrap-up; at its end the clinician is eligible again. */
 void

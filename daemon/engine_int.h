@@ -23,7 +23,7 @@ struct engine {
 	bool settling;
 	bool stopping; /* shutting down: state stays as stored, for a restart */
 	struct roster *roster;
-	struct event *poll_timer;  /* roster version, every second */
+	struct event *poll_timer; /* roster version, every second */
 	struct event *shift_timer; /* the next shift start or end */
 	int64_t last_recount;
 	int64_t last_gap_check;
@@ -32,8 +32,8 @@ struct engine {
 extern struct engine eng;
 
 void engine_store_failed(const char *what);
-void engine_event(struct contact *ct, const char *event, int64_t now,
-    int tier, const char *clin, json_t *detail);
+void engine_event(struct contact *ct, const char *event, int64_t now, int tier,
+    const char *clin, json_t *detail);
 void engine_contact_add(struct contact *ct);
 void engine_contact_remove(struct contact *ct);
 struct contact *engine_find(const char *id);
@@ -41,12 +41,12 @@ void engine_save_route(struct contact *ct);
 void engine_dirty_all(void);
 void engine_arm(struct contact *ct, int64_t now);
 void engine_offer_send(struct offer *o, int64_t now);
-void engine_offer_end(struct offer *o, enum offer_end why,
-    const char *reason, int64_t now);
+void engine_offer_end(struct offer *o, enum offer_end why, const char *reason,
+    int64_t now);
 void engine_clin_offers_end(struct clin *c, enum offer_end why,
     const char *reason, int64_t now);
-void engine_contact_offers_end(struct contact *ct, enum offer_end why,
-    int64_t now);
+void
+engine_contact_offers_end(struct contact *ct, enum offer_end why, int64_t now);
 struct offer *engine_offer_of(struct contact *ct, const struct clin *c);
 void engine_push(struct contact *ct, json_t *msg);
 void engine_settle(int64_t now);

@@ -21,8 +21,9 @@
 static void
 engine_ack(struct session *s, json_t *id, const char *ref, const char *cid)
 {
-	session_ack(s, id, json_pack("{s:s, s:s, s:s}", "type", "queued",
-	    "ref", ref, "contact", cid));
+	session_ack(s, id,
+	    json_pack("{s:s, s:s, s:s}", "type", "queued", "ref", ref,
+	        "contact", cid));
 }
 
 /* Copy the wire contact into a new contact. */
@@ -105,31 +106,35 @@ engine_contact(struct session *s, const struct msg *m)
 		return;
 	}
 	if (rc != STORE_NOTFOUND) {
-		session_error(s, m->id, CODE_INTERNAL,
-		    "contact not stored: %s", store_error(eng.st));
+		session_error(s, m->id, CODE_INTERNAL, "contact not stored: %s",
+		    store_error(eng.st));
 		return;
 	}
 	switch (intake_admit(intake, now, eng.conf->max_contacts_per_second,
 	    eng.conf->max_open_contacts)) {
 	case INTAKE_TOO_FAST:
-		session_error(s, m->id, CODE_OVERLOADED, "more than %d "
-		    "contacts a second from %s", eng.conf->max_contacts_per_second,
-		    intake);
+		session_error(s, m->id, CODE_OVERLOADED,
+		    "more than %d "
+		    "contacts a second from %s",
+		    eng.conf->max_contacts_per_second, intake);
 		return;
 	case INTAKE_TOO_MANY_OPEN:
-		session_error(s, m->id, CODE_OVERLOADED, "%d contacts from %s "
-		    "are still being routed", intake_open_count(intake), intake);
+		session_error(s, m->id, CODE_OVERLOADED,
+		    "%d contacts from %s "
+		    "are still being routed",
+		    intake_open_count(intake), intake);
 		return;
 	case INTAKE_ADMIT:
 		break;
 	}
 	ct = engine_contact_from_msg(mc, intake, now);
-	if (ct->patient != NULL && store_patient_primary(eng.st, ct->patient,
-	    ct->primary) == STORE_ERROR)
+	if (ct->patient != NULL &&
+	    store_patient_primary(eng.st, ct->patient, ct->primary) ==
+	        STORE_ERROR)
 		ct->primary[0] = '\0';
 	if (engine_contact_store(ct, mc) == -1) {
-		session_error(s, m->id, CODE_INTERNAL,
-		    "contact not stored: %s", store_error(eng.st));
+		session_error(s, m->id, CODE_INTERNAL, "contact not stored: %s",
+		    store_error(eng.st));
 		policy_unref(ct->policy);
 		contact_free(ct);
 		return;
@@ -138,7 +143,7 @@ engine_contact(struct session *s, const struct msg *m)
 	ct->origin = s;
 	engine_event(ct, "queued", now, 0, NULL,
 	    json_pack("{s:s, s:i}", "risk", msg_risk_name(ct->risk), "policy",
-	    ct->policy->version));
+	        ct->policy->version));
 	log_contact(LOG_LEVEL_INFO, ct->id, NULL, "contact %s queued, risk %s",
 	    ct->id, msg_risk_name(ct->risk));
 	engine_ack(s, m->id, ct->ref, ct->id);
@@ -184,8 +189,8 @@ engine_abandon(struct session *s, const struct msg *m)
 	engine_contact_offers_end(ct, OFFER_ABANDONED, now);
 	contact_set_state(ct, CONTACT_ABANDONED);
 	ct->pos.stage = ROUTE_DONE;
-	if (store_contact_set_state(eng.st, ct->id, STORE_STATE_ABANDONED,
-	    NULL, now) == STORE_ERROR)
+	if (store_contact_set_state(eng.st, ct->id, STORE_STATE_ABANDONED, NULL,
+	        now) == STORE_ERROR)
 		engine_store_failed("abandon");
 	engine_event(ct, "abandoned", now, 0, NULL, NULL);
 	engine_followup(ct, "abandoned", now);
@@ -208,7 +213,7 @@ engine_status(struct session *s, struct clin *c, bool available, json_t *id)
 		if (c->assigned == NULL && c->wrapup_until <= now)
 			c->idle_since = now;
 		/* Offers kept over a restart or reconnect are sent now. */
-		TAILQ_FOREACH(o, &c->offers, by_clin) {
+		TAILQ_FOREACH (o, &c->offers, by_clin) {
 			if (!o->sent)
 				engine_offer_send(o, now);
 		}
@@ -249,7 +254,7 @@ engine_accept(struct session *s, struct clin *c, const struct msg *m)
 	ct->assigned_at = now;
 	ct->dirty = false;
 	if (store_contact_assign(eng.st, ct->id, c->id, now, tier,
-	    now - offered_at) == STORE_ERROR)
+	        now - offered_at) == STORE_ERROR)
 		engine_store_failed("assign");
 	engine_save_route(ct);
 	engine_event(ct, "assigned", now, tier, c->id, NULL);
@@ -264,9 +269,10 @@ engine_accept(struct session *s, struct clin *c, const struct msg *m)
 	engine_clin_offers_end(c, OFFER_BUSY, NULL, now);
 	engine_arm(ct, now);
 	endpoint = c->info != NULL ? c->info->endpoint : NULL;
-	engine_push(ct, json_pack("{s:s, s:s, s:s, s:s, s:o}", "type", "routed",
-	    "contact", ct->id, "ref", ct->ref, "clinician", c->id, "endpoint",
-	    endpoint != NULL ? json_string(endpoint) : json_null()));
+	engine_push(ct,
+	    json_pack("{s:s, s:s, s:s, s:s, s:o}", "type", "routed", "contact",
+	        ct->id, "ref", ct->ref, "clinician", c->id, "endpoint",
+	        endpoint != NULL ? json_string(endpoint) : json_null()));
 	engine_settle(now);
 }
 
@@ -312,16 +318,16 @@ engine_complete(struct session *s, struct clin *c, const struct msg *m)
 	disposition = msg_disposition_name(m->u.complete.disposition);
 	contact_set_state(ct, CONTACT_COMPLETED);
 	if (store_contact_complete(eng.st, ct->id, disposition,
-	    m->u.complete.notes, now) == STORE_ERROR)
+	        m->u.complete.notes, now) == STORE_ERROR)
 		engine_store_failed("complete");
 	detail = json_pack("{s:s}", "disposition", disposition);
 	if (m->u.complete.has_disclosure)
 		json_object_set_new(detail, "disclosure",
 		    json_pack("{s:s, s:s, s:s}", "recipient", d->recipient,
-		    "affiliation", d->affiliation, "nature", d->nature));
+		        "affiliation", d->affiliation, "nature", d->nature));
 	if (m->u.complete.has_disclosure &&
 	    store_disclosure_add(eng.st, ct->id, c->id, now, d->recipient,
-	    d->affiliation, d->nature) == STORE_ERROR)
+	        d->affiliation, d->nature) == STORE_ERROR)
 		engine_store_failed("disclosure");
 	engine_event(ct, "completed", now, 0, c->id, detail);
 	session_ok(s, m->id);
@@ -342,7 +348,8 @@ engine_clinician_connected(const char *id, struct session *s)
 	struct clin *c = clin_get(id);
 
 	if (c->session != NULL && c->session != s)
-		conn_close(session_conn(c->session), "replaced by a new connection");
+		conn_close(session_conn(c->session),
+		    "replaced by a new connection");
 	c->info = eng.roster != NULL ? roster_find(eng.roster, id) : NULL;
 	c->session = s;
 	c->available = false;
@@ -354,8 +361,9 @@ void
 engine_clinician_welcomed(struct clin *c)
 {
 	if (c->assigned != NULL && c->session != NULL)
-		session_send(c->session, contact_assigned_json(c->assigned,
-		    c->assigned->assigned_tier));
+		session_send(c->session,
+		    contact_assigned_json(c->assigned,
+		        c->assigned->assigned_tier));
 }
 
 /* A clinician's connection closed: its open offers count as declined. */
@@ -373,7 +381,8 @@ engine_clinician_disconnected(struct clin *c)
 		next = TAILQ_NEXT(o, by_clin);
 		/* Offers it never heard of (after a restart) wait for it. */
 		if (o->sent)
-			engine_offer_end(o, OFFER_DECLINED, "disconnected", now);
+			engine_offer_end(o, OFFER_DECLINED, "disconnected",
+			    now);
 	}
 	engine_dirty_all();
 	engine_settle(now);
@@ -385,7 +394,7 @@ engine_intake_disconnected(struct session *s)
 {
 	struct contact *ct;
 
-	TAILQ_FOREACH(ct, &eng.queue, entry) {
+	TAILQ_FOREACH (ct, &eng.queue, entry) {
 		if (ct->origin == s)
 			ct->origin = NULL;
 	}

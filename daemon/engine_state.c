@@ -43,7 +43,9 @@ static int
 engine_load_clinician(void *arg, const struct store_clinician *c)
 {
 	return roster_add_clinician(arg, c->id, c->name, c->languages,
-	    c->skills, c->endpoint) == -1 ? -1 : 0;
+	           c->skills, c->endpoint) == -1
+	    ? -1
+	    : 0;
 }
 
 /* Roster loading: one shift (a shift of an unknown clinician is skipped). */
@@ -85,8 +87,8 @@ engine_roster_swap(struct roster *r, int64_t now)
 	evtimer_del(eng.shift_timer);
 	if (next != INT64_MAX)
 		engine_timer_in(eng.shift_timer, next - now);
-	log_info("roster version %lld: %zu clinicians",
-	    (long long)r->version, r->nclinicians);
+	log_info("roster version %lld: %zu clinicians", (long long)r->version,
+	    r->nclinicians);
 	gaps_check(r, now, eng.conf->gap_warning_hours);
 	eng.last_gap_check = now;
 	engine_dirty_all();
@@ -160,8 +162,9 @@ engine_resume_contact(void *arg, const struct store_contact *sc)
 	strlcpy_(ct->id, sc->id, sizeof(ct->id));
 	strlcpy_(ct->intake, sc->intake, sizeof(ct->intake));
 	ct->ref = xstrdup(sc->ref);
-	ct->channel = strcmp(sc->channel, "text") == 0 ? CHANNEL_TEXT :
-	    strcmp(sc->channel, "chat") == 0 ? CHANNEL_CHAT : CHANNEL_VOICE;
+	ct->channel = strcmp(sc->channel, "text") == 0 ? CHANNEL_TEXT
+	    : strcmp(sc->channel, "chat") == 0         ? CHANNEL_CHAT
+	                                               : CHANNEL_VOICE;
 	ct->risk = risk < 0 ? RISK_UNKNOWN : (enum risk)risk;
 	ct->caller = xstrdup_null(sc->caller);
 	ct->patient = xstrdup_null(sc->patient);
@@ -169,7 +172,7 @@ engine_resume_contact(void *arg, const struct store_contact *sc)
 	ct->language = xstrdup_null(sc->language);
 	if (json_is_array(needs)) {
 		ct->needs = xcalloc(json_array_size(needs), sizeof(char *));
-		json_array_foreach(needs, i, v) {
+		json_array_foreach (needs, i, v) {
 			if (json_is_string(v))
 				ct->needs[ct->nneeds++] =
 				    xstrdup(json_string_value(v));
@@ -181,16 +184,18 @@ engine_resume_contact(void *arg, const struct store_contact *sc)
 	/* The contact keeps the policy it was queued under. */
 	ct->policy = policy_get(eng.st, sc->policy_version);
 	if (ct->policy == NULL) {
-		log_contact(LOG_LEVEL_WARNING, ct->id, NULL, "contact %s: "
-		    "routing policy %d unknown, using the current one", ct->id,
-		    sc->policy_version);
+		log_contact(LOG_LEVEL_WARNING, ct->id, NULL,
+		    "contact %s: "
+		    "routing policy %d unknown, using the current one",
+		    ct->id, sc->policy_version);
 		ct->policy = eng.policy;
 		policy_ref(ct->policy);
 	}
 	if (sc->route == NULL || contact_route_parse(ct, sc->route) == -1)
 		ct->pos.stage = ROUTE_START;
-	ct->state = strcmp(sc->state, STORE_STATE_ASSIGNED) == 0 ?
-	    CONTACT_ASSIGNED : CONTACT_OPEN;
+	ct->state = strcmp(sc->state, STORE_STATE_ASSIGNED) == 0
+	    ? CONTACT_ASSIGNED
+	    : CONTACT_OPEN;
 	engine_contact_add(ct);
 	if (ct->state == CONTACT_ASSIGNED && sc->clinician != NULL) {
 		ct->assigned = clin_get(sc->clinician);
@@ -244,15 +249,15 @@ engine_resume(char **cause)
 	if (!TAILQ_EMPTY(&eng.queue))
 		log_notice("resumed %zu open contacts", engine_open_contacts());
 	/* Deadlines that passed while we were down fire at once. */
-	TAILQ_FOREACH(ct, &eng.queue, entry)
+	TAILQ_FOREACH (ct, &eng.queue, entry)
 		engine_arm(ct, now);
 	return 0;
 }
 
 /* Set up the engine: policy, roster, resumed contacts, timers. */
 int
-engine_init(struct event_base *base, struct store *st,
-    const struct conf *conf, char **cause)
+engine_init(struct event_base *base, struct store *st, const struct conf *conf,
+    char **cause)
 {
 	int64_t now = util_now_ms();
 
@@ -318,7 +323,7 @@ engine_resync(void)
 	for (struct clin *c = clin_first(); c != NULL; c = clin_next(c)) {
 		if (c->session == NULL || !c->available)
 			continue;
-		TAILQ_FOREACH(o, &c->offers, by_clin)
+		TAILQ_FOREACH (o, &c->offers, by_clin)
 			engine_offer_send(o, now);
 	}
 	engine_dirty_all();
@@ -352,7 +357,7 @@ engine_stop(void)
 	struct contact *ct;
 
 	eng.stopping = true;
-	TAILQ_FOREACH(ct, &eng.queue, entry)
+	TAILQ_FOREACH (ct, &eng.queue, entry)
 		evtimer_del(ct->timer);
 	evtimer_del(eng.shift_timer);
 	evtimer_del(eng.poll_timer);
@@ -421,10 +426,11 @@ engine_contact_json(const struct contact *ct, int64_t now)
 	json_t *o, *offers = json_array();
 	struct offer *of;
 
-	TAILQ_FOREACH(of, &ct->offers, by_contact)
-		json_array_append_new(offers, json_pack("{s:s, s:i, s:I}",
-		    "clinician", of->clin->id, "tier", of->tier,
-		    "expires_in_ms", (json_int_t)(of->expires_at - now)));
+	TAILQ_FOREACH (of, &ct->offers, by_contact)
+		json_array_append_new(offers,
+		    json_pack("{s:s, s:i, s:I}", "clinician", of->clin->id,
+		        "tier", of->tier, "expires_in_ms",
+		        (json_int_t)(of->expires_at - now)));
 	util_format_rfc3339(ct->queued_at, at);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o}", "contact",
 	    ct->id, "ref", ct->ref, "risk", msg_risk_name(ct->risk), "channel",
@@ -434,8 +440,8 @@ engine_contact_json(const struct contact *ct, int64_t now)
 	json_object_set_new(o, "stage",
 	    json_string(route_stage_name(ct->pos.stage)));
 	if (ct->pos.stage == ROUTE_TIER)
-		json_object_set_new(o, "tier", json_integer(
-		    ct->policy->tiers[ct->pos.tier_index].tier));
+		json_object_set_new(o, "tier",
+		    json_integer(ct->policy->tiers[ct->pos.tier_index].tier));
 	if (ct->program != NULL)
 		json_object_set_new(o, "program", json_string(ct->program));
 	if (ct->assigned != NULL)
@@ -452,16 +458,17 @@ engine_snapshot(int64_t now)
 	json_t *followups;
 	struct contact *ct;
 
-	TAILQ_FOREACH(ct, &eng.queue, entry)
+	TAILQ_FOREACH (ct, &eng.queue, entry)
 		json_array_append_new(contacts, engine_contact_json(ct, now));
 	for (struct clin *c = clin_first(); c != NULL; c = clin_next(c)) {
 		if (c->session == NULL)
 			continue;
 		o = json_pack("{s:s, s:s, s:o, s:I}", "clinician", c->id,
 		    "status", clin_status_name(c, now), "tiers",
-		    engine_tiers_json(c->info != NULL ?
-		    roster_oncall_tiers(c->info, now) : 0), "offers",
-		    (json_int_t)c->noffers);
+		    engine_tiers_json(c->info != NULL
+		            ? roster_oncall_tiers(c->info, now)
+		            : 0),
+		    "offers", (json_int_t)c->noffers);
 		if (c->info != NULL && c->info->name != NULL)
 			json_object_set_new(o, "name",
 			    json_string(c->info->name));

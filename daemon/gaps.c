@@ -57,8 +57,8 @@ gaps_event(const struct roster_window *w, int64_t until, int64_t now)
 	util_format_rfc3339(w->end_ms, to);
 	detail = json_pack("{s:s}", "from", from);
 	/* A gap running past the checked window has no known end. */
-	json_object_set_new(detail, "to", w->end_ms >= until ? json_null() :
-	    json_string(to));
+	json_object_set_new(detail, "to",
+	    w->end_ms >= until ? json_null() : json_string(to));
 	return json_pack("{s:s, s:n, s:s, s:s, s:i, s:o}", "type", "event",
 	    "contact", "event", "roster_gap", "at", at, "tier", GAPS_TIER,
 	    "detail", detail);
@@ -100,11 +100,14 @@ gaps_check(const struct roster *r, int64_t now, int hours)
 			continue;
 		util_format_rfc3339(found[i].start_ms, from);
 		log_warnx("roster gap: nobody on call on tier %d from %s%s",
-		    GAPS_TIER, from, found[i].end_ms >= until ?
-		    " (no tier-1 shift in the warning window after it)" : "");
+		    GAPS_TIER, from,
+		    found[i].end_ms >= until
+		        ? " (no tier-1 shift in the warning window after it)"
+		        : "");
 		session_broadcast(gaps_event(&found[i], until, now));
 	}
-	/* What is known now replaces what was told: closed gaps are forgotten. */
+	/* What is known now replaces what was told: closed gaps are forgotten.
+	 */
 	memcpy(gaps_told, found, nfound * sizeof(*found));
 	gaps_ntold = nfound;
 }

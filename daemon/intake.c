@@ -13,9 +13,9 @@
 
 struct intake {
 	char id[PRINCIPAL_ID_MAX + 1];
-	double tokens;   /* contacts it may send now */
+	double tokens; /* contacts it may send now */
 	int64_t refill_at; /* when tokens was last topped up */
-	int open;        /* contacts being routed */
+	int open; /* contacts being routed */
 	UT_hash_handle hh;
 };
 
@@ -37,7 +37,8 @@ intake_get(const char *principal)
 	return in;
 }
 
-/* Top the bucket up: rate_per_s tokens a second, holding at most one second's worth. */
+/* Top the bucket up: rate_per_s tokens a second, holding at most one second's
+ * worth. */
 static void
 intake_refill(struct intake *in, int64_t now, int rate_per_s)
 {
@@ -46,7 +47,8 @@ intake_refill(struct intake *in, int64_t now, int rate_per_s)
 	if (in->tokens < 0)
 		in->tokens = burst;
 	else if (now > in->refill_at)
-		in->tokens += (double)(now - in->refill_at) * rate_per_s / 1000.0;
+		in->tokens +=
+		    (double)(now - in->refill_at) * rate_per_s / 1000.0;
 	if (in->tokens > burst)
 		in->tokens = burst;
 	in->refill_at = now;
@@ -102,7 +104,7 @@ intake_free_all(void)
 {
 	struct intake *in, *tmp;
 
-	HASH_ITER(hh, intakes, in, tmp) {
+	HASH_ITER (hh, intakes, in, tmp) {
 		HASH_DEL(intakes, in);
 		free(in);
 	}

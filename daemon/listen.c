@@ -67,7 +67,7 @@ struct listener {
 	bool backing_off;
 	size_t max_connections;
 	char *overloaded; /* the refusal line, with its '\n' */
-	struct tls *tls;  /* for new TLS connections; NULL: no TLS */
+	struct tls *tls; /* for new TLS connections; NULL: no TLS */
 	char **tls_addrs; /* tls.listen as bound, to spot a change at reload */
 	size_t ntls_addrs;
 };
@@ -82,8 +82,8 @@ listen_format_local(int fd, char *buf, size_t size)
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
 	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
-	    getnameinfo((struct sockaddr *)&ss, sslen, host, sizeof host,
-	    port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+	    getnameinfo((struct sockaddr *)&ss, sslen, host, sizeof host, port,
+	        sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
 		snprintf(buf, size, "fd %d", fd);
 		return;
 	}
@@ -217,13 +217,14 @@ listen_add_fd(struct listener *l, int fd, bool tls, char **cause)
 {
 	struct evconnlistener *evl;
 	char name[LISTEN_ADDR_MAX_BYTES];
-	const unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-	    LEV_OPT_CLOSE_ON_EXEC;
+	const unsigned flags =
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
 
 	listen_format_local(fd, name, sizeof name);
 	if (evutil_make_socket_nonblocking(fd) == -1 ||
-	    (evl = evconnlistener_new(l->base, tls ? listen_accept_tls :
-	    listen_accept, l, flags, 0, fd)) == NULL) {
+	    (evl = evconnlistener_new(l->base,
+	         tls ? listen_accept_tls : listen_accept, l, flags, 0, fd)) ==
+	        NULL) {
 		xasprintf(cause, "listen %s: %s", name, strerror(errno));
 		close(fd);
 		return -1;
@@ -243,8 +244,10 @@ listen_adopt_systemd(struct listener *l, int n, char **cause)
 
 	for (fd = SD_LISTEN_FDS_START; fd <= last; fd++) {
 		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
-			xasprintf(cause, "LISTEN_FDS: fd %d is not a listening "
-			    "stream socket", fd);
+			xasprintf(cause,
+			    "LISTEN_FDS: fd %d is not a listening "
+			    "stream socket",
+			    fd);
 			close(fd);
 			break;
 		}
@@ -304,13 +307,14 @@ listen_bind(const struct addrinfo *ai)
 {
 	int fd, on = 1, saved;
 
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, ai->ai_protocol);
+	fd = socket(ai->ai_family,
+	    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd == -1)
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1 ||
-	    (ai->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &on, sizeof on) == -1) ||
+	    (ai->ai_family == AF_INET6 &&
+	        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) ==
+	            -1) ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
 	    listen(fd, LISTEN_BACKLOG) == -1) {
 		saved = errno;
@@ -335,8 +339,7 @@ listen_seen(const struct addrinfo *first, const struct addrinfo *ai)
 
 /* Bind every address one configured "host:port" resolves to. */
 static int
-listen_open_addr(struct listener *l, const char *addr, bool tls,
-    char **cause)
+listen_open_addr(struct listener *l, const char *addr, bool tls, char **cause)
 {
 	struct addrinfo hints, *res, *ai;
 	char host[LISTEN_HOST_MAX_BYTES], port[LISTEN_PORT_MAX_BYTES];
@@ -352,7 +355,7 @@ listen_open_addr(struct listener *l, const char *addr, bool tls,
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	if ((rc = getaddrinfo(host[0] != '\0' ? host : NULL, port, &hints,
-	    &res)) != 0) {
+	         &res)) != 0) {
 		xasprintf(cause, "listen %s: %s", addr, gai_strerror(rc));
 		return -1;
 	}
@@ -360,7 +363,8 @@ listen_open_addr(struct listener *l, const char *addr, bool tls,
 		if (listen_seen(res, ai))
 			continue;
 		if ((fd = listen_bind(ai)) == -1) {
-			xasprintf(cause, "listen %s: %s", addr, strerror(errno));
+			xasprintf(cause, "listen %s: %s", addr,
+			    strerror(errno));
 			break;
 		}
 		if (listen_add_fd(l, fd, tls, cause) == -1)

@@ -87,8 +87,8 @@ log_get_level(void)
 int
 log_level_from_name(const char *name)
 {
-	for (size_t i = 0; i < sizeof(log_level_names) / sizeof(*log_level_names);
-	    i++) {
+	for (size_t i = 0;
+	     i < sizeof(log_level_names) / sizeof(*log_level_names); i++) {
 		if (strcmp(name, log_level_names[i]) == 0)
 			return (int)i;
 	}
@@ -126,13 +126,13 @@ log_emit(enum log_level level, const char *contact, const char *clinician,
 	    clinician != NULL ? clinician : "", NULL);
 }
 
-#define LOG_VERB(name, level)                                  \
-	void name(const char *fmt, ...)                        \
-	{                                                      \
-		va_list ap;                                    \
-		va_start(ap, fmt);                             \
-		log_emit(level, NULL, NULL, NULL, fmt, ap);    \
-		va_end(ap);                                    \
+#define LOG_VERB(name, level)                                                  \
+	void name(const char *fmt, ...)                                        \
+	{                                                                      \
+		va_list ap;                                                    \
+		va_start(ap, fmt);                                             \
+		log_emit(level, NULL, NULL, NULL, fmt, ap);                    \
+		va_end(ap);                                                    \
 	}
 
 LOG_VERB(log_debug, LOG_LEVEL_DEBUG)

@@ -47,9 +47,11 @@ main_usage(FILE *f)
 	fprintf(f,
 	    "usage: crisisd [-t] [-c FILE]\n"
 	    "  -c, --config FILE  the config (default $CRISISD_CONF, then %s)\n"
-	    "  -t, --test         check the config and the database, then exit\n"
+	    "  -t, --test         check the config and the database, then "
+	    "exit\n"
 	    "  -h, --help         this text\n"
-	    "  -V, --version      the version\n", CONF_DEFAULT_PATH);
+	    "  -V, --version      the version\n",
+	    CONF_DEFAULT_PATH);
 }
 
 /* Load the config or exit 2 with every error found. */
@@ -200,7 +202,8 @@ main_start(const char *path)
 		fatalx("database %s: %s", d.conf->database, cause);
 	/* store_open read these settings back; say so for the operator. */
 	log_info("database %s: schema %d, journal_mode wal, synchronous full, "
-	    "quick_check ok", d.conf->database, STORE_SCHEMA_VERSION);
+	         "quick_check ok",
+	    d.conf->database, STORE_SCHEMA_VERSION);
 	if (engine_init(d.base, d.st, d.conf, &cause) == -1)
 		fatalx("%s", cause);
 	if (session_flush() == -1)

@@ -81,7 +81,9 @@ static const char *const msg_status_names[] = { "available", "away" };
 
 /* The fields of a disclosure, in the order errors report them. */
 static const char *const msg_disclosure_fields[] = {
-	"recipient", "affiliation", "nature",
+	"recipient",
+	"affiliation",
+	"nature",
 };
 
 static int msg_decode_hello(json_t *, struct msg *, struct msg_error *);
@@ -231,8 +233,8 @@ msg_parse(const char *line, size_t len, struct msg *m, struct msg_error *err)
 		    "line contains a NUL byte");
 	if (msg_check_depth(line, len, err) == -1)
 		return -1;
-	m->root = json_loadb(line, len, JSON_REJECT_DUPLICATES |
-	    JSON_DECODE_ANY, &jerr);
+	m->root = json_loadb(line, len,
+	    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (m->root == NULL) {
 		switch (json_error_code(&jerr)) {
 		case json_error_null_character:
@@ -300,8 +302,8 @@ msg_take_type(struct msg *m, struct msg_error *err)
  * otherwise, as a gateway may send "caller":"" for a withheld number.
  */
 static int
-msg_string_value(json_t *v, const char *label, bool required,
-    size_t max_bytes, const char **out, struct msg_error *err)
+msg_string_value(json_t *v, const char *label, bool required, size_t max_bytes,
+    const char **out, struct msg_error *err)
 {
 	const char *s;
 	size_t len;
@@ -334,8 +336,8 @@ msg_field(json_t *o, const char *name, bool required, json_t **v,
 	if (*v != NULL && json_is_null(*v))
 		*v = NULL;
 	if (*v == NULL && required)
-		return msg_fail(err, CODE_BAD_REQUEST,
-		    "field '%s' is required", name);
+		return msg_fail(err, CODE_BAD_REQUEST, "field '%s' is required",
+		    name);
 	return 0;
 }
 
@@ -374,16 +376,17 @@ msg_contact_id(json_t *o, const char *name, const char **out,
 
 /* A required enum field of o, whose value must be in the name table. */
 static int
-msg_enum(json_t *o, const char *name, const char *const *names,
-    size_t count, int *out, struct msg_error *err)
+msg_enum(json_t *o, const char *name, const char *const *names, size_t count,
+    int *out, struct msg_error *err)
 {
 	json_t *v;
 	char list[128];
 
 	if (msg_field(o, name, true, &v, err) == -1)
 		return -1;
-	*out = json_is_string(v) ?
-	    msg_lookup(names, count, json_string_value(v)) : -1;
+	*out = json_is_string(v)
+	    ? msg_lookup(names, count, json_string_value(v))
+	    : -1;
 	if (*out == -1) {
 		msg_join(names, count, list, sizeof(list));
 		return msg_fail(err, CODE_BAD_REQUEST,
@@ -410,10 +413,10 @@ msg_needs(json_t *o, struct msg_contact *c, struct msg_error *err)
 	if (json_array_size(v) > MSG_NEEDS_MAX)
 		return msg_fail(err, CODE_BAD_REQUEST,
 		    "field 'needs' has more than %d entries", MSG_NEEDS_MAX);
-	json_array_foreach(v, i, need) {
+	json_array_foreach (v, i, need) {
 		snprintf(label, sizeof(label), "needs[%zu]", i);
 		if (msg_string_value(need, label, true, MSG_STRING_MAX_BYTES,
-		    &c->needs[i], err) == -1)
+		        &c->needs[i], err) == -1)
 			return -1;
 	}
 	c->nneeds = json_array_size(v);
@@ -427,15 +430,16 @@ msg_decode_hello(json_t *o, struct msg *m, struct msg_error *err)
 	struct msg_hello *h = &m->u.hello;
 	int role;
 
-	if (msg_enum(o, "role", msg_role_names, nitems(msg_role_names),
-	    &role, err) == -1)
+	if (msg_enum(o, "role", msg_role_names, nitems(msg_role_names), &role,
+	        err) == -1)
 		return -1;
 	h->role = (enum role)role;
 	if (msg_string(o, "principal", true, PRINCIPAL_ID_MAX, &h->principal,
-	    err) == -1)
+	        err) == -1)
 		return -1;
 	if (!util_valid_principal_id(h->principal))
-		return msg_fail(err, CODE_BAD_REQUEST, "field 'principal' "
+		return msg_fail(err, CODE_BAD_REQUEST,
+		    "field 'principal' "
 		    "may hold only letters, digits, '.', '_', '@' and '-'");
 	return msg_string(o, "token", true, MSG_TOKEN_MAX_BYTES, &h->token,
 	    err);
@@ -458,23 +462,23 @@ msg_decode_contact(json_t *o, struct msg *m, struct msg_error *err)
 	struct msg_contact *c = &m->u.contact;
 	int channel, risk;
 
-	if (msg_string(o, "ref", true, MSG_STRING_MAX_BYTES, &c->ref,
-	    err) == -1 ||
-	    msg_enum(o, "channel", msg_channel_names,
-	    nitems(msg_channel_names), &channel, err) == -1 ||
-	    msg_enum(o, "risk", msg_risk_names, nitems(msg_risk_names),
-	    &risk, err) == -1)
+	if (msg_string(o, "ref", true, MSG_STRING_MAX_BYTES, &c->ref, err) ==
+	        -1 ||
+	    msg_enum(o, "channel", msg_channel_names, nitems(msg_channel_names),
+	        &channel, err) == -1 ||
+	    msg_enum(o, "risk", msg_risk_names, nitems(msg_risk_names), &risk,
+	        err) == -1)
 		return -1;
 	c->channel = (enum channel)channel;
 	c->risk = (enum risk)risk;
 	if (msg_string(o, "caller", false, MSG_STRING_MAX_BYTES, &c->caller,
-	    err) == -1 ||
+	        err) == -1 ||
 	    msg_string(o, "patient", false, MSG_STRING_MAX_BYTES, &c->patient,
-	    err) == -1 ||
+	        err) == -1 ||
 	    msg_string(o, "program", false, MSG_STRING_MAX_BYTES, &c->program,
-	    err) == -1 ||
-	    msg_string(o, "language", false, MSG_STRING_MAX_BYTES,
-	    &c->language, err) == -1)
+	        err) == -1 ||
+	    msg_string(o, "language", false, MSG_STRING_MAX_BYTES, &c->language,
+	        err) == -1)
 		return -1;
 	return msg_needs(o, c, err);
 }
@@ -503,7 +507,7 @@ msg_decode_status(json_t *o, struct msg *m, struct msg_error *err)
 	int status;
 
 	if (msg_enum(o, "status", msg_status_names, nitems(msg_status_names),
-	    &status, err) == -1)
+	        &status, err) == -1)
 		return -1;
 	m->u.status.available = status == 0;
 	return 0;
@@ -515,8 +519,7 @@ msg_decode_status(json_t *o, struct msg *m, struct msg_error *err)
  * with any other disposition.
  */
 static int
-msg_disclosure(json_t *o, bool required, struct msg *m,
-    struct msg_error *err)
+msg_disclosure(json_t *o, bool required, struct msg *m, struct msg_error *err)
 {
 	const char **out[] = {
 		&m->u.complete.disclosure.recipient,
@@ -533,11 +536,13 @@ msg_disclosure(json_t *o, bool required, struct msg *m,
 	if (d == NULL && !required)
 		return 0;
 	if (d == NULL)
-		return msg_fail(err, CODE_BAD_REQUEST, "disposition "
+		return msg_fail(err, CODE_BAD_REQUEST,
+		    "disposition "
 		    "'emergency_dispatched' requires field 'disclosure' "
 		    "with recipient, affiliation and nature");
 	if (!json_is_object(d))
-		return msg_fail(err, CODE_BAD_REQUEST, "field 'disclosure' "
+		return msg_fail(err, CODE_BAD_REQUEST,
+		    "field 'disclosure' "
 		    "must be an object with recipient, affiliation and nature");
 	for (i = 0; i < nitems(msg_disclosure_fields); i++) {
 		snprintf(label, sizeof(label), "disclosure.%s",
@@ -547,7 +552,7 @@ msg_disclosure(json_t *o, bool required, struct msg *m,
 			return msg_fail(err, CODE_BAD_REQUEST,
 			    "field '%s' is required", label);
 		if (msg_string_value(v, label, true, MSG_STRING_MAX_BYTES,
-		    out[i], err) == -1)
+		        out[i], err) == -1)
 			return -1;
 	}
 	m->u.complete.has_disclosure = true;
@@ -562,11 +567,11 @@ msg_decode_complete(json_t *o, struct msg *m, struct msg_error *err)
 
 	if (msg_contact_id(o, "contact", &m->u.complete.contact, err) == -1 ||
 	    msg_enum(o, "disposition", msg_disposition_names,
-	    nitems(msg_disposition_names), &disposition, err) == -1)
+	        nitems(msg_disposition_names), &disposition, err) == -1)
 		return -1;
 	m->u.complete.disposition = (enum disposition)disposition;
 	if (msg_string(o, "notes", false, MSG_NOTES_MAX_BYTES,
-	    &m->u.complete.notes, err) == -1)
+	        &m->u.complete.notes, err) == -1)
 		return -1;
 	return msg_disclosure(o,
 	    disposition == DISPOSITION_EMERGENCY_DISPATCHED, m, err);
@@ -578,8 +583,7 @@ msg_decode(const char *line, size_t len, struct msg *m, struct msg_error *err)
 {
 	memset(m, 0, sizeof(*m));
 	memset(err, 0, sizeof(*err));
-	if (msg_parse(line, len, m, err) == -1 ||
-	    msg_take_id(m, err) == -1 ||
+	if (msg_parse(line, len, m, err) == -1 || msg_take_id(m, err) == -1 ||
 	    msg_take_type(m, err) == -1)
 		return -1;
 	return msg_decoders[m->type](m->root, m, err);
@@ -686,8 +690,8 @@ msg_error_line(json_t *id, enum msg_code code, const char *message)
 	if ((o = json_object()) == NULL ||
 	    json_object_set_new(o, "type", json_string("error")) == -1 ||
 	    (id != NULL && json_object_set(o, "id", id) == -1) ||
-	    json_object_set_new(o, "code",
-	    json_string(msg_code_name(code))) == -1 ||
+	    json_object_set_new(o, "code", json_string(msg_code_name(code))) ==
+	        -1 ||
 	    json_object_set_new(o, "message", msg_error_text(message)) == -1)
 		fatalx("msg_error_line: out of memory");
 	line = json_dumps(o, JSON_COMPACT);

@@ -141,8 +141,8 @@ notify_status(struct event_base *base, const char *fmt, ...)
 		return;
 	}
 	if (notify_status_ev == NULL &&
-	    (notify_status_ev = evtimer_new(base, notify_status_cb,
-	    NULL)) == NULL)
+	    (notify_status_ev = evtimer_new(base, notify_status_cb, NULL)) ==
+	        NULL)
 		fatalx("notify_status: out of memory");
 	if (!evtimer_pending(notify_status_ev, NULL)) {
 		since = NOTIFY_STATUS_INTERVAL_MS - since;
@@ -163,7 +163,7 @@ notify_reloading(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	(void)sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 	    (unsigned long long)ts.tv_sec * 1000000 +
-	    (unsigned long long)ts.tv_nsec / 1000);
+	        (unsigned long long)ts.tv_nsec / 1000);
 }
 
 /* STOPPING=1 with any waiting status; the status timer is freed. */
@@ -212,7 +212,7 @@ notify_watchdog_start(struct event_base *base)
 	tv.tv_sec = (time_t)(usec / 1000000);
 	tv.tv_usec = (suseconds_t)(usec % 1000000);
 	if ((notify_watchdog_ev = event_new(base, -1, EV_PERSIST,
-	    notify_watchdog_cb, NULL)) == NULL)
+	         notify_watchdog_cb, NULL)) == NULL)
 		fatalx("notify_watchdog_start: out of memory");
 	event_add(notify_watchdog_ev, &tv);
 	log_info("watchdog: pinging every %llu ms",

@@ -27,10 +27,11 @@ policy_text(const struct policy *p)
 	char *text;
 
 	for (size_t i = 0; i < p->route.ntiers; i++)
-		json_array_append_new(tiers, json_pack("{s:i, s:s, s:I}", "tier",
-		    p->tiers[i].tier, "strategy",
-		    conf_strategy_name(p->tiers[i].strategy), "offer_timeout_ms",
-		    (json_int_t)p->tiers[i].offer_timeout_ms));
+		json_array_append_new(tiers,
+		    json_pack("{s:i, s:s, s:I}", "tier", p->tiers[i].tier,
+		        "strategy", conf_strategy_name(p->tiers[i].strategy),
+		        "offer_timeout_ms",
+		        (json_int_t)p->tiers[i].offer_timeout_ms));
 	o = json_pack("{s:o, s:I, s:s, s:I, s:I}", "tiers", tiers,
 	    "max_wait_ms", (json_int_t)p->max_wait_ms, "overflow_target",
 	    p->overflow_target, "continuity_ms",
@@ -52,7 +53,7 @@ policy_parse_tier(json_t *t, struct conf_tier *out)
 	int tier, s;
 
 	if (json_unpack(t, "{s:i, s:s, s:I}", "tier", &tier, "strategy",
-	    &strategy, "offer_timeout_ms", &timeout) != 0 ||
+	        &strategy, "offer_timeout_ms", &timeout) != 0 ||
 	    (s = conf_strategy_from_name(strategy)) < 0 || tier < 1 ||
 	    tier > ROSTER_TIER_MAX || timeout <= 0)
 		return -1;
@@ -72,14 +73,15 @@ policy_parse(int version, const char *text)
 	const char *target;
 	size_t i;
 
-	if (o == NULL || json_unpack(o, "{s:o, s:I, s:s, s:I, s:I}", "tiers",
-	    &tiers, "max_wait_ms", &max_wait, "overflow_target", &target,
-	    "continuity_ms", &continuity, "imminent_max_wait_ms",
-	    &imminent) != 0 || !json_is_array(tiers) ||
-	    json_array_size(tiers) == 0 ||
+	if (o == NULL ||
+	    json_unpack(o, "{s:o, s:I, s:s, s:I, s:I}", "tiers", &tiers,
+	        "max_wait_ms", &max_wait, "overflow_target", &target,
+	        "continuity_ms", &continuity, "imminent_max_wait_ms",
+	        &imminent) != 0 ||
+	    !json_is_array(tiers) || json_array_size(tiers) == 0 ||
 	    json_array_size(tiers) > CONF_TIERS_MAX)
 		goto fail;
-	json_array_foreach(tiers, i, t) {
+	json_array_foreach (tiers, i, t) {
 		if (policy_parse_tier(t, &p->tiers[i]) == -1)
 			goto fail;
 	}

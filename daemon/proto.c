@@ -106,8 +106,8 @@ proto_audit(struct session *s, const char *action, int64_t now)
 {
 	struct store *st = engine_store();
 
-	if (store_audit_add(st, now, session_principal(s), "principal",
-	    action, NULL, NULL) == STORE_ERROR)
+	if (store_audit_add(st, now, session_principal(s), "principal", action,
+	        NULL, NULL) == STORE_ERROR)
 		log_warnx("audit: %s", store_error(st));
 }
 
@@ -177,9 +177,10 @@ proto_hello(struct session *s, const struct msg *m)
 	if (h->role == ROLE_CLINICIAN)
 		c = engine_clinician_connected(h->principal, s);
 	session_welcome(s, h->role, h->principal, c);
-	session_reply(s, m->id, json_pack("{s:s, s:s, s:s, s:s}", "type",
-	    "welcome", "role", msg_role_name(h->role), "principal",
-	    h->principal, "server", "crisisd/" CRISISD_VERSION));
+	session_reply(s, m->id,
+	    json_pack("{s:s, s:s, s:s, s:s}", "type", "welcome", "role",
+	        msg_role_name(h->role), "principal", h->principal, "server",
+	        "crisisd/" CRISISD_VERSION));
 	log_info("%s: %s %s welcomed", conn_peer(session_conn(s)),
 	    msg_role_name(h->role), h->principal);
 	if (conn_peer_cert_cn(session_conn(s)) != NULL)
@@ -190,7 +191,7 @@ proto_hello(struct session *s, const struct msg *m)
 		engine_clinician_welcomed(c);
 	if (h->role == ROLE_INTAKE &&
 	    store_push_pending(st, h->principal, proto_pending_push, s) !=
-	    STORE_OK)
+	        STORE_OK)
 		log_warnx("pending results for %s: %s", h->principal,
 		    store_error(st));
 }
@@ -235,9 +236,8 @@ proto_line_cb(struct conn *c, const char *line, size_t len)
 	else if ((h = proto_handler(m.type)) == NULL)
 		session_error(s, m.id, CODE_BAD_REQUEST, "unknown message");
 	else if ((h->roles & (int)session_role(s)) == 0)
-		session_error(s, m.id, CODE_FORBIDDEN,
-		    "a %s may not send %s", msg_role_name(session_role(s)),
-		    msg_type_name(m.type));
+		session_error(s, m.id, CODE_FORBIDDEN, "a %s may not send %s",
+		    msg_role_name(session_role(s)), msg_type_name(m.type));
 	else
 		h->handle(s, &m);
 	msg_clear(&m);

@@ -160,8 +160,8 @@ roster_add_clinician(struct roster *r, const char *id, const char *name,
 	at = roster_position(r, id, &found);
 	if (found)
 		return -1;
-	r->clinicians = roster_grow(r->clinicians, r->nclinicians,
-	    sizeof *r->clinicians);
+	r->clinicians =
+	    roster_grow(r->clinicians, r->nclinicians, sizeof *r->clinicians);
 	memmove(&r->clinicians[at + 1], &r->clinicians[at],
 	    (r->nclinicians - at) * sizeof *r->clinicians);
 	r->nclinicians++;
@@ -385,8 +385,8 @@ roster_speaks(const struct roster_clinician *c, const char *language)
 
 /* Does c have every one of needs (empty needs are ignored)? */
 bool
-roster_has_skills(const struct roster_clinician *c,
-    const char *const *needs, size_t nneeds)
+roster_has_skills(const struct roster_clinician *c, const char *const *needs,
+    size_t nneeds)
 {
 	const char *need;
 	size_t i, len;
@@ -395,8 +395,8 @@ roster_has_skills(const struct roster_clinician *c,
 		if (needs[i] == NULL)
 			continue;
 		need = roster_trim(needs[i], strlen(needs[i]), &len);
-		if (len > 0 && !roster_list_has(c->skills, c->nskills, need,
-		    len))
+		if (len > 0 &&
+		    !roster_list_has(c->skills, c->nskills, need, len))
 			return false;
 	}
 	return true;
@@ -425,9 +425,8 @@ roster_gap(struct roster_window *out, size_t max, size_t *n, int64_t start,
 
 /* Windows within [from_ms, to_ms) that no shift on tier covers. */
 size_t
-roster_gaps(const struct roster_shift *shifts, size_t nshifts,
-    int tier, int64_t from_ms, int64_t to_ms, struct roster_window *out,
-    size_t max)
+roster_gaps(const struct roster_shift *shifts, size_t nshifts, int tier,
+    int64_t from_ms, int64_t to_ms, struct roster_window *out, size_t max)
 {
 	struct roster_window *w;
 	int64_t cursor = from_ms;
@@ -437,8 +436,8 @@ roster_gaps(const struct roster_shift *shifts, size_t nshifts,
 		return 0;
 	w = xreallocarray(NULL, nshifts > 0 ? nshifts : 1, sizeof *w);
 	for (i = 0; i < nshifts; i++) {
-		if (shifts[i].tier == tier && shifts[i].start_ms <
-		    shifts[i].end_ms) {
+		if (shifts[i].tier == tier &&
+		    shifts[i].start_ms < shifts[i].end_ms) {
 			w[nw].start_ms = shifts[i].start_ms;
 			w[nw++].end_ms = shifts[i].end_ms;
 		}

@@ -111,8 +111,7 @@ route_any_offered(const struct route_cand *cands, size_t ncands)
  * now; overflowing would send the caller away from a free clinician)?
  */
 static bool
-route_any_waitable(const struct route_cand *cands, size_t ncands,
-    uint32_t mask)
+route_any_waitable(const struct route_cand *cands, size_t ncands, uint32_t mask)
 {
 	for (size_t i = 0; i < ncands; i++) {
 		const struct route_cand *c = &cands[i];
@@ -199,8 +198,8 @@ route_best(const struct route_policy *pol, const struct route_cand *cands,
 
 /* Add an offer to the plan. */
 static void
-route_offer(struct route_plan *plan, size_t cand, int tier,
-    int64_t expires_at, bool continuity)
+route_offer(struct route_plan *plan, size_t cand, int tier, int64_t expires_at,
+    bool continuity)
 {
 	struct route_offer *o = &plan->offers[plan->noffers++];
 
@@ -249,8 +248,8 @@ route_enter_tier(const struct route_policy *pol, struct route_pos *pos,
 /* Offer the primary clinician alone, if continuity applies. */
 static bool
 route_start_continuity(const struct route_policy *pol, struct route_pos *pos,
-    const struct route_contact *ct, const struct route_cand *cands,
-    int64_t now, struct route_plan *plan)
+    const struct route_contact *ct, const struct route_cand *cands, int64_t now,
+    struct route_plan *plan)
 {
 	uint32_t mask = route_policy_mask(pol);
 	const struct route_cand *c;
@@ -284,8 +283,8 @@ route_step_tier(const struct route_policy *pol, struct route_pos *pos,
 
 	if (t->strategy == STRATEGY_RING_ALL) {
 		if (pos->stage_deadline == 0)
-			pos->stage_deadline = route_min(
-			    now + t->offer_timeout_ms, pos->deadline);
+			pos->stage_deadline =
+			    route_min(now + t->offer_timeout_ms, pos->deadline);
 		if (now >= pos->stage_deadline)
 			return false;
 		/* Everyone on the tier, and anyone who joins before it ends. */
@@ -365,8 +364,9 @@ route_step_imminent(const struct route_policy *pol, struct route_pos *pos,
 
 	for (size_t i = 0; i < ncands; i++) {
 		if (route_offerable(&cands[i], mask))
-			route_offer(plan, i, route_lowest(cands[i].tiers & mask),
-			    pos->deadline, false);
+			route_offer(plan, i,
+			    route_lowest(cands[i].tiers & mask), pos->deadline,
+			    false);
 	}
 	if (plan->noffers > 0 || route_any_offered(cands, ncands))
 		return;
@@ -380,8 +380,8 @@ route_start(struct route_pos *pos, int64_t queued_at, bool imminent,
 {
 	memset(pos, 0, sizeof(*pos));
 	pos->stage = ROUTE_START;
-	pos->deadline = queued_at + (imminent ? imminent_max_wait_ms :
-	    max_wait_ms);
+	pos->deadline =
+	    queued_at + (imminent ? imminent_max_wait_ms : max_wait_ms);
 }
 
 /* Decide the next step for one contact. */
@@ -407,7 +407,7 @@ route_next(const struct route_policy *pol, struct route_pos *pos,
 				break;
 			}
 			if (route_start_continuity(pol, pos, ct, cands, now,
-			    plan))
+			        plan))
 				return;
 			route_enter_tier(pol, pos, 0, false, plan);
 			break;

@@ -24,7 +24,7 @@
 
 struct held {
 	char *line;
-	json_t *ack_id;   /* an acknowledgement: its request's id */
+	json_t *ack_id; /* an acknowledgement: its request's id */
 	bool ack;
 	int64_t push_seq; /* a stored push, 0 if not */
 	STAILQ_ENTRY(held) entry;
@@ -39,7 +39,7 @@ struct session {
 	uint64_t welcome_seq; /* order of welcomes, for "most recent" */
 	struct clin *clin;
 	STAILQ_HEAD(, held) held;
-	bool queued;      /* on the flush list */
+	bool queued; /* on the flush list */
 	int64_t *sent_pushes; /* pushes written, not yet seen drained */
 	size_t nsent_pushes;
 	TAILQ_ENTRY(session) all;
@@ -50,12 +50,12 @@ struct session {
 };
 
 static TAILQ_HEAD(, session) session_all = TAILQ_HEAD_INITIALIZER(session_all);
-static TAILQ_HEAD(, session) session_flushq =
-    TAILQ_HEAD_INITIALIZER(session_flushq);
-static TAILQ_HEAD(, session) session_watchers =
-    TAILQ_HEAD_INITIALIZER(session_watchers);
-static TAILQ_HEAD(, session) session_pushq =
-    TAILQ_HEAD_INITIALIZER(session_pushq);
+static TAILQ_HEAD(, session) session_flushq = TAILQ_HEAD_INITIALIZER(
+    session_flushq);
+static TAILQ_HEAD(, session) session_watchers = TAILQ_HEAD_INITIALIZER(
+    session_watchers);
+static TAILQ_HEAD(, session) session_pushq = TAILQ_HEAD_INITIALIZER(
+    session_pushq);
 static size_t session_n;
 static uint64_t session_welcomes;
 
@@ -276,7 +276,7 @@ session_broadcast(json_t *event)
 		return;
 	}
 	line = session_line(event);
-	TAILQ_FOREACH(s, &session_watchers, watch)
+	TAILQ_FOREACH (s, &session_watchers, watch)
 		session_hold(s, xstrdup(line));
 	free(line);
 }
@@ -287,7 +287,7 @@ session_intake_latest(const char *principal)
 {
 	struct session *s, *best = NULL;
 
-	TAILQ_FOREACH(s, &session_all, all) {
+	TAILQ_FOREACH (s, &session_all, all) {
 		if (s->role == ROLE_INTAKE && !conn_closing(s->conn) &&
 		    strcmp(s->principal, principal) == 0 &&
 		    (best == NULL || s->welcome_seq > best->welcome_seq))
@@ -320,7 +320,8 @@ session_mark_delivered(struct store *st, int64_t now)
 		if (conn_unsent(s->conn) > 0)
 			continue;
 		for (size_t i = 0; i < s->nsent_pushes; i++) {
-			if (store_push_delivered(st, s->sent_pushes[i], now) == STORE_ERROR)
+			if (store_push_delivered(st, s->sent_pushes[i], now) ==
+			    STORE_ERROR)
 				log_warnx("push delivered: %s",
 				    store_error(st));
 		}
@@ -372,7 +373,8 @@ session_flush(void)
 	session_mark_delivered(st, util_now_ms());
 	if (store_batch_open(st) && store_commit(st) != STORE_OK) {
 		log_error("commit failed: %s; re-reading state from the "
-		    "database", store_error(st));
+		          "database",
+		    store_error(st));
 		committed = false;
 	}
 	while ((s = TAILQ_FIRST(&session_flushq)) != NULL)
@@ -407,6 +409,6 @@ session_finish_all(const char *why)
 {
 	struct session *s;
 
-	TAILQ_FOREACH(s, &session_all, all)
+	TAILQ_FOREACH (s, &session_all, all)
 		conn_finish(s->conn, why);
 }

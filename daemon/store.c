@@ -160,7 +160,7 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 /* A connection setting: the PRAGMA that sets it and how to read it back. */
 struct store_setting {
 	const char *set;
-	const char *get;    /* NULL: the set statement's own result, if any */
+	const char *get; /* NULL: the set statement's own result, if any */
 	const char *expect; /* NULL: not checked */
 };
 
@@ -168,10 +168,11 @@ static const struct store_setting store_settings[] = {
 	{ "PRAGMA journal_mode = WAL", NULL, "wal" },
 	{ "PRAGMA synchronous = FULL", "PRAGMA synchronous", "2" },
 	{ "PRAGMA foreign_keys = ON", "PRAGMA foreign_keys", "1" },
-	{ "PRAGMA wal_autocheckpoint = "
-	  STORE_STR(STORE_WAL_AUTOCHECKPOINT_PAGES), NULL, NULL },
-	{ "PRAGMA journal_size_limit = "
-	  STORE_STR(STORE_WAL_LIMIT_BYTES), NULL, NULL },
+	{ "PRAGMA wal_autocheckpoint = " STORE_STR(
+	      STORE_WAL_AUTOCHECKPOINT_PAGES),
+	    NULL, NULL },
+	{ "PRAGMA journal_size_limit = " STORE_STR(STORE_WAL_LIMIT_BYTES), NULL,
+	    NULL },
 };
 
 /* Record the message store_error() returns. */
@@ -208,7 +209,7 @@ store_stmt(struct store *st, enum store_stmt_id id)
 {
 	if (st->stmts[id] == NULL &&
 	    sqlite3_prepare_v3(st->db, store_sql[id], -1,
-	    SQLITE_PREPARE_PERSISTENT, &st->stmts[id], NULL) != SQLITE_OK) {
+	        SQLITE_PREPARE_PERSISTENT, &st->stmts[id], NULL) != SQLITE_OK) {
 		store_fail(st, "prepare");
 		return NULL;
 	}
@@ -246,7 +247,8 @@ store_step_write(struct store *st, sqlite3_stmt *s, const char *what)
 	return result;
 }
 
-/* Step a statement that reads one row: STORE_OK, STORE_NOTFOUND or STORE_ERROR. */
+/* Step a statement that reads one row: STORE_OK, STORE_NOTFOUND or STORE_ERROR.
+ */
 int
 store_step_read(struct store *st, sqlite3_stmt *s, const char *what)
 {
@@ -286,11 +288,12 @@ store_run(struct store *st, enum store_stmt_id id, const char *what)
 
 	if ((s = store_stmt(st, id)) == NULL)
 		return STORE_ERROR;
-	return store_step_write(st, s, what) == STORE_OK ? STORE_OK :
-	    STORE_ERROR;
+	return store_step_write(st, s, what) == STORE_OK ? STORE_OK
+	                                                 : STORE_ERROR;
 }
 
-/* Make sure the batch's transaction is open (BEGIN IMMEDIATE on first write). */
+/* Make sure the batch's transaction is open (BEGIN IMMEDIATE on first write).
+ */
 int
 store_batch_begin(struct store *st)
 {
@@ -298,7 +301,8 @@ store_batch_begin(struct store *st)
 		return STORE_OK;
 	if (st->batch) {
 		st->batch_lost = true;
-		store_set_error(st, "the batch was rolled back after an "
+		store_set_error(st,
+		    "the batch was rolled back after an "
 		    "earlier error; commit or roll back first");
 		return STORE_ERROR;
 	}
@@ -328,7 +332,7 @@ store_savepoint_end(struct store *st, bool keep)
 	/* Undoing must not hide why the writes failed. */
 	memcpy(saved, st->error, sizeof saved);
 	if (store_run(st, STORE_STMT_ROLLBACK_TO, "roll back savepoint") !=
-	    STORE_OK ||
+	        STORE_OK ||
 	    store_run(st, STORE_STMT_RELEASE, "release savepoint") != STORE_OK)
 		return STORE_ERROR;
 	memcpy(st->error, saved, sizeof saved);
@@ -392,7 +396,8 @@ store_commit(struct store *st)
 	if (!st->batch)
 		return 0;
 	if (st->batch_lost || sqlite3_get_autocommit(st->db)) {
-		store_set_error(st, "commit: the batch was rolled back after "
+		store_set_error(st,
+		    "commit: the batch was rolled back after "
 		    "an earlier error");
 		store_rollback(st);
 		return -1;
@@ -489,11 +494,11 @@ store_migrate_one(struct store *st, int *version)
 	}
 	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
 	if (sqlite3_exec(st->db, store_migrations[v], NULL, NULL, NULL) !=
-	    SQLITE_OK ||
+	        SQLITE_OK ||
 	    sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		store_set_error(st, "migration to schema version %d: %s",
-		    v + 1, sqlite3_errmsg(st->db));
+		store_set_error(st, "migration to schema version %d: %s", v + 1,
+		    sqlite3_errmsg(st->db));
 		goto fail;
 	}
 	*version = v + 1;
@@ -514,19 +519,22 @@ store_prepare_schema(struct store *st, enum store_open_mode mode)
 		return STORE_ERROR;
 	st->version_found = version;
 	if (version > STORE_SCHEMA_VERSION) {
-		store_set_error(st, "schema version %d is newer than this "
-		    "build's %d; run a newer crisisd", version,
-		    STORE_SCHEMA_VERSION);
+		store_set_error(st,
+		    "schema version %d is newer than this "
+		    "build's %d; run a newer crisisd",
+		    version, STORE_SCHEMA_VERSION);
 		return STORE_ERROR;
 	}
 	if (mode == STORE_OPEN_EXISTING) {
 		if (version == STORE_SCHEMA_VERSION)
 			return STORE_OK;
 		if (version == 0)
-			store_set_error(st, "database is not initialised; run "
+			store_set_error(st,
+			    "database is not initialised; run "
 			    "crisisctl init");
 		else
-			store_set_error(st, "schema version %d is older than "
+			store_set_error(st,
+			    "schema version %d is older than "
 			    "this build's %d; run crisisctl init to migrate",
 			    version, STORE_SCHEMA_VERSION);
 		return STORE_ERROR;
@@ -584,7 +592,7 @@ store_open(const char *path, enum store_open_mode mode, char **cause)
 	} else if (store_configure(st) == STORE_OK &&
 	    store_prepare_schema(st, mode) == STORE_OK &&
 	    (mode != STORE_OPEN_DAEMON ||
-	    store_checkpoint_start(st, path) == STORE_OK)) {
+	        store_checkpoint_start(st, path) == STORE_OK)) {
 		umask(mask);
 		return st;
 	}
@@ -628,7 +636,8 @@ store_check(struct store *st, char **cause)
 	char result[STORE_ERROR_BYTES];
 	int version;
 
-	if (store_pragma(st, "PRAGMA quick_check", result, sizeof result) != 0 ||
+	if (store_pragma(st, "PRAGMA quick_check", result, sizeof result) !=
+	        0 ||
 	    store_user_version(st, &version) != 0) {
 		xasprintf(cause, "%s", st->error);
 		return -1;

@@ -28,9 +28,9 @@ store_audit_add(struct store *st, int64_t at, const char *actor,
 	if ((s = store_audit_write(st, STORE_STMT_AUDIT_INSERT)) == NULL)
 		return STORE_ERROR;
 	if ((sqlite3_bind_int64(s, 1, at) | store_bind_text(s, 2, actor) |
-	    store_bind_text(s, 3, actor_kind) | store_bind_text(s, 4, action) |
-	    store_bind_text(s, 5, target) | store_bind_text(s, 6, detail)) !=
-	    SQLITE_OK)
+	        store_bind_text(s, 3, actor_kind) |
+	        store_bind_text(s, 4, action) | store_bind_text(s, 5, target) |
+	        store_bind_text(s, 6, detail)) != SQLITE_OK)
 		return store_fail(st, "add audit row");
 	return store_step_write(st, s, "add audit row");
 }
@@ -46,9 +46,10 @@ store_disclosure_add(struct store *st, const char *contact,
 	if ((s = store_audit_write(st, STORE_STMT_DISCLOSURE_INSERT)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, contact) | store_bind_text(s, 2, clinician) |
-	    sqlite3_bind_int64(s, 3, at) | store_bind_text(s, 4, recipient) |
-	    store_bind_text(s, 5, affiliation) |
-	    store_bind_text(s, 6, nature)) != SQLITE_OK)
+	        sqlite3_bind_int64(s, 3, at) |
+	        store_bind_text(s, 4, recipient) |
+	        store_bind_text(s, 5, affiliation) |
+	        store_bind_text(s, 6, nature)) != SQLITE_OK)
 		return store_fail(st, "add disclosure");
 	return store_step_write(st, s, "add disclosure");
 }
@@ -63,7 +64,7 @@ store_followup_open(struct store *st, const char *contact, const char *reason,
 	if ((s = store_audit_write(st, STORE_STMT_FOLLOWUP_OPEN)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, contact) | store_bind_text(s, 2, reason) |
-	    sqlite3_bind_int64(s, 3, at)) != SQLITE_OK)
+	        sqlite3_bind_int64(s, 3, at)) != SQLITE_OK)
 		return store_fail(st, "open follow-up");
 	return store_step_write(st, s, "open follow-up");
 }

@@ -87,8 +87,10 @@ store_backup_create(struct store *st, const char *tmp, bool replace)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    S_IRUSR | S_IWUSR);
 	if (fd == -1 && errno == EEXIST) {
-		store_set_error(st, "%s exists: another backup is running, or "
-		    "one failed; remove it or use --force", tmp);
+		store_set_error(st,
+		    "%s exists: another backup is running, or "
+		    "one failed; remove it or use --force",
+		    tmp);
 		return STORE_CONFLICT;
 	}
 	if (fd == -1) {
@@ -111,14 +113,15 @@ store_backup_copy(struct store *st, sqlite3 *dst, const char *tmp)
 		return STORE_ERROR;
 	}
 	while (((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY ||
-	    rc == SQLITE_LOCKED) && waited_ms < STORE_BACKUP_BUSY_MS) {
+	           rc == SQLITE_LOCKED) &&
+	    waited_ms < STORE_BACKUP_BUSY_MS) {
 		sqlite3_sleep(STORE_BACKUP_RETRY_MS);
 		waited_ms += STORE_BACKUP_RETRY_MS;
 	}
 	if (sqlite3_backup_finish(b) != SQLITE_OK || rc != SQLITE_DONE) {
 		store_set_error(st, "%s: backup: %s", tmp,
-		    rc != SQLITE_DONE ? sqlite3_errstr(rc) :
-		    sqlite3_errmsg(dst));
+		    rc != SQLITE_DONE ? sqlite3_errstr(rc)
+		                      : sqlite3_errmsg(dst));
 		return STORE_ERROR;
 	}
 	return STORE_OK;
@@ -129,8 +132,8 @@ store_backup_copy(struct store *st, sqlite3 *dst, const char *tmp)
  * the number of rows to *nrows.
  */
 static int
-store_backup_pragma(struct store *st, sqlite3 *dst, const char *sql,
-    char *out, size_t size, int *nrows)
+store_backup_pragma(struct store *st, sqlite3 *dst, const char *sql, char *out,
+    size_t size, int *nrows)
 {
 	sqlite3_stmt *s;
 	const char *text;
@@ -164,15 +167,17 @@ store_backup_check(struct store *st, sqlite3 *dst)
 	int nrows;
 
 	if (store_backup_pragma(st, dst, "PRAGMA journal_mode = DELETE", got,
-	    sizeof got, &nrows) != STORE_OK)
+	        sizeof got, &nrows) != STORE_OK)
 		return STORE_ERROR;
 	if (strcmp(got, "delete") != 0) {
-		store_set_error(st, "copy: journal_mode is \"%s\", not "
-		    "\"delete\"", got);
+		store_set_error(st,
+		    "copy: journal_mode is \"%s\", not "
+		    "\"delete\"",
+		    got);
 		return STORE_ERROR;
 	}
 	if (store_backup_pragma(st, dst, "PRAGMA integrity_check", got,
-	    sizeof got, &nrows) != STORE_OK)
+	        sizeof got, &nrows) != STORE_OK)
 		return STORE_ERROR;
 	if (nrows != 1 || strcmp(got, "ok") != 0) {
 		store_set_error(st, "copy: integrity_check: %s", got);
@@ -188,11 +193,11 @@ store_backup_write(struct store *st, const char *tmp)
 	sqlite3 *dst = NULL;
 	int rc;
 
-	rc = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOFOLLOW, NULL);
+	rc = sqlite3_open_v2(tmp, &dst,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
 	if (rc != SQLITE_OK) {
-		store_set_error(st, "%s: %s", tmp, dst != NULL ?
-		    sqlite3_errmsg(dst) : sqlite3_errstr(rc));
+		store_set_error(st, "%s: %s", tmp,
+		    dst != NULL ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
 		sqlite3_close(dst);
 		return STORE_ERROR;
 	}
@@ -210,8 +215,7 @@ store_backup_write(struct store *st, const char *tmp)
 
 /* fsync path (a file or a directory); its size into *bytes if not NULL. */
 static int
-store_backup_sync(struct store *st, const char *path, int flags,
-    int64_t *bytes)
+store_backup_sync(struct store *st, const char *path, int flags, int64_t *bytes)
 {
 	struct stat sb;
 	int fd;
@@ -242,8 +246,10 @@ store_backup_publish(struct store *st, const char *tmp, const char *path,
 
 	if (replace ? rename(tmp, path) == -1 : link(tmp, path) == -1) {
 		if (errno == EEXIST) {
-			store_set_error(st, "%s exists; use --force to replace "
-			    "it", path);
+			store_set_error(st,
+			    "%s exists; use --force to replace "
+			    "it",
+			    path);
 			rc = STORE_CONFLICT;
 		} else {
 			store_set_error(st, "%s: %s", path, strerror(errno));
@@ -266,8 +272,7 @@ store_backup_publish(struct store *st, const char *tmp, const char *path,
 
 /* A checked copy of the database at path, made while the daemon runs. */
 int
-store_backup(struct store *st, const char *path, bool replace,
-    int64_t *bytes)
+store_backup(struct store *st, const char *path, bool replace, int64_t *bytes)
 {
 	char *tmp;
 	int rc;

@@ -84,17 +84,18 @@ struct store_checkpoint {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	/* Under lock: */
-	bool wanted;   /* commits added frames enough for a checkpoint */
-	bool running;  /* the thread is checkpointing or syncing */
-	bool stop;     /* store_checkpoint_stop() asks the thread to end */
-	bool asleep;   /* the thread waits for the next commit, all copied */
-	unsigned long commits;     /* the hook's calls so far */
+	bool wanted; /* commits added frames enough for a checkpoint */
+	bool running; /* the thread is checkpointing or syncing */
+	bool stop; /* store_checkpoint_stop() asks the thread to end */
+	bool asleep; /* the thread waits for the next commit, all copied */
+	unsigned long commits; /* the hook's calls so far */
 	unsigned long commits_run; /* as the thread's last checkpoint began */
 	struct store_checkpoint_counts counts;
 	/* The thread's alone: the WAL's frames copied as of its last sync. */
 	int synced_pages;
 	/* The commit path's alone: */
-	int woken_at_pages; /* the WAL's frames when the thread was last woken */
+	int woken_at_pages; /* the WAL's frames when the thread was last woken
+	                     */
 	int64_t tail_at_ms; /* the monotonic time of the next tail copy */
 };
 
@@ -119,7 +120,7 @@ store_checkpoint_tail(struct store_checkpoint *cp, sqlite3 *db,
 		return;
 	/* SQLITE_BUSY: another connection is checkpointing; try again later. */
 	if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL,
-	    NULL) != SQLITE_OK)
+	        NULL) != SQLITE_OK)
 		return;
 	cp->tail_at_ms = now + STORE_CHECKPOINT_TAIL_EVERY_MS;
 	pthread_mutex_lock(&cp->lock);
@@ -146,8 +147,8 @@ store_checkpoint_hook(void *arg, sqlite3 *db, const char *name, int pages)
 		cp->tail_at_ms = 0;
 	}
 	past = pages >= STORE_CHECKPOINT_LIMIT_PAGES;
-	wake = pages - cp->woken_at_pages >= (past ?
-	    STORE_CHECKPOINT_TAIL_PAGES : STORE_CHECKPOINT_PAGES);
+	wake = pages - cp->woken_at_pages >=
+	    (past ? STORE_CHECKPOINT_TAIL_PAGES : STORE_CHECKPOINT_PAGES);
 	pthread_mutex_lock(&cp->lock);
 	cp->commits++;
 	if (cp->asleep) {
@@ -178,7 +179,8 @@ store_checkpoint_sync(struct store_checkpoint *cp)
 	sqlite3_file *file = NULL;
 
 	if (sqlite3_file_control(cp->db, "main", SQLITE_FCNTL_FILE_POINTER,
-	    &file) == SQLITE_OK && file != NULL && file->pMethods != NULL)
+	        &file) == SQLITE_OK &&
+	    file != NULL && file->pMethods != NULL)
 		file->pMethods->xSync(file, SQLITE_SYNC_NORMAL);
 }
 
@@ -237,8 +239,9 @@ store_checkpoint_wait(struct store_checkpoint *cp)
 		until.tv_nsec += STORE_CHECKPOINT_IDLE_MS * 1000000L;
 		until.tv_sec += until.tv_nsec / 1000000000L;
 		until.tv_nsec %= 1000000000L;
-		while (!cp->wanted && !cp->stop && pthread_cond_timedwait(
-		    &cp->wake, &cp->lock, &until) != ETIMEDOUT)
+		while (!cp->wanted && !cp->stop &&
+		    pthread_cond_timedwait(&cp->wake, &cp->lock, &until) !=
+		        ETIMEDOUT)
 			;
 		if (!cp->wanted && !cp->stop && cp->commits == seen)
 			return false;
@@ -276,19 +279,19 @@ store_checkpoint_connect(struct store *st, struct store_checkpoint *cp,
 	 * SQLite need not serialise calls on it; its file locks and the
 	 * shared WAL index are still guarded by SQLite's global mutexes.
 	 */
-	rc = sqlite3_open_v2(path, &cp->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(path, &cp->db,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		store_set_error(st, "checkpointer: open: %s", cp->db != NULL ?
-		    sqlite3_errmsg(cp->db) : sqlite3_errstr(rc));
+		store_set_error(st, "checkpointer: open: %s",
+		    cp->db != NULL ? sqlite3_errmsg(cp->db)
+		                   : sqlite3_errstr(rc));
 		return STORE_ERROR;
 	}
 	if (sqlite3_busy_timeout(cp->db, STORE_CHECKPOINT_BUSY_MS) !=
-	    SQLITE_OK ||
+	        SQLITE_OK ||
 	    sqlite3_exec(cp->db, "PRAGMA synchronous = FULL", NULL, NULL,
-	    NULL) != SQLITE_OK) {
-		store_set_error(st, "checkpointer: %s",
-		    sqlite3_errmsg(cp->db));
+	        NULL) != SQLITE_OK) {
+		store_set_error(st, "checkpointer: %s", sqlite3_errmsg(cp->db));
 		return STORE_ERROR;
 	}
 	return STORE_OK;
@@ -358,7 +361,7 @@ store_checkpoint_start(struct store *st, const char *path)
 	if (store_checkpoint_connect(st, cp, path) != STORE_OK)
 		goto fail;
 	if (sqlite3_exec(st->db, "PRAGMA wal_autocheckpoint = 0", NULL, NULL,
-	    NULL) != SQLITE_OK) {
+	        NULL) != SQLITE_OK) {
 		store_fail(st, "wal_autocheckpoint");
 		goto fail;
 	}
@@ -411,8 +414,8 @@ store_checkpoint_counts(struct store *st, struct store_checkpoint_counts *out)
 		return -1;
 	pthread_mutex_lock(&cp->lock);
 	*out = cp->counts;
-	out->caught_up = !cp->running && !cp->wanted &&
-	    cp->commits == cp->commits_run;
+	out->caught_up =
+	    !cp->running && !cp->wanted && cp->commits == cp->commits_run;
 	pthread_mutex_unlock(&cp->lock);
 	return 0;
 }

@@ -19,7 +19,7 @@
 enum store_contact_stamp {
 	STORE_STAMP_NONE,
 	STORE_STAMP_ASSIGNED, /* clinician and assigned_at */
-	STORE_STAMP_CLOSED,   /* closed_at */
+	STORE_STAMP_CLOSED, /* closed_at */
 };
 
 static const struct {
@@ -44,7 +44,8 @@ store_contact_bind_time(sqlite3_stmt *s, int i, int64_t ms)
 static int
 store_contact_bind_tier(sqlite3_stmt *s, int i, int tier)
 {
-	return tier <= 0 ? sqlite3_bind_null(s, i) : sqlite3_bind_int(s, i, tier);
+	return tier <= 0 ? sqlite3_bind_null(s, i)
+	                 : sqlite3_bind_int(s, i, tier);
 }
 
 /* Get the cached write statement id with the batch open. */
@@ -58,8 +59,8 @@ store_contact_write(struct store *st, enum store_stmt_id id)
 
 /* Step an UPDATE or DELETE: STORE_NOTFOUND when it touched no row. */
 static int
-store_contact_step_change(struct store *st, sqlite3_stmt *s,
-    const char *what, const char *key)
+store_contact_step_change(struct store *st, sqlite3_stmt *s, const char *what,
+    const char *key)
 {
 	int rc;
 
@@ -82,20 +83,22 @@ store_contact_insert(struct store *st, const struct store_contact *c)
 	if ((s = store_contact_write(st, STORE_STMT_CONTACT_INSERT)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, c->id) | store_bind_text(s, 2, c->intake) |
-	    store_bind_text(s, 3, c->ref) | store_bind_text(s, 4, c->channel) |
-	    store_bind_text(s, 5, c->risk) | store_bind_text(s, 6, c->caller) |
-	    store_bind_text(s, 7, c->patient) |
-	    store_bind_text(s, 8, c->program) |
-	    store_bind_text(s, 9, c->language) |
-	    store_bind_text(s, 10, c->needs != NULL ? c->needs : "[]") |
-	    store_bind_text(s, 11, c->state) |
-	    store_bind_text(s, 12, c->clinician) |
-	    store_bind_text(s, 13, c->route) |
-	    sqlite3_bind_int64(s, 14, c->queued_at) |
-	    sqlite3_bind_int64(s, 15, c->deadline_at) |
-	    store_contact_bind_time(s, 16, c->assigned_at) |
-	    store_contact_bind_time(s, 17, c->closed_at) |
-	    sqlite3_bind_int(s, 18, c->policy_version)) != SQLITE_OK)
+	        store_bind_text(s, 3, c->ref) |
+	        store_bind_text(s, 4, c->channel) |
+	        store_bind_text(s, 5, c->risk) |
+	        store_bind_text(s, 6, c->caller) |
+	        store_bind_text(s, 7, c->patient) |
+	        store_bind_text(s, 8, c->program) |
+	        store_bind_text(s, 9, c->language) |
+	        store_bind_text(s, 10, c->needs != NULL ? c->needs : "[]") |
+	        store_bind_text(s, 11, c->state) |
+	        store_bind_text(s, 12, c->clinician) |
+	        store_bind_text(s, 13, c->route) |
+	        sqlite3_bind_int64(s, 14, c->queued_at) |
+	        sqlite3_bind_int64(s, 15, c->deadline_at) |
+	        store_contact_bind_time(s, 16, c->assigned_at) |
+	        store_contact_bind_time(s, 17, c->closed_at) |
+	        sqlite3_bind_int(s, 18, c->policy_version)) != SQLITE_OK)
 		return store_fail(st, "insert contact");
 	rc = store_step_write(st, s, "insert contact");
 	if (rc == STORE_CONFLICT)
@@ -106,8 +109,8 @@ store_contact_insert(struct store *st, const struct store_contact *c)
 
 /* Copy two text columns of the row s stands on, then reset s. */
 static int
-store_contact_copy2(struct store *st, sqlite3_stmt *s, char *a,
-    size_t asize, char *b, size_t bsize)
+store_contact_copy2(struct store *st, sqlite3_stmt *s, char *a, size_t asize,
+    char *b, size_t bsize)
 {
 	const char *ta, *tb;
 
@@ -125,7 +128,8 @@ store_contact_copy2(struct store *st, sqlite3_stmt *s, char *a,
 	return STORE_OK;
 }
 
-/* The id and state of the contact intake made with ref; STORE_NOTFOUND if none. */
+/* The id and state of the contact intake made with ref; STORE_NOTFOUND if none.
+ */
 int
 store_contact_by_ref(struct store *st, const char *intake, const char *ref,
     char id[CONTACT_ID_MAX + 1], char state[16])
@@ -207,18 +211,18 @@ store_contact_change(struct store *st, const char *id, const char *state,
 		store_set_error(st, "set state: assigned without a clinician");
 		return STORE_ERROR;
 	}
-	if ((s = store_contact_write(st, STORE_STMT_CONTACT_SET_STATE)) ==
-	    NULL)
+	if ((s = store_contact_write(st, STORE_STMT_CONTACT_SET_STATE)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, id) | store_bind_text(s, 2, state) |
-	    store_bind_text(s, 3, clinician) |
-	    (stamp == STORE_STAMP_ASSIGNED ? sqlite3_bind_int64(s, 4, at) :
-	    sqlite3_bind_null(s, 4)) |
-	    (stamp == STORE_STAMP_CLOSED ? sqlite3_bind_int64(s, 5, at) :
-	    sqlite3_bind_null(s, 5)) |
-	    (tier > 0 ? sqlite3_bind_int(s, 6, tier) : sqlite3_bind_null(s, 6)) |
-	    (accept_ms >= 0 ? sqlite3_bind_int64(s, 7, accept_ms) :
-	    sqlite3_bind_null(s, 7))) != SQLITE_OK)
+	        store_bind_text(s, 3, clinician) |
+	        (stamp == STORE_STAMP_ASSIGNED ? sqlite3_bind_int64(s, 4, at)
+	                                       : sqlite3_bind_null(s, 4)) |
+	        (stamp == STORE_STAMP_CLOSED ? sqlite3_bind_int64(s, 5, at)
+	                                     : sqlite3_bind_null(s, 5)) |
+	        (tier > 0 ? sqlite3_bind_int(s, 6, tier)
+	                  : sqlite3_bind_null(s, 6)) |
+	        (accept_ms >= 0 ? sqlite3_bind_int64(s, 7, accept_ms)
+	                        : sqlite3_bind_null(s, 7))) != SQLITE_OK)
 		return store_fail(st, "set state");
 	rc = store_contact_step_change(st, s, "set state", "contact");
 	if (rc != STORE_OK || stamp == STORE_STAMP_NONE)
@@ -250,11 +254,10 @@ store_contact_set_route(struct store *st, const char *id, int tier,
 {
 	sqlite3_stmt *s;
 
-	if ((s = store_contact_write(st, STORE_STMT_CONTACT_SET_ROUTE)) ==
-	    NULL)
+	if ((s = store_contact_write(st, STORE_STMT_CONTACT_SET_ROUTE)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, id) | sqlite3_bind_int(s, 2, tier) |
-	    store_bind_text(s, 3, route)) != SQLITE_OK)
+	        store_bind_text(s, 3, route)) != SQLITE_OK)
 		return store_fail(st, "set route");
 	return store_contact_step_change(st, s, "set route", "contact");
 }
@@ -269,7 +272,7 @@ store_contact_complete(struct store *st, const char *id,
 	if ((s = store_contact_write(st, STORE_STMT_CONTACT_COMPLETE)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, id) | store_bind_text(s, 2, disposition) |
-	    store_bind_text(s, 3, notes) | sqlite3_bind_int64(s, 4, at)) !=
+	        store_bind_text(s, 3, notes) | sqlite3_bind_int64(s, 4, at)) !=
 	    SQLITE_OK)
 		return store_fail(st, "complete");
 	return store_contact_step_change(st, s, "complete", "contact");
@@ -285,42 +288,41 @@ store_event_add(struct store *st, const char *contact, int64_t at,
 	if ((s = store_contact_write(st, STORE_STMT_EVENT_INSERT)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, contact) | sqlite3_bind_int64(s, 2, at) |
-	    store_bind_text(s, 3, event) |
-	    store_contact_bind_tier(s, 4, tier) |
-	    store_bind_text(s, 5, clinician) |
-	    store_bind_text(s, 6, detail)) != SQLITE_OK)
+	        store_bind_text(s, 3, event) |
+	        store_contact_bind_tier(s, 4, tier) |
+	        store_bind_text(s, 5, clinician) |
+	        store_bind_text(s, 6, detail)) != SQLITE_OK)
 		return store_fail(st, "add event");
 	return store_step_write(st, s, "add event");
 }
 
 /* Record an open offer (replacing one to the same clinician). */
 int
-store_offer_open(struct store *st, const char *contact,
-    const char *clinician, int tier, int64_t offered_at, int64_t expires_at)
+store_offer_open(struct store *st, const char *contact, const char *clinician,
+    int tier, int64_t offered_at, int64_t expires_at)
 {
 	sqlite3_stmt *s;
 
 	if ((s = store_contact_write(st, STORE_STMT_OFFER_UPSERT)) == NULL)
 		return STORE_ERROR;
-	if ((store_bind_text(s, 1, contact) |
-	    store_bind_text(s, 2, clinician) | sqlite3_bind_int(s, 3, tier) |
-	    sqlite3_bind_int64(s, 4, offered_at) |
-	    sqlite3_bind_int64(s, 5, expires_at)) != SQLITE_OK)
+	if ((store_bind_text(s, 1, contact) | store_bind_text(s, 2, clinician) |
+	        sqlite3_bind_int(s, 3, tier) |
+	        sqlite3_bind_int64(s, 4, offered_at) |
+	        sqlite3_bind_int64(s, 5, expires_at)) != SQLITE_OK)
 		return store_fail(st, "open offer");
 	return store_step_write(st, s, "open offer");
 }
 
 /* Forget an offer; STORE_NOTFOUND if it was not open. */
 int
-store_offer_close(struct store *st, const char *contact,
-    const char *clinician)
+store_offer_close(struct store *st, const char *contact, const char *clinician)
 {
 	sqlite3_stmt *s;
 
 	if ((s = store_contact_write(st, STORE_STMT_OFFER_DELETE)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, contact) |
-	    store_bind_text(s, 2, clinician)) != SQLITE_OK)
+	        store_bind_text(s, 2, clinician)) != SQLITE_OK)
 		return store_fail(st, "close offer");
 	return store_contact_step_change(st, s, "close offer", "offer");
 }
@@ -336,7 +338,7 @@ store_push_add(struct store *st, const char *intake, const char *contact,
 	if ((s = store_contact_write(st, STORE_STMT_PUSH_INSERT)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, intake) | store_bind_text(s, 2, contact) |
-	    store_bind_text(s, 3, message)) != SQLITE_OK)
+	        store_bind_text(s, 3, message)) != SQLITE_OK)
 		return store_fail(st, "add push");
 	if ((rc = store_step_write(st, s, "add push")) == STORE_OK)
 		*seq = sqlite3_last_insert_rowid(st->db);
@@ -371,7 +373,7 @@ store_push_pending(struct store *st, const char *intake,
 		return store_fail(st, "pending pushes");
 	while ((rc = store_step_read(st, s, "pending pushes")) == STORE_OK) {
 		if (cb(arg, sqlite3_column_int64(s, 0),
-		    (const char *)sqlite3_column_text(s, 1)) == -1) {
+		        (const char *)sqlite3_column_text(s, 1)) == -1) {
 			sqlite3_reset(s);
 			store_set_error(st, "pending pushes: stopped");
 			return STORE_ERROR;
@@ -490,7 +492,7 @@ store_assigned_counts(struct store *st, int64_t since_ms,
 		return store_fail(st, "assigned counts");
 	while ((rc = store_step_read(st, s, "assigned counts")) == STORE_OK) {
 		if (cb(arg, (const char *)sqlite3_column_text(s, 0),
-		    sqlite3_column_int(s, 1)) == -1) {
+		        sqlite3_column_int(s, 1)) == -1) {
 			sqlite3_reset(s);
 			store_set_error(st, "assigned counts: stopped");
 			return STORE_ERROR;

@@ -17,8 +17,8 @@
 #include "util.h"
 
 /* The open follow-ups and their contacts, oldest first. */
-#define STORE_FOLLOWUP_OPEN_FROM \
-	" FROM followups f JOIN contacts c ON c.id = f.contact" \
+#define STORE_FOLLOWUP_OPEN_FROM                                               \
+	" FROM followups f JOIN contacts c ON c.id = f.contact"                \
 	" WHERE f.closed_at IS NULL ORDER BY f.opened_at, f.id"
 
 /* Open follow-ups, oldest first, with the contact's ref and risk. */
@@ -27,7 +27,8 @@ store_review_followups_open(struct store *st)
 {
 	struct store_review_query q = { 0 };
 
-	store_review_sql(&q, "SELECT f.id AS id, f.contact AS contact,"
+	store_review_sql(&q,
+	    "SELECT f.id AS id, f.contact AS contact,"
 	    " f.reason AS reason, f.opened_at AS opened_at, c.ref AS ref,"
 	    " c.risk AS risk" STORE_FOLLOWUP_OPEN_FROM);
 	return store_review_rows(st, &q, "open follow-ups");
@@ -39,11 +40,12 @@ store_review_followups(struct store *st)
 {
 	struct store_review_query q = { 0 };
 
-	store_review_sql(&q, "SELECT f.id AS id, f.contact AS contact,"
+	store_review_sql(&q,
+	    "SELECT f.id AS id, f.contact AS contact,"
 	    " f.reason AS reason, f.opened_at AS opened_at, c.ref AS ref,"
 	    " c.risk AS risk, c.channel AS channel, c.program AS program,"
-	    " c.caller AS caller, c.patient AS patient"
-	    STORE_FOLLOWUP_OPEN_FROM);
+	    " c.caller AS caller, c.patient AS "
+	    "patient" STORE_FOLLOWUP_OPEN_FROM);
 	return store_review_rows(st, &q, "open follow-ups");
 }
 
@@ -53,7 +55,8 @@ store_followup_get(struct store *st, int64_t id)
 {
 	struct store_review_query q = { 0 };
 
-	store_review_sql(&q, "SELECT id, contact, reason, opened_at,"
+	store_review_sql(&q,
+	    "SELECT id, contact, reason, opened_at,"
 	    " closed_at, closed_by, note FROM followups");
 	store_review_cond(&q, "id = ?", NULL, id);
 	return store_review_first(st, &q, "follow-up");
@@ -76,14 +79,16 @@ store_followup_close(struct store *st, int64_t id, const char *by,
 	if (store_batch_begin(st) != STORE_OK)
 		return STORE_ERROR;
 	if ((*before = store_followup_get(st, id)) == NULL)
-		return strcmp(store_error(st), "not found") == 0 ?
-		    STORE_NOTFOUND : STORE_ERROR;
+		return strcmp(store_error(st), "not found") == 0
+		    ? STORE_NOTFOUND
+		    : STORE_ERROR;
 	if (!json_is_null(json_object_get(*before, "closed_at"))) {
 		store_set_error(st, "follow-up %lld is already closed",
 		    (long long)id);
 		return STORE_CONFLICT;
 	}
-	store_review_sql(&q, "UPDATE followups SET closed_at = ?,"
+	store_review_sql(&q,
+	    "UPDATE followups SET closed_at = ?,"
 	    " closed_by = ?, note = ? WHERE id = ? AND closed_at IS NULL");
 	store_review_bind(&q, NULL, at);
 	store_review_bind(&q, by, 0);
@@ -102,27 +107,31 @@ store_review_audit(struct store *st, const struct store_audit_filter *f)
 {
 	struct store_review_query q = { 0 };
 
-	store_review_sql(&q, "SELECT seq, at, actor, actor_kind, action,"
+	store_review_sql(&q,
+	    "SELECT seq, at, actor, actor_kind, action,"
 	    " target, detail FROM audit");
 	store_review_cond_window(&q, "at", f->since_ms, f->until_ms);
 	if (f->actor != NULL) {
 		/* A sudo user is recorded as "root (sudo: A)". */
 		store_review_cond(&q, "(actor = ?", f->actor, 0);
-		store_review_sql(&q, " OR substr(actor, -(length(?) + 9)) ="
+		store_review_sql(&q,
+		    " OR substr(actor, -(length(?) + 9)) ="
 		    " ' (sudo: ' || ? || ')')");
 		store_review_bind(&q, f->actor, 0);
 		store_review_bind(&q, f->actor, 0);
 	}
 	if (f->action != NULL) {
 		store_review_cond(&q, "(action = ?", f->action, 0);
-		store_review_sql(&q, " OR substr(action, 1, length(?) + 1) ="
+		store_review_sql(&q,
+		    " OR substr(action, 1, length(?) + 1) ="
 		    " ? || '.')");
 		store_review_bind(&q, f->action, 0);
 		store_review_bind(&q, f->action, 0);
 	}
 	if (f->target != NULL) {
 		store_review_cond(&q, "(target = ?", f->target, 0);
-		store_review_sql(&q, " OR instr(detail, '\"' || ? || '\"') > 0)");
+		store_review_sql(&q,
+		    " OR instr(detail, '\"' || ? || '\"') > 0)");
 		store_review_bind(&q, f->target, 0);
 	}
 	store_review_sql(&q, " ORDER BY seq");
@@ -131,12 +140,13 @@ store_review_audit(struct store *st, const struct store_audit_filter *f)
 
 /* Disclosures made in [since, until), oldest first, of patient if given. */
 json_t *
-store_review_disclosures(struct store *st, int64_t since_ms,
-    int64_t until_ms, const char *patient)
+store_review_disclosures(struct store *st, int64_t since_ms, int64_t until_ms,
+    const char *patient)
 {
 	struct store_review_query q = { 0 };
 
-	store_review_sql(&q, "SELECT d.at AS at, d.contact AS contact,"
+	store_review_sql(&q,
+	    "SELECT d.at AS at, d.contact AS contact,"
 	    " d.clinician AS clinician, d.recipient AS recipient,"
 	    " d.affiliation AS affiliation, d.nature AS nature,"
 	    " c.patient AS patient FROM disclosures d"

@@ -66,12 +66,14 @@ enum store_stmt_id {
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *stmts[STORE_STMT_COUNT];
-	/* A batch was opened by a write and not yet committed or rolled back. */
+	/* A batch was opened by a write and not yet committed or rolled back.
+	 */
 	bool batch;
 	/*
 	 * SQLite rolled the batch back by itself (disk full, I/O error): every
 	 * write until store_commit() or store_rollback() is refused, and
-	 * store_commit() fails, so no later write commits without the lost ones.
+	 * store_commit() fails, so no later write commits without the lost
+	 * ones.
 	 */
 	bool batch_lost;
 	int version_found; /* user_version when opened, before migrations */
@@ -90,7 +92,8 @@ int store_fail(struct store *st, const char *what);
 /* The cached statement id, prepared if need be; NULL (error set) on failure. */
 sqlite3_stmt *store_stmt(struct store *st, enum store_stmt_id id);
 
-/* Make sure the batch's transaction is open (BEGIN IMMEDIATE on first write). */
+/* Make sure the batch's transaction is open (BEGIN IMMEDIATE on first write).
+ */
 int store_batch_begin(struct store *st);
 
 /*
@@ -130,14 +133,15 @@ int store_changes(struct store *st);
 
 /* What the checkpointer has done so far (store_checkpoint.c). */
 struct store_checkpoint_counts {
-	long passive;   /* PASSIVE checkpoints the thread ran */
-	long idle;      /* of which once the commits paused */
-	long busy;      /* of which met another checkpoint (SQLITE_BUSY) */
-	long failures;  /* of which failed otherwise */
-	long tails;     /* last frames copied on the commit path to bound the WAL */
-	int wal_pages;  /* frames in the WAL at the thread's last checkpoint */
+	long passive; /* PASSIVE checkpoints the thread ran */
+	long idle; /* of which once the commits paused */
+	long busy; /* of which met another checkpoint (SQLITE_BUSY) */
+	long failures; /* of which failed otherwise */
+	long tails; /* last frames copied on the commit path to bound the WAL */
+	int wal_pages; /* frames in the WAL at the thread's last checkpoint */
 	int done_pages; /* of which copied into the database by then */
-	/* The thread is idle and its last checkpoint began after the last commit. */
+	/* The thread is idle and its last checkpoint began after the last
+	 * commit. */
 	bool caught_up;
 };
 
@@ -150,7 +154,7 @@ int store_checkpoint_start(struct store *st, const char *path);
 /* Stop and join the thread, then checkpoint (TRUNCATE) on st itself. */
 void store_checkpoint_stop(struct store *st);
 /* Copy the thread's counts; -1 if st has no checkpointer thread. */
-int store_checkpoint_counts(struct store *st,
-    struct store_checkpoint_counts *out);
+int
+store_checkpoint_counts(struct store *st, struct store_checkpoint_counts *out);
 
 #endif

@@ -31,7 +31,8 @@ static int
 store_policy_newest(struct store *st, const char *routing, int *version)
 {
 	sqlite3_stmt *s = store_policy_prepare(st,
-	    "SELECT version, routing FROM policies ORDER BY version DESC LIMIT 1");
+	    "SELECT version, routing FROM policies ORDER BY version DESC LIMIT "
+	    "1");
 	int rc;
 
 	if (s == NULL)

@@ -25,9 +25,9 @@
 #include "util.h"
 
 /* What the log and show print of a contact, in order. */
-#define STORE_REVIEW_LOG_COLUMNS \
-	"id, ref, intake, channel, risk, program, language, state," \
-	" clinician, queued_at, assigned_at, closed_at," \
+#define STORE_REVIEW_LOG_COLUMNS                                               \
+	"id, ref, intake, channel, risk, program, language, state,"            \
+	" clinician, queued_at, assigned_at, closed_at,"                       \
 	" coalesce(answered_tier, tier) AS tier, disposition"
 
 /* Columns holding JSON text, handed back parsed. */
@@ -45,8 +45,7 @@ store_review_sql(struct store_review_query *q, const char *text)
 
 /* Bind one more parameter, after a "?" already in the SQL. */
 void
-store_review_bind(struct store_review_query *q, const char *text,
-    int64_t num)
+store_review_bind(struct store_review_query *q, const char *text, int64_t num)
 {
 	if (q->nbinds == STORE_REVIEW_BINDS_MAX)
 		fatalx("store_review: more than %d parameters",
@@ -274,14 +273,15 @@ store_review_row_each(void *arg, sqlite3_stmt *s)
 static const struct store_review_filter {
 	const char *column;
 	const char *const *rare; /* NULL: every value counts as rare */
-	int rank_rare;           /* lower: walked first */
+	int rank_rare; /* lower: walked first */
 	int rank_common;
 } store_review_filters[] = {
 	{ "clinician", NULL, 0, 0 },
 	{ "risk", (const char *const[]){ "imminent", "high", NULL }, 1, 4 },
-	{ "state", (const char *const[]){ STORE_STATE_OPEN,
-	  STORE_STATE_ASSIGNED, STORE_STATE_OVERFLOW, STORE_STATE_ABANDONED,
-	  NULL }, 1, 5 },
+	{ "state",
+	    (const char *const[]){ STORE_STATE_OPEN, STORE_STATE_ASSIGNED,
+	        STORE_STATE_OVERFLOW, STORE_STATE_ABANDONED, NULL },
+	    1, 5 },
 	{ "program", NULL, 2, 2 },
 	{ "channel", (const char *const[]){ "text", "chat", NULL }, 3, 5 },
 };
@@ -307,15 +307,20 @@ store_review_log_filters(struct store_review_query *q,
 {
 	/* In the order of store_review_filters. */
 	const char *const values[nitems(store_review_filters)] = {
-		f->clinician, f->risk, f->outcome, f->program, f->channel,
+		f->clinician,
+		f->risk,
+		f->outcome,
+		f->program,
+		f->channel,
 	};
 	char cond[64];
 	int best = INT32_MAX, rank;
 	size_t lead = nitems(values);
 
 	for (size_t i = 0; i < nitems(values); i++) {
-		if (values[i] != NULL && (rank = store_review_filter_rank(
-		    &store_review_filters[i], values[i])) < best) {
+		if (values[i] != NULL &&
+		    (rank = store_review_filter_rank(&store_review_filters[i],
+		         values[i])) < best) {
 			best = rank;
 			lead = i;
 		}
@@ -336,11 +341,12 @@ store_review_log_each(struct store *st, const struct store_log_filter *f,
 	struct store_review_query q = { 0 };
 	sqlite3_stmt *s;
 
-	store_review_sql(&q, "SELECT " STORE_REVIEW_LOG_COLUMNS
-	    " FROM contacts");
+	store_review_sql(&q,
+	    "SELECT " STORE_REVIEW_LOG_COLUMNS " FROM contacts");
 	store_review_cond_window(&q, "queued_at", f->since_ms, f->until_ms);
 	store_review_log_filters(&q, f);
-	store_review_sql(&q, " ORDER BY queued_at DESC, id DESC"
+	store_review_sql(&q,
+	    " ORDER BY queued_at DESC, id DESC"
 	    " LIMIT ? OFFSET ?");
 	store_review_bind(&q, NULL, f->limit > 0 ? f->limit : -1);
 	store_review_bind(&q, NULL, f->offset > 0 ? f->offset : 0);
@@ -364,8 +370,7 @@ store_review_log(struct store *st, const struct store_log_filter *f)
 {
 	json_t *rows = json_array();
 
-	if (store_review_log_each(st, f, store_review_keep, rows) !=
-	    STORE_OK) {
+	if (store_review_log_each(st, f, store_review_keep, rows) != STORE_OK) {
 		json_decref(rows);
 		return NULL;
 	}
@@ -394,7 +399,8 @@ store_review_contact(struct store *st, const char *id)
 {
 	struct store_review_query q = { 0 };
 
-	store_review_sql(&q, "SELECT " STORE_REVIEW_LOG_COLUMNS ", caller,"
+	store_review_sql(&q,
+	    "SELECT " STORE_REVIEW_LOG_COLUMNS ", caller,"
 	    " patient, needs, notes, deadline_at, accept_ms FROM contacts");
 	store_review_cond_text(&q, "id = ?", id);
 	return store_review_first(st, &q, "show contact");
@@ -409,12 +415,18 @@ static const struct {
 	const char *sql;
 	bool one; /* a single object or null, not an array */
 } store_review_show_parts[] = {
-	{ "events", "SELECT at, event, tier, clinician, detail"
-	  " FROM contact_events WHERE contact = ? ORDER BY seq", false },
-	{ "disclosure", "SELECT at, clinician, recipient, affiliation, nature"
-	  " FROM disclosures WHERE contact = ?", true },
-	{ "followup", "SELECT id, reason, opened_at, closed_at, closed_by,"
-	  " note FROM followups WHERE contact = ?", true },
+	{ "events",
+	    "SELECT at, event, tier, clinician, detail"
+	    " FROM contact_events WHERE contact = ? ORDER BY seq",
+	    false },
+	{ "disclosure",
+	    "SELECT at, clinician, recipient, affiliation, nature"
+	    " FROM disclosures WHERE contact = ?",
+	    true },
+	{ "followup",
+	    "SELECT id, reason, opened_at, closed_at, closed_by,"
+	    " note FROM followups WHERE contact = ?",
+	    true },
 };
 
 /* Add one part of show to the contact; -1 on failure. */
@@ -434,8 +446,8 @@ store_review_show_part(struct store *st, json_t *contact, size_t part,
 		    rows);
 	else
 		json_object_set(contact, store_review_show_parts[part].key,
-		    json_array_size(rows) > 0 ? json_array_get(rows, 0) :
-		    json_null());
+		    json_array_size(rows) > 0 ? json_array_get(rows, 0)
+		                              : json_null());
 	json_decref(rows);
 	return 0;
 }
@@ -464,12 +476,12 @@ store_review_show(struct store *st, const char *id)
 
 /* Shifts overlapping [from, to) on tier (0: any), with names. */
 json_t *
-store_review_shifts(struct store *st, int64_t from_ms, int64_t to_ms,
-    int tier)
+store_review_shifts(struct store *st, int64_t from_ms, int64_t to_ms, int tier)
 {
 	struct store_review_query q = { 0 };
 
-	store_review_sql(&q, "SELECT s.clinician AS clinician, c.name AS name,"
+	store_review_sql(&q,
+	    "SELECT s.clinician AS clinician, c.name AS name,"
 	    " s.tier AS tier, s.start_at AS start, s.end_at AS end"
 	    " FROM shifts s JOIN clinicians c ON c.id = s.clinician");
 	store_review_cond(&q, "s.end_at > ?", NULL, from_ms);
@@ -479,7 +491,6 @@ store_review_shifts(struct store *st, int64_t from_ms, int64_t to_ms,
 	store_review_sql(&q, " ORDER BY s.tier, s.start_at, s.clinician");
 	return store_review_rows(st, &q, "shifts");
 }
-
 
 /* Open the batch now, so what is read next stays as read until it commits. */
 int
@@ -494,7 +505,8 @@ store_review_patient(struct store *st, const char *id)
 {
 	struct store_review_query q = { 0 };
 
-	store_review_sql(&q, "SELECT id, primary_clinician AS \"primary\","
+	store_review_sql(&q,
+	    "SELECT id, primary_clinician AS \"primary\","
 	    " program FROM patients");
 	store_review_cond_text(&q, "id = ?", id);
 	return store_review_first(st, &q, "patient");
@@ -513,6 +525,6 @@ store_review_is_clinician(struct store *st, const char *id)
 		json_decref(row);
 		return STORE_OK;
 	}
-	return strcmp(store_error(st), "not found") == 0 ? STORE_NOTFOUND :
-	    STORE_ERROR;
+	return strcmp(store_error(st), "not found") == 0 ? STORE_NOTFOUND
+	                                                 : STORE_ERROR;
 }

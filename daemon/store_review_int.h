@@ -46,16 +46,16 @@ void store_review_cond_text(struct store_review_query *q, const char *cond,
     const char *value);
 
 /* Append "column in [since, until)" for the bounds that are not 0. */
-void store_review_cond_window(struct store_review_query *q,
-    const char *column, int64_t since_ms, int64_t until_ms);
+void store_review_cond_window(struct store_review_query *q, const char *column,
+    int64_t since_ms, int64_t until_ms);
 
 /* Bind one more parameter (after a "?" already in the SQL). */
-void store_review_bind(struct store_review_query *q, const char *text,
-    int64_t num);
+void
+store_review_bind(struct store_review_query *q, const char *text, int64_t num);
 
 /* Prepare q's SQL and bind its parameters; NULL (error set) on failure. */
-sqlite3_stmt *store_review_prepare(struct store *st,
-    const struct store_review_query *q);
+sqlite3_stmt *
+store_review_prepare(struct store *st, const struct store_review_query *q);
 
 /*
  * Step s to the end, calling fn for each row, then finalize it.  fn
@@ -68,12 +68,12 @@ int store_review_each(struct store *st, sqlite3_stmt *s,
 json_t *store_review_row(sqlite3_stmt *s);
 
 /* Run q and collect its rows as an array; NULL on failure. */
-json_t *store_review_rows(struct store *st,
-    const struct store_review_query *q, const char *what);
+json_t *store_review_rows(struct store *st, const struct store_review_query *q,
+    const char *what);
 
 /* Run q and return its first row, or NULL with "not found" or the error. */
-json_t *store_review_first(struct store *st,
-    const struct store_review_query *q, const char *what);
+json_t *store_review_first(struct store *st, const struct store_review_query *q,
+    const char *what);
 
 /* --- tallies for stats (store_tally.c) --- */
 
@@ -95,8 +95,8 @@ struct store_tally_times {
 struct store_tally {
 	json_int_t total;
 	json_int_t answered;
-	json_int_t within;         /* answered within the service level */
-	json_int_t open;           /* still waiting, outcome unknown */
+	json_int_t within; /* answered within the service level */
+	json_int_t open; /* still waiting, outcome unknown */
 	json_int_t abandoned;
 	json_int_t short_abandons; /* abandoned within short_abandon_ms */
 	json_int_t overflows;
@@ -108,7 +108,7 @@ struct store_tally {
 
 /* A tally under a key (a clinician id, a program, a period's start...). */
 struct store_tally_entry {
-	char *key;   /* NULL: the contacts without one */
+	char *key; /* NULL: the contacts without one */
 	int64_t num; /* the key as a number, for periods and tiers */
 	struct store_tally t;
 };
@@ -141,12 +141,12 @@ json_t *store_tally_quantile(struct store_tally_times *t, double q);
 json_t *store_tally_mean(const struct store_tally_times *t);
 
 /* The entry of key, added on first sight (NULL: the entry of no key). */
-struct store_tally_entry *store_tally_map_get(struct store_tally_map *m,
-    const char *key, int64_t num);
+struct store_tally_entry *
+store_tally_map_get(struct store_tally_map *m, const char *key, int64_t num);
 
 /* The entry of a number; the map's order is the numbers' order. */
-struct store_tally_entry *store_tally_map_num(struct store_tally_map *m,
-    int64_t num);
+struct store_tally_entry *
+store_tally_map_num(struct store_tally_map *m, int64_t num);
 
 /* Free a tally's arrays; a map's entries. */
 void store_tally_free(struct store_tally *t);

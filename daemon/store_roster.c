@@ -26,8 +26,8 @@ store_principal_add(struct store *st, const char *id, const char *role,
 	    (s = store_stmt(st, STORE_STMT_PRINCIPAL_INSERT)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, id) | store_bind_text(s, 2, role) |
-	    sqlite3_bind_blob(s, 3, hash, TOKEN_HASH_BYTES, SQLITE_STATIC) |
-	    sqlite3_bind_int64(s, 4, now_ms)) != SQLITE_OK) {
+	        sqlite3_bind_blob(s, 3, hash, TOKEN_HASH_BYTES, SQLITE_STATIC) |
+	        sqlite3_bind_int64(s, 4, now_ms)) != SQLITE_OK) {
 		return store_fail(st, "add principal");
 	}
 	rc = store_step_write(st, s, "add principal");
@@ -38,19 +38,17 @@ store_principal_add(struct store *st, const char *id, const char *role,
 
 /* Insert the clinician row of a principal just added. */
 static int
-store_roster_clinician_insert(struct store *st,
-    const struct store_clinician *c)
+store_roster_clinician_insert(struct store *st, const struct store_clinician *c)
 {
 	sqlite3_stmt *s;
 
 	if ((s = store_stmt(st, STORE_STMT_CLINICIAN_INSERT)) == NULL)
 		return STORE_ERROR;
-	if ((store_bind_text(s, 1, c->id) |
-	    store_bind_text(s, 2, c->name) |
-	    store_bind_text(s, 3,
-	    c->languages != NULL ? c->languages : "") |
-	    store_bind_text(s, 4, c->skills != NULL ? c->skills : "") |
-	    store_bind_text(s, 5, c->endpoint)) != SQLITE_OK) {
+	if ((store_bind_text(s, 1, c->id) | store_bind_text(s, 2, c->name) |
+	        store_bind_text(s, 3,
+	            c->languages != NULL ? c->languages : "") |
+	        store_bind_text(s, 4, c->skills != NULL ? c->skills : "") |
+	        store_bind_text(s, 5, c->endpoint)) != SQLITE_OK) {
 		return store_fail(st, "add clinician");
 	}
 	return store_step_write(st, s, "add clinician");
@@ -65,8 +63,7 @@ store_clinician_add(struct store *st, const struct store_clinician *c,
 
 	if (store_savepoint(st) != STORE_OK)
 		return STORE_ERROR;
-	rc = store_principal_add(st, c->id, "clinician", hash,
-	    now_ms);
+	rc = store_principal_add(st, c->id, "clinician", hash, now_ms);
 	if (rc == STORE_OK)
 		rc = store_roster_clinician_insert(st, c);
 	if (store_savepoint_end(st, rc == STORE_OK) != STORE_OK)
@@ -86,8 +83,8 @@ store_token_set(struct store *st, const char *id,
 	    (s = store_stmt(st, STORE_STMT_TOKEN_SET)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, id) |
-	    sqlite3_bind_blob(s, 2, hash, TOKEN_HASH_BYTES, SQLITE_STATIC)) !=
-	    SQLITE_OK) {
+	        sqlite3_bind_blob(s, 2, hash, TOKEN_HASH_BYTES,
+	            SQLITE_STATIC)) != SQLITE_OK) {
 		return store_fail(st, "set token");
 	}
 	if ((rc = store_step_write(st, s, "set token")) != STORE_OK)
@@ -142,9 +139,8 @@ store_patient_add(struct store *st, const char *id, const char *primary,
 	if (store_batch_begin(st) != STORE_OK ||
 	    (s = store_stmt(st, STORE_STMT_PATIENT_UPSERT)) == NULL)
 		return STORE_ERROR;
-	if ((store_bind_text(s, 1, id) |
-	    store_bind_text(s, 2, primary) |
-	    store_bind_text(s, 3, program)) != SQLITE_OK) {
+	if ((store_bind_text(s, 1, id) | store_bind_text(s, 2, primary) |
+	        store_bind_text(s, 3, program)) != SQLITE_OK) {
 		return store_fail(st, "add patient");
 	}
 	rc = store_step_write(st, s, "add patient");
@@ -202,9 +198,9 @@ store_roster_shift_insert(struct store *st, const struct store_shift *sh)
 	if ((s = store_stmt(st, STORE_STMT_SHIFT_INSERT)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, sh->clinician) |
-	    sqlite3_bind_int(s, 2, sh->tier) |
-	    sqlite3_bind_int64(s, 3, sh->start_ms) |
-	    sqlite3_bind_int64(s, 4, sh->end_ms)) != SQLITE_OK) {
+	        sqlite3_bind_int(s, 2, sh->tier) |
+	        sqlite3_bind_int64(s, 3, sh->start_ms) |
+	        sqlite3_bind_int64(s, 4, sh->end_ms)) != SQLITE_OK) {
 		return store_fail(st, "add shift");
 	}
 	rc = store_step_write(st, s, "add shift");
@@ -281,8 +277,10 @@ store_roster_load_clinicians(struct store *st,
 		c.endpoint = (const char *)sqlite3_column_text(s, 4);
 		if (cbs->clinician(cbs->arg, &c) == -1) {
 			sqlite3_reset(s);
-			store_set_error(st, "roster load stopped at "
-			    "clinician %s", c.id);
+			store_set_error(st,
+			    "roster load stopped at "
+			    "clinician %s",
+			    c.id);
 			return STORE_ERROR;
 		}
 	}
@@ -310,8 +308,10 @@ store_roster_load_shifts(struct store *st, int64_t since_ms,
 		sh.end_ms = sqlite3_column_int64(s, 3);
 		if (cbs->shift(cbs->arg, &sh) == -1) {
 			sqlite3_reset(s);
-			store_set_error(st, "roster load stopped at a shift "
-			    "of %s", sh.clinician);
+			store_set_error(st,
+			    "roster load stopped at a shift "
+			    "of %s",
+			    sh.clinician);
 			return STORE_ERROR;
 		}
 	}

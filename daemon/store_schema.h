@@ -85,9 +85,11 @@ static const char *const store_migrations[] = {
 	"  clinician TEXT,"
 	"  detail TEXT);"
 	"CREATE INDEX contact_events_contact ON contact_events(contact, seq);"
-	"CREATE TRIGGER contact_events_no_update BEFORE UPDATE ON contact_events"
+	"CREATE TRIGGER contact_events_no_update BEFORE UPDATE ON "
+	"contact_events"
 	"  BEGIN SELECT RAISE(ABORT, 'contact events are append-only'); END;"
-	"CREATE TRIGGER contact_events_no_delete BEFORE DELETE ON contact_events"
+	"CREATE TRIGGER contact_events_no_delete BEFORE DELETE ON "
+	"contact_events"
 	"  BEGIN SELECT RAISE(ABORT, 'contact events are append-only'); END;"
 
 	/* Offers open now, so a restart can resume them. */
@@ -127,7 +129,8 @@ static const char *const store_migrations[] = {
 	"CREATE TRIGGER shifts_upd AFTER UPDATE ON shifts BEGIN"
 	"  UPDATE meta SET value = value + 1 WHERE key = 'roster_version'; END;"
 	"CREATE TRIGGER shifts_del AFTER DELETE ON shifts BEGIN"
-	"  UPDATE meta SET value = value + 1 WHERE key = 'roster_version'; END;",
+	"  UPDATE meta SET value = value + 1 WHERE key = 'roster_version'; "
+	"END;",
 
 	/* 2: the supervisors' review: audit, disclosures, follow-ups. */
 	/*
@@ -202,10 +205,10 @@ static const char *const store_migrations[] = {
 	 */
 	"CREATE INDEX contacts_state_queued ON contacts(state, queued_at);"
 	"CREATE INDEX contacts_risk_queued ON contacts(risk, queued_at);"
-	"CREATE INDEX contacts_clinician_queued ON contacts(clinician, queued_at);"
+	"CREATE INDEX contacts_clinician_queued ON contacts(clinician, "
+	"queued_at);"
 	"CREATE INDEX contacts_program_queued ON contacts(program, queued_at);"
 	"CREATE INDEX contacts_channel_queued ON contacts(channel, queued_at);"
-
 
 	/*
 	 * crisisctl stats counts each clinician's offers, declines, expiries

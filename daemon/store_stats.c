@@ -55,7 +55,11 @@ static const char *const store_stats_outcomes[STORE_STATS_OUTCOMES] = {
 	[STORE_STATS_ABANDONED] = STORE_STATE_ABANDONED,
 };
 static const char *const store_stats_risks[] = {
-	"imminent", "high", "moderate", "low", "unknown",
+	"imminent",
+	"high",
+	"moderate",
+	"low",
+	"unknown",
 };
 
 /* The events counted per clinician, and the key each is reported under. */
@@ -94,9 +98,9 @@ struct store_stats_contact {
 	int64_t queued_at;
 	int64_t answer_ms; /* if answered */
 	int64_t closed_at; /* if closed */
-	int64_t tier;      /* if has_tier */
+	int64_t tier; /* if has_tier */
 	int64_t accept_ms; /* if has_accept */
-	int outcome;       /* index into store_stats_outcomes, or -1 */
+	int outcome; /* index into store_stats_outcomes, or -1 */
 	bool answered;
 	bool closed;
 	bool has_tier;
@@ -165,8 +169,8 @@ store_stats_tally_add(struct store_tally *t,
 		t->open++;
 	if (c->outcome == STORE_STATS_ABANDONED) {
 		t->abandoned++;
-		if (c->closed && c->closed_at - c->queued_at <
-		    q->short_abandon_ms)
+		if (c->closed &&
+		    c->closed_at - c->queued_at < q->short_abandon_ms)
 			t->short_abandons++;
 	} else if (c->outcome == STORE_STATS_OVERFLOW)
 		t->overflows++;
@@ -195,13 +199,13 @@ store_stats_group(struct store_stats *rs, const struct store_stats_contact *c)
 	switch (rs->q->by) {
 	case STORE_STATS_BY_HOUR:
 	case STORE_STATS_BY_DAY:
-		return store_tally_map_num(m, store_stats_period(rs,
-		    c->queued_at));
+		return store_tally_map_num(m,
+		    store_stats_period(rs, c->queued_at));
 	case STORE_STATS_BY_CLINICIAN:
 		return store_tally_map_get(m, c->clinician, 0);
 	case STORE_STATS_BY_TIER:
-		return c->has_tier ? store_tally_map_num(m, c->tier) :
-		    store_tally_map_get(m, NULL, 0);
+		return c->has_tier ? store_tally_map_num(m, c->tier)
+		                   : store_tally_map_get(m, NULL, 0);
 	case STORE_STATS_BY_PROGRAM:
 		return store_tally_map_get(m, c->program, 0);
 	case STORE_STATS_BY_RISK:
@@ -213,8 +217,8 @@ store_stats_group(struct store_stats *rs, const struct store_stats_contact *c)
 
 /* Count a value: in counts if it is one of names, else in other. */
 static void
-store_stats_tally_name(json_int_t *counts, const char *const *names,
-    size_t n, json_t *other, const char *value)
+store_stats_tally_name(json_int_t *counts, const char *const *names, size_t n,
+    json_t *other, const char *value)
 {
 	int i = store_stats_name_index(names, n, value);
 
@@ -232,8 +236,8 @@ store_stats_count_totals(struct store_stats *rs,
 	if (c->outcome >= 0)
 		rs->outcomes[c->outcome]++;
 	else
-		store_stats_add(rs->other_outcomes, c->state != NULL ?
-		    c->state : "", 1);
+		store_stats_add(rs->other_outcomes,
+		    c->state != NULL ? c->state : "", 1);
 	store_stats_tally_name(rs->risks, store_stats_risks,
 	    nitems(store_stats_risks), rs->other_risks, c->risk);
 	if (!c->answered)
@@ -295,7 +299,8 @@ store_stats_contacts(struct store_stats *rs)
 	struct store_review_query q = { 0 };
 	sqlite3_stmt *s;
 
-	store_review_sql(&q, "SELECT state, risk, clinician, queued_at,"
+	store_review_sql(&q,
+	    "SELECT state, risk, clinician, queued_at,"
 	    " assigned_at, closed_at, answered_tier, accept_ms, program"
 	    " FROM contacts INDEXED BY contacts_stats");
 	store_review_cond_window(&q, "queued_at", rs->q->since_ms,
@@ -337,7 +342,8 @@ store_stats_events_pass(struct store_stats *rs)
 	char cond[128];
 	sqlite3_stmt *s;
 
-	store_review_sql(&q, "SELECT k.id, v.kind, (SELECT count(*)"
+	store_review_sql(&q,
+	    "SELECT k.id, v.kind, (SELECT count(*)"
 	    " FROM contact_events e INDEXED BY contact_events_clinician"
 	    " WHERE e.event = v.event AND e.clinician = k.id");
 	q.where = true;
@@ -347,23 +353,23 @@ store_stats_events_pass(struct store_stats *rs)
 		store_review_cond(&q, "e.at < ?", NULL, rs->q->until_ms);
 	store_review_sql(&q, ") FROM clinicians k, (");
 	for (size_t i = 0; i < STORE_TALLY_EVENTS; i++) {
-		snprintf(cond, sizeof(cond), "%sSELECT %zu AS kind, '%s' AS event",
+		snprintf(cond, sizeof(cond),
+		    "%sSELECT %zu AS kind, '%s' AS event",
 		    i > 0 ? " UNION ALL " : "", i, store_stats_events[i].event);
 		store_review_sql(&q, cond);
 	}
 	store_review_sql(&q, ") v");
 	if ((s = store_review_prepare(rs->st, &q)) == NULL)
 		return STORE_ERROR;
-	return store_review_each(rs->st, s, store_stats_event_row, rs,
-	    "stats");
+	return store_review_each(rs->st, s, store_stats_event_row, rs, "stats");
 }
 
 /* --- the result --- */
 
 /* A count per name, then any other values seen. */
 static json_t *
-store_stats_counts(const json_int_t *counts, const char *const *names,
-    size_t n, json_t *other)
+store_stats_counts(const json_int_t *counts, const char *const *names, size_t n,
+    json_t *other)
 {
 	json_t *obj = json_object();
 
@@ -461,16 +467,15 @@ store_stats_group_row(struct store_stats *rs, struct store_tally_entry *e)
 	else
 		key = json_string(e->key);
 	return json_pack("{s:o, s:I, s:I, s:f, s:f, s:o, s:o, s:o, s:I, s:I,"
-	    " s:f, s:I, s:f}", store_stats_by[by].key, key,
-	    "total", t->total, "answered", t->answered,
-	    "answer_rate", store_stats_rate(t->answered, t->total),
-	    "service_level", store_stats_service_level(t),
-	    "tta_average_ms", store_tally_mean(&t->answer),
-	    "tta_median_ms", store_tally_quantile(&t->answer, 0.5),
-	    "tta_p90_ms", store_tally_quantile(&t->answer, 0.9),
-	    "abandoned", t->abandoned, "short_abandons", t->short_abandons,
-	    "abandon_rate", store_stats_abandon_rate(t),
-	    "overflows", t->overflows,
+	                 " s:f, s:I, s:f}",
+	    store_stats_by[by].key, key, "total", t->total, "answered",
+	    t->answered, "answer_rate", store_stats_rate(t->answered, t->total),
+	    "service_level", store_stats_service_level(t), "tta_average_ms",
+	    store_tally_mean(&t->answer), "tta_median_ms",
+	    store_tally_quantile(&t->answer, 0.5), "tta_p90_ms",
+	    store_tally_quantile(&t->answer, 0.9), "abandoned", t->abandoned,
+	    "short_abandons", t->short_abandons, "abandon_rate",
+	    store_stats_abandon_rate(t), "overflows", t->overflows,
 	    "overflow_rate", store_stats_rate(t->overflows, t->total));
 }
 
@@ -516,8 +521,8 @@ store_stats_fill_periods(struct store_stats *rs)
 		to = rs->groups.v[rs->groups.n - 1]->num + 1;
 	else
 		return;
-	for (int64_t t = q->period(q->period_arg, from, &end); t < to &&
-	    end > t && count < STORE_STATS_PERIODS_MAX; count++) {
+	for (int64_t t = q->period(q->period_arg, from, &end);
+	     t < to && end > t && count < STORE_STATS_PERIODS_MAX; count++) {
 		store_tally_map_num(&rs->groups, t);
 		t = q->period(q->period_arg, end, &end);
 	}
@@ -547,9 +552,9 @@ store_stats_groups(struct store_stats *rs)
 static json_t *
 store_stats_window(const struct store_stats_query *q)
 {
-	return json_pack("{s:o, s:o}",
-	    "start", q->since_ms != 0 ? json_integer(q->since_ms) : json_null(),
-	    "end", q->until_ms != 0 ? json_integer(q->until_ms) : json_null());
+	return json_pack("{s:o, s:o}", "start",
+	    q->since_ms != 0 ? json_integer(q->since_ms) : json_null(), "end",
+	    q->until_ms != 0 ? json_integer(q->until_ms) : json_null());
 }
 
 /* The stats object from what the passes gathered. */
@@ -561,27 +566,25 @@ store_stats_result(struct store_stats *rs)
 	json_t *out;
 
 	out = json_pack("{s:o, s:I, s:I, s:f, s:I, s:I, s:f,"
-	    " s:{s:o, s:o, s:o}, s:I, s:I, s:I, s:f, s:I, s:f}",
-	    "window", store_stats_window(q),
-	    "total", t->total, "answered", t->answered,
-	    "answer_rate", store_stats_rate(t->answered, t->total),
+	                " s:{s:o, s:o, s:o}, s:I, s:I, s:I, s:f, s:I, s:f}",
+	    "window", store_stats_window(q), "total", t->total, "answered",
+	    t->answered, "answer_rate", store_stats_rate(t->answered, t->total),
 	    "service_level_ms", (json_int_t)q->service_level_ms,
-	    "answered_within_service_level", t->within,
-	    "service_level", store_stats_service_level(t),
-	    "time_to_answer_ms",
-	    "average", store_tally_mean(&t->answer),
-	    "median", store_tally_quantile(&t->answer, 0.5),
-	    "p90", store_tally_quantile(&t->answer, 0.9),
-	    "abandoned", t->abandoned,
+	    "answered_within_service_level", t->within, "service_level",
+	    store_stats_service_level(t), "time_to_answer_ms", "average",
+	    store_tally_mean(&t->answer), "median",
+	    store_tally_quantile(&t->answer, 0.5), "p90",
+	    store_tally_quantile(&t->answer, 0.9), "abandoned", t->abandoned,
 	    "short_abandon_ms", (json_int_t)q->short_abandon_ms,
-	    "short_abandons", t->short_abandons,
-	    "abandon_rate", store_stats_abandon_rate(t),
-	    "overflows", t->overflows,
+	    "short_abandons", t->short_abandons, "abandon_rate",
+	    store_stats_abandon_rate(t), "overflows", t->overflows,
 	    "overflow_rate", store_stats_rate(t->overflows, t->total));
-	json_object_set_new(out, "by_outcome", store_stats_counts(rs->outcomes,
-	    store_stats_outcomes, STORE_STATS_OUTCOMES, rs->other_outcomes));
-	json_object_set_new(out, "by_risk", store_stats_counts(rs->risks,
-	    store_stats_risks, nitems(store_stats_risks), rs->other_risks));
+	json_object_set_new(out, "by_outcome",
+	    store_stats_counts(rs->outcomes, store_stats_outcomes,
+	        STORE_STATS_OUTCOMES, rs->other_outcomes));
+	json_object_set_new(out, "by_risk",
+	    store_stats_counts(rs->risks, store_stats_risks,
+	        nitems(store_stats_risks), rs->other_risks));
 	json_object_set_new(out, "answered_by_tier",
 	    store_stats_tier_counts(rs->tiers));
 	json_object_set_new(out, "per_clinician", store_stats_clinicians(rs));

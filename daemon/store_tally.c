@@ -83,8 +83,8 @@ store_tally_quantile(struct store_tally_times *t, double q)
 		if (i == lo + 1 || t->v[i] < b)
 			b = t->v[i];
 	}
-	return json_integer((json_int_t)llround((double)a +
-	    (double)(b - a) * frac));
+	return json_integer(
+	    (json_int_t)llround((double)a + (double)(b - a) * frac));
 }
 
 /* The mean of the times in whole ms, or null if there are none. */
@@ -124,8 +124,7 @@ store_tally_entry_new(const char *key, int64_t num)
 
 /* Find key in the sorted array, or insert it there. */
 static struct store_tally_entry *
-store_tally_map_find(struct store_tally_map *m, const char *key,
-    int64_t num)
+store_tally_map_find(struct store_tally_map *m, const char *key, int64_t num)
 {
 	size_t lo = 0, hi = m->n, mid;
 	int cmp;
@@ -150,8 +149,7 @@ store_tally_map_find(struct store_tally_map *m, const char *key,
 
 /* The entry of key (NULL: the entry of contacts without one). */
 struct store_tally_entry *
-store_tally_map_get(struct store_tally_map *m, const char *key,
-    int64_t num)
+store_tally_map_get(struct store_tally_map *m, const char *key, int64_t num)
 {
 	struct store_tally_entry *e;
 	size_t slot;

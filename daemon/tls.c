@@ -85,18 +85,18 @@ tls_fail(struct tls *t, char **cause, const char *what, const char *path)
 static int
 tls_set_policy(SSL_CTX *ctx, const struct conf_tls *conf)
 {
-	int floor = conf->min_version == CONF_TLS_1_3 ? TLS1_3_VERSION :
-	    TLS1_2_VERSION;
+	int floor =
+	    conf->min_version == CONF_TLS_1_3 ? TLS1_3_VERSION : TLS1_2_VERSION;
 
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET |
-	    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_options(ctx,
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	        SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (SSL_CTX_set_num_tickets(ctx, 0) != 1 ||
 	    SSL_CTX_set_session_id_context(ctx,
-	    (const unsigned char *)TLS_SESSION_ID_CONTEXT,
-	    sizeof TLS_SESSION_ID_CONTEXT - 1) != 1)
+	        (const unsigned char *)TLS_SESSION_ID_CONTEXT,
+	        sizeof TLS_SESSION_ID_CONTEXT - 1) != 1)
 		return -1;
 	if (SSL_CTX_set_min_proto_version(ctx, floor) != 1 ||
 	    SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS_TLS12) != 1)
@@ -108,7 +108,7 @@ tls_set_policy(SSL_CTX *ctx, const struct conf_tls *conf)
 static int
 tls_set_client_ca(SSL_CTX *ctx, const struct conf_tls *conf)
 {
-	STACK_OF(X509_NAME) *names;
+	STACK_OF(X509_NAME) * names;
 	int mode = SSL_VERIFY_PEER;
 
 	if (SSL_CTX_load_verify_locations(ctx, conf->ca, NULL) != 1 ||
@@ -134,11 +134,10 @@ tls_new(const struct conf_tls *conf, char **cause)
 		return tls_fail(t, cause, "tls: cannot make a context", NULL);
 	if (tls_set_policy(t->ctx, conf) == -1)
 		return tls_fail(t, cause, "tls: cannot set the policy", NULL);
-	if (SSL_CTX_use_certificate_chain_file(t->ctx,
-	    conf->certificate) != 1)
+	if (SSL_CTX_use_certificate_chain_file(t->ctx, conf->certificate) != 1)
 		return tls_fail(t, cause, "tls.certificate", conf->certificate);
-	if (SSL_CTX_use_PrivateKey_file(t->ctx, conf->key,
-	    SSL_FILETYPE_PEM) != 1)
+	if (SSL_CTX_use_PrivateKey_file(t->ctx, conf->key, SSL_FILETYPE_PEM) !=
+	    1)
 		return tls_fail(t, cause, "tls.key", conf->key);
 	if (SSL_CTX_check_private_key(t->ctx) != 1)
 		return tls_fail(t, cause, "tls.key", conf->key);
@@ -225,8 +224,8 @@ tls_peer_cn(struct bufferevent *bev, char *buf, size_t size)
 		return -1;
 	name = X509_get_subject_name(cert);
 	if ((i = X509_NAME_get_index_by_NID(name, NID_commonName, -1)) >= 0)
-		len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(
-		    X509_NAME_get_entry(name, i)));
+		len = ASN1_STRING_to_UTF8(&utf8,
+		    X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
 	if (len < 0) {
 		strlcpy_(buf, "(no CN)", size);
 		return 0;

@@ -15,7 +15,8 @@
 #include "log.h"
 #include "util.h"
 
-/* malloc or die: running out of memory is not a per-contact error we can answer. */
+/* malloc or die: running out of memory is not a per-contact error we can
+ * answer. */
 void *
 xmalloc(size_t size)
 {

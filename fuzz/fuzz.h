@@ -14,13 +14,13 @@
  * A broken invariant is a crash to libFuzzer: abort() makes it save the
  * input as a reproducer.  The condition's text says which promise broke.
  */
-#define FUZZ_CHECK(cond)                                                   \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "%s:%d: invariant broken: %s\n",   \
-			    __FILE__, __LINE__, #cond);                    \
-			abort();                                           \
-		}                                                          \
+#define FUZZ_CHECK(cond)                                                       \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: invariant broken: %s\n",       \
+			    __FILE__, __LINE__, #cond);                        \
+			abort();                                               \
+		}                                                              \
 	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

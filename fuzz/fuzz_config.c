@@ -45,7 +45,7 @@ static const char *const fuzz_config_pems[] = { "cert.pem", "key.pem",
 /* A directory there, which is not a regular file. */
 #define FUZZ_SUBDIR "pem.d"
 
-static char *fuzz_dir;  /* this process's scratch directory */
+static char *fuzz_dir; /* this process's scratch directory */
 static char *fuzz_path; /* the config file in it */
 
 int __real_open(const char *path, int flags, ...);
@@ -70,7 +70,7 @@ fuzz_config_allowed(const char *path)
 	if (tzdir != NULL && tzdir[0] != '\0')
 		xasprintf(&tz, "%s/", tzdir);
 	ok = strncmp(path, tz != NULL ? tz : FUZZ_TZDIR,
-	    strlen(tz != NULL ? tz : FUZZ_TZDIR)) == 0;
+	         strlen(tz != NULL ? tz : FUZZ_TZDIR)) == 0;
 	free(tz);
 	return ok;
 }
@@ -105,7 +105,7 @@ fuzz_config_cleanup(void)
 		return;
 	unlink(fuzz_path);
 	for (i = 0; i < sizeof(fuzz_config_pems) / sizeof(*fuzz_config_pems);
-	    i++) {
+	     i++) {
 		xasprintf(&p, "%s/%s", fuzz_dir, fuzz_config_pems[i]);
 		unlink(p);
 		free(p);
@@ -138,7 +138,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	xasprintf(&fuzz_path, "%s/crisisd.conf", fuzz_dir);
 	atexit(fuzz_config_cleanup);
 	for (i = 0; i < sizeof(fuzz_config_pems) / sizeof(*fuzz_config_pems);
-	    i++) {
+	     i++) {
 		xasprintf(&p, "%s/%s", fuzz_dir, fuzz_config_pems[i]);
 		if ((fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == -1)
 			fatal("open %s", p);
@@ -156,8 +156,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static void
 fuzz_config_write(const uint8_t *data, size_t size)
 {
-	int fd = open(fuzz_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600);
+	int fd =
+	    open(fuzz_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	ssize_t n;
 
 	if (fd == -1)
@@ -202,12 +202,11 @@ fuzz_config_tiers(const struct conf *conf)
 		t = &conf->tiers[i];
 		FUZZ_CHECK(fuzz_config_in(t->tier, 1, ROSTER_TIER_MAX));
 		FUZZ_CHECK(i == 0 || conf->tiers[i - 1].tier < t->tier);
-		FUZZ_CHECK(strcmp(conf_strategy_name(t->strategy),
-		    "unknown") != 0);
-		FUZZ_CHECK(conf_strategy_from_name(
-		    conf_strategy_name(t->strategy)) == (int)t->strategy);
-		FUZZ_CHECK(fuzz_config_in(t->offer_timeout_ms, 1,
-		    FUZZ_DAY_MS));
+		FUZZ_CHECK(
+		    strcmp(conf_strategy_name(t->strategy), "unknown") != 0);
+		FUZZ_CHECK(conf_strategy_from_name(conf_strategy_name(
+		               t->strategy)) == (int)t->strategy);
+		FUZZ_CHECK(fuzz_config_in(t->offer_timeout_ms, 1, FUZZ_DAY_MS));
 		FUZZ_CHECK(conf_tier(conf, t->tier) == t);
 	}
 	FUZZ_CHECK(conf_tier(conf, 0) == NULL);
@@ -263,22 +262,21 @@ fuzz_config_loaded(const struct conf *conf)
 	FUZZ_CHECK(conf->database != NULL);
 	FUZZ_CHECK(conf->database[0] == '/' ||
 	    strcmp(conf->database, ":memory:") == 0);
-	FUZZ_CHECK(fuzz_config_in(conf->log_level, LOG_LEVEL_ERROR,
-	    LOG_LEVEL_DEBUG));
+	FUZZ_CHECK(
+	    fuzz_config_in(conf->log_level, LOG_LEVEL_ERROR, LOG_LEVEL_DEBUG));
 	fuzz_config_string(conf->timezone, 128);
 	fuzz_config_tiers(conf);
 	FUZZ_CHECK(fuzz_config_in(conf->max_wait_ms, 1, FUZZ_DAY_MS));
 	fuzz_config_string(conf->overflow_target, 1024);
 	FUZZ_CHECK(fuzz_config_in(conf->continuity_ms, 0, FUZZ_DAY_MS));
-	FUZZ_CHECK(fuzz_config_in(conf->imminent_max_wait_ms, 1,
-	    FUZZ_DAY_MS));
+	FUZZ_CHECK(fuzz_config_in(conf->imminent_max_wait_ms, 1, FUZZ_DAY_MS));
 	FUZZ_CHECK(fuzz_config_in(conf->wrapup_ms, 0, FUZZ_DAY_MS));
 	FUZZ_CHECK(fuzz_config_in(conf->max_missed_offers, 1, 1000));
 	FUZZ_CHECK(fuzz_config_in(conf->max_connections, 1, 1000000));
 	FUZZ_CHECK(conf->max_line_bytes >= 256 &&
 	    conf->max_line_bytes <= 16 * 1024 * 1024);
-	FUZZ_CHECK(fuzz_config_in(conf->hello_timeout_ms, 100,
-	    FUZZ_TEN_MINUTES_MS));
+	FUZZ_CHECK(
+	    fuzz_config_in(conf->hello_timeout_ms, 100, FUZZ_TEN_MINUTES_MS));
 	FUZZ_CHECK(fuzz_config_in(conf->gap_warning_hours, 0, 24 * 31));
 	FUZZ_CHECK(fuzz_config_in(conf->service_level_ms, 1, FUZZ_DAY_MS));
 	FUZZ_CHECK(fuzz_config_in(conf->short_abandon_ms, 0, FUZZ_DAY_MS));

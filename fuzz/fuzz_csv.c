@@ -114,8 +114,7 @@ fuzz_csv_check_record(const struct fmt_csv *csv)
 
 /* Add the record just read to the pass, and write it back if asked. */
 static void
-fuzz_csv_take(struct fuzz_csv_pass *p, const struct fmt_csv *csv,
-    long line)
+fuzz_csv_take(struct fuzz_csv_pass *p, const struct fmt_csv *csv, long line)
 {
 	size_t i, len;
 
@@ -194,8 +193,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_csv_read_all(text, size, &first);
 	fuzz_csv_pass_close(&first);
 	fuzz_csv_pass_open(&second, false);
-	FUZZ_CHECK(fuzz_csv_read_all(first.out_buf, first.out_len,
-	    &second) == 0);
+	FUZZ_CHECK(
+	    fuzz_csv_read_all(first.out_buf, first.out_len, &second) == 0);
 	fuzz_csv_pass_close(&second);
 	FUZZ_CHECK(second.nrecords == first.nrecords);
 	FUZZ_CHECK(second.canon_len == first.canon_len &&

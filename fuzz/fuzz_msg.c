@@ -61,8 +61,7 @@ fuzz_msg_contact(const struct msg_contact *c)
 	fuzz_msg_string(c->ref, true, MSG_STRING_MAX_BYTES);
 	FUZZ_CHECK(c->channel <= CHANNEL_CHAT);
 	FUZZ_CHECK(c->risk <= RISK_UNKNOWN);
-	FUZZ_CHECK(msg_risk_from_name(msg_risk_name(c->risk)) ==
-	    (int)c->risk);
+	FUZZ_CHECK(msg_risk_from_name(msg_risk_name(c->risk)) == (int)c->risk);
 	FUZZ_CHECK(strcmp(msg_channel_name(c->channel), "invalid") != 0);
 	fuzz_msg_string(c->caller, false, MSG_STRING_MAX_BYTES);
 	fuzz_msg_string(c->patient, false, MSG_STRING_MAX_BYTES);
@@ -87,7 +86,7 @@ fuzz_msg_complete(const struct msg *m)
 	fuzz_msg_contact_id(m->u.complete.contact);
 	FUZZ_CHECK(m->u.complete.disposition <= DISPOSITION_OTHER);
 	FUZZ_CHECK(strcmp(msg_disposition_name(m->u.complete.disposition),
-	    "invalid") != 0);
+	               "invalid") != 0);
 	fuzz_msg_string(m->u.complete.notes, false, MSG_NOTES_MAX_BYTES);
 	if (m->u.complete.disposition == DISPOSITION_EMERGENCY_DISPATCHED)
 		FUZZ_CHECK(m->u.complete.has_disclosure);
@@ -110,8 +109,8 @@ fuzz_msg_decoded(const struct msg *m)
 	FUZZ_CHECK(m->type < MSG_TYPE_COUNT);
 	FUZZ_CHECK(m->root != NULL && json_is_object(m->root));
 	FUZZ_CHECK(m->id == json_object_get(m->root, "id"));
-	FUZZ_CHECK(m->id == NULL || json_is_string(m->id) ||
-	    json_is_number(m->id));
+	FUZZ_CHECK(
+	    m->id == NULL || json_is_string(m->id) || json_is_number(m->id));
 	type = json_object_get(m->root, "type");
 	FUZZ_CHECK(json_is_string(type) &&
 	    strcmp(json_string_value(type), msg_type_name(m->type)) == 0);
@@ -160,8 +159,8 @@ fuzz_msg_refused(const struct msg *m, const struct msg_error *err)
 	FUZZ_CHECK(len > 0 && len < sizeof(err->message));
 	for (i = 0; i < len; i++)
 		FUZZ_CHECK(err->message[i] >= 0x20 && err->message[i] < 0x7f);
-	FUZZ_CHECK(m->id == NULL || json_is_string(m->id) ||
-	    json_is_number(m->id));
+	FUZZ_CHECK(
+	    m->id == NULL || json_is_string(m->id) || json_is_number(m->id));
 	FUZZ_CHECK(m->id == NULL ||
 	    (m->root != NULL && m->id == json_object_get(m->root, "id")));
 }
@@ -198,15 +197,15 @@ fuzz_msg_reply(json_t *id, enum msg_code code, const char *text)
 	o = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
 	FUZZ_CHECK(o != NULL && json_is_object(o));
 	v = json_object_get(o, "type");
-	FUZZ_CHECK(json_is_string(v) &&
-	    strcmp(json_string_value(v), "error") == 0);
+	FUZZ_CHECK(
+	    json_is_string(v) && strcmp(json_string_value(v), "error") == 0);
 	v = json_object_get(o, "code");
 	FUZZ_CHECK(json_is_string(v) &&
 	    strcmp(json_string_value(v), msg_code_name(code)) == 0);
 	v = json_object_get(o, "message");
 	want = fuzz_msg_expected_text(text);
-	FUZZ_CHECK(json_is_string(v) &&
-	    strcmp(json_string_value(v), want) == 0);
+	FUZZ_CHECK(
+	    json_is_string(v) && strcmp(json_string_value(v), want) == 0);
 	free(want);
 	v = json_object_get(o, "id");
 	if (id == NULL)

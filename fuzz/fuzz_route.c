@@ -30,21 +30,21 @@
 #include "fuzz.h"
 #include "fuzz_route.h"
 
-#define FUZZ_LATE_MAX_MS 50       /* how late a timer may fire (CONTRACT §4) */
-#define FUZZ_FIRINGS_MAX 100000   /* timers fired in one run, at most */
+#define FUZZ_LATE_MAX_MS 50 /* how late a timer may fire (CONTRACT §4) */
+#define FUZZ_FIRINGS_MAX 100000 /* timers fired in one run, at most */
 #define FUZZ_T0_MS INT64_C(1800000000000)
-#define FUZZ_TIER_OFF_POLICY 12   /* a tier the policies here never walk */
+#define FUZZ_TIER_OFF_POLICY 12 /* a tier the policies here never walk */
 
 /* An entry of a table, picked by the input. */
 #define FUZZ_PICK(w, table) ((table)[fuzz_route_pick((w), nitems(table))])
 
 /* Durations the input picks from, so that they collide now and then. */
-static const int64_t fuzz_route_timeouts_ms[] = { 1, 50, 1000, 15000,
-	20000, 60000 };
+static const int64_t fuzz_route_timeouts_ms[] = { 1, 50, 1000, 15000, 20000,
+	60000 };
 static const int64_t fuzz_route_continuity_ms[] = { 0, 0, 1, 5000, 10000,
 	200000 };
-static const int64_t fuzz_route_waits_ms[] = { 1, 1000, 30000, 90000,
-	120000, 300000 };
+static const int64_t fuzz_route_waits_ms[] = { 1, 1000, 30000, 90000, 120000,
+	300000 };
 static const int64_t fuzz_route_steps_ms[] = { 1, 10, 49, 100, 1000, 5000,
 	20000, 60000 };
 
@@ -111,8 +111,8 @@ fuzz_route_build(struct fuzz_world *w)
 		tier += 1 + (int)fuzz_route_pick(w, 4);
 		w->tiers[i].tier = tier;
 		w->tiers[i].strategy = strategies[fuzz_route_pick(w, 5)];
-		w->tiers[i].offer_timeout_ms = FUZZ_PICK(w,
-		    fuzz_route_timeouts_ms);
+		w->tiers[i].offer_timeout_ms =
+		    FUZZ_PICK(w, fuzz_route_timeouts_ms);
 		w->mask |= UINT32_C(1) << tier;
 	}
 	w->pol.tiers = w->tiers;
@@ -136,8 +136,8 @@ fuzz_route_build(struct fuzz_world *w)
 		c->available = c->connected && (b & 2) == 0;
 		c->assigned = (b & 4) ? FUZZ_OTHER : FUZZ_FREE;
 		c->wrapup = (b & 8) != 0;
-		c->idle_since = FUZZ_T0_MS -
-		    (int64_t)(fuzz_route_byte(w) % 4) * 1000;
+		c->idle_since =
+		    FUZZ_T0_MS - (int64_t)(fuzz_route_byte(w) % 4) * 1000;
 		c->last_offer = fuzz_route_byte(w) % 4;
 		c->recent = (int)(fuzz_route_byte(w) % 3);
 	}
@@ -147,8 +147,7 @@ fuzz_route_build(struct fuzz_world *w)
 		uint8_t b = fuzz_route_byte(w);
 
 		ct->imminent = (b & 3) == 3;
-		ct->primary = (b & 4) ? (int)fuzz_route_pick(w, w->nclins) :
-		    -1;
+		ct->primary = (b & 4) ? (int)fuzz_route_pick(w, w->nclins) : -1;
 		ct->assigned_to = FUZZ_FREE;
 		for (j = 0; j < w->nclins; j++)
 			ct->matches[j] = (fuzz_route_byte(w) & 1) != 0;
@@ -342,8 +341,8 @@ fuzz_route_advance(struct fuzz_world *w, int64_t target)
 		if (due > target)
 			break;
 		if (due > w->now)
-			w->now = due + (int64_t)fuzz_route_pick(w,
-			    FUZZ_LATE_MAX_MS + 1);
+			w->now = due +
+			    (int64_t)fuzz_route_pick(w, FUZZ_LATE_MAX_MS + 1);
 		fuzz_route_fire(w, first);
 	}
 	if (target > w->now)
@@ -432,8 +431,8 @@ fuzz_route_queue(struct fuzz_world *w)
 	route_start(&ct->pos, w->now, ct->imminent, w->max_wait_ms,
 	    w->imminent_max_wait_ms);
 	FUZZ_CHECK(ct->pos.stage == ROUTE_START);
-	FUZZ_CHECK(ct->pos.deadline == w->now + (ct->imminent ?
-	    w->imminent_max_wait_ms : w->max_wait_ms));
+	FUZZ_CHECK(ct->pos.deadline ==
+	    w->now + (ct->imminent ? w->imminent_max_wait_ms : w->max_wait_ms));
 	fuzz_route_next(w, w->nqueued - 1);
 }
 
@@ -473,8 +472,8 @@ fuzz_route_event(struct fuzz_world *w)
 		fuzz_route_clin_event(w, j, fuzz_route_byte(w));
 		break;
 	case 6:
-		fuzz_route_advance(w, w->now + FUZZ_PICK(w,
-		    fuzz_route_steps_ms));
+		fuzz_route_advance(w,
+		    w->now + FUZZ_PICK(w, fuzz_route_steps_ms));
 		break;
 	case 7: /* a timer is late: time moves, nothing fires yet */
 		w->now += 1 + (int64_t)fuzz_route_pick(w, FUZZ_LATE_MAX_MS);

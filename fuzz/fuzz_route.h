@@ -31,12 +31,12 @@ enum fuzz_outcome {
 /* A clinician, as the engine keeps it (struct clin). */
 struct fuzz_clin {
 	char id[4];
-	uint32_t tiers;   /* on call now */
+	uint32_t tiers; /* on call now */
 	bool connected;
-	bool available;   /* status available */
-	int assigned;     /* a contact index, FUZZ_OTHER or FUZZ_FREE */
+	bool available; /* status available */
+	int assigned; /* a contact index, FUZZ_OTHER or FUZZ_FREE */
 	bool wrapup;
-	int missed;       /* offers expired in a row */
+	int missed; /* offers expired in a row */
 	int64_t idle_since;
 	uint64_t last_offer;
 	int recent;
@@ -85,8 +85,8 @@ struct fuzz_world {
  * and where it left ct->pos (before: where it stood).  Aborts on a broken
  * invariant.
  */
-void fuzz_route_check(const struct fuzz_world *w,
-    const struct fuzz_contact *ct, const struct route_pos *before,
-    const struct route_cand *cands, const struct route_plan *plan);
+void fuzz_route_check(const struct fuzz_world *w, const struct fuzz_contact *ct,
+    const struct route_pos *before, const struct route_cand *cands,
+    const struct route_plan *plan);
 
 #endif

@@ -116,8 +116,9 @@ fuzz_route_best(const struct fuzz_world *w, const struct route_cand *cands,
 		if (!fuzz_route_offerable(&cands[i], mask) ||
 		    (lowest_first && cands[i].ringing))
 			continue;
-		if (best < 0 || fuzz_route_before(w, &cands[i], &cands[best], s,
-		    lowest_first))
+		if (best < 0 ||
+		    fuzz_route_before(w, &cands[i], &cands[best], s,
+		        lowest_first))
 			best = (long)i;
 	}
 	return best;
@@ -168,12 +169,12 @@ fuzz_route_walk(const struct fuzz_world *w, const struct fuzz_contact *ct,
     const struct route_pos *before, const struct route_plan *plan)
 {
 	const struct route_pos *pos = &ct->pos;
-	int last = before->stage == ROUTE_TIER ?
-	    w->tiers[before->tier_index].tier : 0;
+	int last =
+	    before->stage == ROUTE_TIER ? w->tiers[before->tier_index].tier : 0;
 
 	FUZZ_CHECK(pos->deadline == before->deadline);
-	FUZZ_CHECK(fuzz_route_rank(pos->stage) >=
-	    fuzz_route_rank(before->stage));
+	FUZZ_CHECK(
+	    fuzz_route_rank(pos->stage) >= fuzz_route_rank(before->stage));
 	if (ct->imminent)
 		FUZZ_CHECK(pos->stage == ROUTE_START ||
 		    pos->stage == ROUTE_IMMINENT || pos->stage == ROUTE_DONE);
@@ -196,8 +197,8 @@ fuzz_route_walk(const struct fuzz_world *w, const struct fuzz_contact *ct,
 			continue;
 		}
 		FUZZ_CHECK(ev->kind == ROUTE_EV_ESCALATED);
-		FUZZ_CHECK(ev->tier > last &&
-		    (w->mask & (UINT32_C(1) << ev->tier)));
+		FUZZ_CHECK(
+		    ev->tier > last && (w->mask & (UINT32_C(1) << ev->tier)));
 		last = ev->tier;
 	}
 	if (pos->stage == ROUTE_DONE) {
@@ -212,8 +213,7 @@ fuzz_route_walk(const struct fuzz_world *w, const struct fuzz_contact *ct,
 /* Check one offer of a plan against the candidates it was made from. */
 static void
 fuzz_route_offer(const struct fuzz_world *w, const struct fuzz_contact *ct,
-    const struct route_cand *cands, const struct route_plan *plan,
-    size_t k)
+    const struct route_cand *cands, const struct route_plan *plan, size_t k)
 {
 	const struct route_offer *o = &plan->offers[k];
 	const struct route_pos *pos = &ct->pos;
@@ -268,8 +268,8 @@ fuzz_route_single(const struct fuzz_world *w, const struct fuzz_contact *ct,
 	int64_t expires;
 
 	FUZZ_CHECK(plan->noffers == 1 && !offered_before);
-	t = waiting ? fuzz_route_tier(w, o->tier) :
-	    &w->tiers[ct->pos.tier_index];
+	t = waiting ? fuzz_route_tier(w, o->tier)
+	            : &w->tiers[ct->pos.tier_index];
 	mask = waiting ? w->mask : UINT32_C(1) << t->tier;
 	FUZZ_CHECK(fuzz_route_best(w, cands, mask, t->strategy, waiting) ==
 	    (long)o->cand);
@@ -325,7 +325,7 @@ fuzz_route_plan(const struct fuzz_world *w, const struct fuzz_contact *ct,
 		fuzz_route_offer(w, ct, cands, plan, k);
 	one_at_a_time = pos->stage == ROUTE_WAITING ||
 	    (pos->stage == ROUTE_TIER &&
-	    w->tiers[pos->tier_index].strategy != STRATEGY_RING_ALL);
+	        w->tiers[pos->tier_index].strategy != STRATEGY_RING_ALL);
 	if (plan->noffers > 0 && one_at_a_time)
 		fuzz_route_single(w, ct, cands, plan, offered);
 	if (pos->stage == ROUTE_TIER &&

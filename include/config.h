@@ -43,8 +43,8 @@ struct conf_tls {
 	char *listen[CONF_LISTEN_MAX]; /* "host:port" or "[v6]:port" */
 	size_t nlisten;
 	char *certificate; /* PEM: the server certificate, then its chain */
-	char *key;         /* PEM: its private key */
-	char *ca;          /* PEM: CAs of client certificates; NULL: none asked */
+	char *key; /* PEM: its private key */
+	char *ca; /* PEM: CAs of client certificates; NULL: none asked */
 	bool require_client_cert;
 	int min_version; /* enum conf_tls_version */
 };
@@ -73,13 +73,15 @@ struct conf {
 	size_t max_line_bytes;
 	int64_t hello_timeout_ms;
 	int max_contacts_per_second; /* per intake principal; 0: no limit */
-	int max_open_contacts;       /* per intake principal, being routed */
+	int max_open_contacts; /* per intake principal, being routed */
 
-	/* roster: warn of tier-1 gaps starting within this many hours (0: off) */
+	/* roster: warn of tier-1 gaps starting within this many hours (0: off)
+	 */
 	int gap_warning_hours;
 
 	/* review: crisisctl stats thresholds */
-	int64_t service_level_ms; /* answered within this counts as in service */
+	int64_t
+	    service_level_ms; /* answered within this counts as in service */
 	int64_t short_abandon_ms; /* abandoned sooner is counted apart */
 
 	/* tls: TLS listeners, their certificate and client certificates */

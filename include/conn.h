@@ -24,8 +24,9 @@
 struct conn;
 
 struct conn_limits {
-	size_t max_line_bytes;    /* a longer line: too_large, then close */
-	int64_t hello_timeout_ms; /* no conn_hello_done() by then: unauthorized */
+	size_t max_line_bytes; /* a longer line: too_large, then close */
+	int64_t
+	    hello_timeout_ms; /* no conn_hello_done() by then: unauthorized */
 };
 
 struct conn_cbs {
@@ -50,9 +51,8 @@ struct ssl_st;
  * handshake closes the connection with a log line and nothing sent (no
  * error line can be).  Everything else is as over plain TCP.
  */
-struct conn *conn_new_tls(struct event_base *base, int fd,
-    struct ssl_st *ssl, const struct conn_limits *limits,
-    const struct conn_cbs *cbs);
+struct conn *conn_new_tls(struct event_base *base, int fd, struct ssl_st *ssl,
+    const struct conn_limits *limits, const struct conn_cbs *cbs);
 
 /*
  * listen.c, around the accept callback of a TLS socket: the next
@@ -94,8 +94,8 @@ size_t conn_unsent(const struct conn *c);
  * Send an error reply, stop reading, half-close once it is written and close
  * after (or after CONN_LINGER_MS): the peer reads the error, not a reset.
  */
-void conn_fail(struct conn *c, json_t *id, enum msg_code code,
-    const char *message);
+void
+conn_fail(struct conn *c, json_t *id, enum msg_code code, const char *message);
 
 /* End gracefully: stop reading, write out what is queued, half-close, close. */
 void conn_finish(struct conn *c, const char *why);

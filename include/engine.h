@@ -42,12 +42,12 @@ enum contact_state {
 /* Why an offer ended. */
 enum offer_end {
 	OFFER_ACCEPTED = 0,
-	OFFER_DECLINED,  /* decline, away or disconnect: refused */
-	OFFER_EXPIRED,   /* refused, and counts as missed */
-	OFFER_TAKEN,     /* someone else accepted: withdrawn "taken" */
-	OFFER_BUSY,      /* this clinician accepted another: withdrawn "busy" */
+	OFFER_DECLINED, /* decline, away or disconnect: refused */
+	OFFER_EXPIRED, /* refused, and counts as missed */
+	OFFER_TAKEN, /* someone else accepted: withdrawn "taken" */
+	OFFER_BUSY, /* this clinician accepted another: withdrawn "busy" */
 	OFFER_ABANDONED, /* the caller hung up: withdrawn "abandoned" */
-	OFFER_OVERFLOW,  /* the contact overflowed: withdrawn "overflow" */
+	OFFER_OVERFLOW, /* the contact overflowed: withdrawn "overflow" */
 };
 
 struct clin;
@@ -98,10 +98,12 @@ struct contact {
 	int assigned_tier; /* the tier of the accepted offer */
 	int64_t queued_at;
 	int64_t assigned_at;
-	struct event *timer; /* the next deadline: offer expiry or route wakeup */
+	struct event
+	    *timer; /* the next deadline: offer expiry or route wakeup */
 	int64_t timer_at;
-	struct session *origin; /* the intake connection that sent it, if open */
-	bool dirty;             /* routing must look at it again */
+	struct session
+	    *origin; /* the intake connection that sent it, if open */
+	bool dirty; /* routing must look at it again */
 
 	UT_hash_handle hh;
 	TAILQ_ENTRY(contact) entry; /* in queue order */
@@ -111,16 +113,16 @@ TAILQ_HEAD(contact_list, contact);
 struct clin {
 	char id[PRINCIPAL_ID_MAX + 1];
 	const struct roster_clinician *info; /* NULL if gone from the roster */
-	struct session *session;             /* NULL when not connected */
+	struct session *session; /* NULL when not connected */
 	bool available;
 	struct contact *assigned; /* busy with this contact */
-	int64_t wrapup_until;     /* in wrap-up until then (0: not) */
+	int64_t wrapup_until; /* in wrap-up until then (0: not) */
 	struct event *wrapup_timer;
-	int missed;             /* offers expired in a row */
-	int64_t idle_since;     /* free since, for longest-idle */
-	uint64_t last_offer;    /* offer sequence number, for round-robin */
-	int recent_base;        /* assigned in the 24 h before the last count */
-	int recent_since;       /* assigned since that count */
+	int missed; /* offers expired in a row */
+	int64_t idle_since; /* free since, for longest-idle */
+	uint64_t last_offer; /* offer sequence number, for round-robin */
+	int recent_base; /* assigned in the 24 h before the last count */
+	int recent_since; /* assigned since that count */
 	struct offer_list offers;
 	size_t noffers; /* in offers */
 	UT_hash_handle hh;
@@ -154,8 +156,8 @@ void engine_contact(struct session *s, const struct msg *m);
 void engine_abandon(struct session *s, const struct msg *m);
 
 /* Clinician requests; each replies on s. */
-void engine_status(struct session *s, struct clin *c, bool available,
-    json_t *id);
+void
+engine_status(struct session *s, struct clin *c, bool available, json_t *id);
 void engine_accept(struct session *s, struct clin *c, const struct msg *m);
 void engine_decline(struct session *s, struct clin *c, const struct msg *m);
 void engine_complete(struct session *s, struct clin *c, const struct msg *m);
@@ -181,8 +183,8 @@ size_t engine_connected_clinicians(void);
 /* --- policy.c --- */
 
 /* The policy of the config's routing settings (a reference), stored if new. */
-struct policy *policy_from_conf(struct store *st, const struct conf *conf,
-    int64_t now);
+struct policy *
+policy_from_conf(struct store *st, const struct conf *conf, int64_t now);
 /* The policy of a stored version (a new reference), or NULL if unknown. */
 struct policy *policy_get(struct store *st, int version);
 void policy_ref(struct policy *p);

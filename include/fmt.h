@@ -45,8 +45,8 @@ json_t *fmt_json_times(json_t *v);
 /*
  * A listing: rows is an array of flat objects.  columns (NULL-terminated,
  * or NULL for the first row's keys) picks and orders the table's and the
- * CSV's columns; JSON prints every key, one row per line.  tz names the table's time zone
- * (NULL: UTC).  Returns -1 if writing failed.
+ * CSV's columns; JSON prints every key, one row per line.  tz names the table's
+ * time zone (NULL: UTC).  Returns -1 if writing failed.
  */
 int fmt_rows(FILE *fp, enum fmt_format format, json_t *rows,
     const char *const *columns, const char *tz);
@@ -67,8 +67,8 @@ struct fmt_stream {
 	char **keys; /* copies of the first row's keys, when columns is NULL */
 };
 
-void fmt_stream_begin(struct fmt_stream *fs, FILE *fp,
-    enum fmt_format format, const char *const *columns, const char *tz);
+void fmt_stream_begin(struct fmt_stream *fs, FILE *fp, enum fmt_format format,
+    const char *const *columns, const char *tz);
 /* -1 if writing failed, or for a table or a row that is not an object. */
 int fmt_stream_row(struct fmt_stream *fs, json_t *row);
 /* -1 if any of the listing failed to print. */
@@ -80,18 +80,17 @@ int fmt_stream_end(struct fmt_stream *fs);
  * arrays of objects as indented tables; CSV prints "key,value" rows with
  * dotted paths ("by_risk.high", "per_clinician.0.offers").
  */
-int fmt_object(FILE *fp, enum fmt_format format, json_t *obj,
-    const char *tz);
+int fmt_object(FILE *fp, enum fmt_format format, json_t *obj, const char *tz);
 
 /* --- reading CSV (RFC 4180, with CRLF or LF, blank lines skipped) --- */
 
-#define FMT_CSV_LINE_MAX_BYTES 4096    /* one physical line */
+#define FMT_CSV_LINE_MAX_BYTES 4096 /* one physical line */
 #define FMT_CSV_RECORD_MAX_BYTES 16384 /* a record, quoted newlines and all */
 #define FMT_CSV_FIELDS_MAX 32
 
 struct fmt_csv {
 	FILE *fp;
-	long line;        /* the line being read, from 1 */
+	long line; /* the line being read, from 1 */
 	long record_line; /* the line the last record began on */
 	size_t nfields;
 	char *fields[FMT_CSV_FIELDS_MAX];

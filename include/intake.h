@@ -19,8 +19,8 @@ enum intake_verdict {
  * May principal queue one more contact at now?  rate_per_s and max_open of
  * 0 turn the checks off.  Admitting takes a token from the bucket.
  */
-enum intake_verdict intake_admit(const char *principal, int64_t now,
-    int rate_per_s, int max_open);
+enum intake_verdict
+intake_admit(const char *principal, int64_t now, int rate_per_s, int max_open);
 
 /* One of principal's contacts started or stopped being routed. */
 void intake_opened(const char *principal);

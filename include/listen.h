@@ -29,8 +29,8 @@ struct conf_tls;
  * from tls (tls.c); nothing to do when it names none.  These are bound
  * here even under socket activation.  Returns -1 and *cause on failure.
  */
-int listen_add_tls(struct listener *l, const struct conf_tls *tls,
-    char **cause);
+int
+listen_add_tls(struct listener *l, const struct conf_tls *tls, char **cause);
 
 /*
  * SIGHUP: new TLS connections get a context built from tls; on failure

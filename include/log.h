@@ -39,14 +39,14 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * Structured variant for the journal: "contact" and "clinician" become the
  * CONTACT_ID= and CLINICIAN= fields (either may be NULL).
  */
-void log_contact(enum log_level level, const char *contact,
-    const char *clinician, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+void
+log_contact(enum log_level level, const char *contact, const char *clinician,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Start-up failures and broken invariants only. */
-void fatal(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
-void fatalx(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
+void
+fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void
+fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 #endif

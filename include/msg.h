@@ -12,11 +12,11 @@
 #include <jansson.h>
 
 /* Limits on what a peer may send, beyond max_line_bytes. */
-#define MSG_STRING_MAX_BYTES 256  /* ref, caller, patient, program, ... */
-#define MSG_NOTES_MAX_BYTES 8192  /* complete.notes */
-#define MSG_NEEDS_MAX 16          /* entries in contact.needs */
+#define MSG_STRING_MAX_BYTES 256 /* ref, caller, patient, program, ... */
+#define MSG_NOTES_MAX_BYTES 8192 /* complete.notes */
+#define MSG_NEEDS_MAX 16 /* entries in contact.needs */
 #define MSG_TOKEN_MAX_BYTES 128
-#define MSG_DEPTH_MAX 8           /* nesting levels of objects and arrays */
+#define MSG_DEPTH_MAX 8 /* nesting levels of objects and arrays */
 
 enum msg_type {
 	MSG_HELLO = 0,
@@ -86,9 +86,9 @@ struct msg_contact {
 	const char *ref;
 	enum channel channel;
 	enum risk risk;
-	const char *caller;   /* optional: NULL */
-	const char *patient;  /* optional */
-	const char *program;  /* optional */
+	const char *caller; /* optional: NULL */
+	const char *patient; /* optional */
+	const char *program; /* optional */
 	const char *language; /* optional */
 	const char *needs[MSG_NEEDS_MAX];
 	size_t nneeds;
@@ -103,13 +103,13 @@ struct msg_disclosure {
 struct msg {
 	enum msg_type type;
 	json_t *root; /* owned */
-	json_t *id;   /* borrowed from root; NULL if the request had none */
+	json_t *id; /* borrowed from root; NULL if the request had none */
 	union {
 		struct msg_hello hello;
 		struct msg_contact contact;
 		struct {
 			const char *contact; /* abandon, accept, decline */
-			const char *reason;  /* decline: optional */
+			const char *reason; /* decline: optional */
 		} ref;
 		struct {
 			bool available;
@@ -134,8 +134,8 @@ struct msg_error {
  * or -1 and fills err; even on -1, m->id is set where the line had a usable
  * "id" so the reply can echo it, and m must be passed to msg_clear().
  */
-int msg_decode(const char *line, size_t len, struct msg *m,
-    struct msg_error *err);
+int
+msg_decode(const char *line, size_t len, struct msg *m, struct msg_error *err);
 void msg_clear(struct msg *m);
 
 /* Names as they appear on the wire, and back (-1 if unknown). */

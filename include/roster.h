@@ -15,7 +15,7 @@
 struct roster_shift {
 	int tier;
 	int64_t start_ms; /* inclusive */
-	int64_t end_ms;   /* exclusive */
+	int64_t end_ms; /* exclusive */
 };
 
 struct roster_clinician {
@@ -59,8 +59,8 @@ int roster_add_shift(struct roster *r, const char *clinician, int tier,
 /* Sort everything for lookups; call once after the adds. */
 void roster_finish(struct roster *r);
 
-const struct roster_clinician *roster_find(const struct roster *r,
-    const char *id);
+const struct roster_clinician *
+roster_find(const struct roster *r, const char *id);
 
 /* The tiers c is on call for at t, bit n for tier n (0 when off call). */
 uint32_t roster_oncall_tiers(const struct roster_clinician *c, int64_t t);
@@ -68,7 +68,8 @@ uint32_t roster_oncall_tiers(const struct roster_clinician *c, int64_t t);
 /* The lowest tier in a mask, 0 for an empty mask. */
 int roster_lowest_tier(uint32_t tiers);
 
-/* The first moment after t at which anyone's on-call set changes, or INT64_MAX. */
+/* The first moment after t at which anyone's on-call set changes, or INT64_MAX.
+ */
 int64_t roster_next_change(const struct roster *r, int64_t t);
 
 /* Does c speak language (NULL or "" matches everyone)?  Case-insensitive. */
@@ -83,8 +84,7 @@ bool roster_has_skills(const struct roster_clinician *c,
  * the time.  Writes at most max windows to out and returns how many there
  * are in all (which may be more than max).
  */
-size_t roster_gaps(const struct roster_shift *shifts, size_t nshifts,
-    int tier, int64_t from_ms, int64_t to_ms, struct roster_window *out,
-    size_t max);
+size_t roster_gaps(const struct roster_shift *shifts, size_t nshifts, int tier,
+    int64_t from_ms, int64_t to_ms, struct roster_window *out, size_t max);
 
 #endif

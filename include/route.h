@@ -20,21 +20,21 @@
 #include "config.h"
 
 enum route_stage {
-	ROUTE_START = 0,  /* not routed yet */
+	ROUTE_START = 0, /* not routed yet */
 	ROUTE_CONTINUITY, /* the primary clinician alone */
-	ROUTE_TIER,       /* walking the tiers */
-	ROUTE_WAITING,    /* tiers exhausted, waiting for a busy clinician */
-	ROUTE_IMMINENT,   /* everyone at once until the imminent deadline */
-	ROUTE_DONE,       /* assigned or closed: nothing more to route */
+	ROUTE_TIER, /* walking the tiers */
+	ROUTE_WAITING, /* tiers exhausted, waiting for a busy clinician */
+	ROUTE_IMMINENT, /* everyone at once until the imminent deadline */
+	ROUTE_DONE, /* assigned or closed: nothing more to route */
 };
 
 /* Where a contact stands in its walk; saved with the contact for restarts. */
 struct route_pos {
 	enum route_stage stage;
-	int tier_index;         /* into the policy's tiers, in ROUTE_TIER */
+	int tier_index; /* into the policy's tiers, in ROUTE_TIER */
 	int64_t stage_deadline; /* continuity or ring-all end; 0 if none yet */
-	int64_t deadline;       /* overflow, whatever happens (queued + max wait) */
-	bool waiting_told;      /* the "waiting" event was emitted */
+	int64_t deadline; /* overflow, whatever happens (queued + max wait) */
+	bool waiting_told; /* the "waiting" event was emitted */
 };
 
 /* The routing settings a contact was queued under. */
@@ -47,29 +47,31 @@ struct route_policy {
 /* What the contact asks of routing. */
 struct route_contact {
 	bool imminent;
-	int primary; /* index of the patient's primary clinician in cands, or -1 */
+	int primary; /* index of the patient's primary clinician in cands, or -1
+	              */
 };
 
 /* A clinician as routing sees it, at now, for this contact. */
 struct route_cand {
 	const char *id;
-	uint32_t tiers;       /* on call now: bit n for tier n; 0 when off call */
-	bool eligible;        /* connected, available, not busy, not in wrap-up */
-	bool waitable;        /* connected and busy or in wrap-up */
-	bool matches;         /* speaks the language and has every need */
-	bool refused;         /* declined this contact or let its offer expire */
-	bool offered;         /* holds an open offer of this contact now */
-	bool ringing;         /* holds an open offer of another contact */
-	int64_t idle_since;   /* longest-idle: free since (smaller = longer) */
-	uint64_t last_offer;  /* round-robin: when last offered anything (0 never) */
-	int recent_contacts;  /* fewest-contacts: assigned in the last 24 h */
+	uint32_t tiers; /* on call now: bit n for tier n; 0 when off call */
+	bool eligible; /* connected, available, not busy, not in wrap-up */
+	bool waitable; /* connected and busy or in wrap-up */
+	bool matches; /* speaks the language and has every need */
+	bool refused; /* declined this contact or let its offer expire */
+	bool offered; /* holds an open offer of this contact now */
+	bool ringing; /* holds an open offer of another contact */
+	int64_t idle_since; /* longest-idle: free since (smaller = longer) */
+	uint64_t
+	    last_offer; /* round-robin: when last offered anything (0 never) */
+	int recent_contacts; /* fewest-contacts: assigned in the last 24 h */
 };
 
 #define ROUTE_EVENT_MAX 34 /* a tier entry each, at most, plus waiting */
 
 enum route_event_kind {
 	ROUTE_EV_ESCALATED, /* routing moved to tier */
-	ROUTE_EV_WAITING,   /* tiers exhausted: waiting for a busy clinician */
+	ROUTE_EV_WAITING, /* tiers exhausted: waiting for a busy clinician */
 };
 
 struct route_event {
@@ -79,7 +81,7 @@ struct route_event {
 
 struct route_offer {
 	size_t cand; /* index into cands */
-	int tier;    /* the tier shown to the clinician */
+	int tier; /* the tier shown to the clinician */
 	int64_t expires_at;
 	bool continuity;
 };

@@ -42,8 +42,9 @@ enum store_result {
 struct store;
 
 enum store_open_mode {
-	STORE_OPEN_EXISTING = 0, /* fail if missing or not at STORE_SCHEMA_VERSION */
-	STORE_OPEN_MIGRATE,      /* create if missing, migrate forward */
+	STORE_OPEN_EXISTING =
+	    0, /* fail if missing or not at STORE_SCHEMA_VERSION */
+	STORE_OPEN_MIGRATE, /* create if missing, migrate forward */
 	/*
 	 * crisisd's: as MIGRATE, and WAL checkpoints run in a thread of their
 	 * own, on a second connection, instead of inside a commit.
@@ -55,8 +56,8 @@ enum store_open_mode {
  * Open the database at path: WAL, synchronous=FULL, foreign keys, a busy
  * timeout, file mode 0600 when created.  Returns NULL and sets *cause.
  */
-struct store *store_open(const char *path, enum store_open_mode mode,
-    char **cause);
+struct store *
+store_open(const char *path, enum store_open_mode mode, char **cause);
 void store_close(struct store *st);
 
 /* The message of the last failed call (never NULL). */
@@ -83,8 +84,8 @@ struct store_clinician {
 	const char *id;
 	const char *name;
 	const char *languages; /* "en,es" or NULL */
-	const char *skills;    /* "mat,family" or NULL */
-	const char *endpoint;  /* NULL if none */
+	const char *skills; /* "mat,family" or NULL */
+	const char *endpoint; /* NULL if none */
 };
 
 /* STORE_CONFLICT if id is taken. */
@@ -100,7 +101,8 @@ int store_token_set(struct store *st, const char *id,
 int store_principal_get(struct store *st, const char *id, char role[16],
     uint8_t hash[TOKEN_HASH_BYTES]);
 
-/* STORE_NOTFOUND if the primary clinician does not exist; re-adding replaces. */
+/* STORE_NOTFOUND if the primary clinician does not exist; re-adding replaces.
+ */
 int store_patient_add(struct store *st, const char *id, const char *primary,
     const char *program);
 /* The patient's primary clinician into out; STORE_NOTFOUND if unknown. */
@@ -123,7 +125,8 @@ int store_shift_add(struct store *st, const struct store_shift *s);
 int store_shift_import(struct store *st, const struct store_shift *rows,
     size_t nrows, long *bad_row);
 
-/* Bumped by triggers on every change to principals, clinicians, patients, shifts. */
+/* Bumped by triggers on every change to principals, clinicians, patients,
+ * shifts. */
 int store_roster_version(struct store *st, int64_t *version);
 
 /*
@@ -147,20 +150,21 @@ struct store_contact {
 	const char *ref;
 	const char *channel;
 	const char *risk;
-	const char *caller;   /* NULL if not given */
-	const char *patient;  /* NULL if not given */
-	const char *program;  /* NULL if not given */
+	const char *caller; /* NULL if not given */
+	const char *patient; /* NULL if not given */
+	const char *program; /* NULL if not given */
 	const char *language; /* NULL if not given */
-	const char *needs;    /* JSON array text, "[]" if none */
-	const char *state;    /* STORE_STATE_* */
+	const char *needs; /* JSON array text, "[]" if none */
+	const char *state; /* STORE_STATE_* */
 	const char *clinician; /* assigned clinician or NULL */
-	const char *route;    /* routing position as JSON text (for restart) */
+	const char *route; /* routing position as JSON text (for restart) */
 	int64_t queued_at;
-	int64_t deadline_at;  /* when it overflows whatever happens */
-	int64_t assigned_at;  /* 0 if not */
-	int64_t closed_at;    /* 0 if not */
+	int64_t deadline_at; /* when it overflows whatever happens */
+	int64_t assigned_at; /* 0 if not */
+	int64_t closed_at; /* 0 if not */
 	int policy_version;
-	int answered_tier;    /* read back only: the tier that accepted, 0 if none */
+	int answered_tier; /* read back only: the tier that accepted, 0 if none
+	                    */
 };
 
 int store_contact_insert(struct store *st, const struct store_contact *c);
@@ -169,16 +173,17 @@ int store_contact_insert(struct store *st, const struct store_contact *c);
  * The contact this intake principal made with this ref: its id and state.
  * STORE_NOTFOUND if none.
  */
-int store_contact_by_ref(struct store *st, const char *intake,
-    const char *ref, char id[CONTACT_ID_MAX + 1], char state[16]);
+int store_contact_by_ref(struct store *st, const char *intake, const char *ref,
+    char id[CONTACT_ID_MAX + 1], char state[16]);
 
 /* A contact's state and intake principal; STORE_NOTFOUND if unknown. */
 int store_contact_state(struct store *st, const char *id, char state[16],
     char intake[PRINCIPAL_ID_MAX + 1]);
 
-/* Set state; clinician and at fill assigned_at (assigned) or closed_at (terminal). */
-int store_contact_set_state(struct store *st, const char *id,
-    const char *state, const char *clinician, int64_t at);
+/* Set state; clinician and at fill assigned_at (assigned) or closed_at
+ * (terminal). */
+int store_contact_set_state(struct store *st, const char *id, const char *state,
+    const char *clinician, int64_t at);
 
 /*
  * The contact was accepted: state assigned, clinician, assigned_at, and for
@@ -202,8 +207,8 @@ int store_event_add(struct store *st, const char *contact, int64_t at,
 /* Open offers, kept so a restart can resume them. */
 int store_offer_open(struct store *st, const char *contact,
     const char *clinician, int tier, int64_t offered_at, int64_t expires_at);
-int store_offer_close(struct store *st, const char *contact,
-    const char *clinician);
+int
+store_offer_close(struct store *st, const char *contact, const char *clinician);
 
 /* Results (routed, overflow) owed to an intake principal, until delivered. */
 int store_push_add(struct store *st, const char *intake, const char *contact,
@@ -225,7 +230,8 @@ struct store_offer {
 };
 struct store_resume_cbs {
 	int (*contact)(void *arg, const struct store_contact *c);
-	int (*offer)(void *arg, const char *contact, const struct store_offer *o);
+	int (*offer)(void *arg, const char *contact,
+	    const struct store_offer *o);
 	void *arg;
 };
 int store_resume_load(struct store *st, const struct store_resume_cbs *cbs);
@@ -270,12 +276,12 @@ int store_followup_open(struct store *st, const char *contact,
 struct store_log_filter {
 	int64_t since_ms; /* 0: no bound */
 	int64_t until_ms; /* 0: no bound */
-	const char *risk;     /* NULL: any */
-	const char *outcome;  /* NULL: any; "open", "assigned", ... */
+	const char *risk; /* NULL: any */
+	const char *outcome; /* NULL: any; "open", "assigned", ... */
 	const char *clinician; /* NULL: any */
-	const char *program;  /* NULL: any */
-	const char *channel;  /* NULL: any */
-	long limit;           /* 0: no limit */
+	const char *program; /* NULL: any */
+	const char *channel; /* NULL: any */
+	long limit; /* 0: no limit */
 	long offset;
 };
 
@@ -302,15 +308,15 @@ int store_review_log_each(struct store *st, const struct store_log_filter *f,
 json_t *store_review_show(struct store *st, const char *id);
 
 /* CONTRACT §6 stats over contacts queued in [since, until). */
-json_t *store_review_stats(struct store *st, int64_t since_ms,
-    int64_t until_ms);
+json_t *
+store_review_stats(struct store *st, int64_t since_ms, int64_t until_ms);
 
 /*
  * Shifts overlapping [from_ms, to_ms), on tier (0: any), with the
  * clinician's name: array of {clinician, name, tier, start, end}.
  */
-json_t *store_review_shifts(struct store *st, int64_t from_ms,
-    int64_t to_ms, int tier);
+json_t *
+store_review_shifts(struct store *st, int64_t from_ms, int64_t to_ms, int tier);
 
 /*
  * Open follow-ups, oldest first: an array of {id, contact, reason,
@@ -330,14 +336,14 @@ enum store_stats_by {
 	STORE_STATS_BY_HOUR,
 	STORE_STATS_BY_DAY,
 	STORE_STATS_BY_CLINICIAN, /* the clinician who answered */
-	STORE_STATS_BY_TIER,      /* the tier that answered */
+	STORE_STATS_BY_TIER, /* the tier that answered */
 	STORE_STATS_BY_PROGRAM,
 	STORE_STATS_BY_RISK,
 };
 
 struct store_stats_query {
-	int64_t since_ms;         /* 0: no bound */
-	int64_t until_ms;         /* 0: no bound */
+	int64_t since_ms; /* 0: no bound */
+	int64_t until_ms; /* 0: no bound */
 	int64_t service_level_ms; /* answered within this: in service */
 	int64_t short_abandon_ms; /* abandoned sooner: a short abandon */
 	enum store_stats_by by;
@@ -355,8 +361,8 @@ struct store_stats_query {
  * CONTRACT §6 keys and more; man crisisctl says what each means), with
  * "groups" when q->by is set.  NULL on failure.
  */
-json_t *store_review_stats_query(struct store *st,
-    const struct store_stats_query *q);
+json_t *
+store_review_stats_query(struct store *st, const struct store_stats_query *q);
 
 /*
  * Open follow-ups, oldest first, with what a callback needs: {id,
@@ -374,16 +380,17 @@ int store_followup_close(struct store *st, int64_t id, const char *by,
     const char *note, int64_t at, json_t **before);
 
 struct store_audit_filter {
-	int64_t since_ms;   /* 0: no bound */
-	int64_t until_ms;   /* 0: no bound */
-	const char *actor;  /* NULL: any; also matches "root (sudo: A)" */
+	int64_t since_ms; /* 0: no bound */
+	int64_t until_ms; /* 0: no bound */
+	const char *actor; /* NULL: any; also matches "root (sudo: A)" */
 	const char *action; /* NULL: any; "read" matches every "read.*" */
 	const char *target; /* NULL: any; the target, or named in the detail */
 };
 
-/* Audit rows, oldest first: {seq, at, actor, actor_kind, action, target, detail}. */
-json_t *store_review_audit(struct store *st,
-    const struct store_audit_filter *f);
+/* Audit rows, oldest first: {seq, at, actor, actor_kind, action, target,
+ * detail}. */
+json_t *
+store_review_audit(struct store *st, const struct store_audit_filter *f);
 
 /*
  * Emergency disclosures made in [since, until), oldest first, of one
@@ -415,7 +422,7 @@ int store_review_is_clinician(struct store *st, const char *id);
  * exists and replace is false, or if path is the database itself.  No
  * batch may be open.  *bytes is the size of the copy.
  */
-int store_backup(struct store *st, const char *path, bool replace,
-    int64_t *bytes);
+int
+store_backup(struct store *st, const char *path, bool replace, int64_t *bytes);
 
 #endif

@@ -29,7 +29,8 @@
 /* store_checkpoint.c's thresholds, as the tests rely on them. */
 #define TEST_WAKE_PAGES 4000
 #define TEST_LIMIT_PAGES 10000
-/* The WAL file: a 32-byte header, then frames of a 24-byte header and a page. */
+/* The WAL file: a 32-byte header, then frames of a 24-byte header and a page.
+ */
 #define TEST_WAL_HEADER_BYTES 32
 #define TEST_FRAME_HEADER_BYTES 24
 /* An audit detail of this many bytes spills onto a few overflow pages. */
@@ -164,7 +165,8 @@ write_batches(struct fixture *fx, long n)
 {
 	for (long i = 0; i < n; i++) {
 		assert_int_equal(store_audit_add(fx->st, fx->rows, "test", "os",
-		    "test.write", NULL, fx->detail), STORE_OK);
+		                     "test.write", NULL, fx->detail),
+		    STORE_OK);
 		assert_int_equal(store_commit(fx->st), 0);
 		fx->rows++;
 	}
@@ -247,7 +249,8 @@ test_thread_checkpoints(void **state)
 	assert_int_equal(c.failures, 0);
 	assert_int_equal(c.tails, 0);
 	assert_int_equal(c.done_pages, c.wal_pages);
-	assert_true(file_bytes(fx->path) >= db_before + 800 * TEST_DETAIL_BYTES);
+	assert_true(
+	    file_bytes(fx->path) >= db_before + 800 * TEST_DETAIL_BYTES);
 
 	/* All copied: the next commits reuse the WAL from its start. */
 	write_batches(fx, 100);
@@ -326,7 +329,8 @@ test_reader_holds_wal(void **state)
 
 	write_batches(fx, 10);
 	assert_int_equal(sqlite3_open_v2(fx->path, &reader,
-	    SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	                     SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL),
 	    SQLITE_OK);
 	assert_int_equal(query_int(reader, "SELECT count(*) FROM audit"), 10);
@@ -360,8 +364,9 @@ test_close_truncates(void **state)
 	char *cause = NULL;
 	sqlite3 *other;
 
-	assert_int_equal(sqlite3_open_v2(fx->path, &other,
-	    SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_open_v2(fx->path, &other, SQLITE_OPEN_READONLY,
+	                     NULL),
+	    SQLITE_OK);
 	write_batches(fx, 700);
 	assert_true(file_bytes(fx->wal) > 0);
 	store_close(fx->st);

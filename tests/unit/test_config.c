@@ -55,8 +55,10 @@ static const char contract_example[] =
     "timezone = \"America/New_York\";\n"
     "routing : {\n"
     "  tiers = (\n"
-    "    { tier = 3; strategy = \"ring-all\";     offer_timeout_ms = 20000; },\n"
-    "    { tier = 1; strategy = \"ring-all\";     offer_timeout_ms = 20000L; },\n"
+    "    { tier = 3; strategy = \"ring-all\";     offer_timeout_ms = 20000; "
+    "},\n"
+    "    { tier = 1; strategy = \"ring-all\";     offer_timeout_ms = 20000L; "
+    "},\n"
     "    { tier = 2; strategy = \"longest-idle\"; offer_timeout_ms = 15000; }\n"
     "  );\n"
     "  max_wait_ms          = 90000;\n"
@@ -81,7 +83,7 @@ test_write(const char *path, const char *text, size_t len)
 
 	strlcpy_(dir, path, sizeof dir);
 	for (slash = strchr(dir + 1, '/'); slash != NULL;
-	    slash = strchr(slash + 1, '/')) {
+	     slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
 		mkdir(dir, 0700);
 		*slash = '/';
@@ -170,8 +172,7 @@ test_load_ok(const char *name, const char *text)
 
 /* Does a line of cause start "path:line: " and contain text? */
 static bool
-test_cause_has(const char *cause, const char *path, int line,
-    const char *text)
+test_cause_has(const char *cause, const char *path, int line, const char *text)
 {
 	char prefix[PATH_MAX + 32];
 	const char *p, *eol;
@@ -181,7 +182,8 @@ test_cause_has(const char *cause, const char *path, int line,
 	plen = strlen(prefix);
 	for (p = cause; *p != '\0'; p = *eol != '\0' ? eol + 1 : eol) {
 		eol = strchrnul(p, '\n');
-		if ((size_t)(eol - p) >= plen && strncmp(p, prefix, plen) == 0 &&
+		if ((size_t)(eol - p) >= plen &&
+		    strncmp(p, prefix, plen) == 0 &&
 		    memmem(p, (size_t)(eol - p), text, strlen(text)) != NULL)
 			return true;
 	}
@@ -265,23 +267,23 @@ test_defaults(void **state)
 
 struct bound_case {
 	const char *line; /* one routing line added to BASE */
-	size_t offset;    /* of the int64_t or int it sets in struct conf */
+	size_t offset; /* of the int64_t or int it sets in struct conf */
 	bool is_int;
 	int64_t value;
 };
 
 static const struct bound_case bound_cases[] = {
-	{ "  continuity_ms = 0;\n", offsetof(struct conf, continuity_ms),
-	  false, 0 },
+	{ "  continuity_ms = 0;\n", offsetof(struct conf, continuity_ms), false,
+	    0 },
 	{ "  wrapup_ms = 0;\n", offsetof(struct conf, wrapup_ms), false, 0 },
-	{ "  wrapup_ms = 86400000L;\n", offsetof(struct conf, wrapup_ms),
-	  false, 86400000 },
+	{ "  wrapup_ms = 86400000L;\n", offsetof(struct conf, wrapup_ms), false,
+	    86400000 },
 	{ "  imminent_max_wait_ms = 1;\n",
-	  offsetof(struct conf, imminent_max_wait_ms), false, 1 },
+	    offsetof(struct conf, imminent_max_wait_ms), false, 1 },
 	{ "  max_missed_offers = 1;\n",
-	  offsetof(struct conf, max_missed_offers), true, 1 },
+	    offsetof(struct conf, max_missed_offers), true, 1 },
 	{ "  max_missed_offers = 1000;\n",
-	  offsetof(struct conf, max_missed_offers), true, 1000 },
+	    offsetof(struct conf, max_missed_offers), true, 1000 },
 };
 
 /* Values at the edges of their ranges are taken. */
@@ -297,8 +299,9 @@ test_bounds(void **state)
 		const struct bound_case *c = &bound_cases[i];
 		int64_t got;
 
-		snprintf(text, sizeof text, "%s%s};\n", LISTEN DATABASE
-		    "routing : {\n" TIERS MAX_WAIT OVERFLOW, c->line);
+		snprintf(text, sizeof text, "%s%s};\n",
+		    LISTEN DATABASE "routing : {\n" TIERS MAX_WAIT OVERFLOW,
+		    c->line);
 		conf = test_load_ok("bound.conf", text);
 		if (c->is_int)
 			got = *(int *)((char *)conf + c->offset);
@@ -357,139 +360,178 @@ static const struct error_case error_cases[] = {
 	{ "syntax", LISTEN "database = ;\n" ROUTING, 2, "syntax error" },
 	{ "duplicate key", BASE DATABASE, 8, "duplicate setting" },
 	{ "unknown top-level key", BASE "colour = \"blue\";\n", 8,
-	  "colour: unknown key" },
+	    "colour: unknown key" },
 	{ "unknown group is reported once", BASE "extra : { a = 1; };\n", 8,
-	  "extra: unknown key" },
-	{ "unknown routing key", LISTEN DATABASE ROUTING_WITH(
-	  "  max_wait = 5;\n"), 7, "routing.max_wait: unknown key" },
-	{ "unknown tier key", LISTEN DATABASE "routing : {\n"
-	  "  tiers = ( { tier = 1; strategy = \"ring-all\"; bogus = 1; } );\n"
-	  MAX_WAIT OVERFLOW "};\n", 4, "routing.tiers[0].bogus: unknown key" },
+	    "extra: unknown key" },
+	{ "unknown routing key",
+	    LISTEN DATABASE ROUTING_WITH("  max_wait = 5;\n"), 7,
+	    "routing.max_wait: unknown key" },
+	{ "unknown tier key",
+	    LISTEN DATABASE "routing : {\n"
+	                    "  tiers = ( { tier = 1; strategy = \"ring-all\"; "
+	                    "bogus = 1; } );\n" MAX_WAIT OVERFLOW "};\n",
+	    4, "routing.tiers[0].bogus: unknown key" },
 	{ "unknown limits key", BASE "limits : {\n  max_lines = 5;\n};\n", 9,
-	  "limits.max_lines: unknown key" },
-	{ "listen without port", "listen = [ \"127.0.0.1\" ];\n" DATABASE
-	  ROUTING, 1, "needs the form host:port" },
-	{ "listen port 0", "listen = [ \"127.0.0.1:0\" ];\n" DATABASE
-	  ROUTING, 1, "port must be a number from 1 to 65535" },
-	{ "listen port 65536", "listen = [ \"127.0.0.1:65536\" ];\n" DATABASE
-	  ROUTING, 1, "port must be" },
-	{ "listen port by name", "listen = [ \"localhost:http\" ];\n" DATABASE
-	  ROUTING, 1, "port must be" },
-	{ "listen without host", "listen = [ \":7410\" ];\n" DATABASE
-	  ROUTING, 1, "not a valid host name" },
-	{ "listen bad IPv6", "listen = [ \"[::g]:7410\" ];\n" DATABASE
-	  ROUTING, 1, "not a valid IPv6 address" },
-	{ "listen IPv6 without port", "listen = [ \"[::1]\" ];\n" DATABASE
-	  ROUTING, 1, "[address]:port" },
-	{ "listen bare IPv6", "listen = [ \"::1:7410\" ];\n" DATABASE
-	  ROUTING, 1, "in brackets" },
+	    "limits.max_lines: unknown key" },
+	{ "listen without port",
+	    "listen = [ \"127.0.0.1\" ];\n" DATABASE ROUTING, 1,
+	    "needs the form host:port" },
+	{ "listen port 0", "listen = [ \"127.0.0.1:0\" ];\n" DATABASE ROUTING,
+	    1, "port must be a number from 1 to 65535" },
+	{ "listen port 65536",
+	    "listen = [ \"127.0.0.1:65536\" ];\n" DATABASE ROUTING, 1,
+	    "port must be" },
+	{ "listen port by name",
+	    "listen = [ \"localhost:http\" ];\n" DATABASE ROUTING, 1,
+	    "port must be" },
+	{ "listen without host", "listen = [ \":7410\" ];\n" DATABASE ROUTING,
+	    1, "not a valid host name" },
+	{ "listen bad IPv6", "listen = [ \"[::g]:7410\" ];\n" DATABASE ROUTING,
+	    1, "not a valid IPv6 address" },
+	{ "listen IPv6 without port",
+	    "listen = [ \"[::1]\" ];\n" DATABASE ROUTING, 1, "[address]:port" },
+	{ "listen bare IPv6", "listen = [ \"::1:7410\" ];\n" DATABASE ROUTING,
+	    1, "in brackets" },
 	{ "listen empty", "listen = [ ];\n" DATABASE ROUTING, 1,
-	  "at least one address" },
+	    "at least one address" },
 	{ "listen a number", "listen = 7410;\n" DATABASE ROUTING, 1,
-	  "must be a list of addresses" },
-	{ "listen element a number", "listen = [ 7410 ];\n" DATABASE ROUTING,
-	  1, "listen[0]: must be a string" },
-	{ "listen too many", "listen = ( \"a:1\", \"a:2\", \"a:3\", \"a:4\", "
-	  "\"a:5\", \"a:6\", \"a:7\", \"a:8\", \"a:9\", \"a:10\", \"a:11\", "
-	  "\"a:12\", \"a:13\", \"a:14\", \"a:15\", \"a:16\", \"a:17\" );\n"
-	  DATABASE ROUTING, 1, "listen[16]: more than 16 addresses" },
+	    "must be a list of addresses" },
+	{ "listen element a number", "listen = [ 7410 ];\n" DATABASE ROUTING, 1,
+	    "listen[0]: must be a string" },
+	{ "listen too many",
+	    "listen = ( \"a:1\", \"a:2\", \"a:3\", \"a:4\", "
+	    "\"a:5\", \"a:6\", \"a:7\", \"a:8\", \"a:9\", \"a:10\", \"a:11\", "
+	    "\"a:12\", \"a:13\", \"a:14\", \"a:15\", \"a:16\", \"a:17\" "
+	    ");\n" DATABASE ROUTING,
+	    1, "listen[16]: more than 16 addresses" },
 	{ "database empty", LISTEN "database = \"\";\n" ROUTING, 2,
-	  "database: must not be empty" },
+	    "database: must not be empty" },
 	{ "database a number", LISTEN "database = 5;\n" ROUTING, 2,
-	  "database: must be a string" },
+	    "database: must be a string" },
 	{ "log_level unknown", BASE "log_level = \"loud\";\n", 8,
-	  "unknown level \"loud\"" },
+	    "unknown level \"loud\"" },
 	{ "log_level a number", BASE "log_level = 3;\n", 8,
-	  "log_level: must be a string" },
+	    "log_level: must be a string" },
 	{ "timezone unknown", BASE "timezone = \"Mars/Olympus_Mons\";\n", 8,
-	  "unknown time zone" },
-	{ "timezone escaping", BASE "timezone = \"../zoneinfo/zone.tab\";\n",
-	  8, "unknown time zone" },
+	    "unknown time zone" },
+	{ "timezone escaping", BASE "timezone = \"../zoneinfo/zone.tab\";\n", 8,
+	    "unknown time zone" },
 	{ "timezone absolute", BASE "timezone = \"/etc/passwd\";\n", 8,
-	  "unknown time zone" },
+	    "unknown time zone" },
 	{ "timezone a directory", BASE "timezone = \"America\";\n", 8,
-	  "unknown time zone" },
+	    "unknown time zone" },
 	{ "timezone not a zone file", BASE "timezone = \"zone.tab\";\n", 8,
-	  "unknown time zone" },
+	    "unknown time zone" },
 	{ "routing missing", LISTEN DATABASE, 1,
-	  "missing required key routing" },
+	    "missing required key routing" },
 	{ "routing not a group", LISTEN DATABASE "routing = 5;\n", 3,
-	  "routing: must be a group" },
+	    "routing: must be a group" },
 	{ "limits not a group", BASE "limits = [ 1 ];\n", 8,
-	  "limits: must be a group" },
-	{ "tiers missing", LISTEN DATABASE "routing : {\n" MAX_WAIT OVERFLOW
-	  "};\n", 3, "routing: missing required key tiers" },
-	{ "max_wait_ms missing", LISTEN DATABASE "routing : {\n" TIERS
-	  OVERFLOW "};\n", 3, "routing: missing required key max_wait_ms" },
-	{ "overflow_target missing", LISTEN DATABASE "routing : {\n" TIERS
-	  MAX_WAIT "};\n", 3, "missing required key overflow_target" },
-	{ "overflow_target empty", LISTEN DATABASE "routing : {\n" TIERS
-	  MAX_WAIT "  overflow_target = \"\";\n};\n", 6,
-	  "routing.overflow_target: must not be empty" },
-	{ "tiers a group", LISTEN DATABASE "routing : {\n"
-	  "  tiers = { tier = 1; strategy = \"ring-all\"; };\n" MAX_WAIT
-	  OVERFLOW "};\n", 4, "must be a list of tier groups" },
-	{ "tiers an array", LISTEN DATABASE "routing : {\n"
-	  "  tiers = [ 1, 2 ];\n" MAX_WAIT OVERFLOW "};\n", 4,
-	  "must be a list of tier groups" },
-	{ "tier entry not a group", LISTEN DATABASE "routing : {\n"
-	  "  tiers = ( 1 );\n" MAX_WAIT OVERFLOW "};\n", 4,
-	  "routing.tiers[0]: must be a group" },
-	{ "tier 0", LISTEN DATABASE "routing : {\n"
-	  "  tiers = ( { tier = 0; strategy = \"ring-all\"; } );\n" MAX_WAIT
-	  OVERFLOW "};\n", 4, "0 is out of range 1..31" },
-	{ "tier a string", LISTEN DATABASE "routing : {\n"
-	  "  tiers = ( { tier = \"1\"; strategy = \"ring-all\"; } );\n"
-	  MAX_WAIT OVERFLOW "};\n", 4, "tier: must be an integer" },
-	{ "strategy missing", LISTEN DATABASE "routing : {\n"
-	  "  tiers = ( { tier = 1; } );\n" MAX_WAIT OVERFLOW "};\n", 4,
-	  "routing.tiers[0]: missing required key strategy" },
-	{ "strategy unknown", LISTEN DATABASE "routing : {\n"
-	  "  tiers = ( { tier = 1; strategy = \"random\"; } );\n" MAX_WAIT
-	  OVERFLOW "};\n", 4, "unknown strategy \"random\"" },
-	{ "duplicate tier", LISTEN DATABASE "routing : {\n  tiers = (\n"
-	  "    { tier = 1; strategy = \"ring-all\"; },\n"
-	  "    { tier = 1; strategy = \"sequential\"; } );\n" MAX_WAIT OVERFLOW
-	  "};\n", 6, "tier 1 is already defined at line 5" },
-	{ "too many tiers", LISTEN DATABASE "routing : {\n  tiers = ("
-	  "{ tier = 1; strategy = \"ring-all\"; }" TIER_NEXT(2) TIER_NEXT(3)
-	  TIER_NEXT(4) TIER_NEXT(5) TIER_NEXT(6) TIER_NEXT(7) TIER_NEXT(8)
-	  TIER_NEXT(9) TIER_NEXT(10) TIER_NEXT(11) TIER_NEXT(12)
-	  TIER_NEXT(13) TIER_NEXT(14) TIER_NEXT(15) TIER_NEXT(16)
-	  TIER_NEXT(17) ");\n" MAX_WAIT OVERFLOW "};\n", 4,
-	  "more than 16 tiers" },
-	{ "offer_timeout_ms over a day", LISTEN DATABASE "routing : {\n"
-	  "  tiers = ( { tier = 1; strategy = \"ring-all\"; "
-	  "offer_timeout_ms = 86400001; } );\n" MAX_WAIT OVERFLOW "};\n", 4,
-	  "86400001 is out of range 1..86400000" },
-	{ "max_wait_ms a float", LISTEN DATABASE "routing : {\n" TIERS
-	  "  max_wait_ms = 90.0;\n" OVERFLOW "};\n", 5,
-	  "max_wait_ms: must be an integer" },
-	{ "continuity_ms negative", LISTEN DATABASE ROUTING_WITH(
-	  "  continuity_ms = -1;\n"), 7, "-1 is out of range 0..86400000" },
-	{ "imminent_max_wait_ms zero", LISTEN DATABASE ROUTING_WITH(
-	  "  imminent_max_wait_ms = 0;\n"), 7, "0 is out of range 1.." },
-	{ "wrapup_ms negative", LISTEN DATABASE ROUTING_WITH(
-	  "  wrapup_ms = -5;\n"), 7, "wrapup_ms: -5 is out of range" },
-	{ "max_missed_offers zero", LISTEN DATABASE ROUTING_WITH(
-	  "  max_missed_offers = 0;\n"), 7, "0 is out of range 1..1000" },
+	    "limits: must be a group" },
+	{ "tiers missing",
+	    LISTEN DATABASE "routing : {\n" MAX_WAIT OVERFLOW "};\n", 3,
+	    "routing: missing required key tiers" },
+	{ "max_wait_ms missing",
+	    LISTEN DATABASE "routing : {\n" TIERS OVERFLOW "};\n", 3,
+	    "routing: missing required key max_wait_ms" },
+	{ "overflow_target missing",
+	    LISTEN DATABASE "routing : {\n" TIERS MAX_WAIT "};\n", 3,
+	    "missing required key overflow_target" },
+	{ "overflow_target empty",
+	    LISTEN DATABASE "routing : {\n" TIERS MAX_WAIT
+	                    "  overflow_target = \"\";\n};\n",
+	    6, "routing.overflow_target: must not be empty" },
+	{ "tiers a group",
+	    LISTEN DATABASE
+	    "routing : {\n"
+	    "  tiers = { tier = 1; strategy = \"ring-all\"; };\n" MAX_WAIT
+	        OVERFLOW "};\n",
+	    4, "must be a list of tier groups" },
+	{ "tiers an array",
+	    LISTEN DATABASE "routing : {\n"
+	                    "  tiers = [ 1, 2 ];\n" MAX_WAIT OVERFLOW "};\n",
+	    4, "must be a list of tier groups" },
+	{ "tier entry not a group",
+	    LISTEN DATABASE "routing : {\n"
+	                    "  tiers = ( 1 );\n" MAX_WAIT OVERFLOW "};\n",
+	    4, "routing.tiers[0]: must be a group" },
+	{ "tier 0",
+	    LISTEN DATABASE
+	    "routing : {\n"
+	    "  tiers = ( { tier = 0; strategy = \"ring-all\"; } );\n" MAX_WAIT
+	        OVERFLOW "};\n",
+	    4, "0 is out of range 1..31" },
+	{ "tier a string",
+	    LISTEN DATABASE "routing : {\n"
+	                    "  tiers = ( { tier = \"1\"; strategy = "
+	                    "\"ring-all\"; } );\n" MAX_WAIT OVERFLOW "};\n",
+	    4, "tier: must be an integer" },
+	{ "strategy missing",
+	    LISTEN DATABASE "routing : {\n"
+	                    "  tiers = ( { tier = 1; } );\n" MAX_WAIT OVERFLOW
+	                    "};\n",
+	    4, "routing.tiers[0]: missing required key strategy" },
+	{ "strategy unknown",
+	    LISTEN DATABASE
+	    "routing : {\n"
+	    "  tiers = ( { tier = 1; strategy = \"random\"; } );\n" MAX_WAIT
+	        OVERFLOW "};\n",
+	    4, "unknown strategy \"random\"" },
+	{ "duplicate tier",
+	    LISTEN DATABASE
+	    "routing : {\n  tiers = (\n"
+	    "    { tier = 1; strategy = \"ring-all\"; },\n"
+	    "    { tier = 1; strategy = \"sequential\"; } );\n" MAX_WAIT
+	        OVERFLOW "};\n",
+	    6, "tier 1 is already defined at line 5" },
+	{ "too many tiers",
+	    LISTEN DATABASE
+	    "routing : {\n  tiers = ("
+	    "{ tier = 1; strategy = \"ring-all\"; }" TIER_NEXT(2) TIER_NEXT(3)
+	        TIER_NEXT(4) TIER_NEXT(5) TIER_NEXT(6) TIER_NEXT(7) TIER_NEXT(8)
+	            TIER_NEXT(9) TIER_NEXT(10) TIER_NEXT(11) TIER_NEXT(12)
+	                TIER_NEXT(13) TIER_NEXT(14) TIER_NEXT(15) TIER_NEXT(16)
+	                    TIER_NEXT(17) ");\n" MAX_WAIT OVERFLOW "};\n",
+	    4, "more than 16 tiers" },
+	{ "offer_timeout_ms over a day",
+	    LISTEN DATABASE
+	    "routing : {\n"
+	    "  tiers = ( { tier = 1; strategy = \"ring-all\"; "
+	    "offer_timeout_ms = 86400001; } );\n" MAX_WAIT OVERFLOW "};\n",
+	    4, "86400001 is out of range 1..86400000" },
+	{ "max_wait_ms a float",
+	    LISTEN DATABASE "routing : {\n" TIERS
+	                    "  max_wait_ms = 90.0;\n" OVERFLOW "};\n",
+	    5, "max_wait_ms: must be an integer" },
+	{ "continuity_ms negative",
+	    LISTEN DATABASE ROUTING_WITH("  continuity_ms = -1;\n"), 7,
+	    "-1 is out of range 0..86400000" },
+	{ "imminent_max_wait_ms zero",
+	    LISTEN DATABASE ROUTING_WITH("  imminent_max_wait_ms = 0;\n"), 7,
+	    "0 is out of range 1.." },
+	{ "wrapup_ms negative",
+	    LISTEN DATABASE ROUTING_WITH("  wrapup_ms = -5;\n"), 7,
+	    "wrapup_ms: -5 is out of range" },
+	{ "max_missed_offers zero",
+	    LISTEN DATABASE ROUTING_WITH("  max_missed_offers = 0;\n"), 7,
+	    "0 is out of range 1..1000" },
 	{ "max_connections zero", BASE "limits : { max_connections = 0; };\n",
-	  8, "0 is out of range 1..1000000" },
-	{ "max_connections too many", BASE
-	  "limits : { max_connections = 1000001; };\n", 8,
-	  "1000001 is out of range" },
-	{ "max_connections beyond int", BASE
-	  "limits : { max_connections = 5000000000L; };\n", 8,
-	  "5000000000 is out of range" },
-	{ "max_line_bytes over 16 MiB", BASE
-	  "limits : { max_line_bytes = 16777217; };\n", 8,
-	  "16777217 is out of range 256..16777216" },
-	{ "hello_timeout_ms too short", BASE
-	  "limits : { hello_timeout_ms = 99; };\n", 8,
-	  "99 is out of range 100..600000" },
-	{ "hello_timeout_ms too long", BASE
-	  "limits : { hello_timeout_ms = 600001; };\n", 8,
-	  "600001 is out of range" },
+	    8, "0 is out of range 1..1000000" },
+	{ "max_connections too many",
+	    BASE "limits : { max_connections = 1000001; };\n", 8,
+	    "1000001 is out of range" },
+	{ "max_connections beyond int",
+	    BASE "limits : { max_connections = 5000000000L; };\n", 8,
+	    "5000000000 is out of range" },
+	{ "max_line_bytes over 16 MiB",
+	    BASE "limits : { max_line_bytes = 16777217; };\n", 8,
+	    "16777217 is out of range 256..16777216" },
+	{ "hello_timeout_ms too short",
+	    BASE "limits : { hello_timeout_ms = 99; };\n", 8,
+	    "99 is out of range 100..600000" },
+	{ "hello_timeout_ms too long",
+	    BASE "limits : { hello_timeout_ms = 600001; };\n", 8,
+	    "600001 is out of range" },
 };
 
 /* Each mistake is refused with its file:line and what is wrong. */
@@ -555,7 +597,7 @@ test_all_errors(void **state)
 	assert_int_equal(test_cause_lines(cause), nitems(expect));
 	for (i = 0; i < nitems(expect); i++) {
 		if (!test_cause_has(cause, path, expect[i].line,
-		    expect[i].message))
+		        expect[i].message))
 			fail_msg("expected line %d \"%s\" in:\n%s",
 			    expect[i].line, expect[i].message, cause);
 	}
@@ -618,9 +660,11 @@ test_strategy_names(void **state)
 	(void)state;
 	for (i = 0; i < nitems(strategy_cases); i++) {
 		assert_string_equal(conf_strategy_name(
-		    strategy_cases[i].strategy), strategy_cases[i].name);
+		                        strategy_cases[i].strategy),
+		    strategy_cases[i].name);
 		assert_int_equal(conf_strategy_from_name(
-		    strategy_cases[i].name), strategy_cases[i].strategy);
+		                     strategy_cases[i].name),
+		    strategy_cases[i].strategy);
 	}
 	assert_int_equal(conf_strategy_from_name("Ring-All"), -1);
 	assert_int_equal(conf_strategy_from_name(""), -1);
@@ -675,7 +719,8 @@ test_corpus(const char *sub, struct dirent ***files)
 	n = scandir(dir, files, NULL, alphasort);
 	if (n < 0)
 		fail_msg("cannot read %s (run from the repository root or set "
-		    "CRISISD_TEST_CONF_DIR)", dir);
+		         "CRISISD_TEST_CONF_DIR)",
+		    dir);
 	return n;
 }
 
@@ -730,7 +775,8 @@ test_corpus_bad(void **state)
 			if (test_cause_lines(cause) != 1 ||
 			    !test_cause_has(cause, path, line, text))
 				fail_msg("%s: expected only line %d \"%s\", "
-				    "got:\n%s", path, line, text, cause);
+				         "got:\n%s",
+				    path, line, text, cause);
 			free(cause);
 			checked++;
 		}

@@ -43,8 +43,8 @@ struct rec {
 	int nclosed;
 	char why[TEST_LINE_MAX_BYTES];
 	const char *close_on; /* conn_close on this line */
-	const char *fail_on;  /* conn_fail on this line */
-	const char *echo_on;  /* reply "pong" to this line */
+	const char *fail_on; /* conn_fail on this line */
+	const char *echo_on; /* reply "pong" to this line */
 };
 
 struct fixture {
@@ -106,13 +106,15 @@ tcp_pair(int *server, int *client, int small_buffers)
 	assert_true((*client = socket(AF_INET, SOCK_STREAM, 0)) != -1);
 	if (small_buffers)
 		assert_int_equal(setsockopt(*client, SOL_SOCKET, SO_RCVBUF,
-		    &size, sizeof size), 0);
-	assert_int_equal(connect(*client, (struct sockaddr *)&sin,
-	    sizeof sin), 0);
+		                     &size, sizeof size),
+		    0);
+	assert_int_equal(connect(*client, (struct sockaddr *)&sin, sizeof sin),
+	    0);
 	assert_true((*server = accept(lfd, NULL, NULL)) != -1);
 	if (small_buffers)
 		assert_int_equal(setsockopt(*server, SOL_SOCKET, SO_SNDBUF,
-		    &size, sizeof size), 0);
+		                     &size, sizeof size),
+		    0);
 	close(lfd);
 }
 

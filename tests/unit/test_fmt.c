@@ -111,11 +111,16 @@ test_keys(void **state)
 		const char *key;
 		bool time, duration;
 	} cases[] = {
-		{ "queued_at", true, false }, { "start", true, false },
-		{ "end", true, false }, { "at", true, false },
-		{ "format", false, false }, { "state", false, false },
-		{ "_at", true, false }, { "elapsed_ms", false, true },
-		{ "ms", false, false }, { "starts", false, false },
+		{ "queued_at", true, false },
+		{ "start", true, false },
+		{ "end", true, false },
+		{ "at", true, false },
+		{ "format", false, false },
+		{ "state", false, false },
+		{ "_at", true, false },
+		{ "elapsed_ms", false, true },
+		{ "ms", false, false },
+		{ "starts", false, false },
 	};
 
 	(void)state;
@@ -135,10 +140,14 @@ test_duration(void **state)
 		int64_t ms;
 		const char *text;
 	} cases[] = {
-		{ 0, "00:00.000" }, { 12345, "00:12.345" },
-		{ 61001, "01:01.001" }, { 3599999, "59:59.999" },
-		{ 3600000, "1:00:00.000" }, { 86399999, "23:59:59.999" },
-		{ 90061001, "1d 01:01:01.001" }, { 604800000, "7d 00:00:00.000" },
+		{ 0, "00:00.000" },
+		{ 12345, "00:12.345" },
+		{ 61001, "01:01.001" },
+		{ 3599999, "59:59.999" },
+		{ 3600000, "1:00:00.000" },
+		{ 86399999, "23:59:59.999" },
+		{ 90061001, "1d 01:01:01.001" },
+		{ 604800000, "7d 00:00:00.000" },
 		{ -1500, "-00:01.500" },
 	};
 	char buf[64];
@@ -150,7 +159,8 @@ test_duration(void **state)
 	}
 }
 
-/* Columns line up; numbers are right-aligned; null is "-"; no trailing blanks. */
+/* Columns line up; numbers are right-aligned; null is "-"; no trailing blanks.
+ */
 static void
 test_table_alignment(void **state)
 {
@@ -166,7 +176,8 @@ test_table_alignment(void **state)
 	    "bbbb  123  -\n");
 }
 
-/* Only columns with numbers (and nulls) are right-aligned, not all-null ones. */
+/* Only columns with numbers (and nulls) are right-aligned, not all-null ones.
+ */
 static void
 test_table_null_columns(void **state)
 {
@@ -240,7 +251,8 @@ test_csv_quoting(void **state)
 
 	(void)state;
 	snprintf(rows, sizeof(rows),
-	    "[{\"id\":\"a,b\",\"note\":\"say \\\"hi\\\"\",\"multi\":\"l1\\nl2\","
+	    "[{\"id\":\"a,b\",\"note\":\"say "
+	    "\\\"hi\\\"\",\"multi\":\"l1\\nl2\","
 	    "\"cr\":\"x\\ry\",\"n\":7,\"none\":null,\"rate\":0.5,"
 	    "\"needs\":[\"mat\",\"family\"],\"queued_at\":%lld}]",
 	    TEST_NOV27_MS);
@@ -266,22 +278,28 @@ test_json_times(void **state)
 	    TEST_NOV27_MS, TEST_NOV27_MS + 250);
 	rows = load(text);
 	assert_int_equal(fmt_rows(capture_open(&c), FMT_JSON, rows, NULL,
-	    "America/New_York"), 0);
+	                     "America/New_York"),
+	    0);
 	out = load(capture_text(&c));
 	row = json_array_get(out, 0);
-	assert_string_equal(json_string_value(json_object_get(row,
-	    "queued_at")), "2026-11-27T10:00:00.000Z");
+	assert_string_equal(json_string_value(
+	                        json_object_get(row, "queued_at")),
+	    "2026-11-27T10:00:00.000Z");
 	assert_true(json_is_null(json_object_get(row, "assigned_at")));
 	assert_int_equal(json_integer_value(json_object_get(row, "wait_ms")),
 	    1500);
 	row = json_array_get(json_object_get(row, "events"), 0);
 	assert_string_equal(json_string_value(json_object_get(row, "at")),
 	    "2026-11-27T10:00:00.250Z");
-	assert_string_equal(json_string_value(json_object_get(
-	    json_object_get(row, "detail"), "risk")), "high");
+	assert_string_equal(json_string_value(
+	                        json_object_get(json_object_get(row, "detail"),
+	                            "risk")),
+	    "high");
 	/* The caller's tree still holds ms. */
-	assert_int_equal(json_integer_value(json_object_get(
-	    json_array_get(rows, 0), "queued_at")), TEST_NOV27_MS);
+	assert_int_equal(json_integer_value(
+	                     json_object_get(json_array_get(rows, 0),
+	                         "queued_at")),
+	    TEST_NOV27_MS);
 	free(c.buf);
 	json_decref(out);
 	json_decref(rows);
@@ -297,9 +315,10 @@ test_stream(void **state)
 	};
 	static const char *const want[] = {
 		[FMT_CSV] = "id,at,n\r\n"
-		    "c2,2026-11-27T10:00:00.000Z,\r\n"
-		    "\"c,1\",,2\r\n",
-		[FMT_JSON] = "[\n"
+		            "c2,2026-11-27T10:00:00.000Z,\r\n"
+		            "\"c,1\",,2\r\n",
+		[FMT_JSON] =
+		    "[\n"
 		    "  {\"id\":\"c2\",\"at\":\"2026-11-27T10:00:00.000Z\","
 		    "\"n\":null},\n"
 		    "  {\"id\":\"c,1\",\"at\":null,\"n\":2}\n"
@@ -332,11 +351,11 @@ test_stream(void **state)
 	free(c.buf);
 }
 
-#define TEST_STATS \
-	"{\"total\":3,\"answer_rate\":0.6667," \
-	"\"time_to_answer_ms\":{\"median\":1500,\"p90\":65000}," \
-	"\"by_risk\":{\"high\":2}," \
-	"\"per_clinician\":[{\"clinician\":\"alice\",\"offers\":4," \
+#define TEST_STATS                                                             \
+	"{\"total\":3,\"answer_rate\":0.6667,"                                 \
+	"\"time_to_answer_ms\":{\"median\":1500,\"p90\":65000},"               \
+	"\"by_risk\":{\"high\":2},"                                            \
+	"\"per_clinician\":[{\"clinician\":\"alice\",\"offers\":4,"            \
 	"\"median_time_to_answer_ms\":1500}]}"
 
 /* A nested object as a table: sections indented, durations readable. */
@@ -437,15 +456,15 @@ expect_end(struct reader *r)
 static void
 test_csv_read_good(void **state)
 {
-	static const char text[] =
-	    "\xef\xbb\xbf" "clinician,tier,start,end\r\n"
-	    "\"alice\",1,\"2026-11-27T10:00:00Z\",x\r\n"
-	    "\"o\"\"neil, j\",2,\"multi\nline\",\r\n"
-	    ",,\n"
-	    "\r\n"
-	    "\n"
-	    "last,row\n"
-	    "\r\n";
+	static const char text[] = "\xef\xbb\xbf"
+	                           "clinician,tier,start,end\r\n"
+	                           "\"alice\",1,\"2026-11-27T10:00:00Z\",x\r\n"
+	                           "\"o\"\"neil, j\",2,\"multi\nline\",\r\n"
+	                           ",,\n"
+	                           "\r\n"
+	                           "\n"
+	                           "last,row\n"
+	                           "\r\n";
 	static const char *const r1[] = { "clinician", "tier", "start", "end",
 		NULL };
 	static const char *const r2[] = { "alice", "1", "2026-11-27T10:00:00Z",
@@ -528,8 +547,11 @@ test_csv_read_errors(void **state)
 		{ "\"a\"b\n", 0, 1, "text after a closing quote" },
 		{ "\"a\" ,b\n", 0, 1, "text after a closing quote" },
 		{ "ok\na\0b\n", 7, 2, "NUL byte" },
-		{ "\xef\xbb" "x\n", 0, 1, "byte order mark" },
-		{ ",,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,\n", 0, 1, "more than 32 fields" },
+		{ "\xef\xbb"
+		  "x\n",
+		    0, 1, "byte order mark" },
+		{ ",,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,\n", 0, 1,
+		    "more than 32 fields" },
 	};
 	char *cause;
 	struct reader r;
@@ -537,8 +559,8 @@ test_csv_read_errors(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < nitems(cases); i++) {
-		size_t len = cases[i].len != 0 ? cases[i].len :
-		    strlen(cases[i].text);
+		size_t len =
+		    cases[i].len != 0 ? cases[i].len : strlen(cases[i].text);
 
 		reader_open(&r, cases[i].text, len);
 		cause = NULL;

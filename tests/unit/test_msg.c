@@ -21,26 +21,32 @@
 #define TEST_LINE_MAX_BYTES 32768
 
 struct decode_case {
-	const char *line;    /* ' stands for " */
-	int result;          /* 0 or -1 */
+	const char *line; /* ' stands for " */
+	int result; /* 0 or -1 */
 	const char *message; /* substring of the error message on -1 */
 };
 
-#define OK(line) { line, 0, NULL }
-#define BAD(line, message) { line, -1, message }
+#define OK(line)                                                               \
+	{                                                                      \
+		line, 0, NULL                                                  \
+	}
+#define BAD(line, message)                                                     \
+	{                                                                      \
+		line, -1, message                                              \
+	}
 
 static const struct decode_case decode_cases[] = {
 	/* Every message type in its good form. */
 	OK("{'type':'hello','role':'intake','principal':'gw-1','token':'t'}"),
 	OK("{'type':'hello','role':'clinician','principal':'dr.a@x',"
-	    "'token':'t'}"),
+	   "'token':'t'}"),
 	OK("{'type':'hello','role':'supervisor','principal':'sup_1',"
-	    "'token':'t'}"),
+	   "'token':'t'}"),
 	OK("{'type':'ping'}"),
 	OK("{'type':'contact','ref':'r1','channel':'voice','risk':'high'}"),
 	OK("{'type':'contact','ref':'r1','channel':'text','risk':'low',"
-	    "'caller':'+15551234','patient':'p-1','program':'adult',"
-	    "'language':'es','needs':['mat','family']}"),
+	   "'caller':'+15551234','patient':'p-1','program':'adult',"
+	   "'language':'es','needs':['mat','family']}"),
 	OK("{'type':'abandon','contact':'01JD3ZK6Q8X9V2M4N5P7R8S9T0'}"),
 	OK("{'type':'status','status':'available'}"),
 	OK("{'type':'status','status':'away'}"),
@@ -49,11 +55,11 @@ static const struct decode_case decode_cases[] = {
 	OK("{'type':'decline','contact':'c1','reason':'on another call'}"),
 	OK("{'type':'complete','contact':'c1','disposition':'resolved'}"),
 	OK("{'type':'complete','contact':'c1','disposition':'referred',"
-	    "'notes':'gave the number of the clinic'}"),
+	   "'notes':'gave the number of the clinic'}"),
 	OK("{'type':'complete','contact':'c1',"
-	    "'disposition':'emergency_dispatched','disclosure':{"
-	    "'recipient':'911 PSAP','affiliation':'County EMS',"
-	    "'nature':'location and risk'}}"),
+	   "'disposition':'emergency_dispatched','disclosure':{"
+	   "'recipient':'911 PSAP','affiliation':'County EMS',"
+	   "'nature':'location and risk'}}"),
 	OK("{'type':'watch'}"),
 	OK("{'type':'snapshot'}"),
 	OK("  {'type':'ping'}  "),
@@ -61,13 +67,13 @@ static const struct decode_case decode_cases[] = {
 	/* Forward compatibility and absent optional fields. */
 	OK("{'type':'ping','future':{'a':[1,2]},'v':2}"),
 	OK("{'type':'contact','ref':'r','channel':'chat','risk':'low',"
-	    "'caller':null,'patient':null,'needs':null}"),
+	   "'caller':null,'patient':null,'needs':null}"),
 	OK("{'type':'contact','ref':'r','channel':'chat','risk':'low',"
-	    "'caller':'','language':''}"),
+	   "'caller':'','language':''}"),
 	OK("{'type':'contact','ref':'r','channel':'chat','risk':'low',"
-	    "'needs':[]}"),
+	   "'needs':[]}"),
 	OK("{'type':'complete','contact':'c1','disposition':'other',"
-	    "'notes':'','disclosure':null}"),
+	   "'notes':'','disclosure':null}"),
 
 	/* Every enum value. */
 	OK("{'type':'contact','ref':'r','channel':'voice','risk':'imminent'}"),
@@ -116,10 +122,14 @@ static const struct decode_case decode_cases[] = {
 	OK("{'type':'ping','id':'a-1'}"),
 	OK("{'type':'ping','id':7}"),
 	OK("{'type':'ping','id':-2.5}"),
-	BAD("{'type':'ping','id':null}", "field 'id' must be a string or a number"),
-	BAD("{'type':'ping','id':true}", "field 'id' must be a string or a number"),
-	BAD("{'type':'ping','id':{}}", "field 'id' must be a string or a number"),
-	BAD("{'type':'ping','id':[1]}", "field 'id' must be a string or a number"),
+	BAD("{'type':'ping','id':null}",
+	    "field 'id' must be a string or a number"),
+	BAD("{'type':'ping','id':true}",
+	    "field 'id' must be a string or a number"),
+	BAD("{'type':'ping','id':{}}",
+	    "field 'id' must be a string or a number"),
+	BAD("{'type':'ping','id':[1]}",
+	    "field 'id' must be a string or a number"),
 
 	/* hello */
 	BAD("{'type':'hello','principal':'a','token':'t'}",
@@ -168,29 +178,40 @@ static const struct decode_case decode_cases[] = {
 	BAD("{'type':'contact','ref':'r','channel':'voice','risk':3}",
 	    "field 'risk' must be one of"),
 	BAD("{'type':'contact','ref':'r','channel':'voice','risk':'low',"
-	    "'caller':5}", "field 'caller' must be a string"),
+	    "'caller':5}",
+	    "field 'caller' must be a string"),
 	BAD("{'type':'contact','ref':'r','channel':'voice','risk':'low',"
-	    "'patient':[]}", "field 'patient' must be a string"),
+	    "'patient':[]}",
+	    "field 'patient' must be a string"),
 	BAD("{'type':'contact','ref':'r','channel':'voice','risk':'low',"
-	    "'program':{}}", "field 'program' must be a string"),
+	    "'program':{}}",
+	    "field 'program' must be a string"),
 	BAD("{'type':'contact','ref':'r','channel':'voice','risk':'low',"
-	    "'language':true}", "field 'language' must be a string"),
+	    "'language':true}",
+	    "field 'language' must be a string"),
 	BAD("{'type':'contact','ref':'r','channel':'voice','risk':'low',"
-	    "'needs':'mat'}", "field 'needs' must be an array of strings"),
+	    "'needs':'mat'}",
+	    "field 'needs' must be an array of strings"),
 	BAD("{'type':'contact','ref':'r','channel':'voice','risk':'low',"
-	    "'needs':{'mat':true}}", "field 'needs' must be an array"),
+	    "'needs':{'mat':true}}",
+	    "field 'needs' must be an array"),
 	BAD("{'type':'contact','ref':'r','channel':'voice','risk':'low',"
-	    "'needs':[1]}", "field 'needs[0]' must be a string"),
+	    "'needs':[1]}",
+	    "field 'needs[0]' must be a string"),
 	BAD("{'type':'contact','ref':'r','channel':'voice','risk':'low',"
-	    "'needs':['mat',null]}", "field 'needs[1]' must be a string"),
+	    "'needs':['mat',null]}",
+	    "field 'needs[1]' must be a string"),
 	BAD("{'type':'contact','ref':'r','channel':'voice','risk':'low',"
-	    "'needs':['mat','']}", "field 'needs[1]' must not be empty"),
+	    "'needs':['mat','']}",
+	    "field 'needs[1]' must not be empty"),
 
 	/* abandon, accept, decline: contact ids */
 	BAD("{'type':'abandon'}", "field 'contact' is required"),
 	BAD("{'type':'accept','contact':null}", "field 'contact' is required"),
-	BAD("{'type':'accept','contact':12}", "field 'contact' must be a string"),
-	BAD("{'type':'accept','contact':''}", "field 'contact' must not be empty"),
+	BAD("{'type':'accept','contact':12}",
+	    "field 'contact' must be a string"),
+	BAD("{'type':'accept','contact':''}",
+	    "field 'contact' must not be empty"),
 	BAD("{'type':'accept','contact':'a b'}",
 	    "field 'contact' must be printable ASCII without spaces"),
 	BAD("{'type':'accept','contact':'a\\tb'}",
@@ -217,7 +238,8 @@ static const struct decode_case decode_cases[] = {
 	    "field 'disposition' must be one of resolved, safety_plan, "
 	    "referred, emergency_dispatched, follow_up, other"),
 	BAD("{'type':'complete','contact':'c','disposition':'resolved',"
-	    "'notes':5}", "field 'notes' must be a string"),
+	    "'notes':5}",
+	    "field 'notes' must be a string"),
 	BAD("{'type':'complete','contact':'c',"
 	    "'disposition':'emergency_dispatched'}",
 	    "disposition 'emergency_dispatched' requires field 'disclosure'"),
@@ -252,7 +274,7 @@ static const struct decode_case decode_cases[] = {
 	    "'recipient':'r','affiliation':null,'nature':'n'}}",
 	    "field 'disclosure.affiliation' is required"),
 	OK("{'type':'complete','contact':'c','disposition':'safety_plan',"
-	    "'disclosure':{'recipient':'r','affiliation':'a','nature':'n'}}"),
+	   "'disclosure':{'recipient':'r','affiliation':'a','nature':'n'}}"),
 	BAD("{'type':'complete','contact':'c','disposition':'resolved',"
 	    "'disclosure':{'recipient':'r','affiliation':'','nature':'n'}}",
 	    "field 'disclosure.affiliation' must not be empty"),
@@ -312,8 +334,8 @@ test_decode_table(void **state)
 }
 
 struct limit_case {
-	const char *fmt;  /* ' for ", and one %s for the filler */
-	size_t bytes;     /* the limit under test */
+	const char *fmt; /* ' for ", and one %s for the filler */
+	size_t bytes; /* the limit under test */
 	const char *name; /* the field named in the error */
 };
 
@@ -322,22 +344,28 @@ static const struct limit_case limit_cases[] = {
 	{ "{'type':'contact','ref':'%s','channel':'voice','risk':'low'}",
 	    MSG_STRING_MAX_BYTES, "ref" },
 	{ "{'type':'contact','ref':'r','channel':'voice','risk':'low',"
-	    "'caller':'%s'}", MSG_STRING_MAX_BYTES, "caller" },
+	  "'caller':'%s'}",
+	    MSG_STRING_MAX_BYTES, "caller" },
 	{ "{'type':'contact','ref':'r','channel':'voice','risk':'low',"
-	    "'patient':'%s'}", MSG_STRING_MAX_BYTES, "patient" },
+	  "'patient':'%s'}",
+	    MSG_STRING_MAX_BYTES, "patient" },
 	{ "{'type':'contact','ref':'r','channel':'voice','risk':'low',"
-	    "'program':'%s'}", MSG_STRING_MAX_BYTES, "program" },
+	  "'program':'%s'}",
+	    MSG_STRING_MAX_BYTES, "program" },
 	{ "{'type':'contact','ref':'r','channel':'voice','risk':'low',"
-	    "'language':'%s'}", MSG_STRING_MAX_BYTES, "language" },
+	  "'language':'%s'}",
+	    MSG_STRING_MAX_BYTES, "language" },
 	{ "{'type':'contact','ref':'r','channel':'voice','risk':'low',"
-	    "'needs':['mat','%s']}", MSG_STRING_MAX_BYTES, "needs[1]" },
+	  "'needs':['mat','%s']}",
+	    MSG_STRING_MAX_BYTES, "needs[1]" },
 	{ "{'type':'decline','contact':'c','reason':'%s'}",
 	    MSG_STRING_MAX_BYTES, "reason" },
 	{ "{'type':'complete','contact':'c','disposition':'resolved',"
-	    "'notes':'%s'}", MSG_NOTES_MAX_BYTES, "notes" },
+	  "'notes':'%s'}",
+	    MSG_NOTES_MAX_BYTES, "notes" },
 	{ "{'type':'complete','contact':'c',"
-	    "'disposition':'emergency_dispatched','disclosure':{"
-	    "'recipient':'%s','affiliation':'a','nature':'n'}}",
+	  "'disposition':'emergency_dispatched','disclosure':{"
+	  "'recipient':'%s','affiliation':'a','nature':'n'}}",
 	    MSG_STRING_MAX_BYTES, "disclosure.recipient" },
 	{ "{'type':'accept','contact':'%s'}", CONTACT_ID_MAX, "contact" },
 	{ "{'type':'abandon','contact':'%s'}", CONTACT_ID_MAX, "contact" },
@@ -359,8 +387,8 @@ check_limit(const struct limit_case *c, size_t n, int result)
 	filler[n] = '\0';
 	msg_test_line(c->fmt, fmt, sizeof(fmt));
 	len = xasprintf(&line, fmt, filler);
-	snprintf(message, sizeof(message), "field '%s' is longer than %zu bytes",
-	    c->name, c->bytes);
+	snprintf(message, sizeof(message),
+	    "field '%s' is longer than %zu bytes", c->name, c->bytes);
 	snprintf(what, sizeof(what), "%s with %zu bytes", c->name, n);
 	check_decode(line, (size_t)len, result, message, what);
 	free(line);
@@ -388,7 +416,8 @@ decode_needs(size_t n, struct msg *m, struct msg_error *err)
 	size_t i, len;
 	int rc;
 
-	len = (size_t)snprintf(line, sizeof(line), "{\"type\":\"contact\","
+	len = (size_t)snprintf(line, sizeof(line),
+	    "{\"type\":\"contact\","
 	    "\"ref\":\"r\",\"channel\":\"chat\",\"risk\":\"low\",\"needs\":[");
 	for (i = 0; i < n; i++)
 		len += (size_t)snprintf(line + len, sizeof(line) - len,
@@ -445,7 +474,8 @@ check_depth(int levels, int result)
 static void
 test_depth(void **state)
 {
-	const char *quoted = "{\"type\":\"ping\",\"x\":\"[[[[[[[[[[{{{{{\\\"\"}";
+	const char *quoted =
+	    "{\"type\":\"ping\",\"x\":\"[[[[[[[[[[{{{{{\\\"\"}";
 
 	(void)state;
 	check_depth(1, 0);
@@ -486,7 +516,8 @@ test_fields_hello(void **state)
 
 	(void)state;
 	decode_ok("{'type':'hello','role':'clinician','principal':'dr-rivera',"
-	    "'token':'abc'}", &m);
+	          "'token':'abc'}",
+	    &m);
 	assert_int_equal(m.type, MSG_HELLO);
 	assert_int_equal(m.u.hello.role, ROLE_CLINICIAN);
 	assert_string_equal(m.u.hello.principal, "dr-rivera");
@@ -503,8 +534,9 @@ test_fields_contact(void **state)
 
 	(void)state;
 	decode_ok("{'type':'contact','ref':'sip-1','channel':'text',"
-	    "'risk':'imminent','caller':'+1555','patient':'p-1001',"
-	    "'program':'youth','language':'es','needs':['mat']}", &m);
+	          "'risk':'imminent','caller':'+1555','patient':'p-1001',"
+	          "'program':'youth','language':'es','needs':['mat']}",
+	    &m);
 	assert_int_equal(m.type, MSG_CONTACT);
 	assert_string_equal(m.u.contact.ref, "sip-1");
 	assert_int_equal(m.u.contact.channel, CHANNEL_TEXT);
@@ -518,7 +550,8 @@ test_fields_contact(void **state)
 	msg_clear(&m);
 
 	decode_ok("{'type':'contact','ref':'r','channel':'chat',"
-	    "'risk':'unknown','caller':'','patient':null}", &m);
+	          "'risk':'unknown','caller':'','patient':null}",
+	    &m);
 	assert_int_equal(m.u.contact.channel, CHANNEL_CHAT);
 	assert_int_equal(m.u.contact.risk, RISK_UNKNOWN);
 	assert_null(m.u.contact.caller);
@@ -568,9 +601,10 @@ test_fields_complete(void **state)
 
 	(void)state;
 	decode_ok("{'type':'complete','contact':'c1',"
-	    "'disposition':'emergency_dispatched','notes':'sent EMS',"
-	    "'disclosure':{'recipient':'PSAP','affiliation':'County',"
-	    "'nature':'address'}}", &m);
+	          "'disposition':'emergency_dispatched','notes':'sent EMS',"
+	          "'disclosure':{'recipient':'PSAP','affiliation':'County',"
+	          "'nature':'address'}}",
+	    &m);
 	assert_int_equal(m.type, MSG_COMPLETE);
 	assert_string_equal(m.u.complete.contact, "c1");
 	assert_int_equal(m.u.complete.disposition,
@@ -582,7 +616,8 @@ test_fields_complete(void **state)
 	assert_string_equal(m.u.complete.disclosure.nature, "address");
 	msg_clear(&m);
 
-	decode_ok("{'type':'complete','contact':'c1','disposition':'follow_up'}",
+	decode_ok("{'type':'complete','contact':'c1','disposition':'follow_up'"
+	          "}",
 	    &m);
 	assert_int_equal(m.u.complete.disposition, DISPOSITION_FOLLOW_UP);
 	assert_null(m.u.complete.notes);
@@ -675,7 +710,9 @@ test_unknown_type_quote(void **state)
 
 	len = msg_test_line("{'type':'caf\xc3\xa9'}", line, sizeof(line));
 	assert_int_equal(msg_decode(line, len, &m, &err), -1);
-	assert_string_equal(err.message, "unknown message type 'caf?" "?'");
+	assert_string_equal(err.message,
+	    "unknown message type 'caf?"
+	    "?'");
 	msg_clear(&m);
 }
 
@@ -716,7 +753,8 @@ test_error_line(void **state)
 
 	(void)state;
 	check_error_line(NULL, CODE_BAD_REQUEST, "oops",
-	    "{\"type\":\"error\",\"code\":\"bad_request\",\"message\":\"oops\"}");
+	    "{\"type\":\"error\",\"code\":\"bad_request\",\"message\":"
+	    "\"oops\"}");
 	id = json_string("a1");
 	check_error_line(id, CODE_NOT_FOUND, "no such contact",
 	    "{\"type\":\"error\",\"id\":\"a1\",\"code\":\"not_found\","
@@ -736,7 +774,8 @@ test_error_line(void **state)
 	    "{\"type\":\"error\",\"code\":\"internal\","
 	    "\"message\":\"say \\\"hi\\\"\\n\"}");
 	check_error_line(NULL, CODE_OVERLOADED, "caf\xe9",
-	    "{\"type\":\"error\",\"code\":\"overloaded\",\"message\":\"caf?\"}");
+	    "{\"type\":\"error\",\"code\":\"overloaded\",\"message\":\"caf?"
+	    "\"}");
 	check_error_line(NULL, CODE_UNAUTHORIZED, NULL,
 	    "{\"type\":\"error\",\"code\":\"unauthorized\",\"message\":\"\"}");
 }
@@ -754,7 +793,8 @@ test_error_line_from_decode(void **state)
 	len = msg_test_line("{'id':'q','type':'nope'}", buf, sizeof(buf));
 	assert_int_equal(msg_decode(buf, len, &m, &err), -1);
 	line = msg_error_line(m.id, err.code, err.message);
-	assert_string_equal(line, "{\"type\":\"error\",\"id\":\"q\","
+	assert_string_equal(line,
+	    "{\"type\":\"error\",\"id\":\"q\","
 	    "\"code\":\"bad_request\","
 	    "\"message\":\"unknown message type 'nope'\"}");
 	free(line);
@@ -766,16 +806,15 @@ static void
 test_names(void **state)
 {
 	static const char *const types[] = { "hello", "ping", "contact",
-	    "abandon", "status", "accept", "decline", "complete", "watch",
-	    "snapshot" };
+		"abandon", "status", "accept", "decline", "complete", "watch",
+		"snapshot" };
 	static const char *const risks[] = { "imminent", "high", "moderate",
-	    "low", "unknown" };
+		"low", "unknown" };
 	static const char *const codes[] = { "bad_request", "unauthorized",
-	    "forbidden", "not_found", "conflict", "too_large", "overloaded",
-	    "internal" };
-	static const char *const dispositions[] = { "resolved",
-	    "safety_plan", "referred", "emergency_dispatched", "follow_up",
-	    "other" };
+		"forbidden", "not_found", "conflict", "too_large", "overloaded",
+		"internal" };
+	static const char *const dispositions[] = { "resolved", "safety_plan",
+		"referred", "emergency_dispatched", "follow_up", "other" };
 	size_t i;
 
 	(void)state;
@@ -792,7 +831,7 @@ test_names(void **state)
 	assert_string_equal(msg_risk_name((enum risk)99), "invalid");
 	for (i = 0; i < nitems(codes); i++)
 		assert_string_equal(msg_code_name((enum msg_code)i), codes[i]);
-	assert_string_equal(msg_code_name((enum msg_code)-1), "invalid");
+	assert_string_equal(msg_code_name((enum msg_code) - 1), "invalid");
 	for (i = 0; i < nitems(dispositions); i++)
 		assert_string_equal(msg_disposition_name((enum disposition)i),
 		    dispositions[i]);

@@ -47,8 +47,8 @@ setup(void **state)
 	memset(&addr, 0, sizeof addr);
 	addr.sun_family = AF_UNIX;
 	strlcpy_(addr.sun_path, f->path, sizeof addr.sun_path);
-	assert_true((f->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) !=
-	    -1);
+	assert_true(
+	    (f->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) != -1);
 	assert_int_equal(bind(f->fd, (struct sockaddr *)&addr, sizeof addr), 0);
 	assert_int_equal(setenv("NOTIFY_SOCKET", f->path, 1), 0);
 	assert_non_null(f->base = event_base_new());
@@ -140,7 +140,8 @@ test_disabled(void **state)
 	notify_stopping();
 	notify_watchdog_start(f->base);
 	assert_int_equal(event_base_get_num_events(f->base,
-	    EVENT_BASE_COUNT_ADDED), 0);
+	                     EVENT_BASE_COUNT_ADDED),
+	    0);
 	assert_no_dgram(f->fd);
 }
 
@@ -233,7 +234,7 @@ test_watchdog(void **state)
 	assert_int_equal(setenv("WATCHDOG_USEC", "200000", 1), 0);
 	assert_int_equal(setenv("WATCHDOG_PID", pid, 1), 0);
 	assert_non_null(ev = event_new(f->base, f->fd, EV_READ | EV_PERSIST,
-	    pings_read_cb, &p));
+	                    pings_read_cb, &p));
 	assert_int_equal(event_add(ev, NULL), 0);
 
 	start = mono_ms();
@@ -267,7 +268,8 @@ test_watchdog_other_pid(void **state)
 	assert_int_equal(setenv("WATCHDOG_PID", pid, 1), 0);
 	notify_watchdog_start(f->base);
 	assert_int_equal(event_base_get_num_events(f->base,
-	    EVENT_BASE_COUNT_ADDED), 0);
+	                     EVENT_BASE_COUNT_ADDED),
+	    0);
 	run_ms(f->base, 250);
 	assert_no_dgram(f->fd);
 }

@@ -32,11 +32,15 @@ roster_fixture(void)
 	struct roster *r = roster_new();
 
 	assert_int_equal(roster_add_clinician(r, "carol", "Carol", NULL, NULL,
-	    NULL), 0);
+	                     NULL),
+	    0);
 	assert_int_equal(roster_add_clinician(r, "alice", "Alice",
-	    " EN , es,,en ", "MAT,family", "sip:alice@example.org"), 0);
+	                     " EN , es,,en ", "MAT,family",
+	                     "sip:alice@example.org"),
+	    0);
 	assert_int_equal(roster_add_clinician(r, "bob", "Bob", "es-MX", "",
-	    NULL), 0);
+	                     NULL),
+	    0);
 	assert_int_equal(roster_add_shift(r, "alice", 1, 200, 250), 0);
 	assert_int_equal(roster_add_shift(r, "alice", 2, 150, 300), 0);
 	assert_int_equal(roster_add_shift(r, "alice", 1, 100, 200), 0);
@@ -60,9 +64,11 @@ test_clinicians(void **state)
 	assert_string_equal(r->clinicians[1].id, "bob");
 	assert_string_equal(r->clinicians[2].id, "carol");
 	assert_int_equal(roster_add_clinician(r, "bob", "Bob 2", NULL, NULL,
-	    NULL), -1);
+	                     NULL),
+	    -1);
 	assert_int_equal(roster_add_clinician(r, "", "Nobody", NULL, NULL,
-	    NULL), -1);
+	                     NULL),
+	    -1);
 	assert_int_equal(r->nclinicians, 3);
 	c = roster_find(r, "alice");
 	assert_non_null(c);
@@ -90,7 +96,8 @@ test_many_clinicians(void **state)
 	for (i = 0; i < 200; i++) {
 		snprintf(id, sizeof id, "c%03d", (i * 7) % 200);
 		assert_int_equal(roster_add_clinician(r, id, id, NULL, NULL,
-		    NULL), 0);
+		                     NULL),
+		    0);
 		assert_int_equal(roster_add_shift(r, id, 1 + i % 3, i, i + 10),
 		    0);
 	}
@@ -102,8 +109,8 @@ test_many_clinicians(void **state)
 		assert_string_equal(roster_find(r, id)->id, id);
 	}
 	for (i = 1; i < 200; i++)
-		assert_true(strcmp(r->clinicians[i - 1].id,
-		    r->clinicians[i].id) < 0);
+		assert_true(
+		    strcmp(r->clinicians[i - 1].id, r->clinicians[i].id) < 0);
 	roster_free(r);
 }
 
@@ -136,7 +143,8 @@ test_bad_shifts(void **state)
 		const struct bad_shift_case *c = &bad_shift_cases[i];
 
 		assert_int_equal(roster_add_shift(r, c->clinician, c->tier,
-		    c->start_ms, c->end_ms), -1);
+		                     c->start_ms, c->end_ms),
+		    -1);
 	}
 	assert_int_equal(roster_find(r, "alice")->nshifts, 3);
 	assert_int_equal(roster_add_shift(r, "alice", ROSTER_TIER_MAX, 0, 1),
@@ -155,20 +163,20 @@ struct oncall_case {
 
 static const struct oncall_case oncall_cases[] = {
 	{ "alice", 99, 0 },
-	{ "alice", 100, T1 },		/* start is inclusive */
+	{ "alice", 100, T1 }, /* start is inclusive */
 	{ "alice", 149, T1 },
 	{ "alice", 150, T1 | T2 },
 	{ "alice", 199, T1 | T2 },
-	{ "alice", 200, T1 | T2 },	/* back-to-back shifts: no hole */
+	{ "alice", 200, T1 | T2 }, /* back-to-back shifts: no hole */
 	{ "alice", 249, T1 | T2 },
-	{ "alice", 250, T2 },		/* end is exclusive */
+	{ "alice", 250, T2 }, /* end is exclusive */
 	{ "alice", 299, T2 },
 	{ "alice", 300, 0 },
 	{ "bob", 49, 0 },
 	{ "bob", 50, T3 },
 	{ "bob", 60, 0 },
 	{ "bob", 120, T1 },
-	{ "bob", 170, T1 },		/* inside both overlapping shifts */
+	{ "bob", 170, T1 }, /* inside both overlapping shifts */
 	{ "bob", 180, T1 },
 	{ "bob", 219, T1 },
 	{ "bob", 220, 0 },
@@ -187,7 +195,9 @@ test_oncall(void **state)
 		const struct oncall_case *c = &oncall_cases[i];
 
 		assert_int_equal(roster_oncall_tiers(roster_find(r,
-		    c->clinician), c->t), c->tiers);
+		                                         c->clinician),
+		                     c->t),
+		    c->tiers);
 	}
 	roster_free(r);
 }
@@ -233,7 +243,7 @@ static const struct next_case next_cases[] = {
 	{ INT64_MIN, 50 },
 	{ 0, 50 },
 	{ 49, 50 },
-	{ 50, 60 },		/* strictly after t */
+	{ 50, 60 }, /* strictly after t */
 	{ 60, 100 },
 	{ 100, 120 },
 	{ 120, 150 },
@@ -303,13 +313,13 @@ static const struct speaks_case speaks_cases[] = {
 	{ "alice", "en", true },
 	{ "alice", "EN", true },
 	{ "alice", " Es ", true },
-	{ "alice", "en-US", true },	/* "en" serves a regional caller */
+	{ "alice", "en-US", true }, /* "en" serves a regional caller */
 	{ "alice", "fr", false },
 	{ "alice", "e", false },
 	{ "alice", "eng", false },
-	{ "bob", "es", true },		/* "es-MX" serves a plain "es" caller */
+	{ "bob", "es", true }, /* "es-MX" serves a plain "es" caller */
 	{ "bob", "ES-mx", true },
-	{ "bob", "es-ES", false },	/* two regions are not the same */
+	{ "bob", "es-ES", false }, /* two regions are not the same */
 	{ "bob", "en", false },
 };
 
@@ -325,7 +335,8 @@ test_speaks(void **state)
 		const struct speaks_case *c = &speaks_cases[i];
 
 		assert_int_equal(roster_speaks(roster_find(r, c->clinician),
-		    c->language), c->speaks);
+		                     c->language),
+		    c->speaks);
 	}
 	roster_free(r);
 }
@@ -362,7 +373,8 @@ test_has_skills(void **state)
 		const struct skills_case *c = &skills_cases[i];
 
 		assert_int_equal(roster_has_skills(roster_find(r, c->clinician),
-		    c->needs, c->nneeds), c->has);
+		                     c->needs, c->nneeds),
+		    c->has);
 	}
 	roster_free(r);
 }
@@ -381,39 +393,33 @@ struct gaps_case {
 };
 
 static const struct gaps_case gaps_cases[] = {
-	{ "no shifts: one gap over everything",
-	  { { 0, 0, 0 } }, 0, 0, 100, 1, { { 0, 100 } } },
-	{ "covered: none",
-	  { { 1, 0, 100 } }, 1, 0, 100, 0, { { 0, 0 } } },
-	{ "covered from before to after: none",
-	  { { 1, -50, 500 } }, 1, 0, 100, 0, { { 0, 0 } } },
-	{ "leading",
-	  { { 1, 30, 100 } }, 1, 0, 100, 1, { { 0, 30 } } },
-	{ "trailing",
-	  { { 1, 0, 70 } }, 1, 0, 100, 1, { { 70, 100 } } },
-	{ "middle",
-	  { { 1, 0, 40 }, { 1, 60, 100 } }, 2, 0, 100, 1, { { 40, 60 } } },
+	{ "no shifts: one gap over everything", { { 0, 0, 0 } }, 0, 0, 100, 1,
+	    { { 0, 100 } } },
+	{ "covered: none", { { 1, 0, 100 } }, 1, 0, 100, 0, { { 0, 0 } } },
+	{ "covered from before to after: none", { { 1, -50, 500 } }, 1, 0, 100,
+	    0, { { 0, 0 } } },
+	{ "leading", { { 1, 30, 100 } }, 1, 0, 100, 1, { { 0, 30 } } },
+	{ "trailing", { { 1, 0, 70 } }, 1, 0, 100, 1, { { 70, 100 } } },
+	{ "middle", { { 1, 0, 40 }, { 1, 60, 100 } }, 2, 0, 100, 1,
+	    { { 40, 60 } } },
 	{ "leading, middle and trailing, unsorted",
-	  { { 1, 60, 80 }, { 1, 10, 40 } }, 2, 0, 100, 3,
-	  { { 0, 10 }, { 40, 60 }, { 80, 100 } } },
+	    { { 1, 60, 80 }, { 1, 10, 40 } }, 2, 0, 100, 3,
+	    { { 0, 10 }, { 40, 60 }, { 80, 100 } } },
 	{ "overlapping shifts merged",
-	  { { 1, 0, 50 }, { 1, 30, 70 }, { 1, 40, 60 }, { 1, 65, 100 } }, 4,
-	  0, 100, 0, { { 0, 0 } } },
-	{ "back-to-back shifts merged",
-	  { { 1, 50, 100 }, { 1, 0, 50 } }, 2, 0, 100, 0, { { 0, 0 } } },
-	{ "a long shift swallows a short one",
-	  { { 1, 10, 90 }, { 1, 20, 30 } }, 2, 0, 100, 2,
-	  { { 0, 10 }, { 90, 100 } } },
+	    { { 1, 0, 50 }, { 1, 30, 70 }, { 1, 40, 60 }, { 1, 65, 100 } }, 4,
+	    0, 100, 0, { { 0, 0 } } },
+	{ "back-to-back shifts merged", { { 1, 50, 100 }, { 1, 0, 50 } }, 2, 0,
+	    100, 0, { { 0, 0 } } },
+	{ "a long shift swallows a short one", { { 1, 10, 90 }, { 1, 20, 30 } },
+	    2, 0, 100, 2, { { 0, 10 }, { 90, 100 } } },
 	{ "other tiers do not count",
-	  { { 2, 0, 100 }, { 1, 20, 30 }, { 3, 0, 100 } }, 3, 0, 100, 2,
-	  { { 0, 20 }, { 30, 100 } } },
-	{ "shifts outside the window",
-	  { { 1, -100, -10 }, { 1, 200, 300 } }, 2, 0, 100, 1,
-	  { { 0, 100 } } },
+	    { { 2, 0, 100 }, { 1, 20, 30 }, { 3, 0, 100 } }, 3, 0, 100, 2,
+	    { { 0, 20 }, { 30, 100 } } },
+	{ "shifts outside the window", { { 1, -100, -10 }, { 1, 200, 300 } }, 2,
+	    0, 100, 1, { { 0, 100 } } },
 	{ "shift ending at from, shift starting at to",
-	  { { 1, -10, 0 }, { 1, 100, 110 } }, 2, 0, 100, 1, { { 0, 100 } } },
-	{ "empty window",
-	  { { 1, 0, 10 } }, 1, 50, 50, 0, { { 0, 0 } } },
+	    { { 1, -10, 0 }, { 1, 100, 110 } }, 2, 0, 100, 1, { { 0, 100 } } },
+	{ "empty window", { { 1, 0, 10 } }, 1, 50, 50, 0, { { 0, 0 } } },
 };
 
 /* Each case: the gaps in tier 1's coverage of a window. */
@@ -445,19 +451,23 @@ static void
 test_gaps_truncated(void **state)
 {
 	const struct roster_shift shifts[] = {
-		{ 1, 10, 20 }, { 1, 30, 40 }, { 1, 50, 60 },
+		{ 1, 10, 20 },
+		{ 1, 30, 40 },
+		{ 1, 50, 60 },
 	};
 	struct roster_window out[2];
 
 	(void)state;
 	assert_int_equal(roster_gaps(shifts, nitems(shifts), 1, 0, 100, out,
-	    nitems(out)), 4);
+	                     nitems(out)),
+	    4);
 	assert_int_equal(out[0].start_ms, 0);
 	assert_int_equal(out[0].end_ms, 10);
 	assert_int_equal(out[1].start_ms, 20);
 	assert_int_equal(out[1].end_ms, 30);
 	assert_int_equal(roster_gaps(shifts, nitems(shifts), 1, 0, 100, NULL,
-	    0), 4);
+	                     0),
+	    4);
 }
 
 /* Freeing NULL is harmless. */

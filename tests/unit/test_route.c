@@ -24,7 +24,7 @@
 #include "util.h"
 
 #define NOW INT64_C(1800000000000)
-#define DL 90000  /* max_wait_ms after queueing at NOW */
+#define DL 90000 /* max_wait_ms after queueing at NOW */
 #define IDL 30000 /* imminent_max_wait_ms after queueing at NOW */
 
 #define T0 UINT32_C(0)
@@ -38,20 +38,39 @@
 #define AWAY(id_, tiers_) .id = (id_), .tiers = (tiers_)
 
 /* Where the contact stands before: stage, tier index, deadlines, told. */
-#define AT(stage_, index_, stage_deadline_, deadline_, told_) \
-	{ ROUTE_##stage_, (index_), (stage_deadline_), (deadline_), (told_) }
+#define AT(stage_, index_, stage_deadline_, deadline_, told_)                  \
+	{                                                                      \
+		ROUTE_##stage_, (index_), (stage_deadline_), (deadline_),      \
+		    (told_)                                                    \
+	}
 #define START(deadline_) AT(START, 0, 0, (deadline_), false)
 #define FRESH(pol_) .pol = (pol_), .pos = START(DL)
 /* Where it must stand after, the waiting event told or not yet. */
-#define TO(stage_, index_, stage_deadline_) \
-	{ ROUTE_##stage_, (index_), (stage_deadline_), false }
-#define TOLD(stage_, index_, stage_deadline_) \
-	{ ROUTE_##stage_, (index_), (stage_deadline_), true }
+#define TO(stage_, index_, stage_deadline_)                                    \
+	{                                                                      \
+		ROUTE_##stage_, (index_), (stage_deadline_), false             \
+	}
+#define TOLD(stage_, index_, stage_deadline_)                                  \
+	{                                                                      \
+		ROUTE_##stage_, (index_), (stage_deadline_), true              \
+	}
 /* A wanted offer: to id, showing tier, expiring at; or for continuity. */
-#define OF(id_, tier_, at_) { (id_), (tier_), (at_), false }
-#define CONT(id_, tier_, at_) { (id_), (tier_), (at_), true }
-#define ESC(tier_) { ROUTE_EV_ESCALATED, (tier_) }
-#define WAITED { ROUTE_EV_WAITING, 0 }
+#define OF(id_, tier_, at_)                                                    \
+	{                                                                      \
+		(id_), (tier_), (at_), false                                   \
+	}
+#define CONT(id_, tier_, at_)                                                  \
+	{                                                                      \
+		(id_), (tier_), (at_), true                                    \
+	}
+#define ESC(tier_)                                                             \
+	{                                                                      \
+		ROUTE_EV_ESCALATED, (tier_)                                    \
+	}
+#define WAITED                                                                 \
+	{                                                                      \
+		ROUTE_EV_WAITING, 0                                            \
+	}
 
 #define CASE_CANDS_MAX 7
 #define CASE_OFFERS_MAX 7
@@ -176,8 +195,8 @@ case_check_offers(const struct route_case *c, const struct route_plan *plan,
 		seen[o->cand] = true;
 		if (o->expires_at <= NOW + c->now || o->expires_at > deadline)
 			fail_msg("%s: offer to %s expires at %+" PRId64
-			    ", not in (now, deadline]", c->name,
-			    c->cands[o->cand].id, at);
+			         ", not in (now, deadline]",
+			    c->name, c->cands[o->cand].id, at);
 		w = case_want_offer(c->offers, c->cands[o->cand].id, &nwant);
 		if (w == NULL)
 			fail_msg("%s: unexpected offer to %s", c->name,
@@ -185,9 +204,9 @@ case_check_offers(const struct route_case *c, const struct route_plan *plan,
 		if (o->tier != w->tier || at != w->expires_at ||
 		    o->continuity != w->continuity)
 			fail_msg("%s: offer to %s: tier %d, expires %+" PRId64
-			    ", continuity %d; want %d, %+" PRId64 ", %d",
-			    c->name, w->id, o->tier, at, o->continuity,
-			    w->tier, w->expires_at, w->continuity);
+			         ", continuity %d; want %d, %+" PRId64 ", %d",
+			    c->name, w->id, o->tier, at, o->continuity, w->tier,
+			    w->expires_at, w->continuity);
 	}
 }
 
@@ -223,8 +242,8 @@ case_check_pos(const struct route_case *c, const struct route_pos *pos)
 		fail_msg("%s: stage %s, want %s", c->name,
 		    route_stage_name(pos->stage), route_stage_name(w->stage));
 	if (w->stage == ROUTE_TIER && pos->tier_index != w->tier_index)
-		fail_msg("%s: tier index %d, want %d", c->name,
-		    pos->tier_index, w->tier_index);
+		fail_msg("%s: tier index %d, want %d", c->name, pos->tier_index,
+		    w->tier_index);
 	if (pos->stage_deadline != case_time(w->stage_deadline))
 		fail_msg("%s: stage deadline %+" PRId64 ", want %+" PRId64,
 		    c->name, pos->stage_deadline - NOW, w->stage_deadline);
@@ -252,8 +271,9 @@ case_run(const struct route_case *c)
 	pos.stage_deadline = case_time(c->pos.stage_deadline);
 	pos.deadline = NOW + c->pos.deadline;
 	ct.imminent = c->imminent;
-	ct.primary = c->primary == NULL ? -1 :
-	    (int)case_find(c->cands, ncands, c->primary);
+	ct.primary = c->primary == NULL
+	    ? -1
+	    : (int)case_find(c->cands, ncands, c->primary);
 	memset(&plan, 0xa5, sizeof(plan));
 	plan.offers = offers;
 	route_next(c->pol, &pos, &ct, c->cands, ncands, NOW + c->now, &plan);
@@ -278,169 +298,254 @@ test_table(void **state)
 /* Who may be offered: eligible, on call for a tier the policy has, not done. */
 static const struct route_case eligibility_cases[] = {
 	{ .name = "not eligible, off call, refused, busy: no offer",
-	  FRESH(&pol_open),
-	  .cands = { { AWAY("a", T1) }, { ELIG("b", T0) },
-	      { ELIG("c", T1), .refused = true }, { BUSY("d", T1) },
-	      { ELIG("e", T1) } },
-	  .offers = { OF("e", 1, 20000) }, .then = TO(TIER, 0, 20000) },
-	{ .name = "already offered: no second offer", .pol = &pol_open,
-	  .pos = AT(TIER, 0, 20000, DL, false), .now = 2000,
-	  .cands = { { ELIG("a", T1), .offered = true },
-	      { ELIG("b", T1), .refused = true } },
-	  .then = TO(TIER, 0, 20000) },
-	{ .name = "one at a time passes over all of those", FRESH(&pol_seq),
-	  .cands = { { ELIG("a", T1), .refused = true }, { AWAY("b", T1) },
-	      { ELIG("c", T0) }, { BUSY("d", T1) }, { ELIG("e", T1) } },
-	  .offers = { OF("e", 1, 15000) }, .then = TO(TIER, 0, 0) },
+	    FRESH(&pol_open),
+	    .cands = { { AWAY("a", T1) }, { ELIG("b", T0) },
+	        { ELIG("c", T1), .refused = true }, { BUSY("d", T1) },
+	        { ELIG("e", T1) } },
+	    .offers = { OF("e", 1, 20000) },
+	    .then = TO(TIER, 0, 20000) },
+	{ .name = "already offered: no second offer",
+	    .pol = &pol_open,
+	    .pos = AT(TIER, 0, 20000, DL, false),
+	    .now = 2000,
+	    .cands = { { ELIG("a", T1), .offered = true },
+	        { ELIG("b", T1), .refused = true } },
+	    .then = TO(TIER, 0, 20000) },
+	{ .name = "one at a time passes over all of those",
+	    FRESH(&pol_seq),
+	    .cands = { { ELIG("a", T1), .refused = true }, { AWAY("b", T1) },
+	        { ELIG("c", T0) }, { BUSY("d", T1) }, { ELIG("e", T1) } },
+	    .offers = { OF("e", 1, 15000) },
+	    .then = TO(TIER, 0, 0) },
 	{ .name = "on call for a tier the policy lacks: ignored",
-	  FRESH(&pol_gap), .cands = { { ELIG("a", T2) }, { ELIG("b", T1) } },
-	  .offers = { OF("b", 1, 20000) }, .then = TO(TIER, 0, 20000) },
-	{ .name = "only on a tier the policy lacks: overflow", FRESH(&pol_gap),
-	  .cands = { { ELIG("a", T2) } }, .events = { ESC(3) },
-	  .overflow = true, .then = TO(DONE, 0, 0) },
+	    FRESH(&pol_gap),
+	    .cands = { { ELIG("a", T2) }, { ELIG("b", T1) } },
+	    .offers = { OF("b", 1, 20000) },
+	    .then = TO(TIER, 0, 20000) },
+	{ .name = "only on a tier the policy lacks: overflow",
+	    FRESH(&pol_gap),
+	    .cands = { { ELIG("a", T2) } },
+	    .events = { ESC(3) },
+	    .overflow = true,
+	    .then = TO(DONE, 0, 0) },
 };
 
 /* §4.1: the primary clinician alone first, for continuity_ms. */
 static const struct route_case continuity_cases[] = {
 	{ .name = "primary eligible: alone, at its lowest tier",
-	  FRESH(&pol_std), .primary = "p",
-	  .cands = { { ELIG("a", T1) }, { ELIG("p", T2 | T3) } },
-	  .offers = { CONT("p", 2, 10000) }, .then = TO(CONTINUITY, 0, 10000) },
-	{ .name = "continuity ends at the contact's deadline", .pol = &pol_std,
-	  .pos = START(4000), .primary = "p", .cands = { { ELIG("p", T1) } },
-	  .offers = { CONT("p", 1, 4000) }, .then = TO(CONTINUITY, 0, 4000) },
-	{ .name = "primary away: tier 1, no escalation", FRESH(&pol_std),
-	  .primary = "p", .cands = { { AWAY("p", T1) }, { ELIG("a", T1) } },
-	  .offers = { OF("a", 1, 20000) }, .then = TO(TIER, 0, 20000) },
-	{ .name = "primary busy: tier 1", FRESH(&pol_std), .primary = "p",
-	  .cands = { { BUSY("p", T1) }, { ELIG("a", T1) } },
-	  .offers = { OF("a", 1, 20000) }, .then = TO(TIER, 0, 20000) },
-	{ .name = "primary refused: tier 1 without it", FRESH(&pol_std),
-	  .primary = "p",
-	  .cands = { { ELIG("p", T1), .refused = true }, { ELIG("a", T1) } },
-	  .offers = { OF("a", 1, 20000) }, .then = TO(TIER, 0, 20000) },
-	{ .name = "primary off call: tier 1", FRESH(&pol_std), .primary = "p",
-	  .cands = { { ELIG("p", T0) }, { ELIG("a", T1) } },
-	  .offers = { OF("a", 1, 20000) }, .then = TO(TIER, 0, 20000) },
+	    FRESH(&pol_std),
+	    .primary = "p",
+	    .cands = { { ELIG("a", T1) }, { ELIG("p", T2 | T3) } },
+	    .offers = { CONT("p", 2, 10000) },
+	    .then = TO(CONTINUITY, 0, 10000) },
+	{ .name = "continuity ends at the contact's deadline",
+	    .pol = &pol_std,
+	    .pos = START(4000),
+	    .primary = "p",
+	    .cands = { { ELIG("p", T1) } },
+	    .offers = { CONT("p", 1, 4000) },
+	    .then = TO(CONTINUITY, 0, 4000) },
+	{ .name = "primary away: tier 1, no escalation",
+	    FRESH(&pol_std),
+	    .primary = "p",
+	    .cands = { { AWAY("p", T1) }, { ELIG("a", T1) } },
+	    .offers = { OF("a", 1, 20000) },
+	    .then = TO(TIER, 0, 20000) },
+	{ .name = "primary busy: tier 1",
+	    FRESH(&pol_std),
+	    .primary = "p",
+	    .cands = { { BUSY("p", T1) }, { ELIG("a", T1) } },
+	    .offers = { OF("a", 1, 20000) },
+	    .then = TO(TIER, 0, 20000) },
+	{ .name = "primary refused: tier 1 without it",
+	    FRESH(&pol_std),
+	    .primary = "p",
+	    .cands = { { ELIG("p", T1), .refused = true }, { ELIG("a", T1) } },
+	    .offers = { OF("a", 1, 20000) },
+	    .then = TO(TIER, 0, 20000) },
+	{ .name = "primary off call: tier 1",
+	    FRESH(&pol_std),
+	    .primary = "p",
+	    .cands = { { ELIG("p", T0) }, { ELIG("a", T1) } },
+	    .offers = { OF("a", 1, 20000) },
+	    .then = TO(TIER, 0, 20000) },
 	{ .name = "primary only on a tier the policy lacks: tier 1",
-	  FRESH(&pol_gap), .primary = "p",
-	  .cands = { { ELIG("p", T2) }, { ELIG("a", T1) } },
-	  .offers = { OF("a", 1, 20000) }, .then = TO(TIER, 0, 20000) },
+	    FRESH(&pol_gap),
+	    .primary = "p",
+	    .cands = { { ELIG("p", T2) }, { ELIG("a", T1) } },
+	    .offers = { OF("a", 1, 20000) },
+	    .then = TO(TIER, 0, 20000) },
 	{ .name = "primary shown its lowest tier the policy has",
-	  FRESH(&pol_gap), .primary = "p",
-	  .cands = { { ELIG("p", T2 | T3) }, { ELIG("a", T1) } },
-	  .offers = { CONT("p", 3, 10000) }, .then = TO(CONTINUITY, 0, 10000) },
-	{ .name = "no primary: tier 1", FRESH(&pol_std),
-	  .cands = { { ELIG("p", T1) }, { ELIG("a", T1) } },
-	  .offers = { OF("p", 1, 20000), OF("a", 1, 20000) },
-	  .then = TO(TIER, 0, 20000) },
-	{ .name = "continuity_ms 0: off", FRESH(&pol_open), .primary = "p",
-	  .cands = { { ELIG("p", T1) }, { ELIG("a", T1) } },
-	  .offers = { OF("p", 1, 20000), OF("a", 1, 20000) },
-	  .then = TO(TIER, 0, 20000) },
-	{ .name = "imminent skips continuity", .pol = &pol_std,
-	  .pos = START(IDL), .imminent = true, .primary = "p",
-	  .cands = { { ELIG("p", T2) }, { ELIG("a", T1) } },
-	  .offers = { OF("p", 2, IDL), OF("a", 1, IDL) },
-	  .then = TO(IMMINENT, 0, 0) },
-	{ .name = "continuity open: nobody else yet", .pol = &pol_std,
-	  .pos = AT(CONTINUITY, 0, 10000, DL, false), .now = 3000,
-	  .primary = "p",
-	  .cands = { { ELIG("p", T1), .offered = true }, { ELIG("a", T1) } },
-	  .then = TO(CONTINUITY, 0, 10000) },
+	    FRESH(&pol_gap),
+	    .primary = "p",
+	    .cands = { { ELIG("p", T2 | T3) }, { ELIG("a", T1) } },
+	    .offers = { CONT("p", 3, 10000) },
+	    .then = TO(CONTINUITY, 0, 10000) },
+	{ .name = "no primary: tier 1",
+	    FRESH(&pol_std),
+	    .cands = { { ELIG("p", T1) }, { ELIG("a", T1) } },
+	    .offers = { OF("p", 1, 20000), OF("a", 1, 20000) },
+	    .then = TO(TIER, 0, 20000) },
+	{ .name = "continuity_ms 0: off",
+	    FRESH(&pol_open),
+	    .primary = "p",
+	    .cands = { { ELIG("p", T1) }, { ELIG("a", T1) } },
+	    .offers = { OF("p", 1, 20000), OF("a", 1, 20000) },
+	    .then = TO(TIER, 0, 20000) },
+	{ .name = "imminent skips continuity",
+	    .pol = &pol_std,
+	    .pos = START(IDL),
+	    .imminent = true,
+	    .primary = "p",
+	    .cands = { { ELIG("p", T2) }, { ELIG("a", T1) } },
+	    .offers = { OF("p", 2, IDL), OF("a", 1, IDL) },
+	    .then = TO(IMMINENT, 0, 0) },
+	{ .name = "continuity open: nobody else yet",
+	    .pol = &pol_std,
+	    .pos = AT(CONTINUITY, 0, 10000, DL, false),
+	    .now = 3000,
+	    .primary = "p",
+	    .cands = { { ELIG("p", T1), .offered = true }, { ELIG("a", T1) } },
+	    .then = TO(CONTINUITY, 0, 10000) },
 	{ .name = "primary declined: escalated to tier 1 at once",
-	  .pol = &pol_std, .pos = AT(CONTINUITY, 0, 10000, DL, false),
-	  .now = 3000, .primary = "p",
-	  .cands = { { ELIG("p", T1), .refused = true }, { ELIG("a", T1) } },
-	  .offers = { OF("a", 1, 23000) }, .events = { ESC(1) },
-	  .then = TO(TIER, 0, 23000) },
-	{ .name = "continuity over: escalated to tier 1", .pol = &pol_std,
-	  .pos = AT(CONTINUITY, 0, 10000, DL, false), .now = 10000,
-	  .primary = "p",
-	  .cands = { { ELIG("p", T1), .refused = true }, { ELIG("a", T1) } },
-	  .offers = { OF("a", 1, 30000) }, .events = { ESC(1) },
-	  .then = TO(TIER, 0, 30000) },
+	    .pol = &pol_std,
+	    .pos = AT(CONTINUITY, 0, 10000, DL, false),
+	    .now = 3000,
+	    .primary = "p",
+	    .cands = { { ELIG("p", T1), .refused = true }, { ELIG("a", T1) } },
+	    .offers = { OF("a", 1, 23000) },
+	    .events = { ESC(1) },
+	    .then = TO(TIER, 0, 23000) },
+	{ .name = "continuity over: escalated to tier 1",
+	    .pol = &pol_std,
+	    .pos = AT(CONTINUITY, 0, 10000, DL, false),
+	    .now = 10000,
+	    .primary = "p",
+	    .cands = { { ELIG("p", T1), .refused = true }, { ELIG("a", T1) } },
+	    .offers = { OF("a", 1, 30000) },
+	    .events = { ESC(1) },
+	    .then = TO(TIER, 0, 30000) },
 	{ .name = "continuity over, its offer not yet expired: tier 1",
-	  .pol = &pol_std, .pos = AT(CONTINUITY, 0, 10000, DL, false),
-	  .now = 10000, .primary = "p",
-	  .cands = { { ELIG("p", T1), .offered = true }, { ELIG("a", T1) } },
-	  .offers = { OF("a", 1, 30000) }, .events = { ESC(1) },
-	  .then = TO(TIER, 0, 30000) },
-	{ .name = "continuity over, tier 1 empty: tier 2", .pol = &pol_std,
-	  .pos = AT(CONTINUITY, 0, 10000, DL, false), .now = 10000,
-	  .primary = "p",
-	  .cands = { { ELIG("p", T1), .refused = true }, { ELIG("b", T2) } },
-	  .offers = { OF("b", 2, 25000) }, .events = { ESC(1), ESC(2) },
-	  .then = TO(TIER, 1, 0) },
+	    .pol = &pol_std,
+	    .pos = AT(CONTINUITY, 0, 10000, DL, false),
+	    .now = 10000,
+	    .primary = "p",
+	    .cands = { { ELIG("p", T1), .offered = true }, { ELIG("a", T1) } },
+	    .offers = { OF("a", 1, 30000) },
+	    .events = { ESC(1) },
+	    .then = TO(TIER, 0, 30000) },
+	{ .name = "continuity over, tier 1 empty: tier 2",
+	    .pol = &pol_std,
+	    .pos = AT(CONTINUITY, 0, 10000, DL, false),
+	    .now = 10000,
+	    .primary = "p",
+	    .cands = { { ELIG("p", T1), .refused = true }, { ELIG("b", T2) } },
+	    .offers = { OF("b", 2, 25000) },
+	    .events = { ESC(1), ESC(2) },
+	    .then = TO(TIER, 1, 0) },
 	{ .name = "primary declined, the rest busy: every tier, then wait",
-	  .pol = &pol_std, .pos = AT(CONTINUITY, 0, 10000, DL, false),
-	  .now = 3000, .primary = "p",
-	  .cands = { { ELIG("p", T1), .refused = true }, { BUSY("c", T3) } },
-	  .events = { ESC(1), ESC(2), ESC(3), WAITED },
-	  .then = TOLD(WAITING, 0, 0) },
+	    .pol = &pol_std,
+	    .pos = AT(CONTINUITY, 0, 10000, DL, false),
+	    .now = 3000,
+	    .primary = "p",
+	    .cands = { { ELIG("p", T1), .refused = true }, { BUSY("c", T3) } },
+	    .events = { ESC(1), ESC(2), ESC(3), WAITED },
+	    .then = TOLD(WAITING, 0, 0) },
 };
 
 /* §4.2: tier 1, 2, 3 in order; an empty tier is passed at once. */
 static const struct route_case tier_cases[] = {
-	{ .name = "tier 1 first", FRESH(&pol_open),
-	  .cands = { { ELIG("a", T2) }, { ELIG("b", T1) }, { ELIG("c", T3) } },
-	  .offers = { OF("b", 1, 20000) }, .then = TO(TIER, 0, 20000) },
-	{ .name = "empty tier 1: escalated to tier 2 at once", FRESH(&pol_open),
-	  .cands = { { ELIG("a", T2) }, { AWAY("b", T1) } },
-	  .offers = { OF("a", 2, 15000) }, .events = { ESC(2) },
-	  .then = TO(TIER, 1, 0) },
-	{ .name = "tiers 1 and 2 empty: tier 3", FRESH(&pol_open),
-	  .cands = { { ELIG("a", T3) } }, .offers = { OF("a", 3, 20000) },
-	  .events = { ESC(2), ESC(3) }, .then = TO(TIER, 2, 20000) },
-	{ .name = "every tier empty, one busy: waiting", FRESH(&pol_open),
-	  .cands = { { BUSY("a", T2) } }, .events = { ESC(2), ESC(3), WAITED },
-	  .then = TOLD(WAITING, 0, 0) },
-	{ .name = "every tier empty, nobody: overflow", FRESH(&pol_open),
-	  .cands = { { AWAY("a", T1) } }, .events = { ESC(2), ESC(3) },
-	  .overflow = true, .then = TO(DONE, 0, 0) },
-	{ .name = "one-at-a-time tier, next after a refusal", .pol = &pol_open,
-	  .pos = AT(TIER, 1, 0, DL, false), .now = 5000,
-	  .cands = { { ELIG("a", T2), .refused = true, .idle_since = 1 },
-	      { ELIG("b", T2), .idle_since = 9000 } },
-	  .offers = { OF("b", 2, 20000) }, .then = TO(TIER, 1, 0) },
+	{ .name = "tier 1 first",
+	    FRESH(&pol_open),
+	    .cands = { { ELIG("a", T2) }, { ELIG("b", T1) },
+	        { ELIG("c", T3) } },
+	    .offers = { OF("b", 1, 20000) },
+	    .then = TO(TIER, 0, 20000) },
+	{ .name = "empty tier 1: escalated to tier 2 at once",
+	    FRESH(&pol_open),
+	    .cands = { { ELIG("a", T2) }, { AWAY("b", T1) } },
+	    .offers = { OF("a", 2, 15000) },
+	    .events = { ESC(2) },
+	    .then = TO(TIER, 1, 0) },
+	{ .name = "tiers 1 and 2 empty: tier 3",
+	    FRESH(&pol_open),
+	    .cands = { { ELIG("a", T3) } },
+	    .offers = { OF("a", 3, 20000) },
+	    .events = { ESC(2), ESC(3) },
+	    .then = TO(TIER, 2, 20000) },
+	{ .name = "every tier empty, one busy: waiting",
+	    FRESH(&pol_open),
+	    .cands = { { BUSY("a", T2) } },
+	    .events = { ESC(2), ESC(3), WAITED },
+	    .then = TOLD(WAITING, 0, 0) },
+	{ .name = "every tier empty, nobody: overflow",
+	    FRESH(&pol_open),
+	    .cands = { { AWAY("a", T1) } },
+	    .events = { ESC(2), ESC(3) },
+	    .overflow = true,
+	    .then = TO(DONE, 0, 0) },
+	{ .name = "one-at-a-time tier, next after a refusal",
+	    .pol = &pol_open,
+	    .pos = AT(TIER, 1, 0, DL, false),
+	    .now = 5000,
+	    .cands = { { ELIG("a", T2), .refused = true, .idle_since = 1 },
+	        { ELIG("b", T2), .idle_since = 9000 } },
+	    .offers = { OF("b", 2, 20000) },
+	    .then = TO(TIER, 1, 0) },
 	{ .name = "one-at-a-time tier refused through: tier 3",
-	  .pol = &pol_open, .pos = AT(TIER, 1, 0, DL, false), .now = 5000,
-	  .cands = { { ELIG("a", T2), .refused = true },
-	      { ELIG("b", T2), .refused = true }, { ELIG("c", T3) } },
-	  .offers = { OF("c", 3, 25000) }, .events = { ESC(3) },
-	  .then = TO(TIER, 2, 25000) },
+	    .pol = &pol_open,
+	    .pos = AT(TIER, 1, 0, DL, false),
+	    .now = 5000,
+	    .cands = { { ELIG("a", T2), .refused = true },
+	        { ELIG("b", T2), .refused = true }, { ELIG("c", T3) } },
+	    .offers = { OF("c", 3, 25000) },
+	    .events = { ESC(3) },
+	    .then = TO(TIER, 2, 25000) },
 };
 
 /* §4.2 ring-all: the whole tier at once, until the stage deadline. */
 static const struct route_case ringall_cases[] = {
 	{ .name = "ring-all: every eligible of the tier, matching or not",
-	  FRESH(&pol_open),
-	  .cands = { { ELIG("a", T1), .matches = true }, { ELIG("b", T1 | T2) },
-	      { ELIG("c", T1) }, { ELIG("d", T2) } },
-	  .offers = { OF("a", 1, 20000), OF("b", 1, 20000), OF("c", 1, 20000) },
-	  .then = TO(TIER, 0, 20000) },
+	    FRESH(&pol_open),
+	    .cands = { { ELIG("a", T1), .matches = true },
+	        { ELIG("b", T1 | T2) }, { ELIG("c", T1) }, { ELIG("d", T2) } },
+	    .offers = { OF("a", 1, 20000), OF("b", 1, 20000),
+	        OF("c", 1, 20000) },
+	    .then = TO(TIER, 0, 20000) },
 	{ .name = "ring-all: a late joiner ends with the stage",
-	  .pol = &pol_open, .pos = AT(TIER, 0, 20000, DL, false), .now = 7000,
-	  .cands = { { ELIG("a", T1), .offered = true }, { ELIG("b", T1) } },
-	  .offers = { OF("b", 1, 20000) }, .then = TO(TIER, 0, 20000) },
+	    .pol = &pol_open,
+	    .pos = AT(TIER, 0, 20000, DL, false),
+	    .now = 7000,
+	    .cands = { { ELIG("a", T1), .offered = true }, { ELIG("b", T1) } },
+	    .offers = { OF("b", 1, 20000) },
+	    .then = TO(TIER, 0, 20000) },
 	{ .name = "ring-all: stage over, next tier, no late joiner",
-	  .pol = &pol_open, .pos = AT(TIER, 0, 20000, DL, false), .now = 20000,
-	  .cands = { { ELIG("a", T1), .refused = true }, { ELIG("b", T1) },
-	      { ELIG("c", T2) } },
-	  .offers = { OF("c", 2, 35000) }, .events = { ESC(2) },
-	  .then = TO(TIER, 1, 0) },
-	{ .name = "ring-all: all declined, next tier at once", .pol = &pol_open,
-	  .pos = AT(TIER, 0, 20000, DL, false), .now = 4000,
-	  .cands = { { ELIG("a", T1), .refused = true },
-	      { ELIG("b", T1), .refused = true }, { ELIG("c", T2) } },
-	  .offers = { OF("c", 2, 19000) }, .events = { ESC(2) },
-	  .then = TO(TIER, 1, 0) },
-	{ .name = "ring-all tier 3 opens its own stage", .pol = &pol_open,
-	  .pos = AT(TIER, 1, 0, DL, false), .now = 30000,
-	  .cands = { { ELIG("a", T2), .refused = true }, { ELIG("b", T3) },
-	      { ELIG("c", T1 | T3) } },
-	  .offers = { OF("b", 3, 50000), OF("c", 3, 50000) },
-	  .events = { ESC(3) }, .then = TO(TIER, 2, 50000) },
+	    .pol = &pol_open,
+	    .pos = AT(TIER, 0, 20000, DL, false),
+	    .now = 20000,
+	    .cands = { { ELIG("a", T1), .refused = true }, { ELIG("b", T1) },
+	        { ELIG("c", T2) } },
+	    .offers = { OF("c", 2, 35000) },
+	    .events = { ESC(2) },
+	    .then = TO(TIER, 1, 0) },
+	{ .name = "ring-all: all declined, next tier at once",
+	    .pol = &pol_open,
+	    .pos = AT(TIER, 0, 20000, DL, false),
+	    .now = 4000,
+	    .cands = { { ELIG("a", T1), .refused = true },
+	        { ELIG("b", T1), .refused = true }, { ELIG("c", T2) } },
+	    .offers = { OF("c", 2, 19000) },
+	    .events = { ESC(2) },
+	    .then = TO(TIER, 1, 0) },
+	{ .name = "ring-all tier 3 opens its own stage",
+	    .pol = &pol_open,
+	    .pos = AT(TIER, 1, 0, DL, false),
+	    .now = 30000,
+	    .cands = { { ELIG("a", T2), .refused = true }, { ELIG("b", T3) },
+	        { ELIG("c", T1 | T3) } },
+	    .offers = { OF("b", 3, 50000), OF("c", 3, 50000) },
+	    .events = { ESC(3) },
+	    .then = TO(TIER, 2, 50000) },
 };
 
 /*
@@ -451,34 +556,44 @@ static const struct route_case ringall_cases[] = {
 #define NONE .matches = false
 #define REFUSED .refused = true
 #define OFFERED .offered = true
-#define MIXED(fa, fb, fc, fd) \
-	{ ELIG("a", T1), .idle_since = 5000, .last_offer = 400, \
-	  .recent_contacts = 2, fa }, \
-	{ ELIG("b", T1), .idle_since = 4000, .last_offer = 0, \
-	  .recent_contacts = 2, fb }, \
-	{ ELIG("c", T1), .idle_since = 2000, .last_offer = 300, \
-	  .recent_contacts = 1, fc }, \
-	{ ELIG("d", T1), .idle_since = 1000, .last_offer = 500, \
-	  .recent_contacts = 3, fd }
+#define MIXED(fa, fb, fc, fd)                                                  \
+	{ ELIG("a", T1), .idle_since = 5000, .last_offer = 400,                \
+		.recent_contacts = 2, fa },                                    \
+	    { ELIG("b", T1), .idle_since = 4000, .last_offer = 0,              \
+		    .recent_contacts = 2, fb },                                \
+	    { ELIG("c", T1), .idle_since = 2000, .last_offer = 300,            \
+		    .recent_contacts = 1, fc },                                \
+	{                                                                      \
+		ELIG("d", T1), .idle_since = 1000, .last_offer = 500,          \
+		               .recent_contacts = 3, fd                        \
+	}
 /* The only one who speaks the language, and last by every other order. */
-#define ZED \
-	{ ELIG("z", T1), .matches = true, .idle_since = 9000, \
-	  .last_offer = 900, .recent_contacts = 9 }
+#define ZED                                                                    \
+	{                                                                      \
+		ELIG("z", T1), .matches = true, .idle_since = 9000,            \
+		               .last_offer = 900, .recent_contacts = 9         \
+	}
 /* Two clinicians equal in everything but their ids. */
-#define TWINS \
-	{ ELIG("b", T1), .idle_since = 9000, .last_offer = 0 }, \
-	{ ELIG("a", T1), .idle_since = 9000, .last_offer = 0 }
+#define TWINS                                                                  \
+	{ ELIG("b", T1), .idle_since = 9000, .last_offer = 0 },                \
+	{                                                                      \
+		ELIG("a", T1), .idle_since = 9000, .last_offer = 0             \
+	}
 
 /* A fresh contact on a one-tier policy, offered to id alone. */
-#define PICK(name_, pol_, id_, ...) \
-	{ .name = (name_), FRESH(pol_), .cands = { __VA_ARGS__ }, \
-	  .offers = { OF((id_), 1, 15000) }, .then = TO(TIER, 0, 0) }
+#define PICK(name_, pol_, id_, ...)                                            \
+	{                                                                      \
+		.name = (name_), FRESH(pol_), .cands = { __VA_ARGS__ },        \
+		.offers = { OF((id_), 1, 15000) }, .then = TO(TIER, 0, 0)      \
+	}
 /* An offer is open in a one-at-a-time tier: nothing new. */
-#define HOLD(name_, pol_) \
-	{ .name = (name_), .pol = (pol_), \
-	  .pos = AT(TIER, 0, 0, DL, false), .now = 1000, \
-	  .cands = { MIXED(OFFERED, NONE, NONE, NONE), ZED }, \
-	  .then = TO(TIER, 0, 0) }
+#define HOLD(name_, pol_)                                                      \
+	{                                                                      \
+		.name = (name_), .pol = (pol_),                                \
+		.pos = AT(TIER, 0, 0, DL, false), .now = 1000,                 \
+		.cands = { MIXED(OFFERED, NONE, NONE, NONE), ZED },            \
+		.then = TO(TIER, 0, 0)                                         \
+	}
 
 /* §4.2 one at a time: each strategy's order, matching candidates first. */
 static const struct route_case strategy_cases[] = {
@@ -486,8 +601,7 @@ static const struct route_case strategy_cases[] = {
 	    MIXED(NONE, NONE, NONE, NONE)),
 	PICK("round-robin: smallest last_offer", &pol_rr, "b",
 	    MIXED(NONE, NONE, NONE, NONE)),
-	PICK("sequential: by id", &pol_seq, "a",
-	    MIXED(NONE, NONE, NONE, NONE)),
+	PICK("sequential: by id", &pol_seq, "a", MIXED(NONE, NONE, NONE, NONE)),
 	PICK("fewest-contacts: fewest recent", &pol_fc, "c",
 	    MIXED(NONE, NONE, NONE, NONE)),
 	PICK("longest-idle: matching first", &pol_li, "z",
@@ -522,170 +636,269 @@ static const struct route_case strategy_cases[] = {
 
 /* No offer outlives the contact's overflow deadline. */
 static const struct route_case deadline_cases[] = {
-	{ .name = "one at a time: capped", .pol = &pol_seq, .pos = START(5000),
-	  .cands = { { ELIG("a", T1) } }, .offers = { OF("a", 1, 5000) },
-	  .then = TO(TIER, 0, 0) },
-	{ .name = "ring-all: stage and offers capped", .pol = &pol_open,
-	  .pos = START(8000), .cands = { { ELIG("a", T1) }, { ELIG("b", T1) } },
-	  .offers = { OF("a", 1, 8000), OF("b", 1, 8000) },
-	  .then = TO(TIER, 0, 8000) },
-	{ .name = "escalated tier: capped", .pol = &pol_open,
-	  .pos = START(9000), .cands = { { ELIG("a", T2) } },
-	  .offers = { OF("a", 2, 9000) }, .events = { ESC(2) },
-	  .then = TO(TIER, 1, 0) },
-	{ .name = "waiting: capped", .pol = &pol_std,
-	  .pos = AT(WAITING, 2, 0, 3000, true), .cands = { { ELIG("a", T2) } },
-	  .offers = { OF("a", 2, 3000) }, .then = TOLD(WAITING, 0, 0) },
+	{ .name = "one at a time: capped",
+	    .pol = &pol_seq,
+	    .pos = START(5000),
+	    .cands = { { ELIG("a", T1) } },
+	    .offers = { OF("a", 1, 5000) },
+	    .then = TO(TIER, 0, 0) },
+	{ .name = "ring-all: stage and offers capped",
+	    .pol = &pol_open,
+	    .pos = START(8000),
+	    .cands = { { ELIG("a", T1) }, { ELIG("b", T1) } },
+	    .offers = { OF("a", 1, 8000), OF("b", 1, 8000) },
+	    .then = TO(TIER, 0, 8000) },
+	{ .name = "escalated tier: capped",
+	    .pol = &pol_open,
+	    .pos = START(9000),
+	    .cands = { { ELIG("a", T2) } },
+	    .offers = { OF("a", 2, 9000) },
+	    .events = { ESC(2) },
+	    .then = TO(TIER, 1, 0) },
+	{ .name = "waiting: capped",
+	    .pol = &pol_std,
+	    .pos = AT(WAITING, 2, 0, 3000, true),
+	    .cands = { { ELIG("a", T2) } },
+	    .offers = { OF("a", 2, 3000) },
+	    .then = TOLD(WAITING, 0, 0) },
 };
 
 /* §4.4: tiers exhausted, someone on call is busy: wait for them. */
 static const struct route_case waiting_cases[] = {
 	{ .name = "last tier over, one busy: waiting, told once",
-	  .pol = &pol_std, .pos = AT(TIER, 2, 20000, DL, false), .now = 20000,
-	  .cands = { { ELIG("a", T3), .refused = true }, { BUSY("b", T1) } },
-	  .events = { WAITED }, .then = TOLD(WAITING, 0, 0) },
-	{ .name = "still waiting: no second event", .pol = &pol_std,
-	  .pos = AT(WAITING, 2, 0, DL, true), .now = 30000,
-	  .cands = { { BUSY("b", T2) }, { AWAY("c", T1) } },
-	  .then = TOLD(WAITING, 0, 0) },
+	    .pol = &pol_std,
+	    .pos = AT(TIER, 2, 20000, DL, false),
+	    .now = 20000,
+	    .cands = { { ELIG("a", T3), .refused = true }, { BUSY("b", T1) } },
+	    .events = { WAITED },
+	    .then = TOLD(WAITING, 0, 0) },
+	{ .name = "still waiting: no second event",
+	    .pol = &pol_std,
+	    .pos = AT(WAITING, 2, 0, DL, true),
+	    .now = 30000,
+	    .cands = { { BUSY("b", T2) }, { AWAY("c", T1) } },
+	    .then = TOLD(WAITING, 0, 0) },
 	{ .name = "the busy one is free: offered at its lowest tier",
-	  .pol = &pol_std, .pos = AT(WAITING, 2, 0, DL, true), .now = 40000,
-	  .cands = { { ELIG("b", T2 | T3) } }, .offers = { OF("b", 2, 55000) },
-	  .then = TOLD(WAITING, 0, 0) },
+	    .pol = &pol_std,
+	    .pos = AT(WAITING, 2, 0, DL, true),
+	    .now = 40000,
+	    .cands = { { ELIG("b", T2 | T3) } },
+	    .offers = { OF("b", 2, 55000) },
+	    .then = TOLD(WAITING, 0, 0) },
 	{ .name = "lowest tier first, with that tier's timeout",
-	  .pol = &pol_std, .pos = AT(WAITING, 2, 0, DL, true),
-	  .cands = { { ELIG("b", T2 | T3), .matches = true, .idle_since = 1 },
-	      { ELIG("c", T1 | T3) } },
-	  .offers = { OF("c", 1, 20000) }, .then = TOLD(WAITING, 0, 0) },
-	{ .name = "lowest tier first over matching", .pol = &pol_std,
-	  .pos = AT(WAITING, 2, 0, DL, true),
-	  .cands = { { ELIG("b", T3), .matches = true, .idle_since = 1 },
-	      { ELIG("c", T2) } },
-	  .offers = { OF("c", 2, 15000) }, .then = TOLD(WAITING, 0, 0) },
-	{ .name = "same tier: matching first", .pol = &pol_std,
-	  .pos = AT(WAITING, 2, 0, DL, true),
-	  .cands = { { ELIG("b", T2), .idle_since = 1 },
-	      { ELIG("c", T2), .matches = true, .idle_since = 9000 } },
-	  .offers = { OF("c", 2, 15000) }, .then = TOLD(WAITING, 0, 0) },
-	{ .name = "same tier: that tier's strategy", .pol = &pol_std,
-	  .pos = AT(WAITING, 2, 0, DL, true),
-	  .cands = { { ELIG("b", T2), .idle_since = 9000 },
-	      { ELIG("c", T2), .idle_since = 2000 } },
-	  .offers = { OF("c", 2, 15000) }, .then = TOLD(WAITING, 0, 0) },
+	    .pol = &pol_std,
+	    .pos = AT(WAITING, 2, 0, DL, true),
+	    .cands = { { ELIG("b", T2 | T3), .matches = true, .idle_since = 1 },
+	        { ELIG("c", T1 | T3) } },
+	    .offers = { OF("c", 1, 20000) },
+	    .then = TOLD(WAITING, 0, 0) },
+	{ .name = "lowest tier first over matching",
+	    .pol = &pol_std,
+	    .pos = AT(WAITING, 2, 0, DL, true),
+	    .cands = { { ELIG("b", T3), .matches = true, .idle_since = 1 },
+	        { ELIG("c", T2) } },
+	    .offers = { OF("c", 2, 15000) },
+	    .then = TOLD(WAITING, 0, 0) },
+	{ .name = "same tier: matching first",
+	    .pol = &pol_std,
+	    .pos = AT(WAITING, 2, 0, DL, true),
+	    .cands = { { ELIG("b", T2), .idle_since = 1 },
+	        { ELIG("c", T2), .matches = true, .idle_since = 9000 } },
+	    .offers = { OF("c", 2, 15000) },
+	    .then = TOLD(WAITING, 0, 0) },
+	{ .name = "same tier: that tier's strategy",
+	    .pol = &pol_std,
+	    .pos = AT(WAITING, 2, 0, DL, true),
+	    .cands = { { ELIG("b", T2), .idle_since = 9000 },
+	        { ELIG("c", T2), .idle_since = 2000 } },
+	    .offers = { OF("c", 2, 15000) },
+	    .then = TOLD(WAITING, 0, 0) },
 	{ .name = "rung for another contact: left to answer that one",
-	  .pol = &pol_std, .pos = AT(WAITING, 2, 0, DL, true),
-	  .cands = { { ELIG("b", T1), .ringing = true },
-	      { ELIG("c", T3) } },
-	  .offers = { OF("c", 3, 20000) }, .then = TOLD(WAITING, 0, 0) },
-	{ .name = "only ones rung elsewhere: still waiting", .pol = &pol_std,
-	  .pos = AT(WAITING, 2, 0, DL, true),
-	  .cands = { { ELIG("b", T1), .ringing = true }, { BUSY("c", T2) } },
-	  .then = TOLD(WAITING, 0, 0) },
-	{ .name = "waiting offer open: nothing new", .pol = &pol_std,
-	  .pos = AT(WAITING, 2, 0, DL, true),
-	  .cands = { { ELIG("b", T2), .offered = true }, { ELIG("c", T1) } },
-	  .then = TOLD(WAITING, 0, 0) },
+	    .pol = &pol_std,
+	    .pos = AT(WAITING, 2, 0, DL, true),
+	    .cands = { { ELIG("b", T1), .ringing = true }, { ELIG("c", T3) } },
+	    .offers = { OF("c", 3, 20000) },
+	    .then = TOLD(WAITING, 0, 0) },
+	{ .name = "only ones rung elsewhere: still waiting",
+	    .pol = &pol_std,
+	    .pos = AT(WAITING, 2, 0, DL, true),
+	    .cands = { { ELIG("b", T1), .ringing = true }, { BUSY("c", T2) } },
+	    .then = TOLD(WAITING, 0, 0) },
+	{ .name = "waiting offer open: nothing new",
+	    .pol = &pol_std,
+	    .pos = AT(WAITING, 2, 0, DL, true),
+	    .cands = { { ELIG("b", T2), .offered = true }, { ELIG("c", T1) } },
+	    .then = TOLD(WAITING, 0, 0) },
 	{ .name = "waiting offer refused, another busy: still waiting",
-	  .pol = &pol_std, .pos = AT(WAITING, 2, 0, DL, true),
-	  .cands = { { ELIG("b", T2), .refused = true }, { BUSY("c", T1) } },
-	  .then = TOLD(WAITING, 0, 0) },
+	    .pol = &pol_std,
+	    .pos = AT(WAITING, 2, 0, DL, true),
+	    .cands = { { ELIG("b", T2), .refused = true }, { BUSY("c", T1) } },
+	    .then = TOLD(WAITING, 0, 0) },
 	{ .name = "waiting offer refused, nobody left: overflow",
-	  .pol = &pol_std, .pos = AT(WAITING, 2, 0, DL, true),
-	  .cands = { { ELIG("b", T2), .refused = true } }, .overflow = true,
-	  .then = TOLD(DONE, 0, 0) },
-	{ .name = "busy but refused: not waited for, overflow", .pol = &pol_std,
-	  .pos = AT(TIER, 2, 20000, DL, false), .now = 20000,
-	  .cands = { { ELIG("a", T3), .refused = true },
-	      { BUSY("b", T2), .refused = true } },
-	  .overflow = true, .then = TO(DONE, 0, 0) },
-	{ .name = "busy but off call: overflow", .pol = &pol_std,
-	  .pos = AT(TIER, 2, 20000, DL, false), .now = 20000,
-	  .cands = { { BUSY("b", T0) } }, .overflow = true,
-	  .then = TO(DONE, 0, 0) },
-	{ .name = "busy on a tier the policy lacks: overflow", FRESH(&pol_gap),
-	  .cands = { { BUSY("b", T2) } }, .events = { ESC(3) },
-	  .overflow = true, .then = TO(DONE, 0, 0) },
-	{ .name = "away is not waited for: overflow", .pol = &pol_std,
-	  .pos = AT(WAITING, 2, 0, DL, true), .cands = { { AWAY("b", T1) } },
-	  .overflow = true, .then = TOLD(DONE, 0, 0) },
+	    .pol = &pol_std,
+	    .pos = AT(WAITING, 2, 0, DL, true),
+	    .cands = { { ELIG("b", T2), .refused = true } },
+	    .overflow = true,
+	    .then = TOLD(DONE, 0, 0) },
+	{ .name = "busy but refused: not waited for, overflow",
+	    .pol = &pol_std,
+	    .pos = AT(TIER, 2, 20000, DL, false),
+	    .now = 20000,
+	    .cands = { { ELIG("a", T3), .refused = true },
+	        { BUSY("b", T2), .refused = true } },
+	    .overflow = true,
+	    .then = TO(DONE, 0, 0) },
+	{ .name = "busy but off call: overflow",
+	    .pol = &pol_std,
+	    .pos = AT(TIER, 2, 20000, DL, false),
+	    .now = 20000,
+	    .cands = { { BUSY("b", T0) } },
+	    .overflow = true,
+	    .then = TO(DONE, 0, 0) },
+	{ .name = "busy on a tier the policy lacks: overflow",
+	    FRESH(&pol_gap),
+	    .cands = { { BUSY("b", T2) } },
+	    .events = { ESC(3) },
+	    .overflow = true,
+	    .then = TO(DONE, 0, 0) },
+	{ .name = "away is not waited for: overflow",
+	    .pol = &pol_std,
+	    .pos = AT(WAITING, 2, 0, DL, true),
+	    .cands = { { AWAY("b", T1) } },
+	    .overflow = true,
+	    .then = TOLD(DONE, 0, 0) },
 };
 
 /* §4.3: imminent, everyone at once until queued + imminent_max_wait_ms. */
 static const struct route_case imminent_cases[] = {
 	{ .name = "every eligible of every tier, at the lowest tier",
-	  .pol = &pol_std, .pos = START(IDL), .imminent = true,
-	  .cands = { { ELIG("a", T1) }, { ELIG("b", T2) },
-	      { ELIG("c", T2 | T3) }, { AWAY("d", T1) }, { ELIG("e", T0) },
-	      { BUSY("f", T3) }, { ELIG("g", T3), .refused = true } },
-	  .offers = { OF("a", 1, IDL), OF("b", 2, IDL), OF("c", 2, IDL) },
-	  .then = TO(IMMINENT, 0, 0) },
-	{ .name = "a late joiner is offered too", .pol = &pol_std,
-	  .pos = AT(IMMINENT, 0, 0, IDL, false), .now = 10000, .imminent = true,
-	  .cands = { { ELIG("a", T1), .offered = true }, { ELIG("b", T3) } },
-	  .offers = { OF("b", 3, IDL) }, .then = TO(IMMINENT, 0, 0) },
-	{ .name = "offers open, nobody new", .pol = &pol_std,
-	  .pos = AT(IMMINENT, 0, 0, IDL, false), .now = 10000, .imminent = true,
-	  .cands = { { ELIG("a", T1), .offered = true },
-	      { ELIG("b", T1), .refused = true } },
-	  .then = TO(IMMINENT, 0, 0) },
-	{ .name = "nobody eligible, one busy: waiting", .pol = &pol_std,
-	  .pos = START(IDL), .imminent = true,
-	  .cands = { { BUSY("a", T2) }, { AWAY("b", T1) } },
-	  .events = { WAITED }, .then = TOLD(IMMINENT, 0, 0) },
-	{ .name = "still waiting: no second event", .pol = &pol_std,
-	  .pos = AT(IMMINENT, 0, 0, IDL, true), .now = 5000, .imminent = true,
-	  .cands = { { BUSY("a", T2) } }, .then = TOLD(IMMINENT, 0, 0) },
+	    .pol = &pol_std,
+	    .pos = START(IDL),
+	    .imminent = true,
+	    .cands = { { ELIG("a", T1) }, { ELIG("b", T2) },
+	        { ELIG("c", T2 | T3) }, { AWAY("d", T1) }, { ELIG("e", T0) },
+	        { BUSY("f", T3) }, { ELIG("g", T3), .refused = true } },
+	    .offers = { OF("a", 1, IDL), OF("b", 2, IDL), OF("c", 2, IDL) },
+	    .then = TO(IMMINENT, 0, 0) },
+	{ .name = "a late joiner is offered too",
+	    .pol = &pol_std,
+	    .pos = AT(IMMINENT, 0, 0, IDL, false),
+	    .now = 10000,
+	    .imminent = true,
+	    .cands = { { ELIG("a", T1), .offered = true }, { ELIG("b", T3) } },
+	    .offers = { OF("b", 3, IDL) },
+	    .then = TO(IMMINENT, 0, 0) },
+	{ .name = "offers open, nobody new",
+	    .pol = &pol_std,
+	    .pos = AT(IMMINENT, 0, 0, IDL, false),
+	    .now = 10000,
+	    .imminent = true,
+	    .cands = { { ELIG("a", T1), .offered = true },
+	        { ELIG("b", T1), .refused = true } },
+	    .then = TO(IMMINENT, 0, 0) },
+	{ .name = "nobody eligible, one busy: waiting",
+	    .pol = &pol_std,
+	    .pos = START(IDL),
+	    .imminent = true,
+	    .cands = { { BUSY("a", T2) }, { AWAY("b", T1) } },
+	    .events = { WAITED },
+	    .then = TOLD(IMMINENT, 0, 0) },
+	{ .name = "still waiting: no second event",
+	    .pol = &pol_std,
+	    .pos = AT(IMMINENT, 0, 0, IDL, true),
+	    .now = 5000,
+	    .imminent = true,
+	    .cands = { { BUSY("a", T2) } },
+	    .then = TOLD(IMMINENT, 0, 0) },
 	{ .name = "the busy one is free: offered until the deadline",
-	  .pol = &pol_std, .pos = AT(IMMINENT, 0, 0, IDL, true), .now = 12000,
-	  .imminent = true, .cands = { { ELIG("a", T2) } },
-	  .offers = { OF("a", 2, IDL) }, .then = TOLD(IMMINENT, 0, 0) },
-	{ .name = "nobody at all: overflow at once", .pol = &pol_std,
-	  .pos = START(IDL), .imminent = true,
-	  .cands = { { AWAY("a", T1) }, { ELIG("b", T0) } }, .overflow = true,
-	  .then = TO(DONE, 0, 0) },
-	{ .name = "everyone refused: overflow", .pol = &pol_std,
-	  .pos = AT(IMMINENT, 0, 0, IDL, false), .now = 5000, .imminent = true,
-	  .cands = { { ELIG("a", T1), .refused = true },
-	      { BUSY("b", T2), .refused = true } },
-	  .overflow = true, .then = TO(DONE, 0, 0) },
-	{ .name = "imminent deadline passed: overflow", .pol = &pol_std,
-	  .pos = AT(IMMINENT, 0, 0, IDL, false), .now = IDL, .imminent = true,
-	  .cands = { { ELIG("a", T1), .offered = true }, { ELIG("b", T1) } },
-	  .overflow = true, .then = TO(DONE, 0, 0) },
-	{ .name = "tiers the policy lacks are ignored", .pol = &pol_gap,
-	  .pos = START(IDL), .imminent = true,
-	  .cands = { { ELIG("a", T2) }, { ELIG("b", T2 | T3) } },
-	  .offers = { OF("b", 3, IDL) }, .then = TO(IMMINENT, 0, 0) },
+	    .pol = &pol_std,
+	    .pos = AT(IMMINENT, 0, 0, IDL, true),
+	    .now = 12000,
+	    .imminent = true,
+	    .cands = { { ELIG("a", T2) } },
+	    .offers = { OF("a", 2, IDL) },
+	    .then = TOLD(IMMINENT, 0, 0) },
+	{ .name = "nobody at all: overflow at once",
+	    .pol = &pol_std,
+	    .pos = START(IDL),
+	    .imminent = true,
+	    .cands = { { AWAY("a", T1) }, { ELIG("b", T0) } },
+	    .overflow = true,
+	    .then = TO(DONE, 0, 0) },
+	{ .name = "everyone refused: overflow",
+	    .pol = &pol_std,
+	    .pos = AT(IMMINENT, 0, 0, IDL, false),
+	    .now = 5000,
+	    .imminent = true,
+	    .cands = { { ELIG("a", T1), .refused = true },
+	        { BUSY("b", T2), .refused = true } },
+	    .overflow = true,
+	    .then = TO(DONE, 0, 0) },
+	{ .name = "imminent deadline passed: overflow",
+	    .pol = &pol_std,
+	    .pos = AT(IMMINENT, 0, 0, IDL, false),
+	    .now = IDL,
+	    .imminent = true,
+	    .cands = { { ELIG("a", T1), .offered = true }, { ELIG("b", T1) } },
+	    .overflow = true,
+	    .then = TO(DONE, 0, 0) },
+	{ .name = "tiers the policy lacks are ignored",
+	    .pol = &pol_gap,
+	    .pos = START(IDL),
+	    .imminent = true,
+	    .cands = { { ELIG("a", T2) }, { ELIG("b", T2 | T3) } },
+	    .offers = { OF("b", 3, IDL) },
+	    .then = TO(IMMINENT, 0, 0) },
 };
 
 /* §4.5: max_wait_ms passed, from any stage; done stays done. */
 static const struct route_case overflow_cases[] = {
-	{ .name = "start, deadline passed", FRESH(&pol_std), .now = DL,
-	  .cands = { { ELIG("a", T1) } }, .overflow = true,
-	  .then = TO(DONE, 0, 0) },
-	{ .name = "continuity, deadline passed", .pol = &pol_std,
-	  .pos = AT(CONTINUITY, 0, 6000, 6000, false), .now = 6000,
-	  .primary = "p",
-	  .cands = { { ELIG("p", T1), .offered = true }, { ELIG("a", T1) } },
-	  .overflow = true, .then = TO(DONE, 0, 0) },
-	{ .name = "ring-all tier, deadline passed", .pol = &pol_std,
-	  .pos = AT(TIER, 0, DL, DL, false), .now = DL + 1,
-	  .cands = { { ELIG("a", T1), .offered = true }, { ELIG("b", T1) } },
-	  .overflow = true, .then = TO(DONE, 0, 0) },
-	{ .name = "one-at-a-time tier, deadline passed", .pol = &pol_std,
-	  .pos = AT(TIER, 1, 0, DL, false), .now = DL,
-	  .cands = { { ELIG("a", T2) } }, .overflow = true,
-	  .then = TO(DONE, 0, 0) },
-	{ .name = "waiting, deadline passed", .pol = &pol_std,
-	  .pos = AT(WAITING, 2, 0, DL, true), .now = DL,
-	  .cands = { { BUSY("b", T1) } }, .overflow = true,
-	  .then = TOLD(DONE, 0, 0) },
-	{ .name = "done: nothing more", .pol = &pol_std,
-	  .pos = AT(DONE, 0, 0, DL, false), .cands = { { ELIG("a", T1) } },
-	  .then = TO(DONE, 0, 0) },
-	{ .name = "done past the deadline: no second overflow", .pol = &pol_std,
-	  .pos = AT(DONE, 0, 0, DL, false), .now = DL + 5000,
-	  .cands = { { ELIG("a", T1) } }, .then = TO(DONE, 0, 0) },
+	{ .name = "start, deadline passed",
+	    FRESH(&pol_std),
+	    .now = DL,
+	    .cands = { { ELIG("a", T1) } },
+	    .overflow = true,
+	    .then = TO(DONE, 0, 0) },
+	{ .name = "continuity, deadline passed",
+	    .pol = &pol_std,
+	    .pos = AT(CONTINUITY, 0, 6000, 6000, false),
+	    .now = 6000,
+	    .primary = "p",
+	    .cands = { { ELIG("p", T1), .offered = true }, { ELIG("a", T1) } },
+	    .overflow = true,
+	    .then = TO(DONE, 0, 0) },
+	{ .name = "ring-all tier, deadline passed",
+	    .pol = &pol_std,
+	    .pos = AT(TIER, 0, DL, DL, false),
+	    .now = DL + 1,
+	    .cands = { { ELIG("a", T1), .offered = true }, { ELIG("b", T1) } },
+	    .overflow = true,
+	    .then = TO(DONE, 0, 0) },
+	{ .name = "one-at-a-time tier, deadline passed",
+	    .pol = &pol_std,
+	    .pos = AT(TIER, 1, 0, DL, false),
+	    .now = DL,
+	    .cands = { { ELIG("a", T2) } },
+	    .overflow = true,
+	    .then = TO(DONE, 0, 0) },
+	{ .name = "waiting, deadline passed",
+	    .pol = &pol_std,
+	    .pos = AT(WAITING, 2, 0, DL, true),
+	    .now = DL,
+	    .cands = { { BUSY("b", T1) } },
+	    .overflow = true,
+	    .then = TOLD(DONE, 0, 0) },
+	{ .name = "done: nothing more",
+	    .pol = &pol_std,
+	    .pos = AT(DONE, 0, 0, DL, false),
+	    .cands = { { ELIG("a", T1) } },
+	    .then = TO(DONE, 0, 0) },
+	{ .name = "done past the deadline: no second overflow",
+	    .pol = &pol_std,
+	    .pos = AT(DONE, 0, 0, DL, false),
+	    .now = DL + 5000,
+	    .cands = { { ELIG("a", T1) } },
+	    .then = TO(DONE, 0, 0) },
 };
 
 struct wakeup_case {
@@ -714,8 +927,9 @@ test_wakeup(void **state)
 		const struct wakeup_case *w = &wakeup_cases[i];
 
 		if (route_wakeup(&w->pos) != w->want)
-			fail_msg("wakeup case %zu (%s): %" PRId64 ", want %"
-			    PRId64, i, route_stage_name(w->pos.stage),
+			fail_msg("wakeup case %zu (%s): %" PRId64
+			         ", want %" PRId64,
+			    i, route_stage_name(w->pos.stage),
 			    route_wakeup(&w->pos), w->want);
 	}
 }
@@ -800,25 +1014,24 @@ struct walk_step {
 
 static const struct walk_step walk_steps[] = {
 	{ 0, NULL, NULL, CONT("p", 1, 10000), 0, ROUTE_EV_ESCALATED, false,
-	  ROUTE_CONTINUITY, 10000 },
+	    ROUTE_CONTINUITY, 10000 },
 	{ 2000, "p", NULL, OF("a", 1, 22000), 1, ROUTE_EV_ESCALATED, false,
-	  ROUTE_TIER, 22000 },
+	    ROUTE_TIER, 22000 },
 	{ 22000, "a", NULL, OF("b", 2, 37000), 1, ROUTE_EV_ESCALATED, false,
-	  ROUTE_TIER, DL },
+	    ROUTE_TIER, DL },
 	{ 37000, "b", NULL, OF("c", 2, 52000), 0, ROUTE_EV_ESCALATED, false,
-	  ROUTE_TIER, DL },
+	    ROUTE_TIER, DL },
 	{ 40000, "c", NULL, OF(NULL, 0, 0), 2, ROUTE_EV_WAITING, false,
-	  ROUTE_WAITING, DL },
+	    ROUTE_WAITING, DL },
 	{ 50000, NULL, "d", OF("d", 3, 70000), 0, ROUTE_EV_ESCALATED, false,
-	  ROUTE_WAITING, DL },
+	    ROUTE_WAITING, DL },
 	{ 70000, "d", NULL, OF(NULL, 0, 0), 0, ROUTE_EV_ESCALATED, true,
-	  ROUTE_DONE, INT64_MAX },
+	    ROUTE_DONE, INT64_MAX },
 };
 
 /* Apply one step's changes to the clinicians. */
 static void
-walk_apply(struct route_cand *cands, size_t ncands,
-    const struct walk_step *w)
+walk_apply(struct route_cand *cands, size_t ncands, const struct walk_step *w)
 {
 	long k;
 
@@ -880,15 +1093,19 @@ test_walk(void **state)
 			    w->last);
 		assert_int_equal(plan.overflow, w->overflow);
 		assert_int_equal(pos.stage, w->stage);
-		assert_int_equal(route_wakeup(&pos), w->wakeup == INT64_MAX ?
-		    INT64_MAX : NOW + w->wakeup);
+		assert_int_equal(route_wakeup(&pos),
+		    w->wakeup == INT64_MAX ? INT64_MAX : NOW + w->wakeup);
 	}
 }
 
 /* A table of cases as one named test. */
-#define TABLE(name_, cases_) \
-	{ (name_), test_table, NULL, NULL, \
-	  &(struct case_table){ (cases_), nitems(cases_) } }
+#define TABLE(name_, cases_)                                                   \
+	{                                                                      \
+		(name_), test_table, NULL, NULL, &(struct case_table)          \
+		{                                                              \
+			(cases_), nitems(cases_)                               \
+		}                                                              \
+	}
 
 int
 main(void)

@@ -122,10 +122,16 @@ add_contact(struct store *st, const char *id, const char *ref,
     int64_t queued_at)
 {
 	struct store_contact c = {
-		.intake = "gw", .ref = ref, .channel = "voice",
-		.risk = "high", .needs = "[]", .state = STORE_STATE_OPEN,
-		.route = "{}", .queued_at = queued_at,
-		.deadline_at = queued_at + 90000, .policy_version = 1,
+		.intake = "gw",
+		.ref = ref,
+		.channel = "voice",
+		.risk = "high",
+		.needs = "[]",
+		.state = STORE_STATE_OPEN,
+		.route = "{}",
+		.queued_at = queued_at,
+		.deadline_at = queued_at + 90000,
+		.policy_version = 1,
 	};
 
 	strlcpy_(c.id, id, sizeof c.id);
@@ -238,15 +244,18 @@ test_principal(void **state)
 
 	fill_hash(hash, 7);
 	assert_int_equal(store_principal_add(fx->st, "gw", "intake", hash,
-	    1000), STORE_OK);
+	                     1000),
+	    STORE_OK);
 	assert_true(store_batch_open(fx->st));
 	assert_int_equal(store_commit(fx->st), 0);
 	assert_false(store_batch_open(fx->st));
 	assert_int_equal(store_principal_add(fx->st, "gw", "supervisor", hash,
-	    2000), STORE_CONFLICT);
+	                     2000),
+	    STORE_CONFLICT);
 	assert_non_null(strstr(store_error(fx->st), "gw"));
 	assert_int_equal(store_principal_add(fx->st, "x", "janitor", hash,
-	    2000), STORE_ERROR);
+	                     2000),
+	    STORE_ERROR);
 	assert_int_equal(store_principal_get(fx->st, "gw", role, got),
 	    STORE_OK);
 	assert_string_equal(role, "intake");
@@ -267,8 +276,9 @@ test_token_set(void **state)
 	fill_hash(hash, 1);
 	assert_int_equal(store_token_set(fx->st, "nobody", hash),
 	    STORE_NOTFOUND);
-	assert_int_equal(store_principal_add(fx->st, "sup", "supervisor",
-	    hash, 1000), STORE_OK);
+	assert_int_equal(store_principal_add(fx->st, "sup", "supervisor", hash,
+	                     1000),
+	    STORE_OK);
 	fill_hash(hash, 2);
 	assert_int_equal(store_token_set(fx->st, "sup", hash), STORE_OK);
 	assert_int_equal(store_commit(fx->st), 0);
@@ -283,8 +293,8 @@ record_clinician(void *arg, const struct store_clinician *c)
 {
 	char *out = arg;
 
-	snprintf(out + strlen(out), 512 - strlen(out), "c:%s(%s,%s,%s) ",
-	    c->id, c->languages, c->skills, c->endpoint ? c->endpoint : "-");
+	snprintf(out + strlen(out), 512 - strlen(out), "c:%s(%s,%s,%s) ", c->id,
+	    c->languages, c->skills, c->endpoint ? c->endpoint : "-");
 	return 0;
 }
 
@@ -300,7 +310,8 @@ record_shift(void *arg, const struct store_shift *s)
 	return 0;
 }
 
-/* A clinician is a principal plus a row; a duplicate leaves nothing half-added. */
+/* A clinician is a principal plus a row; a duplicate leaves nothing half-added.
+ */
 static void
 test_clinician_add(void **state)
 {
@@ -313,7 +324,8 @@ test_clinician_add(void **state)
 	add_clinician(fx->st, "ann", "Ann");
 	fill_hash(hash, 3);
 	assert_int_equal(store_principal_add(fx->st, "bob", "intake", hash,
-	    1000), STORE_OK);
+	                     1000),
+	    STORE_OK);
 	assert_int_equal(store_clinician_add(fx->st, &c, hash, 1000),
 	    STORE_CONFLICT);
 	assert_int_equal(store_commit(fx->st), 0);
@@ -388,11 +400,12 @@ test_shift_import(void **state)
 		assert_int_equal(store_shift_import(fx->st, rows, 3, &bad),
 		    import_cases[i].rc);
 		assert_int_equal(bad, 2);
-		assert_non_null(strstr(store_error(fx->st),
-		    import_cases[i].error));
+		assert_non_null(
+		    strstr(store_error(fx->st), import_cases[i].error));
 		assert_int_equal(store_commit(fx->st), 0);
 		assert_int_equal(query_int(fx->st,
-		    "SELECT count(*) FROM shifts"), 0);
+		                     "SELECT count(*) FROM shifts"),
+		    0);
 	}
 	/* Inside a batch, a failed import keeps the batch's earlier writes. */
 	assert_int_equal(store_shift_add(fx->st, &rows[0]), STORE_OK);
@@ -425,8 +438,7 @@ test_roster_version(void **state)
 	assert_int_equal(store_shift_add(fx->st, &sh), STORE_OK);
 	assert_int_equal(store_roster_version(fx->st, &v2), STORE_OK);
 	assert_true(v2 > v1);
-	assert_int_equal(store_patient_add(fx->st, "p", "ann", NULL),
-	    STORE_OK);
+	assert_int_equal(store_patient_add(fx->st, "p", "ann", NULL), STORE_OK);
 	assert_int_equal(store_roster_version(fx->st, &v3), STORE_OK);
 	assert_true(v3 > v2);
 	assert_int_equal(store_token_set(fx->st, "ann", hash), STORE_OK);
@@ -452,11 +464,13 @@ test_roster_load(void **state)
 	add_clinician(fx->st, "bob", "Bob");
 	add_clinician(fx->st, "ann", "Ann");
 	assert_int_equal(store_shift_import(fx->st, shifts, nitems(shifts),
-	    &bad), STORE_OK);
+	                     &bad),
+	    STORE_OK);
 	assert_int_equal(store_commit(fx->st), 0);
 	cbs.arg = out;
 	assert_int_equal(store_roster_load(fx->st, 3000, &cbs), STORE_OK);
-	assert_string_equal(out, "c:ann(en,,sip:x) c:bob(en,,sip:x) "
+	assert_string_equal(out,
+	    "c:ann(en,,sip:x) c:bob(en,,sip:x) "
 	    "s:ann/1/3000-6000 s:bob/2/5000-9000 ");
 	out[0] = '\0';
 	assert_int_equal(store_roster_load(fx->st, 0, &cbs), STORE_OK);
@@ -468,9 +482,14 @@ static void
 test_contact_insert(void **state)
 {
 	struct fixture *fx = *state;
-	struct store_contact c = { .id = "C2", .intake = "gw",
-		.ref = "call-1", .channel = "text", .risk = "low",
-		.state = "open", .queued_at = 2000, .deadline_at = 3000 };
+	struct store_contact c = { .id = "C2",
+		.intake = "gw",
+		.ref = "call-1",
+		.channel = "text",
+		.risk = "low",
+		.state = "open",
+		.queued_at = 2000,
+		.deadline_at = 3000 };
 	char id[CONTACT_ID_MAX + 1], st[16], intake[PRINCIPAL_ID_MAX + 1];
 
 	add_contact(fx->st, "C1", "call-1", 1000);
@@ -490,8 +509,7 @@ test_contact_insert(void **state)
 	/* The failed insert leaves the batch usable. */
 	add_contact(fx->st, "C3", "call-3", 3000);
 	assert_int_equal(store_commit(fx->st), 0);
-	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM contacts"),
-	    2);
+	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM contacts"), 2);
 }
 
 /* set_state stamps assigned_at or closed_at, and refuses nonsense. */
@@ -504,38 +522,53 @@ test_set_state(void **state)
 	assert_int_equal(store_offer_open(fx->st, "C1", "ann", 1, 1000, 21000),
 	    STORE_OK);
 	assert_int_equal(store_contact_set_state(fx->st, "C1",
-	    STORE_STATE_ASSIGNED, "ann", 4000), STORE_OK);
-	assert_int_equal(query_int(fx->st, "SELECT assigned_at FROM contacts"
-	    " WHERE id = 'C1' AND clinician = 'ann' AND state = 'assigned'"
-	    " AND closed_at IS NULL"), 4000);
+	                     STORE_STATE_ASSIGNED, "ann", 4000),
+	    STORE_OK);
+	assert_int_equal(query_int(fx->st,
+	                     "SELECT assigned_at FROM contacts"
+	                     " WHERE id = 'C1' AND clinician = 'ann' AND state "
+	                     "= 'assigned'"
+	                     " AND closed_at IS NULL"),
+	    4000);
 	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM offers"), 0);
 	assert_int_equal(store_contact_complete(fx->st, "C1", "resolved",
-	    "fine", 9000), STORE_OK);
-	assert_int_equal(query_int(fx->st, "SELECT closed_at FROM contacts"
-	    " WHERE disposition = 'resolved' AND notes = 'fine'"
-	    " AND state = 'completed' AND clinician = 'ann'"), 9000);
+	                     "fine", 9000),
+	    STORE_OK);
+	assert_int_equal(query_int(fx->st,
+	                     "SELECT closed_at FROM contacts"
+	                     " WHERE disposition = 'resolved' AND notes = "
+	                     "'fine'"
+	                     " AND state = 'completed' AND clinician = 'ann'"),
+	    9000);
 
 	add_contact(fx->st, "C2", "r2", 1000);
 	assert_int_equal(store_contact_set_state(fx->st, "C2",
-	    STORE_STATE_OVERFLOW, NULL, 91000), STORE_OK);
-	assert_int_equal(query_int(fx->st, "SELECT closed_at FROM contacts"
-	    " WHERE id = 'C2' AND clinician IS NULL AND assigned_at IS NULL"),
+	                     STORE_STATE_OVERFLOW, NULL, 91000),
+	    STORE_OK);
+	assert_int_equal(query_int(fx->st,
+	                     "SELECT closed_at FROM contacts"
+	                     " WHERE id = 'C2' AND clinician IS NULL AND "
+	                     "assigned_at IS NULL"),
 	    91000);
 	assert_int_equal(store_contact_set_route(fx->st, "C2", 3, "{\"t\":3}"),
 	    STORE_OK);
-	assert_int_equal(query_int(fx->st, "SELECT tier FROM contacts"
-	    " WHERE id = 'C2' AND route = '{\"t\":3}'"), 3);
+	assert_int_equal(query_int(fx->st,
+	                     "SELECT tier FROM contacts"
+	                     " WHERE id = 'C2' AND route = '{\"t\":3}'"),
+	    3);
 
 	assert_int_equal(store_contact_set_state(fx->st, "C9",
-	    STORE_STATE_ABANDONED, NULL, 1), STORE_NOTFOUND);
-	assert_int_equal(store_contact_set_state(fx->st, "C2", "lost", NULL,
-	    1), STORE_ERROR);
+	                     STORE_STATE_ABANDONED, NULL, 1),
+	    STORE_NOTFOUND);
+	assert_int_equal(store_contact_set_state(fx->st, "C2", "lost", NULL, 1),
+	    STORE_ERROR);
 	assert_int_equal(store_contact_set_state(fx->st, "C2",
-	    STORE_STATE_ASSIGNED, NULL, 1), STORE_ERROR);
+	                     STORE_STATE_ASSIGNED, NULL, 1),
+	    STORE_ERROR);
 	assert_int_equal(store_contact_set_route(fx->st, "C9", 1, "{}"),
 	    STORE_NOTFOUND);
-	assert_int_equal(store_contact_complete(fx->st, "C9", "other", NULL,
-	    1), STORE_NOTFOUND);
+	assert_int_equal(store_contact_complete(fx->st, "C9", "other", NULL, 1),
+	    STORE_NOTFOUND);
 	assert_int_equal(store_commit(fx->st), 0);
 }
 
@@ -551,15 +584,21 @@ test_events(void **state)
 
 	add_contact(fx->st, "C1", "r1", 1000);
 	for (size_t i = 0; i < nitems(names); i++)
-		assert_int_equal(store_event_add(fx->st, "C1", 1000,
-		    names[i], (int)i, i % 2 ? "ann" : NULL, NULL), STORE_OK);
+		assert_int_equal(store_event_add(fx->st, "C1", 1000, names[i],
+		                     (int)i, i % 2 ? "ann" : NULL, NULL),
+		    STORE_OK);
 	assert_int_equal(store_event_add(fx->st, "C9", 1, "queued", 0, NULL,
-	    NULL), STORE_NOTFOUND);
+	                     NULL),
+	    STORE_NOTFOUND);
 	assert_int_equal(store_commit(fx->st), 0);
 
-	assert_int_equal(sqlite3_prepare_v2(fx->st->db, "SELECT event,"
-	    " coalesce(tier, 0) FROM contact_events WHERE contact = 'C1'"
-	    " ORDER BY seq", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(fx->st->db,
+	                     "SELECT event,"
+	                     " coalesce(tier, 0) FROM contact_events WHERE "
+	                     "contact = 'C1'"
+	                     " ORDER BY seq",
+	                     -1, &s, NULL),
+	    SQLITE_OK);
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		assert_string_equal(sqlite3_column_text(s, 0), names[n]);
 		assert_int_equal(sqlite3_column_int(s, 1), n);
@@ -567,12 +606,20 @@ test_events(void **state)
 	}
 	sqlite3_finalize(s);
 	assert_int_equal(n, nitems(names));
-	assert_int_not_equal(sqlite3_exec(fx->st->db, "UPDATE contact_events"
-	    " SET event = 'x'", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(fx->st->db, "DELETE FROM"
-	    " contact_events", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM"
-	    " contact_events WHERE event <> 'x'"), nitems(names));
+	assert_int_not_equal(sqlite3_exec(fx->st->db,
+	                         "UPDATE contact_events"
+	                         " SET event = 'x'",
+	                         NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(fx->st->db,
+	                         "DELETE FROM"
+	                         " contact_events",
+	                         NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(query_int(fx->st,
+	                     "SELECT count(*) FROM"
+	                     " contact_events WHERE event <> 'x'"),
+	    nitems(names));
 }
 
 /* Resume callback: record contacts and offers as text. */
@@ -632,13 +679,16 @@ test_offers_resume(void **state)
 	assert_int_equal(store_offer_open(fx->st, "C9", "ann", 1, 1, 2),
 	    STORE_NOTFOUND);
 	assert_int_equal(store_contact_set_state(fx->st, "C3",
-	    STORE_STATE_ABANDONED, NULL, 5000), STORE_OK);
+	                     STORE_STATE_ABANDONED, NULL, 5000),
+	    STORE_OK);
 	assert_int_equal(store_contact_set_state(fx->st, "C4",
-	    STORE_STATE_ASSIGNED, "dan", 5000), STORE_OK);
+	                     STORE_STATE_ASSIGNED, "dan", 5000),
+	    STORE_OK);
 	assert_int_equal(store_commit(fx->st), 0);
 	cbs.arg = out;
 	assert_int_equal(store_resume_load(fx->st, &cbs), STORE_OK);
-	assert_string_equal(out, "c:C1/open/- o:C1/ann/1/21000 "
+	assert_string_equal(out,
+	    "c:C1/open/- o:C1/ann/1/21000 "
 	    "o:C1/bob/2/25000 c:C2/open/- c:C4/assigned/dan ");
 	cbs.contact = refuse_contact;
 	assert_int_equal(store_resume_load(fx->st, &cbs), STORE_ERROR);
@@ -685,8 +735,10 @@ test_pushes(void **state)
 	snprintf(want, sizeof want, "%lld:a %lld:c ", (long long)seq[0],
 	    (long long)seq[2]);
 	assert_string_equal(out, want);
-	assert_int_equal(query_int(fx->st, "SELECT delivered_at FROM pushes"
-	    " WHERE message = 'b'"), 7000);
+	assert_int_equal(query_int(fx->st,
+	                     "SELECT delivered_at FROM pushes"
+	                     " WHERE message = 'b'"),
+	    7000);
 }
 
 /* Assigned-count callback: record counts as text. */
@@ -709,20 +761,23 @@ test_assigned_counts(void **state)
 		const char *id, *ref, *clinician;
 		int64_t at;
 	} rows[] = {
-		{ "C1", "r1", "ann", 1000 }, { "C2", "r2", "ann", 5000 },
-		{ "C3", "r3", "bob", 6000 }, { "C4", "r4", "ann", 7000 },
+		{ "C1", "r1", "ann", 1000 },
+		{ "C2", "r2", "ann", 5000 },
+		{ "C3", "r3", "bob", 6000 },
+		{ "C4", "r4", "ann", 7000 },
 	};
 	char out[512] = "";
 
 	for (size_t i = 0; i < nitems(rows); i++) {
 		add_contact(fx->st, rows[i].id, rows[i].ref, 500);
 		assert_int_equal(store_contact_set_state(fx->st, rows[i].id,
-		    STORE_STATE_ASSIGNED, rows[i].clinician, rows[i].at),
+		                     STORE_STATE_ASSIGNED, rows[i].clinician,
+		                     rows[i].at),
 		    STORE_OK);
 	}
 	add_contact(fx->st, "C5", "r5", 500);
-	assert_int_equal(store_assigned_counts(fx->st, 5000, record_count,
-	    out), STORE_OK);
+	assert_int_equal(store_assigned_counts(fx->st, 5000, record_count, out),
+	    STORE_OK);
 	assert_string_equal(out, "ann=2 bob=1 ");
 	assert_int_equal(store_commit(fx->st), 0);
 }
@@ -765,9 +820,14 @@ static void
 test_busy_is_an_error(void **state)
 {
 	struct fixture *fx = *state;
-	struct store_contact c = { .id = "C2", .intake = "gw", .ref = "r2",
-		.channel = "chat", .risk = "low", .state = "open",
-		.queued_at = 1, .deadline_at = 2 };
+	struct store_contact c = { .id = "C2",
+		.intake = "gw",
+		.ref = "r2",
+		.channel = "chat",
+		.risk = "low",
+		.state = "open",
+		.queued_at = 1,
+		.deadline_at = 2 };
 	struct store *other;
 	char *cause = NULL;
 
@@ -782,8 +842,7 @@ test_busy_is_an_error(void **state)
 	assert_int_equal(store_contact_insert(other, &c), STORE_OK);
 	assert_int_equal(store_commit(other), 0);
 	store_close(other);
-	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM contacts"),
-	    2);
+	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM contacts"), 2);
 }
 
 /*
@@ -798,10 +857,11 @@ test_batch_lost(void **state)
 	char id[CONTACT_ID_MAX + 1], st[16];
 
 	add_contact(fx->st, "C1", "r1", 1000);
-	assert_int_equal(sqlite3_exec(fx->st->db, "ROLLBACK", NULL, NULL,
-	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(fx->st->db, "ROLLBACK", NULL, NULL, NULL),
+	    SQLITE_OK);
 	assert_int_equal(store_event_add(fx->st, "C1", 1, "queued", 0, NULL,
-	    NULL), STORE_ERROR);
+	                     NULL),
+	    STORE_ERROR);
 	assert_non_null(strstr(store_error(fx->st), "rolled back"));
 	assert_true(store_batch_open(fx->st));
 	assert_int_equal(store_commit(fx->st), -1);

@@ -76,7 +76,8 @@ test_format_local_dst(void **state)
 	int64_t before, after;
 
 	(void)state;
-	assert_int_equal(util_parse_rfc3339("2026-11-01T05:30:00Z", &before), 0);
+	assert_int_equal(util_parse_rfc3339("2026-11-01T05:30:00Z", &before),
+	    0);
 	assert_int_equal(util_parse_rfc3339("2026-11-01T06:30:00Z", &after), 0);
 	util_format_local(before, "America/New_York", buf, sizeof(buf));
 	assert_string_equal(buf, "2026-11-01 01:30:00 EDT");
