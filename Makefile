@@ -220,8 +220,8 @@ install: all
 	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
 	  $(DESTDIR)$(PREFIX)/lib/systemd/system \
 	  $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)/etc/crisisd
-	install -m 0755 crisisd $(DESTDIR)$(PREFIX)/sbin/crisisd
-	install -m 0755 crisisctl $(DESTDIR)$(PREFIX)/bin/crisisctl
+	install -m 0755 $(CRISISD_OUT) $(DESTDIR)$(PREFIX)/sbin/crisisd
+	install -m 0755 $(CRISISCTL_OUT) $(DESTDIR)$(PREFIX)/bin/crisisctl
 	install -m 0644 man/crisisd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 man/crisisd.8 man/crisisctl.8 \
 	  $(DESTDIR)$(PREFIX)/share/man/man8/
