@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from harness import (CRISISD, ROOT, SCALE, WRAPPER, Daemon, _log_traffic,
+from harness import (CRISISCTL, CRISISD, ROOT, SCALE, WRAPPER, Daemon, _log_traffic,
                      accept, complete, crisisd_bare, free_port, log_rows,
                      note, row_id, row_outcome, secs, sleep_ms, submit)
 
@@ -454,8 +454,8 @@ def make_install(destdir, prefix, build):
 
 INSTALLED = {
     # path under DESTDIR (PREFIX /usr): (mode, the source it copies or None)
-    "usr/sbin/crisisd": (0o755, "crisisd"),
-    "usr/bin/crisisctl": (0o755, "crisisctl"),
+    "usr/sbin/crisisd": (0o755, CRISISD),
+    "usr/bin/crisisctl": (0o755, CRISISCTL),
     "usr/lib/systemd/system/crisisd.service": (0o644, None),
     "usr/lib/systemd/system/crisisd.socket": (0o644,
                                               "systemd/crisisd.socket"),
@@ -498,6 +498,7 @@ def test_make_install_destdir():
             got = stat.S_IMODE(os.stat(path).st_mode)
             assert got == mode, "%s is mode %04o, not %04o" % (rel, got, mode)
             if source is not None:
+                # The programs come from wherever the build put them.
                 assert Path(path).read_bytes() == \
                     (ROOT / source).read_bytes(), (
                         "%s is not a copy of %s" % (rel, source))
