@@ -445,7 +445,8 @@ def make_install(destdir, prefix, build):
             shutil.copy2(ROOT / built / "pkg.mk", build)
     # -o all: install the binaries as built, never rebuild them here.
     p = run(["make", "-C", ROOT, "-s", "-o", "all", "install",
-             "DESTDIR=" + destdir, "PREFIX=" + prefix, "BUILD=" + build],
+             "DESTDIR=" + destdir, "PREFIX=" + prefix, "BUILD=" + build,
+             "BINDIR=" + os.path.dirname(os.path.abspath(CRISISD))],
             env=env, timeout=300)
     assert p.returncode == 0, "make install exited %d:\n%s" % (
         p.returncode, (p.stdout + p.stderr)[-1500:])
