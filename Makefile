@@ -105,6 +105,10 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o \
 
 unit: $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 
+# Keep the test objects: make would delete them as intermediates, and say so
+# after the suite's summary line.
+.PRECIOUS: $(BUILD)/tests/%.o
+
 # The benchmark of issue 4: crisisd as deployed against the load generator,
 # beside an echo server and raw SQLite baselines (bench/run, ~5 minutes).
 BENCH_BINS = $(addprefix $(BUILD)/bench/,loadgen echo sqlite_rate)
