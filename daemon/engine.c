@@ -150,7 +150,6 @@ engine_arm(struct contact *ct, int64_t now)
 {
 	int64_t at = route_wakeup(&ct->pos);
 	struct offer *o;
-	struct timeval tv;
 
 	TAILQ_FOREACH (o, &ct->offers, by_contact) {
 		if (o->expires_at < at)
@@ -162,11 +161,7 @@ engine_arm(struct contact *ct, int64_t now)
 	ct->timer_at = at;
 	if (at == INT64_MAX || ct->state != CONTACT_OPEN)
 		return;
-	if (at < now)
-		at = now;
-	tv.tv_sec = (time_t)((at - now) / 1000);
-	tv.tv_usec = (suseconds_t)((at - now) % 1000) * 1000;
-	evtimer_add(ct->timer, &tv);
+	engine_timer_in(ct->timer, at - now);
 }
 
 /* --- offers --- */
@@ -590,7 +585,6 @@ void
 engine_clin_wrapup(struct clin *c, int64_t now)
 {
 	int64_t ms = eng.conf->wrapup_ms;
-	struct timeval tv;
 
 	c->wrapup_until = now + ms;
 	if (c->wrapup_timer == NULL) {
@@ -598,7 +592,5 @@ engine_clin_wrapup(struct clin *c, int64_t now)
 		if (c->wrapup_timer == NULL)
 			fatalx("evtimer_new");
 	}
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	evtimer_add(c->wrapup_timer, &tv);
+	engine_timer_in(c->wrapup_timer, ms);
 }

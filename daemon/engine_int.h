@@ -50,6 +50,7 @@ engine_contact_offers_end(struct contact *ct, enum offer_end why, int64_t now);
 struct offer *engine_offer_of(struct contact *ct, const struct clin *c);
 void engine_push(struct contact *ct, json_t *msg);
 void engine_settle(int64_t now);
+void engine_timer_in(struct event *ev, int64_t ms);
 void engine_followup(struct contact *ct, const char *reason, int64_t now);
 void engine_clin_wrapup(struct clin *c, int64_t now);
 

@@ -25,8 +25,8 @@
 
 struct engine eng;
 
-/* Arm a one-shot timer ms from now. */
-static void
+/* Arm a one-shot timer ms from now (now if ms is negative). */
+void
 engine_timer_in(struct event *ev, int64_t ms)
 {
 	struct timeval tv;

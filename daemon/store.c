@@ -216,6 +216,15 @@ store_stmt(struct store *st, enum store_stmt_id id)
 	return st->stmts[id];
 }
 
+/* The cached statement id with the batch open, ready for a write. */
+sqlite3_stmt *
+store_write_stmt(struct store *st, enum store_stmt_id id)
+{
+	if (store_batch_begin(st) != STORE_OK)
+		return NULL;
+	return store_stmt(st, id);
+}
+
 /* Step a write statement to completion, reset it and map its error. */
 int
 store_step_write(struct store *st, sqlite3_stmt *s, const char *what)

@@ -8,15 +8,6 @@
 #include "store.h"
 #include "store_int.h"
 
-/* The cached statement id, with a batch open for the write. */
-static sqlite3_stmt *
-store_audit_write(struct store *st, enum store_stmt_id id)
-{
-	if (store_batch_begin(st) != STORE_OK)
-		return NULL;
-	return store_stmt(st, id);
-}
-
 /* One audit row. */
 int
 store_audit_add(struct store *st, int64_t at, const char *actor,
@@ -25,7 +16,7 @@ store_audit_add(struct store *st, int64_t at, const char *actor,
 {
 	sqlite3_stmt *s;
 
-	if ((s = store_audit_write(st, STORE_STMT_AUDIT_INSERT)) == NULL)
+	if ((s = store_write_stmt(st, STORE_STMT_AUDIT_INSERT)) == NULL)
 		return STORE_ERROR;
 	if ((sqlite3_bind_int64(s, 1, at) | store_bind_text(s, 2, actor) |
 	        store_bind_text(s, 3, actor_kind) |
@@ -43,7 +34,7 @@ store_disclosure_add(struct store *st, const char *contact,
 {
 	sqlite3_stmt *s;
 
-	if ((s = store_audit_write(st, STORE_STMT_DISCLOSURE_INSERT)) == NULL)
+	if ((s = store_write_stmt(st, STORE_STMT_DISCLOSURE_INSERT)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, contact) | store_bind_text(s, 2, clinician) |
 	        sqlite3_bind_int64(s, 3, at) |
@@ -61,7 +52,7 @@ store_followup_open(struct store *st, const char *contact, const char *reason,
 {
 	sqlite3_stmt *s;
 
-	if ((s = store_audit_write(st, STORE_STMT_FOLLOWUP_OPEN)) == NULL)
+	if ((s = store_write_stmt(st, STORE_STMT_FOLLOWUP_OPEN)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, contact) | store_bind_text(s, 2, reason) |
 	        sqlite3_bind_int64(s, 3, at)) != SQLITE_OK)

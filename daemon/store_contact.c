@@ -48,15 +48,6 @@ store_contact_bind_tier(sqlite3_stmt *s, int i, int tier)
 	                 : sqlite3_bind_int(s, i, tier);
 }
 
-/* Get the cached write statement id with the batch open. */
-static sqlite3_stmt *
-store_contact_write(struct store *st, enum store_stmt_id id)
-{
-	if (store_batch_begin(st) != STORE_OK)
-		return NULL;
-	return store_stmt(st, id);
-}
-
 /* Step an UPDATE or DELETE: STORE_NOTFOUND when it touched no row. */
 static int
 store_contact_step_change(struct store *st, sqlite3_stmt *s, const char *what,
@@ -80,7 +71,7 @@ store_contact_insert(struct store *st, const struct store_contact *c)
 	sqlite3_stmt *s;
 	int rc;
 
-	if ((s = store_contact_write(st, STORE_STMT_CONTACT_INSERT)) == NULL)
+	if ((s = store_write_stmt(st, STORE_STMT_CONTACT_INSERT)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, c->id) | store_bind_text(s, 2, c->intake) |
 	        store_bind_text(s, 3, c->ref) |
@@ -211,7 +202,7 @@ store_contact_change(struct store *st, const char *id, const char *state,
 		store_set_error(st, "set state: assigned without a clinician");
 		return STORE_ERROR;
 	}
-	if ((s = store_contact_write(st, STORE_STMT_CONTACT_SET_STATE)) == NULL)
+	if ((s = store_write_stmt(st, STORE_STMT_CONTACT_SET_STATE)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, id) | store_bind_text(s, 2, state) |
 	        store_bind_text(s, 3, clinician) |
@@ -254,7 +245,7 @@ store_contact_set_route(struct store *st, const char *id, int tier,
 {
 	sqlite3_stmt *s;
 
-	if ((s = store_contact_write(st, STORE_STMT_CONTACT_SET_ROUTE)) == NULL)
+	if ((s = store_write_stmt(st, STORE_STMT_CONTACT_SET_ROUTE)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, id) | sqlite3_bind_int(s, 2, tier) |
 	        store_bind_text(s, 3, route)) != SQLITE_OK)
@@ -269,7 +260,7 @@ store_contact_complete(struct store *st, const char *id,
 {
 	sqlite3_stmt *s;
 
-	if ((s = store_contact_write(st, STORE_STMT_CONTACT_COMPLETE)) == NULL)
+	if ((s = store_write_stmt(st, STORE_STMT_CONTACT_COMPLETE)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, id) | store_bind_text(s, 2, disposition) |
 	        store_bind_text(s, 3, notes) | sqlite3_bind_int64(s, 4, at)) !=
@@ -285,7 +276,7 @@ store_event_add(struct store *st, const char *contact, int64_t at,
 {
 	sqlite3_stmt *s;
 
-	if ((s = store_contact_write(st, STORE_STMT_EVENT_INSERT)) == NULL)
+	if ((s = store_write_stmt(st, STORE_STMT_EVENT_INSERT)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, contact) | sqlite3_bind_int64(s, 2, at) |
 	        store_bind_text(s, 3, event) |
@@ -303,7 +294,7 @@ store_offer_open(struct store *st, const char *contact, const char *clinician,
 {
 	sqlite3_stmt *s;
 
-	if ((s = store_contact_write(st, STORE_STMT_OFFER_UPSERT)) == NULL)
+	if ((s = store_write_stmt(st, STORE_STMT_OFFER_UPSERT)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, contact) | store_bind_text(s, 2, clinician) |
 	        sqlite3_bind_int(s, 3, tier) |
@@ -319,7 +310,7 @@ store_offer_close(struct store *st, const char *contact, const char *clinician)
 {
 	sqlite3_stmt *s;
 
-	if ((s = store_contact_write(st, STORE_STMT_OFFER_DELETE)) == NULL)
+	if ((s = store_write_stmt(st, STORE_STMT_OFFER_DELETE)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, contact) |
 	        store_bind_text(s, 2, clinician)) != SQLITE_OK)
@@ -335,7 +326,7 @@ store_push_add(struct store *st, const char *intake, const char *contact,
 	sqlite3_stmt *s;
 	int rc;
 
-	if ((s = store_contact_write(st, STORE_STMT_PUSH_INSERT)) == NULL)
+	if ((s = store_write_stmt(st, STORE_STMT_PUSH_INSERT)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, intake) | store_bind_text(s, 2, contact) |
 	        store_bind_text(s, 3, message)) != SQLITE_OK)
@@ -351,7 +342,7 @@ store_push_delivered(struct store *st, int64_t seq, int64_t at)
 {
 	sqlite3_stmt *s;
 
-	if ((s = store_contact_write(st, STORE_STMT_PUSH_DELIVERED)) == NULL)
+	if ((s = store_write_stmt(st, STORE_STMT_PUSH_DELIVERED)) == NULL)
 		return STORE_ERROR;
 	if ((sqlite3_bind_int64(s, 1, seq) | sqlite3_bind_int64(s, 2, at)) !=
 	    SQLITE_OK)

@@ -91,6 +91,8 @@ int store_fail(struct store *st, const char *what);
 
 /* The cached statement id, prepared if need be; NULL (error set) on failure. */
 sqlite3_stmt *store_stmt(struct store *st, enum store_stmt_id id);
+/* store_stmt with the batch opened first: for every write. */
+sqlite3_stmt *store_write_stmt(struct store *st, enum store_stmt_id id);
 
 /* Make sure the batch's transaction is open (BEGIN IMMEDIATE on first write).
  */
