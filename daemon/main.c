@@ -36,6 +36,7 @@ static struct {
 	struct conf *conf;
 	struct store *st;
 	struct listener *listener;
+	struct event *sigs[3];
 	bool stopping;
 	size_t last_open, last_clinicians;
 } d;
@@ -185,6 +186,24 @@ main_event_base(void)
 	return base;
 }
 
+/*
+ * Watch TERM, INT and HUP before any socket is open: a peer (or systemd)
+ * may connect and signal as soon as the listener exists, and a SIGTERM that
+ * met the default action then would kill the daemon mid-commit instead of
+ * stopping it.
+ */
+static void
+main_watch_signals(void)
+{
+	const int signos[3] = { SIGTERM, SIGINT, SIGHUP };
+
+	for (size_t i = 0; i < 3; i++) {
+		d.sigs[i] = evsignal_new(d.base, signos[i], main_signal_cb, NULL);
+		if (d.sigs[i] == NULL || evsignal_add(d.sigs[i], NULL) == -1)
+			fatalx("cannot watch signal %d", signos[i]);
+	}
+}
+
 /* Open everything; any failure here is fatal. */
 static void
 main_start(const char *path)
@@ -197,6 +216,7 @@ main_start(const char *path)
 		fatalx("libsodium cannot be initialised");
 	signal(SIGPIPE, SIG_IGN);
 	d.base = main_event_base();
+	main_watch_signals();
 	d.st = store_open(d.conf->database, STORE_OPEN_DAEMON, &cause);
 	if (d.st == NULL || store_check(d.st, &cause) == -1)
 		fatalx("database %s: %s", d.conf->database, cause);
@@ -239,6 +259,8 @@ main_stop(void)
 	engine_free();
 	notify_watchdog_stop();
 	store_close(d.st);
+	for (size_t i = 0; i < 3; i++)
+		event_free(d.sigs[i]);
 	event_base_free(d.base);
 	conf_free(d.conf);
 	log_notice("stopped");
@@ -255,8 +277,6 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL;
-	struct event *sigs[3];
-	const int signos[3] = { SIGTERM, SIGINT, SIGHUP };
 	bool test = false;
 	int ch;
 
@@ -288,11 +308,6 @@ main(int argc, char **argv)
 		return main_test(conf_path(config));
 
 	main_start(conf_path(config));
-	for (size_t i = 0; i < 3; i++) {
-		sigs[i] = evsignal_new(d.base, signos[i], main_signal_cb, NULL);
-		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
-			fatalx("cannot watch signal %d", signos[i]);
-	}
 	notify_watchdog_start(d.base);
 	log_notice("crisisd %s serving on %zu sockets, %zu open contacts",
 	    CRISISD_VERSION, listen_count(d.listener), engine_open_contacts());
@@ -303,8 +318,6 @@ main(int argc, char **argv)
 		session_flush();
 		main_status();
 	}
-	for (size_t i = 0; i < 3; i++)
-		event_free(sigs[i]);
 	main_stop();
 	return 0;
 }
