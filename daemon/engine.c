@@ -132,6 +132,25 @@ engine_dirty_all(void)
 	}
 }
 
+/*
+ * A clinician came free, went away or left: mark the contacts whose routing
+ * looks at who is free.  Most contacts under load hold an open offer of a
+ * one-at-a-time tier and would only be routed to no effect, at a pass over
+ * every clinician each.
+ */
+void
+engine_dirty_watchers(void)
+{
+	struct contact *ct;
+
+	TAILQ_FOREACH (ct, &eng.queue, entry) {
+		if (ct->state == CONTACT_OPEN &&
+		    route_watches_clinicians(&ct->policy->route, &ct->pos,
+		        !TAILQ_EMPTY(&ct->offers)))
+			ct->dirty = true;
+	}
+}
+
 /* Mark the contacts waiting for a clinician to be looked at again. */
 static void
 engine_dirty_waiting(void)
@@ -434,18 +453,24 @@ engine_scratch(size_t n)
 	eng.offers = xreallocarray(eng.offers, eng.ncap, sizeof(*eng.offers));
 }
 
-/* Describe every clinician as routing sees it for ct; returns the count. */
+/*
+ * Describe every clinician as routing sees it for ct; returns the count.
+ * The contact's own offers are marked from its offer list afterwards, so the
+ * cost is one pass over the clinicians plus one over the offers.
+ */
 static size_t
 engine_candidates(struct contact *ct, int64_t now, int *primary)
 {
 	size_t n = 0;
 	struct clin *c;
+	struct offer *o;
 
 	engine_scratch(clin_count());
 	*primary = -1;
 	for (c = clin_first(); c != NULL; c = clin_next(c)) {
 		struct route_cand *rc = &eng.cands[n];
 
+		c->cand = SIZE_MAX;
 		if (c->info == NULL)
 			continue;
 		memset(rc, 0, sizeof(*rc));
@@ -457,14 +482,22 @@ engine_candidates(struct contact *ct, int64_t now, int *primary)
 		    roster_has_skills(c->info, (const char *const *)ct->needs,
 		        ct->nneeds);
 		rc->refused = contact_refused_by(ct, c->id);
-		rc->offered = engine_offer_of(ct, c) != NULL;
-		rc->ringing = c->noffers > (rc->offered ? 1u : 0u);
+		rc->ringing = c->noffers > 0;
 		rc->idle_since = c->idle_since;
 		rc->last_offer = c->last_offer;
 		rc->recent_contacts = c->recent_base + c->recent_since;
 		if (ct->primary[0] != '\0' && strcmp(ct->primary, c->id) == 0)
 			*primary = (int)n;
+		c->cand = n;
 		eng.cand_clins[n++] = c;
+	}
+	TAILQ_FOREACH (o, &ct->offers, by_contact) {
+		if (o->clin->cand != SIZE_MAX) {
+			struct route_cand *rc = &eng.cands[o->clin->cand];
+
+			rc->offered = true;
+			rc->ringing = o->clin->noffers > 1;
+		}
 	}
 	return n;
 }
@@ -576,7 +609,7 @@ engine_wrapup_cb(evutil_socket_t fd, short what, void *arg)
 	/* The timer is the end of wrap-up, even if it fires a hair early. */
 	c->wrapup_until = 0;
 	c->idle_since = now;
-	engine_dirty_all();
+	engine_dirty_watchers();
 	engine_settle(now);
 }
 

@@ -39,6 +39,7 @@ void engine_contact_remove(struct contact *ct);
 struct contact *engine_find(const char *id);
 void engine_save_route(struct contact *ct);
 void engine_dirty_all(void);
+void engine_dirty_watchers(void);
 void engine_arm(struct contact *ct, int64_t now);
 void engine_offer_send(struct offer *o, int64_t now);
 void engine_offer_end(struct offer *o, enum offer_end why, const char *reason,

@@ -217,11 +217,11 @@ engine_status(struct session *s, struct clin *c, bool available, json_t *id)
 			if (!o->sent)
 				engine_offer_send(o, now);
 		}
-		engine_dirty_all();
+		engine_dirty_watchers();
 	} else if (!available && c->available) {
 		c->available = false;
 		engine_clin_offers_end(c, OFFER_DECLINED, "away", now);
-		engine_dirty_all();
+		engine_dirty_watchers();
 	}
 	engine_settle(now);
 }
@@ -334,7 +334,7 @@ engine_complete(struct session *s, struct clin *c, const struct msg *m)
 	c->assigned = NULL;
 	engine_clin_wrapup(c, now);
 	engine_contact_remove(ct);
-	engine_dirty_all();
+	engine_dirty_watchers();
 	engine_settle(now);
 }
 
@@ -384,7 +384,7 @@ engine_clinician_disconnected(struct clin *c)
 			engine_offer_end(o, OFFER_DECLINED, "disconnected",
 			    now);
 	}
-	engine_dirty_all();
+	engine_dirty_watchers();
 	engine_settle(now);
 }
 

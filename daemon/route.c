@@ -435,6 +435,29 @@ route_next(const struct route_policy *pol, struct route_pos *pos,
 	}
 }
 
+/* Would route_next() look at the clinicians for this contact? */
+bool
+route_watches_clinicians(const struct route_policy *pol,
+    const struct route_pos *pos, bool has_offer)
+{
+	switch (pos->stage) {
+	case ROUTE_START:
+	case ROUTE_IMMINENT:
+		return true;
+	case ROUTE_TIER:
+		/* A ring-all tier rings whoever joins before it ends. */
+		return pol->tiers[pos->tier_index].strategy ==
+		    STRATEGY_RING_ALL ||
+		    !has_offer;
+	case ROUTE_CONTINUITY:
+	case ROUTE_WAITING:
+		return !has_offer;
+	case ROUTE_DONE:
+		return false;
+	}
+	return true;
+}
+
 /* When route_next() must run again if nothing else happens. */
 int64_t
 route_wakeup(const struct route_pos *pos)

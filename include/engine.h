@@ -125,6 +125,7 @@ struct clin {
 	int recent_since; /* assigned since that count */
 	struct offer_list offers;
 	size_t noffers; /* in offers */
+	size_t cand; /* index in the engine's candidate scratch; SIZE_MAX: none */
 	UT_hash_handle hh;
 };
 

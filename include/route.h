@@ -108,6 +108,17 @@ void route_next(const struct route_policy *pol, struct route_pos *pos,
     size_t ncands, int64_t now, struct route_plan *plan);
 
 /*
+ * Could a change in the clinicians alone (one freed, gone away, newly
+ * connected) change what route_next() decides for this contact?  False
+ * where route_next() returns at once whoever the clinicians are: an open
+ * offer holds continuity, a one-at-a-time tier or waiting, or the contact
+ * is done.  has_offer: the contact holds an open offer now.  Deadlines are
+ * not clinician changes: route_wakeup() covers those.
+ */
+bool route_watches_clinicians(const struct route_policy *pol,
+    const struct route_pos *pos, bool has_offer);
+
+/*
  * The earliest moment route_next() must be called again even if nothing
  * else happens (stage deadline or overflow deadline); INT64_MAX if none.
  * Offer expiries are the engine's own timers.

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <string.h>
 
+
 #include <cmocka.h>
 
 #include "route.h"
@@ -256,6 +257,52 @@ case_check_pos(const struct route_case *c, const struct route_pos *pos)
 		fail_msg("%s: wakeup is not after now", c->name);
 }
 
+/*
+ * Where route_watches_clinicians() says a contact ignores the clinicians,
+ * route_next() must decide nothing for it, both with the case's clinicians
+ * and with every clinician not holding its offer made free on every tier
+ * (as if all of them had just come free at once).
+ */
+static void
+case_check_unwatched(const struct route_case *c, const struct route_pos *before,
+    const struct route_contact *ct, size_t ncands)
+{
+	struct route_cand all_free[CASE_CANDS_MAX];
+	struct route_offer offers[CASE_CANDS_MAX];
+	const struct route_cand *sets[2] = { c->cands, all_free };
+	bool has_offer = false;
+
+	for (size_t i = 0; i < ncands; i++) {
+		all_free[i] = c->cands[i];
+		has_offer = has_offer || c->cands[i].offered;
+		if (!c->cands[i].offered) {
+			all_free[i].eligible = true;
+			all_free[i].refused = false;
+			all_free[i].ringing = false;
+			all_free[i].tiers = T1 | T2 | T3;
+		}
+	}
+	if (route_watches_clinicians(c->pol, before, has_offer) ||
+	    NOW + c->now >= route_wakeup(before))
+		return;
+	for (size_t k = 0; k < 2; k++) {
+		struct route_pos pos = *before;
+		struct route_plan plan;
+
+		plan.offers = offers;
+		route_next(c->pol, &pos, ct, sets[k], ncands, NOW + c->now,
+		    &plan);
+		if (plan.noffers != 0 || plan.nevents != 0 || plan.overflow ||
+		    pos.stage != before->stage ||
+		    pos.tier_index != before->tier_index ||
+		    pos.stage_deadline != before->stage_deadline ||
+		    pos.waiting_told != before->waiting_told)
+			fail_msg("%s: unwatched, yet route_next acted (%s "
+			         "clinicians)",
+			    c->name, k == 0 ? "the case's" : "all free");
+	}
+}
+
 /* Run one case through route_next() and check everything it decided. */
 static void
 case_run(const struct route_case *c)
@@ -274,6 +321,7 @@ case_run(const struct route_case *c)
 	ct.primary = c->primary == NULL
 	    ? -1
 	    : (int)case_find(c->cands, ncands, c->primary);
+	case_check_unwatched(c, &pos, &ct, ncands);
 	memset(&plan, 0xa5, sizeof(plan));
 	plan.offers = offers;
 	route_next(c->pol, &pos, &ct, c->cands, ncands, NOW + c->now, &plan);
