@@ -142,8 +142,14 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	    "SELECT clinician, tier, offered_at, expires_at FROM offers"
 	    " WHERE contact = ?1 ORDER BY offered_at, clinician",
 	[STORE_STMT_ASSIGNED_COUNTS] =
-	    "SELECT clinician, count(*) FROM contacts"
-	    " WHERE clinician IS NOT NULL AND assigned_at >= ?1"
+	    /*
+	     * A contact is assigned within max_wait_ms (at most a day) of
+	     * being queued, so the queued_at bound loses none and makes the
+	     * count a range of contacts_stats.
+	     */
+	    "SELECT clinician, count(*) FROM contacts INDEXED BY contacts_stats"
+	    " WHERE queued_at >= ?1 - 86400000 AND assigned_at >= ?1"
+	    " AND clinician IS NOT NULL"
 	    " GROUP BY clinician ORDER BY clinician",
 
 	[STORE_STMT_AUDIT_INSERT] =

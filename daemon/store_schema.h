@@ -248,6 +248,17 @@ static const char *const store_migrations[] = {
 	"    FROM contact_events a WHERE a.contact = contacts.id"
 	"    AND +a.event = 'assigned' ORDER BY a.seq DESC LIMIT 1)"
 	"  WHERE assigned_at IS NOT NULL;",
+
+	/*
+	 * 3: three contacts indexes the others already cover, dropped because
+	 * every index is written on the routing path (inserts, and each
+	 * state change moves an entry): contacts_stats begins with queued_at,
+	 * contacts_state_queued holds the live states, and the assigned
+	 * counts read contacts_stats by queued_at.
+	 */
+	"DROP INDEX contacts_queued;"
+	"DROP INDEX contacts_live;"
+	"DROP INDEX contacts_clinician;",
 };
 
 #endif
