@@ -218,5 +218,6 @@ contact_free(struct contact *ct)
 	for (size_t i = 0; i < ct->nrefused; i++)
 		free(ct->refused[i]);
 	free(ct->refused);
+	free(ct->matches);
 	free(ct);
 }

@@ -454,6 +454,44 @@ engine_scratch(size_t n)
 }
 
 /*
+ * The tiers c is on call for at now.  Routing asks for every contact it
+ * looks at in a pass, all at the same now: one roster walk serves them.
+ */
+static uint32_t
+engine_clin_tiers(struct clin *c, int64_t now)
+{
+	if (c->tiers_at != now || c->tiers_gen != eng.roster_gen) {
+		c->tiers = roster_oncall_tiers(c->info, now);
+		c->tiers_at = now;
+		c->tiers_gen = eng.roster_gen;
+	}
+	return c->tiers;
+}
+
+/*
+ * Does c speak ct's language and have its needs?  Neither changes while
+ * the roster stays, so each answer is worked out once per contact.
+ */
+static bool
+engine_clin_matches(struct contact *ct, const struct clin *c)
+{
+	size_t i = (size_t)(c->info - eng.roster->clinicians);
+
+	if (ct->matches == NULL || ct->matches_gen != eng.roster_gen) {
+		free(ct->matches);
+		ct->matches = xcalloc(eng.roster->nclinicians + 1, 1);
+		ct->matches_gen = eng.roster_gen;
+	}
+	if (ct->matches[i] == 0)
+		ct->matches[i] = roster_speaks(c->info, ct->language) &&
+		        roster_has_skills(c->info,
+		            (const char *const *)ct->needs, ct->nneeds)
+		    ? 2
+		    : 1;
+	return ct->matches[i] == 2;
+}
+
+/*
  * Describe every clinician as routing sees it for ct; returns the count.
  * The contact's own offers are marked from its offer list afterwards, so the
  * cost is one pass over the clinicians plus one over the offers.
@@ -475,12 +513,10 @@ engine_candidates(struct contact *ct, int64_t now, int *primary)
 			continue;
 		memset(rc, 0, sizeof(*rc));
 		rc->id = c->id;
-		rc->tiers = roster_oncall_tiers(c->info, now);
+		rc->tiers = engine_clin_tiers(c, now);
 		rc->eligible = clin_eligible(c, now);
 		rc->waitable = clin_waitable(c, now);
-		rc->matches = roster_speaks(c->info, ct->language) &&
-		    roster_has_skills(c->info, (const char *const *)ct->needs,
-		        ct->nneeds);
+		rc->matches = engine_clin_matches(ct, c);
 		rc->refused = contact_refused_by(ct, c->id);
 		rc->ringing = c->noffers > 0;
 		rc->idle_since = c->idle_since;

@@ -23,6 +23,7 @@ struct engine {
 	bool settling;
 	bool stopping; /* shutting down: state stays as stored, for a restart */
 	struct roster *roster;
+	uint64_t roster_gen; /* counts roster swaps: keys the match memos */
 	struct event *poll_timer; /* roster version, every second */
 	struct event *shift_timer; /* the next shift start or end */
 	int64_t last_recount;

@@ -83,6 +83,7 @@ engine_roster_swap(struct roster *r, int64_t now)
 	clin_roster_changed(r);
 	roster_free(eng.roster);
 	eng.roster = r;
+	eng.roster_gen++;
 	next = roster_next_change(r, now);
 	evtimer_del(eng.shift_timer);
 	if (next != INT64_MAX)

@@ -104,6 +104,13 @@ struct contact {
 	struct session
 	    *origin; /* the intake connection that sent it, if open */
 	bool dirty; /* routing must look at it again */
+	/*
+	 * Does each roster clinician speak the language and have the needs?
+	 * 0 not known yet, 1 no, 2 yes; indexed like the roster, valid for
+	 * the roster swap matches_gen counts.
+	 */
+	uint8_t *matches;
+	uint64_t matches_gen;
 
 	UT_hash_handle hh;
 	TAILQ_ENTRY(contact) entry; /* in queue order */
@@ -126,6 +133,9 @@ struct clin {
 	struct offer_list offers;
 	size_t noffers; /* in offers */
 	size_t cand; /* index in the engine's candidate scratch; SIZE_MAX: none */
+	uint32_t tiers; /* on call at tiers_at under roster swap tiers_gen */
+	int64_t tiers_at;
+	uint64_t tiers_gen;
 	UT_hash_handle hh;
 };
 
