@@ -35,6 +35,7 @@
 #define CONF_DAY_MS (24LL * 60 * 60 * 1000)
 #define CONF_TEN_MINUTES_MS (10LL * 60 * 1000)
 #define CONF_MISSED_OFFERS_MAX 1000
+#define CONF_OFFERS_PER_CLINICIAN_MAX 1000
 #define CONF_CONNECTIONS_MAX 1000000
 #define CONF_LINE_BYTES_MIN 256
 #define CONF_LINE_BYTES_MAX (16LL * 1024 * 1024)
@@ -170,6 +171,8 @@ static const struct conf_key conf_routing_keys[] = {
 	CONF_KEY(conf, wrapup_ms, false, conf_key_ms, 0, CONF_DAY_MS),
 	CONF_KEY(conf, max_missed_offers, false, conf_key_int, 1,
 	    CONF_MISSED_OFFERS_MAX),
+	CONF_KEY(conf, max_offers_per_clinician, false, conf_key_int, 0,
+	    CONF_OFFERS_PER_CLINICIAN_MAX),
 };
 static const struct conf_table conf_routing_table = { conf_routing_keys,
 	nitems(conf_routing_keys) };

@@ -324,6 +324,10 @@ engine_offer_end(struct offer *o, enum offer_end why, const char *reason,
 	/* No longer rung for anything: waiting contacts may ring it now. */
 	if (c->noffers == 0)
 		engine_dirty_waiting();
+	/* Below the cap again: contacts walking the tiers may ring it. */
+	if (eng.conf->max_offers_per_clinician > 0 &&
+	    c->noffers + 1 == (size_t)eng.conf->max_offers_per_clinician)
+		engine_dirty_watchers();
 	if (why == OFFER_EXPIRED && c->available &&
 	    c->missed >= eng.conf->max_missed_offers)
 		engine_clin_away(c, ct, now);
@@ -492,6 +496,18 @@ engine_clin_matches(struct contact *ct, const struct clin *c)
 }
 
 /*
+ * Does c hold as many offers of other contacts than the one routed (which
+ * it holds if offered) as routing.max_offers_per_clinician allows?
+ */
+static bool
+engine_clin_saturated(const struct clin *c, bool offered)
+{
+	int cap = eng.conf->max_offers_per_clinician;
+
+	return cap > 0 && c->noffers - (offered ? 1u : 0u) >= (size_t)cap;
+}
+
+/*
  * Describe every clinician as routing sees it for ct; returns the count.
  * The contact's own offers are marked from its offer list afterwards, so the
  * cost is one pass over the clinicians plus one over the offers.
@@ -535,6 +551,9 @@ engine_candidates(struct contact *ct, int64_t now, int *primary)
 			rc->ringing = o->clin->noffers > 1;
 		}
 	}
+	for (size_t i = 0; i < n; i++)
+		eng.cands[i].saturated = engine_clin_saturated(eng.cand_clins[i],
+		    eng.cands[i].offered);
 	return n;
 }
 

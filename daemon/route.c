@@ -93,6 +93,19 @@ route_offerable(const struct route_cand *c, uint32_t mask)
 	    (c->tiers & mask) != 0;
 }
 
+/*
+ * May the tier walk offer this clinician the contact?  As route_offerable,
+ * and not saturated: one who already holds as many offers of other
+ * contacts as a clinician may is passed over, as if busy, so that a surge
+ * of contacts does not ring every free clinician for every contact.
+ * Continuity and imminent contacts are offered whatever the count.
+ */
+static bool
+route_offerable_walk(const struct route_cand *c, uint32_t mask)
+{
+	return route_offerable(c, mask) && !c->saturated;
+}
+
 /* Does any clinician hold an open offer of this contact? */
 static bool
 route_any_offered(const struct route_cand *cands, size_t ncands)
@@ -174,7 +187,8 @@ route_best(const struct route_policy *pol, const struct route_cand *cands,
 		const struct route_cand *c = &cands[i], *b;
 		int tc, tb;
 
-		if (!route_offerable(c, mask) || (skip_ringing && c->ringing))
+		if (!route_offerable_walk(c, mask) ||
+		    (skip_ringing && c->ringing))
 			continue;
 		if (best < 0) {
 			best = (long)i;
@@ -289,7 +303,7 @@ route_step_tier(const struct route_policy *pol, struct route_pos *pos,
 			return false;
 		/* Everyone on the tier, and anyone who joins before it ends. */
 		for (size_t i = 0; i < ncands; i++) {
-			if (route_offerable(&cands[i], mask))
+			if (route_offerable_walk(&cands[i], mask))
 				route_offer(plan, i, t->tier,
 				    pos->stage_deadline, false);
 		}

@@ -67,6 +67,7 @@ struct conf {
 	int64_t imminent_max_wait_ms;
 	int64_t wrapup_ms;
 	int max_missed_offers;
+	int max_offers_per_clinician; /* the walk rings one for no more; 0: no cap */
 
 	/* limits */
 	int max_connections;

@@ -61,6 +61,11 @@ struct route_cand {
 	bool refused; /* declined this contact or let its offer expire */
 	bool offered; /* holds an open offer of this contact now */
 	bool ringing; /* holds an open offer of another contact */
+	/*
+	 * holds max_offers_per_clinician open offers of other contacts: the
+	 * tier walk and waiting pass it over (continuity and imminent do not)
+	 */
+	bool saturated;
 	int64_t idle_since; /* longest-idle: free since (smaller = longer) */
 	uint64_t
 	    last_offer; /* round-robin: when last offered anything (0 never) */

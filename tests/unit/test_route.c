@@ -279,6 +279,7 @@ case_check_unwatched(const struct route_case *c, const struct route_pos *before,
 			all_free[i].eligible = true;
 			all_free[i].refused = false;
 			all_free[i].ringing = false;
+			all_free[i].saturated = false;
 			all_free[i].tiers = T1 | T2 | T3;
 		}
 	}
