@@ -683,6 +683,59 @@ static const struct route_case strategy_cases[] = {
 	HOLD("fewest-contacts: an offer is open", &pol_fc),
 };
 
+/*
+ * routing.max_offers_per_clinician: a clinician rung for that many other
+ * contacts (saturated, so also ringing) counts as busy for the tier walk
+ * and waiting; continuity and imminent offers ignore the cap.
+ */
+#define SAT(id_, tiers_) ELIG(id_, tiers_), .ringing = true, .saturated = true
+
+static const struct route_case saturated_cases[] = {
+	{ .name = "ring-all: the saturated one passed over, the rest rung",
+	    FRESH(&pol_open),
+	    .cands = { { SAT("a", T1) }, { ELIG("b", T1) } },
+	    .offers = { OF("b", 1, 20000) },
+	    .then = TO(TIER, 0, 20000) },
+	{ .name = "ring-all: the whole tier saturated, next tier at once",
+	    FRESH(&pol_open),
+	    .cands = { { SAT("a", T1) }, { ELIG("c", T2) } },
+	    .offers = { OF("c", 2, 15000) },
+	    .events = { ESC(2) },
+	    .then = TO(TIER, 1, 0) },
+	{ .name = "one at a time: the strategy's first saturated, the next",
+	    .pol = &pol_li,
+	    .pos = AT(TIER, 0, 0, DL, false),
+	    .now = 1000,
+	    .cands = { { SAT("a", T1), .idle_since = 1 },
+	        { ELIG("b", T1), .idle_since = 500 } },
+	    .offers = { OF("b", 1, 16000) },
+	    .then = TO(TIER, 0, 0) },
+	{ .name = "everyone saturated: waiting, not overflow",
+	    FRESH(&pol_open),
+	    .cands = { { SAT("a", T1) }, { SAT("b", T3) } },
+	    .events = { ESC(2), ESC(3), WAITED },
+	    .then = TOLD(WAITING, 0, 0) },
+	{ .name = "waiting: a saturated one is not offered",
+	    .pol = &pol_std,
+	    .pos = AT(WAITING, 2, 0, DL, true),
+	    .now = 40000,
+	    .cands = { { SAT("a", T2) } },
+	    .then = TOLD(WAITING, 0, 0) },
+	{ .name = "continuity ignores the cap",
+	    FRESH(&pol_std),
+	    .primary = "p",
+	    .cands = { { ELIG("a", T1) }, { SAT("p", T1) } },
+	    .offers = { CONT("p", 1, 10000) },
+	    .then = TO(CONTINUITY, 0, 10000) },
+	{ .name = "imminent ignores the cap",
+	    .pol = &pol_std,
+	    .pos = START(IDL),
+	    .imminent = true,
+	    .cands = { { SAT("a", T1) }, { ELIG("b", T2) } },
+	    .offers = { OF("a", 1, IDL), OF("b", 2, IDL) },
+	    .then = TO(IMMINENT, 0, 0) },
+};
+
 /* No offer outlives the contact's overflow deadline. */
 static const struct route_case deadline_cases[] = {
 	{ .name = "one at a time: capped",
@@ -1170,6 +1223,7 @@ main(void)
 		TABLE("tiers (4.2)", tier_cases),
 		TABLE("ring-all (4.2)", ringall_cases),
 		TABLE("one at a time (4.2)", strategy_cases),
+		TABLE("offer cap", saturated_cases),
 		TABLE("deadline caps", deadline_cases),
 		TABLE("waiting (4.4)", waiting_cases),
 		TABLE("imminent (4.3)", imminent_cases),
