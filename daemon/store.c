@@ -598,7 +598,12 @@ store_open(const char *path, enum store_open_mode mode, char **cause)
 	 * the owner may read them either.
 	 */
 	mask = umask(S_IRWXG | S_IRWXO);
-	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE, NULL);
+	/*
+	 * One thread uses this connection (the checkpoint thread has its
+	 * own): SQLite's per-call mutex would only cost time.
+	 */
+	rc = sqlite3_open_v2(path, &st->db,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		if (st->db != NULL)
 			store_fail(st, "open");
