@@ -45,7 +45,8 @@ REPLY_TYPES = {"welcome", "pong", "ok", "queued", "assigned", "error",
                "snapshot"}
 
 ROUTING_KEYS = ("tiers", "max_wait_ms", "overflow_target", "continuity_ms",
-                "imminent_max_wait_ms", "wrapup_ms", "max_missed_offers")
+                "imminent_max_wait_ms", "wrapup_ms", "max_missed_offers",
+                "max_offers_per_clinician")
 LIMIT_KEYS = ("max_connections", "max_line_bytes", "hello_timeout_ms",
               "max_contacts_per_second",
               "max_open_contacts")
@@ -66,6 +67,7 @@ DEFAULTS = {
     "imminent_max_wait_ms": 2000,
     "wrapup_ms": 300,
     "max_missed_offers": 3,
+    "max_offers_per_clinician": 0,
     "max_connections": 64,
     "max_line_bytes": 4096,
     "hello_timeout_ms": 500,

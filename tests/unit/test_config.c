@@ -258,6 +258,7 @@ test_defaults(void **state)
 	assert_int_equal(conf->imminent_max_wait_ms, 30000);
 	assert_int_equal(conf->wrapup_ms, 30000);
 	assert_int_equal(conf->max_missed_offers, 3);
+	assert_int_equal(conf->max_offers_per_clinician, 0);
 	assert_int_equal(conf->max_connections, 10000);
 	assert_int_equal(conf->max_line_bytes, 16384);
 	assert_int_equal(conf->hello_timeout_ms, 5000);
@@ -284,6 +285,10 @@ static const struct bound_case bound_cases[] = {
 	    offsetof(struct conf, max_missed_offers), true, 1 },
 	{ "  max_missed_offers = 1000;\n",
 	    offsetof(struct conf, max_missed_offers), true, 1000 },
+	{ "  max_offers_per_clinician = 0;\n",
+	    offsetof(struct conf, max_offers_per_clinician), true, 0 },
+	{ "  max_offers_per_clinician = 1000;\n",
+	    offsetof(struct conf, max_offers_per_clinician), true, 1000 },
 };
 
 /* Values at the edges of their ranges are taken. */
@@ -515,6 +520,13 @@ static const struct error_case error_cases[] = {
 	{ "max_missed_offers zero",
 	    LISTEN DATABASE ROUTING_WITH("  max_missed_offers = 0;\n"), 7,
 	    "0 is out of range 1..1000" },
+	{ "max_offers_per_clinician negative",
+	    LISTEN DATABASE ROUTING_WITH("  max_offers_per_clinician = -1;\n"),
+	    7, "max_offers_per_clinician: -1 is out of range 0..1000" },
+	{ "max_offers_per_clinician too many",
+	    LISTEN DATABASE ROUTING_WITH(
+	        "  max_offers_per_clinician = 1001;\n"),
+	    7, "max_offers_per_clinician: 1001 is out of range 0..1000" },
 	{ "max_connections zero", BASE "limits : { max_connections = 0; };\n",
 	    8, "0 is out of range 1..1000000" },
 	{ "max_connections too many",
@@ -844,6 +856,7 @@ test_sample(void **state)
 	assert_int_equal(conf->imminent_max_wait_ms, 30000);
 	assert_int_equal(conf->wrapup_ms, 30000);
 	assert_int_equal(conf->max_missed_offers, 3);
+	assert_int_equal(conf->max_offers_per_clinician, 3);
 	assert_int_equal(conf->max_connections, 10000);
 	assert_int_equal(conf->max_line_bytes, 16384);
 	assert_int_equal(conf->hello_timeout_ms, 5000);
