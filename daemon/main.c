@@ -154,8 +154,10 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	(void)arg;
+	/* Once stopping, the listener is gone: a reload has nothing to do. */
 	if (sig == SIGHUP) {
-		main_reload();
+		if (!d.stopping)
+			main_reload();
 		return;
 	}
 	log_notice("signal %d: stopping", (int)sig);
@@ -245,6 +247,7 @@ main_stop(void)
 
 	notify_stopping();
 	listen_close(d.listener);
+	d.listener = NULL;
 	engine_stop();
 	session_flush();
 	/* Replies already committed still reach their peers. */

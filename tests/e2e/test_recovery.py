@@ -460,6 +460,26 @@ def test_sigterm_the_moment_the_port_accepts():
          "exit 0 every time")
 
 
+def test_sighup_while_stopping_is_ignored():
+    # SIGTERM closes the listener, then lets connections drain for up to
+    # 2 s; a SIGHUP then (a reload racing a restart) once reloaded into the
+    # freed listener.  It must be ignored and the exit stay clean.
+    with Daemon() as d:
+        d.add_intake("gw")
+        d.start()
+        gw = d.login("gw")
+        d.proc.send_signal(signal.SIGTERM)
+        time.sleep(secs(200))
+        d.proc.send_signal(signal.SIGHUP)
+        d.stop()
+        gw.close()
+        log = open(d.log_path, encoding="utf-8", errors="replace").read()
+        tail = log[log.find("stopping"):]
+        assert "config reloaded" not in tail, (
+            "reloaded while stopping:\n%s" % d.log_tail(10))
+    note("SIGHUP 200 ms after SIGTERM, during the drain: ignored, exit 0")
+
+
 def test_sighup_good_config():
     with Daemon(tiers=[(1, "ring-all", 1000)], max_wait_ms=3 * SLOW) as d:
         d.add_intake("gw")
