@@ -133,6 +133,23 @@ engine_dirty_all(void)
 }
 
 /*
+ * Does ct hold an open offer routing can see?  An offer to a clinician gone
+ * from the roster is not among the candidates, so route_next does not count
+ * it as open either.
+ */
+static bool
+engine_has_routable_offer(const struct contact *ct)
+{
+	const struct offer *o;
+
+	TAILQ_FOREACH (o, &ct->offers, by_contact) {
+		if (o->clin->info != NULL)
+			return true;
+	}
+	return false;
+}
+
+/*
  * A clinician came free, went away or left: mark the contacts whose routing
  * looks at who is free.  Most contacts under load hold an open offer of a
  * one-at-a-time tier and would only be routed to no effect, at a pass over
@@ -146,7 +163,7 @@ engine_dirty_watchers(void)
 	TAILQ_FOREACH (ct, &eng.queue, entry) {
 		if (ct->state == CONTACT_OPEN &&
 		    route_watches_clinicians(&ct->policy->route, &ct->pos,
-		        !TAILQ_EMPTY(&ct->offers)))
+		        engine_has_routable_offer(ct)))
 			ct->dirty = true;
 	}
 }

@@ -372,6 +372,12 @@ engine_set_conf(const struct conf *conf)
 	policy_unref(eng.policy);
 	eng.policy = policy_from_conf(eng.st, conf, util_now_ms());
 	engine_roster_poll(true);
+	/*
+	 * Global routing settings (the offer cap) apply to every contact at
+	 * once, even when the roster could not be read again.
+	 */
+	engine_dirty_all();
+	engine_settle(util_now_ms());
 }
 
 /* The config in force. */

@@ -136,19 +136,26 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	    " language, needs, state, clinician, route, queued_at,"
 	    " deadline_at, assigned_at, closed_at, policy_version,"
 	    " answered_tier"
-	    " FROM contacts WHERE state IN ('open', 'assigned')"
+	    /*
+	     * Named: with statistics from an ANALYZE the planner would rather
+	     * scan contacts_stats, all of history, at every start.
+	     */
+	    " FROM contacts INDEXED BY contacts_state_queued"
+	    " WHERE state IN ('open', 'assigned')"
 	    " ORDER BY queued_at, rowid",
 	[STORE_STMT_RESUME_OFFERS] =
 	    "SELECT clinician, tier, offered_at, expires_at FROM offers"
 	    " WHERE contact = ?1 ORDER BY offered_at, clinician",
 	[STORE_STMT_ASSIGNED_COUNTS] =
 	    /*
-	     * A contact is assigned within max_wait_ms (at most a day) of
-	     * being queued, so the queued_at bound loses none and makes the
-	     * count a range of contacts_stats.
+	     * A contact is assigned before its overflow deadline, at most
+	     * max_wait_ms (a day) after it was queued; the bound allows a
+	     * second day for an accept handled as the deadline passes or a
+	     * clock step, loses none, and makes the count a range of
+	     * contacts_stats.
 	     */
 	    "SELECT clinician, count(*) FROM contacts INDEXED BY contacts_stats"
-	    " WHERE queued_at >= ?1 - 86400000 AND assigned_at >= ?1"
+	    " WHERE queued_at >= ?1 - 2 * 86400000 AND assigned_at >= ?1"
 	    " AND clinician IS NOT NULL"
 	    " GROUP BY clinician ORDER BY clinician",
 
