@@ -569,8 +569,9 @@ engine_candidates(struct contact *ct, int64_t now, int *primary)
 		}
 	}
 	for (size_t i = 0; i < n; i++)
-		eng.cands[i].saturated = engine_clin_saturated(eng.cand_clins[i],
-		    eng.cands[i].offered);
+		eng.cands[i].saturated =
+		    engine_clin_saturated(eng.cand_clins[i],
+		        eng.cands[i].offered);
 	return n;
 }
 

@@ -200,7 +200,8 @@ main_watch_signals(void)
 	const int signos[3] = { SIGTERM, SIGINT, SIGHUP };
 
 	for (size_t i = 0; i < 3; i++) {
-		d.sigs[i] = evsignal_new(d.base, signos[i], main_signal_cb, NULL);
+		d.sigs[i] =
+		    evsignal_new(d.base, signos[i], main_signal_cb, NULL);
 		if (d.sigs[i] == NULL || evsignal_add(d.sigs[i], NULL) == -1)
 			fatalx("cannot watch signal %d", signos[i]);
 	}

@@ -146,14 +146,13 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	[STORE_STMT_RESUME_OFFERS] =
 	    "SELECT clinician, tier, offered_at, expires_at FROM offers"
 	    " WHERE contact = ?1 ORDER BY offered_at, clinician",
+	/*
+	 * A contact is assigned before its overflow deadline, at most
+	 * max_wait_ms (a day) after it was queued; the bound allows a second
+	 * day for an accept handled as the deadline passes or a clock step,
+	 * loses none, and makes the count a range of contacts_stats.
+	 */
 	[STORE_STMT_ASSIGNED_COUNTS] =
-	    /*
-	     * A contact is assigned before its overflow deadline, at most
-	     * max_wait_ms (a day) after it was queued; the bound allows a
-	     * second day for an accept handled as the deadline passes or a
-	     * clock step, loses none, and makes the count a range of
-	     * contacts_stats.
-	     */
 	    "SELECT clinician, count(*) FROM contacts INDEXED BY contacts_stats"
 	    " WHERE queued_at >= ?1 - 2 * 86400000 AND assigned_at >= ?1"
 	    " AND clinician IS NOT NULL"

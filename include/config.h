@@ -67,7 +67,8 @@ struct conf {
 	int64_t imminent_max_wait_ms;
 	int64_t wrapup_ms;
 	int max_missed_offers;
-	int max_offers_per_clinician; /* the walk rings one for no more; 0: no cap */
+	/* the tier walk rings a clinician for no more contacts; 0: no cap */
+	int max_offers_per_clinician;
 
 	/* limits */
 	int max_connections;

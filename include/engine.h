@@ -132,7 +132,8 @@ struct clin {
 	int recent_since; /* assigned since that count */
 	struct offer_list offers;
 	size_t noffers; /* in offers */
-	size_t cand; /* index in the engine's candidate scratch; SIZE_MAX: none */
+	/* index in the engine's candidate scratch; SIZE_MAX: none */
+	size_t cand;
 	uint32_t tiers; /* on call at tiers_at under roster swap tiers_gen */
 	int64_t tiers_at;
 	uint64_t tiers_gen;

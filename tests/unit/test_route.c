@@ -18,7 +18,6 @@
 #include <stdint.h>
 #include <string.h>
 
-
 #include <cmocka.h>
 
 #include "route.h"
