@@ -494,6 +494,8 @@ class Daemon:
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=self.log,
                                      env=env)
+        # A new process to stop: close() and kill() must not skip it.
+        self.stopped = False
         deadline = time.monotonic() + 10 * SCALE
         while time.monotonic() < deadline:
             rc = self.proc.poll()
@@ -542,11 +544,12 @@ class Daemon:
         assert rc == 0, "crisisd exited %d after SIGTERM" % rc
 
     def kill(self):
-        """SIGKILL the daemon (no checks)."""
-        if self.proc is not None and not self.stopped:
-            self.stopped = True
+        """SIGKILL the daemon if it runs (no checks)."""
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self.proc is not None and not self.stopped:
+            self.stopped = True
             self.log.close()
 
     def alive(self):
