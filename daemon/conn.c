@@ -607,6 +607,19 @@ conn_send(struct conn *c, const char *line)
 	return 0;
 }
 
+/* Write queued output now (plain TCP); the write event does the rest. */
+void
+conn_push(struct conn *c)
+{
+	struct evbuffer *out;
+
+	if (c->tls || c->state != CONN_OPEN)
+		return;
+	out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) > 0)
+		(void)evbuffer_write(out, bufferevent_getfd(c->bev));
+}
+
 /* Bytes queued and not yet handed to the kernel. */
 size_t
 conn_unsent(const struct conn *c)

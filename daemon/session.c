@@ -359,6 +359,12 @@ session_release(struct session *s, bool committed)
 		}
 		session_held_free(h);
 	}
+	/*
+	 * What waited for the commit leaves now: an offer or a reply does not
+	 * also wait for the rest of the next loop turn.
+	 */
+	if (rc == 0)
+		conn_push(s->conn);
 	return rc;
 }
 

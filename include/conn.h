@@ -89,6 +89,12 @@ int conn_send(struct conn *c, const char *line);
 
 /* Bytes queued but not yet written to the socket. */
 size_t conn_unsent(const struct conn *c);
+/*
+ * Hand what is queued to the kernel now, on a plain TCP connection, instead
+ * of at the write event of the next loop turn; whatever the socket does not
+ * take (or an error) is left to that write event.
+ */
+void conn_push(struct conn *c);
 
 /*
  * Send an error reply, stop reading, half-close once it is written and close
