@@ -338,13 +338,16 @@ engine_offer_end(struct offer *o, enum offer_end why, const char *reason,
 	}
 	free(o);
 	ct->dirty = true;
-	/* No longer rung for anything: waiting contacts may ring it now. */
-	if (c->noffers == 0)
-		engine_dirty_waiting();
-	/* Below the cap again: contacts walking the tiers may ring it. */
+	/*
+	 * Below the cap again: contacts walking the tiers may ring it (the
+	 * waiting ones without an offer among them).  Else, no longer rung
+	 * for anything: waiting contacts may ring it now.
+	 */
 	if (eng.conf->max_offers_per_clinician > 0 &&
 	    c->noffers + 1 == (size_t)eng.conf->max_offers_per_clinician)
 		engine_dirty_watchers();
+	else if (c->noffers == 0)
+		engine_dirty_waiting();
 	if (why == OFFER_EXPIRED && c->available &&
 	    c->missed >= eng.conf->max_missed_offers)
 		engine_clin_away(c, ct, now);

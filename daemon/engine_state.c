@@ -97,7 +97,7 @@ engine_roster_swap(struct roster *r, int64_t now)
 }
 
 /* Reload the roster if the store's version moved (or when forced). */
-void
+bool
 engine_roster_poll(bool force)
 {
 	int64_t version, now = util_now_ms();
@@ -105,12 +105,14 @@ engine_roster_poll(bool force)
 
 	if (store_roster_version(eng.st, &version) != STORE_OK) {
 		log_warnx("roster version: %s", store_error(eng.st));
-		return;
+		return false;
 	}
 	if (!force && eng.roster != NULL && version == eng.roster->version)
-		return;
-	if ((r = engine_roster_read(version, now)) != NULL)
-		engine_roster_swap(r, now);
+		return false;
+	if ((r = engine_roster_read(version, now)) == NULL)
+		return false;
+	engine_roster_swap(r, now);
+	return true;
 }
 
 /* Every second: a roster change made with crisisctl takes effect. */
@@ -371,13 +373,15 @@ engine_set_conf(const struct conf *conf)
 	eng.conf = conf;
 	policy_unref(eng.policy);
 	eng.policy = policy_from_conf(eng.st, conf, util_now_ms());
-	engine_roster_poll(true);
 	/*
 	 * Global routing settings (the offer cap) apply to every contact at
-	 * once, even when the roster could not be read again.
+	 * once: the roster swap routes them all again, and if the roster
+	 * could not be read, so does this.
 	 */
-	engine_dirty_all();
-	engine_settle(util_now_ms());
+	if (!engine_roster_poll(true)) {
+		engine_dirty_all();
+		engine_settle(util_now_ms());
+	}
 }
 
 /* The config in force. */

@@ -160,8 +160,11 @@ struct store *engine_store(void);
  * from the store, as after a restart (connections stay).
  */
 void engine_resync(void);
-/* Reload the roster now if the store says it changed (or force). */
-void engine_roster_poll(bool force);
+/*
+ * Reload the roster now if the store says it changed (or force); true if a
+ * new roster was taken (every contact was routed again).
+ */
+bool engine_roster_poll(bool force);
 
 /* Intake: a contact (replies queued or an error); abandon. */
 void engine_contact(struct session *s, const struct msg *m);
