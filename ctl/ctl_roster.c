@@ -7,10 +7,14 @@
  * durable.  The daemon notices roster changes through the triggers'
  * roster_version, so nothing here signals it.
  */
+#include <sys/types.h>
+
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -24,6 +28,13 @@
 
 /* Shifts one roster import may hold. */
 #define CTL_IMPORT_ROWS_MAX 100000
+/* Shifts of an import that its audit row lists (it counts them all). */
+#define CTL_IMPORT_AUDIT_SHIFTS 1000
+/*
+ * An import not done after an hour is abandoned, whatever its process: an
+ * import of CTL_IMPORT_ROWS_MAX shifts takes seconds.
+ */
+#define CTL_IMPORT_STALE_MS (3600LL * 1000)
 /* Longest clinician name and endpoint. */
 #define CTL_NAME_MAX_BYTES 128
 #define CTL_ENDPOINT_MAX_BYTES 512
@@ -135,7 +146,39 @@ ctl_roster_check_id(const struct ctl *ctl, const char *what, const char *id)
 	    what, id, PRINCIPAL_ID_MAX);
 }
 
-/* Create or migrate the database (opened with STORE_OPEN_MIGRATE) and say so.
+/* Has the process that started an import exited (on this host)? */
+static bool
+ctl_roster_import_gone(void *arg, long pid)
+{
+	(void)arg;
+	return pid <= 0 || (kill((pid_t)pid, 0) == -1 && errno == ESRCH);
+}
+
+/*
+ * Remove the shifts of imports that a killed crisisctl left unfinished
+ * (invisible, but taking room): those whose process is gone, or started
+ * over CTL_IMPORT_STALE_MS ago.
+ */
+static int
+ctl_roster_import_sweep(struct ctl *ctl)
+{
+	int dropped;
+
+	if (store_shift_import_sweep(ctl->store,
+	        ctl->now_ms - CTL_IMPORT_STALE_MS, ctl_roster_import_gone, NULL,
+	        &dropped) != STORE_OK)
+		return ctl_store_fail(ctl,
+		    "removing unfinished roster imports");
+	if (dropped > 0)
+		log_notice("removed the shifts of %d unfinished roster "
+		           "import%s",
+		    dropped, dropped == 1 ? "" : "s");
+	return CTL_OK;
+}
+
+/*
+ * Create or migrate the database (opened with STORE_OPEN_MIGRATE) and say
+ * so; remove what killed roster imports left behind.
  */
 int
 ctl_roster_init(struct ctl *ctl)
@@ -151,7 +194,7 @@ ctl_roster_init(struct ctl *ctl)
 		    STORE_SCHEMA_VERSION);
 	else
 		printf("%s is already at schema version %d\n", db, found);
-	return CTL_OK;
+	return ctl_roster_import_sweep(ctl);
 }
 
 /* principal add ID --role intake|supervisor: print its token. */
@@ -509,45 +552,82 @@ ctl_roster_import_read(struct ctl_import *imp, FILE *fp)
 	return rc;
 }
 
-/* What an import added, for the audit: the file and every shift. */
+/*
+ * What an import added, for the audit: the file, the import (its shifts
+ * carry its id in the database), how many, and the shifts themselves up to
+ * CTL_IMPORT_AUDIT_SHIFTS.  The audit row is written in the import's last,
+ * short transaction; every shift of a large file would make it megabytes.
+ */
 static json_t *
-ctl_roster_import_json(const struct ctl_import *imp)
+ctl_roster_import_json(const struct ctl_import *imp, int64_t id)
 {
-	json_t *shifts = json_array();
+	json_t *shifts = json_array(), *o;
+	size_t n = imp->nrows < CTL_IMPORT_AUDIT_SHIFTS
+	    ? imp->nrows
+	    : CTL_IMPORT_AUDIT_SHIFTS;
 
-	for (size_t i = 0; i < imp->nrows; i++)
+	for (size_t i = 0; i < n; i++)
 		json_array_append_new(shifts,
 		    ctl_roster_shift_json(&imp->rows[i]));
-	return json_pack("{s:s, s:o}", "file", imp->path, "shifts", shifts);
+	o = json_pack("{s:s, s:I, s:I, s:o}", "file", imp->path, "import",
+	    (json_int_t)id, "count", (json_int_t)imp->nrows, "shifts", shifts);
+	if (n < imp->nrows)
+		json_object_set_new(o, "shifts_not_listed",
+		    json_integer((json_int_t)(imp->nrows - n)));
+	return o;
 }
 
-/* Hand the shifts to the store in one transaction and commit. */
+/* Report a failed import: at the offending line if there is one. */
+static int
+ctl_roster_import_fail(struct ctl *ctl, const struct ctl_import *imp, long bad)
+{
+	if (bad >= 0 && (size_t)bad < imp->nrows)
+		log_error("%s:%ld: %s", imp->path, imp->lines[bad],
+		    store_error(ctl->store));
+	else
+		log_error("%s: %s", imp->path, store_error(ctl->store));
+	return CTL_FAIL;
+}
+
+/*
+ * Hand the shifts to the store, which stages them in short transactions,
+ * then commit the import's last one, marking it done, with its audit row.
+ * If that commit fails, the staged shifts are removed.
+ */
 static int
 ctl_roster_import_store(struct ctl *ctl, struct ctl_import *imp)
 {
-	long bad;
+	struct store_import si = { .source = imp->path,
+		.pid = (long)getpid(),
+		.started_ms = ctl->now_ms };
+	int rc;
 
 	for (size_t i = 0; i < imp->nrows; i++) {
 		if (i == 0 || imp->rows[i].tier != imp->rows[i - 1].tier)
 			ctl_roster_check_tier(ctl, imp->rows[i].tier);
 	}
-	if (store_shift_import(ctl->store, imp->rows, imp->nrows, &bad) !=
+	if ((rc = ctl_roster_import_sweep(ctl)) != CTL_OK)
+		return rc;
+	if (store_shift_import(ctl->store, &si, imp->rows, imp->nrows) !=
 	    STORE_OK) {
-		if (bad >= 0 && (size_t)bad < imp->nrows)
-			log_error("%s:%ld: %s", imp->path, imp->lines[bad],
-			    store_error(ctl->store));
-		else
-			log_error("%s: %s", imp->path, store_error(ctl->store));
 		store_rollback(ctl->store);
-		return CTL_FAIL;
+		return ctl_roster_import_fail(ctl, imp, si.bad_row);
 	}
-	if (ctl_audit_change(ctl, "change.roster", imp->path, NULL,
-	        ctl_roster_import_json(imp)) != CTL_OK)
-		return ctl_roster_fail(ctl);
-	return ctl_commit(ctl);
+	if ((rc = ctl_audit_change(ctl, "change.roster", imp->path, NULL,
+	         ctl_roster_import_json(imp, si.id))) == CTL_OK)
+		rc = ctl_commit(ctl);
+	if (rc != CTL_OK) {
+		store_rollback(ctl->store);
+		if (store_shift_import_drop(ctl->store, si.id) != STORE_OK)
+			ctl_store_fail(ctl, "removing the staged shifts");
+	}
+	return rc;
 }
 
-/* roster import FILE.csv ("-": stdin): all rows or none. */
+/*
+ * roster import FILE.csv ("-": stdin): all rows or none, staged in short
+ * transactions and visible all at once.
+ */
 int
 ctl_roster_import(struct ctl *ctl)
 {

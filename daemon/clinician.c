@@ -82,16 +82,20 @@ clin_eligible(const struct clin *c, int64_t now)
 }
 
 /*
- * Busy, or connected and in wrap-up: worth waiting for.  A busy clinician
- * counts even while its connection is down (after our restart, or a network
- * blip): it is on the call and comes back to complete it.
+ * Connected, and busy or in wrap-up: worth waiting for (CONTRACT §4 rule
+ * 4).  A busy clinician whose connection dropped is not: nobody can say
+ * when it comes back, and a caller must not wait out max_wait_ms for it.
+ * One that has not reconnected since our own restart still is: its call
+ * went on while we were down, and it is on its way back.
  */
 bool
 clin_waitable(const struct clin *c, int64_t now)
 {
-	return c->info != NULL &&
-	    (c->assigned != NULL ||
-	        (c->session != NULL && c->wrapup_until > now));
+	if (c->info == NULL)
+		return false;
+	if (c->session == NULL)
+		return c->assigned != NULL && !c->dropped;
+	return c->assigned != NULL || c->wrapup_until > now;
 }
 
 /* Take one clinician's count from the store's answer. */

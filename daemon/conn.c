@@ -80,6 +80,8 @@ struct conn {
 	struct bufferevent *bev;
 	struct event *hello_ev; /* until conn_hello_done(); then freed */
 	struct event *linger_ev; /* made when the connection starts to end */
+	struct event *drained_ev; /* calls cbs.drained from the loop */
+	bool want_drained; /* conn_notify_drained() asked */
 	struct conn_limits limits;
 	struct conn_cbs cbs;
 	void *data;
@@ -309,6 +311,26 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		conn_free(c);
 }
 
+/* Tell the owner the output drained, if it asked and it has. */
+static void
+conn_drained(struct conn *c)
+{
+	if (c->state != CONN_OPEN || !c->want_drained || conn_unsent(c) > 0)
+		return;
+	c->want_drained = false;
+	if (c->cbs.drained != NULL)
+		c->cbs.drained(c);
+}
+
+/* The loop's turn to tell the owner the output drained. */
+static void
+conn_drained_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_drained(arg);
+}
+
 /* The output drained: if we were ending, half-close now. */
 static void
 conn_write_cb(struct bufferevent *bev, void *arg)
@@ -318,6 +340,8 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	(void)bev;
 	if (c->state == CONN_DRAINING)
 		conn_half_close(c);
+	else
+		conn_drained(c);
 }
 
 /* The TLS handshake is done: note the client certificate, if any. */
@@ -417,6 +441,8 @@ conn_free(struct conn *c)
 	conn_hello_stop(c);
 	if (c->linger_ev != NULL)
 		event_free(c->linger_ev);
+	if (c->drained_ev != NULL)
+		event_free(c->drained_ev);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	free(c->why);
@@ -592,16 +618,16 @@ conn_send(struct conn *c, const char *line)
 	if (c->state != CONN_OPEN)
 		return -1;
 	out = bufferevent_get_output(c->bev);
-	if (evbuffer_add(out, line, strlen(line)) == -1 ||
-	    evbuffer_add(out, "\n", 1) == -1) {
-		conn_close_soon(c, "out of memory for output");
-		return -1;
-	}
 	unsent = evbuffer_get_length(out);
 	if (unsent > CONN_OUTPUT_MAX_BYTES) {
 		snprintf(why, sizeof why, "peer not reading (%zu bytes unsent)",
 		    unsent);
 		conn_close_soon(c, why);
+		return -1;
+	}
+	if (evbuffer_add(out, line, strlen(line)) == -1 ||
+	    evbuffer_add(out, "\n", 1) == -1) {
+		conn_close_soon(c, "out of memory for output");
 		return -1;
 	}
 	return 0;
@@ -618,6 +644,26 @@ conn_push(struct conn *c)
 	out = bufferevent_get_output(c->bev);
 	if (evbuffer_get_length(out) > 0)
 		(void)evbuffer_write(out, bufferevent_getfd(c->bev));
+	/* All of it went: no write event will come to say so. */
+	if (c->want_drained && evbuffer_get_length(out) == 0)
+		event_active(c->drained_ev, EV_TIMEOUT, 0);
+}
+
+/* Ask for the drained callback once the output is empty. */
+void
+conn_notify_drained(struct conn *c)
+{
+	if (c->state != CONN_OPEN)
+		return;
+	if (c->drained_ev == NULL) {
+		c->drained_ev = evtimer_new(bufferevent_get_base(c->bev),
+		    conn_drained_cb, c);
+		if (c->drained_ev == NULL)
+			fatalx("conn_notify_drained: out of memory");
+	}
+	c->want_drained = true;
+	if (conn_unsent(c) == 0)
+		event_active(c->drained_ev, EV_TIMEOUT, 0);
 }
 
 /* Bytes queued and not yet handed to the kernel. */

@@ -19,19 +19,30 @@
 
 #include "engine.h"
 #include "engine_int.h"
+#include "heard.h"
 #include "intake.h"
 #include "log.h"
+#include "results.h"
 #include "session.h"
 #include "store.h"
 #include "util.h"
 
 static void engine_timer_cb(evutil_socket_t, short, void *);
 
-/* Log a failed store write once per loop turn; the commit will fail too. */
+/* An overflow told to its gateway and not yet durably recorded. */
+struct engine_told {
+	char id[CONTACT_ID_MAX + 1];
+	UT_hash_handle hh;
+};
+
+static struct log_limit engine_write_limit;
+
+/* A failed store write; the turn's commit fails too, and says so at error. */
 void
 engine_store_failed(const char *what)
 {
-	log_warnx("store: %s: %s", what, store_error(eng.st));
+	log_limited(&engine_write_limit, LOG_LEVEL_WARNING, "store: %s: %s",
+	    what, store_error(eng.st));
 }
 
 /* Record an event in the timeline and show it to watching supervisors. */
@@ -191,6 +202,12 @@ engine_arm(struct contact *ct, int64_t now)
 		if (o->expires_at < at)
 			at = o->expires_at;
 	}
+	/*
+	 * While the store fails only the overflow deadline acts, once: the
+	 * retry timer routes the rest.
+	 */
+	if (eng.store_down && !eng.retrying)
+		at = engine_told(ct) ? INT64_MAX : ct->pos.deadline;
 	if (at == ct->timer_at && evtimer_pending(ct->timer, NULL))
 		return;
 	evtimer_del(ct->timer);
@@ -240,6 +257,7 @@ engine_offer_send(struct offer *o, int64_t now)
 	}
 	session_send_line(c->session, last.line);
 	o->sent = true;
+	heard_add(o->contact->id, c->id);
 }
 
 /* Make one offer of the plan. */
@@ -293,6 +311,8 @@ engine_offer_end(struct offer *o, enum offer_end why, const char *reason,
 	TAILQ_REMOVE(&ct->offers, o, by_contact);
 	TAILQ_REMOVE(&c->offers, o, by_clin);
 	c->noffers--;
+	if (o->sent)
+		heard_end(ct->id, c->id);
 	/*
 	 * When the contact leaves routing (accepted, taken, abandoned,
 	 * overflow) its state change drops all its stored offers at once.
@@ -407,24 +427,63 @@ engine_clin_away(struct clin *c, struct contact *cause, int64_t now)
 
 /* --- results for the intake --- */
 
-/* Store a result for the intake principal and push it where it can go. */
-void
-engine_push(struct contact *ct, json_t *msg)
+/* Has ct's gateway been told of its overflow before the record was made? */
+bool
+engine_told(const struct contact *ct)
 {
-	struct session *to = ct->origin;
+	struct engine_told *t;
+
+	HASH_FIND_STR(eng.told, ct->id, t);
+	return t != NULL;
+}
+
+/* Remember that ct's gateway heard its overflow, until it is on record. */
+static void
+engine_tell(const struct contact *ct)
+{
+	struct engine_told *t;
+
+	if (engine_told(ct))
+		return;
+	t = xcalloc(1, sizeof(*t));
+	strlcpy_(t->id, ct->id, sizeof(t->id));
+	HASH_ADD_STR(eng.told, id, t);
+}
+
+/*
+ * After a commit: an overflow whose contact is no longer live is on
+ * record; the others wait for the retry that records them.
+ */
+void
+engine_told_prune(bool all)
+{
+	struct engine_told *t, *tmp;
+
+	HASH_ITER (hh, eng.told, t, tmp) {
+		if (all || engine_find(t->id) == NULL) {
+			HASH_DEL(eng.told, t);
+			free(t);
+		}
+	}
+}
+
+/*
+ * Store a result for the intake principal and push it where it can go.  An
+ * urgent one (an overflow) leaves even if the commit fails, once.
+ */
+void
+engine_push(struct contact *ct, json_t *msg, bool urgent)
+{
 	char *text = json_dumps(msg, JSON_COMPACT);
-	int64_t seq = 0;
 
 	json_decref(msg);
 	if (text == NULL)
 		fatalx("engine_push: out of memory");
-	if (store_push_add(eng.st, ct->intake, ct->id, text, &seq) ==
-	    STORE_ERROR)
+	if (results_push(eng.st, ct->origin, ct->intake, ct->id, text, urgent,
+	        engine_told(ct)) == -1)
 		engine_store_failed("push");
-	if (to == NULL)
-		to = session_intake_latest(ct->intake);
-	if (to != NULL)
-		session_push(to, text, seq);
+	if (urgent)
+		engine_tell(ct);
 	free(text);
 }
 
@@ -458,7 +517,8 @@ engine_overflow(struct contact *ct, int64_t now)
 	    "contact %s overflowed to %s", ct->id, target);
 	engine_push(ct,
 	    json_pack("{s:s, s:s, s:s, s:s}", "type", "overflow", "contact",
-	        ct->id, "ref", ct->ref, "target", target));
+	        ct->id, "ref", ct->ref, "target", target),
+	    true);
 	engine_contact_remove(ct);
 }
 
@@ -641,6 +701,10 @@ engine_settle(int64_t now)
 		again = false;
 		for (ct = TAILQ_FIRST(&eng.queue); ct != NULL; ct = next) {
 			next = TAILQ_NEXT(ct, entry);
+			/* While the store fails, only deadlines act. */
+			if (ct->dirty && eng.store_down && !eng.retrying &&
+			    now < ct->pos.deadline)
+				continue;
 			if (ct->dirty) {
 				engine_route(ct, now);
 				again = true;
@@ -661,6 +725,15 @@ engine_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	ct->timer_at = 0;
+	if (eng.store_down) {
+		/* Only the overflow deadline acts until the store is back. */
+		ct->dirty = true;
+		if (now >= ct->pos.deadline)
+			engine_settle(now);
+		else
+			engine_arm(ct, now);
+		return;
+	}
 	/* At the overflow deadline offers are withdrawn as overflow, not
 	 * expired. */
 	for (o = TAILQ_FIRST(&ct->offers); now < ct->pos.deadline && o != NULL;

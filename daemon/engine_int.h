@@ -28,6 +28,19 @@ struct engine {
 	struct event *shift_timer; /* the next shift start or end */
 	int64_t last_recount;
 	int64_t last_gap_check;
+	/*
+	 * The store failed to commit and has not committed since: only
+	 * overflow deadlines act (the person before the record), and a timer
+	 * retries the rest with a backoff.
+	 */
+	bool store_down;
+	bool retrying; /* the retry timer is routing every contact */
+	bool reload_needed; /* the state could not be read back yet */
+	int64_t retry_ms;
+	int64_t down_since;
+	struct event *retry_timer;
+	/* Overflows told to a gateway whose record is not yet durable. */
+	struct engine_told *told;
 };
 
 extern struct engine eng;
@@ -50,7 +63,9 @@ void engine_clin_offers_end(struct clin *c, enum offer_end why,
 void
 engine_contact_offers_end(struct contact *ct, enum offer_end why, int64_t now);
 struct offer *engine_offer_of(struct contact *ct, const struct clin *c);
-void engine_push(struct contact *ct, json_t *msg);
+void engine_push(struct contact *ct, json_t *msg, bool urgent);
+bool engine_told(const struct contact *ct);
+void engine_told_prune(bool all);
 void engine_settle(int64_t now);
 void engine_timer_in(struct event *ev, int64_t ms);
 void engine_followup(struct contact *ct, const char *reason, int64_t now);

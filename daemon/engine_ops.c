@@ -13,6 +13,7 @@
 #include "engine_int.h"
 #include "intake.h"
 #include "log.h"
+#include "results.h"
 #include "session.h"
 #include "store.h"
 #include "util.h"
@@ -21,9 +22,73 @@
 static void
 engine_ack(struct session *s, json_t *id, const char *ref, const char *cid)
 {
-	session_ack(s, id,
+	session_reply(s, id,
 	    json_pack("{s:s, s:s, s:s}", "type", "queued", "ref", ref,
 	        "contact", cid));
+}
+
+/* The needs of a wire contact as stored: a compact JSON array (caller frees).
+ */
+static char *
+engine_needs_text(const struct msg_contact *mc)
+{
+	json_t *a = json_array();
+	char *text;
+
+	for (size_t i = 0; i < mc->nneeds; i++)
+		json_array_append_new(a, json_string(mc->needs[i]));
+	text = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	if (text == NULL)
+		fatalx("engine_needs_text: out of memory");
+	return text;
+}
+
+/*
+ * Has this principal sent this ref before?  The same fields again are the
+ * same contact: its id, and its result if still owed (1).  Other fields are
+ * another call under a reused ref: conflict, so the gateway routes that
+ * caller itself at once (1).  0 if the ref is new, -1 if it cannot be told.
+ */
+static int
+engine_contact_repeat(struct session *s, const struct msg *m)
+{
+	const struct msg_contact *mc = &m->u.contact;
+	struct store_contact want;
+	char cid[CONTACT_ID_MAX + 1];
+	bool same = false;
+	int rc;
+
+	memset(&want, 0, sizeof(want));
+	want.intake = session_principal(s);
+	want.ref = mc->ref;
+	want.channel = msg_channel_name(mc->channel);
+	want.risk = msg_risk_name(mc->risk);
+	want.caller = mc->caller;
+	want.patient = mc->patient;
+	want.program = mc->program;
+	want.language = mc->language;
+	want.needs = engine_needs_text(mc);
+	rc = store_contact_by_ref(eng.st, &want, cid, &same);
+	free((char *)want.needs);
+	if (rc == STORE_NOTFOUND)
+		return 0;
+	if (rc != STORE_OK) {
+		session_error(s, m->id, CODE_INTERNAL, "contact not stored: %s",
+		    store_error(eng.st));
+		return -1;
+	}
+	if (!same) {
+		log_contact(LOG_LEVEL_NOTICE, cid, NULL,
+		    "%s reused ref of contact %s for another call: conflict",
+		    session_principal(s), cid);
+		session_error(s, m->id, CODE_CONFLICT,
+		    "ref already names another contact");
+		return 1;
+	}
+	engine_ack(s, m->id, mc->ref, cid);
+	results_resend(eng.st, s, cid);
+	return 1;
 }
 
 /* Copy the wire contact into a new contact. */
@@ -94,22 +159,12 @@ engine_contact(struct session *s, const struct msg *m)
 {
 	const struct msg_contact *mc = &m->u.contact;
 	const char *intake = session_principal(s);
-	char cid[CONTACT_ID_MAX + 1], state[16];
 	int64_t now = util_now_ms();
 	struct contact *ct;
-	int rc;
 
-	rc = store_contact_by_ref(eng.st, intake, mc->ref, cid, state);
-	if (rc == STORE_OK) {
-		/* The same ref again: the same contact, never a second. */
-		engine_ack(s, m->id, mc->ref, cid);
+	/* The same ref again is never a second contact. */
+	if (engine_contact_repeat(s, m) != 0)
 		return;
-	}
-	if (rc != STORE_NOTFOUND) {
-		session_error(s, m->id, CODE_INTERNAL, "contact not stored: %s",
-		    store_error(eng.st));
-		return;
-	}
 	switch (intake_admit(intake, now, eng.conf->max_contacts_per_second,
 	    eng.conf->max_open_contacts)) {
 	case INTAKE_TOO_FAST:
@@ -272,7 +327,8 @@ engine_accept(struct session *s, struct clin *c, const struct msg *m)
 	engine_push(ct,
 	    json_pack("{s:s, s:s, s:s, s:s, s:o}", "type", "routed", "contact",
 	        ct->id, "ref", ct->ref, "clinician", c->id, "endpoint",
-	        endpoint != NULL ? json_string(endpoint) : json_null()));
+	        endpoint != NULL ? json_string(endpoint) : json_null()),
+	    false);
 	engine_settle(now);
 }
 
@@ -352,6 +408,7 @@ engine_clinician_connected(const char *id, struct session *s)
 		    "replaced by a new connection");
 	c->info = eng.roster != NULL ? roster_find(eng.roster, id) : NULL;
 	c->session = s;
+	c->dropped = false;
 	c->available = false;
 	return c;
 }
@@ -375,6 +432,7 @@ engine_clinician_disconnected(struct clin *c)
 
 	c->session = NULL;
 	c->available = false;
+	c->dropped = true;
 	if (eng.stopping)
 		return;
 	for (o = TAILQ_FIRST(&c->offers); o != NULL; o = next) {

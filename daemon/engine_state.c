@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "engine_int.h"
 #include "gaps.h"
+#include "heard.h"
 #include "intake.h"
 #include "log.h"
 #include "session.h"
@@ -22,6 +23,10 @@
 #define ENGINE_ROSTER_POLL_MS 1000
 #define ENGINE_RECOUNT_MS (60 * 1000)
 #define ENGINE_GAP_CHECK_MS (3600 * 1000)
+/* After a failed commit the store is tried again this soon, then slower. */
+#define ENGINE_RETRY_FIRST_MS 100
+#define ENGINE_RETRY_MAX_MS 1000
+static void engine_retry_cb(evutil_socket_t, short, void *);
 
 struct engine eng;
 
@@ -272,7 +277,9 @@ engine_init(struct event_base *base, struct store *st, const struct conf *conf,
 	eng.policy = policy_from_conf(st, conf, now);
 	eng.poll_timer = event_new(base, -1, EV_PERSIST, engine_poll_cb, NULL);
 	eng.shift_timer = evtimer_new(base, engine_shift_cb, NULL);
-	if (eng.poll_timer == NULL || eng.shift_timer == NULL) {
+	eng.retry_timer = evtimer_new(base, engine_retry_cb, NULL);
+	if (eng.poll_timer == NULL || eng.shift_timer == NULL ||
+	    eng.retry_timer == NULL) {
 		*cause = xstrdup("cannot create timers");
 		return -1;
 	}
@@ -310,27 +317,146 @@ engine_drop_contacts(void)
 	}
 }
 
-/* A commit failed: the store is the truth; read it back. */
+/* Is the offer of contact to clin live? */
+static bool
+engine_offer_live(const char *contact, const char *clin)
+{
+	return engine_offer_of(engine_find(contact), clin_find(clin)) != NULL;
+}
+
+/*
+ * After the state was read back: mark the offers that their clinicians
+ * heard of before, and send the others to those who can hear them now, so
+ * that no offer is sent twice for one failure.
+ */
+static void
+engine_heard_restore(int64_t now)
+{
+	struct offer *o;
+
+	heard_keep(engine_offer_live);
+	for (struct clin *c = clin_first(); c != NULL; c = clin_next(c)) {
+		TAILQ_FOREACH (o, &c->offers, by_clin) {
+			if (heard_has(o->contact->id, c->id))
+				o->sent = true;
+			else
+				engine_offer_send(o, now);
+		}
+	}
+}
+
+/* Drop the live state and read it back from the store; -1 if unreadable. */
+static int
+engine_reload(int64_t now)
+{
+	char *cause = NULL;
+
+	engine_drop_contacts();
+	if (engine_resume(&cause) == -1) {
+		log_error("%s; trying again", cause);
+		free(cause);
+		eng.reload_needed = true;
+		return -1;
+	}
+	eng.reload_needed = false;
+	engine_heard_restore(now);
+	engine_dirty_all();
+	return 0;
+}
+
+/* Try the store again after eng.retry_ms, slower each time it fails. */
+static void
+engine_retry_arm(void)
+{
+	engine_timer_in(eng.retry_timer, eng.retry_ms);
+	eng.retry_ms *= 2;
+	if (eng.retry_ms > ENGINE_RETRY_MAX_MS)
+		eng.retry_ms = ENGINE_RETRY_MAX_MS;
+}
+
+/*
+ * The store failed: route everything again, and prove with a small write
+ * that it takes writes; the turn's commit says whether it is back.
+ */
+static void
+engine_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int64_t now = util_now_ms();
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (eng.stopping)
+		return;
+	if (eng.reload_needed && engine_reload(now) == -1) {
+		engine_retry_arm();
+		return;
+	}
+	eng.retrying = true;
+	(void)store_alive(eng.st, now);
+	/*
+	 * Clinicians who went away while the store failed (their reply was
+	 * "internal") decline again what the store gave back to them.
+	 */
+	for (struct clin *c = clin_first(); c != NULL; c = clin_next(c)) {
+		if (c->session != NULL && !c->available)
+			engine_clin_offers_end(c, OFFER_DECLINED, "away", now);
+	}
+	engine_dirty_all();
+	engine_settle(now);
+	eng.retrying = false;
+}
+
+/*
+ * A commit failed: the store is the truth, so the live state is read back
+ * from it, as after a restart (connections stay), and until a commit
+ * succeeds only overflow deadlines act.
+ */
 void
 engine_resync(void)
 {
 	int64_t now = util_now_ms();
-	char *cause = NULL;
-	struct offer *o;
 
-	engine_drop_contacts();
-	if (engine_resume(&cause) == -1) {
-		log_error("%s", cause);
-		free(cause);
+	if (!eng.store_down) {
+		eng.store_down = true;
+		eng.down_since = now;
+		eng.retry_ms = ENGINE_RETRY_FIRST_MS;
 	}
-	for (struct clin *c = clin_first(); c != NULL; c = clin_next(c)) {
-		if (c->session == NULL || !c->available)
-			continue;
-		TAILQ_FOREACH (o, &c->offers, by_clin)
-			engine_offer_send(o, now);
+	/* Resuming arms each contact for its overflow deadline alone. */
+	(void)engine_reload(now);
+	if (!evtimer_pending(eng.retry_timer, NULL))
+		engine_retry_arm();
+}
+
+/*
+ * The turn's commit is done.  After a failure, read the state back; after
+ * a success that ends a failure, route everything again.  True if that
+ * queued writes or lines the loop should flush now.
+ */
+bool
+engine_committed(bool ok, bool wrote)
+{
+	int64_t now = util_now_ms();
+
+	if (eng.stopping)
+		return false;
+	heard_committed(ok);
+	if (!ok) {
+		engine_resync();
+		return false;
 	}
+	if (!wrote)
+		return false;
+	engine_told_prune(false);
+	if (!eng.store_down)
+		return false;
+	eng.store_down = false;
+	evtimer_del(eng.retry_timer);
+	log_notice("database takes writes again after %lld ms",
+	    (long long)(now - eng.down_since));
 	engine_dirty_all();
 	engine_settle(now);
+	return true;
 }
 
 /* Free everything (shutdown; the store keeps the truth). */
@@ -347,6 +473,10 @@ engine_free(void)
 		event_free(eng.poll_timer);
 	if (eng.shift_timer != NULL)
 		event_free(eng.shift_timer);
+	if (eng.retry_timer != NULL)
+		event_free(eng.retry_timer);
+	engine_told_prune(true);
+	heard_free_all();
 	free(eng.cands);
 	free(eng.cand_clins);
 	free(eng.offers);
@@ -364,6 +494,7 @@ engine_stop(void)
 		evtimer_del(ct->timer);
 	evtimer_del(eng.shift_timer);
 	evtimer_del(eng.poll_timer);
+	evtimer_del(eng.retry_timer);
 }
 
 /* A reloaded config: new contacts get the new policy, old ones keep theirs. */
@@ -414,85 +545,4 @@ engine_connected_clinicians(void)
 	for (struct clin *c = clin_first(); c != NULL; c = clin_next(c))
 		n += c->session != NULL;
 	return n;
-}
-
-/* The tiers in a mask as a JSON array. */
-static json_t *
-engine_tiers_json(uint32_t tiers)
-{
-	json_t *a = json_array();
-
-	for (int t = 1; t <= ROSTER_TIER_MAX; t++) {
-		if (tiers & (UINT32_C(1) << t))
-			json_array_append_new(a, json_integer(t));
-	}
-	return a;
-}
-
-/* One contact as a supervisor sees it live (no caller identity). */
-static json_t *
-engine_contact_json(const struct contact *ct, int64_t now)
-{
-	char at[RFC3339_MAX];
-	json_t *o, *offers = json_array();
-	struct offer *of;
-
-	TAILQ_FOREACH (of, &ct->offers, by_contact)
-		json_array_append_new(offers,
-		    json_pack("{s:s, s:i, s:I}", "clinician", of->clin->id,
-		        "tier", of->tier, "expires_in_ms",
-		        (json_int_t)(of->expires_at - now)));
-	util_format_rfc3339(ct->queued_at, at);
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o}", "contact",
-	    ct->id, "ref", ct->ref, "risk", msg_risk_name(ct->risk), "channel",
-	    msg_channel_name(ct->channel), "state",
-	    contact_state_name(ct->state), "queued_at", at, "waited_ms",
-	    (json_int_t)(now - ct->queued_at), "offers", offers);
-	json_object_set_new(o, "stage",
-	    json_string(route_stage_name(ct->pos.stage)));
-	if (ct->pos.stage == ROUTE_TIER)
-		json_object_set_new(o, "tier",
-		    json_integer(ct->policy->tiers[ct->pos.tier_index].tier));
-	if (ct->program != NULL)
-		json_object_set_new(o, "program", json_string(ct->program));
-	if (ct->assigned != NULL)
-		json_object_set_new(o, "clinician",
-		    json_string(ct->assigned->id));
-	return o;
-}
-
-/* Open contacts and connected clinicians, for a supervisor's snapshot. */
-json_t *
-engine_snapshot(int64_t now)
-{
-	json_t *contacts = json_array(), *clinicians = json_array(), *o;
-	json_t *followups;
-	struct contact *ct;
-
-	TAILQ_FOREACH (ct, &eng.queue, entry)
-		json_array_append_new(contacts, engine_contact_json(ct, now));
-	for (struct clin *c = clin_first(); c != NULL; c = clin_next(c)) {
-		if (c->session == NULL)
-			continue;
-		o = json_pack("{s:s, s:s, s:o, s:I}", "clinician", c->id,
-		    "status", clin_status_name(c, now), "tiers",
-		    engine_tiers_json(c->info != NULL
-		            ? roster_oncall_tiers(c->info, now)
-		            : 0),
-		    "offers", (json_int_t)c->noffers);
-		if (c->info != NULL && c->info->name != NULL)
-			json_object_set_new(o, "name",
-			    json_string(c->info->name));
-		if (c->assigned != NULL)
-			json_object_set_new(o, "contact",
-			    json_string(c->assigned->id));
-		json_array_append_new(clinicians, o);
-	}
-	followups = store_review_followups_open(eng.st);
-	if (followups == NULL) {
-		log_warnx("snapshot: follow-ups: %s", store_error(eng.st));
-		followups = json_array();
-	}
-	return json_pack("{s:s, s:o, s:o, s:o}", "type", "snapshot", "contacts",
-	    contacts, "clinicians", clinicians, "followups", followups);
 }

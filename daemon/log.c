@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 #define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
@@ -164,6 +165,39 @@ log_contact(enum log_level level, const char *contact, const char *clinician,
 	va_start(ap, fmt);
 	log_emit(level, contact, clinician, NULL, fmt, ap);
 	va_end(ap);
+}
+
+/* Milliseconds on the monotonic clock, for the log limits. */
+static long long
+log_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Log a repeating cause at most once per window, counting the rest. */
+void
+log_limited(struct log_limit *ll, enum log_level level, const char *fmt, ...)
+{
+	long long now = log_monotonic_ms();
+	char suffix[96];
+	va_list ap;
+
+	if (level > log_level)
+		return;
+	if (now < ll->window_end_ms) {
+		ll->held_back++;
+		return;
+	}
+	snprintf(suffix, sizeof(suffix), "%lu more like it in the last minute",
+	    ll->held_back);
+	va_start(ap, fmt);
+	log_emit(level, NULL, NULL, ll->held_back > 0 ? suffix : NULL, fmt, ap);
+	va_end(ap);
+	ll->held_back = 0;
+	ll->window_end_ms = now + LOG_LIMIT_WINDOW_MS;
 }
 
 /* Log an error with errno's text and exit 1. */

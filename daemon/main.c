@@ -2,9 +2,10 @@
  * main.c: crisisd's start, loop and stop.
  *
  * The loop runs one libevent turn at a time and ends each turn with
- * session_flush(): every store write of the turn is committed in one
+ * main_flush(): every store write of the turn is committed in one
  * transaction (group commit), and only then do the replies and pushes that
- * depend on those writes leave.
+ * depend on those writes leave (outbox.c).  What a failed commit means for
+ * the daemon's state is the engine's to decide, told from here.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -19,7 +20,9 @@
 #include "engine.h"
 #include "listen.h"
 #include "log.h"
+#include "lockfile.h"
 #include "notify.h"
+#include "outbox.h"
 #include "proto.h"
 #include "session.h"
 #include "store.h"
@@ -36,10 +39,36 @@ static struct {
 	struct conf *conf;
 	struct store *st;
 	struct listener *listener;
+	struct lockfile *lock;
 	struct event *sigs[3];
 	bool stopping;
 	size_t last_open, last_clinicians;
 } d;
+
+static struct log_limit main_commit_limit;
+
+/*
+ * End of a loop turn: commit, release, and tell the engine how the commit
+ * went.  A recovery from a failed store routes everything again, which is
+ * flushed at once rather than at the next event.
+ */
+static void
+main_flush(void)
+{
+	for (int round = 0; round < 3; round++) {
+		int rc = outbox_flush(d.st);
+		bool ok = rc >= 0;
+
+		if (!ok)
+			log_limited(&main_commit_limit, LOG_LEVEL_ERROR,
+			    "database commit failed: %s; replies that needed "
+			    "it get \"internal\", overflows still go out, and "
+			    "the database is tried again",
+			    store_error(d.st));
+		if (!engine_committed(ok, rc == 1))
+			break;
+	}
+}
 
 /* Print the usage to f. */
 static void
@@ -220,6 +249,9 @@ main_start(const char *path)
 	signal(SIGPIPE, SIG_IGN);
 	d.base = main_event_base();
 	main_watch_signals();
+	/* One daemon per database: before any contact is read or written. */
+	if ((d.lock = lockfile_take(d.conf->database, &cause)) == NULL)
+		fatalx("%s", cause);
 	d.st = store_open(d.conf->database, STORE_OPEN_DAEMON, &cause);
 	if (d.st == NULL || store_check(d.st, &cause) == -1)
 		fatalx("database %s: %s", d.conf->database, cause);
@@ -227,10 +259,11 @@ main_start(const char *path)
 	log_info("database %s: schema %d, journal_mode wal, synchronous full, "
 	         "quick_check ok",
 	    d.conf->database, STORE_SCHEMA_VERSION);
-	if (engine_init(d.base, d.st, d.conf, &cause) == -1)
-		fatalx("%s", cause);
-	if (session_flush() == -1)
-		fatalx("database %s: cannot write", d.conf->database);
+	/*
+	 * The sockets before the contacts: a daemon that cannot serve must
+	 * not resume and route contacts first.  Nothing is accepted until the
+	 * loop runs.
+	 */
 	proto_set_limits(d.conf->max_line_bytes, d.conf->hello_timeout_ms);
 	d.listener = listen_open(d.base, d.conf->listen, d.conf->nlisten,
 	    proto_accept_cb, d.base, &cause);
@@ -238,6 +271,11 @@ main_start(const char *path)
 	    listen_add_tls(d.listener, &d.conf->tls, &cause) == -1)
 		fatalx("%s", cause);
 	listen_set_max_connections(d.listener, (size_t)d.conf->max_connections);
+	if (engine_init(d.base, d.st, d.conf, &cause) == -1)
+		fatalx("%s", cause);
+	if (outbox_flush(d.st) == -1)
+		fatalx("database %s: cannot write: %s", d.conf->database,
+		    store_error(d.st));
 }
 
 /* Stop: no new connections, commit what is in flight, close, free. */
@@ -250,19 +288,21 @@ main_stop(void)
 	listen_close(d.listener);
 	d.listener = NULL;
 	engine_stop();
-	session_flush();
+	main_flush();
 	/* Replies already committed still reach their peers. */
 	session_finish_all("daemon stopping");
 	while (session_count() > 0 && util_now_ms() < deadline) {
 		if (event_base_loop(d.base, EVLOOP_ONCE) == -1)
 			break;
-		session_flush();
+		main_flush();
 	}
 	session_close_all("daemon stopping");
-	session_flush();
+	main_flush();
+	proto_free();
 	engine_free();
 	notify_watchdog_stop();
 	store_close(d.st);
+	lockfile_release(d.lock);
 	for (size_t i = 0; i < 3; i++)
 		event_free(d.sigs[i]);
 	event_base_free(d.base);
@@ -319,7 +359,7 @@ main(int argc, char **argv)
 	while (!d.stopping) {
 		if (event_base_loop(d.base, EVLOOP_ONCE) == -1)
 			fatalx("event loop failed");
-		session_flush();
+		main_flush();
 		main_status();
 	}
 	main_stop();

@@ -33,6 +33,7 @@ static const char *const msg_type_names[MSG_TYPE_COUNT] = {
 	[MSG_COMPLETE] = "complete",
 	[MSG_WATCH] = "watch",
 	[MSG_SNAPSHOT] = "snapshot",
+	[MSG_ACK] = "ack",
 };
 
 /* Roles are bits; the holes (none, combinations) have no wire name. */
@@ -107,6 +108,7 @@ static int (*const msg_decoders[MSG_TYPE_COUNT])(json_t *, struct msg *,
 	[MSG_COMPLETE] = msg_decode_complete,
 	[MSG_WATCH] = msg_decode_empty,
 	[MSG_SNAPSHOT] = msg_decode_empty,
+	[MSG_ACK] = msg_decode_ref,
 };
 
 /* The name at index i of a name table, or "invalid" for a hole. */
@@ -483,7 +485,7 @@ msg_decode_contact(json_t *o, struct msg *m, struct msg_error *err)
 	return msg_needs(o, c, err);
 }
 
-/* abandon, accept: the contact id alone. */
+/* abandon, ack, accept: the contact id alone. */
 static int
 msg_decode_ref(json_t *o, struct msg *m, struct msg_error *err)
 {

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "msg.h"
 #include "proto.h"
+#include "results.h"
 #include "session.h"
 #include "store.h"
 #include "token.h"
@@ -28,6 +29,9 @@
 static void proto_ping(struct session *, const struct msg *);
 static void proto_contact(struct session *, const struct msg *);
 static void proto_abandon(struct session *, const struct msg *);
+static void proto_ack(struct session *, const struct msg *);
+static void
+proto_dispatch(struct conn *, struct session *, const char *, size_t);
 static void proto_status(struct session *, const struct msg *);
 static void proto_accept(struct session *, const struct msg *);
 static void proto_decline(struct session *, const struct msg *);
@@ -43,6 +47,7 @@ static const struct proto_handler {
 	{ MSG_PING, ROLE_ANY, proto_ping },
 	{ MSG_CONTACT, ROLE_INTAKE, proto_contact },
 	{ MSG_ABANDON, ROLE_INTAKE, proto_abandon },
+	{ MSG_ACK, ROLE_INTAKE, proto_ack },
 	{ MSG_STATUS, ROLE_CLINICIAN, proto_status },
 	{ MSG_ACCEPT, ROLE_CLINICIAN, proto_accept },
 	{ MSG_DECLINE, ROLE_CLINICIAN, proto_decline },
@@ -70,6 +75,13 @@ static void
 proto_abandon(struct session *s, const struct msg *m)
 {
 	engine_abandon(s, m);
+}
+
+/* An intake acknowledges a result it acted on. */
+static void
+proto_ack(struct session *s, const struct msg *m)
+{
+	results_ack(engine_store(), s, m->id, m->u.ref.contact, util_now_ms());
 }
 
 /* A clinician's status. */
@@ -124,22 +136,159 @@ proto_watch(struct session *s, const struct msg *m)
 	log_info("supervisor %s watching", session_principal(s));
 }
 
-/* A supervisor's snapshot of open contacts and connected clinicians. */
+/*
+ * Snapshots being built, a slice of contacts per loop turn, and the zero
+ * timer that takes the next slice after the loop has polled its sockets.
+ */
+#define PROTO_SNAPSHOT_SLICE 500
+static struct {
+	struct session **sessions;
+	size_t n, cap;
+	struct event *ev;
+	struct event_base *base;
+} proto_builds;
+
+static void proto_builds_cb(evutil_socket_t, short, void *);
+
+/* Take the next slices of the snapshots being built at the next turn. */
 static void
-proto_snapshot(struct session *s, const struct msg *m)
+proto_builds_arm(void)
 {
+	struct timeval tv = { 0, 0 };
+
+	if (proto_builds.ev == NULL) {
+		proto_builds.ev =
+		    evtimer_new(proto_builds.base, proto_builds_cb, NULL);
+		if (proto_builds.ev == NULL)
+			fatalx("snapshot timer: out of memory");
+	}
+	evtimer_add(proto_builds.ev, &tv);
+}
+
+/* Forget a session's build (it is done, or its connection closed). */
+static void
+proto_builds_remove(struct session *s)
+{
+	for (size_t i = 0; i < proto_builds.n; i++) {
+		if (proto_builds.sessions[i] == s) {
+			proto_builds.sessions[i] =
+			    proto_builds.sessions[--proto_builds.n];
+			return;
+		}
+	}
+}
+
+/* A snapshot is built: queue it, and hear when it has been written. */
+static void
+proto_snapshot_done(struct session *s, json_t *id, int64_t now)
+{
+	struct session_snapshot *snap = session_snapshot(s);
+	char *line = engine_snapshot_finish(snap->build, now);
+
+	snap->build = NULL;
+	/* Built from memory and reads: it needs no commit. */
+	session_request_begin(s);
+	session_reply_text(s, id, line);
+	session_request_end(s, false);
+	session_notify_drained(s);
+}
+
+/* The next slice of every snapshot being built. */
+static void
+proto_builds_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int64_t now = util_now_ms();
+	size_t i = 0;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	while (i < proto_builds.n) {
+		struct session *s = proto_builds.sessions[i];
+		struct session_snapshot *snap = session_snapshot(s);
+
+		if (!engine_snapshot_step(snap->build, PROTO_SNAPSHOT_SLICE,
+		        now)) {
+			i++;
+			continue;
+		}
+		proto_snapshot_done(s, snap->id, now);
+		json_decref(snap->id);
+		snap->id = NULL;
+		proto_builds_remove(s);
+	}
+	if (proto_builds.n > 0)
+		proto_builds_arm();
+}
+
+/*
+ * Start a snapshot (audited as read); the next request on this connection
+ * waits until this one is written.  A small one is done at once.
+ */
+static void
+proto_snapshot_send(struct session *s, json_t *id)
+{
+	struct session_snapshot *snap = session_snapshot(s);
 	int64_t now = util_now_ms();
 
 	proto_audit(s, "read.snapshot", now);
-	session_reply(s, m->id, engine_snapshot(now));
+	snap->busy = true;
+	snap->build = engine_snapshot_start(id);
+	if (engine_snapshot_step(snap->build, PROTO_SNAPSHOT_SLICE, now)) {
+		proto_snapshot_done(s, id, now);
+		return;
+	}
+	json_decref(snap->id);
+	snap->id = json_incref(id);
+	if (proto_builds.n == proto_builds.cap) {
+		proto_builds.cap =
+		    proto_builds.cap == 0 ? 8 : proto_builds.cap * 2;
+		proto_builds.sessions = xreallocarray(proto_builds.sessions,
+		    proto_builds.cap, sizeof(*proto_builds.sessions));
+	}
+	proto_builds.sessions[proto_builds.n++] = s;
+	proto_builds_arm();
 }
 
-/* Send one stored push to a newly welcomed intake. */
-static int
-proto_pending_push(void *arg, int64_t seq, const char *message)
+/*
+ * A supervisor's snapshot of open contacts and connected clinicians.  While
+ * one is still being built or written, further requests get one reply after
+ * it (with the last one's id): a client that pipelines them costs two
+ * snapshots, not one each.
+ */
+static void
+proto_snapshot(struct session *s, const struct msg *m)
 {
-	session_push(arg, message, seq);
-	return 0;
+	struct session_snapshot *snap = session_snapshot(s);
+
+	if (!snap->busy) {
+		proto_snapshot_send(s, m->id);
+		return;
+	}
+	snap->wanted = true;
+	json_decref(snap->wanted_id);
+	snap->wanted_id = json_incref(m->id);
+}
+
+/* A snapshot was written out: send the one asked for meanwhile, if any. */
+static void
+proto_snapshot_drained(struct session *s)
+{
+	struct session_snapshot *snap = session_snapshot(s);
+	struct store *st = engine_store();
+	uint64_t writes = store_write_count(st);
+	json_t *id;
+
+	snap->busy = false;
+	if (!snap->wanted)
+		return;
+	snap->wanted = false;
+	id = snap->wanted_id;
+	snap->wanted_id = NULL;
+	session_request_begin(s);
+	proto_snapshot_send(s, id);
+	session_request_end(s, store_write_count(st) != writes);
+	json_decref(id);
 }
 
 /*
@@ -189,11 +338,9 @@ proto_hello(struct session *s, const struct msg *m)
 		    conn_peer_cert_cn(session_conn(s)));
 	if (c != NULL)
 		engine_clinician_welcomed(c);
-	if (h->role == ROLE_INTAKE &&
-	    store_push_pending(st, h->principal, proto_pending_push, s) !=
-	        STORE_OK)
-		log_warnx("pending results for %s: %s", h->principal,
-		    store_error(st));
+	/* Results still owed follow the welcome, a page at a time. */
+	if (h->role == ROLE_INTAKE)
+		results_welcome(st, s);
 }
 
 /* Find the handler of a message type. */
@@ -207,11 +354,43 @@ proto_handler(enum msg_type type)
 	return NULL;
 }
 
-/* One line from a connection. */
+/*
+ * One line from a connection, as one request: its replies depend on the
+ * batch's commit only if handling it wrote to the store.
+ */
 static void
 proto_line_cb(struct conn *c, const char *line, size_t len)
 {
 	struct session *s = conn_data(c);
+	struct store *st = engine_store();
+	uint64_t writes = store_write_count(st);
+
+	session_request_begin(s);
+	proto_dispatch(c, s, line, len);
+	/* The session is gone if the request closed its own connection. */
+	if (conn_data(c) == s)
+		session_request_end(s, store_write_count(st) != writes);
+}
+
+/* A connection's output drained, as its session asked. */
+static void
+proto_drained_cb(struct conn *c)
+{
+	struct session *s = conn_data(c);
+
+	if (s == NULL)
+		return;
+	if (session_role(s) == ROLE_INTAKE)
+		results_drained(engine_store(), s);
+	else if (session_snapshot(s)->busy &&
+	    session_snapshot(s)->build == NULL)
+		proto_snapshot_drained(s);
+}
+
+/* Decode one line and hand it to its handler. */
+static void
+proto_dispatch(struct conn *c, struct session *s, const char *line, size_t len)
+{
 	const struct proto_handler *h;
 	struct msg_error err;
 	struct msg m;
@@ -252,6 +431,17 @@ proto_closed_cb(struct conn *c, const char *why)
 	if (s == NULL)
 		return;
 	log_debug("%s: closed: %s", conn_peer(c), why);
+	if (session_clin(s) != NULL)
+		engine_clinician_disconnected(session_clin(s));
+	if (session_role(s) == ROLE_INTAKE) {
+		engine_intake_disconnected(s);
+		results_closed(s);
+	}
+	if (session_snapshot(s)->build != NULL) {
+		proto_builds_remove(s);
+		engine_snapshot_free(session_snapshot(s)->build);
+		session_snapshot(s)->build = NULL;
+	}
 	session_free(s);
 	conn_set_data(c, NULL);
 }
@@ -259,6 +449,7 @@ proto_closed_cb(struct conn *c, const char *why)
 static const struct conn_cbs proto_conn_cbs = {
 	proto_line_cb,
 	proto_closed_cb,
+	proto_drained_cb,
 };
 
 static struct conn_limits proto_limits;
@@ -271,12 +462,24 @@ proto_set_limits(size_t max_line_bytes, int64_t hello_timeout_ms)
 	proto_limits.hello_timeout_ms = hello_timeout_ms;
 }
 
+/* Free the snapshot builds' list and timer (every connection is closed). */
+void
+proto_free(void)
+{
+	if (proto_builds.ev != NULL)
+		event_free(proto_builds.ev);
+	free(proto_builds.sessions);
+	memset(&proto_builds, 0, sizeof(proto_builds));
+}
+
 /* A new connection from a listener. */
 void
 proto_accept_cb(int fd, void *arg)
 {
 	struct event_base *base = arg;
 	struct conn *c = conn_new(base, fd, &proto_limits, &proto_conn_cbs);
+
+	proto_builds.base = base;
 
 	if (c != NULL)
 		session_new(c);

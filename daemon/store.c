@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -29,8 +30,14 @@
 _Static_assert(nitems(store_migrations) == STORE_SCHEMA_VERSION,
     "one migration per schema version");
 
-/* How long a write waits for another process's write lock. */
+/*
+ * How long a write waits for another process's write lock: crisisctl
+ * waits out the daemon's short batches; the daemon's event loop never
+ * waits long (CONTRACT §5), as every timer and connection waits with it.
+ * A batch that cannot get the lock in time fails, and is retried.
+ */
 #define STORE_BUSY_TIMEOUT_MS 5000
+#define STORE_DAEMON_BUSY_TIMEOUT_MS 100
 
 /*
  * Without the checkpointer thread (crisisctl, or an SQLite built without
@@ -77,8 +84,8 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	[STORE_STMT_PATIENT_PRIMARY] =
 	    "SELECT primary_clinician FROM patients WHERE id = ?1",
 	[STORE_STMT_SHIFT_INSERT] =
-	    "INSERT INTO shifts(clinician, tier, start_at, end_at)"
-	    " VALUES (?1, ?2, ?3, ?4)",
+	    "INSERT INTO shifts(clinician, tier, start_at, end_at, import)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[STORE_STMT_ROSTER_VERSION] =
 	    "SELECT value FROM meta WHERE key = 'roster_version'",
 	[STORE_STMT_ROSTER_CLINICIANS] =
@@ -86,7 +93,31 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	    " ORDER BY id",
 	[STORE_STMT_ROSTER_SHIFTS] =
 	    "SELECT clinician, tier, start_at, end_at FROM shifts"
-	    " WHERE end_at > ?1 ORDER BY clinician, start_at, id",
+	    " WHERE " STORE_SHIFT_VISIBLE " AND end_at > ?1"
+	    " ORDER BY clinician, start_at, id",
+	[STORE_STMT_SHIFT_CLINICIAN] = "SELECT 1 FROM clinicians WHERE id = ?1",
+	[STORE_STMT_SHIFT_IMPORT_BEGIN] =
+	    "INSERT INTO roster_imports(source, pid, shift_count, started_at)"
+	    " VALUES (?1, ?2, ?3, ?4)",
+	[STORE_STMT_SHIFT_IMPORT_DONE] =
+	    "UPDATE roster_imports SET done_at = ?2"
+	    " WHERE id = ?1 AND done_at IS NULL AND dropped_at IS NULL",
+	[STORE_STMT_SHIFT_IMPORT_CLAIM] =
+	    "UPDATE roster_imports SET dropped_at = ?2"
+	    " WHERE id = ?1 AND done_at IS NULL AND dropped_at IS NULL",
+	/* Only a dropped import, which can never be done, loses shifts. */
+	[STORE_STMT_SHIFT_IMPORT_REMOVE] =
+	    "DELETE FROM shifts WHERE id IN"
+	    " (SELECT id FROM shifts WHERE import = ?1 LIMIT ?2)"
+	    " AND EXISTS (SELECT 1 FROM roster_imports"
+	    " WHERE id = ?1 AND dropped_at IS NOT NULL)",
+	[STORE_STMT_SHIFT_IMPORT_FORGET] =
+	    "DELETE FROM roster_imports WHERE id = ?1"
+	    " AND dropped_at IS NOT NULL"
+	    " AND NOT EXISTS (SELECT 1 FROM shifts WHERE import = ?1)",
+	[STORE_STMT_SHIFT_IMPORT_UNFINISHED] =
+	    "SELECT id, pid, started_at, dropped_at IS NOT NULL"
+	    " FROM roster_imports WHERE done_at IS NULL ORDER BY id",
 
 	[STORE_STMT_CONTACT_INSERT] =
 	    "INSERT INTO contacts(id, intake, ref, channel, risk, caller,"
@@ -94,8 +125,11 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	    " queued_at, deadline_at, assigned_at, closed_at, policy_version)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
 	    " ?14, ?15, ?16, ?17, ?18)",
+	/* The third column: are the contact fields the same as ?3..?9? */
 	[STORE_STMT_CONTACT_BY_REF] =
-	    "SELECT id, state FROM contacts WHERE intake = ?1 AND ref = ?2",
+	    "SELECT id, channel IS ?3 AND risk IS ?4 AND caller IS ?5"
+	    " AND patient IS ?6 AND program IS ?7 AND language IS ?8"
+	    " AND needs IS ?9 FROM contacts WHERE intake = ?1 AND ref = ?2",
 	[STORE_STMT_CONTACT_STATE] =
 	    "SELECT state, intake FROM contacts WHERE id = ?1",
 	[STORE_STMT_CONTACT_SET_STATE] =
@@ -125,12 +159,20 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	    "DELETE FROM offers WHERE contact = ?1 AND clinician = ?2",
 	[STORE_STMT_PUSH_INSERT] =
 	    "INSERT INTO pushes(intake, contact, message) VALUES (?1, ?2, ?3)",
-	[STORE_STMT_PUSH_DELIVERED] =
-	    "UPDATE pushes SET delivered_at = coalesce(delivered_at, ?2)"
-	    " WHERE seq = ?1",
+	[STORE_STMT_PUSH_ACK] =
+	    "UPDATE pushes SET acked_at = ?3"
+	    " WHERE contact = ?2 AND intake = ?1 AND acked_at IS NULL",
 	[STORE_STMT_PUSH_PENDING] =
 	    "SELECT seq, message FROM pushes"
-	    " WHERE intake = ?1 AND delivered_at IS NULL ORDER BY seq",
+	    " WHERE intake = ?1 AND acked_at IS NULL AND seq > ?2"
+	    " ORDER BY seq LIMIT ?3",
+	[STORE_STMT_PUSH_UNACKED] =
+	    "SELECT seq, message FROM pushes"
+	    " WHERE contact = ?1 AND intake = ?2 AND acked_at IS NULL"
+	    " ORDER BY seq",
+	[STORE_STMT_ALIVE] =
+	    "INSERT INTO meta(key, value) VALUES ('daemon_alive_at', ?1)"
+	    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
 	[STORE_STMT_RESUME_CONTACTS] =
 	    "SELECT id, intake, ref, channel, risk, caller, patient, program,"
 	    " language, needs, state, clinician, route, queued_at,"
@@ -198,6 +240,16 @@ store_set_error(struct store *st, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The batch is lost: keep the first reason for the failed commit to give. */
+static void
+store_lose_batch(struct store *st)
+{
+	if (!st->batch_lost)
+		memcpy(st->lost_why, st->error, sizeof st->lost_why);
+	st->batch = true;
+	st->batch_lost = true;
+}
+
 /* Record "what: <sqlite's message>" and return STORE_ERROR. */
 int
 store_fail(struct store *st, const char *what)
@@ -207,9 +259,9 @@ store_fail(struct store *st, const char *what)
 	 * whole transaction back, not just the statement: the batch is gone.
 	 */
 	if (st->batch && sqlite3_get_autocommit(st->db)) {
-		st->batch_lost = true;
 		store_set_error(st, "%s: %s (batch rolled back)", what,
 		    sqlite3_errmsg(st->db));
+		store_lose_batch(st);
 	} else
 		store_set_error(st, "%s: %s", what, sqlite3_errmsg(st->db));
 	return STORE_ERROR;
@@ -232,6 +284,7 @@ store_stmt(struct store *st, enum store_stmt_id id)
 sqlite3_stmt *
 store_write_stmt(struct store *st, enum store_stmt_id id)
 {
+	st->writes++;
 	if (store_batch_begin(st) != STORE_OK)
 		return NULL;
 	return store_stmt(st, id);
@@ -321,14 +374,24 @@ store_batch_begin(struct store *st)
 	if (st->batch && !st->batch_lost && !sqlite3_get_autocommit(st->db))
 		return STORE_OK;
 	if (st->batch) {
-		st->batch_lost = true;
-		store_set_error(st,
-		    "the batch was rolled back after an "
-		    "earlier error; commit or roll back first");
+		if (!st->batch_lost)
+			store_set_error(st,
+			    "the batch was rolled back after an "
+			    "earlier error; commit or roll back first");
+		store_lose_batch(st);
+		store_set_error(st, "batch lost: %s", st->lost_why);
 		return STORE_ERROR;
 	}
-	if (store_run(st, STORE_STMT_BEGIN, "begin") != STORE_OK)
+	st->writes++;
+	if (store_run(st, STORE_STMT_BEGIN, "begin") != STORE_OK) {
+		/*
+		 * The batch is open, and lost: the rest of the turn's writes
+		 * fail at once instead of each waiting out the busy timeout,
+		 * and the commit fails.
+		 */
+		store_lose_batch(st);
 		return STORE_ERROR;
+	}
 	st->batch = true;
 	return STORE_OK;
 }
@@ -394,6 +457,26 @@ store_batch_open(const struct store *st)
 	return st->batch;
 }
 
+/* Write attempts since the store was opened. */
+uint64_t
+store_write_count(const struct store *st)
+{
+	return st->writes;
+}
+
+/* Record that the daemon is alive: a write that proves the store works. */
+int
+store_alive(struct store *st, int64_t now)
+{
+	sqlite3_stmt *s;
+
+	if ((s = store_write_stmt(st, STORE_STMT_ALIVE)) == NULL)
+		return STORE_ERROR;
+	if (sqlite3_bind_int64(s, 1, now) != SQLITE_OK)
+		return store_fail(st, "alive");
+	return store_step_write(st, s, "alive");
+}
+
 /* Roll the open batch back, if any. */
 void
 store_rollback(struct store *st)
@@ -417,9 +500,12 @@ store_commit(struct store *st)
 	if (!st->batch)
 		return 0;
 	if (st->batch_lost || sqlite3_get_autocommit(st->db)) {
-		store_set_error(st,
-		    "commit: the batch was rolled back after "
-		    "an earlier error");
+		if (st->batch_lost)
+			store_set_error(st, "%s", st->lost_why);
+		else
+			store_set_error(st,
+			    "commit: the batch was rolled back after an "
+			    "earlier error");
 		store_rollback(st);
 		return -1;
 	}
@@ -468,16 +554,51 @@ store_user_version(struct store *st, int *version)
 	return STORE_OK;
 }
 
+/* Milliseconds on the monotonic clock. */
+static int64_t
+store_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The daemon's busy handler: look for the lock every millisecond, for at
+ * most STORE_DAEMON_BUSY_TIMEOUT_MS.  SQLite's own handler backs off to
+ * 25 ms and more between looks, and so can miss every short gap between
+ * another writer's transactions (crisisctl's chunked import leaves 25 ms
+ * gaps); a fine poll finds the first.
+ */
+static int
+store_busy_poll(void *arg, int count)
+{
+	struct store *st = arg;
+	int64_t now = store_monotonic_ms();
+	struct timespec pause = { 0, 1000000 };
+
+	if (count == 0)
+		st->busy_since = now;
+	if (now - st->busy_since >= STORE_DAEMON_BUSY_TIMEOUT_MS)
+		return 0;
+	nanosleep(&pause, NULL);
+	return 1;
+}
+
 /* Apply and verify the connection settings of store_settings[]. */
 static int
-store_configure(struct store *st)
+store_configure(struct store *st, enum store_open_mode mode)
 {
 	const struct store_setting *set;
 	char got[32];
 	size_t i;
 
 	sqlite3_extended_result_codes(st->db, 1);
-	if (sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK)
+	if ((mode == STORE_OPEN_DAEMON
+	            ? sqlite3_busy_handler(st->db, store_busy_poll, st)
+	            : sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS)) !=
+	    SQLITE_OK)
 		return store_fail(st, "busy timeout");
 	for (i = 0; i < nitems(store_settings); i++) {
 		set = &store_settings[i];
@@ -615,7 +736,7 @@ store_open(const char *path, enum store_open_mode mode, char **cause)
 			store_fail(st, "open");
 		else
 			store_set_error(st, "open: %s", sqlite3_errstr(rc));
-	} else if (store_configure(st) == STORE_OK &&
+	} else if (store_configure(st, mode) == STORE_OK &&
 	    store_prepare_schema(st, mode) == STORE_OK &&
 	    (mode != STORE_OPEN_DAEMON ||
 	        store_checkpoint_start(st, path) == STORE_OK)) {

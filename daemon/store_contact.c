@@ -119,26 +119,45 @@ store_contact_copy2(struct store *st, sqlite3_stmt *s, char *a, size_t asize,
 	return STORE_OK;
 }
 
-/* The id and state of the contact intake made with ref; STORE_NOTFOUND if none.
+/*
+ * The id of the contact want->intake made with want->ref, and whether its
+ * contact fields are want's; STORE_NOTFOUND if none.
  */
 int
-store_contact_by_ref(struct store *st, const char *intake, const char *ref,
-    char id[CONTACT_ID_MAX + 1], char state[16])
+store_contact_by_ref(struct store *st, const struct store_contact *want,
+    char id[CONTACT_ID_MAX + 1], bool *same)
 {
 	sqlite3_stmt *s;
+	const char *text;
 	int rc;
 
 	if ((s = store_stmt(st, STORE_STMT_CONTACT_BY_REF)) == NULL)
 		return STORE_ERROR;
-	if ((store_bind_text(s, 1, intake) | store_bind_text(s, 2, ref)) !=
-	    SQLITE_OK)
+	if ((store_bind_text(s, 1, want->intake) |
+	        store_bind_text(s, 2, want->ref) |
+	        store_bind_text(s, 3, want->channel) |
+	        store_bind_text(s, 4, want->risk) |
+	        store_bind_text(s, 5, want->caller) |
+	        store_bind_text(s, 6, want->patient) |
+	        store_bind_text(s, 7, want->program) |
+	        store_bind_text(s, 8, want->language) |
+	        store_bind_text(s, 9, want->needs)) != SQLITE_OK)
 		return store_fail(st, "contact by ref");
 	if ((rc = store_step_read(st, s, "contact by ref")) != STORE_OK) {
 		if (rc == STORE_NOTFOUND)
 			store_set_error(st, "no contact with that ref");
 		return rc;
 	}
-	return store_contact_copy2(st, s, id, CONTACT_ID_MAX + 1, state, 16);
+	text = (const char *)sqlite3_column_text(s, 0);
+	if (text == NULL || strlen(text) > CONTACT_ID_MAX) {
+		sqlite3_reset(s);
+		store_set_error(st, "contact: malformed row");
+		return STORE_ERROR;
+	}
+	strlcpy_(id, text, CONTACT_ID_MAX + 1);
+	*same = sqlite3_column_int(s, 1) != 0;
+	sqlite3_reset(s);
+	return STORE_OK;
 }
 
 /* A contact's state and intake principal; STORE_NOTFOUND if unknown. */
@@ -336,41 +355,72 @@ store_push_add(struct store *st, const char *intake, const char *contact,
 	return rc;
 }
 
-/* Mark a push delivered (the first time counts); STORE_NOTFOUND if unknown. */
+/*
+ * The gateway acknowledged the results of contact; STORE_NOTFOUND if intake
+ * has none unacknowledged for it.
+ */
 int
-store_push_delivered(struct store *st, int64_t seq, int64_t at)
+store_push_ack(struct store *st, const char *intake, const char *contact,
+    int64_t at)
 {
 	sqlite3_stmt *s;
 
-	if ((s = store_write_stmt(st, STORE_STMT_PUSH_DELIVERED)) == NULL)
+	if ((s = store_write_stmt(st, STORE_STMT_PUSH_ACK)) == NULL)
 		return STORE_ERROR;
-	if ((sqlite3_bind_int64(s, 1, seq) | sqlite3_bind_int64(s, 2, at)) !=
-	    SQLITE_OK)
-		return store_fail(st, "push delivered");
-	return store_contact_step_change(st, s, "push delivered", "push");
+	if ((store_bind_text(s, 1, intake) | store_bind_text(s, 2, contact) |
+	        sqlite3_bind_int64(s, 3, at)) != SQLITE_OK)
+		return store_fail(st, "ack push");
+	return store_contact_step_change(st, s, "ack push", "push");
 }
 
-/* Undelivered pushes of intake, oldest first; cb returning -1 stops. */
-int
-store_push_pending(struct store *st, const char *intake,
+/* Hand each row of a (seq, message) query to cb; -1 from cb stops. */
+static int
+store_push_rows(struct store *st, sqlite3_stmt *s, const char *what,
     int (*cb)(void *arg, int64_t seq, const char *message), void *arg)
 {
-	sqlite3_stmt *s;
 	int rc;
 
-	if ((s = store_stmt(st, STORE_STMT_PUSH_PENDING)) == NULL)
-		return STORE_ERROR;
-	if (store_bind_text(s, 1, intake) != SQLITE_OK)
-		return store_fail(st, "pending pushes");
-	while ((rc = store_step_read(st, s, "pending pushes")) == STORE_OK) {
+	while ((rc = store_step_read(st, s, what)) == STORE_OK) {
 		if (cb(arg, sqlite3_column_int64(s, 0),
 		        (const char *)sqlite3_column_text(s, 1)) == -1) {
 			sqlite3_reset(s);
-			store_set_error(st, "pending pushes: stopped");
+			store_set_error(st, "%s: stopped", what);
 			return STORE_ERROR;
 		}
 	}
 	return rc == STORE_NOTFOUND ? STORE_OK : STORE_ERROR;
+}
+
+/* Up to limit unacknowledged pushes of intake after seq, oldest first. */
+int
+store_push_pending(struct store *st, const char *intake, int64_t after_seq,
+    int limit, int (*cb)(void *arg, int64_t seq, const char *message),
+    void *arg)
+{
+	sqlite3_stmt *s;
+
+	if ((s = store_stmt(st, STORE_STMT_PUSH_PENDING)) == NULL)
+		return STORE_ERROR;
+	if ((store_bind_text(s, 1, intake) |
+	        sqlite3_bind_int64(s, 2, after_seq) |
+	        sqlite3_bind_int(s, 3, limit)) != SQLITE_OK)
+		return store_fail(st, "pending pushes");
+	return store_push_rows(st, s, "pending pushes", cb, arg);
+}
+
+/* The unacknowledged pushes of one contact to intake, oldest first. */
+int
+store_push_unacked(struct store *st, const char *intake, const char *contact,
+    int (*cb)(void *arg, int64_t seq, const char *message), void *arg)
+{
+	sqlite3_stmt *s;
+
+	if ((s = store_stmt(st, STORE_STMT_PUSH_UNACKED)) == NULL)
+		return STORE_ERROR;
+	if ((store_bind_text(s, 1, contact) | store_bind_text(s, 2, intake)) !=
+	    SQLITE_OK)
+		return store_fail(st, "unacked pushes");
+	return store_push_rows(st, s, "unacked pushes", cb, arg);
 }
 
 /* Fill c from the row of STORE_STMT_RESUME_CONTACTS that s stands on. */

@@ -21,17 +21,33 @@
 	" FROM followups f JOIN contacts c ON c.id = f.contact"                \
 	" WHERE f.closed_at IS NULL ORDER BY f.opened_at, f.id"
 
-/* Open follow-ups, oldest first, with the contact's ref and risk. */
+/*
+ * The newest limit open follow-ups, newest first, with the contact's ref
+ * and risk, and in *count how many are open: open follow-ups pile up
+ * without bound, and the supervisors' snapshot must not.
+ */
 json_t *
-store_review_followups_open(struct store *st)
+store_review_followups_recent(struct store *st, long limit, int64_t *count)
 {
 	struct store_review_query q = { 0 };
+	json_t *first, *rows;
 
+	store_review_sql(&q,
+	    "SELECT count(*) AS n FROM followups WHERE closed_at IS NULL");
+	if ((first = store_review_first(st, &q, "open follow-ups")) == NULL)
+		return NULL;
+	*count = json_integer_value(json_object_get(first, "n"));
+	json_decref(first);
+	memset(&q, 0, sizeof(q));
 	store_review_sql(&q,
 	    "SELECT f.id AS id, f.contact AS contact,"
 	    " f.reason AS reason, f.opened_at AS opened_at, c.ref AS ref,"
-	    " c.risk AS risk" STORE_FOLLOWUP_OPEN_FROM);
-	return store_review_rows(st, &q, "open follow-ups");
+	    " c.risk AS risk FROM followups f JOIN contacts c"
+	    " ON c.id = f.contact WHERE f.closed_at IS NULL"
+	    " ORDER BY f.opened_at DESC, f.id DESC LIMIT ?");
+	store_review_bind(&q, NULL, limit);
+	rows = store_review_rows(st, &q, "open follow-ups");
+	return rows;
 }
 
 /* Open follow-ups, oldest first, with whom to call back. */

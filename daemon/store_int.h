@@ -39,6 +39,13 @@ enum store_stmt_id {
 	STORE_STMT_ROSTER_VERSION,
 	STORE_STMT_ROSTER_CLINICIANS,
 	STORE_STMT_ROSTER_SHIFTS,
+	STORE_STMT_SHIFT_CLINICIAN,
+	STORE_STMT_SHIFT_IMPORT_BEGIN,
+	STORE_STMT_SHIFT_IMPORT_DONE,
+	STORE_STMT_SHIFT_IMPORT_CLAIM,
+	STORE_STMT_SHIFT_IMPORT_REMOVE,
+	STORE_STMT_SHIFT_IMPORT_FORGET,
+	STORE_STMT_SHIFT_IMPORT_UNFINISHED,
 	/* contacts (store_contact.c) */
 	STORE_STMT_CONTACT_INSERT,
 	STORE_STMT_CONTACT_BY_REF,
@@ -51,8 +58,10 @@ enum store_stmt_id {
 	STORE_STMT_OFFER_UPSERT,
 	STORE_STMT_OFFER_DELETE,
 	STORE_STMT_PUSH_INSERT,
-	STORE_STMT_PUSH_DELIVERED,
+	STORE_STMT_PUSH_ACK,
 	STORE_STMT_PUSH_PENDING,
+	STORE_STMT_PUSH_UNACKED,
+	STORE_STMT_ALIVE,
 	STORE_STMT_RESUME_CONTACTS,
 	STORE_STMT_RESUME_OFFERS,
 	STORE_STMT_ASSIGNED_COUNTS,
@@ -62,6 +71,16 @@ enum store_stmt_id {
 	STORE_STMT_FOLLOWUP_OPEN,
 	STORE_STMT_COUNT
 };
+
+/*
+ * SQL that is true for a shift of the roster: one added alone, or by a
+ * roster import that is done.  The shifts of an import still being staged
+ * are invisible to every reader (store_roster.c).  It names the shifts'
+ * import column unqualified, so no other table in the query may have one.
+ */
+#define STORE_SHIFT_VISIBLE                                                    \
+	"coalesce(import, 0) NOT IN"                                           \
+	" (SELECT id FROM roster_imports WHERE done_at IS NULL)"
 
 struct store {
 	sqlite3 *db;
@@ -77,7 +96,10 @@ struct store {
 	 */
 	bool batch_lost;
 	int version_found; /* user_version when opened, before migrations */
+	uint64_t writes; /* write attempts, for store_write_count() */
+	int64_t busy_since; /* the daemon's busy handler began waiting then */
 	char error[STORE_ERROR_BYTES];
+	char lost_why[STORE_ERROR_BYTES]; /* why the batch was lost */
 	/* The checkpointer thread (STORE_OPEN_DAEMON), or NULL. */
 	struct store_checkpoint *checkpoint;
 };

@@ -474,7 +474,10 @@ store_review_show(struct store *st, const char *id)
 	return contact;
 }
 
-/* Shifts overlapping [from, to) on tier (0: any), with names. */
+/*
+ * Shifts of the roster overlapping [from, to) on tier (0: any), with
+ * names: not those of a roster import still being staged.
+ */
 json_t *
 store_review_shifts(struct store *st, int64_t from_ms, int64_t to_ms, int tier)
 {
@@ -483,7 +486,9 @@ store_review_shifts(struct store *st, int64_t from_ms, int64_t to_ms, int tier)
 	store_review_sql(&q,
 	    "SELECT s.clinician AS clinician, c.name AS name,"
 	    " s.tier AS tier, s.start_at AS start, s.end_at AS end"
-	    " FROM shifts s JOIN clinicians c ON c.id = s.clinician");
+	    " FROM shifts s JOIN clinicians c ON c.id = s.clinician"
+	    " WHERE " STORE_SHIFT_VISIBLE);
+	q.where = true;
 	store_review_cond(&q, "s.end_at > ?", NULL, from_ms);
 	store_review_cond(&q, "s.start_at < ?", NULL, to_ms);
 	if (tier != 0)

@@ -2,10 +2,20 @@
  * store_roster.c: principals, clinicians, patients and shifts.  crisisctl
  * writes them (each call joins the batch; crisisctl then commits), the
  * daemon reads them whenever roster_version moves.
+ *
+ * A roster import is the exception: up to 100,000 shifts in one
+ * transaction would hold the write lock for a second or more, and the
+ * daemon waits on it for 100 ms at most (CONTRACT §5).  So an import stages
+ * its shifts in short transactions, with pauses between them for the
+ * daemon, under an import that is not done; readers see none of them
+ * (STORE_SHIFT_VISIBLE) until one last small transaction marks it done.
  */
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -174,17 +184,10 @@ store_patient_primary(struct store *st, const char *patient,
 	return STORE_OK;
 }
 
-/*
- * Insert one shift into the open batch.  The tier and the times are checked
- * here so the message can say what is wrong; the clinician is left to the
- * foreign key, which is checked anyway.
- */
+/* Is the shift's tier in range and does it end after it starts? */
 static int
-store_roster_shift_insert(struct store *st, const struct store_shift *sh)
+store_roster_shift_valid(struct store *st, const struct store_shift *sh)
 {
-	sqlite3_stmt *s;
-	int rc;
-
 	if (sh->tier < 1 || sh->tier > ROSTER_TIER_MAX) {
 		store_set_error(st, "tier %d is not in 1..%d", sh->tier,
 		    ROSTER_TIER_MAX);
@@ -195,12 +198,31 @@ store_roster_shift_insert(struct store *st, const struct store_shift *sh)
 		    sh->clinician);
 		return STORE_ERROR;
 	}
+	return STORE_OK;
+}
+
+/*
+ * Insert one shift into the open batch, staged under import (0: none).  The
+ * tier and the times are checked here so the message can say what is
+ * wrong; the clinician is left to the foreign key, which is checked anyway.
+ */
+static int
+store_roster_shift_insert(struct store *st, const struct store_shift *sh,
+    int64_t import)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = store_roster_shift_valid(st, sh)) != STORE_OK)
+		return rc;
 	if ((s = store_stmt(st, STORE_STMT_SHIFT_INSERT)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, sh->clinician) |
 	        sqlite3_bind_int(s, 2, sh->tier) |
 	        sqlite3_bind_int64(s, 3, sh->start_ms) |
-	        sqlite3_bind_int64(s, 4, sh->end_ms)) != SQLITE_OK) {
+	        sqlite3_bind_int64(s, 4, sh->end_ms) |
+	        (import != 0 ? sqlite3_bind_int64(s, 5, import)
+	                     : sqlite3_bind_null(s, 5))) != SQLITE_OK) {
 		return store_fail(st, "add shift");
 	}
 	rc = store_step_write(st, s, "add shift");
@@ -215,27 +237,368 @@ store_shift_add(struct store *st, const struct store_shift *s)
 {
 	if (store_batch_begin(st) != STORE_OK)
 		return STORE_ERROR;
-	return store_roster_shift_insert(st, s);
+	return store_roster_shift_insert(st, s, 0);
 }
 
-/* Add all rows or none; *bad_row is the offending index (or -1). */
-int
-store_shift_import(struct store *st, const struct store_shift *rows,
-    size_t nrows, long *bad_row)
+/* --- roster import: staged in chunks, visible at once --- */
+
+/*
+ * A staging transaction holds at most this many rows, and holds the write
+ * lock for at most about STORE_IMPORT_CHUNK_MS (the clock is read every
+ * STORE_IMPORT_CLOCK_ROWS rows), however slow or loaded the machine.
+ */
+#define STORE_IMPORT_CHUNK_ROWS 1000
+#define STORE_IMPORT_CHUNK_MS 8
+#define STORE_IMPORT_CLOCK_ROWS 50
+/*
+ * The pause after each transaction of an import, with the write lock free.
+ * crisisd waits for a taken lock with SQLite's busy handler, whose retries
+ * are at most 25 ms apart: a pause this long always holds a retry, so the
+ * daemon gets the lock after one chunk at most, never after several.
+ */
+#define STORE_IMPORT_PAUSE_MS 25
+
+/* The monotonic clock in milliseconds, for the length of a chunk. */
+static int64_t
+store_roster_clock_ms(void)
 {
-	size_t i;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Leave the write lock free for a while between two transactions. */
+static void
+store_roster_pause(void)
+{
+	struct timespec ts = { 0, STORE_IMPORT_PAUSE_MS * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* STORE_OK if id is a clinician, else STORE_NOTFOUND saying so. */
+static int
+store_roster_clinician_known(struct store *st, const char *id)
+{
+	sqlite3_stmt *s;
 	int rc;
 
-	*bad_row = -1;
-	if (store_savepoint(st) != STORE_OK)
+	if ((s = store_stmt(st, STORE_STMT_SHIFT_CLINICIAN)) == NULL)
 		return STORE_ERROR;
-	rc = STORE_OK;
-	for (i = 0; i < nrows && rc == STORE_OK; i++) {
-		if ((rc = store_roster_shift_insert(st, &rows[i])) != STORE_OK)
-			*bad_row = (long)i;
+	if (store_bind_text(s, 1, id) != SQLITE_OK)
+		return store_fail(st, "find clinician");
+	if ((rc = store_step_read(st, s, "find clinician")) == STORE_OK)
+		sqlite3_reset(s);
+	else if (rc == STORE_NOTFOUND)
+		store_set_error(st, "no clinician %s", id);
+	return rc;
+}
+
+/*
+ * Check every row before anything is written, so a bad row is reported
+ * as it always was and a good file seldom fails half-staged; *bad is the
+ * first bad row.  Rows come grouped by clinician, so each run of one
+ * clinician is looked up once.
+ */
+static int
+store_roster_import_check(struct store *st, const struct store_shift *rows,
+    size_t nrows, long *bad)
+{
+	const char *known = NULL;
+	bool opened;
+	int rc = STORE_OK;
+
+	if (store_snapshot_begin(st, &opened) != STORE_OK)
+		return STORE_ERROR;
+	for (size_t i = 0; i < nrows && rc == STORE_OK; i++) {
+		rc = store_roster_shift_valid(st, &rows[i]);
+		if (rc == STORE_OK &&
+		    (known == NULL || strcmp(known, rows[i].clinician) != 0)) {
+			rc =
+			    store_roster_clinician_known(st, rows[i].clinician);
+			known = rows[i].clinician;
+		}
+		if (rc != STORE_OK)
+			*bad = (long)i;
 	}
-	if (store_savepoint_end(st, rc == STORE_OK) != STORE_OK)
+	store_snapshot_end(st, opened);
+	return rc;
+}
+
+/* Record a new import, not done, in the open batch; its id into *id. */
+static int
+store_roster_import_begin(struct store *st, const struct store_import *imp,
+    size_t nrows, int64_t *id)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = store_stmt(st, STORE_STMT_SHIFT_IMPORT_BEGIN)) == NULL)
 		return STORE_ERROR;
+	if ((store_bind_text(s, 1, imp->source) |
+	        sqlite3_bind_int64(s, 2, imp->pid) |
+	        sqlite3_bind_int64(s, 3, (sqlite3_int64)nrows) |
+	        sqlite3_bind_int64(s, 4, imp->started_ms)) != SQLITE_OK)
+		return store_fail(st, "begin import");
+	if ((rc = store_step_write(st, s, "begin import")) == STORE_OK)
+		*id = sqlite3_last_insert_rowid(st->db);
+	return rc;
+}
+
+/*
+ * Stage the rows from *next on in one transaction, until the chunk is full
+ * or has held the lock long enough, and commit them; the first chunk also
+ * records the import (imp->id is set once that is committed).
+ */
+static int
+store_roster_import_chunk(struct store *st, struct store_import *imp,
+    const struct store_shift *rows, size_t nrows, size_t *next)
+{
+	size_t i = *next, end = nrows;
+	int64_t id = imp->id, t0;
+	int rc = STORE_OK;
+
+	if (end - i > STORE_IMPORT_CHUNK_ROWS)
+		end = i + STORE_IMPORT_CHUNK_ROWS;
+	if (store_batch_begin(st) != STORE_OK) {
+		store_rollback(st);
+		return STORE_ERROR;
+	}
+	t0 = store_roster_clock_ms();
+	if (id == 0)
+		rc = store_roster_import_begin(st, imp, nrows, &id);
+	while (rc == STORE_OK && i < end) {
+		if ((rc = store_roster_shift_insert(st, &rows[i], id)) !=
+		    STORE_OK)
+			imp->bad_row = (long)i;
+		else if (++i % STORE_IMPORT_CLOCK_ROWS == 0 &&
+		    store_roster_clock_ms() - t0 >= STORE_IMPORT_CHUNK_MS)
+			break;
+	}
+	if (rc != STORE_OK) {
+		store_rollback(st);
+		return rc;
+	}
+	if (store_commit(st) != 0)
+		return STORE_ERROR;
+	imp->id = id;
+	*next = i;
+	return STORE_OK;
+}
+
+/*
+ * Open the batch with the import marked done in it.  It fails if another
+ * crisisctl took the import for abandoned and dropped it meanwhile.
+ */
+static int
+store_roster_import_done(struct store *st, const struct store_import *imp)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = store_write_stmt(st, STORE_STMT_SHIFT_IMPORT_DONE)) == NULL)
+		return STORE_ERROR;
+	if ((sqlite3_bind_int64(s, 1, imp->id) |
+	        sqlite3_bind_int64(s, 2, util_now_ms())) != SQLITE_OK)
+		return store_fail(st, "finish import");
+	if ((rc = store_step_write(st, s, "finish import")) != STORE_OK)
+		return rc;
+	if (store_changes(st) == 0) {
+		store_set_error(st,
+		    "roster import %lld was dropped meanwhile, as "
+		    "abandoned, by another crisisctl; run it again",
+		    (long long)imp->id);
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+/*
+ * Check every row, stage them all in short transactions, then open the
+ * batch with the import done in it (the caller commits it).  On failure
+ * whatever was staged is removed.
+ */
+int
+store_shift_import(struct store *st, struct store_import *imp,
+    const struct store_shift *rows, size_t nrows)
+{
+	char why[STORE_ERROR_BYTES];
+	size_t next = 0;
+	int rc;
+
+	imp->id = 0;
+	imp->bad_row = -1;
+	if (st->batch) {
+		store_set_error(st,
+		    "roster import: a batch is open; commit it "
+		    "first");
+		return STORE_ERROR;
+	}
+	if ((rc = store_roster_import_check(st, rows, nrows, &imp->bad_row)) !=
+	    STORE_OK)
+		return rc;
+	do {
+		if (imp->id != 0)
+			store_roster_pause();
+		rc = store_roster_import_chunk(st, imp, rows, nrows, &next);
+	} while (rc == STORE_OK && next < nrows);
+	if (rc == STORE_OK) {
+		store_roster_pause();
+		rc = store_roster_import_done(st, imp);
+	}
+	if (rc != STORE_OK) {
+		/* Removing the staged rows must not hide why they failed. */
+		memcpy(why, st->error, sizeof why);
+		store_rollback(st);
+		if (imp->id != 0)
+			store_shift_import_drop(st, imp->id);
+		memcpy(st->error, why, sizeof why);
+	}
+	return rc;
+}
+
+/*
+ * Claim an unfinished import for removal, so it can never be done; STORE_OK
+ * whether it was claimed now or before (or is done: then nothing happens).
+ */
+static int
+store_roster_import_claim(struct store *st, int64_t id)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = store_write_stmt(st, STORE_STMT_SHIFT_IMPORT_CLAIM)) == NULL) {
+		store_rollback(st);
+		return STORE_ERROR;
+	}
+	if ((sqlite3_bind_int64(s, 1, id) |
+	        sqlite3_bind_int64(s, 2, util_now_ms())) != SQLITE_OK)
+		rc = store_fail(st, "drop import");
+	else
+		rc = store_step_write(st, s, "drop import");
+	if (rc != STORE_OK) {
+		store_rollback(st);
+		return rc;
+	}
+	return store_commit(st) == 0 ? STORE_OK : STORE_ERROR;
+}
+
+/*
+ * Delete up to one chunk of a dropped import's shifts, and the import
+ * itself once none is left, in one transaction; *more if some may remain.
+ */
+static int
+store_roster_import_remove(struct store *st, int64_t id, bool *more)
+{
+	sqlite3_stmt *s, *f;
+	int rc;
+
+	*more = false;
+	if ((s = store_write_stmt(st, STORE_STMT_SHIFT_IMPORT_REMOVE)) ==
+	        NULL ||
+	    (f = store_stmt(st, STORE_STMT_SHIFT_IMPORT_FORGET)) == NULL) {
+		store_rollback(st);
+		return STORE_ERROR;
+	}
+	if ((sqlite3_bind_int64(s, 1, id) |
+	        sqlite3_bind_int(s, 2, STORE_IMPORT_CHUNK_ROWS)) != SQLITE_OK ||
+	    sqlite3_bind_int64(f, 1, id) != SQLITE_OK)
+		rc = store_fail(st, "remove import");
+	else if ((rc = store_step_write(st, s, "remove import")) == STORE_OK) {
+		*more = store_changes(st) == STORE_IMPORT_CHUNK_ROWS;
+		if (!*more)
+			rc = store_step_write(st, f, "remove import");
+	}
+	if (rc != STORE_OK) {
+		store_rollback(st);
+		return rc;
+	}
+	return store_commit(st) == 0 ? STORE_OK : STORE_ERROR;
+}
+
+/* Claim an unfinished import, then delete its shifts and itself in chunks. */
+int
+store_shift_import_drop(struct store *st, int64_t id)
+{
+	bool more = true;
+	int rc;
+
+	if (st->batch) {
+		store_set_error(st, "drop import: a batch is open");
+		return STORE_ERROR;
+	}
+	rc = store_roster_import_claim(st, id);
+	while (rc == STORE_OK && more) {
+		if ((rc = store_roster_import_remove(st, id, &more)) ==
+		        STORE_OK &&
+		    more)
+			store_roster_pause();
+	}
+	return rc;
+}
+
+/* An unfinished import, as the sweep sees it. */
+struct store_roster_unfinished {
+	int64_t id;
+	long pid;
+	int64_t started_ms;
+	bool dropped; /* claimed by a drop that did not finish */
+};
+
+/* Every unfinished import, oldest first, into *out (caller frees). */
+static int
+store_roster_import_list(struct store *st, struct store_roster_unfinished **out,
+    size_t *n)
+{
+	struct store_roster_unfinished *u = NULL;
+	size_t cap = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*n = 0;
+	if ((s = store_stmt(st, STORE_STMT_SHIFT_IMPORT_UNFINISHED)) == NULL)
+		return STORE_ERROR;
+	while (
+	    (rc = store_step_read(st, s, "unfinished imports")) == STORE_OK) {
+		if (*n == cap) {
+			cap = cap == 0 ? 8 : cap * 2;
+			u = xreallocarray(u, cap, sizeof *u);
+		}
+		u[*n].id = sqlite3_column_int64(s, 0);
+		u[*n].pid = (long)sqlite3_column_int64(s, 1);
+		u[*n].started_ms = sqlite3_column_int64(s, 2);
+		u[*n].dropped = sqlite3_column_int(s, 3) != 0;
+		(*n)++;
+	}
+	*out = u;
+	return rc == STORE_NOTFOUND ? STORE_OK : STORE_ERROR;
+}
+
+/* Drop every unfinished import that is stale or whose process is gone. */
+int
+store_shift_import_sweep(struct store *st, int64_t stale_before_ms,
+    bool (*gone)(void *arg, long pid), void *arg, int *dropped)
+{
+	struct store_roster_unfinished *u = NULL;
+	size_t n = 0;
+	int rc;
+
+	*dropped = 0;
+	if (st->batch) {
+		store_set_error(st, "sweep imports: a batch is open");
+		return STORE_ERROR;
+	}
+	rc = store_roster_import_list(st, &u, &n);
+	for (size_t i = 0; i < n && rc == STORE_OK; i++) {
+		if (!u[i].dropped && u[i].started_ms >= stale_before_ms &&
+		    !gone(arg, u[i].pid))
+			continue;
+		if ((rc = store_shift_import_drop(st, u[i].id)) == STORE_OK)
+			(*dropped)++;
+	}
+	free(u);
 	return rc;
 }
 

@@ -259,6 +259,70 @@ static const char *const store_migrations[] = {
 	"DROP INDEX contacts_queued;"
 	"DROP INDEX contacts_live;"
 	"DROP INDEX contacts_clinician;",
+
+	/*
+	 * 4: a result (routed, overflow) is owed to its gateway until the
+	 * gateway acknowledges it with "ack", not merely until it was written
+	 * to a socket: a gateway that crashed with results unread gets them
+	 * again.  Results not yet acknowledged are looked up by contact (an
+	 * ack, a repeated ref) and by intake in order (the replay after a
+	 * welcome).
+	 */
+	"ALTER TABLE pushes RENAME COLUMN delivered_at TO acked_at;"
+	"CREATE INDEX pushes_unacked_contact ON pushes(contact)"
+	"  WHERE acked_at IS NULL;"
+
+	/*
+	 * 4, continued: a roster import writes its shifts in many short
+	 * transactions, so a running crisisd never waits long for the write
+	 * lock, yet stays "all rows or none" (CONTRACT §6).  Its shifts carry
+	 * the import's id and are invisible to every reader of shifts (the
+	 * daemon's roster, oncall, roster gaps) until one last transaction
+	 * sets done_at.  An import left unfinished (its crisisctl killed) is
+	 * removed by the next import or init: dropped_at claims it, so it can
+	 * never be done, then its shifts and its row are deleted.  Ids are
+	 * never reused, so a crisisctl whose import was dropped meanwhile
+	 * cannot add to another's.
+	 */
+	"CREATE TABLE roster_imports ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  source TEXT NOT NULL,"
+	"  pid INTEGER NOT NULL,"
+	"  shift_count INTEGER NOT NULL,"
+	"  started_at INTEGER NOT NULL,"
+	"  done_at INTEGER,"
+	"  dropped_at INTEGER,"
+	"  CHECK (done_at IS NULL OR dropped_at IS NULL));"
+	"CREATE INDEX roster_imports_unfinished ON roster_imports(id)"
+	"  WHERE done_at IS NULL;"
+	"ALTER TABLE shifts ADD COLUMN import INTEGER"
+	"  REFERENCES roster_imports(id);"
+	"CREATE INDEX shifts_import ON shifts(import)"
+	"  WHERE import IS NOT NULL;"
+	/* A done import is part of the roster and stays as it is. */
+	"CREATE TRIGGER roster_imports_done_kept BEFORE UPDATE ON"
+	" roster_imports WHEN OLD.done_at IS NOT NULL"
+	"  BEGIN SELECT RAISE(ABORT, 'the roster import is done'); END;"
+	"CREATE TRIGGER roster_imports_no_delete BEFORE DELETE ON"
+	" roster_imports WHEN OLD.done_at IS NOT NULL"
+	"  BEGIN SELECT RAISE(ABORT, 'the roster import is done'); END;"
+	/*
+	 * roster_version moves once per import, when it is done, not at each
+	 * of its staged shifts (nor when an unfinished one is removed).
+	 */
+	"DROP TRIGGER shifts_ins;"
+	"CREATE TRIGGER shifts_ins AFTER INSERT ON shifts"
+	"  WHEN NEW.import IS NULL BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'roster_version'; END;"
+	"DROP TRIGGER shifts_del;"
+	"CREATE TRIGGER shifts_del AFTER DELETE ON shifts"
+	"  WHEN coalesce(OLD.import, 0) NOT IN"
+	"    (SELECT id FROM roster_imports WHERE done_at IS NULL) BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'roster_version'; END;"
+	"CREATE TRIGGER roster_imports_done AFTER UPDATE OF done_at ON"
+	" roster_imports WHEN NEW.done_at IS NOT NULL BEGIN"
+	"  UPDATE meta SET value = value + 1 WHERE key = 'roster_version'; "
+	"END;",
 };
 
 #endif

@@ -16,7 +16,11 @@
 
 #include "msg.h"
 
-/* Unsent output beyond this and the peer is not reading: drop it. */
+/*
+ * Unsent output beyond this when another line is queued, and the peer is
+ * not reading: drop it.  One line may take the output past it (a large
+ * snapshot), so a reading peer is never cut off by a big reply.
+ */
 #define CONN_OUTPUT_MAX_BYTES (4u * 1024 * 1024)
 /* How long a half-closed connection may take to drain its last error. */
 #define CONN_LINGER_MS 2000
@@ -34,6 +38,9 @@ struct conn_cbs {
 	void (*line)(struct conn *c, const char *line, size_t len);
 	/* The connection is about to be freed; why is for the log. */
 	void (*closed)(struct conn *c, const char *why);
+	/* The output drained, after conn_notify_drained() asked (may be NULL).
+	 */
+	void (*drained)(struct conn *c);
 };
 
 /*
@@ -82,10 +89,17 @@ void conn_hello_done(struct conn *c);
 
 /*
  * Queue one line (a '\n' is appended).  Returns -1 if the connection is
- * closing or its unsent output passed CONN_OUTPUT_MAX_BYTES, in which case
- * the connection is closed ("peer not reading").
+ * closing or its unsent output was already past CONN_OUTPUT_MAX_BYTES, in
+ * which case the connection is closed ("peer not reading").
  */
 int conn_send(struct conn *c, const char *line);
+
+/*
+ * Call the owner's drained callback once everything queued so far has gone
+ * to the kernel (soon, from the loop, if it already has): the owner paces
+ * a long stream of lines by the peer's reading, not by our memory.
+ */
+void conn_notify_drained(struct conn *c);
 
 /* Bytes queued but not yet written to the socket. */
 size_t conn_unsent(const struct conn *c);

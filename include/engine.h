@@ -6,8 +6,8 @@
  * what a contact is; the wire (proto.c) calls in through these functions.
  *
  * Every change is written to the store before anything that depends on it
- * is sent: messages go out through session_send(), which holds them until
- * the loop turn's batch has committed.
+ * is sent: messages go out through the connections' outboxes (outbox.h),
+ * which hold them until the loop turn's batch has committed.
  */
 #ifndef CRISISD_ENGINE_H
 #define CRISISD_ENGINE_H
@@ -121,6 +121,7 @@ struct clin {
 	char id[PRINCIPAL_ID_MAX + 1];
 	const struct roster_clinician *info; /* NULL if gone from the roster */
 	struct session *session; /* NULL when not connected */
+	bool dropped; /* its connection closed while we ran */
 	bool available;
 	struct contact *assigned; /* busy with this contact */
 	int64_t wrapup_until; /* in wrap-up until then (0: not) */
@@ -157,9 +158,17 @@ const struct conf *engine_conf(void);
 struct store *engine_store(void);
 /*
  * A commit failed: drop the live contacts and offers and read them back
- * from the store, as after a restart (connections stay).
+ * from the store, as after a restart (connections stay); until a commit
+ * succeeds only overflow deadlines act, and a timer retries the rest.
  */
 void engine_resync(void);
+/*
+ * The loop turn's commit is done: ok or not, and whether a batch was
+ * written at all (only a written one proves the store works again).  True
+ * if the engine queued writes or lines (a recovery routes everything
+ * again) to flush at once.
+ */
+bool engine_committed(bool ok, bool wrote);
 /*
  * Reload the roster now if the store says it changed (or force); true if a
  * new roster was taken (every contact was routed again).
@@ -188,8 +197,17 @@ void engine_clinician_disconnected(struct clin *c);
 /* An intake connection closed: forget it as a contact's origin. */
 void engine_intake_disconnected(struct session *s);
 
-/* Every clinician and open contact as a supervisor's snapshot. */
-json_t *engine_snapshot(int64_t now);
+/*
+ * A supervisor's snapshot, built a slice of contacts per loop turn
+ * (engine_snapshot.c): start it for a request id (may be NULL), step it
+ * until it says every contact is in, then finish it into one line (caller
+ * frees; the snapshot is freed).
+ */
+struct snapshot;
+struct snapshot *engine_snapshot_start(json_t *id);
+bool engine_snapshot_step(struct snapshot *sn, size_t n, int64_t now);
+char *engine_snapshot_finish(struct snapshot *sn, int64_t now);
+void engine_snapshot_free(struct snapshot *sn);
 
 /* How many contacts are open or assigned, and clinicians connected. */
 size_t engine_open_contacts(void);

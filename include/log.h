@@ -43,6 +43,19 @@ void
 log_contact(enum log_level level, const char *contact, const char *clinician,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/*
+ * A cause that may repeat many times (a failing disk, a flood of refused
+ * connections): its first line is logged, and after that at most one line
+ * a minute, which says how many were held back since the last.
+ */
+#define LOG_LIMIT_WINDOW_MS 60000
+struct log_limit {
+	long long window_end_ms; /* repeats until then are counted */
+	unsigned long held_back;
+};
+void log_limited(struct log_limit *ll, enum log_level level, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+
 /* Start-up failures and broken invariants only. */
 void
 fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -29,6 +29,7 @@ enum msg_type {
 	MSG_COMPLETE,
 	MSG_WATCH,
 	MSG_SNAPSHOT,
+	MSG_ACK,
 	MSG_TYPE_COUNT,
 };
 
@@ -108,7 +109,7 @@ struct msg {
 		struct msg_hello hello;
 		struct msg_contact contact;
 		struct {
-			const char *contact; /* abandon, accept, decline */
+			const char *contact; /* abandon, ack, accept, decline */
 			const char *reason; /* decline: optional */
 		} ref;
 		struct {

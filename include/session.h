@@ -1,8 +1,7 @@
 /*
- * session.h: a welcomed (or welcoming) wire connection and everything sent
- * to it.  Messages wait in the session until the loop turn's writes have
- * committed (session_flush), so nothing that depends on a write leaves
- * before the write is durable; order per connection is kept.
+ * session.h: a welcomed (or welcoming) wire connection: who is on it, and
+ * its outbox.  Everything sent to it waits in the outbox until the loop
+ * turn's writes have committed (outbox.h).
  */
 #ifndef CRISISD_SESSION_H
 #define CRISISD_SESSION_H
@@ -31,24 +30,57 @@ bool session_welcomed(const struct session *s);
 void session_welcome(struct session *s, enum role role, const char *principal,
     struct clin *c);
 
-/* Queue a message (stolen). */
+/* Queue a push: a message (stolen), or one already serialised (copied). */
 void session_send(struct session *s, json_t *msg);
-/* Queue a message already serialised as one line (copied). */
 void session_send_line(struct session *s, const char *line);
 /* Queue a reply to a request: id (borrowed, may be NULL) is echoed. */
 void session_reply(struct session *s, json_t *id, json_t *msg);
+/* Queue a reply already serialised (stolen), with its request's id. */
+void session_reply_text(struct session *s, json_t *id, char *line);
 /* Queue {"type":"ok"} for a request. */
 void session_ok(struct session *s, json_t *id);
 /* Queue an error reply; the connection stays open. */
 void session_error(struct session *s, json_t *id, enum msg_code code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /*
- * Queue the acknowledgement of a stored contact: if the batch fails to
- * commit it turns into an "internal" error instead.
+ * Queue a stored result (routed/overflow) with its sequence number; an
+ * urgent one leaves even if the turn's commit fails.
  */
-void session_ack(struct session *s, json_t *id, json_t *msg);
-/* Queue a stored push (routed/overflow) and mark it delivered once written. */
-void session_push(struct session *s, const char *text, int64_t seq);
+void
+session_result(struct session *s, const char *text, int64_t seq, bool urgent);
+
+/* A request from the peer is being handled (see outbox.h). */
+void session_request_begin(struct session *s);
+void session_request_end(struct session *s, bool wrote);
+/* Call the connection's drained callback once this turn's lines are out. */
+void session_notify_drained(struct session *s);
+
+/*
+ * Where an intake connection stands in the results owed to its principal
+ * (results.c keeps it): results after `after` are still to be sent when
+ * `replaying`; `first_sent` is the oldest sent on this connection.
+ */
+struct session_results {
+	int64_t after;
+	int64_t first_sent;
+	bool replaying;
+};
+struct session_results *session_results(struct session *s);
+
+/*
+ * A supervisor's snapshot in flight (proto.c keeps it): requests that come
+ * while one is still being written get one reply after it, with the id of
+ * the last of them.
+ */
+struct snapshot;
+struct session_snapshot {
+	bool busy;
+	bool wanted;
+	json_t *wanted_id; /* the last request that waits */
+	struct snapshot *build; /* being built, a slice per loop turn */
+	json_t *id; /* the request of the one being built */
+};
+struct session_snapshot *session_snapshot(struct session *s);
 
 /* Supervisors who sent "watch". */
 void session_set_watching(struct session *s);
@@ -59,13 +91,6 @@ void session_broadcast(json_t *event);
 
 /* The intake principal's most recently welcomed open session, or NULL. */
 struct session *session_intake_latest(const char *principal);
-
-/*
- * End of a loop turn: commit the store's batch, then release every held
- * message (or, if the commit failed, turn acks into errors and drop the
- * rest).  Returns -1 if the commit failed.
- */
-int session_flush(void);
 
 /* How many sessions are open. */
 size_t session_count(void);

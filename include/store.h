@@ -23,7 +23,7 @@
 #include "util.h"
 
 /* The schema version this build writes and reads (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 enum store_result {
 	STORE_ERROR = -1,
@@ -77,6 +77,13 @@ bool store_batch_open(const struct store *st);
 int store_commit(struct store *st);
 /* Roll the open batch back, if any. */
 void store_rollback(struct store *st);
+/*
+ * Write attempts since the store was opened: a request whose handling moved
+ * it depends on the batch's commit.
+ */
+uint64_t store_write_count(const struct store *st);
+/* A small write in the batch that proves the store takes writes again. */
+int store_alive(struct store *st, int64_t now);
 
 /* --- principals and roster (crisisctl writes, the daemon reads) --- */
 
@@ -118,12 +125,39 @@ struct store_shift {
 
 /* One shift; STORE_NOTFOUND if the clinician is unknown. */
 int store_shift_add(struct store *st, const struct store_shift *s);
+
 /*
- * All rows or none, in one transaction.  On failure *bad_row is the index
- * of the offending row (or -1) and store_error() says why.
+ * A roster import: all rows or none (CONTRACT §6), written so that a
+ * running crisisd never waits long on the write lock.  store_shift_import()
+ * checks every row (*bad_row: the first bad one), then stages the rows in
+ * short transactions of their own, invisible to every reader of shifts,
+ * and returns STORE_OK with the batch open and the import marked done in
+ * it: the shifts join the roster when the caller commits that batch (with
+ * its audit row).  No batch may be open when it is called.  On failure
+ * nothing is visible, the staged rows are removed, bad_row is the index of
+ * the offending row (or -1) and store_error() says why.
  */
-int store_shift_import(struct store *st, const struct store_shift *rows,
-    size_t nrows, long *bad_row);
+struct store_import {
+	const char *source; /* the file, for the record */
+	long pid; /* the importing process, for store_shift_import_sweep() */
+	int64_t started_ms;
+	int64_t id; /* out: the import, for store_shift_import_drop() */
+	long bad_row; /* out: on failure, the offending row or -1 */
+};
+int store_shift_import(struct store *st, struct store_import *imp,
+    const struct store_shift *rows, size_t nrows);
+/*
+ * Remove an import whose done batch was not committed (no batch may be
+ * open); an import that is done is left as it is.
+ */
+int store_shift_import_drop(struct store *st, int64_t id);
+/*
+ * Remove the imports left unfinished by a crisisctl that died: those started
+ * before stale_before_ms, or whose process gone() says has exited.  No batch
+ * may be open; *dropped counts them.
+ */
+int store_shift_import_sweep(struct store *st, int64_t stale_before_ms,
+    bool (*gone)(void *arg, long pid), void *arg, int *dropped);
 
 /* Bumped by triggers on every change to principals, clinicians, patients,
  * shifts. */
@@ -170,11 +204,13 @@ struct store_contact {
 int store_contact_insert(struct store *st, const struct store_contact *c);
 
 /*
- * The contact this intake principal made with this ref: its id and state.
- * STORE_NOTFOUND if none.
+ * The contact want->intake made with want->ref: its id, and in *same
+ * whether its contact fields (channel, risk, caller, patient, program,
+ * language, needs: the JSON text as stored) are want's.  STORE_NOTFOUND if
+ * none.
  */
-int store_contact_by_ref(struct store *st, const char *intake, const char *ref,
-    char id[CONTACT_ID_MAX + 1], char state[16]);
+int store_contact_by_ref(struct store *st, const struct store_contact *want,
+    char id[CONTACT_ID_MAX + 1], bool *same);
 
 /* A contact's state and intake principal; STORE_NOTFOUND if unknown. */
 int store_contact_state(struct store *st, const char *id, char state[16],
@@ -210,12 +246,26 @@ int store_offer_open(struct store *st, const char *contact,
 int
 store_offer_close(struct store *st, const char *contact, const char *clinician);
 
-/* Results (routed, overflow) owed to an intake principal, until delivered. */
+/*
+ * Results (routed, overflow) owed to an intake principal until it
+ * acknowledges them: *seq orders them.  An ack marks every unacknowledged
+ * result of the contact; STORE_NOTFOUND if intake had none for it.
+ */
 int store_push_add(struct store *st, const char *intake, const char *contact,
     const char *message, int64_t *seq);
-int store_push_delivered(struct store *st, int64_t seq, int64_t at);
-/* Undelivered pushes of intake, oldest first; cb returning -1 stops. */
-int store_push_pending(struct store *st, const char *intake,
+int store_push_ack(struct store *st, const char *intake, const char *contact,
+    int64_t at);
+/*
+ * Up to limit unacknowledged results of intake with a sequence number
+ * above after_seq, oldest first (the replay after a welcome is paged); cb
+ * returning -1 stops.
+ */
+int store_push_pending(struct store *st, const char *intake, int64_t after_seq,
+    int limit, int (*cb)(void *arg, int64_t seq, const char *message),
+    void *arg);
+/* The unacknowledged results of one contact to intake, oldest first. */
+int
+store_push_unacked(struct store *st, const char *intake, const char *contact,
     int (*cb)(void *arg, int64_t seq, const char *message), void *arg);
 
 /*
@@ -319,10 +369,12 @@ json_t *
 store_review_shifts(struct store *st, int64_t from_ms, int64_t to_ms, int tier);
 
 /*
- * Open follow-ups, oldest first: an array of {id, contact, reason,
- * opened_at, ref, risk} (the supervisors' snapshot sends it).
+ * The newest limit open follow-ups, newest first: an array of {id,
+ * contact, reason, opened_at, ref, risk}, and in *count how many are open
+ * (the supervisors' snapshot sends both).
  */
-json_t *store_review_followups_open(struct store *st);
+json_t *
+store_review_followups_recent(struct store *st, long limit, int64_t *count);
 
 /* --- review, continued (crisisctl stats --by, audit, disclosures) --- */
 

@@ -62,7 +62,7 @@ def read_db(path):
         integrity = [r[0] for r in db.execute("PRAGMA integrity_check")]
         offers = db.execute("SELECT count(*) FROM offers").fetchone()[0]
         undelivered = db.execute("SELECT count(*) FROM pushes WHERE "
-                                 "delivered_at IS NULL").fetchone()[0]
+                                 "acked_at IS NULL").fetchone()[0]
     finally:
         db.close()
     return contacts, events, integrity, offers, undelivered
@@ -259,7 +259,7 @@ def verdict(db_path, load, stop_error, drained, elapsed_s):
                                          for c in load.clinicians))
     v.figure("offers seen", sum(c.offers for c in load.clinicians))
     v.figure("open offer rows", offers)
-    v.figure("undelivered pushes", undelivered)
+    v.figure("unacknowledged results", undelivered)
     v.figure("drained", "yes" if drained else "no (timed out)")
     v.figure("elapsed", "%.1f s" % elapsed_s)
     return v

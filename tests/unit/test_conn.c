@@ -41,6 +41,7 @@ struct rec {
 	size_t lens[TEST_LINES_MAX];
 	size_t nlines;
 	int nclosed;
+	int ndrained;
 	char why[TEST_LINE_MAX_BYTES];
 	const char *close_on; /* conn_close on this line */
 	const char *fail_on; /* conn_fail on this line */
@@ -86,7 +87,16 @@ rec_closed(struct conn *c, const char *why)
 	strlcpy_(r->why, why, sizeof r->why);
 }
 
-static const struct conn_cbs test_cbs = { rec_line, rec_closed };
+/* Record a drained callback. */
+static void
+rec_drained(struct conn *c)
+{
+	struct rec *r = conn_data(c);
+
+	r->ndrained++;
+}
+
+static const struct conn_cbs test_cbs = { rec_line, rec_closed, rec_drained };
 
 /* A connected loopback pair: *server accepted, *client connected. */
 static void
@@ -514,6 +524,46 @@ test_output_cap(void **state)
 	fixture_close(&f);
 }
 
+/*
+ * One line bigger than the cap still goes to a reading peer (a big
+ * snapshot), and the drained callback comes once, after it is all out.
+ */
+static void
+test_big_line_and_drained(void **state)
+{
+	struct fixture f;
+	size_t big = CONN_OUTPUT_MAX_BYTES + 4096, got = 0;
+	char *line, *buf;
+	ssize_t n;
+
+	(void)state;
+	fixture_open(&f, TEST_CAP_BYTES, 0, 0);
+	line = xmalloc(big + 1);
+	memset(line, 'z', big);
+	line[big] = '\0';
+	assert_int_equal(conn_send(f.c, line), 0);
+	free(line);
+	conn_notify_drained(f.c);
+	assert_int_equal(f.rec.ndrained, 0);
+	buf = xmalloc(65536);
+	while (got < big + 1) {
+		event_base_loop(f.base, EVLOOP_NONBLOCK);
+		n = recv(f.client, buf, 65536, MSG_DONTWAIT);
+		if (n > 0)
+			got += (size_t)n;
+	}
+	free(buf);
+	run_ms(f.base, 20);
+	assert_int_equal(f.rec.nclosed, 0);
+	assert_int_equal(f.rec.ndrained, 1);
+	/* Asked again with nothing queued: it comes from the loop, once. */
+	conn_notify_drained(f.c);
+	assert_int_equal(f.rec.ndrained, 1);
+	run_ms(f.base, 20);
+	assert_int_equal(f.rec.ndrained, 2);
+	fixture_close(&f);
+}
+
 int
 main(void)
 {
@@ -532,6 +582,7 @@ main(void)
 		cmocka_unit_test(test_reply_after_peer_half_close),
 		cmocka_unit_test(test_peer_closed),
 		cmocka_unit_test(test_output_cap),
+		cmocka_unit_test(test_big_line_and_drained),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -807,7 +807,7 @@ test_names(void **state)
 {
 	static const char *const types[] = { "hello", "ping", "contact",
 		"abandon", "status", "accept", "decline", "complete", "watch",
-		"snapshot" };
+		"snapshot", "ack" };
 	static const char *const risks[] = { "imminent", "high", "moderate",
 		"low", "unknown" };
 	static const char *const codes[] = { "bad_request", "unauthorized",

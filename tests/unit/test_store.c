@@ -138,6 +138,25 @@ add_contact(struct store *st, const char *id, const char *ref,
 	assert_int_equal(store_contact_insert(st, &c), STORE_OK);
 }
 
+/*
+ * Look a ref of intake up with add_contact's fields; *same says whether
+ * the stored contact has them.
+ */
+static int
+find_ref(struct store *st, const char *intake, const char *ref, char *id,
+    bool *same)
+{
+	struct store_contact want = {
+		.intake = intake,
+		.ref = ref,
+		.channel = "voice",
+		.risk = "high",
+		.needs = "[]",
+	};
+
+	return store_contact_by_ref(st, &want, id, same);
+}
+
 /* A new file is created at version 0, migrated, and reopens as EXISTING. */
 static void
 test_open_migrate_reopen(void **state)
@@ -382,7 +401,19 @@ static const struct import_case import_cases[] = {
 	{ { "ann", 32, 1000, 2000 }, STORE_ERROR, "tier 32" },
 };
 
-/* An import with a bad row adds nothing and names the row. */
+/* Import rows as a crisisctl would: started at 1000 by process pid. */
+static int
+import_rows(struct store *st, struct store_import *imp,
+    const struct store_shift *rows, size_t nrows, long pid)
+{
+	*imp = (struct store_import){ .source = "test.csv",
+		.pid = pid,
+		.started_ms = 1000 };
+	return store_shift_import(st, imp, rows, nrows);
+}
+
+/* An import with a bad row adds nothing, not even staged, and names the row.
+ */
 static void
 test_shift_import(void **state)
 {
@@ -391,33 +422,258 @@ test_shift_import(void **state)
 		{ "ann", 1, 1000, 2000 },
 		{ "ann", 2, 2000, 3000 },
 	};
-	long bad;
+	struct store_import imp;
 
 	add_clinician(fx->st, "ann", "Ann");
 	assert_int_equal(store_commit(fx->st), 0);
 	for (size_t i = 0; i < nitems(import_cases); i++) {
 		rows[2] = import_cases[i].bad;
-		assert_int_equal(store_shift_import(fx->st, rows, 3, &bad),
+		assert_int_equal(import_rows(fx->st, &imp, rows, 3, 1),
 		    import_cases[i].rc);
-		assert_int_equal(bad, 2);
+		assert_int_equal(imp.bad_row, 2);
 		assert_non_null(
 		    strstr(store_error(fx->st), import_cases[i].error));
-		assert_int_equal(store_commit(fx->st), 0);
+		assert_false(store_batch_open(fx->st));
 		assert_int_equal(query_int(fx->st,
 		                     "SELECT count(*) FROM shifts"),
 		    0);
+		assert_int_equal(query_int(fx->st,
+		                     "SELECT count(*) FROM roster_imports"),
+		    0);
 	}
-	/* Inside a batch, a failed import keeps the batch's earlier writes. */
+	/* An import commits by itself: it refuses to join an open batch. */
 	assert_int_equal(store_shift_add(fx->st, &rows[0]), STORE_OK);
-	assert_int_equal(store_shift_import(fx->st, rows, 3, &bad),
-	    STORE_ERROR);
-	assert_int_equal(store_shift_import(fx->st, rows, 2, &bad), STORE_OK);
-	assert_int_equal(bad, -1);
+	assert_int_equal(import_rows(fx->st, &imp, rows, 2, 1), STORE_ERROR);
+	assert_non_null(strstr(store_error(fx->st), "batch is open"));
+	assert_int_equal(store_commit(fx->st), 0);
+	assert_int_equal(import_rows(fx->st, &imp, rows, 2, 1), STORE_OK);
+	assert_int_equal(imp.bad_row, -1);
+	assert_true(imp.id > 0);
+	assert_true(store_batch_open(fx->st));
 	assert_int_equal(store_commit(fx->st), 0);
 	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM shifts"), 3);
 	assert_int_equal(store_shift_add(fx->st, &import_cases[0].bad),
 	    STORE_NOTFOUND);
 	store_rollback(fx->st);
+}
+
+/* Shifts of ann, one an hour from 0, n of them (caller frees). */
+static struct store_shift *
+import_hours(size_t n)
+{
+	struct store_shift *rows = xcalloc(n, sizeof *rows);
+
+	for (size_t i = 0; i < n; i++) {
+		rows[i].clinician = "ann";
+		rows[i].tier = 1;
+		rows[i].start_ms = (int64_t)i * 3600000;
+		rows[i].end_ms = rows[i].start_ms + 3600000;
+	}
+	return rows;
+}
+
+/* Roster load callback: count the shifts. */
+static int
+count_shift(void *arg, const struct store_shift *s)
+{
+	(void)s;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* Roster load callback: ignore a clinician. */
+static int
+skip_clinician(void *arg, const struct store_clinician *c)
+{
+	(void)arg;
+	(void)c;
+	return 0;
+}
+
+/* The shifts another connection's roster load sees. */
+static int
+visible_shifts(struct store *st)
+{
+	int n = 0;
+	struct store_roster_cbs cbs = { skip_clinician, count_shift, &n };
+
+	assert_int_equal(store_roster_load(st, 0, &cbs), STORE_OK);
+	return n;
+}
+
+/* The roster version as another connection reads it. */
+static int64_t
+roster_version(struct store *st)
+{
+	int64_t v;
+
+	assert_int_equal(store_roster_version(st, &v), STORE_OK);
+	return v;
+}
+
+/*
+ * An import of several chunks is committed chunk by chunk, yet another
+ * connection sees none of its shifts, nor a roster change, until the
+ * import is done; then all of them, and roster_version moves once.
+ */
+static void
+test_import_visible_when_done(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_shift *rows = import_hours(2500);
+	struct store_import imp;
+	struct store *other;
+	char *cause = NULL;
+	int64_t v0;
+
+	add_clinician(fx->st, "ann", "Ann");
+	assert_int_equal(store_shift_add(fx->st, &rows[0]), STORE_OK);
+	assert_int_equal(store_commit(fx->st), 0);
+	other = store_open(fx->path, STORE_OPEN_EXISTING, &cause);
+	assert_non_null(other);
+	v0 = roster_version(other);
+	assert_int_equal(visible_shifts(other), 1);
+
+	assert_int_equal(import_rows(fx->st, &imp, rows, 2500, 1), STORE_OK);
+	/* Staged and committed, but not done: the batch holds that. */
+	assert_int_equal(query_int(other, "SELECT count(*) FROM shifts"), 2501);
+	assert_int_equal(visible_shifts(other), 1);
+	assert_int_equal(roster_version(other), v0);
+	assert_int_equal(query_int(other,
+	                     "SELECT count(*) FROM roster_imports"
+	                     " WHERE done_at IS NULL"),
+	    1);
+
+	assert_int_equal(store_commit(fx->st), 0);
+	assert_int_equal(visible_shifts(other), 2501);
+	assert_int_equal(roster_version(other), v0 + 1);
+	/* A done import stays: no drop, no sweep, no update takes it back. */
+	assert_int_equal(store_shift_import_drop(fx->st, imp.id), STORE_OK);
+	assert_int_equal(visible_shifts(other), 2501);
+	assert_int_not_equal(sqlite3_exec(fx->st->db,
+	                         "UPDATE roster_imports SET done_at = NULL",
+	                         NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(fx->st->db,
+	                         "DELETE FROM roster_imports", NULL, NULL,
+	                         NULL),
+	    SQLITE_OK);
+	store_close(other);
+	free(rows);
+}
+
+/*
+ * A chunk that fails after others were committed: the staged shifts are
+ * removed, the row is named, and nothing was ever visible.
+ */
+static void
+test_import_failure_removes(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_shift *rows = import_hours(2500);
+	struct store_import imp;
+	int64_t v0;
+
+	add_clinician(fx->st, "ann", "Ann");
+	assert_int_equal(store_commit(fx->st), 0);
+	v0 = roster_version(fx->st);
+	/* Row 2200, in the third chunk at least, cannot be written. */
+	assert_int_equal(sqlite3_exec(fx->st->db,
+	                     "CREATE TEMP TRIGGER boom BEFORE INSERT ON shifts"
+	                     " WHEN NEW.start_at = 2200 * 3600000"
+	                     " BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
+	                     NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(import_rows(fx->st, &imp, rows, 2500, 1), STORE_ERROR);
+	assert_int_equal(imp.bad_row, 2200);
+	assert_non_null(strstr(store_error(fx->st), "disk on fire"));
+	assert_false(store_batch_open(fx->st));
+	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM shifts"), 0);
+	assert_int_equal(query_int(fx->st,
+	                     "SELECT count(*) FROM roster_imports"),
+	    0);
+	assert_int_equal(roster_version(fx->st), v0);
+	free(rows);
+}
+
+/* The sweep's test of a process: pid 1 runs, any other is gone. */
+static bool
+gone_unless_1(void *arg, long pid)
+{
+	(void)arg;
+	return pid != 1;
+}
+
+/*
+ * An import whose crisisctl died before the last commit stays invisible;
+ * the sweep removes it once its process is gone or it is stale, and
+ * leaves a live one and a done one alone.
+ */
+static void
+test_import_unfinished_swept(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_shift *rows = import_hours(1500);
+	struct store_import imp, dead, done;
+	char sql[128];
+	int dropped;
+	int64_t v0;
+
+	add_clinician(fx->st, "ann", "Ann");
+	assert_int_equal(store_commit(fx->st), 0);
+	assert_int_equal(import_rows(fx->st, &done, rows, 10, 7), STORE_OK);
+	assert_int_equal(store_commit(fx->st), 0);
+	v0 = roster_version(fx->st);
+	/* Killed before the done batch was committed. */
+	assert_int_equal(import_rows(fx->st, &imp, rows, 1500, 1), STORE_OK);
+	store_rollback(fx->st);
+	assert_int_equal(import_rows(fx->st, &dead, rows, 1500, 2), STORE_OK);
+	store_rollback(fx->st);
+	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM shifts"),
+	    3010);
+	assert_int_equal(visible_shifts(fx->st), 10);
+
+	/* Process 1 runs and its import is recent: only process 2's goes. */
+	assert_int_equal(store_shift_import_sweep(fx->st, 0, gone_unless_1,
+	                     NULL, &dropped),
+	    STORE_OK);
+	assert_int_equal(dropped, 1);
+	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM shifts"),
+	    1510);
+	snprintf(sql, sizeof sql,
+	    "SELECT count(*) FROM shifts WHERE import = %lld",
+	    (long long)dead.id);
+	assert_int_equal(query_int(fx->st, sql), 0);
+	/* Stale (started at 1000, before 2000), whatever its process. */
+	assert_int_equal(store_shift_import_sweep(fx->st, 2000, gone_unless_1,
+	                     NULL, &dropped),
+	    STORE_OK);
+	assert_int_equal(dropped, 1);
+	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM shifts"), 10);
+	assert_int_equal(query_int(fx->st,
+	                     "SELECT count(*) FROM roster_imports"),
+	    1);
+	assert_int_equal(visible_shifts(fx->st), 10);
+	assert_int_equal(roster_version(fx->st), v0);
+	snprintf(sql, sizeof sql,
+	    "SELECT count(*) FROM roster_imports"
+	    " WHERE id = %lld AND done_at IS NOT NULL",
+	    (long long)done.id);
+	assert_int_equal(query_int(fx->st, sql), 1);
+	/* An import dropped meanwhile can never be done. */
+	assert_int_equal(import_rows(fx->st, &imp, rows, 10, 1), STORE_OK);
+	store_rollback(fx->st);
+	assert_int_equal(sqlite3_exec(fx->st->db,
+	                     "UPDATE roster_imports SET dropped_at = 1"
+	                     " WHERE done_at IS NULL",
+	                     NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(fx->st->db,
+	                         "UPDATE roster_imports SET done_at = 1"
+	                         " WHERE dropped_at IS NOT NULL",
+	                         NULL, NULL, NULL),
+	    SQLITE_OK);
+	free(rows);
 }
 
 /* Every roster change moves roster_version forward. */
@@ -459,12 +715,12 @@ test_roster_load(void **state)
 		{ "ann", 1, 3000, 6000 },
 	};
 	char out[512] = "";
-	long bad;
+	struct store_import imp;
 
 	add_clinician(fx->st, "bob", "Bob");
 	add_clinician(fx->st, "ann", "Ann");
-	assert_int_equal(store_shift_import(fx->st, shifts, nitems(shifts),
-	                     &bad),
+	assert_int_equal(store_commit(fx->st), 0);
+	assert_int_equal(import_rows(fx->st, &imp, shifts, nitems(shifts), 1),
 	    STORE_OK);
 	assert_int_equal(store_commit(fx->st), 0);
 	cbs.arg = out;
@@ -490,15 +746,29 @@ test_contact_insert(void **state)
 		.state = "open",
 		.queued_at = 2000,
 		.deadline_at = 3000 };
+	struct store_contact other = { .intake = "gw",
+		.ref = "call-1",
+		.channel = "voice",
+		.risk = "imminent",
+		.needs = "[]" };
 	char id[CONTACT_ID_MAX + 1], st[16], intake[PRINCIPAL_ID_MAX + 1];
+	bool same = false;
 
 	add_contact(fx->st, "C1", "call-1", 1000);
 	assert_int_equal(store_commit(fx->st), 0);
-	assert_int_equal(store_contact_by_ref(fx->st, "gw", "call-1", id, st),
-	    STORE_OK);
+	assert_int_equal(find_ref(fx->st, "gw", "call-1", id, &same), STORE_OK);
 	assert_string_equal(id, "C1");
-	assert_string_equal(st, "open");
-	assert_int_equal(store_contact_by_ref(fx->st, "gw2", "call-1", id, st),
+	assert_true(same);
+	/* The same ref with other fields is found, and told apart. */
+	assert_int_equal(store_contact_by_ref(fx->st, &other, id, &same),
+	    STORE_OK);
+	assert_false(same);
+	other.risk = "high";
+	other.caller = "+15550100";
+	assert_int_equal(store_contact_by_ref(fx->st, &other, id, &same),
+	    STORE_OK);
+	assert_false(same);
+	assert_int_equal(find_ref(fx->st, "gw2", "call-1", id, &same),
 	    STORE_NOTFOUND);
 	assert_int_equal(store_contact_state(fx->st, "C1", st, intake),
 	    STORE_OK);
@@ -705,7 +975,7 @@ record_push(void *arg, int64_t seq, const char *message)
 	return 0;
 }
 
-/* Pending pushes come oldest first, per intake, until delivered. */
+/* Pending pushes come oldest first, per intake, paged, until acknowledged. */
 static void
 test_pushes(void **state)
 {
@@ -725,18 +995,52 @@ test_pushes(void **state)
 	assert_int_equal(store_push_add(fx->st, "gw", "C9", "d", &other),
 	    STORE_NOTFOUND);
 	assert_true(seq[0] < seq[1] && seq[1] < seq[2]);
-	assert_int_equal(store_push_delivered(fx->st, seq[1], 7000), STORE_OK);
-	assert_int_equal(store_push_delivered(fx->st, seq[1], 8000), STORE_OK);
-	assert_int_equal(store_push_delivered(fx->st, 999999, 7000),
+	add_contact(fx->st, "C2", "r2", 1000);
+	assert_int_equal(store_push_add(fx->st, "gw", "C2", "e", &other),
+	    STORE_OK);
+	assert_int_equal(store_commit(fx->st), 0);
+	/* Paged: two at a time, then the rest after the last seen. */
+	assert_int_equal(store_push_pending(fx->st, "gw", 0, 2, record_push,
+	                     out),
+	    STORE_OK);
+	snprintf(want, sizeof want, "%lld:a %lld:b ", (long long)seq[0],
+	    (long long)seq[1]);
+	assert_string_equal(out, want);
+	out[0] = '\0';
+	assert_int_equal(store_push_pending(fx->st, "gw", seq[1], 2,
+	                     record_push, out),
+	    STORE_OK);
+	snprintf(want, sizeof want, "%lld:c %lld:e ", (long long)seq[2],
+	    (long long)other);
+	assert_string_equal(out, want);
+	/* An ack takes every result of the contact, of that intake only. */
+	assert_int_equal(store_push_ack(fx->st, "gw", "C1", 7000), STORE_OK);
+	assert_int_equal(store_push_ack(fx->st, "gw", "C1", 8000),
+	    STORE_NOTFOUND);
+	assert_int_equal(store_push_ack(fx->st, "gw", "C9", 7000),
 	    STORE_NOTFOUND);
 	assert_int_equal(store_commit(fx->st), 0);
-	assert_int_equal(store_push_pending(fx->st, "gw", record_push, out),
+	out[0] = '\0';
+	assert_int_equal(store_push_pending(fx->st, "gw", 0, 100, record_push,
+	                     out),
 	    STORE_OK);
-	snprintf(want, sizeof want, "%lld:a %lld:c ", (long long)seq[0],
-	    (long long)seq[2]);
+	snprintf(want, sizeof want, "%lld:e ", (long long)other);
+	assert_string_equal(out, want);
+	out[0] = '\0';
+	assert_int_equal(store_push_unacked(fx->st, "gw", "C1", record_push,
+	                     out),
+	    STORE_OK);
+	assert_string_equal(out, "");
+	assert_int_equal(store_push_unacked(fx->st, "gw", "C2", record_push,
+	                     out),
+	    STORE_OK);
 	assert_string_equal(out, want);
 	assert_int_equal(query_int(fx->st,
-	                     "SELECT delivered_at FROM pushes"
+	                     "SELECT count(*) FROM pushes WHERE intake = 'gw2'"
+	                     " AND acked_at IS NULL"),
+	    1);
+	assert_int_equal(query_int(fx->st,
+	                     "SELECT acked_at FROM pushes"
 	                     " WHERE message = 'b'"),
 	    7000);
 }
@@ -788,29 +1092,28 @@ test_batch_visibility(void **state)
 {
 	struct fixture *fx = *state;
 	struct store *other;
-	char id[CONTACT_ID_MAX + 1], st[16], *cause = NULL;
+	char id[CONTACT_ID_MAX + 1], *cause = NULL;
+	bool same;
 
 	other = store_open(fx->path, STORE_OPEN_EXISTING, &cause);
 	assert_non_null(other);
 	assert_false(store_batch_open(fx->st));
 	add_contact(fx->st, "C1", "r1", 1000);
 	assert_true(store_batch_open(fx->st));
-	assert_int_equal(store_contact_by_ref(fx->st, "gw", "r1", id, st),
-	    STORE_OK);
-	assert_int_equal(store_contact_by_ref(other, "gw", "r1", id, st),
+	assert_int_equal(find_ref(fx->st, "gw", "r1", id, &same), STORE_OK);
+	assert_int_equal(find_ref(other, "gw", "r1", id, &same),
 	    STORE_NOTFOUND);
 	assert_int_equal(store_commit(fx->st), 0);
-	assert_int_equal(store_contact_by_ref(other, "gw", "r1", id, st),
-	    STORE_OK);
+	assert_int_equal(find_ref(other, "gw", "r1", id, &same), STORE_OK);
 	assert_string_equal(id, "C1");
 
 	add_contact(fx->st, "C2", "r2", 2000);
 	store_rollback(fx->st);
 	assert_false(store_batch_open(fx->st));
-	assert_int_equal(store_contact_by_ref(fx->st, "gw", "r2", id, st),
+	assert_int_equal(find_ref(fx->st, "gw", "r2", id, &same),
 	    STORE_NOTFOUND);
 	assert_int_equal(store_commit(fx->st), 0);
-	assert_int_equal(store_contact_by_ref(other, "gw", "r2", id, st),
+	assert_int_equal(find_ref(other, "gw", "r2", id, &same),
 	    STORE_NOTFOUND);
 	store_close(other);
 }
@@ -837,6 +1140,17 @@ test_busy_is_an_error(void **state)
 	add_contact(fx->st, "C1", "r1", 1000);
 	assert_int_equal(store_contact_insert(other, &c), STORE_ERROR);
 	assert_non_null(strstr(store_error(other), "lock"));
+	/*
+	 * The batch that could not begin is lost: the next write fails at
+	 * once instead of waiting on the lock again, and the commit fails
+	 * with the first reason.
+	 */
+	assert_true(store_batch_open(other));
+	assert_int_equal(store_event_add(other, "C1", 1, "queued", 0, NULL,
+	                     NULL),
+	    STORE_ERROR);
+	assert_int_equal(store_commit(other), -1);
+	assert_non_null(strstr(store_error(other), "lock"));
 	assert_false(store_batch_open(other));
 	assert_int_equal(store_commit(fx->st), 0);
 	assert_int_equal(store_contact_insert(other, &c), STORE_OK);
@@ -854,7 +1168,8 @@ static void
 test_batch_lost(void **state)
 {
 	struct fixture *fx = *state;
-	char id[CONTACT_ID_MAX + 1], st[16];
+	char id[CONTACT_ID_MAX + 1];
+	bool same;
 
 	add_contact(fx->st, "C1", "r1", 1000);
 	assert_int_equal(sqlite3_exec(fx->st->db, "ROLLBACK", NULL, NULL, NULL),
@@ -866,12 +1181,11 @@ test_batch_lost(void **state)
 	assert_true(store_batch_open(fx->st));
 	assert_int_equal(store_commit(fx->st), -1);
 	assert_false(store_batch_open(fx->st));
-	assert_int_equal(store_contact_by_ref(fx->st, "gw", "r1", id, st),
+	assert_int_equal(find_ref(fx->st, "gw", "r1", id, &same),
 	    STORE_NOTFOUND);
 	add_contact(fx->st, "C1", "r1", 1000);
 	assert_int_equal(store_commit(fx->st), 0);
-	assert_int_equal(store_contact_by_ref(fx->st, "gw", "r1", id, st),
-	    STORE_OK);
+	assert_int_equal(find_ref(fx->st, "gw", "r1", id, &same), STORE_OK);
 }
 
 /* A test with its own scratch database, made and removed around it. */
@@ -891,6 +1205,9 @@ main(void)
 		STORE_TEST(test_clinician_add),
 		STORE_TEST(test_patient),
 		STORE_TEST(test_shift_import),
+		STORE_TEST(test_import_visible_when_done),
+		STORE_TEST(test_import_failure_removes),
+		STORE_TEST(test_import_unfinished_swept),
 		STORE_TEST(test_roster_version),
 		STORE_TEST(test_roster_load),
 		STORE_TEST(test_contact_insert),

@@ -1,0 +1,81 @@
+/*
+ * outbox.h: every line a connection is sent waits in its outbox until the
+ * loop turn's store batch has committed (outbox_flush), so nothing that
+ * depends on a write leaves before the write is durable; order per
+ * connection is kept.
+ *
+ * What a line means if the commit fails is fixed when it is queued:
+ *   - a push (offer, withdrawal, event, result) describes a change the
+ *     failed batch lost: it is dropped, and the engine, which re-reads its
+ *     state from the store, makes it again if it still holds;
+ *   - a reply to a request that wrote nothing (pong, not_found, a read)
+ *     leaves as usual;
+ *   - a reply to a request that wrote becomes one "internal" error;
+ *   - an urgent line (an overflow: the caller must be sent somewhere now)
+ *     leaves whatever the store did.
+ * The outbox never calls the engine: the loop decides what a failed commit
+ * means for the daemon's state.
+ */
+#ifndef CRISISD_OUTBOX_H
+#define CRISISD_OUTBOX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "conn.h"
+
+struct outbox;
+struct store;
+
+enum outbox_kind {
+	OUTBOX_PUSH = 0,
+	OUTBOX_REPLY,
+	OUTBOX_URGENT,
+};
+
+/* What the owner hears after each release of its lines. */
+struct outbox_cbs {
+	/*
+	 * The commit failed and results (lines queued with a sequence
+	 * number) from first_seq on were dropped with it.
+	 */
+	void (*dropped_results)(void *arg, int64_t first_seq);
+	void *arg;
+};
+
+struct outbox *outbox_new(struct conn *conn, const struct outbox_cbs *cbs);
+/* Forget the lines not yet sent (the connection is gone). */
+void outbox_free(struct outbox *ob);
+
+/*
+ * Queue a line (stolen).  id (borrowed, may be NULL) is the request id a
+ * reply echoes, for the error it may become; result_seq is a stored
+ * result's sequence number, or 0.
+ */
+void outbox_queue(struct outbox *ob, char *line, enum outbox_kind kind,
+    json_t *id, int64_t result_seq);
+
+/*
+ * A request is being handled on ob: the replies queued until
+ * outbox_request_end() belong to it, and depend on the batch if it wrote.
+ */
+void outbox_request_begin(struct outbox *ob);
+void outbox_request_end(struct outbox *ob, bool wrote);
+
+/* After this turn's lines have left, tell the connection's owner once its
+ * output has drained (conn_cbs.drained). */
+void outbox_notify_drained(struct outbox *ob);
+
+/*
+ * End of a loop turn: commit the store's batch, then release every
+ * outbox's lines as the commit's outcome says.  Returns 1 if a batch
+ * committed, 0 if there was none, -1 if the commit failed.
+ */
+int outbox_flush(struct store *st);
+
+/* Are lines waiting for the next flush? */
+bool outbox_pending(void);
+
+#endif
