@@ -313,6 +313,27 @@ def _normalise_tiers(tiers):
     return out
 
 
+def faultfs_lib():
+    """The fault shim faultfs.so (tests/faults/faultfs.c), as make builds it.
+
+    $CRISISD_FAULTFS (set by make check, asan and valgrind), else
+    BUILD/tests/faultfs.so beside crisisd (BINDIR=BUILD builds), else
+    build/tests/faultfs.so.
+    """
+    if os.environ.get("CRISISD_FAULTFS"):
+        candidates = [os.environ["CRISISD_FAULTFS"]]
+    else:
+        candidates = [os.path.join(os.path.dirname(CRISISD), "tests",
+                                   "faultfs.so"),
+                      str(ROOT / "build" / "tests" / "faultfs.so")]
+    for path in candidates:
+        if os.path.isfile(path):
+            return os.path.abspath(path)
+    raise AssertionError("the fault shim is not built (looked for %s); run "
+                         "make BUILD/tests/faultfs.so or set CRISISD_FAULTFS"
+                         % " and ".join(candidates))
+
+
 class Daemon:
     """A crisisd in a temporary directory; use as a context manager.
 
@@ -638,6 +659,38 @@ class Daemon:
         c = self.login(pid)
         c.request({"type": "watch"})
         return c
+
+    # --- storage faults (tests/faults/faultfs.c, preloaded) ---
+
+    def enable_faults(self, error="ENOSPC"):
+        """Start crisisd (call before start()) with the fault shim preloaded.
+
+        While self.fault_file exists, every write and sync of the database,
+        its -wal and its -journal fails with error (ENOSPC: the disk is
+        full; or EIO); fault(True) and fault(False) switch it.  crisisctl
+        runs without the shim.
+        """
+        lib = faultfs_lib()
+        self.fault_file = os.path.join(self.dir, "fault-on")
+        preload = os.environ.get("LD_PRELOAD", "")
+        self.env["LD_PRELOAD"] = lib + (" " + preload if preload else "")
+        self.env["CRISISD_FAULT_FILE"] = self.fault_file
+        self.env["CRISISD_FAULT_DB"] = self.db
+        self.env["CRISISD_FAULT_ERRNO"] = error
+        # An ASan crisisd refuses a library loaded before its runtime.
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        self.env["ASAN_OPTIONS"] = (asan + ":" if asan else "") + \
+            "verify_asan_link_order=0"
+        return self.fault_file
+
+    def fault(self, on):
+        """Make the database's disk fail (on) or work again (off)."""
+        _log_traffic("faultfs", "!", "database writes %s" % (
+            "FAIL" if on else "work"))
+        if on:
+            open(self.fault_file, "w").close()
+        elif os.path.exists(self.fault_file):
+            os.unlink(self.fault_file)
 
     # --- read-only look at the database ---
 

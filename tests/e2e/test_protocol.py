@@ -356,8 +356,9 @@ def test_idempotent_ref():
         again, _ = submit(gw, "dup-1")
         assert again == cid, "same ref gave another contact: %s vs %s" % (
             again, cid)
+        # Another connection of the same gateway, the same fields: the same.
         other = d.login("gw", name="gw-b")
-        third, _ = submit(other, "dup-1", risk="imminent", channel="text")
+        third, _ = submit(other, "dup-1")
         assert third == cid
         rows = [r for r in log_rows(d) if r.get("ref") == "dup-1"]
         assert len(rows) == 1, "crisisctl log shows %d contacts" % len(rows)
@@ -368,12 +369,17 @@ def test_idempotent_ref():
 
 
 def test_idempotent_ref_after_result():
+    """A repeated ref gets its contact's result again until it is acked."""
     with Daemon() as d:
         d.add_intake("gw")
         d.start()
         gw = d.login("gw")
         cid, _ = submit(gw, "dup-2")
         gw.expect("overflow", contact=cid)
+        again, _ = submit(gw, "dup-2")
+        assert again == cid
+        gw.expect("overflow", contact=cid)
+        gw.request({"type": "ack", "contact": cid}, "ok")
         again, _ = submit(gw, "dup-2")
         assert again == cid
         gw.expect_none(type="overflow")

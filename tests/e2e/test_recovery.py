@@ -339,8 +339,15 @@ def test_results_kept_across_restart_in_order():
             "overflow %s" % (seen, a, b))
         assert got[0].get("clinician") == "c1", got[0]["_raw"]
         assert got[0].get("endpoint") == "sip:c1@pbx.example", got[0]["_raw"]
-        # Delivered: the next welcome brings nothing again.
-        sleep_ms(300)
+        # Not acknowledged: the next welcome brings both again, in order.
+        gw.close()
+        gw = d.login("gw")
+        got = gw.collect(secs(400), where=lambda m: m.get("type") in (
+            "routed", "overflow"))
+        assert [(m["type"], m.get("contact")) for m in got] == seen, got
+        # Acknowledged: the next welcome brings nothing again.
+        for cid in (a, b):
+            gw.request({"type": "ack", "contact": cid}, "ok")
         gw.close()
         gw = d.login("gw")
         gw.expect_none(secs(400), where=lambda m: m.get("type") in (
@@ -360,7 +367,7 @@ def test_result_owed_at_crash_delivered_after_welcome():
         c1.expect("offer", contact=cid)
         accept(c1, cid)
         pending = d.query("SELECT count(*) FROM pushes WHERE contact = ? AND "
-                          "delivered_at IS NULL", cid)
+                          "acked_at IS NULL", cid)
         assert pending == [(1,)], "no result stored as owed: %r" % (pending,)
         restart(d)
         gw = d.login("gw")
@@ -381,7 +388,7 @@ def test_same_ref_after_restart():
         c1.expect("offer", contact=done_cid)
         accept(c1, done_cid)
         gw.expect("routed", contact=done_cid)
-        sleep_ms(200)
+        gw.request({"type": "ack", "contact": done_cid}, "ok")
         restart(d)
         gw = d.login("gw")
         again, _ = submit(gw, "idem-open")

@@ -462,6 +462,8 @@ INSTALLED = {
                                               "systemd/crisisd.socket"),
     "usr/lib/sysusers.d/crisisd.conf": (0o644, "systemd/crisisd.sysusers"),
     "usr/share/man/man5/crisisd.conf.5": (0o644, "man/crisisd.conf.5"),
+    "usr/share/man/man7/crisisd-protocol.7": (0o644,
+                                              "man/crisisd-protocol.7"),
     "usr/share/man/man8/crisisd.8": (0o644, "man/crisisd.8"),
     "usr/share/man/man8/crisisctl.8": (0o644, "man/crisisctl.8"),
     "etc/crisisd/crisisd.conf": (0o640, "conf/crisisd.conf"),
