@@ -1,6 +1,7 @@
 # crisisd: one plain GNU Makefile.  `make` builds, `make check` runs every
 # test, `make run` starts a demo daemon; the first build installs missing
-# Debian packages through tools/deps (as root) or says what to install.
+# Debian packages through tools/deps (as root) or says what to install:
+# what building needs, and for each test target only what it adds.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -26,7 +27,7 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/msg.c daemon/store.c \
               daemon/store_roster.c daemon/store_contact.c \
               daemon/store_review.c daemon/store_audit.c \
-              daemon/store_stats.c daemon/store_tally.c \
+              daemon/store_stats.c daemon/tally.c \
               daemon/store_followup.c daemon/store_backup.c daemon/store_policy.c \
               daemon/store_checkpoint.c
 
@@ -36,10 +37,11 @@ CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/clinician.c daemon/notify.c daemon/gaps.c daemon/policy.c \
                daemon/intake.c daemon/tls.c daemon/outbox.c \
                daemon/results.c daemon/lockfile.c daemon/heard.c \
-               daemon/engine_snapshot.c
+               daemon/engine_snapshot.c daemon/engine_settle.c
 
 CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
-                 ctl/ctl_audit.c ctl/ctl_backup.c ctl/fmt.c
+                 ctl/ctl_audit.c ctl/ctl_backup.c ctl/fmt.c ctl/fmt_table.c \
+                 ctl/fmt_csv.c
 
 UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify \
              test_checkpoint
@@ -49,13 +51,13 @@ test_config_OBJS = config config_value config_tls log util
 test_roster_OBJS = roster util log
 test_msg_OBJS    = msg util log
 test_route_OBJS  = route
-test_fmt_OBJS    = ../ctl/fmt util log
+test_fmt_OBJS    = ../ctl/fmt ../ctl/fmt_table ../ctl/fmt_csv util log
 test_conn_OBJS   = conn msg util log tls
 test_notify_OBJS = notify log util
-test_store_OBJS  = store store_roster store_contact store_audit util log token \
-                   store_checkpoint
+test_store_OBJS  = store store_roster store_contact store_audit store_review \
+                   util log token store_checkpoint
 test_checkpoint_OBJS = store store_checkpoint store_roster store_contact \
-                       store_audit util log token
+                       store_audit store_review util log token
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 COMMON_OBJS    = $(call obj,$(COMMON_SRCS))
@@ -70,21 +72,34 @@ CRISISCTL_OUT = $(BINDIR)/crisisctl
 
 all: $(CRISISD_OUT) $(CRISISCTL_OUT)
 
-# The package flags are found once, after tools/deps made sure they exist.
+# The package flags are found once, after tools/deps made sure they exist:
+# the build's in pkg.mk, and the unit tests' (cmocka) in test.mk, read only
+# when a goal builds tests, so a plain `make` needs only the build's.
 ifeq ($(filter clean format deps,$(MAKECMDGOALS)),)
 -include $(BUILD)/pkg.mk
+endif
+ifneq ($(filter unit check $(BUILD)/tests/%,$(MAKECMDGOALS)),)
+-include $(BUILD)/test.mk
 endif
 
 $(BUILD)/pkg.mk: tools/deps
 	@mkdir -p $(BUILD)
-	@tools/deps
-	@printf 'PKG_CFLAGS = %s\nPKG_LIBS = %s\nTEST_LIBS = %s\n' \
+	@tools/deps build
+	@printf 'PKG_CFLAGS = %s\nPKG_LIBS = %s\n' \
 	  "$$(pkg-config --cflags $(PKGS))" \
-	  "$$(pkg-config --libs $(PKGS)) -lm" \
-	  "$$(pkg-config --libs $(TEST_PKGS))" > $@
+	  "$$(pkg-config --libs $(PKGS)) -lm" > $@
+
+$(BUILD)/test.mk: tools/deps
+	@mkdir -p $(BUILD)
+	@tools/deps check
+	@printf 'TEST_LIBS = %s\n' "$$(pkg-config --libs $(TEST_PKGS))" > $@
+
+# What the other targets need beyond the build (tools/deps says which).
+deps-run deps-valgrind deps-fuzz deps-lint:
+	@tools/deps $(@:deps-%=%)
 
 deps:
-	@tools/deps
+	@tools/deps all
 
 $(CRISISD_OUT): $(CRISISD_OBJS) $(COMMON_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
@@ -96,13 +111,16 @@ $(BUILD)/%.o: %.c $(BUILD)/pkg.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%.o: tests/unit/%.c $(BUILD)/pkg.mk
+$(BUILD)/tests/%.o: tests/unit/%.c $(BUILD)/pkg.mk $(BUILD)/test.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# Objects are named from daemon/; "../ctl/fmt" is $(BUILD)/ctl/fmt.o, the
+# same target crisisctl links (two names for one file race under -j).
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o \
-    $$(addprefix $(BUILD)/daemon/,$$(addsuffix .o,$$(test_$$*_OBJS)))
+    $$(subst /daemon/../,/,$$(addprefix $(BUILD)/daemon/, \
+      $$(addsuffix .o,$$(test_$$*_OBJS))))
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) $(TEST_LIBS)
 
 unit: $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
@@ -114,13 +132,14 @@ unit: $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 # The benchmark of issue 4: crisisd as deployed against the load generator,
 # beside an echo server and raw SQLite baselines (bench/run, ~5 minutes).
 BENCH_BINS = $(addprefix $(BUILD)/bench/,loadgen echo sqlite_rate)
-$(BUILD)/bench/loadgen: $(BUILD)/bench/loadgen.o $(BUILD)/bench/loadgen_proto.o
+$(BUILD)/bench/loadgen: $(addprefix $(BUILD)/bench/,loadgen.o loadgen_proto.o \
+    loadgen_report.o)
 $(BUILD)/bench/echo: $(BUILD)/bench/echo.o
 $(BUILD)/bench/sqlite_rate: $(BUILD)/bench/sqlite_rate.o
 $(BENCH_BINS):
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) -pthread
 
-bench: all $(BENCH_BINS)
+bench: all $(BENCH_BINS) deps-run
 	@bench/run --build $(BUILD)
 
 .PHONY: bench
@@ -149,11 +168,11 @@ valgrind: export CRISISD_FAULTFS = $(CURDIR)/$(FAULTFS)
 
 # SIGKILL crisisd 1000 times under a load of 10000 contacts; nothing may be
 # lost, duplicated or assigned twice (a short run is part of `make check`).
-crashtest: all
+crashtest: all deps-run
 	python3 tests/crash/crashtest.py --contacts 10000 --kills 1000
 
 # A demo daemon on 127.0.0.1:7410 with a sample roster (see README).
-run: all
+run: all deps-run
 	@tools/demo-setup $(BUILD)/demo
 	$(CRISISD_OUT) -c $(BUILD)/demo/crisisd.conf
 
@@ -171,7 +190,7 @@ asan:
 
 # The end-to-end suite with crisisd under valgrind memcheck: no errors and
 # no definite leaks, or the daemon's exit code fails the test.
-valgrind: all
+valgrind: all deps-valgrind
 	CRISISD_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full \
 	  --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
 	  python3 tests/e2e/run.py
@@ -179,13 +198,12 @@ valgrind: all
 # Static checks: cppcheck (told where the list and hash macros live, which
 # it cannot find alone) and clang-tidy.
 LINT_SRCS = $(COMMON_SRCS) $(CRISISD_SRCS) $(CRISISCTL_SRCS)
-lint: $(BUILD)/pkg.mk
+lint: $(BUILD)/pkg.mk deps-lint
 	cppcheck --quiet --error-exitcode=1 --std=c11 -Iinclude -D__GNUC__ \
 	  --enable=warning,performance,portability \
 	  --include=/usr/include/x86_64-linux-gnu/sys/queue.h \
 	  --include=/usr/include/uthash.h --include=/usr/include/jansson.h \
 	  --suppress=missingIncludeSystem \
-	  --suppress=nullPointerRedundantCheck:ctl/fmt.c \
 	  --suppress=ctunullpointer:ctl/fmt.c $(LINT_SRCS)
 	clang-tidy --quiet $(LINT_SRCS) -- -std=c11 -D_GNU_SOURCE -Iinclude \
 	  $(PKG_CFLAGS) 2>/dev/null
@@ -204,13 +222,13 @@ FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g -fno-omit-frame-pointer \
 fuzz_msg_OBJS    = daemon/msg daemon/util daemon/log
 fuzz_config_OBJS = daemon/config daemon/config_value daemon/config_tls \
                    daemon/util daemon/log
-fuzz_csv_OBJS    = ctl/fmt daemon/util daemon/log
+fuzz_csv_OBJS    = ctl/fmt ctl/fmt_table ctl/fmt_csv daemon/util daemon/log
 fuzz_route_OBJS  = daemon/route fuzz/fuzz_route_check
 # conf_load opens the files a config names: fuzz_config fences open().
 fuzz_config_LDFLAGS = -Wl,--wrap=open
 FUZZ_BINS = $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
 
-$(FUZZ_BUILD)/%.o: %.c $(BUILD)/pkg.mk
+$(FUZZ_BUILD)/%.o: %.c $(BUILD)/pkg.mk | deps-fuzz
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
@@ -266,6 +284,7 @@ install: all
 clean:
 	rm -rf $(BUILD) build-asan $(FUZZ_BUILD) crisisd crisisctl
 
-.PHONY: all deps unit check crashtest run asan valgrind lint format install clean
+.PHONY: all deps deps-run deps-valgrind deps-fuzz deps-lint unit check \
+        crashtest run asan valgrind lint format install clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -57,6 +57,14 @@
 #define CONF_DEFAULT_TIMEZONE "UTC"
 #define CONF_DEFAULT_CONTACTS_PER_SECOND 100
 #define CONF_DEFAULT_OPEN_CONTACTS 5000
+/*
+ * Contacts being routed at once from all gateways: past it a new contact
+ * is refused at once ("overloaded") so the gateway sends the caller to 988
+ * now rather than into a queue that cannot be served in time.
+ */
+#define CONF_DEFAULT_OPEN_CONTACTS_TOTAL 20000
+/* CONTRACT §4 rule 9: a phone rings for one caller at a time. */
+#define CONF_DEFAULT_OFFERS_PER_CLINICIAN 1
 #define CONF_RATE_MAX 1000000
 #define CONF_DEFAULT_GAP_WARNING_HOURS 24
 #define CONF_GAP_WARNING_HOURS_MAX (24 * 31)
@@ -188,6 +196,8 @@ static const struct conf_key conf_limits_keys[] = {
 	    CONF_RATE_MAX),
 	CONF_KEY(conf, max_open_contacts, false, conf_key_int, 0,
 	    CONF_RATE_MAX),
+	CONF_KEY(conf, max_open_contacts_total, false, conf_key_int, 0,
+	    CONF_RATE_MAX),
 };
 static const struct conf_table conf_limits_table = { conf_limits_keys,
 	nitems(conf_limits_keys) };
@@ -292,6 +302,8 @@ conf_defaults(struct conf *conf)
 	conf->hello_timeout_ms = CONF_DEFAULT_HELLO_TIMEOUT_MS;
 	conf->max_contacts_per_second = CONF_DEFAULT_CONTACTS_PER_SECOND;
 	conf->max_open_contacts = CONF_DEFAULT_OPEN_CONTACTS;
+	conf->max_open_contacts_total = CONF_DEFAULT_OPEN_CONTACTS_TOTAL;
+	conf->max_offers_per_clinician = CONF_DEFAULT_OFFERS_PER_CLINICIAN;
 	conf->gap_warning_hours = CONF_DEFAULT_GAP_WARNING_HOURS;
 	conf->service_level_ms = CONF_DEFAULT_SERVICE_LEVEL_MS;
 	conf->short_abandon_ms = CONF_DEFAULT_SHORT_ABANDON_MS;

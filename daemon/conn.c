@@ -82,6 +82,12 @@ struct conn {
 	struct event *linger_ev; /* made when the connection starts to end */
 	struct event *drained_ev; /* calls cbs.drained from the loop */
 	bool want_drained; /* conn_notify_drained() asked */
+	/*
+	 * Bytes of lines longer than the cap still being written: they do not
+	 * count against it, so a reading peer is not cut off for lines sent
+	 * behind a big reply.  Cleared when the output drains.
+	 */
+	size_t big_bytes;
 	struct conn_limits limits;
 	struct conn_cbs cbs;
 	void *data;
@@ -338,6 +344,8 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 
 	(void)bev;
+	if (conn_unsent(c) == 0)
+		c->big_bytes = 0;
 	if (c->state == CONN_DRAINING)
 		conn_half_close(c);
 	else
@@ -613,23 +621,28 @@ conn_send(struct conn *c, const char *line)
 {
 	struct evbuffer *out;
 	char why[CONN_REASON_MAX_BYTES];
-	size_t unsent;
+	size_t unsent, len;
 
 	if (c->state != CONN_OPEN)
 		return -1;
 	out = bufferevent_get_output(c->bev);
 	unsent = evbuffer_get_length(out);
-	if (unsent > CONN_OUTPUT_MAX_BYTES) {
+	if (unsent == 0)
+		c->big_bytes = 0;
+	if (unsent > CONN_OUTPUT_MAX_BYTES + c->big_bytes) {
 		snprintf(why, sizeof why, "peer not reading (%zu bytes unsent)",
 		    unsent);
 		conn_close_soon(c, why);
 		return -1;
 	}
-	if (evbuffer_add(out, line, strlen(line)) == -1 ||
+	len = strlen(line);
+	if (evbuffer_add(out, line, len) == -1 ||
 	    evbuffer_add(out, "\n", 1) == -1) {
 		conn_close_soon(c, "out of memory for output");
 		return -1;
 	}
+	if (len > CONN_OUTPUT_MAX_BYTES)
+		c->big_bytes += len + 1;
 	return 0;
 }
 

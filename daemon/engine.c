@@ -29,9 +29,13 @@
 
 static void engine_timer_cb(evutil_socket_t, short, void *);
 
-/* An overflow told to its gateway and not yet durably recorded. */
+/*
+ * An overflow made while the store fails, not yet on record: sent to its
+ * gateway (sent) or not yet, for want of a connection.
+ */
 struct engine_told {
 	char id[CONTACT_ID_MAX + 1];
+	bool sent;
 	UT_hash_handle hh;
 };
 
@@ -89,6 +93,7 @@ engine_contact_add(struct contact *ct)
 	if (ct->timer == NULL)
 		fatalx("evtimer_new");
 	HASH_ADD_STR(eng.by_id, id, ct);
+	ct->order = ++eng.order_seq;
 	TAILQ_INSERT_TAIL(&eng.queue, ct, entry);
 	if (ct->state == CONTACT_OPEN)
 		intake_opened(ct->intake);
@@ -100,6 +105,7 @@ engine_contact_remove(struct contact *ct)
 {
 	HASH_DEL(eng.by_id, ct);
 	TAILQ_REMOVE(&eng.queue, ct, entry);
+	engine_heap_remove(ct);
 	if (ct->state == CONTACT_OPEN)
 		intake_closed(ct->intake);
 	event_free(ct->timer);
@@ -129,66 +135,6 @@ engine_save_route(struct contact *ct)
 	if (store_contact_set_route(eng.st, ct->id, tier, text) == STORE_ERROR)
 		engine_store_failed("route");
 	free(text);
-}
-
-/* Mark every routable contact to be looked at again. */
-void
-engine_dirty_all(void)
-{
-	struct contact *ct;
-
-	TAILQ_FOREACH (ct, &eng.queue, entry) {
-		if (ct->state == CONTACT_OPEN)
-			ct->dirty = true;
-	}
-}
-
-/*
- * Does ct hold an open offer routing can see?  An offer to a clinician gone
- * from the roster is not among the candidates, so route_next does not count
- * it as open either.
- */
-static bool
-engine_has_routable_offer(const struct contact *ct)
-{
-	const struct offer *o;
-
-	TAILQ_FOREACH (o, &ct->offers, by_contact) {
-		if (o->clin->info != NULL)
-			return true;
-	}
-	return false;
-}
-
-/*
- * A clinician came free, went away or left: mark the contacts whose routing
- * looks at who is free.  Most contacts under load hold an open offer of a
- * one-at-a-time tier and would only be routed to no effect, at a pass over
- * every clinician each.
- */
-void
-engine_dirty_watchers(void)
-{
-	struct contact *ct;
-
-	TAILQ_FOREACH (ct, &eng.queue, entry) {
-		if (ct->state == CONTACT_OPEN &&
-		    route_watches_clinicians(&ct->policy->route, &ct->pos,
-		        engine_has_routable_offer(ct)))
-			ct->dirty = true;
-	}
-}
-
-/* Mark the contacts waiting for a clinician to be looked at again. */
-static void
-engine_dirty_waiting(void)
-{
-	struct contact *ct;
-
-	TAILQ_FOREACH (ct, &eng.queue, entry) {
-		if (ct->state == CONTACT_OPEN && ct->pos.stage == ROUTE_WAITING)
-			ct->dirty = true;
-	}
 }
 
 /* Arm the contact's timer for its next deadline. */
@@ -357,17 +303,15 @@ engine_offer_end(struct offer *o, enum offer_end why, const char *reason,
 		session_send_line(c->session, line);
 	}
 	free(o);
-	ct->dirty = true;
+	engine_mark_dirty(ct);
 	/*
-	 * Below the cap again: contacts walking the tiers may ring it (the
-	 * waiting ones without an offer among them).  Else, no longer rung
-	 * for anything: waiting contacts may ring it now.
+	 * Below the cap again: contacts walking the tiers may ring it; no
+	 * longer rung for anything: waiting contacts may ring it too.
 	 */
-	if (eng.conf->max_offers_per_clinician > 0 &&
-	    c->noffers + 1 == (size_t)eng.conf->max_offers_per_clinician)
-		engine_dirty_watchers();
-	else if (c->noffers == 0)
-		engine_dirty_waiting();
+	if (c->noffers == 0 ||
+	    (eng.conf->max_offers_per_clinician > 0 &&
+	        c->noffers + 1 == (size_t)eng.conf->max_offers_per_clinician))
+		engine_clin_freed(c);
 	if (why == OFFER_EXPIRED && c->available &&
 	    c->missed >= eng.conf->max_missed_offers)
 		engine_clin_away(c, ct, now);
@@ -427,27 +371,39 @@ engine_clin_away(struct clin *c, struct contact *cause, int64_t now)
 
 /* --- results for the intake --- */
 
-/* Has ct's gateway been told of its overflow before the record was made? */
-bool
-engine_told(const struct contact *ct)
+/* The entry of ct's overflow made while the store fails, or NULL. */
+static struct engine_told *
+engine_told_find(const struct contact *ct)
 {
 	struct engine_told *t;
 
 	HASH_FIND_STR(eng.told, ct->id, t);
-	return t != NULL;
+	return t;
 }
 
-/* Remember that ct's gateway heard its overflow, until it is on record. */
-static void
-engine_tell(const struct contact *ct)
+/*
+ * Has ct overflowed while the store failed, with the record still to be
+ * made?  Its caller is gone to the overflow target: nobody may accept it,
+ * and only the retry that records it routes it again.
+ */
+bool
+engine_told(const struct contact *ct)
 {
-	struct engine_told *t;
+	return engine_told_find(ct) != NULL;
+}
 
-	if (engine_told(ct))
-		return;
-	t = xcalloc(1, sizeof(*t));
-	strlcpy_(t->id, ct->id, sizeof(t->id));
-	HASH_ADD_STR(eng.told, id, t);
+/* Remember ct's overflow until it is on record, and whether it was sent. */
+static void
+engine_tell(const struct contact *ct, bool sent)
+{
+	struct engine_told *t = engine_told_find(ct);
+
+	if (t == NULL) {
+		t = xcalloc(1, sizeof(*t));
+		strlcpy_(t->id, ct->id, sizeof(t->id));
+		HASH_ADD_STR(eng.told, id, t);
+	}
+	t->sent = t->sent || sent;
 }
 
 /*
@@ -469,21 +425,25 @@ engine_told_prune(bool all)
 
 /*
  * Store a result for the intake principal and push it where it can go.  An
- * urgent one (an overflow) leaves even if the commit fails, once.
+ * urgent one (an overflow) leaves even if the commit fails; while the store
+ * fails it is sent once, and again (a repeat the gateway drops) once it is
+ * on record.
  */
 void
 engine_push(struct contact *ct, json_t *msg, bool urgent)
 {
 	char *text = json_dumps(msg, JSON_COMPACT);
+	struct engine_told *t = engine_told_find(ct);
+	bool quiet = urgent && eng.store_down && t != NULL && t->sent, sent;
 
 	json_decref(msg);
 	if (text == NULL)
 		fatalx("engine_push: out of memory");
 	if (results_push(eng.st, ct->origin, ct->intake, ct->id, text, urgent,
-	        engine_told(ct)) == -1)
+	        quiet, &sent) == -1)
 		engine_store_failed("push");
 	if (urgent)
-		engine_tell(ct);
+		engine_tell(ct, sent);
 	free(text);
 }
 
@@ -541,7 +501,7 @@ engine_scratch(size_t n)
  * The tiers c is on call for at now.  Routing asks for every contact it
  * looks at in a pass, all at the same now: one roster walk serves them.
  */
-static uint32_t
+uint32_t
 engine_clin_tiers(struct clin *c, int64_t now)
 {
 	if (c->tiers_at != now || c->tiers_gen != eng.roster_gen) {
@@ -648,7 +608,7 @@ engine_pos_equal(const struct route_pos *a, const struct route_pos *b)
 }
 
 /* Route one contact: ask route_next and carry out its plan. */
-static void
+void
 engine_route(struct contact *ct, int64_t now)
 {
 	struct route_contact rct;
@@ -683,37 +643,6 @@ engine_route(struct contact *ct, int64_t now)
 	engine_arm(ct, now);
 }
 
-/*
- * Route every dirty contact, oldest first, until a pass finds none.  Routing
- * a contact can remove only that contact, so the next pointer stays valid;
- * contacts it marks dirty behind the cursor are taken by the next pass.
- */
-void
-engine_settle(int64_t now)
-{
-	struct contact *ct, *next;
-	bool again = true;
-
-	if (eng.settling || eng.stopping)
-		return;
-	eng.settling = true;
-	while (again) {
-		again = false;
-		for (ct = TAILQ_FIRST(&eng.queue); ct != NULL; ct = next) {
-			next = TAILQ_NEXT(ct, entry);
-			/* While the store fails, only deadlines act. */
-			if (ct->dirty && eng.store_down && !eng.retrying &&
-			    now < ct->pos.deadline)
-				continue;
-			if (ct->dirty) {
-				engine_route(ct, now);
-				again = true;
-			}
-		}
-	}
-	eng.settling = false;
-}
-
 /* A contact's deadline: expire its due offers, then route it. */
 static void
 engine_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -727,7 +656,7 @@ engine_timer_cb(evutil_socket_t fd, short what, void *arg)
 	ct->timer_at = 0;
 	if (eng.store_down) {
 		/* Only the overflow deadline acts until the store is back. */
-		ct->dirty = true;
+		engine_mark_dirty(ct);
 		if (now >= ct->pos.deadline)
 			engine_settle(now);
 		else
@@ -742,7 +671,7 @@ engine_timer_cb(evutil_socket_t fd, short what, void *arg)
 		if (o->expires_at <= now)
 			engine_offer_end(o, OFFER_EXPIRED, NULL, now);
 	}
-	ct->dirty = true;
+	engine_mark_dirty(ct);
 	engine_settle(now);
 }
 
@@ -758,7 +687,7 @@ engine_wrapup_cb(evutil_socket_t fd, short what, void *arg)
 	/* The timer is the end of wrap-up, even if it fires a hair early. */
 	c->wrapup_until = 0;
 	c->idle_since = now;
-	engine_dirty_watchers();
+	engine_clin_freed(c);
 	engine_settle(now);
 }
 

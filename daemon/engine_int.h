@@ -15,6 +15,13 @@ struct engine {
 	struct contact *by_id;
 	struct contact_list queue; /* open and assigned, oldest first */
 	uint64_t offer_seq;
+	uint64_t order_seq; /* the last contact's queue order */
+	/* Dirty contacts, a heap by queue order (engine_settle.c). */
+	struct contact **heap;
+	size_t nheap, heapcap;
+	/* Clinicians who can take more offers, to settle. */
+	struct clin **freed;
+	size_t nfreed, freedcap;
 	/* Scratch for route_next, grown to the number of clinicians. */
 	struct route_cand *cands;
 	struct clin **cand_clins;
@@ -23,6 +30,7 @@ struct engine {
 	bool settling;
 	bool stopping; /* shutting down: state stays as stored, for a restart */
 	struct roster *roster;
+	int64_t roster_until; /* the roster holds the shifts until then */
 	uint64_t roster_gen; /* counts roster swaps: keys the match memos */
 	struct event *poll_timer; /* roster version, every second */
 	struct event *shift_timer; /* the next shift start or end */
@@ -53,7 +61,12 @@ void engine_contact_remove(struct contact *ct);
 struct contact *engine_find(const char *id);
 void engine_save_route(struct contact *ct);
 void engine_dirty_all(void);
-void engine_dirty_watchers(void);
+void engine_mark_dirty(struct contact *ct);
+void engine_heap_remove(struct contact *ct);
+void engine_clin_freed(struct clin *c);
+void engine_clin_lost(struct clin *c);
+void engine_route(struct contact *ct, int64_t now);
+uint32_t engine_clin_tiers(struct clin *c, int64_t now);
 void engine_arm(struct contact *ct, int64_t now);
 void engine_offer_send(struct offer *o, int64_t now);
 void engine_offer_end(struct offer *o, enum offer_end why, const char *reason,

@@ -86,6 +86,11 @@ engine_contact_repeat(struct session *s, const struct msg *m)
 		    "ref already names another contact");
 		return 1;
 	}
+	/*
+	 * The row may be this turn's own, not yet committed: the answer
+	 * waits for the commit like the first one did.
+	 */
+	session_request_depends(s);
 	engine_ack(s, m->id, mc->ref, cid);
 	results_resend(eng.st, s, cid);
 	return 1;
@@ -159,14 +164,22 @@ engine_contact(struct session *s, const struct msg *m)
 {
 	const struct msg_contact *mc = &m->u.contact;
 	const char *intake = session_principal(s);
+	struct intake_limits limits = { eng.conf->max_contacts_per_second,
+		eng.conf->max_open_contacts,
+		eng.conf->max_open_contacts_total };
 	int64_t now = util_now_ms();
 	struct contact *ct;
 
 	/* The same ref again is never a second contact. */
 	if (engine_contact_repeat(s, m) != 0)
 		return;
-	switch (intake_admit(intake, now, eng.conf->max_contacts_per_second,
-	    eng.conf->max_open_contacts)) {
+	switch (intake_admit(intake, now, &limits)) {
+	case INTAKE_TOO_MANY_TOTAL:
+		session_error(s, m->id, CODE_OVERLOADED,
+		    "%d contacts are being routed: route this caller to "
+		    "the overflow target",
+		    intake_open_total());
+		return;
 	case INTAKE_TOO_FAST:
 		session_error(s, m->id, CODE_OVERLOADED,
 		    "more than %d "
@@ -202,7 +215,7 @@ engine_contact(struct session *s, const struct msg *m)
 	log_contact(LOG_LEVEL_INFO, ct->id, NULL, "contact %s queued, risk %s",
 	    ct->id, msg_risk_name(ct->risk));
 	engine_ack(s, m->id, ct->ref, ct->id);
-	ct->dirty = true;
+	engine_mark_dirty(ct);
 	engine_settle(now);
 }
 
@@ -272,11 +285,11 @@ engine_status(struct session *s, struct clin *c, bool available, json_t *id)
 			if (!o->sent)
 				engine_offer_send(o, now);
 		}
-		engine_dirty_watchers();
+		engine_clin_freed(c);
 	} else if (!available && c->available) {
 		c->available = false;
 		engine_clin_offers_end(c, OFFER_DECLINED, "away", now);
-		engine_dirty_watchers();
+		engine_clin_lost(c);
 	}
 	engine_settle(now);
 }
@@ -296,6 +309,12 @@ engine_accept(struct session *s, struct clin *c, const struct msg *m)
 	if (o == NULL || ct->state != CONTACT_OPEN) {
 		session_error(s, m->id, CODE_CONFLICT,
 		    "contact %s is not offered to you", cid);
+		return;
+	}
+	/* Its caller went to the overflow target while the store failed. */
+	if (engine_told(ct)) {
+		session_error(s, m->id, CODE_CONFLICT, "contact %s overflowed",
+		    cid);
 		return;
 	}
 	tier = o->tier;
@@ -388,9 +407,12 @@ engine_complete(struct session *s, struct clin *c, const struct msg *m)
 	engine_event(ct, "completed", now, 0, c->id, detail);
 	session_ok(s, m->id);
 	c->assigned = NULL;
+	/*
+	 * Busy or in wrap-up is the same to routing (waitable, not
+	 * eligible): nothing else changes until the wrap-up ends.
+	 */
 	engine_clin_wrapup(c, now);
 	engine_contact_remove(ct);
-	engine_dirty_watchers();
 	engine_settle(now);
 }
 
@@ -442,7 +464,7 @@ engine_clinician_disconnected(struct clin *c)
 			engine_offer_end(o, OFFER_DECLINED, "disconnected",
 			    now);
 	}
-	engine_dirty_watchers();
+	engine_clin_lost(c);
 	engine_settle(now);
 }
 

@@ -23,9 +23,23 @@
 #define ENGINE_ROSTER_POLL_MS 1000
 #define ENGINE_RECOUNT_MS (60 * 1000)
 #define ENGINE_GAP_CHECK_MS (3600 * 1000)
+/*
+ * The roster in memory holds the shifts of the next 8 days (and of the gap
+ * warning's window beyond that), and is read again a day before it runs
+ * out: years of imported shifts cost the loop nothing until they come near.
+ */
+#define ENGINE_DAY_MS (86400 * 1000LL)
+#define ENGINE_ROSTER_HORIZON_MS (8 * ENGINE_DAY_MS)
 /* After a failed commit the store is tried again this soon, then slower. */
 #define ENGINE_RETRY_FIRST_MS 100
 #define ENGINE_RETRY_MAX_MS 1000
+/*
+ * How long writes wait for another process's write lock: a request up to
+ * 100 ms; a retry while the store fails only briefly (a lock held by a
+ * chunked crisisctl import is free again within milliseconds).
+ */
+#define ENGINE_LOCK_WAIT_MS 100
+#define ENGINE_RETRY_LOCK_WAIT_MS 10
 static void engine_retry_cb(evutil_socket_t, short, void *);
 
 struct engine eng;
@@ -68,14 +82,17 @@ engine_roster_read(int64_t version, int64_t now)
 	struct roster *r = roster_new();
 	struct store_roster_cbs cbs = { engine_load_clinician,
 		engine_load_shift, r };
+	int64_t until = now + ENGINE_ROSTER_HORIZON_MS +
+	    (int64_t)eng.conf->gap_warning_hours * 3600 * 1000;
 
-	if (store_roster_load(eng.st, now, &cbs) != STORE_OK) {
+	if (store_roster_load(eng.st, now, until, &cbs) != STORE_OK) {
 		log_warnx("roster not loaded: %s", store_error(eng.st));
 		roster_free(r);
 		return NULL;
 	}
 	roster_finish(r);
 	r->version = version;
+	eng.roster_until = until;
 	return r;
 }
 
@@ -112,7 +129,8 @@ engine_roster_poll(bool force)
 		log_warnx("roster version: %s", store_error(eng.st));
 		return false;
 	}
-	if (!force && eng.roster != NULL && version == eng.roster->version)
+	if (!force && eng.roster != NULL && version == eng.roster->version &&
+	    now < eng.roster_until - ENGINE_ROSTER_HORIZON_MS + ENGINE_DAY_MS)
 		return false;
 	if ((r = engine_roster_read(version, now)) == NULL)
 		return false;
@@ -212,7 +230,7 @@ engine_resume_contact(void *arg, const struct store_contact *sc)
 		ct->assigned_tier = sc->answered_tier;
 		ct->pos.stage = ROUTE_DONE;
 	} else
-		ct->dirty = true;
+		engine_mark_dirty(ct);
 	return 0;
 }
 
@@ -364,6 +382,29 @@ engine_reload(int64_t now)
 	return 0;
 }
 
+/*
+ * A clinician away or gone holds offers the store gave back after a failed
+ * commit undid its decline: decline them again (a gone one, only those it
+ * heard of; the others wait for it, as after a restart).
+ */
+static void
+engine_clin_redecline(struct clin *c, int64_t now)
+{
+	struct offer *o, *next;
+
+	if (c->session != NULL) {
+		if (!c->available)
+			engine_clin_offers_end(c, OFFER_DECLINED, "away", now);
+		return;
+	}
+	for (o = TAILQ_FIRST(&c->offers); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, by_clin);
+		if (o->sent)
+			engine_offer_end(o, OFFER_DECLINED, "disconnected",
+			    now);
+	}
+}
+
 /* Try the store again after eng.retry_ms, slower each time it fails. */
 static void
 engine_retry_arm(void)
@@ -393,18 +434,18 @@ engine_retry_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	eng.retrying = true;
+	store_wait_for_lock(eng.st, ENGINE_RETRY_LOCK_WAIT_MS);
 	(void)store_alive(eng.st, now);
 	/*
-	 * Clinicians who went away while the store failed (their reply was
-	 * "internal") decline again what the store gave back to them.
+	 * Clinicians who went away or disconnected while the store failed
+	 * decline again what the store gave back to them.
 	 */
-	for (struct clin *c = clin_first(); c != NULL; c = clin_next(c)) {
-		if (c->session != NULL && !c->available)
-			engine_clin_offers_end(c, OFFER_DECLINED, "away", now);
-	}
+	for (struct clin *c = clin_first(); c != NULL; c = clin_next(c))
+		engine_clin_redecline(c, now);
 	engine_dirty_all();
 	engine_settle(now);
 	eng.retrying = false;
+	store_wait_for_lock(eng.st, 0);
 }
 
 /*
@@ -421,6 +462,7 @@ engine_resync(void)
 		eng.store_down = true;
 		eng.down_since = now;
 		eng.retry_ms = ENGINE_RETRY_FIRST_MS;
+		store_wait_for_lock(eng.st, 0);
 	}
 	/* Resuming arms each contact for its overflow deadline alone. */
 	(void)engine_reload(now);
@@ -451,6 +493,7 @@ engine_committed(bool ok, bool wrote)
 	if (!eng.store_down)
 		return false;
 	eng.store_down = false;
+	store_wait_for_lock(eng.st, ENGINE_LOCK_WAIT_MS);
 	evtimer_del(eng.retry_timer);
 	log_notice("database takes writes again after %lld ms",
 	    (long long)(now - eng.down_since));
@@ -480,6 +523,8 @@ engine_free(void)
 	free(eng.cands);
 	free(eng.cand_clins);
 	free(eng.offers);
+	free(eng.heap);
+	free(eng.freed);
 	memset(&eng, 0, sizeof(eng));
 }
 

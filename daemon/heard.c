@@ -17,12 +17,14 @@ struct heard {
 	char key[CONTACT_ID_MAX + PRINCIPAL_ID_MAX + 2];
 	char contact[CONTACT_ID_MAX + 1];
 	char clin[PRINCIPAL_ID_MAX + 1];
+	bool added; /* sent first this turn */
 	bool ending; /* ended this turn */
+	bool listed; /* on the list of this turn's changes */
 	UT_hash_handle hh;
 };
 
 static struct heard *heard_set;
-static struct heard **heard_ends; /* ended this turn */
+static struct heard **heard_ends; /* added or ended this turn */
 static size_t heard_nends, heard_cap;
 
 /* The key of an offer. */
@@ -44,6 +46,21 @@ heard_find(const char *contact, const char *clin)
 	return h;
 }
 
+/* Put h on the list of this turn's changes, once. */
+static void
+heard_list(struct heard *h)
+{
+	if (h->listed)
+		return;
+	h->listed = true;
+	if (heard_nends == heard_cap) {
+		heard_cap = heard_cap == 0 ? 64 : heard_cap * 2;
+		heard_ends =
+		    xreallocarray(heard_ends, heard_cap, sizeof(*heard_ends));
+	}
+	heard_ends[heard_nends++] = h;
+}
+
 /* The offer of contact to clin was sent. */
 void
 heard_add(const char *contact, const char *clin)
@@ -51,6 +68,7 @@ heard_add(const char *contact, const char *clin)
 	struct heard *h = heard_find(contact, clin);
 
 	if (h != NULL) {
+		/* Sent again after it ended, in the same turn: still heard. */
 		h->ending = false;
 		return;
 	}
@@ -59,6 +77,9 @@ heard_add(const char *contact, const char *clin)
 	strlcpy_(h->contact, contact, sizeof(h->contact));
 	strlcpy_(h->clin, clin, sizeof(h->clin));
 	HASH_ADD_STR(heard_set, key, h);
+	/* Its line leaves only if the turn commits. */
+	h->added = true;
+	heard_list(h);
 }
 
 /* Free one entry. */
@@ -78,28 +99,26 @@ heard_end(const char *contact, const char *clin)
 	if (h == NULL || h->ending)
 		return;
 	h->ending = true;
-	if (heard_nends == heard_cap) {
-		heard_cap = heard_cap == 0 ? 64 : heard_cap * 2;
-		heard_ends =
-		    xreallocarray(heard_ends, heard_cap, sizeof(*heard_ends));
-	}
-	heard_ends[heard_nends++] = h;
+	heard_list(h);
 }
 
-/* The turn's commit: its ends hold, or are undone. */
+/*
+ * The turn's commit: its sends and ends hold, or are undone (a line sent
+ * in a failed turn was dropped, an end was rolled back).
+ */
 void
 heard_committed(bool ok)
 {
 	for (size_t i = 0; i < heard_nends; i++) {
 		struct heard *h = heard_ends[i];
 
-		/* Sent again after it ended, in the same turn: still heard. */
-		if (!h->ending)
-			continue;
-		if (ok)
+		h->listed = false;
+		if (ok ? h->ending : h->added) {
 			heard_free(h);
-		else
-			h->ending = false;
+			continue;
+		}
+		h->added = false;
+		h->ending = false;
 	}
 	heard_nends = 0;
 }
@@ -119,6 +138,7 @@ heard_keep(bool (*live)(const char *contact, const char *clin))
 
 	heard_nends = 0;
 	HASH_ITER (hh, heard_set, h, tmp) {
+		h->listed = h->added = h->ending = false;
 		if (!live(h->contact, h->clin))
 			heard_free(h);
 	}

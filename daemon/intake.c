@@ -20,6 +20,7 @@ struct intake {
 };
 
 static struct intake *intakes;
+static int intake_total; /* contacts being routed, all principals */
 
 /* The record of principal, created on first use. */
 static struct intake *
@@ -56,15 +57,19 @@ intake_refill(struct intake *in, int64_t now, int rate_per_s)
 
 /* May principal queue one more contact now? */
 enum intake_verdict
-intake_admit(const char *principal, int64_t now, int rate_per_s, int max_open)
+intake_admit(const char *principal, int64_t now,
+    const struct intake_limits *limits)
 {
 	struct intake *in = intake_get(principal);
 
-	if (max_open > 0 && in->open >= max_open)
+	if (limits->max_open_total > 0 &&
+	    intake_total >= limits->max_open_total)
+		return INTAKE_TOO_MANY_TOTAL;
+	if (limits->max_open > 0 && in->open >= limits->max_open)
 		return INTAKE_TOO_MANY_OPEN;
-	if (rate_per_s <= 0)
+	if (limits->rate_per_s <= 0)
 		return INTAKE_ADMIT;
-	intake_refill(in, now, rate_per_s);
+	intake_refill(in, now, limits->rate_per_s);
 	if (in->tokens < 1.0)
 		return INTAKE_TOO_FAST;
 	in->tokens -= 1.0;
@@ -76,6 +81,7 @@ void
 intake_opened(const char *principal)
 {
 	intake_get(principal)->open++;
+	intake_total++;
 }
 
 /* A contact of principal is no longer being routed. */
@@ -84,8 +90,10 @@ intake_closed(const char *principal)
 {
 	struct intake *in = intake_get(principal);
 
-	if (in->open > 0)
+	if (in->open > 0) {
 		in->open--;
+		intake_total--;
+	}
 }
 
 /* How many of principal's contacts are being routed. */
@@ -98,6 +106,13 @@ intake_open_count(const char *principal)
 	return in != NULL ? in->open : 0;
 }
 
+/* How many contacts are being routed, from all principals. */
+int
+intake_open_total(void)
+{
+	return intake_total;
+}
+
 /* Forget every principal (shutdown). */
 void
 intake_free_all(void)
@@ -108,4 +123,5 @@ intake_free_all(void)
 		HASH_DEL(intakes, in);
 		free(in);
 	}
+	intake_total = 0;
 }

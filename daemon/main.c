@@ -24,6 +24,7 @@
 #include "notify.h"
 #include "outbox.h"
 #include "proto.h"
+#include "results.h"
 #include "session.h"
 #include "store.h"
 #include "tls.h"
@@ -59,6 +60,7 @@ main_flush(void)
 		int rc = outbox_flush(d.st);
 		bool ok = rc >= 0;
 
+		results_committed(ok);
 		if (!ok)
 			log_limited(&main_commit_limit, LOG_LEVEL_ERROR,
 			    "database commit failed: %s; replies that needed "

@@ -34,6 +34,7 @@ struct outbox {
 	struct outbox_cbs cbs;
 	STAILQ_HEAD(, outbox_line) lines;
 	uint64_t request; /* the request being handled, 0 if none */
+	bool request_depends; /* it read this turn's writes */
 	bool queued; /* on the flush list */
 	bool notify_drained;
 	TAILQ_ENTRY(outbox) flush;
@@ -117,6 +118,14 @@ void
 outbox_request_begin(struct outbox *ob)
 {
 	ob->request = ++outbox_requests;
+	ob->request_depends = false;
+}
+
+/* The request read this turn's writes. */
+void
+outbox_request_depends(struct outbox *ob)
+{
+	ob->request_depends = true;
 }
 
 /* The request is handled: did its replies depend on a write? */
@@ -125,13 +134,14 @@ outbox_request_end(struct outbox *ob, bool wrote)
 {
 	struct outbox_line *l;
 
-	if (wrote) {
+	if (wrote || ob->request_depends) {
 		STAILQ_FOREACH (l, &ob->lines, entry) {
 			if (l->request == ob->request)
 				l->depends = true;
 		}
 	}
 	ob->request = 0;
+	ob->request_depends = false;
 }
 
 /* Ask for the owner's drained callback once this turn's lines are out. */

@@ -186,10 +186,11 @@ proto_snapshot_done(struct session *s, json_t *id, int64_t now)
 	char *line = engine_snapshot_finish(snap->build, now);
 
 	snap->build = NULL;
-	/* Built from memory and reads: it needs no commit. */
-	session_request_begin(s);
+	/*
+	 * Within its request it waits for the audit row's commit; after it,
+	 * for the commit of the turn it leaves in.
+	 */
 	session_reply_text(s, id, line);
-	session_request_end(s, false);
 	session_notify_drained(s);
 }
 

@@ -21,6 +21,12 @@
 #include "util.h"
 
 static struct log_limit results_read_limit;
+/*
+ * The first result stored in the open batch, 0 if none: results read back
+ * with a lower sequence number were committed before (sequence numbers
+ * only grow), so they leave even if this turn's commit fails.
+ */
+static int64_t results_batch_first;
 
 /*
  * Send result seq on s; a live or replayed one moves the cursor (a replay
@@ -44,17 +50,19 @@ results_send(struct session *s, const char *text, int64_t seq, bool urgent,
 /* Store a result and send it where it can go. */
 int
 results_push(struct store *st, struct session *origin, const char *intake,
-    const char *contact, const char *text, bool urgent, bool told)
+    const char *contact, const char *text, bool urgent, bool quiet, bool *sent)
 {
 	struct session *to = origin;
 	int64_t seq = 0;
 	int rc = 0;
 
+	*sent = false;
 	if (store_push_add(st, intake, contact, text, &seq) == STORE_ERROR) {
 		rc = -1;
 		seq = 0;
-	}
-	if (told)
+	} else if (results_batch_first == 0)
+		results_batch_first = seq;
+	if (quiet)
 		return rc;
 	if (to == NULL || conn_closing(session_conn(to)))
 		to = session_intake_latest(intake);
@@ -64,7 +72,25 @@ results_push(struct store *st, struct session *origin, const char *intake,
 		results_send(to, text, seq, urgent, true);
 	else if (urgent)
 		results_send(to, text, seq, true, false);
+	else
+		return rc; /* the replay reaches it, in order */
+	*sent = true;
 	return rc;
+}
+
+/* The turn's commit is done: nothing stored is pending any more. */
+void
+results_committed(bool ok)
+{
+	(void)ok;
+	results_batch_first = 0;
+}
+
+/* Was the result seq committed before this turn? */
+static bool
+results_durable(int64_t seq)
+{
+	return results_batch_first == 0 || seq < results_batch_first;
 }
 
 /* A replay page being read. */
@@ -79,7 +105,8 @@ results_page_one(void *arg, int64_t seq, const char *message)
 {
 	struct results_page *p = arg;
 
-	results_send(p->s, message, seq, false, true);
+	/* A committed result does not wait on this turn's commit. */
+	results_send(p->s, message, seq, results_durable(seq), true);
 	p->rows++;
 	return 0;
 }
@@ -182,7 +209,7 @@ results_ack(struct store *st, struct session *s, json_t *id,
 static int
 results_resend_one(void *arg, int64_t seq, const char *message)
 {
-	results_send(arg, message, seq, false, false);
+	results_send(arg, message, seq, results_durable(seq), false);
 	return 0;
 }
 

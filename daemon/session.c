@@ -217,6 +217,13 @@ session_request_end(struct session *s, bool wrote)
 	outbox_request_end(s->outbox, wrote);
 }
 
+/* The request's replies depend on the turn's commit. */
+void
+session_request_depends(struct session *s)
+{
+	outbox_request_depends(s->outbox);
+}
+
 /* Have the drained callback called once this turn's lines are out. */
 void
 session_notify_drained(struct session *s)

@@ -93,7 +93,7 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	    " ORDER BY id",
 	[STORE_STMT_ROSTER_SHIFTS] =
 	    "SELECT clinician, tier, start_at, end_at FROM shifts"
-	    " WHERE " STORE_SHIFT_VISIBLE " AND end_at > ?1"
+	    " WHERE " STORE_SHIFT_VISIBLE " AND end_at > ?1 AND start_at < ?2"
 	    " ORDER BY clinician, start_at, id",
 	[STORE_STMT_SHIFT_CLINICIAN] = "SELECT 1 FROM clinicians WHERE id = ?1",
 	[STORE_STMT_SHIFT_IMPORT_BEGIN] =
@@ -457,6 +457,15 @@ store_batch_open(const struct store *st)
 	return st->batch;
 }
 
+/* How long the daemon's writes wait for the write lock (at most 100 ms). */
+void
+store_wait_for_lock(struct store *st, int ms)
+{
+	st->busy_wait_ms = ms < STORE_DAEMON_BUSY_TIMEOUT_MS
+	    ? ms
+	    : STORE_DAEMON_BUSY_TIMEOUT_MS;
+}
+
 /* Write attempts since the store was opened. */
 uint64_t
 store_write_count(const struct store *st)
@@ -580,7 +589,7 @@ store_busy_poll(void *arg, int count)
 
 	if (count == 0)
 		st->busy_since = now;
-	if (now - st->busy_since >= STORE_DAEMON_BUSY_TIMEOUT_MS)
+	if (now - st->busy_since >= st->busy_wait_ms)
 		return 0;
 	nanosleep(&pause, NULL);
 	return 1;
@@ -720,6 +729,7 @@ store_open(const char *path, enum store_open_mode mode, char **cause)
 		return NULL;
 	st = xcalloc(1, sizeof *st);
 	strlcpy_(st->error, "no error", sizeof st->error);
+	st->busy_wait_ms = STORE_DAEMON_BUSY_TIMEOUT_MS;
 	/*
 	 * SQLite creates the -wal and -shm files on first access; nobody but
 	 * the owner may read them either.

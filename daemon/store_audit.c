@@ -1,12 +1,18 @@
 /*
- * store_audit.c: the review records the daemon and crisisctl write: audit
- * rows (who read or changed what), emergency disclosures and follow-ups.
- * All three tables are append-only but for closing a follow-up.
+ * store_audit.c: the audit trail (who read or changed what, written by
+ * the daemon and by crisisctl) and the emergency disclosures made while
+ * completing a contact: adding a row of each, and crisisctl's listings of
+ * both.  Both tables are append-only.
  */
+
+#include <stdint.h>
+
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "store.h"
 #include "store_int.h"
+#include "store_review_int.h"
 
 /* One audit row. */
 int
@@ -24,6 +30,43 @@ store_audit_add(struct store *st, int64_t at, const char *actor,
 	        store_bind_text(s, 6, detail)) != SQLITE_OK)
 		return store_fail(st, "add audit row");
 	return store_step_write(st, s, "add audit row");
+}
+
+/* Audit rows matching f, oldest first. */
+json_t *
+store_review_audit(struct store *st, const struct store_audit_filter *f)
+{
+	struct store_review_query q = { 0 };
+
+	store_review_sql(&q,
+	    "SELECT seq, at, actor, actor_kind, action,"
+	    " target, detail FROM audit");
+	store_review_cond_window(&q, "at", f->since_ms, f->until_ms);
+	if (f->actor != NULL) {
+		/* A sudo user is recorded as "root (sudo: A)". */
+		store_review_cond(&q, "(actor = ?", f->actor, 0);
+		store_review_sql(&q,
+		    " OR substr(actor, -(length(?) + 9)) ="
+		    " ' (sudo: ' || ? || ')')");
+		store_review_bind(&q, f->actor, 0);
+		store_review_bind(&q, f->actor, 0);
+	}
+	if (f->action != NULL) {
+		store_review_cond(&q, "(action = ?", f->action, 0);
+		store_review_sql(&q,
+		    " OR substr(action, 1, length(?) + 1) ="
+		    " ? || '.')");
+		store_review_bind(&q, f->action, 0);
+		store_review_bind(&q, f->action, 0);
+	}
+	if (f->target != NULL) {
+		store_review_cond(&q, "(target = ?", f->target, 0);
+		store_review_sql(&q,
+		    " OR instr(detail, '\"' || ? || '\"') > 0)");
+		store_review_bind(&q, f->target, 0);
+	}
+	store_review_sql(&q, " ORDER BY seq");
+	return store_review_rows(st, &q, "audit");
 }
 
 /* One emergency disclosure. */
@@ -45,17 +88,21 @@ store_disclosure_add(struct store *st, const char *contact,
 	return store_step_write(st, s, "add disclosure");
 }
 
-/* Open a follow-up for a contact (once; a second call changes nothing). */
-int
-store_followup_open(struct store *st, const char *contact, const char *reason,
-    int64_t at)
+/* Disclosures made in [since, until), oldest first, of patient if given. */
+json_t *
+store_review_disclosures(struct store *st, int64_t since_ms, int64_t until_ms,
+    const char *patient)
 {
-	sqlite3_stmt *s;
+	struct store_review_query q = { 0 };
 
-	if ((s = store_write_stmt(st, STORE_STMT_FOLLOWUP_OPEN)) == NULL)
-		return STORE_ERROR;
-	if ((store_bind_text(s, 1, contact) | store_bind_text(s, 2, reason) |
-	        sqlite3_bind_int64(s, 3, at)) != SQLITE_OK)
-		return store_fail(st, "open follow-up");
-	return store_step_write(st, s, "open follow-up");
+	store_review_sql(&q,
+	    "SELECT d.at AS at, d.contact AS contact,"
+	    " d.clinician AS clinician, d.recipient AS recipient,"
+	    " d.affiliation AS affiliation, d.nature AS nature,"
+	    " c.patient AS patient FROM disclosures d"
+	    " JOIN contacts c ON c.id = d.contact");
+	store_review_cond_window(&q, "d.at", since_ms, until_ms);
+	store_review_cond_text(&q, "c.patient = ?", patient);
+	store_review_sql(&q, " ORDER BY d.at, d.contact");
+	return store_review_rows(st, &q, "disclosures");
 }

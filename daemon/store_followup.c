@@ -1,8 +1,8 @@
 /*
- * store_followup.c: the review records' read side and the one change a
- * supervisor makes to them: open follow-ups (for crisisctl and the
- * supervisors' snapshot), closing one, emergency disclosures and the
- * audit listing.
+ * store_followup.c: follow-ups, the callbacks owed for contacts that were
+ * abandoned or overflowed: the daemon opens one, crisisctl and the
+ * supervisors' snapshot list the open ones, and a supervisor closes one
+ * (the only change a follow-up ever sees).
  */
 
 #include <stdint.h>
@@ -14,12 +14,26 @@
 #include "store.h"
 #include "store_int.h"
 #include "store_review_int.h"
-#include "util.h"
 
 /* The open follow-ups and their contacts, oldest first. */
 #define STORE_FOLLOWUP_OPEN_FROM                                               \
 	" FROM followups f JOIN contacts c ON c.id = f.contact"                \
 	" WHERE f.closed_at IS NULL ORDER BY f.opened_at, f.id"
+
+/* Open a follow-up for a contact (once; a second call changes nothing). */
+int
+store_followup_open(struct store *st, const char *contact, const char *reason,
+    int64_t at)
+{
+	sqlite3_stmt *s;
+
+	if ((s = store_write_stmt(st, STORE_STMT_FOLLOWUP_OPEN)) == NULL)
+		return STORE_ERROR;
+	if ((store_bind_text(s, 1, contact) | store_bind_text(s, 2, reason) |
+	        sqlite3_bind_int64(s, 3, at)) != SQLITE_OK)
+		return store_fail(st, "open follow-up");
+	return store_step_write(st, s, "open follow-up");
+}
 
 /*
  * The newest limit open follow-ups, newest first, with the contact's ref
@@ -115,60 +129,4 @@ store_followup_close(struct store *st, int64_t id, const char *by,
 	rc = store_step_write(st, s, "close follow-up");
 	sqlite3_finalize(s);
 	return rc == STORE_OK ? STORE_OK : STORE_ERROR;
-}
-
-/* Audit rows matching f, oldest first. */
-json_t *
-store_review_audit(struct store *st, const struct store_audit_filter *f)
-{
-	struct store_review_query q = { 0 };
-
-	store_review_sql(&q,
-	    "SELECT seq, at, actor, actor_kind, action,"
-	    " target, detail FROM audit");
-	store_review_cond_window(&q, "at", f->since_ms, f->until_ms);
-	if (f->actor != NULL) {
-		/* A sudo user is recorded as "root (sudo: A)". */
-		store_review_cond(&q, "(actor = ?", f->actor, 0);
-		store_review_sql(&q,
-		    " OR substr(actor, -(length(?) + 9)) ="
-		    " ' (sudo: ' || ? || ')')");
-		store_review_bind(&q, f->actor, 0);
-		store_review_bind(&q, f->actor, 0);
-	}
-	if (f->action != NULL) {
-		store_review_cond(&q, "(action = ?", f->action, 0);
-		store_review_sql(&q,
-		    " OR substr(action, 1, length(?) + 1) ="
-		    " ? || '.')");
-		store_review_bind(&q, f->action, 0);
-		store_review_bind(&q, f->action, 0);
-	}
-	if (f->target != NULL) {
-		store_review_cond(&q, "(target = ?", f->target, 0);
-		store_review_sql(&q,
-		    " OR instr(detail, '\"' || ? || '\"') > 0)");
-		store_review_bind(&q, f->target, 0);
-	}
-	store_review_sql(&q, " ORDER BY seq");
-	return store_review_rows(st, &q, "audit");
-}
-
-/* Disclosures made in [since, until), oldest first, of patient if given. */
-json_t *
-store_review_disclosures(struct store *st, int64_t since_ms, int64_t until_ms,
-    const char *patient)
-{
-	struct store_review_query q = { 0 };
-
-	store_review_sql(&q,
-	    "SELECT d.at AS at, d.contact AS contact,"
-	    " d.clinician AS clinician, d.recipient AS recipient,"
-	    " d.affiliation AS affiliation, d.nature AS nature,"
-	    " c.patient AS patient FROM disclosures d"
-	    " JOIN contacts c ON c.id = d.contact");
-	store_review_cond_window(&q, "d.at", since_ms, until_ms);
-	store_review_cond_text(&q, "c.patient = ?", patient);
-	store_review_sql(&q, " ORDER BY d.at, d.contact");
-	return store_review_rows(st, &q, "disclosures");
 }

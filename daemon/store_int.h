@@ -65,7 +65,7 @@ enum store_stmt_id {
 	STORE_STMT_RESUME_CONTACTS,
 	STORE_STMT_RESUME_OFFERS,
 	STORE_STMT_ASSIGNED_COUNTS,
-	/* the supervisors' review (store_audit.c) */
+	/* the supervisors' review (store_audit.c, store_followup.c) */
 	STORE_STMT_AUDIT_INSERT,
 	STORE_STMT_DISCLOSURE_INSERT,
 	STORE_STMT_FOLLOWUP_OPEN,
@@ -98,6 +98,7 @@ struct store {
 	int version_found; /* user_version when opened, before migrations */
 	uint64_t writes; /* write attempts, for store_write_count() */
 	int64_t busy_since; /* the daemon's busy handler began waiting then */
+	int busy_wait_ms; /* how long the daemon's busy handler waits */
 	char error[STORE_ERROR_BYTES];
 	char lost_why[STORE_ERROR_BYTES]; /* why the batch was lost */
 	/* The checkpointer thread (STORE_OPEN_DAEMON), or NULL. */

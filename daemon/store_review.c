@@ -2,8 +2,9 @@
  * store_review.c: the read-only queries behind crisisctl's review
  * commands (log, show, and the shifts oncall and roster gaps use), and the
  * query builder and row conversion the other review files share
- * (store_review_int.h).  Stats live in store_stats.c, follow-ups,
- * disclosures and the audit listing in store_followup.c.
+ * (store_review_int.h).  Stats live in store_stats.c, the audit and
+ * disclosure listings in store_audit.c, the follow-ups in
+ * store_followup.c.
  *
  * Results are jansson trees with times as integer ms; crisisctl's fmt.c
  * decides how to print them.  Each call reads from one snapshot, so a

@@ -653,7 +653,7 @@ store_roster_load_clinicians(struct store *st,
 /* Hand every shift ending after since_ms to the callback. */
 static int
 store_roster_load_shifts(struct store *st, int64_t since_ms,
-    const struct store_roster_cbs *cbs)
+    int64_t until_ms, const struct store_roster_cbs *cbs)
 {
 	struct store_shift sh;
 	sqlite3_stmt *s;
@@ -661,7 +661,8 @@ store_roster_load_shifts(struct store *st, int64_t since_ms,
 
 	if ((s = store_stmt(st, STORE_STMT_ROSTER_SHIFTS)) == NULL)
 		return STORE_ERROR;
-	if (sqlite3_bind_int64(s, 1, since_ms) != SQLITE_OK) {
+	if ((sqlite3_bind_int64(s, 1, since_ms) |
+	        sqlite3_bind_int64(s, 2, until_ms)) != SQLITE_OK) {
 		return store_fail(st, "load shifts");
 	}
 	while ((rc = store_step_read(st, s, "load shifts")) == STORE_OK) {
@@ -682,12 +683,12 @@ store_roster_load_shifts(struct store *st, int64_t since_ms,
 }
 
 /*
- * Every clinician, then every shift ending after since_ms, from one
- * snapshot so a concurrent crisisctl cannot slip a shift of a clinician the
- * first read did not see between the two.
+ * Every clinician, then every shift overlapping [since_ms, until_ms), from
+ * one snapshot so a concurrent crisisctl cannot slip a shift of a clinician
+ * the first read did not see between the two.
  */
 int
-store_roster_load(struct store *st, int64_t since_ms,
+store_roster_load(struct store *st, int64_t since_ms, int64_t until_ms,
     const struct store_roster_cbs *cbs)
 {
 	bool opened;
@@ -697,7 +698,7 @@ store_roster_load(struct store *st, int64_t since_ms,
 		return STORE_ERROR;
 	rc = store_roster_load_clinicians(st, cbs);
 	if (rc == STORE_OK)
-		rc = store_roster_load_shifts(st, since_ms, cbs);
+		rc = store_roster_load_shifts(st, since_ms, until_ms, cbs);
 	store_snapshot_end(st, opened);
 	return rc;
 }

@@ -31,6 +31,7 @@
 #include "store.h"
 #include "store_int.h"
 #include "store_review_int.h"
+#include "tally.h"
 #include "util.h"
 
 /* Most periods --by hour|day lists, empty ones included. */
@@ -72,7 +73,7 @@ static const struct {
 	{ "declined", "declined" },
 	{ "expired", "expired" },
 };
-_Static_assert(nitems(store_stats_events) == STORE_TALLY_EVENTS,
+_Static_assert(nitems(store_stats_events) == TALLY_EVENTS,
     "a tally counts each kind of clinician event");
 
 /* What each --by is called, and the key its rows name the group with. */
@@ -111,15 +112,15 @@ struct store_stats_contact {
 struct store_stats {
 	struct store *st;
 	const struct store_stats_query *q;
-	struct store_tally all;
+	struct tally all;
 	json_int_t outcomes[STORE_STATS_OUTCOMES];
 	json_int_t risks[nitems(store_stats_risks)];
 	json_t *other_outcomes; /* states outside the contract's list, if any */
 	json_t *other_risks;
 	/* Answered contacts by the tier that answered; the last: unknown. */
 	json_int_t tiers[STORE_STATS_TIERS_MAX + 2];
-	struct store_tally_map clinicians;
-	struct store_tally_map groups;
+	struct tally_map clinicians;
+	struct tally_map groups;
 	int64_t period_start; /* the period last looked up, and its end */
 	int64_t period_end;
 };
@@ -156,13 +157,13 @@ store_stats_add(json_t *obj, const char *key, json_int_t n)
 
 /* Count one contact into a tally. */
 static void
-store_stats_tally_add(struct store_tally *t,
-    const struct store_stats_contact *c, const struct store_stats_query *q)
+store_stats_tally_add(struct tally *t, const struct store_stats_contact *c,
+    const struct store_stats_query *q)
 {
 	t->total++;
 	if (c->answered) {
 		t->answered++;
-		store_tally_times_add(&t->answer, c->answer_ms);
+		tally_times_add(&t->answer, c->answer_ms);
 		if (c->answer_ms <= q->service_level_ms)
 			t->within++;
 	} else if (c->outcome == STORE_STATS_OPEN)
@@ -191,25 +192,24 @@ store_stats_period(struct store_stats *rs, int64_t ms)
 }
 
 /* The group a contact falls in, for q->by. */
-static struct store_tally_entry *
+static struct tally_entry *
 store_stats_group(struct store_stats *rs, const struct store_stats_contact *c)
 {
-	struct store_tally_map *m = &rs->groups;
+	struct tally_map *m = &rs->groups;
 
 	switch (rs->q->by) {
 	case STORE_STATS_BY_HOUR:
 	case STORE_STATS_BY_DAY:
-		return store_tally_map_num(m,
-		    store_stats_period(rs, c->queued_at));
+		return tally_map_num(m, store_stats_period(rs, c->queued_at));
 	case STORE_STATS_BY_CLINICIAN:
-		return store_tally_map_get(m, c->clinician, 0);
+		return tally_map_get(m, c->clinician, 0);
 	case STORE_STATS_BY_TIER:
-		return c->has_tier ? store_tally_map_num(m, c->tier)
-		                   : store_tally_map_get(m, NULL, 0);
+		return c->has_tier ? tally_map_num(m, c->tier)
+		                   : tally_map_get(m, NULL, 0);
 	case STORE_STATS_BY_PROGRAM:
-		return store_tally_map_get(m, c->program, 0);
+		return tally_map_get(m, c->program, 0);
 	case STORE_STATS_BY_RISK:
-		return store_tally_map_get(m, c->risk, 0);
+		return tally_map_get(m, c->risk, 0);
 	default:
 		return NULL;
 	}
@@ -264,7 +264,7 @@ store_stats_contact_row(void *arg, sqlite3_stmt *s)
 {
 	struct store_stats *rs = arg;
 	struct store_stats_contact c = { 0 };
-	struct store_tally_entry *e;
+	struct tally_entry *e;
 	int64_t assigned_at;
 
 	c.state = (const char *)sqlite3_column_text(s, 0);
@@ -284,10 +284,10 @@ store_stats_contact_row(void *arg, sqlite3_stmt *s)
 	if ((e = store_stats_group(rs, &c)) != NULL)
 		store_stats_tally_add(&e->t, &c, rs->q);
 	if (c.answered && c.clinician != NULL) {
-		e = store_tally_map_get(&rs->clinicians, c.clinician, 0);
-		store_tally_times_add(&e->t.answer, c.answer_ms);
+		e = tally_map_get(&rs->clinicians, c.clinician, 0);
+		tally_times_add(&e->t.answer, c.answer_ms);
 		if (c.has_accept)
-			store_tally_times_add(&e->t.accept, c.accept_ms);
+			tally_times_add(&e->t.accept, c.accept_ms);
 	}
 	return 0;
 }
@@ -322,10 +322,9 @@ store_stats_event_row(void *arg, sqlite3_stmt *s)
 	int kind = sqlite3_column_int(s, 1);
 	json_int_t count = sqlite3_column_int64(s, 2);
 
-	if (id == NULL || count == 0 || kind < 0 ||
-	    kind >= (int)STORE_TALLY_EVENTS)
+	if (id == NULL || count == 0 || kind < 0 || kind >= (int)TALLY_EVENTS)
 		return 0;
-	store_tally_map_get(&rs->clinicians, id, 0)->t.events[kind] = count;
+	tally_map_get(&rs->clinicians, id, 0)->t.events[kind] = count;
 	return 0;
 }
 
@@ -352,7 +351,7 @@ store_stats_events_pass(struct store_stats *rs)
 	if (rs->q->until_ms != 0)
 		store_review_cond(&q, "e.at < ?", NULL, rs->q->until_ms);
 	store_review_sql(&q, ") FROM clinicians k, (");
-	for (size_t i = 0; i < STORE_TALLY_EVENTS; i++) {
+	for (size_t i = 0; i < TALLY_EVENTS; i++) {
 		snprintf(cond, sizeof(cond),
 		    "%sSELECT %zu AS kind, '%s' AS event",
 		    i > 0 ? " UNION ALL " : "", i, store_stats_events[i].event);
@@ -383,7 +382,7 @@ store_stats_counts(const json_int_t *counts, const char *const *names, size_t n,
 static json_t *
 store_stats_tier_counts(const json_int_t *tiers)
 {
-	char name[STORE_TALLY_NUM_KEY_BYTES];
+	char name[TALLY_NUM_KEY_BYTES];
 	json_t *out = json_object();
 
 	for (int i = 0; i <= STORE_STATS_TIERS_MAX + 1; i++) {
@@ -400,7 +399,7 @@ store_stats_tier_counts(const json_int_t *tiers)
 
 /* Service level: answered in time, of those whose outcome is known. */
 static double
-store_stats_service_level(const struct store_tally *t)
+store_stats_service_level(const struct tally *t)
 {
 	return store_stats_rate(t->within,
 	    t->total - t->open - t->short_abandons);
@@ -408,7 +407,7 @@ store_stats_service_level(const struct store_tally *t)
 
 /* Abandonment rate, short abandons left out of both sides. */
 static double
-store_stats_abandon_rate(const struct store_tally *t)
+store_stats_abandon_rate(const struct tally *t)
 {
 	return store_stats_rate(t->abandoned - t->short_abandons,
 	    t->total - t->short_abandons);
@@ -416,19 +415,19 @@ store_stats_abandon_rate(const struct store_tally *t)
 
 /* One clinician's row of per_clinician. */
 static json_t *
-store_stats_clinician_row(struct store_tally_entry *e)
+store_stats_clinician_row(struct tally_entry *e)
 {
 	json_t *row = json_pack("{s:s}", "clinician", e->key);
 
-	for (size_t i = 0; i < STORE_TALLY_EVENTS; i++)
+	for (size_t i = 0; i < TALLY_EVENTS; i++)
 		json_object_set_new(row, store_stats_events[i].key,
 		    json_integer(e->t.events[i]));
 	json_object_set_new(row, "median_time_to_answer_ms",
-	    store_tally_quantile(&e->t.answer, 0.5));
+	    tally_quantile(&e->t.answer, 0.5));
 	json_object_set_new(row, "average_time_to_accept_ms",
-	    store_tally_mean(&e->t.accept));
+	    tally_mean(&e->t.accept));
 	json_object_set_new(row, "median_time_to_accept_ms",
-	    store_tally_quantile(&e->t.accept, 0.5));
+	    tally_quantile(&e->t.accept, 0.5));
 	return row;
 }
 
@@ -439,10 +438,10 @@ store_stats_clinicians(struct store_stats *rs)
 	json_t *out = json_array();
 
 	for (size_t i = 0; i < rs->clinicians.n; i++) {
-		struct store_tally_entry *e = rs->clinicians.v[i];
+		struct tally_entry *e = rs->clinicians.v[i];
 		json_int_t n = (json_int_t)e->t.answer.n;
 
-		for (size_t k = 0; k < STORE_TALLY_EVENTS; k++)
+		for (size_t k = 0; k < TALLY_EVENTS; k++)
 			n += e->t.events[k];
 		if (n > 0)
 			json_array_append_new(out,
@@ -453,10 +452,10 @@ store_stats_clinicians(struct store_stats *rs)
 
 /* One group's row: its key, then the contact metrics. */
 static json_t *
-store_stats_group_row(struct store_stats *rs, struct store_tally_entry *e)
+store_stats_group_row(struct store_stats *rs, struct tally_entry *e)
 {
 	enum store_stats_by by = rs->q->by;
-	struct store_tally *t = &e->t;
+	struct tally *t = &e->t;
 	json_t *key;
 
 	if (e->key == NULL)
@@ -471,9 +470,9 @@ store_stats_group_row(struct store_stats *rs, struct store_tally_entry *e)
 	    store_stats_by[by].key, key, "total", t->total, "answered",
 	    t->answered, "answer_rate", store_stats_rate(t->answered, t->total),
 	    "service_level", store_stats_service_level(t), "tta_average_ms",
-	    store_tally_mean(&t->answer), "tta_median_ms",
-	    store_tally_quantile(&t->answer, 0.5), "tta_p90_ms",
-	    store_tally_quantile(&t->answer, 0.9), "abandoned", t->abandoned,
+	    tally_mean(&t->answer), "tta_median_ms",
+	    tally_quantile(&t->answer, 0.5), "tta_p90_ms",
+	    tally_quantile(&t->answer, 0.9), "abandoned", t->abandoned,
 	    "short_abandons", t->short_abandons, "abandon_rate",
 	    store_stats_abandon_rate(t), "overflows", t->overflows,
 	    "overflow_rate", store_stats_rate(t->overflows, t->total));
@@ -483,8 +482,8 @@ store_stats_group_row(struct store_stats *rs, struct store_tally_entry *e)
 static int
 store_stats_risk_cmp(const void *a, const void *b)
 {
-	const struct store_tally_entry *x = *(const void *const *)a;
-	const struct store_tally_entry *y = *(const void *const *)b;
+	const struct tally_entry *x = *(const void *const *)a;
+	const struct tally_entry *y = *(const void *const *)b;
 	int i = store_stats_name_index(store_stats_risks,
 	    nitems(store_stats_risks), x->key);
 	int j = store_stats_name_index(store_stats_risks,
@@ -523,7 +522,7 @@ store_stats_fill_periods(struct store_stats *rs)
 		return;
 	for (int64_t t = q->period(q->period_arg, from, &end);
 	     t < to && end > t && count < STORE_STATS_PERIODS_MAX; count++) {
-		store_tally_map_num(&rs->groups, t);
+		tally_map_num(&rs->groups, t);
 		t = q->period(q->period_arg, end, &end);
 	}
 }
@@ -561,7 +560,7 @@ store_stats_window(const struct store_stats_query *q)
 static json_t *
 store_stats_result(struct store_stats *rs)
 {
-	struct store_tally *t = &rs->all;
+	struct tally *t = &rs->all;
 	const struct store_stats_query *q = rs->q;
 	json_t *out;
 
@@ -572,9 +571,8 @@ store_stats_result(struct store_stats *rs)
 	    "service_level_ms", (json_int_t)q->service_level_ms,
 	    "answered_within_service_level", t->within, "service_level",
 	    store_stats_service_level(t), "time_to_answer_ms", "average",
-	    store_tally_mean(&t->answer), "median",
-	    store_tally_quantile(&t->answer, 0.5), "p90",
-	    store_tally_quantile(&t->answer, 0.9), "abandoned", t->abandoned,
+	    tally_mean(&t->answer), "median", tally_quantile(&t->answer, 0.5),
+	    "p90", tally_quantile(&t->answer, 0.9), "abandoned", t->abandoned,
 	    "short_abandon_ms", (json_int_t)q->short_abandon_ms,
 	    "short_abandons", t->short_abandons, "abandon_rate",
 	    store_stats_abandon_rate(t), "overflows", t->overflows,
@@ -617,9 +615,9 @@ store_review_stats_query(struct store *st, const struct store_stats_query *q)
 			result = store_stats_result(&rs);
 		store_snapshot_end(st, opened);
 	}
-	store_tally_free(&rs.all);
-	store_tally_map_free(&rs.clinicians);
-	store_tally_map_free(&rs.groups);
+	tally_free(&rs.all);
+	tally_map_free(&rs.clinicians);
+	tally_map_free(&rs.groups);
 	json_decref(rs.other_outcomes);
 	json_decref(rs.other_risks);
 	return result;

@@ -129,6 +129,7 @@ fuzz_msg_decoded(const struct msg *m)
 		fuzz_msg_contact(&m->u.contact);
 		break;
 	case MSG_ABANDON:
+	case MSG_ACK:
 	case MSG_ACCEPT:
 		fuzz_msg_contact_id(m->u.ref.contact);
 		FUZZ_CHECK(m->u.ref.reason == NULL);

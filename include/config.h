@@ -76,6 +76,7 @@ struct conf {
 	int64_t hello_timeout_ms;
 	int max_contacts_per_second; /* per intake principal; 0: no limit */
 	int max_open_contacts; /* per intake principal, being routed */
+	int max_open_contacts_total; /* all principals, being routed */
 
 	/* roster: warn of tier-1 gaps starting within this many hours (0: off)
 	 */

@@ -104,6 +104,8 @@ struct contact {
 	struct session
 	    *origin; /* the intake connection that sent it, if open */
 	bool dirty; /* routing must look at it again */
+	uint64_t order; /* queue order, for routing the oldest first */
+	size_t heap_idx; /* 1 + its place on the dirty heap; 0 if not on it */
 	/*
 	 * Does each roster clinician speak the language and have the needs?
 	 * 0 not known yet, 1 no, 2 yes; indexed like the roster, valid for
@@ -133,6 +135,7 @@ struct clin {
 	int recent_since; /* assigned since that count */
 	struct offer_list offers;
 	size_t noffers; /* in offers */
+	bool freed; /* queued for offers of the contacts it can now take */
 	/* index in the engine's candidate scratch; SIZE_MAX: none */
 	size_t cand;
 	uint32_t tiers; /* on call at tiers_at under roster swap tiers_gen */

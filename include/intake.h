@@ -13,21 +13,30 @@ enum intake_verdict {
 	INTAKE_ADMIT = 0,
 	INTAKE_TOO_FAST,
 	INTAKE_TOO_MANY_OPEN,
+	INTAKE_TOO_MANY_TOTAL, /* from all principals together */
+};
+
+/* What admission allows; 0 turns a check off. */
+struct intake_limits {
+	int rate_per_s; /* contacts a second, per principal */
+	int max_open; /* being routed, per principal */
+	int max_open_total; /* being routed, all principals */
 };
 
 /*
- * May principal queue one more contact at now?  rate_per_s and max_open of
- * 0 turn the checks off.  Admitting takes a token from the bucket.
+ * May principal queue one more contact at now?  Admitting takes a token
+ * from the principal's bucket.
  */
-enum intake_verdict
-intake_admit(const char *principal, int64_t now, int rate_per_s, int max_open);
+enum intake_verdict intake_admit(const char *principal, int64_t now,
+    const struct intake_limits *limits);
 
 /* One of principal's contacts started or stopped being routed. */
 void intake_opened(const char *principal);
 void intake_closed(const char *principal);
 
-/* How many of principal's contacts are being routed. */
+/* How many of principal's contacts are being routed; of all principals'. */
 int intake_open_count(const char *principal);
+int intake_open_total(void);
 
 void intake_free_all(void);
 

@@ -63,6 +63,11 @@ void outbox_queue(struct outbox *ob, char *line, enum outbox_kind kind,
  */
 void outbox_request_begin(struct outbox *ob);
 void outbox_request_end(struct outbox *ob, bool wrote);
+/*
+ * The request's replies depend on the batch although it wrote nothing: it
+ * read what this turn wrote (a repeated ref finds this turn's contact).
+ */
+void outbox_request_depends(struct outbox *ob);
 
 /* After this turn's lines have left, tell the connection's owner once its
  * output has drained (conn_cbs.drained). */

@@ -23,11 +23,14 @@ struct store;
 /*
  * Store a result of contact for intake and send it where it can go now:
  * origin if open, else the principal's latest connection.  An urgent one
- * (an overflow) leaves even if the turn's commit fails; told says the
- * gateway already heard it (only store it).  -1 if the store refused it.
+ * (an overflow) leaves even if the turn's commit fails; a quiet one is only
+ * stored (its gateway heard it already).  *sent says whether a line was
+ * queued to a connection.  -1 if the store refused it.
  */
 int results_push(struct store *st, struct session *origin, const char *intake,
-    const char *contact, const char *text, bool urgent, bool told);
+    const char *contact, const char *text, bool urgent, bool quiet, bool *sent);
+/* The turn's commit is done: results stored until now are durable if ok. */
+void results_committed(bool ok);
 
 /* An intake connection was welcomed (after its welcome is queued). */
 void results_welcome(struct store *st, struct session *s);

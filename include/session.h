@@ -52,6 +52,8 @@ session_result(struct session *s, const char *text, int64_t seq, bool urgent);
 /* A request from the peer is being handled (see outbox.h). */
 void session_request_begin(struct session *s);
 void session_request_end(struct session *s, bool wrote);
+/* Its replies depend on the commit even if it wrote nothing itself. */
+void session_request_depends(struct session *s);
 /* Call the connection's drained callback once this turn's lines are out. */
 void session_notify_drained(struct session *s);
 

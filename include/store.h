@@ -82,6 +82,12 @@ void store_rollback(struct store *st);
  * it depends on the batch's commit.
  */
 uint64_t store_write_count(const struct store *st);
+/*
+ * How long the daemon's writes wait for another process's write lock (at
+ * most, and by default, 100 ms): while the store is failing, requests fail
+ * at once and the retry looks briefly, so nothing holds the loop up.
+ */
+void store_wait_for_lock(struct store *st, int ms);
 /* A small write in the batch that proves the store takes writes again. */
 int store_alive(struct store *st, int64_t now);
 
@@ -164,16 +170,16 @@ int store_shift_import_sweep(struct store *st, int64_t stale_before_ms,
 int store_roster_version(struct store *st, int64_t *version);
 
 /*
- * Load every clinician, and every shift ending after since_ms, calling the
- * callbacks in that order (all clinicians first).  A callback returning -1
- * stops the load with STORE_ERROR.
+ * Load every clinician, and every shift ending after since_ms and starting
+ * before until_ms, calling the callbacks in that order (all clinicians
+ * first).  A callback returning -1 stops the load with STORE_ERROR.
  */
 struct store_roster_cbs {
 	int (*clinician)(void *arg, const struct store_clinician *c);
 	int (*shift)(void *arg, const struct store_shift *s);
 	void *arg;
 };
-int store_roster_load(struct store *st, int64_t since_ms,
+int store_roster_load(struct store *st, int64_t since_ms, int64_t until_ms,
     const struct store_roster_cbs *cbs);
 
 /* --- contacts (the daemon writes, inside batches) --- */
@@ -301,7 +307,13 @@ int store_policy_save(struct store *st, const char *routing, int64_t now,
 /* The routing text of a version (caller frees); STORE_NOTFOUND if none. */
 int store_policy_load(struct store *st, int version, char **routing);
 
-/* --- the supervisors' review: audit, disclosures, follow-ups --- */
+/*
+ * The supervisors' review: what the daemon and crisisctl record (the audit
+ * trail, disclosures, follow-ups) and crisisctl's reads of the records.
+ * The reads return jansson values the caller frees.
+ */
+
+/* --- the audit trail and emergency disclosures (store_audit.c) --- */
 
 /*
  * One audit row: who (actor, of actor_kind "os" or "principal"), did what
@@ -317,11 +329,57 @@ int store_disclosure_add(struct store *st, const char *contact,
     const char *clinician, int64_t at, const char *recipient,
     const char *affiliation, const char *nature);
 
+struct store_audit_filter {
+	int64_t since_ms; /* 0: no bound */
+	int64_t until_ms; /* 0: no bound */
+	const char *actor; /* NULL: any; also matches "root (sudo: A)" */
+	const char *action; /* NULL: any; "read" matches every "read.*" */
+	const char *target; /* NULL: any; the target, or named in the detail */
+};
+
+/* Audit rows, oldest first: {seq, at, actor, actor_kind, action, target,
+ * detail}. */
+json_t *
+store_review_audit(struct store *st, const struct store_audit_filter *f);
+
+/*
+ * Emergency disclosures made in [since, until), oldest first, of one
+ * patient's contacts if patient is not NULL: {at, contact, clinician,
+ * recipient, affiliation, nature, patient}.
+ */
+json_t *store_review_disclosures(struct store *st, int64_t since_ms,
+    int64_t until_ms, const char *patient);
+
+/* --- follow-ups (store_followup.c) --- */
+
 /* A callback owed for a contact (reason "abandoned" or "overflow"). */
 int store_followup_open(struct store *st, const char *contact,
     const char *reason, int64_t at);
 
-/* --- review (crisisctl; results are jansson values the caller frees) --- */
+/*
+ * The newest limit open follow-ups, newest first: an array of {id,
+ * contact, reason, opened_at, ref, risk}, and in *count how many are open
+ * (the supervisors' snapshot sends both).
+ */
+json_t *
+store_review_followups_recent(struct store *st, long limit, int64_t *count);
+
+/*
+ * Open follow-ups, oldest first, with what a callback needs: {id,
+ * contact, reason, opened_at, ref, risk, channel, program, caller,
+ * patient}.
+ */
+json_t *store_review_followups(struct store *st);
+
+/*
+ * Close follow-up id, in the batch.  *before (caller frees) is the row
+ * as it was: STORE_NOTFOUND if there is none, STORE_CONFLICT if it was
+ * already closed.
+ */
+int store_followup_close(struct store *st, int64_t id, const char *by,
+    const char *note, int64_t at, json_t **before);
+
+/* --- review queries (store_review.c) --- */
 
 struct store_log_filter {
 	int64_t since_ms; /* 0: no bound */
@@ -357,10 +415,6 @@ int store_review_log_each(struct store *st, const struct store_log_filter *f,
  */
 json_t *store_review_show(struct store *st, const char *id);
 
-/* CONTRACT §6 stats over contacts queued in [since, until). */
-json_t *
-store_review_stats(struct store *st, int64_t since_ms, int64_t until_ms);
-
 /*
  * Shifts overlapping [from_ms, to_ms), on tier (0: any), with the
  * clinician's name: array of {clinician, name, tier, start, end}.
@@ -369,14 +423,22 @@ json_t *
 store_review_shifts(struct store *st, int64_t from_ms, int64_t to_ms, int tier);
 
 /*
- * The newest limit open follow-ups, newest first: an array of {id,
- * contact, reason, opened_at, ref, risk}, and in *count how many are open
- * (the supervisors' snapshot sends both).
+ * Open the batch now, taking the write lock, so what is read next stays
+ * as read until the batch's writes commit (a change's "before").
  */
-json_t *
-store_review_followups_recent(struct store *st, long limit, int64_t *count);
+int store_review_begin(struct store *st);
 
-/* --- review, continued (crisisctl stats --by, audit, disclosures) --- */
+/* A patient as {id, primary, program}; NULL with "not found" or the error. */
+json_t *store_review_patient(struct store *st, const char *id);
+
+/* STORE_OK if id is a clinician, STORE_NOTFOUND if not, or STORE_ERROR. */
+int store_review_is_clinician(struct store *st, const char *id);
+
+/* --- stats (store_stats.c) --- */
+
+/* CONTRACT §6 stats over contacts queued in [since, until). */
+json_t *
+store_review_stats(struct store *st, int64_t since_ms, int64_t until_ms);
 
 /* The thresholds store_review_stats() uses: crisisd.conf's defaults. */
 #define STORE_STATS_SERVICE_LEVEL_MS 20000
@@ -415,54 +477,6 @@ struct store_stats_query {
  */
 json_t *
 store_review_stats_query(struct store *st, const struct store_stats_query *q);
-
-/*
- * Open follow-ups, oldest first, with what a callback needs: {id,
- * contact, reason, opened_at, ref, risk, channel, program, caller,
- * patient}.
- */
-json_t *store_review_followups(struct store *st);
-
-/*
- * Close follow-up id, in the batch.  *before (caller frees) is the row
- * as it was: STORE_NOTFOUND if there is none, STORE_CONFLICT if it was
- * already closed.
- */
-int store_followup_close(struct store *st, int64_t id, const char *by,
-    const char *note, int64_t at, json_t **before);
-
-struct store_audit_filter {
-	int64_t since_ms; /* 0: no bound */
-	int64_t until_ms; /* 0: no bound */
-	const char *actor; /* NULL: any; also matches "root (sudo: A)" */
-	const char *action; /* NULL: any; "read" matches every "read.*" */
-	const char *target; /* NULL: any; the target, or named in the detail */
-};
-
-/* Audit rows, oldest first: {seq, at, actor, actor_kind, action, target,
- * detail}. */
-json_t *
-store_review_audit(struct store *st, const struct store_audit_filter *f);
-
-/*
- * Emergency disclosures made in [since, until), oldest first, of one
- * patient's contacts if patient is not NULL: {at, contact, clinician,
- * recipient, affiliation, nature, patient}.
- */
-json_t *store_review_disclosures(struct store *st, int64_t since_ms,
-    int64_t until_ms, const char *patient);
-
-/*
- * Open the batch now, taking the write lock, so what is read next stays
- * as read until the batch's writes commit (a change's "before").
- */
-int store_review_begin(struct store *st);
-
-/* A patient as {id, primary, program}; NULL with "not found" or the error. */
-json_t *store_review_patient(struct store *st, const char *id);
-
-/* STORE_OK if id is a clinician, STORE_NOTFOUND if not, or STORE_ERROR. */
-int store_review_is_clinician(struct store *st, const char *id);
 
 /* --- backups (crisisctl backup) --- */
 

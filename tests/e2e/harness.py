@@ -49,7 +49,7 @@ ROUTING_KEYS = ("tiers", "max_wait_ms", "overflow_target", "continuity_ms",
                 "max_offers_per_clinician")
 LIMIT_KEYS = ("max_connections", "max_line_bytes", "hello_timeout_ms",
               "max_contacts_per_second",
-              "max_open_contacts")
+              "max_open_contacts", "max_open_contacts_total")
 TOP_KEYS = ("log_level", "timezone")
 # Keys that hold durations in milliseconds: scaled with SCALE.
 SCALED_KEYS = ("max_wait_ms", "continuity_ms", "imminent_max_wait_ms",
@@ -73,6 +73,7 @@ DEFAULTS = {
     "hello_timeout_ms": 500,
     "max_contacts_per_second": 1000,
     "max_open_contacts": 5000,
+    "max_open_contacts_total": 20000,
 }
 
 DISPOSITIONS = ("resolved", "safety_plan", "referred", "emergency_dispatched",

@@ -3,9 +3,10 @@ routed.  Beyond either a contact gets `overloaded` (so the gateway can send
 the caller to its own overflow), nothing is stored, and the connection lives.
 """
 
+import json
 import time
 
-from harness import Daemon
+from harness import Daemon, accept, note
 
 
 def contact(ref):
@@ -20,9 +21,15 @@ def test_contact_rate_limit():
         d.add_intake("gw2")
         d.start()
         gw = d.login("gw")
+        # Six in one write: the bucket cannot refill between them, however
+        # slowly the daemon runs (valgrind).
+        gw.send_raw("".join(json.dumps(dict(contact("rate-%d" % i),
+                                            id="r%d" % i)) + "\n"
+                            for i in range(6)))
         for i in range(5):
-            gw.request(contact("rate-%d" % i), expect="queued")
-        err = gw.error(contact("rate-5"), "overloaded")
+            gw.expect("queued", id="r%d" % i)
+        err = gw.expect("error", id="r5")
+        assert err.get("code") == "overloaded", err["_raw"]
         assert "a second" in err.get("message", ""), err
         assert d.query("SELECT count(*) FROM contacts WHERE ref = 'rate-5'"
                        ) == [(0,)]
@@ -34,6 +41,36 @@ def test_contact_rate_limit():
         # The bucket refills at the configured rate.
         time.sleep(0.5)
         gw.request(contact("rate-6"), expect="queued")
+
+
+def test_open_contacts_total_cap():
+    """Past limits.max_open_contacts_total, whichever gateway sends it, a new
+    contact gets `overloaded` at once and nothing is stored; the contacts
+    already queued are routed as before, and a closed one makes room."""
+    with Daemon(max_open_contacts_total=4, max_wait_ms=20000,
+                tiers=[(1, "ring-all", 20000)]) as d:
+        d.add_intake("gw1")
+        d.add_intake("gw2")
+        d.add_clinician("c1", tiers=(1,))
+        d.start()
+        c1 = d.clinician("c1")
+        gw1, gw2 = d.login("gw1"), d.login("gw2")
+        cids = [gw1.request(contact("t1-%d" % i), expect="queued")["contact"]
+                for i in range(2)]
+        cids += [gw2.request(contact("t2-%d" % i), expect="queued")["contact"]
+                 for i in range(2)]
+        t = time.monotonic()
+        err = gw1.error(contact("t1-over"), "overloaded")
+        took = (time.monotonic() - t) * 1000
+        assert "being routed" in err.get("message", ""), err
+        err = gw2.error(contact("t2-over"), "overloaded")
+        note("refused in %.1f ms: %s" % (took, err.get("message")))
+        assert d.query("SELECT count(*) FROM contacts")[0][0] == 4
+        # The queued ones are still routed: c1 takes the oldest.
+        c1.expect("offer", contact=cids[0])
+        accept(c1, cids[0])
+        gw1.expect("routed", contact=cids[0])
+        gw1.request(contact("t1-over"), expect="queued")
 
 
 def test_open_contacts_cap():

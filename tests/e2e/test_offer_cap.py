@@ -200,3 +200,33 @@ def test_offer_cap_zero_rings_for_every_contact():
         accept(c1, cids[1])
         for cid in (cids[0], cids[2]):
             c1.expect("withdrawn", contact=cid, reason="busy")
+
+
+
+def test_freed_clinician_takes_the_oldest_it_can():
+    """With the cap at 1, a clinician who comes free is offered the oldest
+    contact it can take, skipping the one it declined: the walk for a freed
+    clinician (engine_settle.c) keeps the queue's order."""
+    with Daemon(tiers=CAP_TIERS, max_offers_per_clinician=1,
+                max_wait_ms=4 * SLOW, wrapup_ms=200) as d:
+        setup(d, {"c1": (1,)})
+        d.start()
+        c1 = d.clinician("c1")
+        gw = d.login("gw")
+        a, _ = submit(gw, "old-a")
+        c1.expect("offer", contact=a)
+        b, _ = submit(gw, "old-b")
+        c, _ = submit(gw, "old-c")
+        # c1 rings for a alone; b and c wait for it, in that order.
+        c1.expect_none(secs(300), type="offer")
+        # Declined: a has nobody else and overflows; c1 gets b, not c.
+        c1.request({"type": "decline", "contact": a})
+        gw.expect("overflow", contact=a)
+        c1.expect("offer", contact=b)
+        c1.expect_none(secs(200), type="offer", contact=c)
+        accept(c1, b)
+        c1.request({"type": "complete", "contact": b,
+                    "disposition": "resolved"})
+        # After the wrap-up, c: the next oldest.
+        c1.expect("offer", contact=c, timeout=secs(1500))
+        c1.expect_none(secs(200), type="offer", contact=a)

@@ -258,7 +258,8 @@ test_defaults(void **state)
 	assert_int_equal(conf->imminent_max_wait_ms, 30000);
 	assert_int_equal(conf->wrapup_ms, 30000);
 	assert_int_equal(conf->max_missed_offers, 3);
-	assert_int_equal(conf->max_offers_per_clinician, 0);
+	assert_int_equal(conf->max_offers_per_clinician, 1);
+	assert_int_equal(conf->max_open_contacts_total, 20000);
 	assert_int_equal(conf->max_connections, 10000);
 	assert_int_equal(conf->max_line_bytes, 16384);
 	assert_int_equal(conf->hello_timeout_ms, 5000);
@@ -856,7 +857,7 @@ test_sample(void **state)
 	assert_int_equal(conf->imminent_max_wait_ms, 30000);
 	assert_int_equal(conf->wrapup_ms, 30000);
 	assert_int_equal(conf->max_missed_offers, 3);
-	assert_int_equal(conf->max_offers_per_clinician, 3);
+	assert_int_equal(conf->max_offers_per_clinician, 1);
 	assert_int_equal(conf->max_connections, 10000);
 	assert_int_equal(conf->max_line_bytes, 16384);
 	assert_int_equal(conf->hello_timeout_ms, 5000);

@@ -355,7 +355,7 @@ test_clinician_add(void **state)
 	    STORE_OK);
 	assert_string_equal(role, "intake");
 	cbs.arg = out;
-	assert_int_equal(store_roster_load(fx->st, 0, &cbs), STORE_OK);
+	assert_int_equal(store_roster_load(fx->st, 0, INT64_MAX, &cbs), STORE_OK);
 	assert_string_equal(out, "c:ann(en,,sip:x) ");
 }
 
@@ -497,7 +497,7 @@ visible_shifts(struct store *st)
 	int n = 0;
 	struct store_roster_cbs cbs = { skip_clinician, count_shift, &n };
 
-	assert_int_equal(store_roster_load(st, 0, &cbs), STORE_OK);
+	assert_int_equal(store_roster_load(st, 0, INT64_MAX, &cbs), STORE_OK);
 	return n;
 }
 
@@ -724,12 +724,18 @@ test_roster_load(void **state)
 	    STORE_OK);
 	assert_int_equal(store_commit(fx->st), 0);
 	cbs.arg = out;
-	assert_int_equal(store_roster_load(fx->st, 3000, &cbs), STORE_OK);
+	assert_int_equal(store_roster_load(fx->st, 3000, INT64_MAX, &cbs),
+	    STORE_OK);
 	assert_string_equal(out,
 	    "c:ann(en,,sip:x) c:bob(en,,sip:x) "
 	    "s:ann/1/3000-6000 s:bob/2/5000-9000 ");
+	/* Only the shifts that begin before the horizon. */
 	out[0] = '\0';
-	assert_int_equal(store_roster_load(fx->st, 0, &cbs), STORE_OK);
+	assert_int_equal(store_roster_load(fx->st, 3000, 5000, &cbs), STORE_OK);
+	assert_string_equal(out,
+	    "c:ann(en,,sip:x) c:bob(en,,sip:x) s:ann/1/3000-6000 ");
+	out[0] = '\0';
+	assert_int_equal(store_roster_load(fx->st, 0, INT64_MAX, &cbs), STORE_OK);
 	assert_non_null(strstr(out, "s:ann/1/1000-3000 s:ann/1/3000-6000"));
 }
 

@@ -1,7 +1,8 @@
 /*
- * store_tally.c: what stats counts with: growable arrays of durations with
- * their mean and quantiles, and maps from a key (a clinician, a program,
- * a period's start) to a tally.  Plain C, no SQLite.
+ * tally.c: what crisisctl stats (store_stats.c) counts with: growable
+ * arrays of durations with their mean and quantiles, and maps from a key
+ * (a clinician, a program, a period's start) to a tally.  Plain C, no
+ * SQLite.
  */
 
 #include <math.h>
@@ -12,12 +13,12 @@
 
 #include <jansson.h>
 
-#include "store_review_int.h"
+#include "tally.h"
 #include "util.h"
 
 /* Append one duration. */
 void
-store_tally_times_add(struct store_tally_times *t, int64_t v)
+tally_times_add(struct tally_times *t, int64_t v)
 {
 	if (t->n == t->cap) {
 		t->cap = t->cap == 0 ? 16 : t->cap * 2;
@@ -32,7 +33,7 @@ store_tally_times_add(struct store_tally_times *t, int64_t v)
  * where a full sort of a million times would cost several times more).
  */
 static void
-store_tally_select(int64_t *v, size_t n, size_t k)
+tally_select(int64_t *v, size_t n, size_t k)
 {
 	int64_t lo = 0, hi = (int64_t)n - 1, want = (int64_t)k;
 
@@ -65,7 +66,7 @@ store_tally_select(int64_t *v, size_t n, size_t k)
  * if there are none.  Reorders the times.
  */
 json_t *
-store_tally_quantile(struct store_tally_times *t, double q)
+tally_quantile(struct tally_times *t, double q)
 {
 	double pos, frac;
 	size_t lo;
@@ -76,7 +77,7 @@ store_tally_quantile(struct store_tally_times *t, double q)
 	pos = q * (double)(t->n - 1);
 	lo = (size_t)floor(pos);
 	frac = pos - (double)lo;
-	store_tally_select(t->v, t->n, lo);
+	tally_select(t->v, t->n, lo);
 	a = b = t->v[lo];
 	/* The next rank up is the least of what selection left above lo. */
 	for (size_t i = lo + 1; i < t->n; i++) {
@@ -89,7 +90,7 @@ store_tally_quantile(struct store_tally_times *t, double q)
 
 /* The mean of the times in whole ms, or null if there are none. */
 json_t *
-store_tally_mean(const struct store_tally_times *t)
+tally_mean(const struct tally_times *t)
 {
 	double sum = 0;
 
@@ -102,20 +103,20 @@ store_tally_mean(const struct store_tally_times *t)
 
 /* FNV-1a of a key, for the lookup cache. */
 static size_t
-store_tally_hash(const char *key)
+tally_hash(const char *key)
 {
 	uint32_t h = 2166136261u;
 
 	for (; *key != '\0'; key++)
 		h = (h ^ (unsigned char)*key) * 16777619u;
-	return h & (STORE_TALLY_CACHE_SLOTS - 1);
+	return h & (TALLY_CACHE_SLOTS - 1);
 }
 
 /* A new entry for key (NULL: none) and num. */
-static struct store_tally_entry *
-store_tally_entry_new(const char *key, int64_t num)
+static struct tally_entry *
+tally_entry_new(const char *key, int64_t num)
 {
-	struct store_tally_entry *e = xcalloc(1, sizeof(*e));
+	struct tally_entry *e = xcalloc(1, sizeof(*e));
 
 	e->key = xstrdup_null(key);
 	e->num = num;
@@ -123,8 +124,8 @@ store_tally_entry_new(const char *key, int64_t num)
 }
 
 /* Find key in the sorted array, or insert it there. */
-static struct store_tally_entry *
-store_tally_map_find(struct store_tally_map *m, const char *key, int64_t num)
+static struct tally_entry *
+tally_map_find(struct tally_map *m, const char *key, int64_t num)
 {
 	size_t lo = 0, hi = m->n, mid;
 	int cmp;
@@ -144,25 +145,25 @@ store_tally_map_find(struct store_tally_map *m, const char *key, int64_t num)
 	}
 	memmove(m->v + lo + 1, m->v + lo, (m->n - lo) * sizeof(*m->v));
 	m->n++;
-	return m->v[lo] = store_tally_entry_new(key, num);
+	return m->v[lo] = tally_entry_new(key, num);
 }
 
 /* The entry of key (NULL: the entry of contacts without one). */
-struct store_tally_entry *
-store_tally_map_get(struct store_tally_map *m, const char *key, int64_t num)
+struct tally_entry *
+tally_map_get(struct tally_map *m, const char *key, int64_t num)
 {
-	struct store_tally_entry *e;
+	struct tally_entry *e;
 	size_t slot;
 
 	if (key == NULL) {
 		if (m->none == NULL)
-			m->none = store_tally_entry_new(NULL, 0);
+			m->none = tally_entry_new(NULL, 0);
 		return m->none;
 	}
-	slot = store_tally_hash(key);
+	slot = tally_hash(key);
 	e = m->cache[slot];
 	if (e == NULL || strcmp(e->key, key) != 0)
-		e = m->cache[slot] = store_tally_map_find(m, key, num);
+		e = m->cache[slot] = tally_map_find(m, key, num);
 	return e;
 }
 
@@ -171,21 +172,21 @@ store_tally_map_get(struct store_tally_map *m, const char *key, int64_t num)
  * number as zero-padded text of the sign-flipped value, so the sorted
  * order of the keys is the numbers' order.
  */
-struct store_tally_entry *
-store_tally_map_num(struct store_tally_map *m, int64_t num)
+struct tally_entry *
+tally_map_num(struct tally_map *m, int64_t num)
 {
-	char key[STORE_TALLY_NUM_KEY_BYTES];
+	char key[TALLY_NUM_KEY_BYTES];
 
 	if (m->last != NULL && m->last->num == num)
 		return m->last;
 	snprintf(key, sizeof(key), "%020llu",
 	    (unsigned long long)((uint64_t)num ^ (UINT64_C(1) << 63)));
-	return m->last = store_tally_map_get(m, key, num);
+	return m->last = tally_map_get(m, key, num);
 }
 
 /* Free a tally's arrays. */
 void
-store_tally_free(struct store_tally *t)
+tally_free(struct tally *t)
 {
 	free(t->answer.v);
 	free(t->accept.v);
@@ -193,21 +194,21 @@ store_tally_free(struct store_tally *t)
 
 /* Free an entry. */
 static void
-store_tally_entry_free(struct store_tally_entry *e)
+tally_entry_free(struct tally_entry *e)
 {
 	if (e == NULL)
 		return;
-	store_tally_free(&e->t);
+	tally_free(&e->t);
 	free(e->key);
 	free(e);
 }
 
 /* Free a map's entries. */
 void
-store_tally_map_free(struct store_tally_map *m)
+tally_map_free(struct tally_map *m)
 {
 	for (size_t i = 0; i < m->n; i++)
-		store_tally_entry_free(m->v[i]);
-	store_tally_entry_free(m->none);
+		tally_entry_free(m->v[i]);
+	tally_entry_free(m->none);
 	free(m->v);
 }
