@@ -26,6 +26,8 @@ struct outbox_line {
 	uint64_t request; /* the request a reply answers, 0 if none */
 	bool depends; /* a reply whose request wrote */
 	int64_t result_seq; /* a stored result's sequence number, or 0 */
+	char *retry_line; /* the request, to try again if the lock was lost */
+	int attempt; /* tries of that request before this one */
 	STAILQ_ENTRY(outbox_line) entry;
 };
 
@@ -63,6 +65,7 @@ outbox_line_free(struct outbox_line *l)
 {
 	json_decref(l->id);
 	free(l->line);
+	free(l->retry_line);
 	free(l);
 }
 
@@ -130,14 +133,22 @@ outbox_request_depends(struct outbox *ob)
 
 /* The request is handled: did its replies depend on a write? */
 void
-outbox_request_end(struct outbox *ob, bool wrote)
+outbox_request_end(struct outbox *ob, bool wrote, const char *line, int attempt)
 {
 	struct outbox_line *l;
+	bool kept = !wrote || line == NULL;
 
 	if (wrote || ob->request_depends) {
 		STAILQ_FOREACH (l, &ob->lines, entry) {
-			if (l->request == ob->request)
-				l->depends = true;
+			if (l->request != ob->request)
+				continue;
+			l->depends = true;
+			/* The first reply carries the request for a retry. */
+			if (!kept) {
+				l->retry_line = xstrdup(line);
+				l->attempt = attempt;
+				kept = true;
+			}
 		}
 	}
 	ob->request = 0;
@@ -154,10 +165,12 @@ outbox_notify_drained(struct outbox *ob)
 
 /*
  * What a line becomes when the commit failed: itself (returned as is), an
- * "internal" error (a new string), or nothing (NULL).
+ * "internal" error (a new string), or nothing (NULL, also when its request
+ * is handed back to be tried again).
  */
 static char *
-outbox_line_failed(struct outbox_line *l, uint64_t *failed_request)
+outbox_line_failed(struct outbox *ob, struct outbox_line *l, bool busy,
+    uint64_t *failed_request)
 {
 	switch (l->kind) {
 	case OUTBOX_URGENT:
@@ -167,10 +180,17 @@ outbox_line_failed(struct outbox_line *l, uint64_t *failed_request)
 	case OUTBOX_REPLY:
 		if (!l->depends)
 			return l->line;
-		/* One error per request, whatever else it replied. */
+		/* One error (or retry) per request, whatever it replied. */
 		if (l->request != 0 && l->request == *failed_request)
 			return NULL;
 		*failed_request = l->request;
+		if (busy && l->retry_line != NULL &&
+		    l->attempt < OUTBOX_RETRY_MAX && ob->cbs.retry != NULL) {
+			ob->cbs.retry(ob->cbs.arg, l->retry_line,
+			    l->attempt + 1);
+			l->retry_line = NULL;
+			return NULL;
+		}
 		return msg_error_line(l->id, CODE_INTERNAL,
 		    "not stored: the database write failed; try again");
 	}
@@ -182,7 +202,7 @@ outbox_line_failed(struct outbox_line *l, uint64_t *failed_request)
  * connection that closes on the way (its outbox is then gone).
  */
 static void
-outbox_release(struct outbox *ob, bool committed)
+outbox_release(struct outbox *ob, bool committed, bool busy)
 {
 	struct outbox_line *l;
 	uint64_t failed_request = 0;
@@ -194,8 +214,9 @@ outbox_release(struct outbox *ob, bool committed)
 	TAILQ_REMOVE(&outbox_flushq, ob, flush);
 	while (rc == 0 && (l = STAILQ_FIRST(&ob->lines)) != NULL) {
 		STAILQ_REMOVE_HEAD(&ob->lines, entry);
-		line = committed ? l->line
-		                 : outbox_line_failed(l, &failed_request);
+		line = committed
+		    ? l->line
+		    : outbox_line_failed(ob, l, busy, &failed_request);
 		if (line != NULL)
 			rc = conn_send(ob->conn, line);
 		else if (l->result_seq > 0 &&
@@ -225,12 +246,13 @@ int
 outbox_flush(struct store *st)
 {
 	struct outbox *ob;
-	bool wrote = store_batch_open(st), committed = true;
+	bool wrote = store_batch_open(st), committed = true, busy;
 
 	if (wrote && store_commit(st) != STORE_OK)
 		committed = false;
+	busy = !committed && store_failed_busy(st);
 	while ((ob = TAILQ_FIRST(&outbox_flushq)) != NULL)
-		outbox_release(ob, committed);
+		outbox_release(ob, committed, busy);
 	return !committed ? -1 : wrote ? 1 : 0;
 }
 

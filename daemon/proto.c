@@ -288,7 +288,7 @@ proto_snapshot_drained(struct session *s)
 	snap->wanted_id = NULL;
 	session_request_begin(s);
 	proto_snapshot_send(s, id);
-	session_request_end(s, store_write_count(st) != writes);
+	session_request_end(s, store_write_count(st) != writes, NULL, 0);
 	json_decref(id);
 }
 
@@ -360,9 +360,9 @@ proto_handler(enum msg_type type)
  * batch's commit only if handling it wrote to the store.
  */
 static void
-proto_line_cb(struct conn *c, const char *line, size_t len)
+proto_request(struct conn *c, struct session *s, const char *line, size_t len,
+    int attempt)
 {
-	struct session *s = conn_data(c);
 	struct store *st = engine_store();
 	uint64_t writes = store_write_count(st);
 
@@ -370,7 +370,107 @@ proto_line_cb(struct conn *c, const char *line, size_t len)
 	proto_dispatch(c, s, line, len);
 	/* The session is gone if the request closed its own connection. */
 	if (conn_data(c) == s)
-		session_request_end(s, store_write_count(st) != writes);
+		session_request_end(s, store_write_count(st) != writes, line,
+		    attempt);
+}
+
+/* One line from a connection. */
+static void
+proto_line_cb(struct conn *c, const char *line, size_t len)
+{
+	proto_request(c, conn_data(c), line, len, 0);
+}
+
+/*
+ * Requests whose turn lost the write lock to another process (a crisisctl
+ * write, a backup), tried again a little later, in the order they came:
+ * a short wait for the lock costs the caller milliseconds, where an
+ * "internal" would send them to the overflow target.
+ */
+#define PROTO_RETRY_MS 50
+struct proto_retry {
+	struct session *s;
+	char *line;
+	int attempt;
+};
+static struct {
+	struct proto_retry *list;
+	size_t n, cap;
+	struct proto_retry *running; /* the ones being tried now */
+	size_t nrunning;
+	struct event *ev;
+} proto_retries;
+
+static void proto_retries_cb(evutil_socket_t, short, void *);
+
+/* Keep a request to try again after PROTO_RETRY_MS. */
+static void
+proto_retry_add(struct session *s, char *line, int attempt)
+{
+	struct timeval tv = { 0, PROTO_RETRY_MS * 1000 };
+
+	if (proto_retries.n == proto_retries.cap) {
+		proto_retries.cap =
+		    proto_retries.cap == 0 ? 16 : proto_retries.cap * 2;
+		proto_retries.list = xreallocarray(proto_retries.list,
+		    proto_retries.cap, sizeof(*proto_retries.list));
+	}
+	proto_retries.list[proto_retries.n++] =
+	    (struct proto_retry){ s, line, attempt };
+	if (proto_retries.ev == NULL) {
+		proto_retries.ev =
+		    evtimer_new(proto_builds.base, proto_retries_cb, NULL);
+		if (proto_retries.ev == NULL)
+			fatalx("retry timer: out of memory");
+	}
+	if (!evtimer_pending(proto_retries.ev, NULL))
+		evtimer_add(proto_retries.ev, &tv);
+}
+
+/* Forget the retries of a connection that closed. */
+static void
+proto_retry_forget(struct session *s)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < proto_retries.n; i++) {
+		if (proto_retries.list[i].s == s)
+			free(proto_retries.list[i].line);
+		else
+			proto_retries.list[n++] = proto_retries.list[i];
+	}
+	proto_retries.n = n;
+	for (i = 0; i < proto_retries.nrunning; i++) {
+		if (proto_retries.running[i].s == s)
+			proto_retries.running[i].s = NULL;
+	}
+}
+
+/* Try the kept requests again, oldest first. */
+static void
+proto_retries_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proto_retry *r;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	/* Those that fail again are kept anew by the flush after this. */
+	proto_retries.running = proto_retries.list;
+	proto_retries.nrunning = proto_retries.n;
+	proto_retries.list = NULL;
+	proto_retries.n = proto_retries.cap = 0;
+	for (size_t i = 0; i < proto_retries.nrunning; i++) {
+		r = &proto_retries.running[i];
+		/* Its connection may have closed meanwhile (s is then NULL). */
+		if (r->s != NULL && !conn_closing(session_conn(r->s)))
+			proto_request(session_conn(r->s), r->s, r->line,
+			    strlen(r->line), r->attempt);
+		free(r->line);
+	}
+	free(proto_retries.running);
+	proto_retries.running = NULL;
+	proto_retries.nrunning = 0;
 }
 
 /* A connection's output drained, as its session asked. */
@@ -438,6 +538,7 @@ proto_closed_cb(struct conn *c, const char *why)
 		engine_intake_disconnected(s);
 		results_closed(s);
 	}
+	proto_retry_forget(s);
 	if (session_snapshot(s)->build != NULL) {
 		proto_builds_remove(s);
 		engine_snapshot_free(session_snapshot(s)->build);
@@ -471,6 +572,12 @@ proto_free(void)
 		event_free(proto_builds.ev);
 	free(proto_builds.sessions);
 	memset(&proto_builds, 0, sizeof(proto_builds));
+	if (proto_retries.ev != NULL)
+		event_free(proto_retries.ev);
+	for (size_t i = 0; i < proto_retries.n; i++)
+		free(proto_retries.list[i].line);
+	free(proto_retries.list);
+	memset(&proto_retries, 0, sizeof(proto_retries));
 }
 
 /* A new connection from a listener. */
@@ -481,6 +588,7 @@ proto_accept_cb(int fd, void *arg)
 	struct conn *c = conn_new(base, fd, &proto_limits, &proto_conn_cbs);
 
 	proto_builds.base = base;
+	session_on_retry(proto_retry_add);
 
 	if (c != NULL)
 		session_new(c);

@@ -38,6 +38,7 @@ static TAILQ_HEAD(, session) session_watchers = TAILQ_HEAD_INITIALIZER(
     session_watchers);
 static size_t session_n;
 static uint64_t session_welcomes;
+static void (*session_retry_fn)(struct session *, char *, int);
 
 /*
  * A failed commit dropped results queued on this connection: the replay
@@ -54,12 +55,29 @@ session_dropped_results(void *arg, int64_t first_seq)
 	session_notify_drained(s);
 }
 
+/* A request of this connection is to be tried again. */
+static void
+session_retry(void *arg, char *line, int attempt)
+{
+	if (session_retry_fn != NULL)
+		session_retry_fn(arg, line, attempt);
+	else
+		free(line);
+}
+
+/* Who tries requests again after a lost write lock. */
+void
+session_on_retry(void (*fn)(struct session *, char *, int))
+{
+	session_retry_fn = fn;
+}
+
 /* A session for a new connection, not yet welcomed. */
 struct session *
 session_new(struct conn *conn)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
-	struct outbox_cbs cbs = { session_dropped_results, s };
+	struct outbox_cbs cbs = { session_dropped_results, session_retry, s };
 
 	s->conn = conn;
 	s->outbox = outbox_new(conn, &cbs);
@@ -212,9 +230,10 @@ session_request_begin(struct session *s)
 
 /* The request is handled; wrote says whether it wrote to the store. */
 void
-session_request_end(struct session *s, bool wrote)
+session_request_end(struct session *s, bool wrote, const char *line,
+    int attempt)
 {
-	outbox_request_end(s->outbox, wrote);
+	outbox_request_end(s->outbox, wrote, line, attempt);
 }
 
 /* The request's replies depend on the turn's commit. */

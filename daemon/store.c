@@ -244,8 +244,10 @@ store_set_error(struct store *st, const char *fmt, ...)
 static void
 store_lose_batch(struct store *st)
 {
-	if (!st->batch_lost)
+	if (!st->batch_lost) {
 		memcpy(st->lost_why, st->error, sizeof st->lost_why);
+		st->lost_busy = (sqlite3_errcode(st->db) & 0xff) == SQLITE_BUSY;
+	}
 	st->batch = true;
 	st->batch_lost = true;
 }
@@ -466,6 +468,13 @@ store_wait_for_lock(struct store *st, int ms)
 	    : STORE_DAEMON_BUSY_TIMEOUT_MS;
 }
 
+/* Was the last failed commit lost to another process's write lock? */
+bool
+store_failed_busy(const struct store *st)
+{
+	return st->lost_busy;
+}
+
 /* Write attempts since the store was opened. */
 uint64_t
 store_write_count(const struct store *st)
@@ -519,6 +528,7 @@ store_commit(struct store *st)
 		return -1;
 	}
 	if (store_run(st, STORE_STMT_COMMIT, "commit") != STORE_OK) {
+		st->lost_busy = (sqlite3_errcode(st->db) & 0xff) == SQLITE_BUSY;
 		store_rollback(st);
 		return -1;
 	}

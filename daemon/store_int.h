@@ -101,6 +101,7 @@ struct store {
 	int busy_wait_ms; /* how long the daemon's busy handler waits */
 	char error[STORE_ERROR_BYTES];
 	char lost_why[STORE_ERROR_BYTES]; /* why the batch was lost */
+	bool lost_busy; /* it was lost to another process's write lock */
 	/* The checkpointer thread (STORE_OPEN_DAEMON), or NULL. */
 	struct store_checkpoint *checkpoint;
 };

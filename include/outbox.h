@@ -10,7 +10,10 @@
  *     state from the store, makes it again if it still holds;
  *   - a reply to a request that wrote nothing (pong, not_found, a read)
  *     leaves as usual;
- *   - a reply to a request that wrote becomes one "internal" error;
+ *   - a reply to a request that wrote becomes one "internal" error, or,
+ *     when the commit lost only a race for another process's write lock,
+ *     the request is handed back to be tried again a little later (up to
+ *     OUTBOX_RETRY_MAX times);
  *   - an urgent line (an overflow: the caller must be sent somewhere now)
  *     leaves whatever the store did.
  * The outbox never calls the engine: the loop decides what a failed commit
@@ -42,8 +45,20 @@ struct outbox_cbs {
 	 * number) from first_seq on were dropped with it.
 	 */
 	void (*dropped_results)(void *arg, int64_t first_seq);
+	/*
+	 * The commit lost the write lock: handle the request line (stolen)
+	 * again soon; attempt counts the tries so far.
+	 */
+	void (*retry)(void *arg, char *line, int attempt);
 	void *arg;
 };
+
+/*
+ * How often a request is tried again after losing the write lock: with
+ * proto.c's 50 ms between tries, a caller waits at most about half a
+ * second before its gateway hears "internal" and routes it itself.
+ */
+#define OUTBOX_RETRY_MAX 8
 
 struct outbox *outbox_new(struct conn *conn, const struct outbox_cbs *cbs);
 /* Forget the lines not yet sent (the connection is gone). */
@@ -62,7 +77,12 @@ void outbox_queue(struct outbox *ob, char *line, enum outbox_kind kind,
  * outbox_request_end() belong to it, and depend on the batch if it wrote.
  */
 void outbox_request_begin(struct outbox *ob);
-void outbox_request_end(struct outbox *ob, bool wrote);
+/*
+ * line (copied; may be NULL) is the request as received and attempt the
+ * tries before this one: kept, if it wrote, to try it again.
+ */
+void outbox_request_end(struct outbox *ob, bool wrote, const char *line,
+    int attempt);
 /*
  * The request's replies depend on the batch although it wrote nothing: it
  * read what this turn wrote (a repeated ref finds this turn's contact).

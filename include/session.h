@@ -51,7 +51,13 @@ session_result(struct session *s, const char *text, int64_t seq, bool urgent);
 
 /* A request from the peer is being handled (see outbox.h). */
 void session_request_begin(struct session *s);
-void session_request_end(struct session *s, bool wrote);
+void session_request_end(struct session *s, bool wrote, const char *line,
+    int attempt);
+/*
+ * Who tries a request again when its turn lost the write lock (proto.c):
+ * the session, the request line (stolen) and the tries so far.
+ */
+void session_on_retry(void (*fn)(struct session *, char *, int));
 /* Its replies depend on the commit even if it wrote nothing itself. */
 void session_request_depends(struct session *s);
 /* Call the connection's drained callback once this turn's lines are out. */

@@ -88,6 +88,12 @@ uint64_t store_write_count(const struct store *st);
  * at once and the retry looks briefly, so nothing holds the loop up.
  */
 void store_wait_for_lock(struct store *st, int ms);
+/*
+ * Was the last failed commit lost to another process's write lock (rather
+ * than a full disk or an I/O error)?  Such a batch is worth trying again
+ * soon.
+ */
+bool store_failed_busy(const struct store *st);
 /* A small write in the batch that proves the store takes writes again. */
 int store_alive(struct store *st, int64_t now);
 

@@ -250,3 +250,43 @@ def test_held_write_lock_does_not_stall_loop():
         else:
             again, _ = submit(gw, "lock-1")
             note("lock-1 sent again after the lock: queued as %s" % again)
+
+
+def test_short_lock_is_waited_out_not_refused():
+    """A write lock held by another process for 300 ms, longer than the
+    daemon ever waits at once (100 ms): a contact sent meanwhile is tried
+    again a little later, not refused, and gets `queued` once the lock is
+    free; it is stored once.  An `accept` meanwhile is also answered as
+    usual."""
+    with Daemon(tiers=[(1, "ring-all", 3000)], max_wait_ms=9000) as d:
+        d.add_intake("gw")
+        d.add_clinician("c1", tiers=(1,))
+        d.start()
+        c1 = d.clinician("c1")
+        gw = d.login("gw")
+        a, _ = submit(gw, "short-a")
+        c1.expect("offer", contact=a)
+        locker = subprocess.Popen([sys.executable, "-c", LOCKER, d.db,
+                                   str(secs(300))], stdout=subprocess.PIPE,
+                                  text=True)
+        try:
+            assert locker.stdout.readline().strip() == "locked"
+            t = time.monotonic()
+            gw.send(dict(contact_msg("short-b"), id="under-lock"))
+            c1.send({"type": "accept", "contact": a, "id": "acc"})
+            r = gw.expect(None, id="under-lock", timeout=secs(3000))
+            took = (time.monotonic() - t) * 1000
+            acc = c1.expect(None, id="acc", timeout=secs(3000))
+            assert locker.stdout.readline().strip() == "released"
+            locker.wait(secs(5000))
+        finally:
+            if locker.poll() is None:
+                locker.kill()
+                locker.wait()
+        note("contact sent under a 300 ms lock: %s after %.0f ms" % (
+            r.get("type"), took))
+        assert r.get("type") == "queued", r["_raw"]
+        assert acc.get("type") == "assigned", acc["_raw"]
+        rows = d.query("SELECT count(*) FROM contacts WHERE ref = 'short-b'")
+        assert rows == [(1,)], rows
+        gw.expect("routed", contact=a)
