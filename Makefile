@@ -44,9 +44,11 @@ CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
                  ctl/fmt_csv.c
 
 UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify \
+             test_admit \
              test_checkpoint
 
 test_util_OBJS   = util log
+test_admit_OBJS  = heard intake util log
 test_config_OBJS = config config_value config_tls log util
 test_roster_OBJS = roster util log
 test_msg_OBJS    = msg util log
@@ -130,7 +132,8 @@ unit: $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 .PRECIOUS: $(BUILD)/tests/%.o
 
 # The benchmark of issue 4: crisisd as deployed against the load generator,
-# beside an echo server and raw SQLite baselines (bench/run, ~5 minutes).
+# beside an echo server and raw SQLite baselines, and issue 11's surge and
+# backlog (bench/run, ~10 minutes; bench/run --quick: the latter, < 1 min).
 BENCH_BINS = $(addprefix $(BUILD)/bench/,loadgen echo sqlite_rate)
 $(BUILD)/bench/loadgen: $(addprefix $(BUILD)/bench/,loadgen.o loadgen_proto.o \
     loadgen_report.o)

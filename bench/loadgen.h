@@ -1,7 +1,7 @@
 /*
- * loadgen.h: the load generator's state, shared by loadgen.c (connections,
- * samples, the run and its report) and loadgen_proto.c (what each role
- * says and checks).
+ * loadgen.h: the load generator's state, shared by loadgen.c (connections
+ * and the run), loadgen_proto.c (what each role says and checks) and
+ * loadgen_report.c (samples and the report).
  */
 #ifndef CRISISD_BENCH_LOADGEN_H
 #define CRISISD_BENCH_LOADGEN_H
@@ -104,7 +104,9 @@ struct lg_counts {
 	uint64_t decline_conflicts;
 	uint64_t declines, assigned, completed, routed, dup_routed;
 	uint64_t routed_in_window;
-	uint64_t routed_mismatch, overflow, overloaded, contact_errors, errors;
+	uint64_t routed_mismatch, overflow, overloaded, internal;
+	uint64_t contact_errors, errors;
+	uint64_t answered_in_time; /* routed, overflow or refused by then */
 	uint64_t withdrawn_taken, withdrawn_busy, withdrawn_expired;
 	uint64_t withdrawn_other, set_away, conn_errors;
 	uint64_t probes, probe_ignored, probe_escalated, probe_untimed;
@@ -121,6 +123,7 @@ struct lg {
 	char runid[48];
 	int nclin, nintake, nholder, nconn, window, probe_every, t1_timeout_ms;
 	double rate, duration_s, warmup_s, drain_s;
+	double answer_deadline_s; /* answered_in_time counts within it */
 
 	struct lg_conn *conns;
 	int nconns, next_connect, connecting, welcomed, ready;
@@ -139,6 +142,7 @@ struct lg {
 
 	struct lg_counts n;
 	struct lg_samples lat_queued, lat_offer, lat_routed, lat_echo;
+	struct lg_samples lat_answer; /* sent -> routed, overflow or error */
 	struct lg_samples late_store, late_expires, late_fire, fire_to_offer;
 };
 
@@ -146,6 +150,8 @@ extern struct lg lg;
 
 /* loadgen.c */
 double lg_now(void);
+void lg_fatal(const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 1, 2)));
 double lg_wall(void);
 void lg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int
@@ -155,7 +161,6 @@ lg_field_int(const char *line, size_t len, const char *key, long long fallback);
 void lg_send(struct lg_conn *c, const char *line, size_t len);
 void lg_sendf(struct lg_conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void lg_sample(struct lg_samples *s, double v);
 struct lg_contact *lg_contact_at(size_t n);
 struct lg_cid *lg_cid_get(const char *cid);
 bool lg_measuring(double now);
@@ -164,6 +169,10 @@ void lg_connect(struct lg_conn *c);
 void lg_close_all(bool abort);
 void lg_start(void);
 void lg_finish(void);
+
+/* loadgen_report.c */
+void lg_sample(struct lg_samples *s, double v);
+void lg_report(void);
 
 /* loadgen_proto.c */
 int lg_mode_parse(const char *name);

@@ -136,7 +136,12 @@ static void
 lg_intake_done(struct lg_contact *ct)
 {
 	struct lg_conn *c = &lg.conns[ct->intake];
+	double took = lg_now() - ct->sent;
 
+	if (ct->measured && !ct->probe)
+		lg_sample(&lg.lat_answer, took);
+	if (lg.answer_deadline_s > 0 && took <= lg.answer_deadline_s)
+		lg.n.answered_in_time++;
 	c->outstanding--;
 	lg.outstanding--;
 	if (lg.mode == LG_MODE_CLOSED && !lg.stopped)
@@ -293,7 +298,11 @@ lg_intake_overflow(const char *line, size_t len)
 	lg_intake_done(e->ct);
 }
 
-/* error: a contact was refused (overloaded is crisisd shedding load). */
+/*
+ * error: a contact was refused.  overloaded is crisisd shedding load and
+ * internal a write that failed: answers a gateway acts on (it sends the
+ * caller to the overflow target), counted apart; any other is an error.
+ */
 static void
 lg_intake_error(const char *line, size_t len)
 {
@@ -304,6 +313,8 @@ lg_intake_error(const char *line, size_t len)
 	lg_field(line, len, "code", code, sizeof code);
 	if (strcmp(code, "overloaded") == 0)
 		lg.n.overloaded++;
+	else if (strcmp(code, "internal") == 0)
+		lg.n.internal++;
 	else {
 		lg.n.contact_errors++;
 		lg_warn("intake error: %.*s", (int)len, line);
@@ -635,12 +646,12 @@ lg_verdict(bool *kept_up)
 	    n->routed_mismatch == 0 && n->contact_errors == 0 &&
 	    n->errors == 0 && n->conn_errors == 0 && n->unknown_cid == 0;
 	*kept_up = ok && unanswered == 0 && n->never_offered == 0 &&
-	    n->overflow == 0 && n->overloaded == 0;
+	    n->overflow == 0 && n->overloaded == 0 && n->internal == 0;
 	fprintf(stderr,
 	    "loadgen: verify: sent %llu, queued %llu, routed %llu;"
 	    " duplicates %llu, misrouted %llu, errors %llu, connection errors"
 	    " %llu: %s; unanswered after the drain %llu, never offered %llu,"
-	    " overflow %llu, overloaded %llu: %s\n",
+	    " overflow %llu, overloaded %llu, internal %llu: %s\n",
 	    (unsigned long long)n->sent, (unsigned long long)n->queued,
 	    (unsigned long long)n->routed,
 	    (unsigned long long)(n->dup_queued + n->dup_routed),
@@ -651,6 +662,7 @@ lg_verdict(bool *kept_up)
 	    (unsigned long long)unanswered,
 	    (unsigned long long)n->never_offered,
 	    (unsigned long long)n->overflow, (unsigned long long)n->overloaded,
+	    (unsigned long long)n->internal,
 	    *kept_up ? "kept up" : "DID NOT KEEP UP");
 	return ok;
 }
@@ -680,6 +692,8 @@ static const struct {
 	LG_COUNT(routed_mismatch),
 	LG_COUNT(overflow),
 	LG_COUNT(overloaded),
+	LG_COUNT(internal),
+	LG_COUNT(answered_in_time),
 	LG_COUNT(contact_errors),
 	LG_COUNT(errors),
 	LG_COUNT(withdrawn_taken),

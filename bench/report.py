@@ -17,7 +17,9 @@ REFERENCE = {
 
 def div(a, b):
     """a / b, or NaN when b is zero or missing."""
-    return a / b if b and b == b else float("nan")
+    if a is None or not b or b != b:
+        return float("nan")
+    return a / b
 
 
 def med(values):
@@ -228,6 +230,132 @@ def report_flood(r):
     print()
 
 
+def kb(v):
+    """kilobytes, readably."""
+    return "-" if v != v else "%.1f MB" % (v / 1024)
+
+
+def pct(v):
+    """A share, as a percentage."""
+    return "-" if v != v else "%.1f %%" % (v * 100)
+
+
+def never_answered(x):
+    """Contacts of a loadgen run with no answer when its drain ended."""
+    return x["counts"]["never_queued"] + x["counts"]["never_routed"]
+
+
+def surge_step_figures(step, cap):
+    """What the surge table shows of one step, given its round's C."""
+    c = step["counts"]
+    return {
+        "offered": step["offered_per_s"], "goodput": step["routed_per_s"],
+        "of_c": div(step["routed_per_s"], cap),
+        "in_time": div(c["answered_in_time"], c["sent"]),
+        "routed": c["routed"], "overflow": c["overflow"],
+        "overloaded": c["overloaded"], "internal": c["internal"],
+        "never": never_answered(step), "rss": step["rss_peak_kb"],
+        "cpu": step["server_cpu_s"] / max(1, c["routed"]) * 1e6,
+        "answer_p99": lat(step, "answer", "p99_us"),
+        "busy": div(step["server_cpu_s"], step["wall_s"]),
+        "lg_busy": div(step["loadgen_cpu_s"], step["wall_s"]),
+    }
+
+
+def report_surge(r, a):
+    """Issue 11's surge curve: capacity, then a table of medians."""
+    if "surge" not in r:
+        return
+    runs = r["surge"]
+    caps = [x["capacity"] for x in runs]
+    print("crisisd, surge curve (the contract's tiers, %d clinicians all on "
+          "tier 1 ring-all, cap 1, wrap-up 0; max_wait %g s; %d gateways; "
+          "steps of %g s)" % (a.clinicians, a.surge_max_wait_ms / 1000,
+                              a.intakes, a.surge_seconds))
+    row("closed-loop capacity C: routed contacts/s",
+        [x["routed_per_s"] for x in caps], num)
+    kept_up_row(caps)
+    latency_rows(caps, "routed", "sent -> routed")
+    commit_rows(caps)
+    cpu_rows(caps)
+    row("crisisd peak RSS, closed loop", [x["rss_peak_kb"] for x in caps],
+        kb)
+    figs = [[surge_step_figures(st, run["capacity"]["routed_per_s"])
+             for st in run["steps"]] for run in runs]
+    deadline = a.surge_max_wait_ms / 1000 + 1
+    print("  %-5s %9s %9s %5s %8s %7s %8s %10s %8s %6s %8s %8s %9s %4s %4s"
+          % ("step", "offered/s", "goodput/s", "of C", "in %gs" % deadline,
+             "routed", "overflow", "overloaded", "internal", "never",
+             "peak RSS", "CPU/rtd", "answ p99", "cpu", "lg"))
+    for i, mult in enumerate(a.surge_steps):
+        m = {k: med([f[i][k] for f in figs if i < len(f)])
+             for k in figs[0][i]}
+        print("  %-5s %9s %9s %5.2f %8s %7s %8s %10s %8s %6s %8s %8s %9s "
+              "%3.0f%% %3.0f%%" % (
+                  "%gx" % mult, num(m["offered"]), num(m["goodput"]),
+                  m["of_c"], pct(m["in_time"]), num(m["routed"]),
+                  num(m["overflow"]), num(m["overloaded"]),
+                  num(m["internal"]), num(m["never"]), kb(m["rss"]),
+                  fmt_us(m["cpu"]), fmt_us(m["answer_p99"]),
+                  m["busy"] * 100, m["lg_busy"] * 100))
+    if len(runs) > 1:
+        for i, mult in enumerate(a.surge_steps):
+            row("  goodput at %gx, each round" % mult,
+                [f[i]["goodput"] for f in figs], num)
+    # C is a closed loop's, with few contacts in flight; an open loop may
+    # route more (bigger commits), so flatness is shown against both.
+    best = [max(x["goodput"] for x in f) for f in figs]
+    row("  best step's goodput / C", [max(x["of_c"] for x in f)
+                                      for f in figs], lambda v: "%.2f" % v)
+    row("  lowest goodput past 1x / best step's",
+        [div(min([x["goodput"] for x, m in zip(f, a.surge_steps) if m > 1]
+                 or [float("nan")]), bst) for f, bst in zip(figs, best)],
+        lambda v: "%.2f" % v)
+    print("  (medians of %d rounds.  goodput: routed pushes read during the "
+          "step; in %gs: share of\n  the contacts answered - routed, "
+          "overflow, overloaded or internal - within max_wait\n  + 1 s of "
+          "the send; never: no answer %g s after the last send; peak RSS: "
+          "VmHWM;\n  CPU/rtd: crisisd CPU per routed contact; answ p99: "
+          "send -> any answer; cpu, lg:\n  crisisd's and the load "
+          "generator's CPU use, of one core)" % (
+              len(runs), deadline, deadline + a.surge_grace))
+    print()
+
+
+def report_backlog(r, a):
+    """Issue 11's backlog test."""
+    if "backlog" not in r:
+        return
+    runs = [x for x in r["backlog"] if x.get("ok")]
+    if not runs:
+        print("crisisd, backlog: every run failed")
+        print()
+        return
+    print("crisisd, backlog of %s waiting contacts (%d clinicians on tier 1, "
+          "all busy; %d gateways)" % ("{:,}".format(a.backlog),
+                                      a.clinicians, a.intakes))
+    row("backlog filled at contacts/s", [x["fill"]["per_s"] for x in runs],
+        num)
+    for name, label in (("queued_empty", "sent -> queued, empty queue"),
+                        ("queued_backlog", "sent -> queued, with the backlog"),
+                        ("complete_offer", "complete -> offer"),
+                        ("available_offer", "status available -> offer")):
+        for key, tag in (("p50_us", "p50"), ("p99_us", "p99"),
+                         ("max_us", "max")):
+            row("%s %s" % (label, tag), [x[name].get(key) for x in runs],
+                fmt_us)
+    row("reps measured", [x["complete_offer"]["n"] for x in runs], num)
+    row("crisisd CPU per rep (2 hand-offs, 2 new contacts)",
+        [div(x["cpu_s"]["handoffs"], x["complete_offer"]["n"]) * 1e6
+         for x in runs], fmt_us)
+    row("crisisd CPU per contact while filling",
+        [div(x["cpu_s"]["fill"], x["fill"]["contacts"]) * 1e6
+         for x in runs], fmt_us)
+    row("crisisd RSS with the backlog", [x["rss_backlog_kb"] for x in runs],
+        kb)
+    print()
+
+
 def per_round(r, a, b, fn):
     """fn over the results of parts a and b of the same round, if both ran."""
     if a not in r or b not in r:
@@ -250,6 +378,18 @@ def report_ratios(r, a):
                    for c in r.get("closed", []) if "commit" in c["lat"]],
         "sqlite": [div(x["single"]["p999_us"], x["single"]["p50_us"])
                    for x in r.get("sqlite", [])],
+        "capacity": per_round(r, "surge", "echo", lambda s, e: div(
+            s["capacity"]["routed_per_s"], e["requests_per_s"])),
+        "capacity_commit": [div(lat(s["capacity"], "commit", "p999_us"),
+                                lat(s["capacity"], "commit", "p50_us"))
+                            for s in r.get("surge", [])
+                            if "commit" in s["capacity"]["lat"]],
+        "backlog_queued": [div(x["queued_backlog"].get("p99_us"),
+                               x["queued_empty"].get("p99_us"))
+                           for x in r.get("backlog", []) if x.get("ok")],
+        "backlog_offer": per_round(r, "backlog", "echo", lambda x, e: div(
+            x.get("available_offer", {}).get("p99_us"),
+            lat(e, "echo", "p99_us"))),
     }
     print("Ratios (per round)")
     for key, label, f in (
@@ -259,11 +399,49 @@ def report_ratios(r, a):
             ("offer", "open offer p99 / echo p99", "%.2f"),
             ("commit", "crisisd commit p99.9 / p50, closed loop", "%.2f"),
             ("sqlite", "raw SQLite commit p99.9 / p50 (inline ckpt)",
+             "%.2f"),
+            ("capacity", "surge capacity C / echo req/s", "%.3f"),
+            ("capacity_commit", "crisisd commit p99.9 / p50, capacity run",
+             "%.2f"),
+            ("backlog_queued", "queued p99 with backlog / empty queue",
+             "%.2f"),
+            ("backlog_offer", "backlog available -> offer p99 / echo p99",
              "%.2f")):
         if ratios[key]:
             row(label, ratios[key], lambda v, f=f: f % v)
     print()
     return ratios
+
+
+def surge_targets(r, ratios):
+    """Issue 11's targets, where their parts ran."""
+    nan = float("nan")
+    t = []
+    if "surge" in r:
+        past, share = [], []
+        for run in r["surge"]:
+            cap = run["capacity"]["routed_per_s"]
+            past.append(min([div(s["routed_per_s"], cap)
+                             for s in run["steps"] if s["multiplier"] > 1]
+                            or [nan]))
+            share.append(min(div(s["counts"]["answered_in_time"],
+                                 s["counts"]["sent"]) for s in run["steps"]))
+        t += [("issue11_routed_vs_echo", med(ratios["capacity"]), 0.10,
+               ">=", "%.3f"),
+              ("issue11_commit_p999_vs_p50", med(ratios["capacity_commit"]),
+               5.0, "<=", "%.2f"),
+              ("issue11_surge_goodput_vs_capacity_past_1x", med(past), 0.90,
+               ">=", "%.2f"),
+              ("issue11_surge_answered_in_time_share", med(share), 1.0,
+               ">=", "%.4f")]
+    if "backlog" in r:
+        ok = [x for x in r["backlog"] if x.get("ok")]
+        t += [("issue11_backlog_available_to_offer_p99_ms",
+               med([x["available_offer"].get("p99_us", nan) / 1000
+                    for x in ok]), 5.0, "<=", "%.2f"),
+              ("issue11_backlog_queued_p99_vs_empty",
+               med(ratios["backlog_queued"]), 2.0, "<=", "%.2f")]
+    return t
 
 
 def report_targets(b, r, ratios):
@@ -287,6 +465,7 @@ def report_targets(b, r, ratios):
         ("commit_p999_vs_p50", med(ratios["commit"]), 5.0, "<=", "%.2f"),
         ("stats_seconds_1M", pick("stats", lambda x: x["seconds"]), 1.0,
          "<=", "%.2f"),
+    ] + surge_targets(r, ratios) + [
         ("correctness_failures", len(b.failures), 0, "<=", "%d"),
     ]
     for f in b.failures:
@@ -310,6 +489,8 @@ def report(b):
     print()
     report_baselines(r, a)
     report_crisisd(r, a, b.labels)
+    report_surge(r, a)
+    report_backlog(r, a)
     report_other(r, a)
     report_flood(r)
     report_targets(b, r, report_ratios(r, a))
