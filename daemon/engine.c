@@ -328,6 +328,23 @@ engine_clin_offers_end(struct clin *c, enum offer_end why, const char *reason,
 		engine_offer_end(o, why, reason, now);
 }
 
+/*
+ * A clinician's connection is gone: the offers it heard of count as
+ * declined; those it never heard of (after a restart) wait for it.
+ */
+void
+engine_clin_heard_decline(struct clin *c, int64_t now)
+{
+	struct offer *o, *next;
+
+	for (o = TAILQ_FIRST(&c->offers); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, by_clin);
+		if (o->sent)
+			engine_offer_end(o, OFFER_DECLINED, "disconnected",
+			    now);
+	}
+}
+
 /* End every offer of a contact, for one reason. */
 void
 engine_contact_offers_end(struct contact *ct, enum offer_end why, int64_t now)

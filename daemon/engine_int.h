@@ -73,6 +73,7 @@ void engine_offer_end(struct offer *o, enum offer_end why, const char *reason,
     int64_t now);
 void engine_clin_offers_end(struct clin *c, enum offer_end why,
     const char *reason, int64_t now);
+void engine_clin_heard_decline(struct clin *c, int64_t now);
 void
 engine_contact_offers_end(struct contact *ct, enum offer_end why, int64_t now);
 struct offer *engine_offer_of(struct contact *ct, const struct clin *c);

@@ -27,8 +27,26 @@ engine_ack(struct session *s, json_t *id, const char *ref, const char *cid)
 	        "contact", cid));
 }
 
-/* The needs of a wire contact as stored: a compact JSON array (caller frees).
+/*
+ * The contact fields of a wire contact from intake as stored: what a new
+ * contact writes and what a repeated ref is compared with.
  */
+static void
+engine_contact_fields(struct store_contact *sc, const char *intake,
+    const struct msg_contact *mc, const char *needs_text)
+{
+	sc->intake = intake;
+	sc->ref = mc->ref;
+	sc->channel = msg_channel_name(mc->channel);
+	sc->risk = msg_risk_name(mc->risk);
+	sc->caller = mc->caller;
+	sc->patient = mc->patient;
+	sc->program = mc->program;
+	sc->language = mc->language;
+	sc->needs = needs_text;
+}
+
+/* The needs of a wire contact as stored: a JSON array (caller frees). */
 static char *
 engine_needs_text(const struct msg_contact *mc)
 {
@@ -54,23 +72,16 @@ static int
 engine_contact_repeat(struct session *s, const struct msg *m)
 {
 	const struct msg_contact *mc = &m->u.contact;
+	char *needs_text = engine_needs_text(mc);
 	struct store_contact want;
 	char cid[CONTACT_ID_MAX + 1];
 	bool same = false;
 	int rc;
 
 	memset(&want, 0, sizeof(want));
-	want.intake = session_principal(s);
-	want.ref = mc->ref;
-	want.channel = msg_channel_name(mc->channel);
-	want.risk = msg_risk_name(mc->risk);
-	want.caller = mc->caller;
-	want.patient = mc->patient;
-	want.program = mc->program;
-	want.language = mc->language;
-	want.needs = engine_needs_text(mc);
+	engine_contact_fields(&want, session_principal(s), mc, needs_text);
 	rc = store_contact_by_ref(eng.st, &want, cid, &same);
-	free((char *)want.needs);
+	free(needs_text);
 	if (rc == STORE_NOTFOUND)
 		return 0;
 	if (rc != STORE_OK) {
@@ -130,29 +141,19 @@ static int
 engine_contact_store(struct contact *ct, const struct msg_contact *mc)
 {
 	struct store_contact sc;
-	json_t *needs = contact_needs_json(ct);
-	char *needs_text = json_dumps(needs, JSON_COMPACT);
+	char *needs_text = engine_needs_text(mc);
 	char *route = contact_route_json(ct);
 	int rc;
 
 	memset(&sc, 0, sizeof(sc));
 	strlcpy_(sc.id, ct->id, sizeof(sc.id));
-	sc.intake = ct->intake;
-	sc.ref = ct->ref;
-	sc.channel = msg_channel_name(ct->channel);
-	sc.risk = msg_risk_name(ct->risk);
-	sc.caller = mc->caller;
-	sc.patient = mc->patient;
-	sc.program = mc->program;
-	sc.language = mc->language;
-	sc.needs = needs_text;
+	engine_contact_fields(&sc, ct->intake, mc, needs_text);
 	sc.state = STORE_STATE_OPEN;
 	sc.route = route;
 	sc.queued_at = ct->queued_at;
 	sc.deadline_at = ct->pos.deadline;
 	sc.policy_version = ct->policy->version;
 	rc = store_contact_insert(eng.st, &sc);
-	json_decref(needs);
 	free(needs_text);
 	free(route);
 	return rc == STORE_OK ? 0 : -1;
@@ -450,20 +451,13 @@ void
 engine_clinician_disconnected(struct clin *c)
 {
 	int64_t now = util_now_ms();
-	struct offer *o, *next;
 
 	c->session = NULL;
 	c->available = false;
 	c->dropped = true;
 	if (eng.stopping)
 		return;
-	for (o = TAILQ_FIRST(&c->offers); o != NULL; o = next) {
-		next = TAILQ_NEXT(o, by_clin);
-		/* Offers it never heard of (after a restart) wait for it. */
-		if (o->sent)
-			engine_offer_end(o, OFFER_DECLINED, "disconnected",
-			    now);
-	}
+	engine_clin_heard_decline(c, now);
 	engine_clin_lost(c);
 	engine_settle(now);
 }

@@ -390,19 +390,12 @@ engine_reload(int64_t now)
 static void
 engine_clin_redecline(struct clin *c, int64_t now)
 {
-	struct offer *o, *next;
-
 	if (c->session != NULL) {
 		if (!c->available)
 			engine_clin_offers_end(c, OFFER_DECLINED, "away", now);
 		return;
 	}
-	for (o = TAILQ_FIRST(&c->offers); o != NULL; o = next) {
-		next = TAILQ_NEXT(o, by_clin);
-		if (o->sent)
-			engine_offer_end(o, OFFER_DECLINED, "disconnected",
-			    now);
-	}
+	engine_clin_heard_decline(c, now);
 }
 
 /* Try the store again after eng.retry_ms, slower each time it fails. */

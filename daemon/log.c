@@ -22,6 +22,7 @@
 #include <systemd/sd-journal.h>
 
 #include "log.h"
+#include "util.h"
 
 #define LOG_LINE_MAX_BYTES 2048
 
@@ -167,21 +168,11 @@ log_contact(enum log_level level, const char *contact, const char *clinician,
 	va_end(ap);
 }
 
-/* Milliseconds on the monotonic clock, for the log limits. */
-static long long
-log_monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Log a repeating cause at most once per window, counting the rest. */
 void
 log_limited(struct log_limit *ll, enum log_level level, const char *fmt, ...)
 {
-	long long now = log_monotonic_ms();
+	long long now = util_monotonic_ms();
 	char suffix[96];
 	va_list ap;
 

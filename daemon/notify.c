@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "notify.h"
+#include "util.h"
 
 #define NOTIFY_STATUS_INTERVAL_MS 1000
 #define NOTIFY_STATUS_MAX_BYTES 256
@@ -43,16 +44,6 @@ notify_enabled(void)
 	const char *path = getenv("NOTIFY_SOCKET");
 
 	return path != NULL && path[0] != '\0';
-}
-
-/* Milliseconds on the monotonic clock, for the rate limit. */
-static int64_t
-notify_monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* A newline would start a new assignment in the datagram: flatten it. */
@@ -80,7 +71,7 @@ notify_status_mark_sent(void)
 {
 	notify_status_cancel();
 	notify_status_sent = true;
-	notify_status_last_ms = notify_monotonic_ms();
+	notify_status_last_ms = util_monotonic_ms();
 }
 
 /* Send the newest status text. */
@@ -134,7 +125,7 @@ notify_status(struct event_base *base, const char *fmt, ...)
 	notify_flatten(notify_status_text);
 	notify_status_pending = true;
 
-	since = notify_monotonic_ms() - notify_status_last_ms;
+	since = util_monotonic_ms() - notify_status_last_ms;
 	if (base == NULL || !notify_status_sent ||
 	    since >= NOTIFY_STATUS_INTERVAL_MS) {
 		notify_status_send();

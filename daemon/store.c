@@ -573,16 +573,6 @@ store_user_version(struct store *st, int *version)
 	return STORE_OK;
 }
 
-/* Milliseconds on the monotonic clock. */
-static int64_t
-store_monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * The daemon's busy handler: look for the lock every millisecond, for at
  * most STORE_DAEMON_BUSY_TIMEOUT_MS.  SQLite's own handler backs off to
@@ -594,7 +584,7 @@ static int
 store_busy_poll(void *arg, int count)
 {
 	struct store *st = arg;
-	int64_t now = store_monotonic_ms();
+	int64_t now = util_monotonic_ms();
 	struct timespec pause = { 0, 1000000 };
 
 	if (count == 0)

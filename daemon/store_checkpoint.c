@@ -99,22 +99,12 @@ struct store_checkpoint {
 	int64_t tail_at_ms; /* the monotonic time of the next tail copy */
 };
 
-/* Milliseconds on the monotonic clock. */
-static int64_t
-store_checkpoint_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Copy the WAL's last frames on the commit path, so it can start over. */
 static void
 store_checkpoint_tail(struct store_checkpoint *cp, sqlite3 *db,
     const char *name)
 {
-	int64_t now = store_checkpoint_now_ms();
+	int64_t now = util_monotonic_ms();
 
 	if (now < cp->tail_at_ms)
 		return;

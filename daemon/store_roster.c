@@ -252,21 +252,12 @@ store_shift_add(struct store *st, const struct store_shift *s)
 #define STORE_IMPORT_CLOCK_ROWS 50
 /*
  * The pause after each transaction of an import, with the write lock free.
- * crisisd waits for a taken lock with SQLite's busy handler, whose retries
- * are at most 25 ms apart: a pause this long always holds a retry, so the
- * daemon gets the lock after one chunk at most, never after several.
+ * crisisd looks for a taken lock every millisecond (for up to 100 ms), and
+ * another crisisctl with SQLite's busy handler at most 25 ms apart: a
+ * pause this long always holds a look, so each gets the lock after one
+ * chunk at most, never after several.
  */
 #define STORE_IMPORT_PAUSE_MS 25
-
-/* The monotonic clock in milliseconds, for the length of a chunk. */
-static int64_t
-store_roster_clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Leave the write lock free for a while between two transactions. */
 static void
@@ -366,7 +357,7 @@ store_roster_import_chunk(struct store *st, struct store_import *imp,
 		store_rollback(st);
 		return STORE_ERROR;
 	}
-	t0 = store_roster_clock_ms();
+	t0 = util_monotonic_ms();
 	if (id == 0)
 		rc = store_roster_import_begin(st, imp, nrows, &id);
 	while (rc == STORE_OK && i < end) {
@@ -374,7 +365,7 @@ store_roster_import_chunk(struct store *st, struct store_import *imp,
 		    STORE_OK)
 			imp->bad_row = (long)i;
 		else if (++i % STORE_IMPORT_CLOCK_ROWS == 0 &&
-		    store_roster_clock_ms() - t0 >= STORE_IMPORT_CHUNK_MS)
+		    util_monotonic_ms() - t0 >= STORE_IMPORT_CHUNK_MS)
 			break;
 	}
 	if (rc != STORE_OK) {
@@ -652,8 +643,8 @@ store_roster_load_clinicians(struct store *st,
 
 /* Hand every shift ending after since_ms to the callback. */
 static int
-store_roster_load_shifts(struct store *st, int64_t since_ms,
-    int64_t until_ms, const struct store_roster_cbs *cbs)
+store_roster_load_shifts(struct store *st, int64_t since_ms, int64_t until_ms,
+    const struct store_roster_cbs *cbs)
 {
 	struct store_shift sh;
 	sqlite3_stmt *s;

@@ -99,14 +99,28 @@ strlcpy_(char *dst, const char *src, size_t size)
 	return len;
 }
 
+/* Milliseconds on clock id. */
+static int64_t
+util_clock_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Milliseconds since the epoch by the wall clock. */
 int64_t
 util_now_ms(void)
 {
-	struct timespec ts;
+	return util_clock_ms(CLOCK_REALTIME);
+}
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+/* Milliseconds on the monotonic clock, for intervals. */
+int64_t
+util_monotonic_ms(void)
+{
+	return util_clock_ms(CLOCK_MONOTONIC);
 }
 
 /* Read exactly n decimal digits at *p into *out and advance. */

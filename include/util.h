@@ -32,6 +32,8 @@ size_t strlcpy_(char *dst, const char *src, size_t size);
 
 /* Milliseconds since the Unix epoch, from CLOCK_REALTIME. */
 int64_t util_now_ms(void);
+/* Milliseconds from CLOCK_MONOTONIC: for intervals, never for dates. */
+int64_t util_monotonic_ms(void);
 
 /*
  * RFC 3339: parse "2026-11-27T10:00:00Z", "...T10:00:00.123-05:00" and the
