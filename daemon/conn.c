@@ -102,6 +102,8 @@ struct conn {
 };
 
 static size_t conn_open_count;
+/* Peers that never finish a TLS handshake, logged once a minute. */
+static struct log_limit conn_slow_tls_limit;
 static uint64_t conn_last_serial;
 
 /* The TLS session listen.c hands to the next conn_new() of its socket. */
@@ -374,6 +376,7 @@ conn_tls_ready(struct conn *c)
 static void
 conn_tls_failed(struct conn *c, short what, int error)
 {
+	static struct log_limit failed_limit;
 	char reason[CONN_TLS_REASON_MAX_BYTES];
 
 	if (what & BEV_EVENT_EOF) {
@@ -382,7 +385,8 @@ conn_tls_failed(struct conn *c, short what, int error)
 		return;
 	}
 	tls_error(c->bev, error, reason, sizeof reason);
-	log_info("%s: TLS handshake failed: %s", c->peer, reason);
+	log_limited(&failed_limit, LOG_LEVEL_INFO,
+	    "%s: TLS handshake failed: %s", c->peer, reason);
 	conn_close(c, "TLS handshake failed");
 }
 
@@ -432,7 +436,8 @@ conn_hello_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (c->handshaking) {
-		log_info("%s: no TLS handshake within %" PRId64 " ms", c->peer,
+		log_limited(&conn_slow_tls_limit, LOG_LEVEL_INFO,
+		    "%s: no TLS handshake within %" PRId64 " ms", c->peer,
 		    c->limits.hello_timeout_ms);
 		conn_close(c, "no TLS handshake in time");
 		return;

@@ -169,6 +169,18 @@ listen_refuse(struct listener *l, int fd)
 	close(fd);
 }
 
+/* Refusals for want of room, logged once a minute with a count. */
+static struct log_limit listen_refused_limit;
+
+/* Say in the log that a connection was refused, without flooding it. */
+static void
+listen_log_refused(const struct listener *l)
+{
+	log_limited(&listen_refused_limit, LOG_LEVEL_WARNING,
+	    "refused a connection: %zu open, limits.max_connections is %zu",
+	    conn_count(), l->max_connections);
+}
+
 /* A new connection: hand it over, or refuse it when we are full. */
 static void
 listen_accept(struct evconnlistener *evl, evutil_socket_t fd,
@@ -180,6 +192,7 @@ listen_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	(void)sa;
 	(void)salen;
 	if (conn_count() >= l->max_connections) {
+		listen_log_refused(l);
 		listen_refuse(l, fd);
 		return;
 	}
@@ -198,6 +211,7 @@ listen_accept_tls(struct evconnlistener *evl, evutil_socket_t fd,
 	(void)sa;
 	(void)salen;
 	if (conn_count() >= l->max_connections) {
+		listen_log_refused(l);
 		close(fd);
 		return;
 	}

@@ -293,6 +293,28 @@ proto_snapshot_drained(struct session *s)
 }
 
 /*
+ * A refused hello, in the log: the principal is named only if it exists,
+ * since what an unauthenticated peer sent may be anything (a token sent
+ * in the principal field would otherwise end up in the journal), and each
+ * cause is logged once a minute with a count, so a client hammering the
+ * port cannot drown crisisd's other lines.
+ */
+static void
+proto_log_refused(struct session *s, const char *principal)
+{
+	static struct log_limit known_limit, unknown_limit;
+
+	if (principal != NULL)
+		log_limited(&known_limit, LOG_LEVEL_NOTICE,
+		    "%s: hello refused for principal %s: bad token",
+		    conn_peer(session_conn(s)), principal);
+	else
+		log_limited(&unknown_limit, LOG_LEVEL_NOTICE,
+		    "%s: hello refused: unknown principal",
+		    conn_peer(session_conn(s)));
+}
+
+/*
  * hello: the principal must exist, the token must match (compared in
  * constant time), and the role must be the principal's own.
  */
@@ -313,8 +335,7 @@ proto_hello(struct session *s, const struct msg *m)
 		return;
 	}
 	if (rc != STORE_OK || !token_matches(h->token, hash)) {
-		log_notice("%s: hello refused for principal %s",
-		    conn_peer(session_conn(s)), h->principal);
+		proto_log_refused(s, rc == STORE_OK ? h->principal : NULL);
 		conn_fail(session_conn(s), m->id, CODE_UNAUTHORIZED,
 		    "unknown principal or bad token");
 		return;

@@ -6,7 +6,7 @@ import time
 
 from harness import (DISCLOSURE, DISPOSITIONS, Daemon, accept, assert_timing,
                      clean, complete, expect_all, log_rows, parse_rfc3339,
-                     row_id, secs, sleep_ms, submit)
+                     note, row_id, secs, sleep_ms, submit)
 
 ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 UNKNOWN_CID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
@@ -67,6 +67,40 @@ def test_hello_unknown_principal():
                                       "principal": "nobody",
                                       "token": d.tokens["gw"]},
                                   "unauthorized")
+
+
+def test_refused_hello_logs_no_secret_and_little():
+    """A gateway that swapped its principal and token fields must not put
+    its token in the journal: a refused hello names the principal only if
+    it exists.  200 refused hellos make a few log lines, not 200."""
+    with Daemon(log_level="info") as d:
+        d.add_intake("gw")
+        d.start()
+        token = d.tokens["gw"]
+        c = d.client()
+        assert_closed_after_error(c, {"type": "hello", "role": "intake",
+                                      "principal": token, "token": "gw"},
+                                  "unauthorized")
+        for i in range(200):
+            c = d.client()
+            c.send({"type": "hello", "role": "intake",
+                    "principal": "nobody-%d" % i, "token": "x"})
+            c.expect("error", code="unauthorized")
+            c.close()
+        bad = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+        assert_closed_after_error(d.client(), {
+            "type": "hello", "role": "intake", "principal": "gw",
+            "token": bad}, "unauthorized")
+        d.login("gw").ping()
+        with open(d.log_path, "rb") as f:
+            log = f.read().decode("utf-8", "replace")
+        refused = [l for l in log.splitlines() if "hello refused" in l]
+        note("%d log lines for 202 refused hellos: %s" % (
+            len(refused), refused))
+        assert token not in log, "the token is in the log"
+        assert "nobody-1" not in log, "an unknown principal was logged"
+        assert 1 <= len(refused) <= 3, refused
+        assert any("principal gw: bad token" in l for l in refused), refused
 
 
 def test_hello_timeout():
