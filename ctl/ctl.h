@@ -142,6 +142,8 @@ int ctl_roster_init(struct ctl *ctl);
 int ctl_roster_principal_add(struct ctl *ctl);
 int ctl_roster_clinician_add(struct ctl *ctl);
 int ctl_roster_token_reset(struct ctl *ctl);
+int ctl_roster_principal_disable(struct ctl *ctl);
+int ctl_roster_principal_enable(struct ctl *ctl);
 int ctl_roster_patient_add(struct ctl *ctl);
 int ctl_roster_shift_add(struct ctl *ctl);
 int ctl_roster_import(struct ctl *ctl);

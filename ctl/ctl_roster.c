@@ -320,6 +320,45 @@ ctl_roster_token_reset(struct ctl *ctl)
 }
 
 /*
+ * Disable or enable principal ID.  A disabled principal cannot say hello,
+ * and crisisd closes its live connections within a second; its records
+ * stay.  Prints what it did.
+ */
+static int
+ctl_roster_principal_set_disabled(struct ctl *ctl, bool disabled)
+{
+	const char *id = ctl->pos[0];
+	int rc;
+
+	if ((rc = ctl_roster_check_id(ctl, "principal", id)) != CTL_OK)
+		return rc;
+	if (store_principal_disable(ctl->store, id, disabled, ctl->now_ms) !=
+	        STORE_OK ||
+	    ctl_audit_change(ctl, "change.principal", id,
+	        json_pack("{s:s}", "id", id),
+	        json_pack("{s:s, s:b}", "id", id, "disabled", disabled)) !=
+	        CTL_OK)
+		return ctl_roster_fail(ctl);
+	if ((rc = ctl_commit(ctl)) == CTL_OK)
+		printf("%s %s\n", disabled ? "disabled" : "enabled", id);
+	return rc;
+}
+
+/* principal disable ID. */
+int
+ctl_roster_principal_disable(struct ctl *ctl)
+{
+	return ctl_roster_principal_set_disabled(ctl, true);
+}
+
+/* principal enable ID. */
+int
+ctl_roster_principal_enable(struct ctl *ctl)
+{
+	return ctl_roster_principal_set_disabled(ctl, false);
+}
+
+/*
  * Add or replace the patient, with what it was before in the audit.  The
  * batch is opened first, so nobody changes the row between the two.
  */

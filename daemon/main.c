@@ -275,6 +275,7 @@ main_start(const char *path)
 	listen_set_max_connections(d.listener, (size_t)d.conf->max_connections);
 	if (engine_init(d.base, d.st, d.conf, &cause) == -1)
 		fatalx("%s", cause);
+	proto_init(d.base);
 	if (outbox_flush(d.st) == -1)
 		fatalx("database %s: cannot write: %s", d.conf->database,
 		    store_error(d.st));

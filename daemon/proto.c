@@ -326,9 +326,10 @@ proto_hello(struct session *s, const struct msg *m)
 	uint8_t hash[TOKEN_HASH_BYTES];
 	char role[16];
 	struct clin *c = NULL;
+	bool disabled = false;
 	int rc;
 
-	rc = store_principal_get(st, h->principal, role, hash);
+	rc = store_principal_get(st, h->principal, role, hash, &disabled);
 	if (rc == STORE_ERROR) {
 		conn_fail(session_conn(s), m->id, CODE_INTERNAL,
 		    "cannot check the principal now");
@@ -340,6 +341,11 @@ proto_hello(struct session *s, const struct msg *m)
 		    "unknown principal or bad token");
 		return;
 	}
+	if (disabled) {
+		conn_fail(session_conn(s), m->id, CODE_UNAUTHORIZED,
+		    "principal disabled");
+		return;
+	}
 	if (msg_role_from_name(role) != (int)h->role) {
 		conn_fail(session_conn(s), m->id, CODE_FORBIDDEN,
 		    "principal's role is not the one asked for");
@@ -347,7 +353,7 @@ proto_hello(struct session *s, const struct msg *m)
 	}
 	if (h->role == ROLE_CLINICIAN)
 		c = engine_clinician_connected(h->principal, s);
-	session_welcome(s, h->role, h->principal, c);
+	session_welcome(s, h->role, h->principal, hash, c);
 	session_reply(s, m->id,
 	    json_pack("{s:s, s:s, s:s, s:s}", "type", "welcome", "role",
 	        msg_role_name(h->role), "principal", h->principal, "server",
@@ -585,6 +591,92 @@ proto_set_limits(size_t max_line_bytes, int64_t hello_timeout_ms)
 	proto_limits.hello_timeout_ms = hello_timeout_ms;
 }
 
+/*
+ * Live sessions against their principals: after a token reset, a disable
+ * or a removal, the connections that said hello with the old standing get
+ * "unauthorized" and are closed within a second: every half second, the
+ * check runs if the roster version (which every change to principals
+ * moves) has moved.
+ */
+#define PROTO_PRINCIPAL_CHECK_MS 500
+static struct {
+	struct event *ev;
+	int64_t version;
+	bool known; /* version was read */
+	bool failed; /* a lookup failed: check again next time */
+} proto_principals;
+
+/* Close one session if its principal no longer stands as it said hello. */
+static void
+proto_principal_check(struct session *s, void *arg)
+{
+	uint8_t hash[TOKEN_HASH_BYTES];
+	const char *why;
+	bool disabled = false;
+	char role[16];
+	int rc;
+
+	if (!session_welcomed(s) || conn_closing(session_conn(s)))
+		return;
+	rc = store_principal_get(arg, session_principal(s), role, hash,
+	    &disabled);
+	if (rc == STORE_ERROR) {
+		proto_principals.failed = true;
+		return;
+	}
+	if (rc == STORE_NOTFOUND)
+		why = "principal removed";
+	else if (disabled)
+		why = "principal disabled";
+	else if (memcmp(hash, session_token_hash(s), sizeof(hash)) != 0)
+		why = "token reset";
+	else
+		return;
+	log_notice("%s: %s %s: %s; connection closed",
+	    conn_peer(session_conn(s)), msg_role_name(session_role(s)),
+	    session_principal(s), why);
+	conn_fail(session_conn(s), NULL, CODE_UNAUTHORIZED, why);
+}
+
+/* If principals may have changed, check every session. */
+static void
+proto_principals_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *st = engine_store();
+	int64_t version;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (store_roster_version(st, &version) != STORE_OK)
+		return;
+	if (proto_principals.known && version == proto_principals.version &&
+	    !proto_principals.failed)
+		return;
+	proto_principals.version = version;
+	proto_principals.known = true;
+	proto_principals.failed = false;
+	session_each(proto_principal_check, st);
+}
+
+/* Start the protocol's own timers on base. */
+void
+proto_init(struct event_base *base)
+{
+	struct timeval tv = { PROTO_PRINCIPAL_CHECK_MS / 1000,
+		(PROTO_PRINCIPAL_CHECK_MS % 1000) * 1000 };
+
+	proto_builds.base = base;
+	session_on_retry(proto_retry_add);
+	proto_principals.ev =
+	    event_new(base, -1, EV_PERSIST, proto_principals_cb, NULL);
+	if (proto_principals.ev == NULL)
+		fatalx("principal check timer: out of memory");
+	proto_principals.known = store_roster_version(engine_store(),
+	                             &proto_principals.version) == STORE_OK;
+	evtimer_add(proto_principals.ev, &tv);
+}
+
 /* Free the snapshot builds' list and timer (every connection is closed). */
 void
 proto_free(void)
@@ -599,6 +691,9 @@ proto_free(void)
 		free(proto_retries.list[i].line);
 	free(proto_retries.list);
 	memset(&proto_retries, 0, sizeof(proto_retries));
+	if (proto_principals.ev != NULL)
+		event_free(proto_principals.ev);
+	memset(&proto_principals, 0, sizeof(proto_principals));
 }
 
 /* A new connection from a listener. */
@@ -607,9 +702,6 @@ proto_accept_cb(int fd, void *arg)
 {
 	struct event_base *base = arg;
 	struct conn *c = conn_new(base, fd, &proto_limits, &proto_conn_cbs);
-
-	proto_builds.base = base;
-	session_on_retry(proto_retry_add);
 
 	if (c != NULL)
 		session_new(c);

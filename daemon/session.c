@@ -16,6 +16,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "session.h"
+#include "token.h"
 #include "util.h"
 
 struct session {
@@ -27,6 +28,7 @@ struct session {
 	bool watching;
 	uint64_t welcome_seq; /* order of welcomes, for "most recent" */
 	struct clin *clin;
+	uint8_t token_hash[TOKEN_HASH_BYTES];
 	struct session_results results;
 	struct session_snapshot snapshot;
 	TAILQ_ENTRY(session) all;
@@ -101,6 +103,28 @@ session_free(struct session *s)
 	free(s);
 }
 
+/* The hash of the token it said hello with. */
+const uint8_t *
+session_token_hash(const struct session *s)
+{
+	return s->token_hash;
+}
+
+/*
+ * Call fn for every session.  fn may end the connection gracefully
+ * (conn_fail), which keeps the session until the loop closes it.
+ */
+void
+session_each(void (*fn)(struct session *, void *), void *arg)
+{
+	struct session *s, *next;
+
+	for (s = TAILQ_FIRST(&session_all); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, all);
+		fn(s, arg);
+	}
+}
+
 /* The session's connection. */
 struct conn *
 session_conn(const struct session *s)
@@ -139,8 +163,9 @@ session_welcomed(const struct session *s)
 /* The hello succeeded. */
 void
 session_welcome(struct session *s, enum role role, const char *principal,
-    struct clin *c)
+    const uint8_t *token_hash, struct clin *c)
 {
+	memcpy(s->token_hash, token_hash, sizeof(s->token_hash));
 	s->role = role;
 	strlcpy_(s->principal, principal, sizeof(s->principal));
 	s->welcomed = true;

@@ -70,7 +70,11 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	    "INSERT INTO principals(id, role, token_hash, created_at)"
 	    " VALUES (?1, ?2, ?3, ?4)",
 	[STORE_STMT_PRINCIPAL_GET] =
-	    "SELECT role, token_hash FROM principals WHERE id = ?1",
+	    "SELECT role, token_hash, disabled_at IS NOT NULL FROM principals"
+	    " WHERE id = ?1",
+	[STORE_STMT_PRINCIPAL_DISABLE] =
+	    "UPDATE principals SET disabled_at = CASE WHEN ?2"
+	    " THEN coalesce(disabled_at, ?3) ELSE NULL END WHERE id = ?1",
 	[STORE_STMT_TOKEN_SET] =
 	    "UPDATE principals SET token_hash = ?2 WHERE id = ?1",
 	[STORE_STMT_CLINICIAN_INSERT] =

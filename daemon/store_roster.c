@@ -109,7 +109,7 @@ store_token_set(struct store *st, const char *id,
 /* Fill a principal's role and token hash; STORE_NOTFOUND if unknown. */
 int
 store_principal_get(struct store *st, const char *id, char role[16],
-    uint8_t hash[TOKEN_HASH_BYTES])
+    uint8_t hash[TOKEN_HASH_BYTES], bool *disabled)
 {
 	sqlite3_stmt *s;
 	const char *r;
@@ -134,7 +134,32 @@ store_principal_get(struct store *st, const char *id, char role[16],
 	}
 	strlcpy_(role, r, 16);
 	memcpy(hash, sqlite3_column_blob(s, 1), TOKEN_HASH_BYTES);
+	if (disabled != NULL)
+		*disabled = sqlite3_column_int(s, 2) != 0;
 	sqlite3_reset(s);
+	return STORE_OK;
+}
+
+/* Disable or enable a principal; STORE_NOTFOUND if there is none. */
+int
+store_principal_disable(struct store *st, const char *id, bool disabled,
+    int64_t now_ms)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_batch_begin(st) != STORE_OK ||
+	    (s = store_stmt(st, STORE_STMT_PRINCIPAL_DISABLE)) == NULL)
+		return STORE_ERROR;
+	if ((store_bind_text(s, 1, id) | sqlite3_bind_int(s, 2, disabled) |
+	        sqlite3_bind_int64(s, 3, now_ms)) != SQLITE_OK)
+		return store_fail(st, "disable principal");
+	if ((rc = store_step_write(st, s, "disable principal")) != STORE_OK)
+		return rc;
+	if (store_changes(st) == 0) {
+		store_set_error(st, "no principal %s", id);
+		return STORE_NOTFOUND;
+	}
 	return STORE_OK;
 }
 

@@ -269,6 +269,11 @@ static const char *const store_migrations[] = {
 	 * welcome).
 	 */
 	"ALTER TABLE pushes RENAME COLUMN delivered_at TO acked_at;"
+	/*
+	 * A disabled principal (someone who left) cannot say hello, and its
+	 * live connections are closed: the roster version moves with it.
+	 */
+	"ALTER TABLE principals ADD COLUMN disabled_at INTEGER;"
 	"CREATE INDEX pushes_unacked_contact ON pushes(contact)"
 	"  WHERE acked_at IS NULL;"
 

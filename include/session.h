@@ -26,9 +26,13 @@ enum role session_role(const struct session *s);
 const char *session_principal(const struct session *s);
 struct clin *session_clin(const struct session *s);
 bool session_welcomed(const struct session *s);
-/* The hello succeeded. */
+/* The hello succeeded, with the token whose hash is token_hash. */
 void session_welcome(struct session *s, enum role role, const char *principal,
-    struct clin *c);
+    const uint8_t *token_hash, struct clin *c);
+/* The hash of the token the session said hello with. */
+const uint8_t *session_token_hash(const struct session *s);
+/* Call fn for every session (fn may end the session's connection). */
+void session_each(void (*fn)(struct session *, void *), void *arg);
 
 /* Queue a push: a message (stolen), or one already serialised (copied). */
 void session_send(struct session *s, json_t *msg);

@@ -116,9 +116,18 @@ int store_clinician_add(struct store *st, const struct store_clinician *c,
 /* STORE_NOTFOUND if no such principal. */
 int store_token_set(struct store *st, const char *id,
     const uint8_t hash[TOKEN_HASH_BYTES]);
-/* Fills role ("intake", "clinician", "supervisor") and hash. */
+/*
+ * Fills role ("intake", "clinician", "supervisor"), hash, and *disabled
+ * (if not NULL).
+ */
 int store_principal_get(struct store *st, const char *id, char role[16],
-    uint8_t hash[TOKEN_HASH_BYTES]);
+    uint8_t hash[TOKEN_HASH_BYTES], bool *disabled);
+/*
+ * Disable (or enable) a principal: a disabled one cannot say hello, and
+ * the daemon closes its live connections.  STORE_NOTFOUND if unknown.
+ */
+int store_principal_disable(struct store *st, const char *id, bool disabled,
+    int64_t now_ms);
 
 /* STORE_NOTFOUND if the primary clinician does not exist; re-adding replaces.
  */

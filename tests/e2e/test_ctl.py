@@ -11,9 +11,10 @@ import sqlite3
 import time
 import zoneinfo
 
-from harness import (DISCLOSURE, Daemon, accept, complete, crisisd_bare,
-                     ctl_bare, log_rows, now, parse_rfc3339, render_conf,
-                     rfc3339, row_id, row_outcome, sleep_ms, submit)
+from harness import (DISCLOSURE, SCALE, Daemon, accept, complete,
+                     crisisd_bare, ctl_bare, log_rows, note, now,
+                     parse_rfc3339, render_conf, rfc3339, row_id,
+                     row_outcome, secs, sleep_ms, submit)
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 UNKNOWN_CID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
@@ -677,3 +678,60 @@ def test_conf_env_fallback():
            "-c over CRISISD_CONF")
         rc(crisisd_bare("-t", "-c", d.conf_path, env=missing), 0,
            "crisisd -t -c over CRISISD_CONF")
+
+
+def test_token_reset_and_disable_end_live_sessions():
+    """`token reset` and `principal disable` close that principal's live
+    connections within a second (`unauthorized`, then the close) and leave
+    the others alone; a disabled principal cannot say hello, `principal
+    enable` lets it back, and both are in the audit trail."""
+    with Daemon() as d:
+        d.add_intake("gw")
+        d.add_supervisor("sup")
+        d.add_clinician("c1", tiers=(1,))
+        d.start()
+        gw, sup, c1 = d.login("gw"), d.login("sup"), d.clinician("c1")
+        old = d.tokens["gw"]
+        t = time.monotonic()
+        new = d.ctl("token", "reset", "gw").stdout.strip()
+        err = gw.expect("error", timeout=secs(2000))
+        took = (time.monotonic() - t) * 1000
+        assert err.get("code") == "unauthorized", err["_raw"]
+        gw.expect_eof(timeout=secs(2000))
+        note("token reset: connection closed %.0f ms after crisisctl "
+             "started" % took)
+        assert took < 1000 * SCALE, took
+        sup.ping()
+        c1.ping()
+        d.tokens["gw"] = new
+        gw = d.login("gw")
+        gw.ping()
+        del old
+
+        t = time.monotonic()
+        p = d.ctl("principal", "disable", "c1")
+        assert p.stdout.strip() == "disabled c1", p.stdout
+        err = c1.expect("error", timeout=secs(2000))
+        assert err.get("code") == "unauthorized", err["_raw"]
+        assert "disabled" in err.get("message", ""), err["_raw"]
+        c1.expect_eof(timeout=secs(2000))
+        note("disable: closed %.0f ms after crisisctl started" % (
+            (time.monotonic() - t) * 1000))
+        c = d.client()
+        c.send({"type": "hello", "role": "clinician", "principal": "c1",
+                "token": d.tokens["c1"]})
+        err = c.expect("error")
+        assert err.get("code") == "unauthorized", err["_raw"]
+        c.expect_eof()
+        gw.ping()
+        sup.ping()
+        assert d.ctl("principal", "enable", "c1").stdout.strip() == \
+            "enabled c1"
+        d.clinician("c1").ping()
+        rows = d.ctl_json("audit", "--target", "c1")
+        acts = [r.get("action") for r in rows]
+        assert acts.count("change.principal") == 2, acts
+        rows = d.ctl_json("audit", "--target", "gw")
+        assert "change.token" in [r.get("action") for r in rows], rows
+        p = d.ctl("principal", "disable", "nobody", check=False)
+        assert p.returncode != 0, p

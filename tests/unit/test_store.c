@@ -275,11 +275,11 @@ test_principal(void **state)
 	assert_int_equal(store_principal_add(fx->st, "x", "janitor", hash,
 	                     2000),
 	    STORE_ERROR);
-	assert_int_equal(store_principal_get(fx->st, "gw", role, got),
+	assert_int_equal(store_principal_get(fx->st, "gw", role, got, NULL),
 	    STORE_OK);
 	assert_string_equal(role, "intake");
 	assert_memory_equal(got, hash, TOKEN_HASH_BYTES);
-	assert_int_equal(store_principal_get(fx->st, "nobody", role, got),
+	assert_int_equal(store_principal_get(fx->st, "nobody", role, got, NULL),
 	    STORE_NOTFOUND);
 	assert_int_equal(store_commit(fx->st), 0);
 }
@@ -301,9 +301,56 @@ test_token_set(void **state)
 	fill_hash(hash, 2);
 	assert_int_equal(store_token_set(fx->st, "sup", hash), STORE_OK);
 	assert_int_equal(store_commit(fx->st), 0);
-	assert_int_equal(store_principal_get(fx->st, "sup", role, got),
+	assert_int_equal(store_principal_get(fx->st, "sup", role, got, NULL),
 	    STORE_OK);
 	assert_memory_equal(got, hash, TOKEN_HASH_BYTES);
+}
+
+/* A principal is disabled and enabled again; the roster version moves. */
+static void
+test_principal_disable(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t hash[TOKEN_HASH_BYTES], got[TOKEN_HASH_BYTES];
+	int64_t v0, v1;
+	bool disabled = true;
+	char role[16];
+
+	fill_hash(hash, 1);
+	assert_int_equal(store_principal_add(fx->st, "gw", "intake", hash,
+	                     1000),
+	    STORE_OK);
+	assert_int_equal(store_commit(fx->st), 0);
+	assert_int_equal(store_principal_get(fx->st, "gw", role, got,
+	                     &disabled),
+	    STORE_OK);
+	assert_false(disabled);
+	assert_int_equal(store_roster_version(fx->st, &v0), STORE_OK);
+	assert_int_equal(store_principal_disable(fx->st, "gw", true, 2000),
+	    STORE_OK);
+	/* Disabling twice keeps the first time. */
+	assert_int_equal(store_principal_disable(fx->st, "gw", true, 3000),
+	    STORE_OK);
+	assert_int_equal(store_principal_disable(fx->st, "nobody", true, 2000),
+	    STORE_NOTFOUND);
+	assert_int_equal(store_commit(fx->st), 0);
+	assert_int_equal(store_roster_version(fx->st, &v1), STORE_OK);
+	assert_true(v1 > v0);
+	assert_int_equal(query_int(fx->st,
+	                     "SELECT disabled_at FROM principals"
+	                     " WHERE id = 'gw'"),
+	    2000);
+	assert_int_equal(store_principal_get(fx->st, "gw", role, got,
+	                     &disabled),
+	    STORE_OK);
+	assert_true(disabled);
+	assert_int_equal(store_principal_disable(fx->st, "gw", false, 4000),
+	    STORE_OK);
+	assert_int_equal(store_commit(fx->st), 0);
+	assert_int_equal(store_principal_get(fx->st, "gw", role, got,
+	                     &disabled),
+	    STORE_OK);
+	assert_false(disabled);
 }
 
 /* Roster load callback: record clinicians and shifts as text. */
@@ -348,14 +395,15 @@ test_clinician_add(void **state)
 	assert_int_equal(store_clinician_add(fx->st, &c, hash, 1000),
 	    STORE_CONFLICT);
 	assert_int_equal(store_commit(fx->st), 0);
-	assert_int_equal(store_principal_get(fx->st, "ann", role, hash),
+	assert_int_equal(store_principal_get(fx->st, "ann", role, hash, NULL),
 	    STORE_OK);
 	assert_string_equal(role, "clinician");
-	assert_int_equal(store_principal_get(fx->st, "bob", role, hash),
+	assert_int_equal(store_principal_get(fx->st, "bob", role, hash, NULL),
 	    STORE_OK);
 	assert_string_equal(role, "intake");
 	cbs.arg = out;
-	assert_int_equal(store_roster_load(fx->st, 0, INT64_MAX, &cbs), STORE_OK);
+	assert_int_equal(store_roster_load(fx->st, 0, INT64_MAX, &cbs),
+	    STORE_OK);
 	assert_string_equal(out, "c:ann(en,,sip:x) ");
 }
 
@@ -735,7 +783,8 @@ test_roster_load(void **state)
 	assert_string_equal(out,
 	    "c:ann(en,,sip:x) c:bob(en,,sip:x) s:ann/1/3000-6000 ");
 	out[0] = '\0';
-	assert_int_equal(store_roster_load(fx->st, 0, INT64_MAX, &cbs), STORE_OK);
+	assert_int_equal(store_roster_load(fx->st, 0, INT64_MAX, &cbs),
+	    STORE_OK);
 	assert_non_null(strstr(out, "s:ann/1/1000-3000 s:ann/1/3000-6000"));
 }
 
@@ -1208,6 +1257,7 @@ main(void)
 		STORE_TEST(test_mode_0600),
 		STORE_TEST(test_principal),
 		STORE_TEST(test_token_set),
+		STORE_TEST(test_principal_disable),
 		STORE_TEST(test_clinician_add),
 		STORE_TEST(test_patient),
 		STORE_TEST(test_shift_import),
