@@ -721,7 +721,10 @@ def test_contact_keeps_its_policy_over_reload_and_restart():
     """A contact is routed under the policy it was queued under: a reload
     and then a restart with new tier timeouts change new contacts only.
     The version is on the contact and in its queued event."""
-    with Daemon(tiers=[(1, "ring-all", 600), (2, "ring-all", 600)],
+    # The old tier 1 outlasts the restart (under valgrind too), so that c2
+    # is connected again when it ends: else tier 2 would be empty then and
+    # the old contact would rightly overflow.
+    with Daemon(tiers=[(1, "ring-all", 2000), (2, "ring-all", 600)],
                 max_wait_ms=3 * SLOW) as d:
         d.add_intake("gw")
         d.add_clinician("c1", tiers=(1,))
@@ -736,7 +739,7 @@ def test_contact_keeps_its_policy_over_reload_and_restart():
                          " AND event = 'queued'", old)[0][0]
         assert '"policy":%d' % v_old in detail, detail
         # Tier 1 now rings for a long time.
-        d.conf["tiers"] = [(1, "ring-all", int(SLOW * SCALE)),
+        d.conf["tiers"] = [(1, "ring-all", int(2 * SLOW * SCALE)),
                            (2, "ring-all", int(600 * SCALE))]
         d.write_conf()
         mark = log_size(d)
@@ -747,7 +750,7 @@ def test_contact_keeps_its_policy_over_reload_and_restart():
                             " WHERE id = ?", new)
         assert v_new != v_old, (v_old, v_new)
         # A restart (with the new config) still routes the old contact by
-        # its own policy: tier 1 ends after 600 ms and c2 is offered it.
+        # its own policy: tier 1 ends after 2 s and c2 is offered it.
         d.kill()
         d.start()
         d.clinician("c1")
