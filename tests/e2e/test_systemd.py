@@ -5,7 +5,8 @@ names in NOTIFY_SOCKET (READY, STATUS as contacts and clinicians change,
 RELOADING then READY around SIGHUP, STOPPING at SIGTERM); the watchdog's
 WATCHDOG=1 at half of WATCHDOG_USEC; socket activation through
 systemd-socket-activate; the units through systemd-analyze verify and
-systemd-analyze security (offline); `make install` into a DESTDIR with
+systemd-analyze security (offline), and the restart limits of the installed
+units (issue 12); `make install` into a DESTDIR with
 mandoc's lint of the installed pages; and crisisctl backup: a checked copy
 taken under load, restored over the database, and started again.
 
@@ -343,10 +344,15 @@ def test_socket_activation_serves_the_passed_socket():
 
 # --- (d), (e) the units ---
 
-def unit_copies(directory, conf_path, service_edit=None):
-    """Copies of the units whose ExecStart runs the built crisisd."""
+def unit_copies(directory, conf_path, service_edit=None, source=None,
+                socket_edit=None):
+    """Copies of the units whose ExecStart runs the built crisisd.
+
+    source: the directory holding the units (systemd/ by default).
+    """
+    source = Path(source) if source is not None else ROOT / "systemd"
     os.makedirs(directory, exist_ok=True)
-    text = (ROOT / "systemd" / "crisisd.service").read_text()
+    text = (source / "crisisd.service").read_text()
     text, n = re.subn(r"(?m)^ExecStart=.*$", "ExecStart=%s -c %s" % (
         CRISISD, conf_path), text)
     assert n == 1, "crisisd.service has %d ExecStart= lines" % n
@@ -356,7 +362,11 @@ def unit_copies(directory, conf_path, service_edit=None):
     with open(service, "w") as f:
         f.write(text)
     sock = os.path.join(directory, "crisisd.socket")
-    shutil.copyfile(ROOT / "systemd" / "crisisd.socket", sock)
+    text = (source / "crisisd.socket").read_text()
+    if socket_edit is not None:
+        text = socket_edit(text)
+    with open(sock, "w") as f:
+        f.write(text)
     return service, sock
 
 
@@ -399,6 +409,18 @@ def test_units_verify():
         assert lines, "systemd-analyze verify did not see Type=notifyy"
 
 
+def security_exposure(analyze, service):
+    """systemd-analyze security --offline=yes of a unit file: its exposure."""
+    p = run([analyze, "security", "--offline=yes", "--no-pager",
+             service], env=dict(os.environ, SYSTEMD_COLORS="0"))
+    out = p.stdout + p.stderr
+    m = re.search(r"Overall exposure level for crisisd\.service:\s*"
+                  r"([0-9]+(?:\.[0-9]+)?)", out)
+    assert m, "no overall exposure in the output (exit %d):\n%s" % (
+        p.returncode, out[-1500:])
+    return float(m.group(1))
+
+
 def test_unit_security_exposure():
     analyze = tool("systemd-analyze")
     if analyze is None:
@@ -410,14 +432,7 @@ def test_unit_security_exposure():
         shutil.copyfile(ROOT / "systemd" / "crisisd.service", service)
         shutil.copyfile(ROOT / "systemd" / "crisisd.socket",
                         os.path.join(directory, "crisisd.socket"))
-        p = run([analyze, "security", "--offline=yes", "--no-pager",
-                 service], env=dict(os.environ, SYSTEMD_COLORS="0"))
-        out = p.stdout + p.stderr
-        m = re.search(r"Overall exposure level for crisisd\.service:\s*"
-                      r"([0-9]+(?:\.[0-9]+)?)", out)
-        assert m, "no overall exposure in the output (exit %d):\n%s" % (
-            p.returncode, out[-1500:])
-        exposure = float(m.group(1))
+        exposure = security_exposure(analyze, service)
         print("systemd-analyze security --offline=yes: exposure %.1f" %
               exposure)
         note("systemd-analyze security --offline=yes crisisd.service: "
@@ -546,6 +561,137 @@ def test_make_install_destdir():
             skip("man page lint", "neither mandoc nor man is installed")
         else:
             note("%s: %d installed pages clean" % (how, len(pages)))
+
+
+# --- restart limits (issue 12) ---
+
+# The longest pause before a restart that still counts as short.
+RESTART_SEC_MAX = 5.0
+TIME_UNITS = {"us": 1e-6, "usec": 1e-6, "ms": 1e-3, "msec": 1e-3, "": 1.0,
+              "s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0,
+              "m": 60.0, "min": 60.0, "minute": 60.0, "minutes": 60.0}
+
+
+def unit_settings(path):
+    """{(section, key): value} of a unit file: the last assignment wins."""
+    settings = {}
+    section = None
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+            continue
+        key, _, value = line.partition("=")
+        settings[(section, key.strip())] = value.strip()
+    return settings
+
+
+def timespan(value):
+    """A systemd time span ("1s", "500ms", "2min 3s", "1") in seconds."""
+    total = 0.0
+    parts = re.findall(r"([0-9]+(?:\.[0-9]+)?)\s*([a-z]*)", value)
+    assert parts and re.fullmatch(r"(?:\s*[0-9.]+\s*[a-z]*)+\s*", value), (
+        "%r is not a time span" % value)
+    for number, unit in parts:
+        assert unit in TIME_UNITS, "%r: unknown time unit %r" % (value, unit)
+        total += float(number) * TIME_UNITS[unit]
+    return total
+
+
+def test_unit_restart_limits():
+    """The installed units never stop restarting crisisd (issue 12).
+
+    With systemd's default start limit (5 starts in 10 s) five quick
+    failures left crisisd.service failed, and the crisis line down until
+    someone ran systemctl reset-failed.  Checked on the files make install
+    lays out, without a running systemd: the settings, systemd-analyze
+    verify (which reports a key in the wrong section), and the exposure.
+    """
+    with Daemon() as d:
+        dest = os.path.join(d.dir, "root")
+        make_install(dest, "/usr", os.path.join(d.dir, "build"))
+        units = os.path.join(dest, "usr/lib/systemd/system")
+        service = unit_settings(os.path.join(units, "crisisd.service"))
+        sock = unit_settings(os.path.join(units, "crisisd.socket"))
+
+        # crisisd.service: no start limit, and restarts after any exit,
+        # soon but not at once.
+        assert service.get(("Unit", "StartLimitIntervalSec")) == "0", (
+            "crisisd.service: [Unit] StartLimitIntervalSec=%r, not 0" %
+            service.get(("Unit", "StartLimitIntervalSec")))
+        misplaced = [k for (s, k) in service
+                     if s != "Unit" and k.startswith("StartLimit")]
+        assert not misplaced, (
+            "crisisd.service sets %s outside [Unit]" % misplaced)
+        assert service.get(("Service", "Restart")) == "always", (
+            "crisisd.service: Restart=%r, not always" %
+            service.get(("Service", "Restart")))
+        restart = timespan(service.get(("Service", "RestartSec"), "100ms"))
+        assert 0.1 <= restart <= RESTART_SEC_MAX, (
+            "crisisd.service: RestartSec= is %.3fs: a crash loop should "
+            "neither spin nor leave the line down long" % restart)
+
+        # crisisd.socket: no start limit either; the trigger limit stays
+        # (it stops a busy loop) but a crash loop, one trigger per
+        # RestartSec=, never reaches it.
+        assert sock.get(("Unit", "StartLimitIntervalSec")) == "0", (
+            "crisisd.socket: [Unit] StartLimitIntervalSec=%r, not 0" %
+            sock.get(("Unit", "StartLimitIntervalSec")))
+        interval = timespan(sock.get(("Socket", "TriggerLimitIntervalSec"),
+                                     "2s"))
+        burst = int(sock.get(("Socket", "TriggerLimitBurst"), "20"))
+        assert interval > 0 and burst > 0, (
+            "crisisd.socket: the trigger limit is off (%gs, %d): a busy "
+            "loop would spin" % (interval, burst))
+        loop = interval / restart + 1
+        assert loop * 2 <= burst, (
+            "crisisd.socket: a crash loop triggers the socket up to %.0f "
+            "times in %gs, too close to TriggerLimitBurst=%d" % (
+                loop, interval, burst))
+        note("installed units: StartLimitIntervalSec=0 on both, "
+             "Restart=always, RestartSec %gs; socket trigger limit %d in "
+             "%gs (a crash loop: %.0f)" % (restart, burst, interval, loop))
+
+        analyze = tool("systemd-analyze")
+        if analyze is None:
+            skip("systemd-analyze verify and security of the installed "
+                 "units", "systemd-analyze is not installed")
+            return
+        manpath = man_tree(os.path.join(d.dir, "man"))
+        installed, sck = unit_copies(os.path.join(d.dir, "installed"),
+                                     d.conf_path, source=units)
+        rc, lines = verify(analyze, installed, sck, manpath)
+        assert rc == 0 and not lines, (
+            "systemd-analyze verify of the installed units exited %d:\n%s" %
+            (rc, "\n".join(lines)))
+        # verify sees the limit in the wrong section, where systemd
+        # ignores it, and a bad trigger limit.
+        svc, sck = unit_copies(
+            os.path.join(d.dir, "misplaced"), d.conf_path, source=units,
+            service_edit=lambda t: re.sub(
+                r"(?m)^StartLimitIntervalSec=0$", "", t).replace(
+                    "\nRestart=always\n",
+                    "\nRestart=always\nStartLimitIntervalSec=0\n"),
+            socket_edit=lambda t: t.replace(
+                "\n[Socket]\n", "\n[Socket]\nTriggerLimitBurst=x\n"))
+        rc, lines = verify(analyze, svc, sck, manpath)
+        text = "\n".join(lines)
+        assert "StartLimitIntervalSec" in text and "[Service]" in text, (
+            "systemd-analyze verify did not see StartLimitIntervalSec= in "
+            "[Service]:\n%s" % text)
+        assert "crisisd.socket" in text, (
+            "systemd-analyze verify did not see a bad TriggerLimitBurst=:"
+            "\n%s" % text)
+
+        exposure = security_exposure(analyze, installed)
+        note("installed units: systemd-analyze verify clean; security "
+             "--offline=yes exposure %.1f (at most %.1f)" % (
+                 exposure, EXPOSURE_MAX))
+        assert exposure <= EXPOSURE_MAX, (
+            "the installed crisisd.service's exposure %.1f is above %.1f" % (
+                exposure, EXPOSURE_MAX))
 
 
 # --- (g) backups ---
