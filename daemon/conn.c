@@ -376,7 +376,6 @@ conn_tls_ready(struct conn *c)
 static void
 conn_tls_failed(struct conn *c, short what, int error)
 {
-	static struct log_limit failed_limit;
 	char reason[CONN_TLS_REASON_MAX_BYTES];
 
 	if (what & BEV_EVENT_EOF) {
@@ -385,7 +384,7 @@ conn_tls_failed(struct conn *c, short what, int error)
 		return;
 	}
 	tls_error(c->bev, error, reason, sizeof reason);
-	log_limited(&failed_limit, LOG_LEVEL_INFO,
+	log_limited_cause(reason, LOG_LEVEL_INFO,
 	    "%s: TLS handshake failed: %s", c->peer, reason);
 	conn_close(c, "TLS handshake failed");
 }

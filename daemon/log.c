@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,12 +170,12 @@ log_contact(enum log_level level, const char *contact, const char *clinician,
 }
 
 /* Log a repeating cause at most once per window, counting the rest. */
-void
-log_limited(struct log_limit *ll, enum log_level level, const char *fmt, ...)
+static void
+log_vlimited(struct log_limit *ll, enum log_level level, const char *fmt,
+    va_list ap)
 {
 	long long now = util_monotonic_ms();
 	char suffix[96];
-	va_list ap;
 
 	if (level > log_level)
 		return;
@@ -184,11 +185,42 @@ log_limited(struct log_limit *ll, enum log_level level, const char *fmt, ...)
 	}
 	snprintf(suffix, sizeof(suffix), "%lu more like it in the last minute",
 	    ll->held_back);
-	va_start(ap, fmt);
 	log_emit(level, NULL, NULL, ll->held_back > 0 ? suffix : NULL, fmt, ap);
-	va_end(ap);
 	ll->held_back = 0;
 	ll->window_end_ms = now + LOG_LIMIT_WINDOW_MS;
+}
+
+/* Log a repeating cause at most once per window, counting the rest. */
+void
+log_limited(struct log_limit *ll, enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vlimited(ll, level, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The limits of log_limited_cause(), one per slot of a small table keyed
+ * by a hash of the cause: causes are few (OpenSSL's reasons), and two that
+ * share a slot only share a limit.
+ */
+#define LOG_CAUSE_SLOTS 64
+static struct log_limit log_cause_limits[LOG_CAUSE_SLOTS];
+
+/* Log at most once a minute per cause. */
+void
+log_limited_cause(const char *cause, enum log_level level, const char *fmt, ...)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	va_list ap;
+
+	for (const char *p = cause; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	va_start(ap, fmt);
+	log_vlimited(&log_cause_limits[h % LOG_CAUSE_SLOTS], level, fmt, ap);
+	va_end(ap);
 }
 
 /* Log an error with errno's text and exit 1. */
