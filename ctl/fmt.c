@@ -7,6 +7,7 @@
  * can drive it into an open_memstream() buffer.
  */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,29 +141,122 @@ fmt_json_print(FILE *fp, json_t *v)
 	json_decref(copy);
 }
 
-/* Text with control characters escaped, so a table row stays one line. */
-static char *
-fmt_escape(const char *s)
+/*
+ * Output hygiene (issue 12).  Text that reaches a table or a CSV file from
+ * outside crisisctl (patient ids, refs, notes, names, disclosure
+ * recipients, and keys) may hold bytes a terminal or a spreadsheet would
+ * act on.  fmt_text() escapes them visibly, one form for both formats:
+ *
+ *   - TAB, LF and CR as \t, \n and \r; the other C0 controls and DEL
+ *     as \xNN (ESC is \x1b), so a row is always one line, in CSV too;
+ *   - C1 controls (U+0080..U+009F) and the bidirectional controls
+ *     (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069) as \uNNNN
+ *     (CSI is \u009b, RLO \u202e);
+ *   - each byte that is not part of valid UTF-8 as \xNN.
+ *
+ * Hex digits are lower case.  A backslash itself is left as it is: the
+ * escapes are for reading, and JSON output gives the exact text.
+ *
+ * In CSV, text whose first character is =, +, -, @, TAB or CR (a formula
+ * to a spreadsheet) also gets a leading ' (inside the usual quoting).
+ * Only text is neutralised, never a number crisisctl formats itself: a
+ * duration or a count may be negative (a clock stepped back), and "-5"
+ * must stay a number to a spreadsheet.  Times, crisisctl's own RFC 3339
+ * text, are left alone too; a nested value is compact JSON, which starts
+ * with [ or {.
+ */
+
+/* Leading characters that make a spreadsheet read a CSV cell as a formula. */
+static const char fmt_formula_leaders[] = "=+-@\t\r";
+
+/* Is cp a bidirectional control: a mark, embedding, override or isolate? */
+static bool
+fmt_is_bidi(uint32_t cp)
 {
-	size_t n = 0;
-	char *out, *p;
+	return cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+	    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
 
-	for (const char *q = s; *q != '\0'; q++)
-		n += (unsigned char)*q < 0x20 || *q == 0x7f ? 4 : 1;
-	out = p = xmalloc(n + 1);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
+/*
+ * The length of the valid UTF-8 sequence at s (n bytes left) and its code
+ * point in *cp; 0 if the bytes there are not valid UTF-8 (a stray or
+ * missing continuation byte, an overlong form, a surrogate, past U+10FFFF).
+ */
+static size_t
+fmt_utf8(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	size_t len;
+	uint32_t v, min;
 
-		if (c == '\n' || c == '\t' || c == '\r') {
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		v = s[0] & 0x1fU;
+		min = 0x80;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		v = s[0] & 0x0fU;
+		min = 0x800;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		v = s[0] & 0x07U;
+		min = 0x10000;
+	} else
+		return 0;
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (s[i] & 0x3fU);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return len;
+}
+
+/* The len bytes of s as a table's or a CSV file's text (caller frees). */
+char *
+fmt_text(const char *s, size_t len, enum fmt_format format)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	/* At most 4 characters a byte (\xNN), a ' and the NUL. */
+	char *out = xmalloc(len * 4 + 2), *p = out;
+	uint32_t cp;
+	size_t n;
+
+	if (format == FMT_CSV && len > 0 && s[0] != '\0' &&
+	    strchr(fmt_formula_leaders, s[0]) != NULL)
+		*p++ = '\'';
+	for (size_t i = 0; i < len; i += n) {
+		if ((n = fmt_utf8(u + i, len - i, &cp)) == 0) {
+			p += sprintf(p, "\\x%02x", u[i]);
+			n = 1;
+		} else if (cp == '\n' || cp == '\t' || cp == '\r') {
 			*p++ = '\\';
-			*p++ = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
-		} else if (c < 0x20 || c == 0x7f)
-			p += sprintf(p, "\\x%02x", c);
-		else
-			*p++ = (char)c;
+			*p++ = cp == '\n' ? 'n' : cp == '\t' ? 't' : 'r';
+		} else if (cp < 0x20 || cp == 0x7f)
+			p += sprintf(p, "\\x%02x", (unsigned)cp);
+		else if ((cp >= 0x80 && cp <= 0x9f) || fmt_is_bidi(cp))
+			p += sprintf(p, "\\u%04x", (unsigned)cp);
+		else {
+			memcpy(p, s + i, n);
+			p += n;
+		}
 	}
 	*p = '\0';
 	return out;
+}
+
+/* A NUL-terminated string as a table's or a CSV file's text. */
+char *
+fmt_text_str(const char *s, enum fmt_format format)
+{
+	return fmt_text(s, strlen(s), format);
 }
 
 /* An integer's text: a time, a duration (table only) or a plain number. */
@@ -198,8 +292,8 @@ fmt_cell(json_t *v, const char *key, bool duration, enum fmt_format format,
 	case JSON_FALSE:
 		return xstrdup("false");
 	case JSON_STRING:
-		return format == FMT_TABLE ? fmt_escape(json_string_value(v))
-		                           : xstrdup(json_string_value(v));
+		return fmt_text(json_string_value(v), json_string_length(v),
+		    format);
 	case JSON_INTEGER:
 		fmt_integer(json_integer_value(v), key, duration, format, tz,
 		    buf);
@@ -212,9 +306,8 @@ fmt_cell(json_t *v, const char *key, bool duration, enum fmt_format format,
 		text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		if (text == NULL)
 			return xstrdup("");
-		if (format != FMT_TABLE)
-			return text;
-		out = fmt_escape(text);
+		/* Starts with [ or {: escaped, never taken for a formula. */
+		out = fmt_text_str(text, format);
 		free(text);
 		return out;
 	}

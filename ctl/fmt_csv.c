@@ -2,6 +2,8 @@
  * fmt_csv.c: crisisctl's CSV (RFC 4180, CRLF line ends), both ways: a
  * listing's header and records, one object flattened to "key,value"
  * records with dotted paths, and the reader behind `roster import`.
+ * What is written is escaped and neutralised as fmt.c's fmt_text() says:
+ * one record a line, and no text cell a spreadsheet would run.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +20,11 @@
 
 /* --- writing CSV --- */
 
-/* Print one CSV field, quoted when it holds a comma, quote or line break. */
+/*
+ * Print one CSV field, quoted when it holds a comma or a quote.  Fields
+ * come from fmt_cell() or fmt_csv_write_text(), escaped, so they hold no
+ * line breaks; the check stays for safety.
+ */
 static void
 fmt_csv_write_field(FILE *fp, const char *s)
 {
@@ -33,6 +39,16 @@ fmt_csv_write_field(FILE *fp, const char *s)
 		fputc(*s, fp);
 	}
 	fputc('"', fp);
+}
+
+/* Print a column name or a dotted path as a field, escaped and neutralised. */
+static void
+fmt_csv_write_text(FILE *fp, const char *s)
+{
+	char *text = fmt_text_str(s, FMT_CSV);
+
+	fmt_csv_write_field(fp, text);
+	free(text);
 }
 
 /* Print the CSV header, from the first row's keys if no columns were given. */
@@ -54,7 +70,7 @@ fmt_csv_write_header(struct fmt_stream *fs, json_t *first)
 	for (n = 0; fs->columns != NULL && fs->columns[n] != NULL; n++) {
 		if (n > 0)
 			fputc(',', fs->fp);
-		fmt_csv_write_field(fs->fp, fs->columns[n]);
+		fmt_csv_write_text(fs->fp, fs->columns[n]);
 	}
 	fputs("\r\n", fs->fp);
 }
@@ -102,7 +118,7 @@ fmt_csv_write_leaves(FILE *fp, json_t *v, const char *prefix, const char *key,
 		return;
 	}
 	cell = fmt_cell(v, key, duration, FMT_CSV, tz);
-	fmt_csv_write_field(fp, prefix);
+	fmt_csv_write_text(fp, prefix);
 	fputc(',', fp);
 	fmt_csv_write_field(fp, cell);
 	fputs("\r\n", fp);

@@ -8,6 +8,7 @@
 #define CRISISD_FMT_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -15,6 +16,17 @@
 #include "fmt.h"
 
 /* --- fmt.c --- */
+
+/*
+ * The len bytes of s as text for a table or a CSV file (caller frees):
+ * control characters, C1 controls, bidirectional controls and invalid
+ * UTF-8 escaped as \t \n \r \xNN \uNNNN, and for CSV a leading ' on
+ * text a spreadsheet would take for a formula.  fmt.c says more.
+ */
+char *fmt_text(const char *s, size_t len, enum fmt_format format);
+
+/* The same for a NUL-terminated string. */
+char *fmt_text_str(const char *s, enum fmt_format format);
 
 /*
  * The text of one value under key for a table or a CSV file (caller

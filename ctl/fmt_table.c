@@ -42,20 +42,24 @@ fmt_width(const char *s)
 
 /*
  * A column name as a table header: upper case, and without "_ms" on
- * durations, which the table shows as [H:]MM:SS.mmm rather than in ms.
+ * durations, which the table shows as [H:]MM:SS.mmm rather than in ms;
+ * escaped like any text (a listing without columns takes the first row's
+ * keys).
  */
 static char *
 fmt_header(const char *name)
 {
-	char *out = xstrdup(name);
+	char *up = xstrdup(name), *out;
 
 	if (fmt_is_duration_key(name))
-		out[strlen(out) - strlen("_ms")] = '\0';
+		up[strlen(up) - strlen("_ms")] = '\0';
 
-	for (char *p = out; *p != '\0'; p++) {
+	for (char *p = up; *p != '\0'; p++) {
 		if (*p >= 'a' && *p <= 'z')
 			*p = (char)(*p - 'a' + 'A');
 	}
+	out = fmt_text_str(up, FMT_TABLE);
+	free(up);
 	return out;
 }
 
@@ -184,27 +188,40 @@ fmt_table_at(FILE *fp, json_t *rows, const char *const *columns, const char *tz,
 	free(keys);
 }
 
+/* The width of a key as printed (escaped). */
+static size_t
+fmt_key_width(const char *key)
+{
+	char *text = fmt_text_str(key, FMT_TABLE);
+	size_t w = fmt_width(text);
+
+	free(text);
+	return w;
+}
+
 /* Print an object as indented "key  value" lines, nesting under keys. */
 static void
 fmt_table_object_at(FILE *fp, json_t *obj, const char *tz, size_t indent,
     bool duration)
 {
-	size_t width = 0;
+	size_t width = 0, w;
 	const char *key;
 	json_t *v;
-	char *cell;
+	char *cell, *name;
 
 	json_object_foreach (obj, key, v) {
 		if (!json_is_object(v) && !fmt_is_row_array(v) &&
-		    fmt_width(key) > width)
-			width = fmt_width(key);
+		    (w = fmt_key_width(key)) > width)
+			width = w;
 	}
 	json_object_foreach (obj, key, v) {
 		bool dur = duration || fmt_is_duration_key(key);
 
+		name = fmt_text_str(key, FMT_TABLE);
 		fmt_pad(fp, indent);
 		if (json_is_object(v) || fmt_is_row_array(v)) {
-			fprintf(fp, "%s\n", key);
+			fprintf(fp, "%s\n", name);
+			free(name);
 			if (json_is_object(v))
 				fmt_table_object_at(fp, v, tz,
 				    indent + FMT_INDENT, dur);
@@ -214,10 +231,11 @@ fmt_table_object_at(FILE *fp, json_t *obj, const char *tz, size_t indent,
 			continue;
 		}
 		cell = fmt_cell(v, key, duration, FMT_TABLE, tz);
-		fputs(key, fp);
-		fmt_pad(fp, width - fmt_width(key) + FMT_TABLE_GAP);
+		fputs(name, fp);
+		fmt_pad(fp, width - fmt_width(name) + FMT_TABLE_GAP);
 		fprintf(fp, "%s\n", cell);
 		free(cell);
+		free(name);
 	}
 }
 

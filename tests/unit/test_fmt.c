@@ -243,7 +243,10 @@ test_table_timezone_dst(void **state)
 	    "2026-11-01T06:30:00.000Z\r\n");
 }
 
-/* CSV quotes commas, quotes and line breaks (RFC 4180); null is empty. */
+/*
+ * CSV quotes commas and quotes (RFC 4180); line breaks are escaped, so a
+ * record is one line; null is empty.
+ */
 static void
 test_csv_quoting(void **state)
 {
@@ -258,8 +261,188 @@ test_csv_quoting(void **state)
 	    TEST_NOV27_MS);
 	expect_rows(FMT_CSV, rows, NULL, NULL,
 	    "id,note,multi,cr,n,none,rate,needs,queued_at\r\n"
-	    "\"a,b\",\"say \"\"hi\"\"\",\"l1\nl2\",\"x\ry\",7,,0.5,"
+	    "\"a,b\",\"say \"\"hi\"\"\",l1\\nl2,x\\ry,7,,0.5,"
 	    "\"[\"\"mat\"\",\"\"family\"\"]\",2026-11-27T10:00:00.000Z\r\n");
+}
+
+/* One text cell under "patient", in a table and in CSV, from raw bytes. */
+struct hygiene_case {
+	const char *in;
+	size_t len; /* of in, which may hold a NUL */
+	const char *table;
+	const char *csv;
+};
+
+#define HC(in, table, csv)                                                     \
+	{                                                                      \
+		in, sizeof(in) - 1, table, csv                                 \
+	}
+
+/* Print one row holding text as the patient and compare the output. */
+static void
+expect_cell(enum fmt_format format, const struct hygiene_case *hc)
+{
+	static const char *const cols[] = { "patient", NULL };
+	const char *cell = format == FMT_TABLE ? hc->table : hc->csv;
+	json_t *rows = json_pack("[{s:o}]", "patient",
+	    json_stringn_nocheck(hc->in, hc->len));
+	struct capture c;
+	char want[256];
+
+	snprintf(want, sizeof(want),
+	    format == FMT_TABLE ? "PATIENT\n%s\n" : "patient\r\n%s\r\n", cell);
+	assert_int_equal(fmt_rows(capture_open(&c), format, rows, cols, NULL),
+	    0);
+	assert_string_equal(capture_text(&c), want);
+	free(c.buf);
+	json_decref(rows);
+}
+
+/*
+ * Issue 12: CSV neutralises formula cells with a leading ' (inside the
+ * quoting); table and CSV escape C0 and C1 controls, DEL, bidirectional
+ * controls and invalid UTF-8 as \t \n \r \xNN \uNNNN; other text is left
+ * alone.
+ */
+static void
+test_output_hygiene(void **state)
+{
+	static const struct hygiene_case cases[] = {
+		HC("=HYPERLINK(\"http://x.test/\",\"call\")",
+		    "=HYPERLINK(\"http://x.test/\",\"call\")",
+		    "\"'=HYPERLINK(\"\"http://x.test/\"\",\"\"call\"\")\""),
+		HC("+15550100", "+15550100", "'+15550100"),
+		HC("-2+3", "-2+3", "'-2+3"),
+		HC("@SUM(A1:A9)", "@SUM(A1:A9)", "'@SUM(A1:A9)"),
+		HC("\t=1", "\\t=1", "'\\t=1"),
+		HC("\r=1", "\\r=1", "'\\r=1"),
+		HC("=a,b", "=a,b", "\"'=a,b\""),
+		/* Not at the start: not a formula. */
+		HC("a=1", "a=1", "a=1"),
+		HC("'=1", "'=1", "'=1"),
+		HC(" =1", " =1", " =1"),
+		/* C0 controls and DEL. */
+		HC("a\x1b[31mred\x07", "a\\x1b[31mred\\x07",
+		    "a\\x1b[31mred\\x07"),
+		HC("l1\nl2", "l1\\nl2", "l1\\nl2"),
+		HC("a\x7fz", "a\\x7fz", "a\\x7fz"),
+		HC("a\0b", "a\\x00b", "a\\x00b"),
+		/* C1 controls: CSI (U+009B), NEL (U+0085), U+0080. */
+		HC("a\xc2\x9b[31m", "a\\u009b[31m", "a\\u009b[31m"),
+		HC("\xc2\x85\xc2\x80", "\\u0085\\u0080", "\\u0085\\u0080"),
+		/* Bidirectional controls: RLO, LRE, PDI, LRM, RLM, ALM. */
+		HC("abc\xe2\x80\xaegnp.exe", "abc\\u202egnp.exe",
+		    "abc\\u202egnp.exe"),
+		HC("\xe2\x80\xaa\xe2\x81\xa9", "\\u202a\\u2069",
+		    "\\u202a\\u2069"),
+		HC("\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c", "\\u200e\\u200f\\u061c",
+		    "\\u200e\\u200f\\u061c"),
+		/* Invalid UTF-8: stray, cut short, overlong, surrogate, big. */
+		HC("a\xffz", "a\\xffz", "a\\xffz"),
+		HC("a\xc3", "a\\xc3", "a\\xc3"),
+		HC("\xc0\xaf", "\\xc0\\xaf", "\\xc0\\xaf"),
+		HC("\xed\xa0\x80", "\\xed\\xa0\\x80", "\\xed\\xa0\\x80"),
+		HC("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80",
+		    "\\xf4\\x90\\x80\\x80"),
+		/* Plain text and letters are left alone. */
+		HC("p-1234", "p-1234", "p-1234"),
+		HC("Jos\xc3\xa9", "Jos\xc3\xa9", "Jos\xc3\xa9"),
+		HC("\xe6\x97\xa5\xe6\x9c\xac", "\xe6\x97\xa5\xe6\x9c\xac",
+		    "\xe6\x97\xa5\xe6\x9c\xac"),
+		HC("\xc2\xa0\xe2\x80\x8b\xf0\x9f\x98\x80",
+		    "\xc2\xa0\xe2\x80\x8b\xf0\x9f\x98\x80",
+		    "\xc2\xa0\xe2\x80\x8b\xf0\x9f\x98\x80"),
+		HC("C:\\x1b", "C:\\x1b", "C:\\x1b"),
+		HC("", "", ""),
+	};
+
+	(void)state;
+	for (size_t i = 0; i < nitems(cases); i++) {
+		expect_cell(FMT_TABLE, &cases[i]);
+		expect_cell(FMT_CSV, &cases[i]);
+	}
+}
+
+/*
+ * Numbers crisisctl formats itself stay numbers in CSV, negative or not;
+ * only text is neutralised.  Text in a nested value is escaped too.
+ */
+static void
+test_csv_numbers_not_neutralised(void **state)
+{
+	(void)state;
+	expect_rows(FMT_CSV,
+	    "[{\"n\":-5,\"wait_ms\":-1500,\"rate\":-0.5,\"id\":\"-5\","
+	    "\"tags\":[\"=x\",\"\\u001b\\u202e\"]}]",
+	    NULL, NULL,
+	    "n,wait_ms,rate,id,tags\r\n"
+	    "-5,-1500,-0.5,'-5,\"[\"\"=x\"\",\"\"\\u001B\\u202e\"\"]\"\r\n");
+	expect_object(FMT_CSV, "{\"by_risk\":{\"-\\u001b\":-1},\"=k\":\"@v\"}",
+	    NULL,
+	    "key,value\r\n"
+	    "by_risk.-\\x1b,-1\r\n"
+	    "'=k,'@v\r\n");
+}
+
+/* Table widths count the escaped text; keys and headers are escaped. */
+static void
+test_table_escaped_widths(void **state)
+{
+	(void)state;
+	expect_rows(FMT_TABLE,
+	    "[{\"a\\u001b\":\"\\u202e\",\"n\":1},{\"a\\u001b\":\"x\",\"n\":22}"
+	    "]",
+	    NULL, NULL,
+	    "A\\x1b    N\n"
+	    "\\u202e   1\n"
+	    "x       22\n");
+	expect_object(FMT_TABLE, "{\"k\\u009b\":\"v\\u0007\",\"kk\":1}", NULL,
+	    "k\\u009b  v\\x07\n"
+	    "kk       1\n");
+}
+
+/* JSON keeps the exact text: no escapes beyond JSON's, no ' added. */
+static void
+test_json_exact(void **state)
+{
+	static const char *const texts[] = {
+		"=HYPERLINK(\"http://x.test/\",\"call\")",
+		"+1",
+		"-1",
+		"@x",
+		"\t=1",
+		"\r=1",
+		"a\x1b[31mb\x07",
+		"a\xc2\x9b[1m",
+		"a\xe2\x80\xaez",
+		"Jos\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac",
+	};
+	struct capture c;
+	json_t *rows, *got, *obj;
+
+	(void)state;
+	for (size_t i = 0; i < nitems(texts); i++) {
+		rows = json_pack("[{s:s}]", "patient", texts[i]);
+		assert_int_equal(fmt_rows(capture_open(&c), FMT_JSON, rows,
+		                     NULL, NULL),
+		    0);
+		got = load(capture_text(&c));
+		assert_true(json_equal(got, rows));
+		/* Non-ASCII goes out as UTF-8, as it came. */
+		if (strstr(texts[i], "\xe2\x80\xae") != NULL)
+			assert_non_null(strstr(c.buf, "\xe2\x80\xae"));
+		free(c.buf);
+		json_decref(got);
+		obj = json_array_get(rows, 0);
+		assert_int_equal(fmt_object(capture_open(&c), FMT_JSON, obj,
+		                     NULL),
+		    0);
+		got = load(capture_text(&c));
+		assert_true(json_equal(got, obj));
+		free(c.buf);
+		json_decref(got);
+		json_decref(rows);
+	}
 }
 
 /* JSON keeps every key, writes times as RFC 3339 and leaves the input alone. */
@@ -590,6 +773,10 @@ main(void)
 		cmocka_unit_test(test_table_empty),
 		cmocka_unit_test(test_table_timezone_dst),
 		cmocka_unit_test(test_csv_quoting),
+		cmocka_unit_test(test_output_hygiene),
+		cmocka_unit_test(test_csv_numbers_not_neutralised),
+		cmocka_unit_test(test_table_escaped_widths),
+		cmocka_unit_test(test_json_exact),
 		cmocka_unit_test(test_json_times),
 		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_object_table),
