@@ -57,6 +57,8 @@
 #define CONF_DEFAULT_TIMEZONE "UTC"
 #define CONF_DEFAULT_CONTACTS_PER_SECOND 100
 #define CONF_DEFAULT_OPEN_CONTACTS 5000
+/* Connections still waiting for their hello (CONTRACT §7). */
+#define CONF_DEFAULT_MAX_UNAUTHENTICATED 256
 /*
  * Contacts being routed at once from all gateways: past it a new contact
  * is refused at once ("overloaded") so the gateway sends the caller to 988
@@ -188,6 +190,8 @@ static const struct conf_table conf_routing_table = { conf_routing_keys,
 static const struct conf_key conf_limits_keys[] = {
 	CONF_KEY(conf, max_connections, false, conf_key_int, 1,
 	    CONF_CONNECTIONS_MAX),
+	CONF_KEY(conf, max_unauthenticated, false, conf_key_int, 1,
+	    CONF_CONNECTIONS_MAX),
 	CONF_KEY(conf, max_line_bytes, false, conf_key_size,
 	    CONF_LINE_BYTES_MIN, CONF_LINE_BYTES_MAX),
 	CONF_KEY(conf, hello_timeout_ms, false, conf_key_ms,
@@ -298,6 +302,7 @@ conf_defaults(struct conf *conf)
 	conf->wrapup_ms = CONF_DEFAULT_WRAPUP_MS;
 	conf->max_missed_offers = CONF_DEFAULT_MAX_MISSED_OFFERS;
 	conf->max_connections = CONF_DEFAULT_MAX_CONNECTIONS;
+	conf->max_unauthenticated = CONF_DEFAULT_MAX_UNAUTHENTICATED;
 	conf->max_line_bytes = CONF_DEFAULT_MAX_LINE_BYTES;
 	conf->hello_timeout_ms = CONF_DEFAULT_HELLO_TIMEOUT_MS;
 	conf->max_contacts_per_second = CONF_DEFAULT_CONTACTS_PER_SECOND;

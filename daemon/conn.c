@@ -33,6 +33,7 @@
  *     each, so a peer never costs more than max_line_bytes + 20 KB;
  *   - the graceful close sends close_notify before shutting the write side.
  */
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -98,10 +99,15 @@ struct conn {
 	bool tls; /* a bufferevent_openssl */
 	bool handshaking; /* TLS, and the handshake is not done yet */
 	char *cert_cn; /* the verified client certificate's CN, or NULL */
+	bool unauth; /* on the list of connections waiting for hello */
+	TAILQ_ENTRY(conn) unauth_entry;
 	char peer[CONN_PEER_MAX_BYTES];
 };
 
 static size_t conn_open_count;
+/* Connections waiting for their hello, oldest first. */
+static TAILQ_HEAD(, conn) conn_unauth = TAILQ_HEAD_INITIALIZER(conn_unauth);
+static size_t conn_unauth_count;
 /* Peers that never finish a TLS handshake, logged once a minute. */
 static struct log_limit conn_slow_tls_limit;
 static uint64_t conn_last_serial;
@@ -176,10 +182,22 @@ conn_partial_too_long(const struct conn *c, size_t len)
 	return len >= 2 && len - 2 >= c->limits.max_line_bytes;
 }
 
+/* The connection no longer waits for its hello (done, or ending). */
+static void
+conn_unauth_leave(struct conn *c)
+{
+	if (!c->unauth)
+		return;
+	c->unauth = false;
+	TAILQ_REMOVE(&conn_unauth, c, unauth_entry);
+	conn_unauth_count--;
+}
+
 /* Stop the hello deadline and give back its memory. */
 static void
 conn_hello_stop(struct conn *c)
 {
+	conn_unauth_leave(c);
 	if (c->hello_ev != NULL) {
 		event_free(c->hello_ev);
 		c->hello_ev = NULL;
@@ -533,6 +551,9 @@ conn_start(struct event_base *base, int fd, struct ssl_st *ssl,
 		return NULL;
 	}
 	conn_open_count++;
+	c->unauth = true;
+	TAILQ_INSERT_TAIL(&conn_unauth, c, unauth_entry);
+	conn_unauth_count++;
 	return c;
 }
 
@@ -734,6 +755,7 @@ conn_close(struct conn *c, const char *why)
 		return;
 	c->state = CONN_CLOSED;
 	conn_open_count--;
+	conn_unauth_leave(c);
 	if (c->cbs.closed != NULL)
 		c->cbs.closed(c, why != NULL ? why : "closed");
 	if (!c->dispatching)
@@ -752,4 +774,24 @@ size_t
 conn_count(void)
 {
 	return conn_open_count;
+}
+
+/* Connections waiting for their hello now. */
+size_t
+conn_unauthenticated(void)
+{
+	return conn_unauth_count;
+}
+
+/* Close the connection that has waited longest for its hello. */
+void
+conn_evict_unauthenticated(void)
+{
+	struct conn *c = TAILQ_FIRST(&conn_unauth);
+
+	if (c == NULL)
+		return;
+	conn_unauth_leave(c);
+	conn_fail(c, NULL, CODE_OVERLOADED,
+	    "too many connections without a hello");
 }

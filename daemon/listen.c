@@ -66,6 +66,7 @@ struct listener {
 	struct event *backoff_ev;
 	bool backing_off;
 	size_t max_connections;
+	size_t max_unauthenticated;
 	char *overloaded; /* the refusal line, with its '\n' */
 	struct tls *tls; /* for new TLS connections; NULL: no TLS */
 	char **tls_addrs; /* tls.listen as bound, to spot a change at reload */
@@ -181,6 +182,27 @@ listen_log_refused(const struct listener *l)
 	    conn_count(), l->max_connections);
 }
 
+/*
+ * Idle sockets that never say hello must not keep real clients out: past
+ * the cap, the connection that has waited longest for its hello gives way
+ * to the new one (which has its hello_timeout_ms to say hello).  Logged
+ * once a minute with a count.
+ */
+static void
+listen_make_unauth_room(const struct listener *l)
+{
+	static struct log_limit limit;
+
+	if (l->max_unauthenticated == 0 ||
+	    conn_unauthenticated() < l->max_unauthenticated)
+		return;
+	log_limited(&limit, LOG_LEVEL_WARNING,
+	    "closed a connection without a hello: %zu wait for theirs, "
+	    "limits.max_unauthenticated is %zu",
+	    conn_unauthenticated(), l->max_unauthenticated);
+	conn_evict_unauthenticated();
+}
+
 /* A new connection: hand it over, or refuse it when we are full. */
 static void
 listen_accept(struct evconnlistener *evl, evutil_socket_t fd,
@@ -196,6 +218,7 @@ listen_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		listen_refuse(l, fd);
 		return;
 	}
+	listen_make_unauth_room(l);
 	l->cb(fd, l->arg);
 }
 
@@ -220,6 +243,7 @@ listen_accept_tls(struct evconnlistener *evl, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
+	listen_make_unauth_room(l);
 	conn_tls_handoff(fd, ssl);
 	l->cb(fd, l->arg);
 	conn_tls_handoff_end();
@@ -485,6 +509,13 @@ void
 listen_set_max_connections(struct listener *l, size_t max)
 {
 	l->max_connections = max;
+}
+
+/* The cap on connections waiting for their hello. */
+void
+listen_set_max_unauthenticated(struct listener *l, size_t max)
+{
+	l->max_unauthenticated = max;
 }
 
 /* Stop accepting and close every socket; safe on a half-built listener. */

@@ -171,6 +171,8 @@ main_reload(void)
 	log_set_level((enum log_level)conf->log_level);
 	proto_set_limits(conf->max_line_bytes, conf->hello_timeout_ms);
 	listen_set_max_connections(d.listener, (size_t)conf->max_connections);
+	listen_set_max_unauthenticated(d.listener,
+	    (size_t)conf->max_unauthenticated);
 	listen_reload_tls(d.listener, &conf->tls);
 	engine_set_conf(conf);
 	conf_free(d.conf);
@@ -273,6 +275,8 @@ main_start(const char *path)
 	    listen_add_tls(d.listener, &d.conf->tls, &cause) == -1)
 		fatalx("%s", cause);
 	listen_set_max_connections(d.listener, (size_t)d.conf->max_connections);
+	listen_set_max_unauthenticated(d.listener,
+	    (size_t)d.conf->max_unauthenticated);
 	if (engine_init(d.base, d.st, d.conf, &cause) == -1)
 		fatalx("%s", cause);
 	proto_init(d.base);

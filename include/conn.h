@@ -128,5 +128,12 @@ bool conn_closing(const struct conn *c);
 
 /* How many connections are open now. */
 size_t conn_count(void);
+/* How many of them are still waiting for their hello (or TLS handshake). */
+size_t conn_unauthenticated(void);
+/*
+ * Make room for one more connection without a hello: the one that has
+ * waited longest gets "overloaded" and is closed.
+ */
+void conn_evict_unauthenticated(void);
 
 #endif

@@ -41,6 +41,11 @@ void listen_reload_tls(struct listener *l, const struct conf_tls *tls);
 
 /* Connections beyond this get "overloaded" and are closed at once. */
 void listen_set_max_connections(struct listener *l, size_t max);
+/*
+ * At most max connections wait for their hello: one more makes the one
+ * that waited longest give way (limits.max_unauthenticated).
+ */
+void listen_set_max_unauthenticated(struct listener *l, size_t max);
 
 /* Stop accepting (SIGTERM); the sockets are closed. */
 void listen_close(struct listener *l);

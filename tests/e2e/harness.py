@@ -47,7 +47,8 @@ REPLY_TYPES = {"welcome", "pong", "ok", "queued", "assigned", "error",
 ROUTING_KEYS = ("tiers", "max_wait_ms", "overflow_target", "continuity_ms",
                 "imminent_max_wait_ms", "wrapup_ms", "max_missed_offers",
                 "max_offers_per_clinician")
-LIMIT_KEYS = ("max_connections", "max_line_bytes", "hello_timeout_ms",
+LIMIT_KEYS = ("max_connections", "max_unauthenticated", "max_line_bytes",
+              "hello_timeout_ms",
               "max_contacts_per_second",
               "max_open_contacts", "max_open_contacts_total")
 TOP_KEYS = ("log_level", "timezone")
@@ -69,6 +70,7 @@ DEFAULTS = {
     "max_missed_offers": 3,
     "max_offers_per_clinician": 0,
     "max_connections": 64,
+    "max_unauthenticated": 1000,
     "max_line_bytes": 4096,
     "hello_timeout_ms": 500,
     "max_contacts_per_second": 1000,

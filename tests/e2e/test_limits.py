@@ -4,9 +4,10 @@ the caller to its own overflow), nothing is stored, and the connection lives.
 """
 
 import json
+import socket
 import time
 
-from harness import Daemon, accept, note
+from harness import Daemon, accept, note, secs
 
 
 def contact(ref):
@@ -71,6 +72,45 @@ def test_open_contacts_total_cap():
         accept(c1, cids[0])
         gw1.expect("routed", contact=cids[0])
         gw1.request(contact("t1-over"), expect="queued")
+
+
+def test_idle_sockets_do_not_keep_clinicians_out():
+    """limits.max_unauthenticated: an attacker keeps 5 times the cap of
+    sockets open without a hello; a clinician connecting 20 times is
+    welcomed every time, the idle sockets are closed with `overloaded` to
+    make room, and the log says so once, with a count."""
+    with Daemon(max_unauthenticated=10, max_connections=200,
+                hello_timeout_ms=60000) as d:
+        d.add_clinician("c1", tiers=(1,))
+        d.start()
+        idle, welcomed = [], 0
+        for round_ in range(20):
+            for _ in range(5):
+                idle.append(socket.create_connection(("127.0.0.1",
+                                                      d.port)))
+            c = d.clinician("c1", available=False)
+            c.ping()
+            welcomed += 1
+            c.close()
+        evicted = 0
+        for s in idle:
+            s.settimeout(secs(200))
+            try:
+                data = s.recv(4096)
+            except socket.timeout:
+                data = b""
+            if b'"overloaded"' in data:
+                evicted += 1
+            s.close()
+        note("clinician welcomed %d of 20 times; %d of %d idle sockets "
+             "closed with overloaded" % (welcomed, evicted, len(idle)))
+        assert welcomed == 20
+        assert evicted >= len(idle) - 10, evicted
+        with open(d.log_path, "rb") as f:
+            log = f.read().decode("utf-8", "replace")
+        lines = [l for l in log.splitlines()
+                 if "closed a connection without a hello" in l]
+        assert 1 <= len(lines) <= 2, lines
 
 
 def test_open_contacts_cap():

@@ -260,6 +260,7 @@ test_defaults(void **state)
 	assert_int_equal(conf->max_missed_offers, 3);
 	assert_int_equal(conf->max_offers_per_clinician, 1);
 	assert_int_equal(conf->max_open_contacts_total, 20000);
+	assert_int_equal(conf->max_unauthenticated, 256);
 	assert_int_equal(conf->max_connections, 10000);
 	assert_int_equal(conf->max_line_bytes, 16384);
 	assert_int_equal(conf->hello_timeout_ms, 5000);
