@@ -450,7 +450,11 @@ def test_slow_and_silent_clients():
     silent, drip, scaled = raise_nofile()
     if scaled:
         note(scaled)
+    # Every silent connection is to meet its hello deadline here, so the
+    # cap on connections without a hello is out of the way (another test
+    # covers it).
     with Daemon(max_connections=MAX_CONNECTIONS,
+                max_unauthenticated=MAX_CONNECTIONS,
                 hello_timeout_ms=HELLO_TIMEOUT_MS, log_level="info",
                 wrapup_ms=0, max_wait_ms=30000,
                 tiers=[(1, "ring-all", 10000)]) as d:
