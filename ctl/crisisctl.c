@@ -255,16 +255,18 @@ ctl_time_opt(const struct ctl *ctl, const char *name, int64_t def, int64_t *ms)
 	return CTL_OK;
 }
 
-/* --since and --until into [since, until), 0 for a missing bound. */
+/* --since and --until into [since, until), STORE_UNBOUNDED if missing. */
 int
 ctl_window_opt(const struct ctl *ctl, int64_t *since, int64_t *until)
 {
 	int rc;
 
-	if ((rc = ctl_time_opt(ctl, "since", 0, since)) != CTL_OK ||
-	    (rc = ctl_time_opt(ctl, "until", 0, until)) != CTL_OK)
+	if ((rc = ctl_time_opt(ctl, "since", STORE_UNBOUNDED, since)) !=
+	        CTL_OK ||
+	    (rc = ctl_time_opt(ctl, "until", STORE_UNBOUNDED, until)) != CTL_OK)
 		return rc;
-	if (*since != 0 && *until != 0 && *until <= *since)
+	if (*since != STORE_UNBOUNDED && *until != STORE_UNBOUNDED &&
+	    *until <= *since)
 		return ctl_usage_error(ctl, "--until must be after --since");
 	return CTL_OK;
 }

@@ -10,6 +10,7 @@
  */
 #include <sys/types.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <pwd.h>
@@ -40,12 +41,39 @@ static const char *const ctl_audit_followup_columns[] = { "id", "opened_at",
 	"age_ms", "reason", "contact", "risk", "channel", "caller", "patient",
 	NULL };
 
+/*
+ * The user who ran sudo: $SUDO_USER, if it is a real user whose uid is
+ * $SUDO_UID (as sudo sets them) and crisisd runs as another user (as
+ * `sudo -u crisisd` makes it); NULL otherwise.  Anyone can set those
+ * variables, so the real user is always recorded beside the name, as
+ * "crisisd (sudo: alice)": the claim never hides who ran crisisctl.
+ */
+static const char *
+ctl_audit_sudo_user(void)
+{
+	const char *name = getenv("SUDO_USER"), *uid = getenv("SUDO_UID");
+	const struct passwd *pw;
+	unsigned long long n;
+	char *end;
+
+	if (name == NULL || *name == '\0' || uid == NULL ||
+	    !isdigit((unsigned char)uid[0]))
+		return NULL;
+	errno = 0;
+	n = strtoull(uid, &end, 10);
+	if (errno != 0 || *end != '\0' || n == (unsigned long long)getuid() ||
+	    (pw = getpwnam(name)) == NULL ||
+	    (unsigned long long)pw->pw_uid != n)
+		return NULL;
+	return name;
+}
+
 /* Fill ctl->actor: the OS user, and the sudo user behind root. */
 void
 ctl_audit_init(struct ctl *ctl)
 {
 	const struct passwd *pw = getpwuid(getuid());
-	const char *sudo = getenv("SUDO_USER");
+	const char *sudo;
 	char user[CTL_ACTOR_MAX / 2];
 
 	if (pw != NULL && pw->pw_name != NULL)
@@ -53,20 +81,22 @@ ctl_audit_init(struct ctl *ctl)
 	else
 		snprintf(user, sizeof(user), "uid %lu",
 		    (unsigned long)getuid());
-	if (sudo != NULL && *sudo != '\0')
+	/* After the copy: getpwnam() may reuse getpwuid()'s storage. */
+	sudo = ctl_audit_sudo_user();
+	if (sudo != NULL)
 		snprintf(ctl->actor, sizeof(ctl->actor), "%s (sudo: %.64s)",
 		    user, sudo);
 	else
 		strlcpy_(ctl->actor, user, sizeof(ctl->actor));
 }
 
-/* Set key to ms as RFC 3339 UTC text in obj, unless ms is 0. */
+/* Set key to ms as RFC 3339 UTC text in obj, unless ms is STORE_UNBOUNDED. */
 void
 ctl_audit_time(json_t *obj, const char *key, int64_t ms)
 {
 	char buf[RFC3339_MAX];
 
-	if (ms == 0)
+	if (ms == STORE_UNBOUNDED)
 		return;
 	util_format_rfc3339(ms, buf);
 	json_object_set_new(obj, key, json_string(buf));

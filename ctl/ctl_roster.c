@@ -467,6 +467,7 @@ struct ctl_import {
 	long *lines;
 	size_t nrows;
 	size_t cap;
+	size_t skipped; /* rows the roster or the file had already */
 };
 
 /* Strip blanks around a field in place. */
@@ -613,6 +614,9 @@ ctl_roster_import_json(const struct ctl_import *imp, int64_t id)
 	if (n < imp->nrows)
 		json_object_set_new(o, "shifts_not_listed",
 		    json_integer((json_int_t)(imp->nrows - n)));
+	if (imp->skipped > 0)
+		json_object_set_new(o, "skipped_duplicates",
+		    json_integer((json_int_t)imp->skipped));
 	return o;
 }
 
@@ -652,6 +656,7 @@ ctl_roster_import_store(struct ctl *ctl, struct ctl_import *imp)
 		store_rollback(ctl->store);
 		return ctl_roster_import_fail(ctl, imp, si.bad_row);
 	}
+	imp->skipped = si.skipped;
 	if ((rc = ctl_audit_change(ctl, "change.roster", imp->path, NULL,
 	         ctl_roster_import_json(imp, si.id))) == CTL_OK)
 		rc = ctl_commit(ctl);
@@ -680,8 +685,13 @@ ctl_roster_import(struct ctl *ctl)
 		return CTL_FAIL;
 	}
 	if (ctl_roster_import_read(&imp, fp) == 0 &&
-	    (rc = ctl_roster_import_store(ctl, &imp)) == CTL_OK)
+	    (rc = ctl_roster_import_store(ctl, &imp)) == CTL_OK &&
+	    imp.skipped == 0)
 		printf("imported %zu shifts from %s\n", imp.nrows, imp.path);
+	else if (rc == CTL_OK)
+		printf("imported %zu shifts from %s (%zu already there, "
+		       "skipped)\n",
+		    imp.nrows - imp.skipped, imp.path, imp.skipped);
 	if (!is_stdin)
 		fclose(fp);
 	for (size_t i = 0; i < imp.nrows; i++)

@@ -76,18 +76,18 @@ store_review_cond_text(struct store_review_query *q, const char *cond,
 		store_review_cond(q, cond, value, 0);
 }
 
-/* Append "queued_at in [since, until)" for the bounds that are set. */
+/* Append "column in [since, until)" for the bounds not STORE_UNBOUNDED. */
 void
 store_review_cond_window(struct store_review_query *q, const char *column,
     int64_t since_ms, int64_t until_ms)
 {
 	char cond[64];
 
-	if (since_ms != 0) {
+	if (since_ms != STORE_UNBOUNDED) {
 		snprintf(cond, sizeof(cond), "%s >= ?", column);
 		store_review_cond(q, cond, NULL, since_ms);
 	}
-	if (until_ms != 0) {
+	if (until_ms != STORE_UNBOUNDED) {
 		snprintf(cond, sizeof(cond), "%s < ?", column);
 		store_review_cond(q, cond, NULL, until_ms);
 	}

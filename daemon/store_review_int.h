@@ -44,7 +44,7 @@ void store_review_cond(struct store_review_query *q, const char *cond,
 void store_review_cond_text(struct store_review_query *q, const char *cond,
     const char *value);
 
-/* Append "column in [since, until)" for the bounds that are not 0. */
+/* Append "column in [since, until)" for the bounds not STORE_UNBOUNDED. */
 void store_review_cond_window(struct store_review_query *q, const char *column,
     int64_t since_ms, int64_t until_ms);
 

@@ -364,15 +364,48 @@ store_roster_import_begin(struct store *st, const struct store_import *imp,
 }
 
 /*
+ * A shift of the roster, or staged already by this import, that is the
+ * same as ?1..?4 (clinician, tier, start, end); ?5 is the import.  The
+ * lookup goes by shifts_tier_start.
+ */
+static const char store_roster_dup_sql[] =
+    "SELECT 1 FROM shifts WHERE tier = ?2 AND start_at = ?3"
+    " AND clinician = ?1 AND end_at = ?4"
+    " AND (import = ?5 OR " STORE_SHIFT_VISIBLE ") LIMIT 1";
+
+/* Set *dup if sh repeats a shift of the roster or of import id. */
+static int
+store_roster_import_dup(struct store *st, sqlite3_stmt *s,
+    const struct store_shift *sh, int64_t id, bool *dup)
+{
+	int rc;
+
+	if ((store_bind_text(s, 1, sh->clinician) |
+	        sqlite3_bind_int(s, 2, sh->tier) |
+	        sqlite3_bind_int64(s, 3, sh->start_ms) |
+	        sqlite3_bind_int64(s, 4, sh->end_ms) |
+	        sqlite3_bind_int64(s, 5, id)) != SQLITE_OK)
+		return store_fail(st, "find shift");
+	rc = store_step_read(st, s, "find shift");
+	sqlite3_reset(s);
+	if (rc == STORE_ERROR)
+		return rc;
+	*dup = rc == STORE_OK;
+	return STORE_OK;
+}
+
+/*
  * Stage the rows from *next on in one transaction, until the chunk is full
  * or has held the lock long enough, and commit them; the first chunk also
  * records the import (imp->id is set once that is committed).
  */
 static int
 store_roster_import_chunk(struct store *st, struct store_import *imp,
-    const struct store_shift *rows, size_t nrows, size_t *next)
+    sqlite3_stmt *dups, const struct store_shift *rows, size_t nrows,
+    size_t *next)
 {
-	size_t i = *next, end = nrows;
+	size_t i = *next, end = nrows, skipped = 0;
+	bool dup = false;
 	int64_t id = imp->id, t0;
 	int rc = STORE_OK;
 
@@ -386,8 +419,12 @@ store_roster_import_chunk(struct store *st, struct store_import *imp,
 	if (id == 0)
 		rc = store_roster_import_begin(st, imp, nrows, &id);
 	while (rc == STORE_OK && i < end) {
-		if ((rc = store_roster_shift_insert(st, &rows[i], id)) !=
-		    STORE_OK)
+		rc = store_roster_import_dup(st, dups, &rows[i], id, &dup);
+		if (rc == STORE_OK && dup)
+			skipped++;
+		else if (rc == STORE_OK)
+			rc = store_roster_shift_insert(st, &rows[i], id);
+		if (rc != STORE_OK)
 			imp->bad_row = (long)i;
 		else if (++i % STORE_IMPORT_CLOCK_ROWS == 0 &&
 		    util_monotonic_ms() - t0 >= STORE_IMPORT_CHUNK_MS)
@@ -400,6 +437,7 @@ store_roster_import_chunk(struct store *st, struct store_import *imp,
 	if (store_commit(st) != 0)
 		return STORE_ERROR;
 	imp->id = id;
+	imp->skipped += skipped;
 	*next = i;
 	return STORE_OK;
 }
@@ -441,11 +479,13 @@ store_shift_import(struct store *st, struct store_import *imp,
     const struct store_shift *rows, size_t nrows)
 {
 	char why[STORE_ERROR_BYTES];
+	sqlite3_stmt *dups = NULL;
 	size_t next = 0;
 	int rc;
 
 	imp->id = 0;
 	imp->bad_row = -1;
+	imp->skipped = 0;
 	if (st->batch) {
 		store_set_error(st,
 		    "roster import: a batch is open; commit it "
@@ -455,11 +495,16 @@ store_shift_import(struct store *st, struct store_import *imp,
 	if ((rc = store_roster_import_check(st, rows, nrows, &imp->bad_row)) !=
 	    STORE_OK)
 		return rc;
+	if (sqlite3_prepare_v2(st->db, store_roster_dup_sql, -1, &dups, NULL) !=
+	    SQLITE_OK)
+		return store_fail(st, "find shift");
 	do {
 		if (imp->id != 0)
 			store_roster_pause();
-		rc = store_roster_import_chunk(st, imp, rows, nrows, &next);
+		rc = store_roster_import_chunk(st, imp, dups, rows, nrows,
+		    &next);
 	} while (rc == STORE_OK && next < nrows);
+	sqlite3_finalize(dups);
 	if (rc == STORE_OK) {
 		store_roster_pause();
 		rc = store_roster_import_done(st, imp);

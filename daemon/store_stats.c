@@ -125,11 +125,12 @@ struct store_stats {
 	int64_t period_end;
 };
 
-/* part / whole, or 0 when there is nothing to divide by. */
-static double
+/* part / whole, or null when there is nothing to divide by (no data). */
+static json_t *
 store_stats_rate(json_int_t part, json_int_t whole)
 {
-	return whole > 0 ? (double)part / (double)whole : 0.0;
+	return whole > 0 ? json_real((double)part / (double)whole)
+	                 : json_null();
 }
 
 /* Index of s in names, or -1. */
@@ -346,9 +347,9 @@ store_stats_events_pass(struct store_stats *rs)
 	    " FROM contact_events e INDEXED BY contact_events_clinician"
 	    " WHERE e.event = v.event AND e.clinician = k.id");
 	q.where = true;
-	if (rs->q->since_ms != 0)
+	if (rs->q->since_ms != STORE_UNBOUNDED)
 		store_review_cond(&q, "e.at >= ?", NULL, rs->q->since_ms);
-	if (rs->q->until_ms != 0)
+	if (rs->q->until_ms != STORE_UNBOUNDED)
 		store_review_cond(&q, "e.at < ?", NULL, rs->q->until_ms);
 	store_review_sql(&q, ") FROM clinicians k, (");
 	for (size_t i = 0; i < TALLY_EVENTS; i++) {
@@ -398,7 +399,7 @@ store_stats_tier_counts(const json_int_t *tiers)
 }
 
 /* Service level: answered in time, of those whose outcome is known. */
-static double
+static json_t *
 store_stats_service_level(const struct tally *t)
 {
 	return store_stats_rate(t->within,
@@ -406,7 +407,7 @@ store_stats_service_level(const struct tally *t)
 }
 
 /* Abandonment rate, short abandons left out of both sides. */
-static double
+static json_t *
 store_stats_abandon_rate(const struct tally *t)
 {
 	return store_stats_rate(t->abandoned - t->short_abandons,
@@ -465,8 +466,8 @@ store_stats_group_row(struct store_stats *rs, struct tally_entry *e)
 		key = json_integer(e->num);
 	else
 		key = json_string(e->key);
-	return json_pack("{s:o, s:I, s:I, s:f, s:f, s:o, s:o, s:o, s:I, s:I,"
-	                 " s:f, s:I, s:f}",
+	return json_pack("{s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:I,"
+	                 " s:o, s:I, s:o}",
 	    store_stats_by[by].key, key, "total", t->total, "answered",
 	    t->answered, "answer_rate", store_stats_rate(t->answered, t->total),
 	    "service_level", store_stats_service_level(t), "tta_average_ms",
@@ -508,13 +509,13 @@ store_stats_fill_periods(struct store_stats *rs)
 	int64_t from, to, end = 0;
 	size_t count = 0;
 
-	if (q->since_ms != 0)
+	if (q->since_ms != STORE_UNBOUNDED)
 		from = q->since_ms;
 	else if (rs->groups.n > 0)
 		from = rs->groups.v[0]->num;
 	else
 		return;
-	if (q->until_ms != 0)
+	if (q->until_ms != STORE_UNBOUNDED)
 		to = q->until_ms;
 	else if (rs->groups.n > 0)
 		to = rs->groups.v[rs->groups.n - 1]->num + 1;
@@ -552,8 +553,11 @@ static json_t *
 store_stats_window(const struct store_stats_query *q)
 {
 	return json_pack("{s:o, s:o}", "start",
-	    q->since_ms != 0 ? json_integer(q->since_ms) : json_null(), "end",
-	    q->until_ms != 0 ? json_integer(q->until_ms) : json_null());
+	    q->since_ms != STORE_UNBOUNDED ? json_integer(q->since_ms)
+	                                   : json_null(),
+	    "end",
+	    q->until_ms != STORE_UNBOUNDED ? json_integer(q->until_ms)
+	                                   : json_null());
 }
 
 /* The stats object from what the passes gathered. */
@@ -564,8 +568,8 @@ store_stats_result(struct store_stats *rs)
 	const struct store_stats_query *q = rs->q;
 	json_t *out;
 
-	out = json_pack("{s:o, s:I, s:I, s:f, s:I, s:I, s:f,"
-	                " s:{s:o, s:o, s:o}, s:I, s:I, s:I, s:f, s:I, s:f}",
+	out = json_pack("{s:o, s:I, s:I, s:o, s:I, s:I, s:o,"
+	                " s:{s:o, s:o, s:o}, s:I, s:I, s:I, s:o, s:I, s:o}",
 	    "window", store_stats_window(q), "total", t->total, "answered",
 	    t->answered, "answer_rate", store_stats_rate(t->answered, t->total),
 	    "service_level_ms", (json_int_t)q->service_level_ms,

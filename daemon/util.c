@@ -190,8 +190,9 @@ util_parse_rfc3339(const char *text, int64_t *ms)
 		offset_s = sign * (oh * 3600 + om * 60);
 	} else
 		return -1;
+	/* No leap second: ms since the epoch has no place for a :60. */
 	if (*p != '\0' || mon < 1 || mon > 12 || day < 1 || day > 31 ||
-	    hour > 23 || min > 59 || sec > 60)
+	    hour > 23 || min > 59 || sec > 59)
 		return -1;
 
 	memset(&tm, 0, sizeof(tm));
@@ -219,7 +220,9 @@ util_format_rfc3339(int64_t ms, char buf[RFC3339_MAX])
 	size_t n;
 
 	gmtime_r(&t, &tm);
-	n = strftime(buf, RFC3339_MAX, "%Y-%m-%dT%H:%M:%S", &tm);
+	/* Not %Y: it writes year 0 as "0", and RFC 3339 wants four digits. */
+	n = (size_t)snprintf(buf, RFC3339_MAX, "%04d", tm.tm_year + 1900);
+	n += strftime(buf + n, RFC3339_MAX - n, "-%m-%dT%H:%M:%S", &tm);
 	snprintf(buf + n, RFC3339_MAX - n, ".%03uZ", (unsigned)frac % 1000u);
 }
 
@@ -234,11 +237,15 @@ util_format_local(int64_t ms, const char *tz, char *buf, size_t size)
 	const char *old = getenv("TZ");
 	char *saved = old != NULL ? xstrdup(old) : NULL;
 	struct tm tm;
+	int n;
 
 	setenv("TZ", tz != NULL ? tz : "UTC", 1);
 	tzset();
 	localtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%d %H:%M:%S %Z", &tm);
+	/* Four-digit years: %Y writes year 0 as "0". */
+	n = snprintf(buf, size, "%04d-", tm.tm_year + 1900);
+	if (n > 0 && (size_t)n < size)
+		strftime(buf + n, size - (size_t)n, "%m-%d %H:%M:%S %Z", &tm);
 	if (saved != NULL) {
 		setenv("TZ", saved, 1);
 		free(saved);

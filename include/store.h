@@ -156,7 +156,9 @@ int store_shift_add(struct store *st, const struct store_shift *s);
  * it: the shifts join the roster when the caller commits that batch (with
  * its audit row).  No batch may be open when it is called.  On failure
  * nothing is visible, the staged rows are removed, bad_row is the index of
- * the offending row (or -1) and store_error() says why.
+ * the offending row (or -1) and store_error() says why.  A row that repeats
+ * a shift of the roster (the same clinician, tier, start and end) or an
+ * earlier row of the file is left out, and counted in skipped.
  */
 struct store_import {
 	const char *source; /* the file, for the record */
@@ -164,6 +166,7 @@ struct store_import {
 	int64_t started_ms;
 	int64_t id; /* out: the import, for store_shift_import_drop() */
 	long bad_row; /* out: on failure, the offending row or -1 */
+	size_t skipped; /* out: rows left out as exact duplicates */
 };
 int store_shift_import(struct store *st, struct store_import *imp,
     const struct store_shift *rows, size_t nrows);
@@ -328,6 +331,12 @@ int store_policy_load(struct store *st, int version, char **routing);
  * The reads return jansson values the caller frees.
  */
 
+/*
+ * A missing bound of a review window (since_ms, until_ms below): every
+ * other value, 0 (1970-01-01T00:00:00Z) included, is a real bound.
+ */
+#define STORE_UNBOUNDED INT64_MIN
+
 /* --- the audit trail and emergency disclosures (store_audit.c) --- */
 
 /*
@@ -345,8 +354,8 @@ int store_disclosure_add(struct store *st, const char *contact,
     const char *affiliation, const char *nature);
 
 struct store_audit_filter {
-	int64_t since_ms; /* 0: no bound */
-	int64_t until_ms; /* 0: no bound */
+	int64_t since_ms; /* STORE_UNBOUNDED: no bound */
+	int64_t until_ms; /* STORE_UNBOUNDED: no bound */
 	const char *actor; /* NULL: any; also matches "root (sudo: A)" */
 	const char *action; /* NULL: any; "read" matches every "read.*" */
 	const char *target; /* NULL: any; the target, or named in the detail */
@@ -358,7 +367,8 @@ json_t *
 store_review_audit(struct store *st, const struct store_audit_filter *f);
 
 /*
- * Emergency disclosures made in [since, until), oldest first, of one
+ * Emergency disclosures made in [since, until) (either STORE_UNBOUNDED for
+ * no bound), oldest first, of one
  * patient's contacts if patient is not NULL: {at, contact, clinician,
  * recipient, affiliation, nature, patient}.
  */
@@ -397,8 +407,8 @@ int store_followup_close(struct store *st, int64_t id, const char *by,
 /* --- review queries (store_review.c) --- */
 
 struct store_log_filter {
-	int64_t since_ms; /* 0: no bound */
-	int64_t until_ms; /* 0: no bound */
+	int64_t since_ms; /* STORE_UNBOUNDED: no bound */
+	int64_t until_ms; /* STORE_UNBOUNDED: no bound */
 	const char *risk; /* NULL: any */
 	const char *outcome; /* NULL: any; "open", "assigned", ... */
 	const char *clinician; /* NULL: any */
@@ -451,7 +461,8 @@ int store_review_is_clinician(struct store *st, const char *id);
 
 /* --- stats (store_stats.c) --- */
 
-/* CONTRACT §6 stats over contacts queued in [since, until). */
+/* CONTRACT §6 stats over contacts queued in [since, until) (either
+ * STORE_UNBOUNDED for no bound). */
 json_t *
 store_review_stats(struct store *st, int64_t since_ms, int64_t until_ms);
 
@@ -471,8 +482,8 @@ enum store_stats_by {
 };
 
 struct store_stats_query {
-	int64_t since_ms; /* 0: no bound */
-	int64_t until_ms; /* 0: no bound */
+	int64_t since_ms; /* STORE_UNBOUNDED: no bound */
+	int64_t until_ms; /* STORE_UNBOUNDED: no bound */
 	int64_t service_level_ms; /* answered within this: in service */
 	int64_t short_abandon_ms; /* abandoned sooner: a short abandon */
 	enum store_stats_by by;

@@ -735,3 +735,104 @@ def test_token_reset_and_disable_end_live_sessions():
         assert "change.token" in [r.get("action") for r in rows], rows
         p = d.ctl("principal", "disable", "nobody", check=False)
         assert p.returncode != 0, p
+
+
+# --- issue 12, the smaller items ---
+
+def test_roster_import_skips_duplicates():
+    """Importing a file again adds nothing: rows that repeat a shift of the
+    roster (same clinician, tier, start and end) or an earlier row of the
+    file are skipped, and the output says how many."""
+    with Daemon() as d:
+        d.add_clinician("c1", tiers=())
+        d.add_clinician("c2", tiers=())
+        t = now()
+        a = (rfc3339(t - 60), rfc3339(t + 3600))
+        b = (rfc3339(t + 7200), rfc3339(t + 9000))
+        good = write(d, "good.csv", "clinician,tier,start,end\n"
+                     "c1,1,%s,%s\nc2,1,%s,%s\nc2,2,%s,%s\n" % (a + a + b))
+        p = d.ctl("roster", "import", good)
+        assert p.stdout.strip() == "imported 3 shifts from %s" % good, (
+            p.stdout)
+        p = d.ctl("roster", "import", good)
+        assert p.stdout.strip() == (
+            "imported 0 shifts from %s (3 already there, skipped)" % good), (
+                p.stdout)
+        assert len(d.query("SELECT * FROM shifts")) == 3
+        # Repeated within the file, repeated from the roster, and near
+        # misses (another tier, another end) that are new shifts.
+        c = (rfc3339(t + 10000), rfc3339(t + 11000))
+        mixed = write(d, "mixed.csv", "clinician,tier,start,end\n"
+                      "c1,1,%s,%s\nc1,1,%s,%s\nc1,2,%s,%s\nc1,2,%s,%s\n"
+                      "c2,1,%s,%s\nc2,1,%s,%s\n" % (
+                          c + c + c + (c[0], rfc3339(t + 12000)) + a +
+                          (a[0], rfc3339(t + 3601))))
+        p = d.ctl("roster", "import", mixed)
+        assert p.stdout.strip() == (
+            "imported 4 shifts from %s (2 already there, skipped)" % mixed), (
+                p.stdout)
+        rows = d.query("SELECT clinician, tier, start_at, end_at FROM shifts")
+        assert len(rows) == 7 and len(set(rows)) == 7, rows
+        audit = [r for r in d.ctl_json("audit", "--action", "change.roster")
+                 if r.get("target") == mixed]
+        assert audit and audit[-1]["detail"]["after"].get(
+            "skipped_duplicates") == 2, audit
+
+
+def backup_tmp_files(path):
+    """The files a backup in progress writes besides PATH."""
+    return [path + s for s in (".tmp", ".tmp-journal", ".tmp-wal",
+                               ".tmp-shm") if os.path.exists(path + s)]
+
+
+def test_backup_removes_tmp_on_signal():
+    """A backup ended by SIGINT, SIGTERM or SIGHUP removes its FILE.tmp
+    (it holds every record); one killed with SIGKILL leaves it, and the
+    next backup to the same file removes it and succeeds."""
+    import signal
+    import subprocess
+    from harness import CRISISCTL
+    with Daemon() as d:
+        # Enough pages that a backup takes a while to copy and check.
+        db = sqlite3.connect(d.db)
+        db.execute("CREATE TABLE ballast(b BLOB)")
+        db.executemany("INSERT INTO ballast VALUES (randomblob(65536))",
+                       [()] * 3000)
+        db.commit()
+        db.close()
+        path = os.path.join(d.dir, "copy.db")
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP,
+                    signal.SIGKILL):
+            proc = subprocess.Popen([CRISISCTL, "-c", d.conf_path,
+                                     "backup", path],
+                                    stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+            deadline = time.monotonic() + 20
+            while not os.path.exists(path + ".tmp") and \
+                    proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.001)
+            assert proc.poll() is None, (
+                "the backup finished before it could be signalled: %r" % (
+                    proc.communicate(),))
+            time.sleep(0.02)
+            proc.send_signal(sig)
+            proc.communicate(timeout=30)
+            assert proc.returncode == -sig, (sig, proc.returncode)
+            assert not os.path.exists(path), "%s left %s" % (sig, path)
+            if sig != signal.SIGKILL:
+                assert backup_tmp_files(path) == [], (
+                    "%s left %s" % (sig, backup_tmp_files(path)))
+        # SIGKILL cannot be caught: the next backup removes what it left.
+        assert os.path.exists(path + ".tmp")
+        p = d.ctl("backup", path)
+        assert "integrity_check ok" in p.stdout, p.stdout
+        assert backup_tmp_files(path) == [] and os.path.exists(path)
+        # Something else in the way of FILE.tmp is not removed.
+        other = os.path.join(d.dir, "other.db")
+        with open(other + ".tmp", "w") as f:
+            f.write("not ours\n")
+        os.chmod(other + ".tmp", 0o644)
+        p = d.ctl("backup", other, check=False)
+        assert p.returncode == 1 and ".tmp" in p.stderr, (p.returncode,
+                                                           p.stderr)
+        assert open(other + ".tmp").read() == "not ours\n"

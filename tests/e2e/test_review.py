@@ -443,10 +443,10 @@ def test_audit_of_each_read():
             "read.followups", "read.show"]
         assert audit_rows(d, "--action", "read.show", "--actor", me())[0][
             "target"] == "K05"
-        # sudo: the real user behind root.
+        # sudo: the real user behind root, only as sudo sets it (see
+        # test_audit_actor_sudo_checked); a bare $SUDO_USER is not believed.
         d.ctl("log", "--limit", "1", env={"SUDO_USER": "alice"})
-        rows = audit_rows(d, "--actor", "alice")
-        assert [r["actor"] for r in rows] == ["%s (sudo: alice)" % me()], rows
+        assert audit_rows(d, "--actor", "alice") == []
         assert audit_rows(d, "--since", iso(T0 + 10 ** 13)) == []
 
 
@@ -666,3 +666,100 @@ def test_daemon_records_answering_tier():
             "SELECT answered_tier, accept_ms FROM contacts WHERE id = ?", cid)
         assert tier == 2, tier
         assert 150 <= accept_ms <= 2500, accept_ms
+
+
+# --- issue 12: explicit bounds at the epoch, empty windows ---
+
+EPOCH = "1970-01-01T00:00:00Z"
+
+
+def test_epoch_is_a_real_bound():
+    """--until 1970-01-01T00:00:00Z (ms 0) is a bound like any other, for
+    every command with a window; it is not taken for "no bound"."""
+    with review_daemon() as d:
+        assert len(log_ids(d)) == 10
+        assert log_ids(d, "--until", EPOCH) == []
+        assert len(log_ids(d, "--since", EPOCH)) == 10
+        s = d.ctl_json("stats", "--until", EPOCH)
+        assert s["total"] == 0, s
+        assert s["window"] == {"start": None,
+                               "end": "1970-01-01T00:00:00.000Z"}, s
+        s = d.ctl_json("stats", "--since", EPOCH)
+        assert s["total"] == 10 and s["window"]["start"] == (
+            "1970-01-01T00:00:00.000Z"), s
+        assert d.ctl_json("disclosures", "--until", EPOCH) == []
+        assert audit_rows(d, "--until", EPOCH) == []
+        assert audit_rows(d, "--since", EPOCH) != []
+        # The bound is on record in the audit row of the read.
+        d.ctl("log", "--until", EPOCH)
+        rows = audit_rows(d, "--action", "read.log")
+        assert rows[-1]["detail"].get("until") == (
+            "1970-01-01T00:00:00.000Z"), rows[-1]
+        # An empty window is refused, at the epoch too.
+        for cmd in ("log", "stats", "audit", "disclosures"):
+            rc(d.ctl(cmd, "--since", EPOCH, "--until", EPOCH, check=False),
+               2, "%s with an empty window at the epoch" % cmd)
+        # roster gaps: an explicit --from at the epoch is the epoch.
+        gaps = d.ctl_json("roster", "gaps", "--from", EPOCH, "--to",
+                          "1970-01-01T01:00:00Z")
+        assert [(g["start"], g["end"]) for g in gaps] == [
+            ("1970-01-01T00:00:00.000Z", "1970-01-01T01:00:00.000Z")], gaps
+
+
+def test_stats_empty_window_is_null():
+    """With no contacts in the window, the rates and times have no value:
+    null in JSON, "-" in the table, empty in CSV; counts are 0."""
+    with review_daemon() as d:
+        later = iso(T0 + 10 ** 10)
+        s = d.ctl_json("stats", "--since", later)
+        assert (s["total"], s["answered"], s["abandoned"],
+                s["overflows"]) == (0, 0, 0, 0), s
+        for k in ("answer_rate", "service_level", "abandon_rate",
+                  "overflow_rate"):
+            assert s[k] is None, (k, s[k])
+        assert s["time_to_answer_ms"] == {"average": None, "median": None,
+                                          "p90": None}, s
+        table = d.ctl("stats", "--since", later).stdout
+        assert re.search(r"^\s*answer_rate\s+-\s*$", table, re.M), table
+        assert not re.search(r"answer_rate\s+0", table), table
+        csv_text = d.ctl("stats", "--since", later, "--format", "csv").stdout
+        assert re.search(r"^answer_rate,\r?$", csv_text, re.M), csv_text
+        # The empty hours of a window: null rates there too.
+        s = d.ctl_json("stats", "--by", "hour", "--since", iso(T0),
+                       "--until", iso(T0 + 5 * HOUR))
+        empty = [r for r in s["groups"] if r["total"] == 0]
+        assert empty, s["groups"]
+        for r in empty:
+            assert (r["answer_rate"], r["service_level"], r["abandon_rate"],
+                    r["overflow_rate"]) == (None, None, None, None), r
+        full = [r for r in s["groups"] if r["total"] > 0]
+        assert all(isinstance(r["answer_rate"], float) for r in full), full
+
+
+def test_audit_actor_sudo_checked():
+    """$SUDO_USER names the person behind the real user only when it is a
+    real user whose uid is $SUDO_UID; otherwise the actor is the real user
+    alone, whatever the environment says."""
+    if os.getuid() != 0:
+        return  # needs another user than the one running: root has them
+    with review_daemon() as d:
+        # A real user other than root, to stand for the person.
+        other = next((p for p in pwd.getpwall()
+                      if p.pw_uid != 0 and p.pw_name != me()), None)
+        assert other is not None, "no user but root to test with"
+
+        def actor(env):
+            d.ctl("log", "--limit", "1", env=env)
+            return audit_rows(d, "--action", "read.log")[-1]["actor"]
+
+        assert actor({"SUDO_USER": other.pw_name,
+                      "SUDO_UID": str(other.pw_uid)}) == (
+            "%s (sudo: %s)" % (me(), other.pw_name))
+        for env in ({"SUDO_USER": other.pw_name},
+                    {"SUDO_USER": other.pw_name,
+                     "SUDO_UID": str(other.pw_uid + 1)},
+                    {"SUDO_USER": other.pw_name, "SUDO_UID": "x"},
+                    {"SUDO_USER": other.pw_name, "SUDO_UID": ""},
+                    {"SUDO_USER": "no-such-user-at-all", "SUDO_UID": "0"},
+                    {"SUDO_USER": "", "SUDO_UID": str(other.pw_uid)}):
+            assert actor(env) == me(), env

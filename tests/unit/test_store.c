@@ -494,11 +494,31 @@ test_shift_import(void **state)
 	assert_int_equal(import_rows(fx->st, &imp, rows, 2, 1), STORE_ERROR);
 	assert_non_null(strstr(store_error(fx->st), "batch is open"));
 	assert_int_equal(store_commit(fx->st), 0);
+	/* rows[0] is on the roster already: skipped, and counted. */
 	assert_int_equal(import_rows(fx->st, &imp, rows, 2, 1), STORE_OK);
 	assert_int_equal(imp.bad_row, -1);
+	assert_int_equal(imp.skipped, 1);
 	assert_true(imp.id > 0);
 	assert_true(store_batch_open(fx->st));
 	assert_int_equal(store_commit(fx->st), 0);
+	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM shifts"), 2);
+	/* The same file again adds nothing. */
+	assert_int_equal(import_rows(fx->st, &imp, rows, 2, 1), STORE_OK);
+	assert_int_equal(imp.skipped, 2);
+	assert_int_equal(store_commit(fx->st), 0);
+	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM shifts"), 2);
+	/* Repeats within a file: the first is kept; another tier is new. */
+	rows[2] = rows[1];
+	rows[2].tier = 3;
+	{
+		struct store_shift dup[] = { rows[2], rows[2], rows[1],
+			rows[2] };
+
+		assert_int_equal(import_rows(fx->st, &imp, dup, 4, 1),
+		    STORE_OK);
+		assert_int_equal(imp.skipped, 3);
+		assert_int_equal(store_commit(fx->st), 0);
+	}
 	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM shifts"), 3);
 	assert_int_equal(store_shift_add(fx->st, &import_cases[0].bad),
 	    STORE_NOTFOUND);
@@ -568,7 +588,7 @@ static void
 test_import_visible_when_done(void **state)
 {
 	struct fixture *fx = *state;
-	struct store_shift *rows = import_hours(2500);
+	struct store_shift *rows = import_hours(2501);
 	struct store_import imp;
 	struct store *other;
 	char *cause = NULL;
@@ -582,7 +602,9 @@ test_import_visible_when_done(void **state)
 	v0 = roster_version(other);
 	assert_int_equal(visible_shifts(other), 1);
 
-	assert_int_equal(import_rows(fx->st, &imp, rows, 2500, 1), STORE_OK);
+	assert_int_equal(import_rows(fx->st, &imp, rows + 1, 2500, 1),
+	    STORE_OK);
+	assert_int_equal(imp.skipped, 0);
 	/* Staged and committed, but not done: the batch holds that. */
 	assert_int_equal(query_int(other, "SELECT count(*) FROM shifts"), 2501);
 	assert_int_equal(visible_shifts(other), 1);
@@ -661,7 +683,7 @@ static void
 test_import_unfinished_swept(void **state)
 {
 	struct fixture *fx = *state;
-	struct store_shift *rows = import_hours(1500);
+	struct store_shift *rows = import_hours(1510);
 	struct store_import imp, dead, done;
 	char sql[128];
 	int dropped;
@@ -673,9 +695,13 @@ test_import_unfinished_swept(void **state)
 	assert_int_equal(store_commit(fx->st), 0);
 	v0 = roster_version(fx->st);
 	/* Killed before the done batch was committed. */
-	assert_int_equal(import_rows(fx->st, &imp, rows, 1500, 1), STORE_OK);
+	assert_int_equal(import_rows(fx->st, &imp, rows + 10, 1500, 1),
+	    STORE_OK);
 	store_rollback(fx->st);
-	assert_int_equal(import_rows(fx->st, &dead, rows, 1500, 2), STORE_OK);
+	/* Another unfinished import's shifts are not the roster's. */
+	assert_int_equal(import_rows(fx->st, &dead, rows + 10, 1500, 2),
+	    STORE_OK);
+	assert_int_equal(dead.skipped, 0);
 	store_rollback(fx->st);
 	assert_int_equal(query_int(fx->st, "SELECT count(*) FROM shifts"),
 	    3010);

@@ -31,6 +31,15 @@ static const struct rfc3339_case rfc3339_cases[] = {
 	{ "2026-02-31T10:00:00Z", 0, 0 },
 	{ "2026-13-01T10:00:00Z", 0, 0 },
 	{ "2026-11-27T24:00:00Z", 0, 0 },
+	{ "2026-11-27T23:59:59Z", 1, 1795823999000 },
+	{ "2026-11-27T23:59:60Z", 0, 0 },
+	{ "2026-11-27T10:00:60Z", 0, 0 },
+	{ "2026-11-27T10:00:60.5Z", 0, 0 },
+	{ "2016-12-31T23:59:60Z", 0, 0 },
+	{ "2026-11-27T10:60:00Z", 0, 0 },
+	{ "2026-11-27T10:00:61Z", 0, 0 },
+	{ "2026-11-27T10:00:99Z", 0, 0 },
+	{ "2026-11-27T10:00:00+24:00", 0, 0 },
 	{ "2026-11-27T10:00:00.Z", 0, 0 },
 	{ "2026-11-27T10:00:00Zjunk", 0, 0 },
 	{ "", 0, 0 },
@@ -52,6 +61,28 @@ test_parse_rfc3339(void **state)
 		} else
 			assert_int_equal(rc, -1);
 	}
+}
+
+/* Years below 1000 keep four digits, in UTC and in a local zone. */
+static void
+test_format_year_zero(void **state)
+{
+	char buf[RFC3339_MAX], local[64];
+	int64_t ms, back;
+
+	(void)state;
+	assert_int_equal(util_parse_rfc3339("0000-01-01T00:00:00Z", &ms), 0);
+	util_format_rfc3339(ms, buf);
+	assert_string_equal(buf, "0000-01-01T00:00:00.000Z");
+	assert_int_equal(util_parse_rfc3339(buf, &back), 0);
+	assert_int_equal(back, ms);
+	util_format_local(ms, NULL, local, sizeof(local));
+	assert_string_equal(local, "0000-01-01 00:00:00 UTC");
+	assert_int_equal(util_parse_rfc3339("0999-12-31T23:59:59Z", &ms), 0);
+	util_format_rfc3339(ms, buf);
+	assert_string_equal(buf, "0999-12-31T23:59:59.000Z");
+	util_format_local(ms, "UTC", local, sizeof(local));
+	assert_string_equal(local, "0999-12-31 23:59:59 UTC");
 }
 
 /* Formatting then parsing gives the same instant. */
@@ -131,6 +162,7 @@ main(void)
 		cmocka_unit_test(test_parse_rfc3339),
 		cmocka_unit_test(test_format_roundtrip),
 		cmocka_unit_test(test_format_local_dst),
+		cmocka_unit_test(test_format_year_zero),
 		cmocka_unit_test(test_contact_id),
 		cmocka_unit_test(test_principal_id),
 	};
