@@ -37,6 +37,8 @@ struct outbox {
 	STAILQ_HEAD(, outbox_line) lines;
 	uint64_t request; /* the request being handled, 0 if none */
 	bool request_depends; /* it read this turn's writes */
+	/* Its first reply: the lines after it are the only ones to mark. */
+	struct outbox_line *request_first;
 	bool queued; /* on the flush list */
 	bool notify_drained;
 	TAILQ_ENTRY(outbox) flush;
@@ -111,6 +113,8 @@ outbox_queue(struct outbox *ob, char *line, enum outbox_kind kind, json_t *id,
 		/* Outside a request, a reply is taken to depend on writes. */
 		l->request = ob->request;
 		l->depends = ob->request == 0;
+		if (ob->request != 0 && ob->request_first == NULL)
+			ob->request_first = l;
 	}
 	STAILQ_INSERT_TAIL(&ob->lines, l, entry);
 	outbox_enlist(ob);
@@ -122,6 +126,7 @@ outbox_request_begin(struct outbox *ob)
 {
 	ob->request = ++outbox_requests;
 	ob->request_depends = false;
+	ob->request_first = NULL;
 }
 
 /* The request read this turn's writes. */
@@ -138,8 +143,14 @@ outbox_request_end(struct outbox *ob, bool wrote, const char *line, int attempt)
 	struct outbox_line *l;
 	bool kept = !wrote || line == NULL;
 
-	if (wrote || ob->request_depends) {
-		STAILQ_FOREACH (l, &ob->lines, entry) {
+	/*
+	 * From the request's first reply on, not the whole outbox: a gateway
+	 * that pipelines a thousand contacts in one read must not cost a
+	 * walk over every earlier reply per request.
+	 */
+	if ((wrote || ob->request_depends) && ob->request_first != NULL) {
+		for (l = ob->request_first; l != NULL;
+		     l = STAILQ_NEXT(l, entry)) {
 			if (l->request != ob->request)
 				continue;
 			l->depends = true;
@@ -153,6 +164,7 @@ outbox_request_end(struct outbox *ob, bool wrote, const char *line, int attempt)
 	}
 	ob->request = 0;
 	ob->request_depends = false;
+	ob->request_first = NULL;
 }
 
 /* Ask for the owner's drained callback once this turn's lines are out. */
