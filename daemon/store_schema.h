@@ -328,6 +328,24 @@ static const char *const store_migrations[] = {
 	" roster_imports WHEN NEW.done_at IS NOT NULL BEGIN"
 	"  UPDATE meta SET value = value + 1 WHERE key = 'roster_version'; "
 	"END;",
+
+	/*
+	 * 5: web console passwords (Argon2id strings from libsodium), and
+	 * supervisors' requests to close a stuck contact: crisisctl files one,
+	 * the daemon that owns the contact carries it out and says how.
+	 */
+	"ALTER TABLE principals ADD COLUMN password_hash TEXT;"
+	"CREATE TABLE contact_closes ("
+	"  id INTEGER PRIMARY KEY,"
+	"  contact TEXT NOT NULL REFERENCES contacts(id),"
+	"  supervisor TEXT NOT NULL REFERENCES principals(id),"
+	"  reason TEXT NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  requested_at INTEGER NOT NULL,"
+	"  done_at INTEGER,"
+	"  result TEXT);"
+	"CREATE INDEX contact_closes_pending ON contact_closes(id)"
+	"  WHERE done_at IS NULL;",
 };
 
 #endif

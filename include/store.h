@@ -23,7 +23,7 @@
 #include "util.h"
 
 /* The schema version this build writes and reads (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 enum store_result {
 	STORE_ERROR = -1,
