@@ -29,19 +29,20 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/store_review.c daemon/store_audit.c \
               daemon/store_stats.c daemon/tally.c \
               daemon/store_followup.c daemon/store_backup.c daemon/store_policy.c \
-              daemon/store_checkpoint.c
+              daemon/store_checkpoint.c daemon/store_close.c daemon/lockfile.c
 
 CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/session.c daemon/engine.c daemon/engine_ops.c \
                daemon/engine_state.c daemon/route.c daemon/contact.c \
                daemon/clinician.c daemon/notify.c daemon/gaps.c daemon/policy.c \
                daemon/intake.c daemon/tls.c daemon/outbox.c \
-               daemon/results.c daemon/lockfile.c daemon/heard.c \
-               daemon/engine_snapshot.c daemon/engine_settle.c
+               daemon/results.c daemon/heard.c \
+               daemon/engine_snapshot.c daemon/engine_settle.c \
+               daemon/engine_close.c
 
 CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
                  ctl/ctl_audit.c ctl/ctl_backup.c ctl/fmt.c ctl/fmt_table.c \
-                 ctl/fmt_csv.c
+                 ctl/fmt_csv.c ctl/ctl_contact.c
 
 UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify \
              test_admit \

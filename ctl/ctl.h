@@ -108,6 +108,11 @@ int ctl_output_fail(void);
 /* The configured display time zone (NULL: UTC). */
 const char *ctl_timezone(const struct ctl *ctl);
 
+/* Is s a contact id as crisisd prints them: 1..64 printable ASCII? */
+bool ctl_valid_cid(const char *s);
+/* Is s 1..max bytes of text without control characters (but tabs)? */
+bool ctl_text_ok(const char *s, size_t max);
+
 /* ctl_audit.c: the audit of every read and change (42 CFR Part 2) */
 
 /* Fill ctl->actor: the OS user, and the sudo user behind root. */
@@ -136,6 +141,9 @@ int ctl_audit_list(struct ctl *ctl);
 int ctl_audit_disclosures(struct ctl *ctl);
 int ctl_audit_followups(struct ctl *ctl);
 int ctl_audit_followup_close(struct ctl *ctl);
+
+/* ctl_contact.c */
+int ctl_contact_close(struct ctl *ctl);
 
 /* ctl_roster.c */
 int ctl_roster_init(struct ctl *ctl);

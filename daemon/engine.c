@@ -475,7 +475,7 @@ engine_followup(struct contact *ct, const char *reason, int64_t now)
 }
 
 /* Nobody took it in time: withdraw, tell the intake, close. */
-static void
+void
 engine_overflow(struct contact *ct, int64_t now)
 {
 	const char *target = ct->policy->overflow_target;

@@ -84,5 +84,10 @@ void engine_settle(int64_t now);
 void engine_timer_in(struct event *ev, int64_t ms);
 void engine_followup(struct contact *ct, const char *reason, int64_t now);
 void engine_clin_wrapup(struct clin *c, int64_t now);
+void engine_overflow(struct contact *ct, int64_t now);
+void engine_completed(struct contact *ct, const char *disposition,
+    const char *notes, const struct msg_disclosure *d, int64_t now);
+/* engine_close.c: carry out the supervisors' contact closes filed. */
+void engine_closes_poll(int64_t now);
 
 #endif

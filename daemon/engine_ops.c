@@ -371,16 +371,46 @@ engine_decline(struct session *s, struct clin *c, const struct msg *m)
 	engine_settle(now);
 }
 
-/* The assigned clinician is done: record it, start the wrap-up. */
+/*
+ * An assigned contact is over (its clinician completed it, or a supervisor
+ * closed it): record the disposition, free the clinician after wrap-up.
+ */
+void
+engine_completed(struct contact *ct, const char *disposition, const char *notes,
+    const struct msg_disclosure *d, int64_t now)
+{
+	struct clin *c = ct->assigned;
+	json_t *detail = json_pack("{s:s}", "disposition", disposition);
+
+	contact_set_state(ct, CONTACT_COMPLETED);
+	if (store_contact_complete(eng.st, ct->id, disposition, notes, now) ==
+	    STORE_ERROR)
+		engine_store_failed("complete");
+	if (d != NULL) {
+		json_object_set_new(detail, "disclosure",
+		    json_pack("{s:s, s:s, s:s}", "recipient", d->recipient,
+		        "affiliation", d->affiliation, "nature", d->nature));
+		if (store_disclosure_add(eng.st, ct->id, c->id, now,
+		        d->recipient, d->affiliation, d->nature) == STORE_ERROR)
+			engine_store_failed("disclosure");
+	}
+	engine_event(ct, "completed", now, 0, c->id, detail);
+	c->assigned = NULL;
+	/*
+	 * Busy or in wrap-up is the same to routing (waitable, not
+	 * eligible): nothing else changes until the wrap-up ends.
+	 */
+	engine_clin_wrapup(c, now);
+	engine_contact_remove(ct);
+}
+
+/* The assigned clinician is done. */
 void
 engine_complete(struct session *s, struct clin *c, const struct msg *m)
 {
 	const char *cid = m->u.complete.contact;
 	struct contact *ct = engine_find(cid);
-	const struct msg_disclosure *d = &m->u.complete.disclosure;
-	const char *disposition;
 	int64_t now = util_now_ms();
-	json_t *detail;
 
 	if (ct == NULL) {
 		engine_not_live(s, m->id, cid, NULL);
@@ -391,29 +421,11 @@ engine_complete(struct session *s, struct clin *c, const struct msg *m)
 		    "contact %s is not assigned to you", cid);
 		return;
 	}
-	disposition = msg_disposition_name(m->u.complete.disposition);
-	contact_set_state(ct, CONTACT_COMPLETED);
-	if (store_contact_complete(eng.st, ct->id, disposition,
-	        m->u.complete.notes, now) == STORE_ERROR)
-		engine_store_failed("complete");
-	detail = json_pack("{s:s}", "disposition", disposition);
-	if (m->u.complete.has_disclosure)
-		json_object_set_new(detail, "disclosure",
-		    json_pack("{s:s, s:s, s:s}", "recipient", d->recipient,
-		        "affiliation", d->affiliation, "nature", d->nature));
-	if (m->u.complete.has_disclosure &&
-	    store_disclosure_add(eng.st, ct->id, c->id, now, d->recipient,
-	        d->affiliation, d->nature) == STORE_ERROR)
-		engine_store_failed("disclosure");
-	engine_event(ct, "completed", now, 0, c->id, detail);
+	engine_completed(ct, msg_disposition_name(m->u.complete.disposition),
+	    m->u.complete.notes,
+	    m->u.complete.has_disclosure ? &m->u.complete.disclosure : NULL,
+	    now);
 	session_ok(s, m->id);
-	c->assigned = NULL;
-	/*
-	 * Busy or in wrap-up is the same to routing (waitable, not
-	 * eligible): nothing else changes until the wrap-up ends.
-	 */
-	engine_clin_wrapup(c, now);
-	engine_contact_remove(ct);
 	engine_settle(now);
 }
 

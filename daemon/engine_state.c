@@ -148,6 +148,7 @@ engine_poll_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	engine_roster_poll(false);
+	engine_closes_poll(now);
 	if (now - eng.last_recount >= ENGINE_RECOUNT_MS) {
 		clin_recount(eng.st, now);
 		eng.last_recount = now;

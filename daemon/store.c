@@ -213,6 +213,18 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	[STORE_STMT_FOLLOWUP_OPEN] =
 	    "INSERT INTO followups (contact, reason, opened_at)"
 	    " VALUES (?1, ?2, ?3) ON CONFLICT (contact) DO NOTHING",
+	[STORE_STMT_CLOSE_FILE] =
+	    "INSERT INTO contact_closes (contact, supervisor, reason, actor,"
+	    " requested_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[STORE_STMT_CLOSE_PENDING] =
+	    "SELECT id, contact, supervisor, reason FROM contact_closes"
+	    " WHERE done_at IS NULL ORDER BY id LIMIT ?1",
+	[STORE_STMT_CLOSE_DONE] =
+	    "UPDATE contact_closes SET done_at = ?2, result = ?3"
+	    " WHERE id = ?1 AND done_at IS NULL",
+	[STORE_STMT_CLOSE_RESULT] =
+	    "SELECT done_at IS NOT NULL, coalesce(result, '')"
+	    " FROM contact_closes WHERE id = ?1",
 };
 
 /* A connection setting: the PRAGMA that sets it and how to read it back. */

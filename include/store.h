@@ -375,6 +375,34 @@ store_review_audit(struct store *st, const struct store_audit_filter *f);
 json_t *store_review_disclosures(struct store *st, int64_t since_ms,
     int64_t until_ms, const char *patient);
 
+/* --- supervisors' contact closes (store_close.c) --- */
+
+/* A request to close a stuck contact, filed by crisisctl. */
+struct store_close {
+	int64_t id;
+	char *contact;
+	char *supervisor; /* the supervisor principal who closes it */
+	char *reason;
+};
+
+/*
+ * File a request by the OS user actor; its id into *id.  STORE_NOTFOUND
+ * if the contact or the supervisor is unknown.
+ */
+int
+store_close_file(struct store *st, const char *contact, const char *supervisor,
+    const char *reason, const char *actor, int64_t at, int64_t *id);
+/* Up to max requests not yet done, oldest first, copied into out[*n]. */
+int store_close_pending(struct store *st, struct store_close *out, size_t max,
+    size_t *n);
+void store_close_pending_free(struct store_close *c, size_t n);
+/* The daemon carried request id out: what it did, for crisisctl to print. */
+int
+store_close_done(struct store *st, int64_t id, int64_t at, const char *result);
+/* Is request id done, and its result; STORE_NOTFOUND if there is none. */
+int store_close_result(struct store *st, int64_t id, bool *done, char *result,
+    size_t len);
+
 /* --- follow-ups (store_followup.c) --- */
 
 /* A callback owed for a contact (reason "abandoned" or "overflow"). */
