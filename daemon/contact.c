@@ -22,14 +22,16 @@ static const char *const contact_state_names[] = {
 
 /*
  * Legal transitions, from (row) to (column).  An open contact is assigned,
- * overflows or is abandoned; an assigned one is completed; the rest are
- * final.
+ * overflows or is abandoned; an assigned one is completed, or open again
+ * when the gateway could not connect the caller (CONTRACT §4 rule 8); the
+ * rest are final.
  */
 static const bool contact_transitions[][5] = {
 	[CONTACT_OPEN] = { [CONTACT_ASSIGNED] = true,
 	    [CONTACT_OVERFLOW] = true,
 	    [CONTACT_ABANDONED] = true },
-	[CONTACT_ASSIGNED] = { [CONTACT_COMPLETED] = true },
+	[CONTACT_ASSIGNED] = { [CONTACT_COMPLETED] = true,
+	    [CONTACT_OPEN] = true },
 	[CONTACT_COMPLETED] = { false },
 	[CONTACT_OVERFLOW] = { false },
 	[CONTACT_ABANDONED] = { false },
@@ -56,6 +58,8 @@ contact_set_state(struct contact *ct, enum contact_state to)
 	    ct->id, contact_state_names[ct->state], contact_state_names[to]);
 	if (ct->state == CONTACT_OPEN)
 		intake_closed(ct->intake);
+	else if (to == CONTACT_OPEN)
+		intake_opened(ct->intake);
 	ct->state = to;
 	return 0;
 }

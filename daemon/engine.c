@@ -51,7 +51,7 @@ engine_store_failed(const char *what)
 
 /* Record an event in the timeline and show it to watching supervisors. */
 void
-engine_event(struct contact *ct, const char *event, int64_t now, int tier,
+engine_event_id(const char *cid, const char *event, int64_t now, int tier,
     const char *clin, json_t *detail)
 {
 	char *text = NULL, at[RFC3339_MAX];
@@ -59,20 +59,19 @@ engine_event(struct contact *ct, const char *event, int64_t now, int tier,
 
 	if (detail != NULL)
 		text = json_dumps(detail, JSON_COMPACT);
-	if (store_event_add(eng.st, ct->id, now, event, tier, clin, text) ==
+	if (store_event_add(eng.st, cid, now, event, tier, clin, text) ==
 	    STORE_ERROR)
 		engine_store_failed("event");
 	free(text);
-	log_contact(LOG_LEVEL_DEBUG, ct->id, clin, "contact %s: %s", ct->id,
-	    event);
+	log_contact(LOG_LEVEL_DEBUG, cid, clin, "contact %s: %s", cid, event);
 	/* Most of the time nobody watches: build nothing for nobody. */
 	if (!session_watched()) {
 		json_decref(detail);
 		return;
 	}
 	util_format_rfc3339(now, at);
-	m = json_pack("{s:s, s:s, s:s, s:s}", "type", "event", "contact",
-	    ct->id, "event", event, "at", at);
+	m = json_pack("{s:s, s:s, s:s, s:s}", "type", "event", "contact", cid,
+	    "event", event, "at", at);
 	if (tier > 0)
 		json_object_set_new(m, "tier", json_integer(tier));
 	if (clin != NULL)
@@ -80,6 +79,14 @@ engine_event(struct contact *ct, const char *event, int64_t now, int tier,
 	if (detail != NULL)
 		json_object_set_new(m, "detail", detail);
 	session_broadcast(m);
+}
+
+/* An event of a live contact. */
+void
+engine_event(struct contact *ct, const char *event, int64_t now, int tier,
+    const char *clin, json_t *detail)
+{
+	engine_event_id(ct->id, event, now, tier, clin, detail);
 }
 
 /* --- contacts in memory --- */
@@ -239,9 +246,6 @@ static const char *const engine_withdraw_reasons[] = {
 	[OFFER_EXPIRED] = "expired",
 };
 
-static void
-engine_clin_away(struct clin *c, struct contact *cause, int64_t now);
-
 /*
  * End one offer: record why, tell the clinician where the contract says
  * so, and mark the contact for routing.  reason is a decline's own words.
@@ -314,7 +318,8 @@ engine_offer_end(struct offer *o, enum offer_end why, const char *reason,
 		engine_clin_freed(c);
 	if (why == OFFER_EXPIRED && c->available &&
 	    c->missed >= eng.conf->max_missed_offers)
-		engine_clin_away(c, ct, now);
+		engine_clin_away(c, ct, "missed_offers",
+		    json_pack("{s:i}", "missed", c->missed), now);
 }
 
 /* End every offer a clinician holds, for one reason. */
@@ -370,20 +375,25 @@ engine_offer_of(struct contact *ct, const struct clin *c)
 	return NULL;
 }
 
-/* Too many offers expired in a row: the clinician is set away. */
-static void
-engine_clin_away(struct clin *c, struct contact *cause, int64_t now)
+/*
+ * The clinician is set away for a reason (missed_offers, connect_failed)
+ * that contact cause gave: told to it and, in cause's timeline, to the
+ * supervisors (detail stolen).
+ */
+void
+engine_clin_away(struct clin *c, struct contact *cause, const char *reason,
+    json_t *detail, int64_t now)
 {
 	c->available = false;
 	if (c->session != NULL)
 		session_send(c->session,
 		    json_pack("{s:s, s:s, s:s}", "type", "status", "status",
-		        "away", "reason", "missed_offers"));
-	engine_event(cause, "clinician_away", now, 0, c->id,
-	    json_pack("{s:i}", "missed", c->missed));
+		        "away", "reason", reason));
+	engine_event(cause, "clinician_away", now, 0, c->id, detail);
 	log_contact(LOG_LEVEL_NOTICE, cause->id, c->id,
-	    "clinician %s set away after %d missed offers", c->id, c->missed);
+	    "clinician %s set away: %s", c->id, reason);
 	engine_clin_offers_end(c, OFFER_DECLINED, "away", now);
+	engine_clin_lost(c);
 }
 
 /* --- results for the intake --- */

@@ -54,6 +54,9 @@ struct engine {
 extern struct engine eng;
 
 void engine_store_failed(const char *what);
+/* Record an event of contact cid, live or not, and show it to watchers. */
+void engine_event_id(const char *cid, const char *event, int64_t now, int tier,
+    const char *clin, json_t *detail);
 void engine_event(struct contact *ct, const char *event, int64_t now, int tier,
     const char *clin, json_t *detail);
 void engine_contact_add(struct contact *ct);
@@ -85,6 +88,10 @@ void engine_timer_in(struct event *ev, int64_t ms);
 void engine_followup(struct contact *ct, const char *reason, int64_t now);
 void engine_clin_wrapup(struct clin *c, int64_t now);
 void engine_overflow(struct contact *ct, int64_t now);
+void engine_clin_away(struct clin *c, struct contact *cause, const char *reason,
+    json_t *detail, int64_t now);
+void engine_not_live(struct session *s, json_t *id, const char *cid,
+    const char *owner);
 void engine_completed(struct contact *ct, const char *disposition,
     const char *notes, const struct msg_disclosure *d, int64_t now);
 /* engine_close.c: carry out the supervisors' contact closes filed. */

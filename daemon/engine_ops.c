@@ -221,7 +221,7 @@ engine_contact(struct session *s, const struct msg *m)
 }
 
 /* Answer a request about a contact that is not live: conflict or not_found. */
-static void
+void
 engine_not_live(struct session *s, json_t *id, const char *cid,
     const char *owner)
 {

@@ -34,6 +34,8 @@ static const char *const msg_type_names[MSG_TYPE_COUNT] = {
 	[MSG_WATCH] = "watch",
 	[MSG_SNAPSHOT] = "snapshot",
 	[MSG_ACK] = "ack",
+	[MSG_ENDED] = "ended",
+	[MSG_FAILED] = "failed",
 };
 
 /* Roles are bits; the holes (none, combinations) have no wire name. */
@@ -94,6 +96,7 @@ static int msg_decode_ref(json_t *, struct msg *, struct msg_error *);
 static int msg_decode_status(json_t *, struct msg *, struct msg_error *);
 static int msg_decode_decline(json_t *, struct msg *, struct msg_error *);
 static int msg_decode_complete(json_t *, struct msg *, struct msg_error *);
+static int msg_decode_failed(json_t *, struct msg *, struct msg_error *);
 
 /* How each message type's fields are checked, indexed by type. */
 static int (*const msg_decoders[MSG_TYPE_COUNT])(json_t *, struct msg *,
@@ -109,6 +112,8 @@ static int (*const msg_decoders[MSG_TYPE_COUNT])(json_t *, struct msg *,
 	[MSG_WATCH] = msg_decode_empty,
 	[MSG_SNAPSHOT] = msg_decode_empty,
 	[MSG_ACK] = msg_decode_ref,
+	[MSG_ENDED] = msg_decode_ref,
+	[MSG_FAILED] = msg_decode_failed,
 };
 
 /* The name at index i of a name table, or "invalid" for a hole. */
@@ -485,7 +490,7 @@ msg_decode_contact(json_t *o, struct msg *m, struct msg_error *err)
 	return msg_needs(o, c, err);
 }
 
-/* abandon, ack, accept: the contact id alone. */
+/* abandon, ack, accept, ended: the contact id alone. */
 static int
 msg_decode_ref(json_t *o, struct msg *m, struct msg_error *err)
 {
@@ -499,6 +504,16 @@ msg_decode_decline(json_t *o, struct msg *m, struct msg_error *err)
 	if (msg_contact_id(o, "contact", &m->u.ref.contact, err) == -1)
 		return -1;
 	return msg_string(o, "reason", false, MSG_STRING_MAX_BYTES,
+	    &m->u.ref.reason, err);
+}
+
+/* failed: the contact id and why the caller could not be connected. */
+static int
+msg_decode_failed(json_t *o, struct msg *m, struct msg_error *err)
+{
+	if (msg_contact_id(o, "contact", &m->u.ref.contact, err) == -1)
+		return -1;
+	return msg_string(o, "reason", true, MSG_STRING_MAX_BYTES,
 	    &m->u.ref.reason, err);
 }
 

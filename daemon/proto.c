@@ -48,6 +48,8 @@ static const struct proto_handler {
 	{ MSG_CONTACT, ROLE_INTAKE, proto_contact },
 	{ MSG_ABANDON, ROLE_INTAKE, proto_abandon },
 	{ MSG_ACK, ROLE_INTAKE, proto_ack },
+	{ MSG_ENDED, ROLE_INTAKE, engine_ended },
+	{ MSG_FAILED, ROLE_INTAKE, engine_failed },
 	{ MSG_STATUS, ROLE_CLINICIAN, proto_status },
 	{ MSG_ACCEPT, ROLE_CLINICIAN, proto_accept },
 	{ MSG_DECLINE, ROLE_CLINICIAN, proto_decline },

@@ -148,6 +148,14 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	[STORE_STMT_CONTACT_COMPLETE] =
 	    "UPDATE contacts SET state = 'completed', disposition = ?2,"
 	    " notes = ?3, closed_at = ?4 WHERE id = ?1",
+	/* Routed, but the caller could not be connected: routed again. */
+	[STORE_STMT_CONTACT_REOPEN] =
+	    "UPDATE contacts SET state = 'open', clinician = NULL,"
+	    " assigned_at = NULL, answered_tier = NULL, accept_ms = NULL"
+	    " WHERE id = ?1 AND state = 'assigned'",
+	[STORE_STMT_EVENT_EXISTS] =
+	    "SELECT 1 FROM contact_events WHERE contact = ?1 AND event = ?2"
+	    " LIMIT 1",
 	[STORE_STMT_CONTACT_OFFERS_DROP] =
 	    "DELETE FROM offers WHERE contact = ?1",
 	[STORE_STMT_EVENT_INSERT] =

@@ -181,6 +181,13 @@ bool engine_roster_poll(bool force);
 /* Intake: a contact (replies queued or an error); abandon. */
 void engine_contact(struct session *s, const struct msg *m);
 void engine_abandon(struct session *s, const struct msg *m);
+/*
+ * Intake, after a routed: the call ended; the caller could not be
+ * connected to the clinician, so the contact is routed again (§4 rule 8).
+ * engine_call.c.
+ */
+void engine_ended(struct session *s, const struct msg *m);
+void engine_failed(struct session *s, const struct msg *m);
 
 /* Clinician requests; each replies on s. */
 void

@@ -30,6 +30,8 @@ enum msg_type {
 	MSG_WATCH,
 	MSG_SNAPSHOT,
 	MSG_ACK,
+	MSG_ENDED,
+	MSG_FAILED,
 	MSG_TYPE_COUNT,
 };
 
@@ -109,8 +111,9 @@ struct msg {
 		struct msg_hello hello;
 		struct msg_contact contact;
 		struct {
-			const char *contact; /* abandon, ack, accept, decline */
-			const char *reason; /* decline: optional */
+			/* abandon, ack, accept, decline, ended, failed */
+			const char *contact;
+			const char *reason; /* decline: optional; failed */
 		} ref;
 		struct {
 			bool available;

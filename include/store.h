@@ -236,6 +236,17 @@ int store_contact_insert(struct store *st, const struct store_contact *c);
 int store_contact_by_ref(struct store *st, const struct store_contact *want,
     char id[CONTACT_ID_MAX + 1], bool *same);
 
+/*
+ * An assigned contact is open again, without clinician or answer: the
+ * caller could not be connected (CONTRACT §4 rule 8).  STORE_NOTFOUND
+ * unless it was assigned.
+ */
+int store_contact_reopen(struct store *st, const char *id);
+/* STORE_OK if the contact's timeline has an event of this kind, else
+ * STORE_NOTFOUND. */
+int
+store_event_exists(struct store *st, const char *contact, const char *event);
+
 /* A contact's state and intake principal; STORE_NOTFOUND if unknown. */
 int store_contact_state(struct store *st, const char *id, char state[16],
     char intake[PRINCIPAL_ID_MAX + 1]);

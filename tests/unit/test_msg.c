@@ -53,6 +53,8 @@ static const struct decode_case decode_cases[] = {
 	OK("{'type':'accept','contact':'c1'}"),
 	OK("{'type':'decline','contact':'c1'}"),
 	OK("{'type':'decline','contact':'c1','reason':'on another call'}"),
+	OK("{'type':'ended','contact':'c1'}"),
+	OK("{'type':'failed','contact':'c1','reason':'486 Busy Here'}"),
 	OK("{'type':'complete','contact':'c1','disposition':'resolved'}"),
 	OK("{'type':'complete','contact':'c1','disposition':'referred',"
 	   "'notes':'gave the number of the clinic'}"),
@@ -221,6 +223,11 @@ static const struct decode_case decode_cases[] = {
 	BAD("{'type':'decline'}", "field 'contact' is required"),
 	BAD("{'type':'decline','contact':'c','reason':3}",
 	    "field 'reason' must be a string"),
+	BAD("{'type':'ended'}", "field 'contact' is required"),
+	BAD("{'type':'failed','contact':'c'}", "field 'reason' is required"),
+	BAD("{'type':'failed','reason':'480'}", "field 'contact' is required"),
+	BAD("{'type':'failed','contact':'c','reason':480}",
+	    "field 'reason' must be a string"),
 
 	/* status */
 	BAD("{'type':'status'}", "field 'status' is required"),
@@ -360,6 +367,8 @@ static const struct limit_case limit_cases[] = {
 	    MSG_STRING_MAX_BYTES, "needs[1]" },
 	{ "{'type':'decline','contact':'c','reason':'%s'}",
 	    MSG_STRING_MAX_BYTES, "reason" },
+	{ "{'type':'failed','contact':'c','reason':'%s'}", MSG_STRING_MAX_BYTES,
+	    "reason" },
 	{ "{'type':'complete','contact':'c','disposition':'resolved',"
 	  "'notes':'%s'}",
 	    MSG_NOTES_MAX_BYTES, "notes" },
@@ -591,6 +600,15 @@ test_fields_clinician(void **state)
 	assert_string_equal(m.u.ref.contact, "c-8");
 	assert_null(m.u.ref.reason);
 	msg_clear(&m);
+	decode_ok("{'type':'ended','contact':'c-7'}", &m);
+	assert_int_equal(m.type, MSG_ENDED);
+	assert_string_equal(m.u.ref.contact, "c-7");
+	msg_clear(&m);
+	decode_ok("{'type':'failed','contact':'c-6','reason':'408'}", &m);
+	assert_int_equal(m.type, MSG_FAILED);
+	assert_string_equal(m.u.ref.contact, "c-6");
+	assert_string_equal(m.u.ref.reason, "408");
+	msg_clear(&m);
 }
 
 /* complete fills disposition, notes and the disclosure when present. */
@@ -807,7 +825,7 @@ test_names(void **state)
 {
 	static const char *const types[] = { "hello", "ping", "contact",
 		"abandon", "status", "accept", "decline", "complete", "watch",
-		"snapshot", "ack" };
+		"snapshot", "ack", "ended", "failed" };
 	static const char *const risks[] = { "imminent", "high", "moderate",
 		"low", "unknown" };
 	static const char *const codes[] = { "bad_request", "unauthorized",
