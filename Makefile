@@ -29,7 +29,7 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/store_review.c daemon/store_audit.c \
               daemon/store_stats.c daemon/tally.c \
               daemon/store_followup.c daemon/store_backup.c daemon/store_policy.c \
-              daemon/store_checkpoint.c
+              daemon/store_checkpoint.c daemon/password.c
 
 CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/session.c daemon/engine.c daemon/engine_ops.c \
@@ -45,7 +45,7 @@ CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
 
 UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify \
              test_admit \
-             test_checkpoint
+             test_checkpoint test_password
 
 test_util_OBJS   = util log
 test_admit_OBJS  = heard intake util log
@@ -53,6 +53,7 @@ test_config_OBJS = config config_value config_tls log util
 test_roster_OBJS = roster util log
 test_msg_OBJS    = msg util log
 test_route_OBJS  = route
+test_password_OBJS = password
 test_fmt_OBJS    = ../ctl/fmt ../ctl/fmt_table ../ctl/fmt_csv util log
 test_conn_OBJS   = conn msg util log tls
 test_notify_OBJS = notify log util
