@@ -70,6 +70,9 @@ enum store_stmt_id {
 	STORE_STMT_AUDIT_INSERT,
 	STORE_STMT_DISCLOSURE_INSERT,
 	STORE_STMT_FOLLOWUP_OPEN,
+	/* web console passwords (store_password.c) */
+	STORE_STMT_PASSWORD_SET,
+	STORE_STMT_PASSWORD_GET,
 	STORE_STMT_COUNT
 };
 
