@@ -29,7 +29,8 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/store_review.c daemon/store_audit.c \
               daemon/store_stats.c daemon/tally.c \
               daemon/store_followup.c daemon/store_backup.c daemon/store_policy.c \
-              daemon/store_checkpoint.c daemon/store_close.c daemon/lockfile.c
+              daemon/store_checkpoint.c daemon/store_close.c daemon/lockfile.c \
+              daemon/store_password.c daemon/password.c
 
 CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/session.c daemon/engine.c daemon/engine_ops.c \
@@ -42,11 +43,11 @@ CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
 
 CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
                  ctl/ctl_audit.c ctl/ctl_backup.c ctl/fmt.c ctl/fmt_table.c \
-                 ctl/fmt_csv.c ctl/ctl_contact.c
+                 ctl/fmt_csv.c ctl/ctl_contact.c ctl/ctl_password.c
 
 UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify \
              test_admit \
-             test_checkpoint
+             test_checkpoint test_password
 
 test_util_OBJS   = util log
 test_admit_OBJS  = heard intake util log
@@ -54,11 +55,12 @@ test_config_OBJS = config config_value config_tls log util
 test_roster_OBJS = roster util log
 test_msg_OBJS    = msg util log
 test_route_OBJS  = route
+test_password_OBJS = password
 test_fmt_OBJS    = ../ctl/fmt ../ctl/fmt_table ../ctl/fmt_csv util log
 test_conn_OBJS   = conn msg util log tls
 test_notify_OBJS = notify log util
 test_store_OBJS  = store store_roster store_contact store_audit store_review \
-                   util log token store_checkpoint
+                   util log token store_checkpoint store_password
 test_checkpoint_OBJS = store store_checkpoint store_roster store_contact \
                        store_audit store_review util log token
 

@@ -80,6 +80,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    ctl_opts_none, false },
 	{ "principal enable", ctl_roster_principal_enable, "ID", 1,
 	    ctl_opts_none, false },
+	{ "password set", ctl_password_set, "ID", 1, ctl_opts_none, false },
 	{ "patient add", ctl_roster_patient_add,
 	    "ID --primary CLINICIAN [--program P]", 1, ctl_opts_patient,
 	    false },

@@ -146,6 +146,11 @@ int ctl_audit_followup_close(struct ctl *ctl);
 int ctl_contact_close(struct ctl *ctl);
 
 /* ctl_roster.c */
+
+/* A principal id argument must be valid; CTL_USAGE with the error if not. */
+int
+ctl_roster_check_id(const struct ctl *ctl, const char *what, const char *id);
+
 int ctl_roster_init(struct ctl *ctl);
 int ctl_roster_principal_add(struct ctl *ctl);
 int ctl_roster_clinician_add(struct ctl *ctl);
@@ -162,6 +167,9 @@ int ctl_roster_gaps(struct ctl *ctl);
 int ctl_review_log(struct ctl *ctl);
 int ctl_review_show(struct ctl *ctl);
 int ctl_review_stats(struct ctl *ctl);
+
+/* ctl_password.c */
+int ctl_password_set(struct ctl *ctl);
 
 /* ctl_backup.c */
 int ctl_backup(struct ctl *ctl);

@@ -233,6 +233,12 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	[STORE_STMT_CLOSE_RESULT] =
 	    "SELECT done_at IS NOT NULL, coalesce(result, '')"
 	    " FROM contact_closes WHERE id = ?1",
+
+	/* Intake principals cannot log in: they never get a password. */
+	[STORE_STMT_PASSWORD_SET] = "UPDATE principals SET password_hash = ?2"
+	                            " WHERE id = ?1 AND role <> 'intake'",
+	[STORE_STMT_PASSWORD_GET] =
+	    "SELECT password_hash FROM principals WHERE id = ?1",
 };
 
 /* A connection setting: the PRAGMA that sets it and how to read it back. */

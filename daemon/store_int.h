@@ -77,6 +77,9 @@ enum store_stmt_id {
 	STORE_STMT_CLOSE_PENDING,
 	STORE_STMT_CLOSE_DONE,
 	STORE_STMT_CLOSE_RESULT,
+	/* web console passwords (store_password.c) */
+	STORE_STMT_PASSWORD_SET,
+	STORE_STMT_PASSWORD_GET,
 	STORE_STMT_COUNT
 };
 

@@ -30,6 +30,7 @@ enum store_result {
 	STORE_OK = 0,
 	STORE_NOTFOUND = 1,
 	STORE_CONFLICT = 2, /* unique key already taken */
+	STORE_UNSET = 3, /* the row is there, the value asked for is not */
 };
 
 /* Contact states, as stored in contacts.state (CONTRACT §6 outcomes). */
@@ -128,6 +129,23 @@ int store_principal_get(struct store *st, const char *id, char role[16],
  */
 int store_principal_disable(struct store *st, const char *id, bool disabled,
     int64_t now_ms);
+
+/* --- web console passwords (store_password.c) --- */
+
+/*
+ * Set principal id's web console password to hash, a string from
+ * password_hash(); the token is left alone.  STORE_NOTFOUND if there is no
+ * such principal, STORE_CONFLICT if it is an intake principal: they cannot
+ * log in, so they never hold a password.
+ */
+int store_password_set(struct store *st, const char *id, const char *hash);
+/*
+ * Principal id's password hash into buf (size bytes, NUL-terminated):
+ * STORE_OK, STORE_NOTFOUND if there is no such principal, STORE_UNSET if
+ * it has no password, STORE_ERROR if the stored hash does not fit.
+ */
+int store_principal_password(struct store *st, const char *id, char *buf,
+    size_t size);
 
 /* STORE_NOTFOUND if the primary clinician does not exist; re-adding replaces.
  */
