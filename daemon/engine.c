@@ -26,6 +26,7 @@
 #include "session.h"
 #include "store.h"
 #include "util.h"
+#include "wire.h"
 
 static void engine_timer_cb(evutil_socket_t, short, void *);
 
@@ -188,13 +189,8 @@ engine_offer_send(struct offer *o, int64_t now)
 	    last.continuity != o->continuity ||
 	    last.expires_at != o->expires_at || last.now != now ||
 	    strcmp(last.contact, o->contact->id) != 0) {
-		json_t *m = contact_offer_json(o, now);
-
 		free(last.line);
-		last.line = json_dumps(m, JSON_COMPACT);
-		json_decref(m);
-		if (last.line == NULL)
-			fatalx("engine_offer_send: out of memory");
+		last.line = wire_line(contact_offer_json(o, now));
 		strlcpy_(last.contact, o->contact->id, sizeof(last.contact));
 		last.tier = o->tier;
 		last.continuity = o->continuity;
@@ -293,13 +289,9 @@ engine_offer_end(struct offer *o, enum offer_end why, const char *reason,
 		engine_save_route(ct);
 	if (why != OFFER_ACCEPTED && why != OFFER_DECLINED && o->sent &&
 	    c->session != NULL) {
-		/* Ids and reasons are plain ASCII: no escaping is needed. */
-		char line[128];
+		char line[WIRE_WITHDRAWN_MAX];
 
-		snprintf(line, sizeof(line),
-		    "{\"type\":\"withdrawn\","
-		    "\"contact\":\"%s\",\"reason\":\"%s\"}",
-		    ct->id, engine_withdraw_reasons[why]);
+		wire_withdrawn(line, ct->id, engine_withdraw_reasons[why]);
 		session_send_line(c->session, line);
 	}
 	free(o);
@@ -376,9 +368,7 @@ engine_clin_away(struct clin *c, struct contact *cause, int64_t now)
 {
 	c->available = false;
 	if (c->session != NULL)
-		session_send(c->session,
-		    json_pack("{s:s, s:s, s:s}", "type", "status", "status",
-		        "away", "reason", "missed_offers"));
+		session_send(c->session, wire_status_away("missed_offers"));
 	engine_event(cause, "clinician_away", now, 0, c->id,
 	    json_pack("{s:i}", "missed", c->missed));
 	log_contact(LOG_LEVEL_NOTICE, cause->id, c->id,
@@ -449,13 +439,10 @@ engine_told_prune(bool all)
 void
 engine_push(struct contact *ct, json_t *msg, bool urgent)
 {
-	char *text = json_dumps(msg, JSON_COMPACT);
+	char *text = wire_line(msg);
 	struct engine_told *t = engine_told_find(ct);
 	bool quiet = urgent && eng.store_down && t != NULL && t->sent, sent;
 
-	json_decref(msg);
-	if (text == NULL)
-		fatalx("engine_push: out of memory");
 	if (results_push(eng.st, ct->origin, ct->intake, ct->id, text, urgent,
 	        quiet, &sent) == -1)
 		engine_store_failed("push");
@@ -492,10 +479,7 @@ engine_overflow(struct contact *ct, int64_t now)
 	engine_followup(ct, "overflow", now);
 	log_contact(LOG_LEVEL_NOTICE, ct->id, NULL,
 	    "contact %s overflowed to %s", ct->id, target);
-	engine_push(ct,
-	    json_pack("{s:s, s:s, s:s, s:s}", "type", "overflow", "contact",
-	        ct->id, "ref", ct->ref, "target", target),
-	    true);
+	engine_push(ct, wire_overflow(ct->id, ct->ref, target), true);
 	engine_contact_remove(ct);
 }
 

@@ -209,7 +209,7 @@ session_reply_text(struct session *s, json_t *id, char *line)
 void
 session_ok(struct session *s, json_t *id)
 {
-	session_reply(s, id, json_pack("{s:s}", "type", "ok"));
+	session_reply(s, id, wire_ok());
 }
 
 /* Queue an error reply. */
