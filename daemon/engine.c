@@ -55,8 +55,7 @@ void
 engine_event(struct contact *ct, const char *event, int64_t now, int tier,
     const char *clin, json_t *detail)
 {
-	char *text = NULL, at[RFC3339_MAX];
-	json_t *m;
+	char *text = NULL;
 
 	if (detail != NULL)
 		text = json_dumps(detail, JSON_COMPACT);
@@ -71,16 +70,7 @@ engine_event(struct contact *ct, const char *event, int64_t now, int tier,
 		json_decref(detail);
 		return;
 	}
-	util_format_rfc3339(now, at);
-	m = json_pack("{s:s, s:s, s:s, s:s}", "type", "event", "contact",
-	    ct->id, "event", event, "at", at);
-	if (tier > 0)
-		json_object_set_new(m, "tier", json_integer(tier));
-	if (clin != NULL)
-		json_object_set_new(m, "clinician", json_string(clin));
-	if (detail != NULL)
-		json_object_set_new(m, "detail", detail);
-	session_broadcast(m);
+	session_broadcast(wire_event(ct->id, event, now, tier, clin, detail));
 }
 
 /* --- contacts in memory --- */

@@ -3,7 +3,8 @@
  * clinicians as the roster and their connections make them, and the offers
  * between the two.  engine.c runs the contact life cycle on top of the pure
  * decisions of route.c; clinician.c keeps the clinicians; contact.c holds
- * what a contact is; the wire (proto.c) calls in through these functions.
+ * what a contact is; the wire (proto.c) calls in through these functions,
+ * and every message the engine sends is built by wire.c.
  *
  * Every change is written to the store before anything that depends on it
  * is sent: messages go out through the connections' outboxes (outbox.h),

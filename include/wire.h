@@ -88,4 +88,64 @@ void wire_withdrawn(char line[WIRE_WITHDRAWN_MAX], const char *contact,
 /* {"type":"status","status":"away","reason":R} */
 json_t *wire_status_away(const char *reason);
 
+/* --- supervisor --- */
+
+/*
+ * A contact event at time at (ms).  tier is left out when 0, clinician
+ * and detail (stolen) when NULL.  contact NULL is null: an event about no
+ * contact.
+ */
+json_t *wire_event(const char *contact, const char *event, int64_t at, int tier,
+    const char *clinician, json_t *detail);
+/*
+ * A roster_gap event at time at: nobody on call on tier from `from` until
+ * `to`, or with no known end (null) when !to_known.
+ */
+json_t *
+wire_roster_gap(int64_t at, int tier, int64_t from, int64_t to, bool to_known);
+
+/*
+ * A snapshot is written as one line in pieces (engine_snapshot.c): the
+ * head, the contacts joined by ',', then the tail.
+ */
+
+/* {"type":"snapshot","id":ID,"contacts":[ (caller frees); id may be NULL. */
+char *wire_snapshot_head(json_t *id);
+
+/* One offer of a listed contact; the time left may be negative. */
+json_t *
+wire_snapshot_offer(const char *clinician, int tier, int64_t expires_in_ms);
+
+/* One open or assigned contact as a supervisor sees it live. */
+struct wire_snapshot_contact {
+	const char *id;
+	const char *ref;
+	enum risk risk;
+	enum channel channel;
+	const char *state; /* "open", "assigned" */
+	const char *stage; /* the routing stage's name */
+	int64_t queued_at;
+	int64_t waited_ms;
+	json_t *offers; /* an array of wire_snapshot_offer (stolen) */
+	int tier; /* 0 (left out) when not ringing a tier */
+	const char *program; /* NULL: left out */
+	const char *clinician; /* assigned to; NULL: left out */
+};
+json_t *wire_snapshot_contact(const struct wire_snapshot_contact *c);
+
+/*
+ * One connected clinician: on call on the tiers of the mask (bit t for
+ * tier t), holding offers; name and contact (the one it is busy with) are
+ * left out when NULL.
+ */
+json_t *wire_snapshot_clinician(const char *id, const char *status,
+    uint32_t tiers, size_t offers, const char *name, const char *contact);
+
+/*
+ * ],"clinicians":[...],"followups_open":N,"followups":[...]} (caller
+ * frees): clinicians and followups (arrays, stolen) close the line.
+ */
+char *wire_snapshot_tail(json_t *clinicians, int64_t followups_open,
+    json_t *followups);
+
 #endif

@@ -387,6 +387,233 @@ test_status_away(void **state)
 	    "{'type':'status','status':'away','reason':'missed_offers'}");
 }
 
+/* --- supervisor --- */
+
+/* tier, clinician and detail come in that order, each only when set. */
+static void
+test_event(void **state)
+{
+	(void)state;
+	assert_line(wire_event("01JD5X", "offered", AT_MS, 2, "c1",
+	                json_pack("{s:b}", "continuity", 1)),
+	    "{'type':'event','contact':'01JD5X','event':'offered',"
+	    "'at':'2026-12-03T07:20:00.123Z','tier':2,'clinician':'c1',"
+	    "'detail':{'continuity':true}}");
+	assert_line(wire_event("01JD5X", "abandoned", AT_MS, 0, NULL, NULL),
+	    "{'type':'event','contact':'01JD5X','event':'abandoned',"
+	    "'at':'2026-12-03T07:20:00.123Z'}");
+	assert_line(wire_event("01JD5X", "escalated", AT_MS, 3, NULL, NULL),
+	    "{'type':'event','contact':'01JD5X','event':'escalated',"
+	    "'at':'2026-12-03T07:20:00.123Z','tier':3}");
+	assert_line(wire_event("01JD5X", "completed", AT_MS, 0, "c1",
+	                json_pack("{s:s}", "disposition", "resolved")),
+	    "{'type':'event','contact':'01JD5X','event':'completed',"
+	    "'at':'2026-12-03T07:20:00.123Z','clinician':'c1',"
+	    "'detail':{'disposition':'resolved'}}");
+	assert_line(wire_event("01JD5X", "queued", AT_MS, 0, NULL,
+	                json_pack("{s:s, s:i}", "risk", "high", "policy", 4)),
+	    "{'type':'event','contact':'01JD5X','event':'queued',"
+	    "'at':'2026-12-03T07:20:00.123Z',"
+	    "'detail':{'risk':'high','policy':4}}");
+}
+
+/* Times keep their milliseconds, even .000, in UTC. */
+static void
+test_event_times(void **state)
+{
+	(void)state;
+	assert_line(wire_event("x", "waiting", 0, 0, NULL, NULL),
+	    "{'type':'event','contact':'x','event':'waiting',"
+	    "'at':'1970-01-01T00:00:00.000Z'}");
+	assert_line(wire_event("x", "waiting", AT_MS - 124, 0, NULL, NULL),
+	    "{'type':'event','contact':'x','event':'waiting',"
+	    "'at':'2026-12-03T07:19:59.999Z'}");
+}
+
+/* A gap is an event about no contact: null, not left out. */
+static void
+test_roster_gap(void **state)
+{
+	(void)state;
+	assert_line(wire_roster_gap(AT_MS, 1, INT64_C(1796286000000),
+	                INT64_C(1796292000000), true),
+	    "{'type':'event','contact':null,'event':'roster_gap',"
+	    "'at':'2026-12-03T07:20:00.123Z','tier':1,"
+	    "'detail':{'from':'2026-12-03T08:20:00.000Z',"
+	    "'to':'2026-12-03T10:00:00.000Z'}}");
+	assert_line(wire_roster_gap(AT_MS, 1, INT64_C(1796286000000), 0, false),
+	    "{'type':'event','contact':null,'event':'roster_gap',"
+	    "'at':'2026-12-03T07:20:00.123Z','tier':1,"
+	    "'detail':{'from':'2026-12-03T08:20:00.000Z','to':null}}");
+}
+
+/* The id, when there is one, goes right after the type. */
+static void
+test_snapshot_head(void **state)
+{
+	json_t *id;
+
+	(void)state;
+	assert_text(wire_snapshot_head(NULL),
+	    "{'type':'snapshot','contacts':[");
+	id = json_string("sup-1");
+	assert_text(wire_snapshot_head(id),
+	    "{'type':'snapshot','id':'sup-1','contacts':[");
+	assert_int_equal(id->refcount, 1);
+	json_decref(id);
+	id = json_integer(42);
+	assert_text(wire_snapshot_head(id),
+	    "{'type':'snapshot','id':42,'contacts':[");
+	json_decref(id);
+	id = json_string("q\"\xc3\xa9");
+	assert_exact(wire_snapshot_head(id),
+	    "{\"type\":\"snapshot\",\"id\":\"q\\\"\xc3\xa9\",\"contacts\":[");
+	json_decref(id);
+}
+
+/* Offers listed keep a negative time left: the snapshot shows lateness. */
+static void
+test_snapshot_offer(void **state)
+{
+	(void)state;
+	assert_line(wire_snapshot_offer("c1", 2, 1500),
+	    "{'clinician':'c1','tier':2,'expires_in_ms':1500}");
+	assert_line(wire_snapshot_offer("c1", 1, -20),
+	    "{'clinician':'c1','tier':1,'expires_in_ms':-20}");
+}
+
+static void
+test_snapshot_contact(void **state)
+{
+	json_t *offers = json_array();
+	struct wire_snapshot_contact ringing = {
+		.id = "01JD5X",
+		.ref = "r\xc3\xa9"
+		       "f \"1\"",
+		.risk = RISK_HIGH,
+		.channel = CHANNEL_TEXT,
+		.state = "open",
+		.stage = "tier",
+		.queued_at = AT_MS,
+		.waited_ms = 2500,
+		.offers = offers,
+		.tier = 2,
+		.program = "vets",
+	};
+	struct wire_snapshot_contact assigned = {
+		.id = "01JD5Y",
+		.ref = "r2",
+		.risk = RISK_LOW,
+		.channel = CHANNEL_VOICE,
+		.state = "assigned",
+		.stage = "done",
+		.queued_at = AT_MS,
+		.waited_ms = 0,
+		.offers = json_array(),
+		.clinician = "c2",
+	};
+
+	(void)state;
+	json_array_append_new(offers, wire_snapshot_offer("c1", 2, 900));
+	json_array_append_new(offers, wire_snapshot_offer("c3", 2, 900));
+	assert_exact(wire_line(wire_snapshot_contact(&ringing)),
+	    "{\"contact\":\"01JD5X\",\"ref\":\"r\xc3\xa9"
+	    "f \\\"1\\\"\","
+	    "\"risk\":\"high\",\"channel\":\"text\",\"state\":\"open\","
+	    "\"queued_at\":\"2026-12-03T07:20:00.123Z\",\"waited_ms\":2500,"
+	    "\"offers\":[{\"clinician\":\"c1\",\"tier\":2,"
+	    "\"expires_in_ms\":900},{\"clinician\":\"c3\",\"tier\":2,"
+	    "\"expires_in_ms\":900}],\"stage\":\"tier\",\"tier\":2,"
+	    "\"program\":\"vets\"}");
+	assert_line(wire_snapshot_contact(&assigned),
+	    "{'contact':'01JD5Y','ref':'r2','risk':'low','channel':'voice',"
+	    "'state':'assigned','queued_at':'2026-12-03T07:20:00.123Z',"
+	    "'waited_ms':0,'offers':[],'stage':'done','clinician':'c2'}");
+}
+
+/* Tiers from the mask, lowest first; name and contact only when known. */
+static void
+test_snapshot_clinician(void **state)
+{
+	uint32_t tiers =
+	    (UINT32_C(1) << 1) | (UINT32_C(1) << 3) | (UINT32_C(1) << 31);
+
+	(void)state;
+	assert_line(wire_snapshot_clinician("c1", "busy", tiers, 0,
+	                "Ann \xc3\xa9 \xf0\x9f\x98\x80", "01JD5X"),
+	    "{'clinician':'c1','status':'busy','tiers':[1,3,31],'offers':0,"
+	    "'name':'Ann \xc3\xa9 \xf0\x9f\x98\x80','contact':'01JD5X'}");
+	assert_line(wire_snapshot_clinician("c2", "available", 0, 3, NULL,
+	                NULL),
+	    "{'clinician':'c2','status':'available','tiers':[],'offers':3}");
+	/* Bit 0 names no tier. */
+	assert_line(wire_snapshot_clinician("c3", "away", UINT32_C(1), 0, NULL,
+	                NULL),
+	    "{'clinician':'c3','status':'away','tiers':[],'offers':0}");
+}
+
+static void
+test_snapshot_tail(void **state)
+{
+	json_t *clinicians = json_array(), *followups = json_array();
+
+	(void)state;
+	json_array_append_new(clinicians,
+	    wire_snapshot_clinician("c1", "available", UINT32_C(1) << 1, 1,
+	        NULL, NULL));
+	json_array_append_new(followups,
+	    json_pack("{s:i, s:s}", "id", 9, "contact", "01JD5X"));
+	assert_text(wire_snapshot_tail(clinicians, 250, followups),
+	    "],'clinicians':[{'clinician':'c1','status':'available',"
+	    "'tiers':[1],'offers':1}],'followups_open':250,"
+	    "'followups':[{'id':9,'contact':'01JD5X'}]}");
+	assert_text(wire_snapshot_tail(json_array(), 0, json_array()),
+	    "],'clinicians':[],'followups_open':0,'followups':[]}");
+}
+
+/*
+ * Head, contacts joined by ',', tail: one JSON object, as
+ * engine_snapshot.c joins them.
+ */
+static void
+test_snapshot_whole(void **state)
+{
+	struct wire_snapshot_contact ct = {
+		.id = "01JD5X",
+		.ref = "r1",
+		.risk = RISK_MODERATE,
+		.channel = CHANNEL_CHAT,
+		.state = "open",
+		.stage = "waiting",
+		.queued_at = AT_MS,
+		.waited_ms = 10,
+	};
+	json_t *id = json_string("s-1"), *o;
+	char *head = wire_snapshot_head(id), *first, *second, *tail, *line;
+
+	(void)state;
+	ct.offers = json_array();
+	first = wire_line(wire_snapshot_contact(&ct));
+	ct.id = "01JD5Y";
+	ct.offers = json_array();
+	second = wire_line(wire_snapshot_contact(&ct));
+	tail = wire_snapshot_tail(json_array(), 0, json_array());
+	xasprintf(&line, "%s%s,%s%s", head, first, second, tail);
+	o = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "type")),
+	    "snapshot");
+	assert_true(json_equal(json_object_get(o, "id"), id));
+	assert_int_equal(json_array_size(json_object_get(o, "contacts")), 2);
+	json_decref(o);
+	json_decref(id);
+	free(head);
+	free(first);
+	free(second);
+	free(tail);
+	free(line);
+}
+
 int
 main(void)
 {
@@ -407,6 +634,15 @@ main(void)
 		cmocka_unit_test(test_withdrawn),
 		cmocka_unit_test(test_withdrawn_longest),
 		cmocka_unit_test(test_status_away),
+		cmocka_unit_test(test_event),
+		cmocka_unit_test(test_event_times),
+		cmocka_unit_test(test_roster_gap),
+		cmocka_unit_test(test_snapshot_head),
+		cmocka_unit_test(test_snapshot_offer),
+		cmocka_unit_test(test_snapshot_contact),
+		cmocka_unit_test(test_snapshot_clinician),
+		cmocka_unit_test(test_snapshot_tail),
+		cmocka_unit_test(test_snapshot_whole),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
