@@ -140,6 +140,8 @@ static TAILQ_HEAD(, conn) conn_unauth = TAILQ_HEAD_INITIALIZER(conn_unauth);
 static size_t conn_unauth_count;
 /* Peers that never finish a TLS handshake, logged once a minute. */
 static struct log_limit conn_slow_tls_limit;
+/* Connections closed for leaving over CONN_OUTPUT_MAX_BYTES unread. */
+static struct log_limit conn_slow_reader_limit;
 static uint64_t conn_last_serial;
 
 /* The TLS session listen.c hands to the next conn_new() of its socket. */
@@ -839,6 +841,10 @@ conn_send(struct conn *c, const char *line)
 	if (unsent == 0)
 		c->big_bytes = 0;
 	if (unsent > CONN_OUTPUT_MAX_BYTES + c->big_bytes) {
+		log_limited(&conn_slow_reader_limit, LOG_LEVEL_WARNING,
+		    "%s: closed: peer not reading, %zu bytes unsent (over "
+		    "%u per connection)",
+		    c->peer, unsent, CONN_OUTPUT_MAX_BYTES);
 		conn_close_slow_reader(c);
 		return -1;
 	}
