@@ -68,6 +68,14 @@
 #include "util.h"
 #include "wire.h"
 
+/*
+ * A connection whose output has waited this long without any of it
+ * reaching the peer is stalled: a slow reader.  Only stalled connections
+ * are closed for holding too much together, unless they hold twice the
+ * limit: a burst queued to many readers in one turn is not theirs to pay.
+ */
+#define CONN_STALLED_MS 200
+
 /* "[" INET6_ADDRSTRLEN "]:" port, with room to spare. */
 #define CONN_PEER_MAX_BYTES 64
 /* Room for "no hello within N ms" and "peer not reading (N bytes unsent)". */
@@ -111,6 +119,11 @@ struct conn {
 	/* On the output buffer: keeps conn_output's sums as it changes. */
 	struct evbuffer_cb_entry *output_cb;
 	bool doomed; /* closing: the output will be dropped, not sent */
+	/*
+	 * Since when its output has waited (monotonic ms): since the buffer
+	 * stopped being empty, or since bytes last left it; 0 when empty.
+	 */
+	int64_t output_waits_ms;
 	TAILQ_ENTRY(conn) all_entry;
 	char peer[CONN_PEER_MAX_BYTES];
 };
@@ -134,7 +147,11 @@ static struct {
 	size_t max;
 	unsigned long long shed; /* slow readers closed for it, since start */
 	struct log_limit log;
-} conn_output = { .max = SIZE_MAX };
+	struct log_limit mismatch_log;
+	/* No pass before then: the last could not get under the limit. */
+	int64_t calm_until_ms;
+	int64_t stall_ms; /* waited this long: stalled */
+} conn_output = { .max = SIZE_MAX, .stall_ms = CONN_STALLED_MS };
 /* Connections waiting for their hello, oldest first. */
 static TAILQ_HEAD(, conn) conn_unauth = TAILQ_HEAD_INITIALIZER(conn_unauth);
 static size_t conn_unauth_count;
@@ -246,6 +263,10 @@ conn_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	(void)buf;
 	conn_output.total += info->n_added;
 	conn_output.total -= info->n_deleted;
+	if (info->orig_size + info->n_added - info->n_deleted == 0)
+		c->output_waits_ms = 0;
+	else if (info->n_deleted > 0 || c->output_waits_ms == 0)
+		c->output_waits_ms = util_monotonic_ms();
 	if (c->doomed) {
 		conn_output.doomed += info->n_added;
 		conn_output.doomed -= info->n_deleted;
@@ -376,14 +397,22 @@ conn_close_slow_reader(struct conn *c)
 struct conn_holding {
 	struct conn *c;
 	size_t bytes;
+	bool stalled; /* nothing of it reached the peer for a while */
 };
 
-/* qsort: the connection holding the most first. */
+/*
+ * qsort: stalled connections first, then the one holding the most.  With
+ * many slow readers each holding a little, a reader that is only behind
+ * for a moment may hold as much as any of them; it is still reading, so
+ * the ones that stopped go first.
+ */
 static int
 conn_holding_cmp(const void *a, const void *b)
 {
 	const struct conn_holding *x = a, *y = b;
 
+	if (x->stalled != y->stalled)
+		return x->stalled ? -1 : 1;
 	return (x->bytes < y->bytes) - (x->bytes > y->bytes);
 }
 
@@ -396,6 +425,7 @@ static size_t
 conn_output_holders(struct conn_holding *h)
 {
 	size_t n = 0, total = 0, doomed = 0, held;
+	int64_t now = util_monotonic_ms();
 	struct conn *c;
 
 	TAILQ_FOREACH (c, &conn_all, all_entry) {
@@ -406,39 +436,58 @@ conn_output_holders(struct conn_holding *h)
 		if (c->doomed)
 			doomed += held;
 		else if (held > 0)
-			h[n++] = (struct conn_holding){ c, held };
+			h[n++] = (struct conn_holding){ c, held,
+				c->output_waits_ms != 0 &&
+				    now - c->output_waits_ms >=
+				        conn_output.stall_ms };
 	}
-	if (total != conn_output.total || doomed != conn_output.doomed)
-		fatalx("unsent output: %zu bytes (%zu closing) in the buffers, "
-		       "%zu (%zu) counted",
+	/*
+	 * A bug in the counting must not take the crisis line down: say so
+	 * and count again from the buffers.
+	 */
+	if (total != conn_output.total || doomed != conn_output.doomed) {
+		log_limited(&conn_output.mismatch_log, LOG_LEVEL_ERROR,
+		    "unsent output: %zu bytes (%zu closing) in the buffers, "
+		    "%zu (%zu) counted; counting again",
 		    total, doomed, conn_output.total, conn_output.doomed);
+		conn_output.total = total;
+		conn_output.doomed = doomed;
+	}
 	return n;
 }
 
 /*
- * The live output passed limits.max_output_bytes_total: close the
+ * The live output passed limits.max_output_bytes_total: close the stalled
  * connections holding the most, as slow readers, until it is back under
  * 90% of the limit.  The next pass is then at least a tenth of the limit
- * of new output away, so the walk and the sort stay rare.  Nothing is
- * freed here, the caller's connection included: conn_close_soon closes
- * from the loop.
+ * of new output away, so the walk and the sort stay rare; when too few
+ * were stalled to get there, not before CONN_STALLED_MS / 4 has passed
+ * (or twice the limit is reached).  Nothing is freed here, the caller's
+ * connection included: conn_close_soon closes from the loop.
  */
 static void
 conn_output_shed(void)
 {
-	size_t live = conn_output.total - conn_output.doomed;
 	size_t target = conn_output.max - conn_output.max / 10;
 	struct conn_holding *h;
-	size_t n, i, freed = 0;
+	size_t n, i, live, freed = 0;
 
 	h = xreallocarray(NULL, conn_all_count, sizeof *h);
 	n = conn_output_holders(h);
+	live = conn_output.total - conn_output.doomed;
 	qsort(h, n, sizeof *h, conn_holding_cmp);
 	for (i = 0; i < n && live - freed > target; i++) {
+		if (!h[i].stalled && live - freed <= 2 * conn_output.max)
+			break;
 		freed += h[i].bytes;
 		conn_close_slow_reader(h[i].c);
 	}
 	free(h);
+	if (live - freed > conn_output.max)
+		conn_output.calm_until_ms =
+		    util_monotonic_ms() + conn_output.stall_ms / 4;
+	if (i == 0)
+		return;
 	conn_output.shed += i;
 	log_limited(&conn_output.log, LOG_LEVEL_WARNING,
 	    "unsent output of all connections reached %zu bytes, "
@@ -451,7 +500,11 @@ conn_output_shed(void)
 static void
 conn_output_check(void)
 {
-	if (conn_output.total - conn_output.doomed > conn_output.max)
+	size_t live = conn_output.total - conn_output.doomed;
+
+	if (live > conn_output.max &&
+	    (live > 2 * conn_output.max ||
+	        util_monotonic_ms() >= conn_output.calm_until_ms))
 		conn_output_shed();
 }
 
@@ -714,6 +767,7 @@ conn_start(struct event_base *base, int fd, struct ssl_st *ssl,
 		conn_free(c);
 		return NULL;
 	}
+
 	c->tls = c->handshaking = ssl != NULL;
 	if (limits->hello_timeout_ms > 0) {
 		if ((c->hello_ev = evtimer_new(base, conn_hello_cb, c)) ==
@@ -980,6 +1034,12 @@ conn_set_output_total_max(size_t max)
 {
 	conn_output.max = max;
 	conn_output_check();
+}
+
+void
+conn_set_output_stall_ms(int64_t ms)
+{
+	conn_output.stall_ms = ms;
 }
 
 /* Unsent output of all connections, closing ones included. */

@@ -112,10 +112,17 @@ size_t conn_unsent(const struct conn *c);
 /*
  * Cap the unsent output of all connections together
  * (limits.max_output_bytes_total; none until this is called).  Past it the
- * connections holding the most are closed as slow readers until the rest
- * is under 90% of it; a lower cap applies at once.
+ * stalled connections holding the most are closed as slow readers until
+ * the rest is under 90% of it (past twice the cap, stalled or not); a
+ * lower cap applies at once.
  */
 void conn_set_output_total_max(size_t max);
+/*
+ * How long a connection's output may wait with none of it leaving before
+ * the connection counts as stalled (CONN_STALLED_MS unless set; 0: at
+ * once, as the unit tests of the cap's arithmetic want).
+ */
+void conn_set_output_stall_ms(int64_t ms);
 /* The unsent output of all connections, closing ones included. */
 size_t conn_output_total(void);
 /*

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -573,6 +574,9 @@ test_big_line_and_drained(void **state)
  */
 #define TEST_KIB 1024
 #define TEST_TOTAL_MAX (64 * TEST_KIB)
+/* conn.c's CONN_STALLED_MS, restored after a test that changes it. */
+#define TEST_STALL_DEFAULT_MS 200
+#define TEST_STALL_MS 100
 
 /* Close the fixtures' connections, then the fixtures (each checks all). */
 static void
@@ -648,6 +652,7 @@ test_output_total_closes_largest(void **state)
 	json_t *id = json_integer(1);
 
 	(void)state;
+	conn_set_output_stall_ms(0); /* the cap's arithmetic alone */
 	fixture_open(&a, TEST_CAP_BYTES, 0, 1);
 	fixture_open(&b, TEST_CAP_BYTES, 0, 1);
 	fixture_open(&c, TEST_CAP_BYTES, 0, 1);
@@ -674,6 +679,7 @@ test_output_total_closes_largest(void **state)
 	assert_int_equal(conn_output_total(),
 	    conn_unsent(b.c) + conn_unsent(c.c));
 	conn_set_output_total_max(SIZE_MAX);
+	conn_set_output_stall_ms(TEST_STALL_DEFAULT_MS);
 	fixtures_close((struct fixture *[]){ &a, &b, &c }, 3);
 }
 
@@ -685,6 +691,7 @@ test_output_total_closes_sender(void **state)
 	size_t lines = 0;
 
 	(void)state;
+	conn_set_output_stall_ms(0); /* the cap's arithmetic alone */
 	fixture_open(&f, TEST_CAP_BYTES, 0, 1);
 	conn_set_output_total_max(TEST_TOTAL_MAX);
 	while (send_kib(f.c, 1) == 0)
@@ -697,6 +704,7 @@ test_output_total_closes_sender(void **state)
 	assert_int_equal(f.rec.nclosed, 1);
 	assert_int_equal(strncmp(f.rec.why, "peer not reading (", 18), 0);
 	conn_set_output_total_max(SIZE_MAX);
+	conn_set_output_stall_ms(TEST_STALL_DEFAULT_MS);
 	fixture_close(&f);
 }
 
@@ -710,6 +718,7 @@ test_output_total_lowered(void **state)
 	struct fixture a, b, c;
 
 	(void)state;
+	conn_set_output_stall_ms(0); /* the cap's arithmetic alone */
 	fixture_open(&a, TEST_CAP_BYTES, 0, 1);
 	fixture_open(&b, TEST_CAP_BYTES, 0, 1);
 	fixture_open(&c, TEST_CAP_BYTES, 0, 1);
@@ -730,7 +739,48 @@ test_output_total_lowered(void **state)
 	assert_int_equal(b.rec.nclosed, 1);
 	assert_int_equal(c.rec.nclosed, 0);
 	conn_set_output_total_max(SIZE_MAX);
+	conn_set_output_stall_ms(TEST_STALL_DEFAULT_MS);
 	fixtures_close((struct fixture *[]){ &a, &b, &c }, 3);
+}
+
+/*
+ * Only a stalled connection is closed for the total, even when a reader
+ * that is merely behind holds more; past twice the cap, that one too.
+ */
+static void
+test_output_total_stalled_first(void **state)
+{
+	const struct timespec wait = { 0, (TEST_STALL_MS + 50) * 1000000L };
+	struct fixture a, b;
+	size_t max, sent = 0;
+
+	(void)state;
+	fixture_open(&a, TEST_CAP_BYTES, 0, 1);
+	fixture_open(&b, TEST_CAP_BYTES, 0, 1);
+	conn_set_output_stall_ms(TEST_STALL_MS);
+	assert_int_equal(send_kib(a.c, 12), 0);
+	run_ms(a.base, 20);
+	nanosleep(&wait, NULL); /* nothing of a's leaves: a stalls */
+	max = conn_unsent(a.c) + 20 * TEST_KIB;
+	conn_set_output_total_max(max);
+	while (!conn_closing(a.c) && sent < 40) {
+		assert_int_equal(send_kib(b.c, 1), 0);
+		sent++;
+	}
+	assert_true(conn_closing(a.c));
+	assert_false(conn_closing(b.c));
+	assert_true(conn_unsent(b.c) > conn_unsent(a.c));
+	/* b alone: over the cap but under twice it, b is not stalled. */
+	while (conn_unsent(b.c) < max + max / 2)
+		assert_int_equal(send_kib(b.c, 1), 0);
+	assert_false(conn_closing(b.c));
+	while (send_kib(b.c, 1) == 0)
+		;
+	assert_true(conn_closing(b.c));
+	assert_true(conn_unsent(b.c) > 2 * max - 2 * TEST_KIB);
+	conn_set_output_total_max(SIZE_MAX);
+	conn_set_output_stall_ms(TEST_STALL_DEFAULT_MS);
+	fixtures_close((struct fixture *[]){ &a, &b }, 2);
 }
 
 int
@@ -756,6 +806,7 @@ main(void)
 		cmocka_unit_test(test_output_total_closes_largest),
 		cmocka_unit_test(test_output_total_closes_sender),
 		cmocka_unit_test(test_output_total_lowered),
+		cmocka_unit_test(test_output_total_stalled_first),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
