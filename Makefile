@@ -39,7 +39,9 @@ CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/intake.c daemon/tls.c daemon/outbox.c \
                daemon/results.c daemon/heard.c \
                daemon/engine_snapshot.c daemon/engine_settle.c \
-               daemon/engine_close.c daemon/engine_call.c daemon/wire.c
+               daemon/engine_close.c daemon/engine_call.c daemon/wire.c \
+               daemon/worker.c daemon/http.c daemon/http_auth.c \
+               daemon/http_bridge.c
 
 CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
                  ctl/ctl_audit.c ctl/ctl_backup.c ctl/fmt.c ctl/fmt_table.c \
@@ -107,8 +109,26 @@ deps-run deps-valgrind deps-fuzz deps-lint:
 deps:
 	@tools/deps all
 
-$(CRISISD_OUT): $(CRISISD_OBJS) $(COMMON_OBJS)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+$(CRISISD_OUT): $(CRISISD_OBJS) $(COMMON_OBJS) $(BUILD)/web_assets.o
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) -pthread
+
+# The web console's files (web/), built into crisisd by tools/embed: the
+# daemon reads no file to serve them.  The tool runs at build time only,
+# so it is built plainly, without the sanitizers' CFLAGS.
+WEB_FILES = $(sort $(shell find web -type f \( -name '*.html' -o \
+              -name '*.css' -o -name '*.js' -o -name '*.svg' -o \
+              -name '*.png' -o -name '*.ico' \) 2>/dev/null))
+EMBED = $(BUILD)/tools/embed
+
+$(EMBED): tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -o $@ $<
+
+$(BUILD)/web_assets.c: $(EMBED) $(WEB_FILES)
+	$(EMBED) $@ web $(WEB_FILES)
+
+$(BUILD)/web_assets.o: $(BUILD)/web_assets.c $(BUILD)/pkg.mk
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(CRISISCTL_OUT): $(CRISISCTL_OBJS) $(COMMON_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)

@@ -85,6 +85,10 @@
 #define CONF_GAP_WARNING_HOURS_MAX (24 * 31)
 #define CONF_DEFAULT_SERVICE_LEVEL_MS 20000
 #define CONF_DEFAULT_SHORT_ABANDON_MS 5000
+/* A console session unused for 12 hours ends: a clinician's shift. */
+#define CONF_DEFAULT_SESSION_IDLE_MS (12LL * 60 * 60 * 1000)
+#define CONF_SESSION_IDLE_MIN_MS 1000
+#define CONF_SESSION_IDLE_MAX_MS (30 * CONF_DAY_MS)
 
 static const char *const conf_strategy_names[] = {
 	[STRATEGY_RING_ALL] = "ring-all",
@@ -156,7 +160,10 @@ conf_error(struct conf_check *ck, const config_setting_t *s, const char *fmt,
 	ck->nerrors++;
 }
 
-/* Handler: a nested group, checked against its own table. */
+/*
+ * Handler: a nested group, checked against its own table; its keys are
+ * fields of the struct at key->offset (0: struct conf itself).
+ */
 static void
 conf_key_group(struct conf_check *ck, const config_setting_t *s,
     const struct conf_key *key, void *base)
@@ -165,7 +172,7 @@ conf_key_group(struct conf_check *ck, const config_setting_t *s,
 		conf_error(ck, s, "must be a group, as in %s : { ... };",
 		    key->name);
 	else
-		conf_check_group(ck, s, key->sub, base);
+		conf_check_group(ck, s, key->sub, (char *)base + key->offset);
 }
 
 /*
@@ -235,6 +242,26 @@ static const struct conf_key conf_review_keys[] = {
 static const struct conf_table conf_review_table = { conf_review_keys,
 	nitems(conf_review_keys) };
 
+/* Handler: http.listen, the web console's own addresses. */
+static void
+conf_key_http_listen(struct conf_check *ck, const config_setting_t *s,
+    const struct conf_key *key, void *base)
+{
+	struct conf_http *http = base;
+
+	(void)key;
+	conf_address_list(ck, s, http->listen, &http->nlisten, false,
+	    "127.0.0.1:7411");
+}
+
+static const struct conf_key conf_http_keys[] = {
+	CONF_KEY(conf_http, listen, true, conf_key_http_listen, 0, 0),
+	CONF_KEY(conf_http, session_idle_ms, false, conf_key_ms,
+	    CONF_SESSION_IDLE_MIN_MS, CONF_SESSION_IDLE_MAX_MS),
+};
+static const struct conf_table conf_http_table = { conf_http_keys,
+	nitems(conf_http_keys) };
+
 static const struct conf_key conf_root_keys[] = {
 	CONF_KEY(conf, listen, true, conf_key_listen, 0, 0),
 	CONF_KEY(conf, database, true, conf_key_database, 0,
@@ -247,6 +274,8 @@ static const struct conf_key conf_root_keys[] = {
 	{ "roster", false, conf_key_group, 0, 0, 0, &conf_roster_table },
 	{ "review", false, conf_key_group, 0, 0, 0, &conf_review_table },
 	{ "tls", false, conf_key_tls, 0, 0, 0, &conf_tls_table },
+	{ "http", false, conf_key_group, offsetof(struct conf, http), 0, 0,
+	    &conf_http_table },
 };
 static const struct conf_table conf_root_table = { conf_root_keys,
 	nitems(conf_root_keys) };
@@ -328,6 +357,7 @@ conf_defaults(struct conf *conf)
 	conf->gap_warning_hours = CONF_DEFAULT_GAP_WARNING_HOURS;
 	conf->service_level_ms = CONF_DEFAULT_SERVICE_LEVEL_MS;
 	conf->short_abandon_ms = CONF_DEFAULT_SHORT_ABANDON_MS;
+	conf->http.session_idle_ms = CONF_DEFAULT_SESSION_IDLE_MS;
 	conf->tls.min_version = CONF_TLS_1_2;
 }
 
@@ -421,6 +451,8 @@ conf_free(struct conf *conf)
 	free(conf->tls.certificate);
 	free(conf->tls.key);
 	free(conf->tls.ca);
+	for (i = 0; i < conf->http.nlisten; i++)
+		free(conf->http.listen[i]);
 	free(conf);
 }
 

@@ -68,6 +68,8 @@ conf_string(struct conf_check *ck, const config_setting_t *s, size_t max);
 char *conf_dirname(const char *path);
 char *conf_resolve(const char *from, const char *name);
 const char *conf_listen_check(const char *text);
+void conf_address_list(struct conf_check *ck, const config_setting_t *s,
+    char **addrs, size_t *n, bool empty_ok, const char *example);
 
 /*
  * config_value.c: the handlers the key tables name.  Each checks s, records

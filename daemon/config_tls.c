@@ -32,44 +32,16 @@ static const struct {
 	{ "1.3", CONF_TLS_1_3 },
 };
 
-/* Check and store one tls.listen address. */
-static void
-conf_tls_listen_one(struct conf_check *ck, const config_setting_t *s,
-    struct conf_tls *tls)
-{
-	const char *v, *why;
-
-	if ((v = conf_string(ck, s, CONF_LISTEN_MAX_BYTES)) == NULL)
-		return;
-	if ((why = conf_listen_check(v)) != NULL)
-		conf_error(ck, s, "\"%s\": %s", v, why);
-	else if (tls->nlisten == CONF_LISTEN_MAX)
-		conf_error(ck, s, "more than %d addresses", CONF_LISTEN_MAX);
-	else
-		tls->listen[tls->nlisten++] = xstrdup(v);
-}
-
 /* Handler: tls.listen, like listen, but an empty list means no TLS. */
 static void
 conf_key_tls_listen(struct conf_check *ck, const config_setting_t *s,
     const struct conf_key *key, void *base)
 {
-	int i, n;
+	struct conf_tls *tls = base;
 
 	(void)key;
-	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
-		conf_tls_listen_one(ck, s, base);
-		return;
-	}
-	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
-		conf_error(ck, s,
-		    "must be a list of addresses, as in "
-		    "[ \"0.0.0.0:7411\" ]");
-		return;
-	}
-	n = config_setting_length(s);
-	for (i = 0; i < n; i++)
-		conf_tls_listen_one(ck, config_setting_get_elem(s, i), base);
+	conf_address_list(ck, s, tls->listen, &tls->nlisten, true,
+	    "0.0.0.0:7411");
 }
 
 /* Handler: a PEM file read at start, resolved like database, readable now. */

@@ -245,23 +245,48 @@ conf_listen_check(const char *text)
 	return NULL;
 }
 
-/* Check and store one listen address. */
+/* Check and store one address of a list. */
 static void
-conf_listen_one(struct conf_check *ck, const config_setting_t *s)
+conf_address_one(struct conf_check *ck, const config_setting_t *s, char **addrs,
+    size_t *n)
 {
-	struct conf *conf = ck->conf;
 	const char *v, *why;
 
 	if ((v = conf_string(ck, s, CONF_LISTEN_MAX_BYTES)) == NULL)
 		return;
-	if ((why = conf_listen_check(v)) != NULL) {
+	if ((why = conf_listen_check(v)) != NULL)
 		conf_error(ck, s, "\"%s\": %s", v, why);
-		return;
-	}
-	if (conf->nlisten == CONF_LISTEN_MAX)
+	else if (*n == CONF_LISTEN_MAX)
 		conf_error(ck, s, "more than %d addresses", CONF_LISTEN_MAX);
 	else
-		conf->listen[conf->nlisten++] = xstrdup(v);
+		addrs[(*n)++] = xstrdup(v);
+}
+
+/*
+ * A list of "host:port" addresses (or one string) into addrs[*n]; an
+ * empty list is an error unless empty_ok.  example shows the form.
+ */
+void
+conf_address_list(struct conf_check *ck, const config_setting_t *s,
+    char **addrs, size_t *n, bool empty_ok, const char *example)
+{
+	int i, len;
+
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		conf_address_one(ck, s, addrs, n);
+		return;
+	}
+	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+		conf_error(ck, s,
+		    "must be a list of addresses, as in [ \"%s\" ]", example);
+		return;
+	}
+	if ((len = config_setting_length(s)) == 0 && !empty_ok) {
+		conf_error(ck, s, "must name at least one address");
+		return;
+	}
+	for (i = 0; i < len; i++)
+		conf_address_one(ck, config_setting_get_elem(s, i), addrs, n);
 }
 
 /* Handler: listen, an array of "host:port" strings (or one string). */
@@ -269,26 +294,12 @@ void
 conf_key_listen(struct conf_check *ck, const config_setting_t *s,
     const struct conf_key *key, void *base)
 {
-	int i, n;
+	struct conf *conf = ck->conf;
 
 	(void)key;
 	(void)base;
-	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
-		conf_listen_one(ck, s);
-		return;
-	}
-	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
-		conf_error(ck, s,
-		    "must be a list of addresses, as in "
-		    "[ \"127.0.0.1:7410\" ]");
-		return;
-	}
-	if ((n = config_setting_length(s)) == 0) {
-		conf_error(ck, s, "must name at least one address");
-		return;
-	}
-	for (i = 0; i < n; i++)
-		conf_listen_one(ck, config_setting_get_elem(s, i));
+	conf_address_list(ck, s, conf->listen, &conf->nlisten, false,
+	    "127.0.0.1:7410");
 }
 
 /* Handler: log_level, stored as enum log_level. */

@@ -376,14 +376,15 @@ listen_seen(const struct addrinfo *first, const struct addrinfo *ai)
 	return false;
 }
 
-/* Bind every address one configured "host:port" resolves to. */
-static int
-listen_open_addr(struct listener *l, const char *addr, bool tls, char **cause)
+int
+listen_bind_address(const char *addr, int *fds, size_t max, size_t *n,
+    char **cause)
 {
 	struct addrinfo hints, *res, *ai;
 	char host[LISTEN_HOST_MAX_BYTES], port[LISTEN_PORT_MAX_BYTES];
 	int fd, rc;
 
+	*n = 0;
 	if (listen_split(addr, host, port) == -1) {
 		xasprintf(cause, "listen %s: expected host:port or [v6]:port",
 		    addr);
@@ -401,16 +402,38 @@ listen_open_addr(struct listener *l, const char *addr, bool tls, char **cause)
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if (listen_seen(res, ai))
 			continue;
-		if ((fd = listen_bind(ai)) == -1) {
+		if (*n == max || (fd = listen_bind(ai)) == -1) {
 			xasprintf(cause, "listen %s: %s", addr,
-			    strerror(errno));
+			    *n == max ? "too many addresses" : strerror(errno));
 			break;
 		}
-		if (listen_add_fd(l, fd, tls, cause) == -1)
-			break;
+		fds[(*n)++] = fd;
 	}
 	freeaddrinfo(res);
-	return ai == NULL ? 0 : -1;
+	if (ai == NULL)
+		return 0;
+	while (*n > 0)
+		close(fds[--(*n)]);
+	return -1;
+}
+
+/* Bind every address one configured "host:port" resolves to. */
+static int
+listen_open_addr(struct listener *l, const char *addr, bool tls, char **cause)
+{
+	int fds[LISTEN_ADDRS_MAX];
+	size_t n, i;
+
+	if (listen_bind_address(addr, fds, nitems(fds), &n, cause) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (listen_add_fd(l, fds[i], tls, cause) == -1)
+			break;
+	}
+	/* The sockets not handed over are ours to close. */
+	for (size_t j = i + 1; j < n; j++)
+		close(fds[j]);
+	return i == n ? 0 : -1;
 }
 
 /* Open every listening socket; NULL and *cause on the first failure. */

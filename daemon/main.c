@@ -19,6 +19,7 @@
 #include "config.h"
 #include "conn.h"
 #include "engine.h"
+#include "http.h"
 #include "listen.h"
 #include "log.h"
 #include "lockfile.h"
@@ -41,6 +42,7 @@ static struct {
 	struct conf *conf;
 	struct store *st;
 	struct listener *listener;
+	struct http *http; /* the web console, if configured */
 	struct lockfile *lock;
 	struct event *sigs[3];
 	bool stopping;
@@ -176,6 +178,10 @@ main_reload(void)
 	    (size_t)conf->max_unauthenticated);
 	conn_set_output_total_max(conf->max_output_bytes_total);
 	listen_reload_tls(d.listener, &conf->tls);
+	if ((conf->http.nlisten > 0) != (d.http != NULL))
+		log_warnx("reload: adding or removing the http group takes a "
+		          "restart");
+	http_reload(d.http, conf);
 	engine_set_conf(conf);
 	conf_free(d.conf);
 	d.conf = conf;
@@ -283,6 +289,9 @@ main_start(const char *path)
 	if (engine_init(d.base, d.st, d.conf, &cause) == -1)
 		fatalx("%s", cause);
 	proto_init(d.base);
+	d.http = http_open(d.base, d.conf, &cause);
+	if (cause != NULL)
+		fatalx("%s", cause);
 	if (outbox_flush(d.st) == -1)
 		fatalx("database %s: cannot write: %s", d.conf->database,
 		    store_error(d.st));
@@ -298,6 +307,9 @@ main_stop(void)
 	listen_close(d.listener);
 	d.listener = NULL;
 	engine_stop();
+	/* Console sessions end like the connections they are. */
+	http_close(d.http);
+	d.http = NULL;
 	main_flush();
 	/* Replies already committed still reach their peers. */
 	session_finish_all("daemon stopping");

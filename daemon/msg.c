@@ -76,6 +76,7 @@ static const char *const msg_code_names[] = {
 	[CODE_TOO_LARGE] = "too_large",
 	[CODE_OVERLOADED] = "overloaded",
 	[CODE_INTERNAL] = "internal",
+	[CODE_UNAVAILABLE] = "unavailable",
 };
 
 /* status.status: index 0 is the only "available" one. */
@@ -670,4 +671,11 @@ const char *
 msg_code_name(enum msg_code c)
 {
 	return msg_name(msg_code_names, nitems(msg_code_names), (int)c);
+}
+
+/* The error code of a name, or -1. */
+int
+msg_code_from_name(const char *name)
+{
+	return msg_lookup(msg_code_names, nitems(msg_code_names), name);
 }

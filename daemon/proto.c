@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -38,6 +39,8 @@ static void proto_decline(struct session *, const struct msg *);
 static void proto_complete(struct session *, const struct msg *);
 static void proto_watch(struct session *, const struct msg *);
 static void proto_snapshot(struct session *, const struct msg *);
+static void proto_welcome(struct session *, enum role, const char *,
+    const uint8_t[TOKEN_HASH_BYTES], json_t *);
 
 static const struct proto_handler {
 	enum msg_type type;
@@ -327,7 +330,6 @@ proto_hello(struct session *s, const struct msg *m)
 	struct store *st = engine_store();
 	uint8_t hash[TOKEN_HASH_BYTES];
 	char role[16];
-	struct clin *c = NULL;
 	bool disabled = false;
 	int rc;
 
@@ -353,12 +355,26 @@ proto_hello(struct session *s, const struct msg *m)
 		    "principal's role is not the one asked for");
 		return;
 	}
-	if (h->role == ROLE_CLINICIAN)
-		c = engine_clinician_connected(h->principal, s);
-	session_welcome(s, h->role, h->principal, hash, c);
-	session_reply(s, m->id, wire_welcome(h->role, h->principal));
+	proto_welcome(s, h->role, h->principal, hash, m->id);
+}
+
+/*
+ * The principal is who it says: the session speaks for it from now on,
+ * and is told so.  A clinician is away until it says otherwise and hears
+ * again which contact it holds; a gateway gets the results it is owed.
+ */
+static void
+proto_welcome(struct session *s, enum role role, const char *principal,
+    const uint8_t hash[TOKEN_HASH_BYTES], json_t *id)
+{
+	struct clin *c = NULL;
+
+	if (role == ROLE_CLINICIAN)
+		c = engine_clinician_connected(principal, s);
+	session_welcome(s, role, principal, hash, c);
+	session_reply(s, id, wire_welcome(role, principal));
 	log_info("%s: %s %s welcomed", conn_peer(session_conn(s)),
-	    msg_role_name(h->role), h->principal);
+	    msg_role_name(role), principal);
 	if (conn_peer_cert_cn(session_conn(s)) != NULL)
 		log_debug("%s: client certificate CN %s",
 		    conn_peer(session_conn(s)),
@@ -366,8 +382,8 @@ proto_hello(struct session *s, const struct msg *m)
 	if (c != NULL)
 		engine_clinician_welcomed(c);
 	/* Results still owed follow the welcome, a page at a time. */
-	if (h->role == ROLE_INTAKE)
-		results_welcome(st, s);
+	if (role == ROLE_INTAKE)
+		results_welcome(engine_store(), s);
 }
 
 /* Find the handler of a message type. */
@@ -704,4 +720,35 @@ proto_accept_cb(int fd, void *arg)
 
 	if (c != NULL)
 		session_new(c);
+}
+
+struct conn *
+proto_open_welcomed(struct event_base *base, int fd, const char *principal,
+    enum role role, const char **why)
+{
+	uint8_t hash[TOKEN_HASH_BYTES];
+	char stored_role[16];
+	bool disabled = false;
+	struct session *s;
+	struct conn *c;
+	int rc;
+
+	rc = store_principal_get(engine_store(), principal, stored_role, hash,
+	    &disabled);
+	*why = rc == STORE_ERROR ? "cannot check the principal now"
+	    : rc != STORE_OK     ? "unknown principal"
+	    : disabled           ? "principal disabled"
+	    : msg_role_from_name(stored_role) != (int)role
+	    ? "principal's role is not the one asked for"
+	    : NULL;
+	if (*why != NULL ||
+	    (c = conn_new(base, fd, &proto_limits, &proto_conn_cbs)) == NULL) {
+		if (*why == NULL)
+			*why = "out of connections";
+		close(fd);
+		return NULL;
+	}
+	s = session_new(c);
+	proto_welcome(s, role, principal, hash, NULL);
+	return c;
 }

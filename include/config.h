@@ -49,6 +49,17 @@ struct conf_tls {
 	int min_version; /* enum conf_tls_version */
 };
 
+/*
+ * The http group: the web console (CONTRACT §8), on listeners of its own,
+ * over TLS with the tls group's certificate when that group has one.  No
+ * http group (nlisten 0): no console.
+ */
+struct conf_http {
+	char *listen[CONF_LISTEN_MAX];
+	size_t nlisten;
+	int64_t session_idle_ms; /* a session unused this long ends */
+};
+
 struct conf {
 	char *path;
 
@@ -91,6 +102,9 @@ struct conf {
 
 	/* tls: TLS listeners, their certificate and client certificates */
 	struct conf_tls tls;
+
+	/* http: the web console */
+	struct conf_http http;
 };
 
 /*

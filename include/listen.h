@@ -47,6 +47,17 @@ void listen_set_max_connections(struct listener *l, size_t max);
  */
 void listen_set_max_unauthenticated(struct listener *l, size_t max);
 
+/* Sockets one "host:port" may resolve to (every address of a name). */
+#define LISTEN_ADDRS_MAX 16
+
+/*
+ * Bind and listen on every address addr ("host:port", "[v6]:port",
+ * "*:port") resolves to: their sockets into fds[*n] (the web console's
+ * listeners are made this way too).  -1 and *cause, nothing left open.
+ */
+int listen_bind_address(const char *addr, int *fds, size_t max, size_t *n,
+    char **cause);
+
 /* Stop accepting (SIGTERM); the sockets are closed. */
 void listen_close(struct listener *l);
 

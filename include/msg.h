@@ -77,6 +77,8 @@ enum msg_code {
 	CODE_TOO_LARGE,
 	CODE_OVERLOADED,
 	CODE_INTERNAL,
+	CODE_UNAVAILABLE, /* not serving now (a standby; a console session
+	                     whose connection ended) */
 };
 
 struct msg_hello {
@@ -151,5 +153,6 @@ int msg_risk_from_name(const char *name);
 const char *msg_channel_name(enum channel c);
 const char *msg_disposition_name(enum disposition d);
 const char *msg_code_name(enum msg_code c);
+int msg_code_from_name(const char *name);
 
 #endif

@@ -7,6 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "msg.h"
+
+struct conn;
+struct event_base;
+
 /* The limits new connections get (start and reload). */
 void proto_set_limits(size_t max_line_bytes, int64_t hello_timeout_ms);
 
@@ -14,10 +19,19 @@ void proto_set_limits(size_t max_line_bytes, int64_t hello_timeout_ms);
 void proto_accept_cb(int fd, void *arg);
 
 /*
+ * A connection the daemon opens on fd (one end of a socketpair) for a
+ * principal it has authenticated itself (the web console's login): it is
+ * welcomed at once, as if it had said hello, and its first line out is
+ * the welcome.  NULL and *why (fd closed) if the principal is unknown,
+ * disabled or of another role.
+ */
+struct conn *proto_open_welcomed(struct event_base *base, int fd,
+    const char *principal, enum role role, const char **why);
+
+/*
  * Start the protocol's timers (the check of live sessions against their
  * principals) once the engine is up.
  */
-struct event_base;
 void proto_init(struct event_base *base);
 
 /* Free what the protocol keeps beyond its connections (at exit). */

@@ -362,7 +362,7 @@ class Daemon:
     principals before start(); the effective config is in self.conf.
     """
 
-    def __init__(self, tls=False, **overrides):
+    def __init__(self, tls=False, http=False, **overrides):
         for k in overrides:
             assert k in DEFAULTS, "unknown config override %r" % k
         for path in (CRISISD, CRISISCTL):
@@ -384,6 +384,12 @@ class Daemon:
             self.tls.update(tls if isinstance(tls, dict) else {})
             self.tls_dir = make_tls_files(os.path.join(self.dir, "tls"))
             self.tls_port = free_port()
+        # The web console: http=True, or a dict of http group keys.
+        self.http = None
+        if http:
+            self.http = {"session_idle_ms": 3600000}
+            self.http.update(http if isinstance(http, dict) else {})
+            self.http_port = free_port()
         self.tokens = {}
         self.roles = {}
         # Extra environment for the daemon (NOTIFY_SOCKET, WATCHDOG_USEC...),
@@ -421,6 +427,12 @@ class Daemon:
             f.write(render_conf(self.conf, self.port, self.db))
             if self.tls is not None:
                 f.write(render_tls_conf(self.tls, self.tls_port))
+            if self.http is not None:
+                f.write("http : {\n  listen = [ %s ];\n" % _conf_string(
+                    "127.0.0.1:%d" % self.http_port))
+                for k, v in self.http.items():
+                    f.write("  %s = %s;\n" % (k, _conf_value(v)))
+                f.write("};\n")
 
     # --- crisisctl ---
 
@@ -529,10 +541,14 @@ class Daemon:
             if self._start_once():
                 if self.tls is not None:
                     self._wait_port(self.tls_port)
+                if self.http is not None:
+                    self._wait_port(self.http_port)
                 return self
             self.port = free_port()
             if self.tls is not None:
                 self.tls_port = free_port()
+            if self.http is not None:
+                self.http_port = free_port()
             self.write_conf()
         raise AssertionError("crisisd did not start:\n" + self.log_tail())
 

@@ -786,7 +786,7 @@ test_names(void **state)
 		"low", "unknown" };
 	static const char *const codes[] = { "bad_request", "unauthorized",
 		"forbidden", "not_found", "conflict", "too_large", "overloaded",
-		"internal" };
+		"internal", "unavailable" };
 	static const char *const dispositions[] = { "resolved", "safety_plan",
 		"referred", "emergency_dispatched", "follow_up", "other" };
 	size_t i;

@@ -178,7 +178,7 @@ test_error_codes(void **state)
 {
 	static const char *const names[] = { "bad_request", "unauthorized",
 		"forbidden", "not_found", "conflict", "too_large", "overloaded",
-		"internal" };
+		"internal", "unavailable" };
 	char *want;
 
 	(void)state;

@@ -1,0 +1,254 @@
+"""CONTRACT §8: the web console's HTTP side, over real sockets: login and
+its throttle, the session cookie, CSRF, the event stream carrying the same
+protocol messages as TCP, messages answered like TCP requests, a stream
+gone too long counting as a disconnect, sessions ending."""
+
+import time
+
+from harness import SCALE, Daemon, note, secs, sleep_ms, submit
+from webclient import Web
+
+PASSWORD = "correct horse battery staple"
+SLOW = 30000
+
+
+def setup(d, clinicians=("c1",), supervisor=True):
+    """gw (intake), sup (supervisor), clinicians, each with a password."""
+    d.add_intake("gw")
+    if supervisor:
+        d.add_supervisor("sup")
+        set_password(d, "sup")
+    for c in clinicians:
+        d.add_clinician(c, tiers=(1,))
+        set_password(d, c)
+    d.start()
+
+
+def set_password(d, principal, password=PASSWORD):
+    d.ctl("password", "set", principal, input=password + "\n")
+
+
+def web(d, name="web"):
+    return Web(d.http_port, name)
+
+
+def test_login_cookie_and_session():
+    with Daemon(http=True) as d:
+        setup(d)
+        w = web(d)
+        r = w.login("c1", PASSWORD)
+        assert r.json["principal"] == "c1" and r.json["role"] == "clinician"
+        assert len(r.json["csrf"]) == 43, r.json
+        cookie = [c for c in r.cookies if c.startswith("crisisd_session=")]
+        assert len(cookie) == 1, r.cookies
+        flags = [f.strip().lower() for f in cookie[0].split(";")[1:]]
+        for f in ("httponly", "samesite=strict", "path=/"):
+            assert f in flags, "cookie lacks %s: %s" % (f, cookie[0])
+        assert "secure" not in flags, "Secure on plain HTTP: %s" % cookie
+        assert r.headers.get("cache-control") == "no-store", r.headers
+        # The session is known across requests, with the same CSRF token.
+        s = w.request("GET", "/api/session")
+        assert s.status == 200 and s.json["csrf"] == w.csrf, s
+        # Logout needs the CSRF header, then the cookie is dead.
+        assert w.request("POST", "/api/logout").status == 403
+        out = w.request("POST", "/api/logout", csrf=w.csrf)
+        assert out.status == 204, out
+        assert any("max-age=0" in c.lower() for c in out.cookies), out.cookies
+        assert w.request("GET", "/api/session").status == 401
+
+
+def test_login_refused_and_throttled():
+    with Daemon(http=True) as d:
+        setup(d, clinicians=("c1", "c2"))
+        w = web(d)
+        for who, pw in (("c1", "wrong password here"), ("nobody", PASSWORD),
+                        ("gw", PASSWORD)):
+            r = w.login(who, pw, expect=401)
+            assert r.json["code"] == "unauthorized", r
+        # A wrong and an unknown take about as long (no way to tell them).
+        t = time.monotonic()
+        w.login("c2", "wrong password here", expect=401)
+        wrong = time.monotonic() - t
+        t = time.monotonic()
+        w.login("nobody-else", "wrong password here", expect=401)
+        unknown = time.monotonic() - t
+        note("wrong password %.0f ms, unknown principal %.0f ms" % (
+            wrong * 1000, unknown * 1000))
+        assert unknown > wrong / 4, (wrong, unknown)
+        # c1 has one failure: four more in the minute, then 429, even for
+        # the right password; c2 is not held up by c1's.
+        for _ in range(4):
+            w.login("c1", "still not it at all", expect=401)
+        r = w.login("c1", PASSWORD, expect=429)
+        assert r.json["code"] == "overloaded", r
+        retry = int(r.headers.get("retry-after", "0"))
+        assert 1 <= retry <= 60, r.headers
+        w.login("c2", PASSWORD)
+        # Bad bodies.
+        for body in (b"not json", b"[1]", b'{"principal":1,"password":"x"}'):
+            assert w.request("POST", "/api/login", body).status == 400
+
+
+def test_csrf_and_security_headers():
+    with Daemon(http=True) as d:
+        setup(d)
+        w = web(d)
+        w.login("c1", PASSWORD)
+        ping = {"type": "status", "status": "away"}
+        assert w.request("POST", "/api/messages", ping).status == 403
+        assert w.request("POST", "/api/messages", ping,
+                         csrf="x" * 43).status == 403
+        r = w.message(ping, expect="ok")
+        h = r.headers
+        assert h.get("content-security-policy", "").startswith(
+            "default-src 'self'"), h
+        assert h.get("x-frame-options") == "DENY", h
+        assert h.get("referrer-policy") == "no-referrer", h
+        assert h.get("x-content-type-options") == "nosniff", h
+        assert h.get("cache-control") == "no-store", h
+        # Without a cookie nothing of the API answers.
+        anon = web(d, "anon")
+        for method, path in (("GET", "/api/events"), ("GET", "/api/session"),
+                             ("POST", "/api/messages")):
+            assert anon.request(method, path).status == 401, path
+        assert anon.request("PUT", "/api/messages").status in (405, 501)
+        assert anon.request("GET", "/nope").status == 404
+
+
+def test_offer_over_events_accept_over_messages():
+    with Daemon(http=True, tiers=[(1, "ring-all", SLOW)],
+                max_wait_ms=SLOW) as d:
+        setup(d)
+        w = web(d)
+        w.login("c1", PASSWORD)
+        ev = w.events()
+        assert ev.status == 200, ev.status
+        assert ev.headers.get("content-type") == "text/event-stream"
+        eid, welcome = ev.next(type="welcome")
+        assert welcome["principal"] == "c1" and welcome["role"] == \
+            "clinician", welcome
+        # A reply keeps the browser's own id.
+        r = w.message({"type": "status", "status": "available", "id": 7},
+                      expect="ok")
+        assert r.json.get("id") == 7, r
+        gw = d.login("gw")
+        cid, t = submit(gw, "web-1", risk="high")
+        eid, offer = ev.next(type="offer")
+        took = time.monotonic() - t
+        note("offer on the event stream %.0f ms after the contact" % (
+            took * 1000))
+        assert offer["contact"] == cid and offer["risk"] == "high", offer
+        assert took < 1.0 * SCALE, took
+        a = w.message({"type": "accept", "contact": cid}, expect="assigned")
+        assert a.json["contact"] == cid and a.status == 200, a
+        routed = gw.expect("routed", contact=cid)
+        assert routed["clinician"] == "c1", routed["_raw"]
+        # The same accept again: the protocol's conflict, as HTTP 409.
+        again = w.message({"type": "accept", "contact": cid})
+        assert again.status == 409 and again.json["code"] == "conflict"
+        # A message the role may not send: 403, the protocol's forbidden.
+        assert w.message({"type": "snapshot"}).status == 403
+        assert w.message({"type": "hello"}).status == 400
+        done = w.message({"type": "complete", "contact": cid,
+                          "disposition": "resolved"}, expect="ok")
+        assert done.status == 200
+
+
+def test_stream_resumes_with_last_event_id():
+    with Daemon(http=True, tiers=[(1, "ring-all", SLOW)],
+                max_wait_ms=SLOW) as d:
+        setup(d)
+        w = web(d)
+        w.login("c1", PASSWORD)
+        ev = w.events()
+        ev.next(type="welcome")
+        w.message({"type": "status", "status": "available"}, expect="ok")
+        gw = d.login("gw")
+        cid1, _ = submit(gw, "resume-1")
+        last, first = ev.next(type="offer")
+        ev.close()
+        # While the stream is down (for less than hello_timeout_ms) the
+        # session lives on and keeps what comes.
+        w.message({"type": "decline", "contact": cid1}, expect="ok")
+        cid2, _ = submit(gw, "resume-2")
+        sleep_ms(300)
+        ev2 = w.events(last_id=last)
+        eid, m = ev2.next(type="offer")
+        assert eid > last and m["contact"] == cid2, (eid, last, m)
+        # Its countdown went on while nobody was listening.
+        assert m["expires_in_ms"] <= first["expires_in_ms"] - 250, (
+            m, first)
+        # Nothing before Last-Event-ID comes again.
+        assert ev2.next(timeout=secs(300), type="offer") is None
+
+
+def test_stream_gone_declines_offers():
+    hello = 500
+    with Daemon(http=True, tiers=[(1, "ring-all", SLOW)], max_wait_ms=SLOW,
+                hello_timeout_ms=hello) as d:
+        setup(d, clinicians=("c1", "c2"))
+        w = web(d)
+        w.login("c1", PASSWORD)
+        ev = w.events()
+        ev.next(type="welcome")
+        w.message({"type": "status", "status": "available"}, expect="ok")
+        gw = d.login("gw")
+        cid, _ = submit(gw, "drop-1")
+        ev.next(type="offer")
+        ev.close()
+        t = time.monotonic()
+        # Within hello_timeout_ms nothing happens; after it, a disconnect.
+        deadline = t + secs(hello) + secs(3000)
+        declined = []
+        while time.monotonic() < deadline and not declined:
+            declined = [e for e in d.ctl_json("show", cid)["events"]
+                        if e["event"] == "declined" and
+                        e.get("clinician") == "c1"]
+            if not declined:
+                sleep_ms(20)
+        gone = time.monotonic() - t
+        note("offer declined %.0f ms after the stream closed (hello_timeout_"
+             "ms %d)" % (gone * 1000, d.conf["hello_timeout_ms"]))
+        assert declined, d.ctl_json("show", cid)
+        assert declined[0].get("detail", {}).get("reason") == \
+            "disconnected", declined
+        assert gone >= secs(hello) * 0.9, gone
+
+
+def test_supervisor_watches_and_intake_refused():
+    with Daemon(http=True, tiers=[(1, "ring-all", SLOW)],
+                max_wait_ms=SLOW) as d:
+        setup(d)
+        w = web(d, "sup")
+        w.login("sup", PASSWORD)
+        ev = w.events()
+        ev.next(type="welcome")
+        d.clinician("c1")  # someone to ring, so the contact stays open
+        gw = d.login("gw")
+        cid, _ = submit(gw, "watch-1")
+        m = None
+        while m is None or m.get("contact") != cid:
+            got = ev.next(type="event")
+            assert got is not None, "no event for %s" % cid
+            m = got[1]
+        assert m["event"] == "queued", m
+        snap = w.message({"type": "snapshot"}, expect="snapshot")
+        assert any(c["contact"] == cid for c in snap.json["contacts"]), snap
+        # A supervisor may not accept: forbidden, 403.
+        assert w.message({"type": "accept", "contact": cid}).status == 403
+
+
+def test_disabled_principal_and_idle_session_end():
+    with Daemon(http={"session_idle_ms": 1500}) as d:
+        setup(d, clinicians=("c1", "c2"))
+        w = web(d)
+        w.login("c1", PASSWORD)
+        w.message({"type": "status", "status": "away"}, expect="ok")
+        d.ctl("principal", "disable", "c1")
+        assert w.request("GET", "/api/session").status == 401
+        w.login("c1", PASSWORD, expect=401)
+        idle = web(d, "idle")
+        idle.login("c2", PASSWORD)
+        assert idle.request("GET", "/api/session").status == 200
+        time.sleep(1.5 + 0.3)
+        assert idle.request("GET", "/api/session").status == 401
