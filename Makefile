@@ -30,7 +30,8 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/store_stats.c daemon/tally.c \
               daemon/store_followup.c daemon/store_backup.c daemon/store_policy.c \
               daemon/store_checkpoint.c daemon/store_close.c daemon/lockfile.c \
-              daemon/store_password.c daemon/password.c
+              daemon/store_password.c daemon/password.c \
+              daemon/jsontime.c daemon/review.c
 
 CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/session.c daemon/engine.c daemon/engine_ops.c \
@@ -41,7 +42,7 @@ CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/engine_snapshot.c daemon/engine_settle.c \
                daemon/engine_close.c daemon/engine_call.c daemon/wire.c \
                daemon/worker.c daemon/http.c daemon/http_auth.c \
-               daemon/http_bridge.c
+               daemon/http_bridge.c daemon/http_review.c
 
 CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
                  ctl/ctl_audit.c ctl/ctl_backup.c ctl/fmt.c ctl/fmt_table.c \
@@ -58,7 +59,7 @@ test_roster_OBJS = roster util log
 test_msg_OBJS    = msg wire util log
 test_route_OBJS  = route
 test_password_OBJS = password util log
-test_fmt_OBJS    = ../ctl/fmt ../ctl/fmt_table ../ctl/fmt_csv util log
+test_fmt_OBJS    = ../ctl/fmt ../ctl/fmt_table ../ctl/fmt_csv jsontime util log
 test_conn_OBJS   = conn msg wire util log tls
 test_notify_OBJS = notify log util
 test_store_OBJS  = store store_roster store_contact store_audit store_review \
@@ -249,7 +250,7 @@ FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g -fno-omit-frame-pointer \
 fuzz_msg_OBJS    = daemon/msg daemon/wire daemon/util daemon/log
 fuzz_config_OBJS = daemon/config daemon/config_value daemon/config_tls \
                    daemon/util daemon/log
-fuzz_csv_OBJS    = ctl/fmt ctl/fmt_table ctl/fmt_csv daemon/util daemon/log
+fuzz_csv_OBJS    = ctl/fmt ctl/fmt_table ctl/fmt_csv daemon/jsontime daemon/util daemon/log
 fuzz_route_OBJS  = daemon/route fuzz/fuzz_route_check
 # conf_load opens the files a config names: fuzz_config fences open().
 fuzz_config_LDFLAGS = -Wl,--wrap=open

@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "review.h"
 #include "store.h"
 #include "util.h"
 
@@ -245,22 +246,13 @@ ctl_audit_disclosures(struct ctl *ctl)
 int
 ctl_audit_followups(struct ctl *ctl)
 {
-	json_t *rows, *row, *opened;
-	size_t i;
 	int rc;
 
 	if ((rc = ctl_audit_read(ctl, "read.followups", NULL,
 	         json_pack("{s:s}", "followups", "open"))) != CTL_OK)
 		return rc;
-	if ((rows = store_review_followups(ctl->store)) != NULL) {
-		json_array_foreach (rows, i, row) {
-			opened = json_object_get(row, "opened_at");
-			json_object_set_new(row, "age_ms",
-			    json_integer(
-			        ctl->now_ms - json_integer_value(opened)));
-		}
-	}
-	return ctl_audit_print(ctl, rows, ctl_audit_followup_columns);
+	return ctl_audit_print(ctl, review_followups(ctl->store, ctl->now_ms),
+	    ctl_audit_followup_columns);
 }
 
 /* Is s 1..max bytes of UTF-8 text without control characters (but tabs)? */
@@ -358,7 +350,7 @@ ctl_audit_followup_close(struct ctl *ctl)
 	json_object_set_new(after, "note", json_string(note));
 	rc = ctl_audit_change(ctl, "change.followup",
 	    json_string_value(json_object_get(before, "contact")),
-	    fmt_json_times(before), fmt_json_times(after));
+	    jsontime_copy(before), jsontime_copy(after));
 	json_decref(before);
 	json_decref(after);
 	if (rc != CTL_OK) {

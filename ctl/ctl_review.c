@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "review.h"
 #include "store.h"
 #include "util.h"
 
@@ -52,31 +53,11 @@ static const char *const ctl_review_timeline_table[] = { "elapsed_ms",
 static const char *const ctl_review_timeline_csv[] = { "at", "elapsed_ms",
 	"step_ms", "event", "tier", "clinician", "detail", NULL };
 
-/* Set key to the time from "from" to "to", or null unless both are times. */
-static void
-ctl_review_span(json_t *obj, const char *key, json_t *from, json_t *to)
-{
-	json_object_set_new(obj, key,
-	    json_is_integer(from) && json_is_integer(to)
-	        ? json_integer(
-	              json_integer_value(to) - json_integer_value(from))
-	        : json_null());
-}
-
-/* Add what a reader of the log wants worked out to a row. */
-static void
-ctl_review_log_extend(json_t *row)
-{
-	ctl_review_span(row, "time_to_answer_ms",
-	    json_object_get(row, "queued_at"),
-	    json_object_get(row, "assigned_at"));
-}
-
 /* Log row callback: print the row to the stream arg. */
 static int
 ctl_review_log_row(void *arg, json_t *row)
 {
-	ctl_review_log_extend(row);
+	review_log_row(row);
 	return fmt_stream_row(arg, row);
 }
 
@@ -122,7 +103,7 @@ ctl_review_log_table(struct ctl *ctl, struct store_log_filter *f)
 		    CTL_REVIEW_TABLE_ROWS);
 	}
 	json_array_foreach (rows, i, row)
-		ctl_review_log_extend(row);
+		review_log_row(row);
 	rc = ctl_print_rows(ctl, rows, ctl_review_log_columns);
 	json_decref(rows);
 	return rc;
@@ -214,8 +195,7 @@ int
 ctl_review_show(struct ctl *ctl)
 {
 	const char *cid = ctl->pos[0];
-	json_t *contact, *events, *ev, *queued;
-	size_t i;
+	json_t *contact, *events;
 	int rc;
 
 	if (!ctl_valid_cid(cid))
@@ -226,23 +206,11 @@ ctl_review_show(struct ctl *ctl)
 	if ((rc = ctl_audit_read(ctl, "read.show", cid,
 	         json_pack("{s:s}", "contact", cid))) != CTL_OK)
 		return rc;
-	if ((contact = store_review_show(ctl->store, cid)) == NULL) {
+	if ((contact = review_show(ctl->store, cid)) == NULL) {
 		log_error("contact %s: %s", cid, store_error(ctl->store));
 		return CTL_FAIL;
 	}
-	ctl_review_span(contact, "time_to_answer_ms",
-	    json_object_get(contact, "queued_at"),
-	    json_object_get(contact, "assigned_at"));
-	queued = json_object_get(contact, "queued_at");
 	events = json_object_get(contact, "events");
-	json_array_foreach (events, i, ev) {
-		ctl_review_span(ev, "elapsed_ms", queued,
-		    json_object_get(ev, "at"));
-		ctl_review_span(ev, "step_ms",
-		    i > 0 ? json_object_get(json_array_get(events, i - 1), "at")
-		          : queued,
-		    json_object_get(ev, "at"));
-	}
 	switch (ctl->format) {
 	case FMT_JSON:
 		rc = ctl_print_object(ctl, contact);
@@ -263,55 +231,6 @@ ctl_review_show(struct ctl *ctl)
 /* --by's values, in the order of enum store_stats_by from hour on. */
 static const char *const ctl_review_by[] = { "hour", "day", "clinician", "tier",
 	"program", "risk", NULL };
-
-/* Whole seconds at or before ms. */
-static time_t
-ctl_review_seconds(int64_t ms)
-{
-	return (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
-}
-
-/* The local hour holding ms, in the zone $TZ names. */
-static int64_t
-ctl_review_hour(void *arg, int64_t ms, int64_t *end_ms)
-{
-	time_t t = ctl_review_seconds(ms);
-	struct tm tm;
-	int64_t start;
-
-	(void)arg;
-	localtime_r(&t, &tm);
-	start = ((int64_t)t - tm.tm_min * 60 - tm.tm_sec) * 1000;
-	*end_ms = start + CTL_REVIEW_HOUR_MS;
-	return start;
-}
-
-/*
- * The local day holding ms: from its midnight to the next, 23 or 25
- * hours apart when daylight saving begins or ends.
- */
-static int64_t
-ctl_review_day(void *arg, int64_t ms, int64_t *end_ms)
-{
-	time_t t = ctl_review_seconds(ms);
-	struct tm tm, next;
-	int64_t start;
-
-	(void)arg;
-	localtime_r(&t, &tm);
-	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-	tm.tm_isdst = -1;
-	next = tm;
-	next.tm_mday++;
-	start = (int64_t)mktime(&tm) * 1000;
-	*end_ms = (int64_t)mktime(&next) * 1000;
-	/* A zone whose midnight is skipped starts the day at 01:00. */
-	if (start > ms)
-		start = (int64_t)t * 1000;
-	if (*end_ms <= start)
-		*end_ms = start + CTL_REVIEW_HOUR_MS;
-	return start;
-}
 
 /*
  * Read --by and the thresholds into q.  The service level and short
@@ -340,9 +259,9 @@ ctl_review_stats_opts(const struct ctl *ctl, struct store_stats_query *q)
 			q->by = (enum store_stats_by)(STORE_STATS_BY_HOUR + i);
 	}
 	if (q->by == STORE_STATS_BY_HOUR)
-		q->period = ctl_review_hour;
+		q->period = review_hour;
 	else if (q->by == STORE_STATS_BY_DAY)
-		q->period = ctl_review_day;
+		q->period = review_day;
 	return CTL_OK;
 }
 

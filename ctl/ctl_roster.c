@@ -19,6 +19,7 @@
 #include "config.h"
 #include "log.h"
 #include "msg.h"
+#include "review.h"
 #include "roster.h"
 #include "store.h"
 #include "token.h"
@@ -42,7 +43,6 @@
 #define CTL_LIST_MAX 16
 #define CTL_LIST_ITEM_MAX_BYTES 32
 /* roster gaps looks this far ahead by default: 7 days. */
-#define CTL_GAPS_DEFAULT_MS (7LL * 24 * 3600 * 1000)
 
 #define CTL_STR_(x) #x
 #define CTL_STR(x) CTL_STR_(x)
@@ -714,52 +714,23 @@ ctl_roster_oncall(struct ctl *ctl)
 	return rc;
 }
 
-/* The windows of [from, to) without a tier 1 shift, as listing rows. */
-static json_t *
-ctl_roster_gap_rows(json_t *shifts, int64_t from, int64_t to)
-{
-	size_t n = json_array_size(shifts), ngaps, i;
-	struct roster_shift *s = xcalloc(n + 1, sizeof(*s));
-	struct roster_window *w = xcalloc(n + 1, sizeof(*w));
-	json_t *rows = json_array(), *v;
-
-	json_array_foreach (shifts, i, v) {
-		s[i].tier = (int)json_integer_value(json_object_get(v, "tier"));
-		s[i].start_ms = json_integer_value(json_object_get(v, "start"));
-		s[i].end_ms = json_integer_value(json_object_get(v, "end"));
-	}
-	/* n shifts leave at most n + 1 gaps. */
-	ngaps = roster_gaps(s, n, 1, from, to, w, n + 1);
-	for (i = 0; i < ngaps && i < n + 1; i++)
-		json_array_append_new(rows,
-		    json_pack("{s:I, s:I, s:I}", "start",
-		        (json_int_t)w[i].start_ms, "end",
-		        (json_int_t)w[i].end_ms, "duration_ms",
-		        (json_int_t)(w[i].end_ms - w[i].start_ms)));
-	free(s);
-	free(w);
-	return rows;
-}
-
 /* roster gaps [--from T] [--to T]: when tier 1 has nobody on call. */
 int
 ctl_roster_gaps(struct ctl *ctl)
 {
-	json_t *shifts, *rows;
+	json_t *rows;
 	int64_t from, to;
 	int rc;
 
 	if ((rc = ctl_time_opt(ctl, "from", ctl->now_ms, &from)) != CTL_OK ||
-	    (rc = ctl_time_opt(ctl, "to", from + CTL_GAPS_DEFAULT_MS, &to)) !=
-	        CTL_OK)
+	    (rc = ctl_time_opt(ctl, "to", from + REVIEW_GAPS_DEFAULT_MS,
+	         &to)) != CTL_OK)
 		return rc;
 	if (to <= from)
 		return ctl_usage_error(ctl, "--to must be after --from");
-	if ((shifts = store_review_shifts(ctl->store, from, to, 1)) == NULL)
+	if ((rows = review_gaps(ctl->store, from, to)) == NULL)
 		return ctl_store_fail(ctl, NULL);
-	rows = ctl_roster_gap_rows(shifts, from, to);
 	rc = ctl_print_rows(ctl, rows, ctl_roster_gap_columns);
 	json_decref(rows);
-	json_decref(shifts);
 	return rc;
 }

@@ -54,15 +54,6 @@ fmt_ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* Keys ending in "_at", and "start", "end", "at", are times. */
-bool
-fmt_is_time_key(const char *key)
-{
-	return key != NULL &&
-	    (fmt_ends_with(key, "_at") || strcmp(key, "start") == 0 ||
-	        strcmp(key, "end") == 0 || strcmp(key, "at") == 0);
-}
-
 /* Keys ending in "_ms" are durations. */
 bool
 fmt_is_duration_key(const char *key)
@@ -93,48 +84,11 @@ fmt_duration(int64_t ms, char *buf, size_t size)
 		    sign, m, s, frac);
 }
 
-/* Copy v, turning integers under time keys into RFC 3339 text. */
-static json_t *
-fmt_json_times_at(json_t *v, bool is_time)
-{
-	char buf[RFC3339_MAX];
-	const char *key;
-	json_t *out, *child;
-	size_t i;
-
-	if (json_is_object(v)) {
-		out = json_object();
-		json_object_foreach (v, key, child)
-			json_object_set_new(out, key,
-			    fmt_json_times_at(child, fmt_is_time_key(key)));
-		return out;
-	}
-	if (json_is_array(v)) {
-		out = json_array();
-		json_array_foreach (v, i, child)
-			json_array_append_new(out,
-			    fmt_json_times_at(child, false));
-		return out;
-	}
-	if (is_time && json_is_integer(v)) {
-		util_format_rfc3339(json_integer_value(v), buf);
-		return json_string(buf);
-	}
-	return json_deep_copy(v);
-}
-
-/* A deep copy of v with times as RFC 3339 UTC text. */
-json_t *
-fmt_json_times(json_t *v)
-{
-	return fmt_json_times_at(v, false);
-}
-
 /* Print v as indented JSON, times in RFC 3339 UTC, and a newline. */
 static void
 fmt_json_print(FILE *fp, json_t *v)
 {
-	json_t *copy = fmt_json_times(v);
+	json_t *copy = jsontime_copy(v);
 
 	json_dumpf(copy, fp, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fputc('\n', fp);
@@ -264,9 +218,9 @@ static void
 fmt_integer(json_int_t n, const char *key, bool duration,
     enum fmt_format format, const char *tz, char buf[FMT_SCALAR_MAX])
 {
-	if (fmt_is_time_key(key) && format == FMT_TABLE)
+	if (jsontime_is_key(key) && format == FMT_TABLE)
 		util_format_local(n, tz, buf, FMT_SCALAR_MAX);
-	else if (fmt_is_time_key(key))
+	else if (jsontime_is_key(key))
 		util_format_rfc3339(n, buf);
 	else if (format == FMT_TABLE && (duration || fmt_is_duration_key(key)))
 		fmt_duration(n, buf, FMT_SCALAR_MAX);
@@ -346,7 +300,7 @@ fmt_stream_begin(struct fmt_stream *fs, FILE *fp, enum fmt_format format,
 static void
 fmt_stream_json(struct fmt_stream *fs, json_t *row)
 {
-	json_t *copy = fmt_json_times(row);
+	json_t *copy = jsontime_copy(row);
 
 	fputs(fs->nrows == 0 ? "[\n  " : ",\n  ", fs->fp);
 	json_dumpf(copy, fs->fp, JSON_COMPACT | JSON_PRESERVE_ORDER);

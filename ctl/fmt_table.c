@@ -95,7 +95,7 @@ fmt_grid_fill(struct fmt_grid *g, json_t *rows, const char *const *cols,
 	for (c = 0; c < g->ncols; c++) {
 		g->cells[c] = format == FMT_TABLE ? fmt_header(cols[c])
 		                                  : xstrdup(cols[c]);
-		text[c] = fmt_is_time_key(cols[c]);
+		text[c] = jsontime_is_key(cols[c]);
 	}
 	/* A column is right-aligned if it holds numbers and nothing but null.
 	 */

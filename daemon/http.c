@@ -25,6 +25,7 @@
 #include "http_int.h"
 #include "listen.h"
 #include "log.h"
+#include "store.h"
 #include "tls.h"
 #include "util.h"
 #include "web.h"
@@ -57,6 +58,12 @@ static const struct http_route http_routes[] = {
 	{ EVHTTP_REQ_GET, "/api/session", false, http_auth_whoami },
 	{ EVHTTP_REQ_GET, "/api/events", false, http_events },
 	{ EVHTTP_REQ_POST, "/api/messages", false, http_messages },
+	{ EVHTTP_REQ_GET, "/api/contacts", false, http_review_log },
+	{ EVHTTP_REQ_GET, "/api/contacts/", true, http_review_show },
+	{ EVHTTP_REQ_GET, "/api/stats", false, http_review_stats },
+	{ EVHTTP_REQ_GET, "/api/followups", false, http_review_followups },
+	{ EVHTTP_REQ_GET, "/api/disclosures", false, http_review_disclosures },
+	{ EVHTTP_REQ_GET, "/api/roster/gaps", false, http_review_gaps },
 };
 
 void
@@ -238,10 +245,13 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	}
 	if ((r = http_route(method, path, &wrong_method)) != NULL)
 		r->handle(h, req);
-	else if (wrong_method)
+	else if (wrong_method ||
+	    (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_POST)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", "GET, POST");
 		http_reply_error(req, HTTP_BADMETHOD, CODE_BAD_REQUEST,
 		    "method not allowed here");
-	else if (method == EVHTTP_REQ_GET && (a = http_asset(path)) != NULL)
+	} else if (method == EVHTTP_REQ_GET && (a = http_asset(path)) != NULL)
 		http_serve_asset(req, a);
 	else
 		http_reply_error(req, HTTP_NOTFOUND, CODE_NOT_FOUND,
@@ -298,6 +308,8 @@ static void
 http_apply(struct http *h, const struct conf *conf)
 {
 	h->session_idle_ms = conf->http.session_idle_ms;
+	h->service_level_ms = conf->service_level_ms;
+	h->short_abandon_ms = conf->short_abandon_ms;
 	h->hello_timeout_ms = conf->hello_timeout_ms;
 	h->max_body = conf->max_line_bytes > HTTP_ID_ROOM_BYTES
 	    ? conf->max_line_bytes - HTTP_ID_ROOM_BYTES
@@ -323,7 +335,11 @@ http_open(struct event_base *base, const struct conf *conf, char **cause)
 		http_close(h);
 		return NULL;
 	}
-	evhttp_set_allowed_methods(h->evh, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+	/* Every method reaches us, so each gets our strict 405. */
+	evhttp_set_allowed_methods(h->evh,
+	    EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+	        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+	        EVHTTP_REQ_PATCH);
 	evhttp_set_max_headers_size(h->evh, HTTP_HEADERS_MAX_BYTES);
 	evhttp_set_timeout(h->evh, HTTP_IDLE_TIMEOUT_S);
 	evhttp_set_bevcb(h->evh, http_bev_cb, h);
@@ -337,8 +353,15 @@ http_open(struct event_base *base, const struct conf *conf, char **cause)
 		log_info("web console on %s://%s",
 		    h->tls != NULL ? "https" : "http", conf->http.listen[i]);
 	}
+	/* The review reads on a connection of their own, on their thread. */
+	if ((h->review_store = store_open(conf->database, STORE_OPEN_EXISTING,
+	         cause)) == NULL) {
+		http_close(h);
+		return NULL;
+	}
 	http_auth_init();
 	h->hasher = worker_new(base, 1);
+	h->reviewer = worker_new(base, 1);
 	h->sweep_ev = event_new(base, -1, EV_PERSIST, http_sweep_cb, h);
 	if (h->sweep_ev == NULL || event_add(h->sweep_ev, &sweep) == -1)
 		fatalx("http: sweep timer");
@@ -359,6 +382,8 @@ http_close(struct http *h)
 		return;
 	/* Logins in progress are answered first, then every session ends. */
 	worker_free(h->hasher);
+	worker_free(h->reviewer);
+	store_close(h->review_store);
 	http_auth_sweep(h, true);
 	if (h->sweep_ev != NULL)
 		event_free(h->sweep_ev);

@@ -310,6 +310,7 @@ http_bridge_line(struct http_bridge *b, const char *line, size_t len)
 	json_t *m = json_loadb(line, len, 0, NULL), *id;
 	const char *type = json_string_value(json_object_get(m, "type"));
 	struct http_pending *p;
+	bool welcome;
 	uint64_t n;
 
 	if (m == NULL || type == NULL) {
@@ -330,8 +331,9 @@ http_bridge_line(struct http_bridge *b, const char *line, size_t len)
 		http_pending_answer(p, m);
 		return;
 	}
+	welcome = strcmp(type, "welcome") == 0;
 	json_decref(m);
-	http_bridge_push(b, line, len, strcmp(type, "welcome") == 0);
+	http_bridge_push(b, line, len, welcome);
 }
 
 /* Lines are ready on our end. */

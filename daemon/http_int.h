@@ -26,6 +26,7 @@
 
 struct http_bridge;
 struct http_throttle;
+struct store;
 struct tls;
 struct worker;
 
@@ -48,6 +49,10 @@ struct http {
 	int64_t hello_timeout_ms; /* a stream gone this long ends a session */
 	size_t max_body; /* a message over it is too_large */
 	struct worker *hasher; /* password checks, off the loop */
+	struct worker *reviewer; /* review reads, off the loop */
+	struct store *review_store; /* the reviewer's own connection */
+	int64_t service_level_ms; /* review thresholds (the review group) */
+	int64_t short_abandon_ms;
 	struct http_session *sessions;
 	size_t nsessions;
 	struct http_throttle *throttle; /* failed logins by principal */
@@ -89,6 +94,15 @@ http_auth_check(struct http *h, struct evhttp_request *req, bool csrf);
 void http_auth_sweep(struct http *h, bool all);
 /* End a session: its protocol session is closed as a disconnect. */
 void http_auth_end(struct http *h, struct http_session *s);
+
+/* --- http_review.c: the supervisors' review, audited, off the loop --- */
+
+void http_review_log(struct http *h, struct evhttp_request *req);
+void http_review_show(struct http *h, struct evhttp_request *req);
+void http_review_stats(struct http *h, struct evhttp_request *req);
+void http_review_followups(struct http *h, struct evhttp_request *req);
+void http_review_disclosures(struct http *h, struct evhttp_request *req);
+void http_review_gaps(struct http *h, struct evhttp_request *req);
 
 /* --- http_bridge.c: the protocol over HTTP --- */
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -171,6 +172,8 @@ main_reload(void)
 	}
 	if (strcmp(conf->database, d.conf->database) != 0)
 		log_warnx("reload: a new database path takes a restart");
+	if (strcmp(conf->timezone, d.conf->timezone) != 0)
+		log_warnx("reload: a new timezone takes a restart");
 	log_set_level((enum log_level)conf->log_level);
 	proto_set_limits(conf->max_line_bytes, conf->hello_timeout_ms);
 	listen_set_max_connections(d.listener, (size_t)conf->max_connections);
@@ -259,6 +262,13 @@ main_start(const char *path)
 	if (token_init() == -1)
 		fatalx("libsodium cannot be initialised");
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * The configured zone is the process's, set before any thread
+	 * starts: the console's stats group hours and days in it (the C
+	 * library's calendar works only through $TZ).
+	 */
+	setenv("TZ", d.conf->timezone, 1);
+	tzset();
 	d.base = main_event_base();
 	main_watch_signals();
 	/* One daemon per database: before any contact is read or written. */

@@ -730,21 +730,34 @@ store_prepare_schema(struct store *st, enum store_open_mode mode)
 	return STORE_OK;
 }
 
-/* Make sure the file exists: create it 0600 (migrate) or refuse (existing). */
+/*
+ * Make sure the file exists: create it 0600 (migrate) or refuse (existing).
+ *
+ * An existing database is only looked at (access), never opened here: a
+ * close() of any descriptor of the file drops every POSIX lock this
+ * process holds on it, SQLite's included, and a daemon that opens a second
+ * connection beside its first (the console's review) would lose its locks;
+ * another process could then take itself for the last connection and
+ * delete the WAL under the daemon.
+ */
 static int
 store_create_file(const char *path, enum store_open_mode mode, char **cause)
 {
-	int fd, flags;
+	int fd;
 
-	flags = O_RDWR | O_CLOEXEC;
-	if (mode != STORE_OPEN_EXISTING)
-		flags |= O_CREAT;
-	if ((fd = open(path, flags, S_IRUSR | S_IWUSR)) == -1) {
-		if (errno == ENOENT && mode == STORE_OPEN_EXISTING)
+	if (mode == STORE_OPEN_EXISTING) {
+		if (access(path, R_OK | W_OK) == 0)
+			return 0;
+		if (errno == ENOENT)
 			xasprintf(cause, "%s: no database; run crisisctl init",
 			    path);
 		else
 			xasprintf(cause, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_CREAT,
+	         S_IRUSR | S_IWUSR)) == -1) {
+		xasprintf(cause, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	close(fd);

@@ -19,6 +19,8 @@
 
 #include <jansson.h>
 
+#include "jsontime.h"
+
 enum fmt_format {
 	FMT_TABLE = 0,
 	FMT_JSON,
@@ -29,8 +31,7 @@ enum fmt_format {
 int fmt_format_from_name(const char *name);
 const char *fmt_format_name(enum fmt_format format);
 
-/* Does key hold a time?  A duration? */
-bool fmt_is_time_key(const char *key);
+/* Does key hold a duration?  (Times: jsontime.h.) */
 bool fmt_is_duration_key(const char *key);
 
 /*
@@ -38,9 +39,6 @@ bool fmt_is_duration_key(const char *key);
  * on as "Dd HH:MM:SS.mmm".
  */
 void fmt_duration(int64_t ms, char *buf, size_t size);
-
-/* A deep copy of v with every time turned into RFC 3339 UTC text. */
-json_t *fmt_json_times(json_t *v);
 
 /*
  * A listing: rows is an array of flat objects.  columns (NULL-terminated,

@@ -59,8 +59,8 @@ void log_limited(struct log_limit *ll, enum log_level level, const char *fmt,
  * The same, with one limit per cause (a short text such as OpenSSL's
  * reason): different causes at one place are each logged.
  */
-void log_limited_cause(const char *cause, enum log_level level,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void log_limited_cause(const char *cause, enum log_level level, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 
 /* Start-up failures and broken invariants only. */
 void

@@ -125,11 +125,11 @@ test_keys(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < nitems(cases); i++) {
-		assert_int_equal(fmt_is_time_key(cases[i].key), cases[i].time);
+		assert_int_equal(jsontime_is_key(cases[i].key), cases[i].time);
 		assert_int_equal(fmt_is_duration_key(cases[i].key),
 		    cases[i].duration);
 	}
-	assert_false(fmt_is_time_key(NULL));
+	assert_false(jsontime_is_key(NULL));
 }
 
 /* Durations read as [[Dd ]H:]MM:SS.mmm. */
