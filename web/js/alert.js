@@ -7,16 +7,28 @@
 
 let ctx = null;
 let muted = false;
+let rings = 0;
+
+// What tests can see of the sound: data-audio on <body> is the
+// AudioContext's state ("running" once a gesture allowed it), data-rings
+// the number of rings played.
+function mark() {
+	document.body.dataset.audio = ctx === null ? "none" : ctx.state;
+	document.body.dataset.rings = String(rings);
+}
 
 export function prime() {
 	const AC = window.AudioContext || window.webkitAudioContext;
 	if (!AC)
 		return false;
 	try {
-		if (ctx === null)
+		if (ctx === null) {
 			ctx = new AC();
+			ctx.onstatechange = mark;
+		}
 		if (ctx.state === "suspended")
 			ctx.resume().catch(() => {});
+		mark();
 	} catch {
 		ctx = null;
 		return false;
@@ -54,6 +66,8 @@ function tone(freq, start, len, gain) {
 export function ring(risk) {
 	if (muted || ctx === null || ctx.state !== "running")
 		return;
+	rings++;
+	mark();
 	const t = ctx.currentTime + 0.01;
 	if (risk === "imminent" || risk === "high") {
 		for (let i = 0; i < 3; i++)

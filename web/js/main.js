@@ -101,6 +101,7 @@ function leave(message) {
 	session = null;
 	api.setCsrf(null);
 	banner("");
+	$("login-principal").value = "";
 	$("announcer").textContent = "";
 	showLogin(message);
 }

@@ -9,7 +9,7 @@
 
 import * as api from "./api.js";
 import {
-	$, el, clear, show, fmtClock, fmtDateTime, fmtDuration, fmtPercent, parseTime,
+	$, el, clear, show, fmtClock, fmtShort, fmtDuration, fmtPercent, parseTime,
 	riskBadge,
 } from "./util.js";
 import {createReview, eventDetail, EVENT_LABEL} from "./review.js";
@@ -419,8 +419,8 @@ export function startSupervisor(session, ctx) {
 			const soon = from - now < 24 * 3600 * 1000;
 			items.push(el("li", {class: soon ? "gap gap-soon" : "gap", data: {test: "gap"}},
 			    el("span", {class: "gap-icon", "aria-hidden": "true"}, soon ? "⚠" : "•"), " ",
-			    from <= now ? "Now, until " + fmtDateTime(to) :
-			        fmtDateTime(from) + " – " + fmtDateTime(to),
+			    from <= now ? "Now, until " + fmtShort(to) :
+			        fmtShort(from) + " – " + fmtShort(to),
 			    " (" + fmtDuration(g.duration_ms ?? (to - from)) + ")",
 			    soon ? el("strong", {}, " within 24 h") : null));
 		}
@@ -431,8 +431,8 @@ export function startSupervisor(session, ctx) {
 			items.push(el("li", {class: "gap gap-soon", data: {test: "gap-event"}},
 			    el("span", {class: "gap-icon", "aria-hidden": "true"}, "⚠"), " ",
 			    "Warned at " + fmtClock(ev.at) + ": tier " + show(ev.tier) +
-			    " has nobody on call from " + fmtDateTime(d.from) +
-			    (d.to ? " to " + fmtDateTime(d.to) : " (no end known)") + "."));
+			    " has nobody on call from " + fmtShort(d.from) +
+			    (d.to ? " to " + fmtShort(d.to) : " (no end known)") + "."));
 		}
 		if (st.gaps === null && items.length === 0)
 			items.push(el("li", {class: "muted"}, "Loading…"));

@@ -106,6 +106,20 @@ export function fmtDateTime(t) {
 	    " " + fmtClock(ms);
 }
 
+// A short local time for what is near: "14:05" today, "Fri 4 Dec 14:05"
+// otherwise.
+const shortFmt = new Intl.DateTimeFormat(undefined, {weekday: "short", day: "numeric",
+    month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23"});
+export function fmtShort(t) {
+	const ms = typeof t === "number" ? t : parseTime(t);
+	if (Number.isNaN(ms))
+		return "—";
+	const d = new Date(ms), now = new Date();
+	if (d.toDateString() === now.toDateString())
+		return "today " + pad(d.getHours()) + ":" + pad(d.getMinutes());
+	return shortFmt.format(d);
+}
+
 // 1 h 02 m, 3 m 05 s, 12 s, 850 ms.
 export function fmtDuration(ms) {
 	if (ms === null || ms === undefined || Number.isNaN(ms))
