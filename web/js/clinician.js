@@ -427,7 +427,7 @@ export function startClinician(session, ctx) {
 			["Accepted at", fmtClock(Date.now())],
 		];
 		for (const [k, v] of rows)
-			dl.append(el("dt", {}, k), el("dd", {data: {field: k.toLowerCase()}}, v));
+			dl.append(el("dt", {}, k), el("dd", {data: {field: k.toLowerCase().replace(/ /g, "-")}}, v));
 		if (!same) {
 			$("complete-form").reset();
 			syncDisclosure();
