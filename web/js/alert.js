@@ -21,6 +21,10 @@ export function prime() {
 	const AC = window.AudioContext || window.webkitAudioContext;
 	if (!AC)
 		return false;
+	// Not before the user has touched the page: the browser would refuse
+	// and warn.  The first click or key press calls this again.
+	if (navigator.userActivation && !navigator.userActivation.hasBeenActive)
+		return false;
 	try {
 		if (ctx === null) {
 			ctx = new AC();

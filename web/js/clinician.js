@@ -377,8 +377,23 @@ export function startClinician(session, ctx) {
 		}
 	}
 
+	// After a reload nobody clicked yet: the browser keeps the sound off
+	// until the first click or key press, which turns it on.
+	function renderSound() {
+		const blocked = !alerts.isMuted() && !alerts.soundReady();
+		const note = $("sound-note");
+		if (note.hidden !== !blocked)
+			note.hidden = !blocked;
+	}
+
+	function primeOnGesture() {
+		if (!alerts.soundReady())
+			alerts.prime();
+	}
+
 	function tick() {
 		const now = performance.now();
+		renderSound();
 		let ringFor = null;
 		for (const o of [...st.offers.values()]) {
 			if (o.gone)
@@ -637,8 +652,11 @@ export function startClinician(session, ctx) {
 	on(offersList, "keydown", onOfferKey);
 	on($("complete-form"), "submit", onComplete);
 	on($("disposition"), "change", syncDisclosure);
+	on(document, "pointerdown", primeOnGesture);
+	on(document, "keydown", primeOnGesture);
 
 	alerts.setMuted(false);
+	alerts.prime();
 	const soundBtn = $("sound-toggle");
 	soundBtn.setAttribute("aria-pressed", "true");
 	soundBtn.textContent = "Sound: on";
@@ -667,6 +685,7 @@ export function startClinician(session, ctx) {
 			st.offers.clear();
 			clear(offersList);
 			clearAssigned();
+			$("sound-note").hidden = true;
 			st.want = false;
 			st.server = "away";
 			$("my-status-reason").textContent = "";
