@@ -652,6 +652,7 @@ export function startClinician(session, ctx) {
 	on(offersList, "keydown", onOfferKey);
 	on($("complete-form"), "submit", onComplete);
 	on($("disposition"), "change", syncDisclosure);
+	on($("complete-form"), "input", (e) => e.target.removeAttribute("aria-invalid"));
 	on(document, "pointerdown", primeOnGesture);
 	on(document, "keydown", primeOnGesture);
 
