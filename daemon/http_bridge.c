@@ -458,24 +458,49 @@ http_bridge_get(struct http *h, struct http_session *s)
 
 /* --- the two endpoints --- */
 
-/* Send the kept pushes after last_id (or from the current welcome). */
+/*
+ * The id the stream resumes after: the Last-Event-ID header a browser
+ * sends when it reconnects by itself, else ?lastEventId=N (a page that
+ * opens a new EventSource cannot set the header).  False if neither
+ * names a push of this session.
+ */
+static bool
+http_stream_last_id(const struct http_bridge *b, struct evhttp_request *req,
+    uint64_t *last)
+{
+	const char *v =
+	    evhttp_find_header(evhttp_request_get_input_headers(req),
+	        "Last-Event-ID");
+	const char *query =
+	    evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	struct evkeyvalq params;
+	unsigned long long n = 0;
+	bool ok = false;
+	char *end;
+
+	TAILQ_INIT(&params);
+	if (v == NULL && query != NULL &&
+	    evhttp_parse_query_str(query, &params) == 0)
+		v = evhttp_find_header(&params, "lastEventId");
+	if (v != NULL && *v >= '0' && *v <= '9') {
+		n = strtoull(v, &end, 10);
+		ok = *end == '\0' && n <= b->seq;
+	}
+	evhttp_clear_headers(&params);
+	if (ok)
+		*last = (uint64_t)n;
+	return ok;
+}
+
+/* Send the kept pushes after the last id (or from the current welcome). */
 static void
 http_stream_replay(struct http_bridge *b, struct evhttp_request *req)
 {
-	const char *h =
-	    evhttp_find_header(evhttp_request_get_input_headers(req),
-	        "Last-Event-ID");
 	uint64_t after = b->welcome_seq > 0 ? b->welcome_seq - 1 : 0;
 	int64_t now = util_monotonic_ms();
 	struct http_event *e;
-	char *end;
 
-	if (h != NULL) {
-		unsigned long long v = strtoull(h, &end, 10);
-
-		if (*end == '\0' && end != h && v <= b->seq)
-			after = v;
-	}
+	http_stream_last_id(b, req, &after);
 	TAILQ_FOREACH (e, &b->events, entry) {
 		if (e->seq > after)
 			http_event_resend(b, e, now);

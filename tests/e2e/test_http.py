@@ -5,7 +5,7 @@ gone too long counting as a disconnect, sessions ending."""
 
 import time
 
-from harness import (SCALE, Daemon, note, now, rfc3339, secs, sleep_ms,
+from harness import (ROOT, SCALE, Daemon, note, now, rfc3339, secs, sleep_ms,
                      submit)
 from webclient import Web
 
@@ -184,6 +184,87 @@ def test_stream_resumes_with_last_event_id():
             m, first)
         # Nothing before Last-Event-ID comes again.
         assert ev2.next(timeout=secs(300), type="offer") is None
+
+
+def test_stream_resumes_with_last_event_id_in_the_query():
+    # A page that opens a new EventSource cannot set Last-Event-ID: it
+    # says ?lastEventId=N instead, and resumes the same.
+    with Daemon(http=True, tiers=[(1, "ring-all", SLOW)],
+                max_wait_ms=SLOW) as d:
+        setup(d)
+        w = web(d)
+        w.login("c1", PASSWORD)
+        ev = w.events()
+        welcome_id, _ = ev.next(type="welcome")
+        w.message({"type": "status", "status": "available"}, expect="ok")
+        gw = d.login("gw")
+        cid1, _ = submit(gw, "query-1")
+        last, _ = ev.next(type="offer")
+        ev.close()
+        cid2, _ = submit(gw, "query-2")
+        ev2 = w.events(query="?lastEventId=%d" % last)
+        eid, m = ev2.next(type="offer")
+        assert eid > last and m["contact"] == cid2, (eid, last, m)
+        assert ev2.next(timeout=secs(300), type="offer") is None
+        ev2.close()
+        # The header wins over the query (it is the browser's own, newer).
+        ev3 = w.events(last_id=last, query="?lastEventId=%d" % welcome_id)
+        eid, m = ev3.next(type="offer")
+        assert m["contact"] == cid2, m
+        ev3.close()
+        # An id that names no push of this session, or no number: the
+        # stream starts again from the welcome, as a new one does.
+        for bad in ("?lastEventId=99999", "?lastEventId=x",
+                    "?lastEventId=-1", "?lastEventId="):
+            ev4 = w.events(query=bad)
+            eid, m = ev4.next()
+            assert eid == welcome_id and m["type"] == "welcome", (bad, m)
+            contacts = []
+            while True:
+                got = ev4.next(timeout=secs(300), type="offer")
+                if got is None:
+                    break
+                contacts.append(got[1]["contact"])
+            assert contacts == [cid1, cid2], (bad, contacts)
+            ev4.close()
+
+
+# What tools/embed builds in, by extension: the type each is served with.
+CONSOLE_TYPES = {".html": "text/html; charset=utf-8",
+                 ".css": "text/css; charset=utf-8",
+                 ".js": "text/javascript; charset=utf-8",
+                 ".svg": "image/svg+xml"}
+
+
+def test_console_files_served_with_type_and_no_cache():
+    with Daemon(http=True) as d:
+        d.start()
+        w = web(d, "anon")
+        files = sorted(p for p in (ROOT / "web").rglob("*") if p.is_file())
+        served = [p for p in files if p.suffix in CONSOLE_TYPES]
+        assert any(p.name == "favicon.svg" for p in served), files
+        for p in files:
+            path = "/" + p.relative_to(ROOT / "web").as_posix()
+            r = w.request("GET", path)
+            if p.suffix not in CONSOLE_TYPES:
+                assert r.status == 404, (path, r)  # web/README.md
+                continue
+            assert r.status == 200, (path, r)
+            h = r.headers
+            assert h.get("content-type") == CONSOLE_TYPES[p.suffix], (
+                path, h)
+            assert h.get("cache-control") == "no-cache", (path, h)
+            assert h.get("content-security-policy", "").startswith(
+                "default-src 'self'"), (path, h)
+            assert h.get("x-content-type-options") == "nosniff", (path, h)
+            assert r.raw.encode() == p.read_bytes(), "%s differs" % path
+        root = w.request("GET", "/")
+        assert root.raw.encode() == (ROOT / "web" / "index.html").read_bytes()
+        assert root.headers.get("cache-control") == "no-cache", root.headers
+        for path in ("/js/../index.html", "/js/", "/favicon.ico",
+                     "/index.html/"):
+            assert w.request("GET", path).status == 404, path
+        note("%d console files served" % len(served))
 
 
 def test_stream_gone_declines_offers():

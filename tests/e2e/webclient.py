@@ -82,8 +82,10 @@ class Web:
                 "%s: expected %s, got %r" % (msg.get("type"), expect, r))
         return r
 
-    def events(self, last_id=None):
-        s = EventStream(self, last_id)
+    def events(self, last_id=None, query=""):
+        """GET /api/events (query: "?lastEventId=N" and the like), with
+        Last-Event-ID: last_id when given."""
+        s = EventStream(self, last_id, query)
         self.streams.append(s)
         return s
 
@@ -95,11 +97,11 @@ class Web:
 class EventStream:
     """GET /api/events, read as the bytes come: chunked SSE."""
 
-    def __init__(self, web, last_id=None):
+    def __init__(self, web, last_id=None, query=""):
         self.web = web
         self.sock = socket.create_connection(("127.0.0.1", web.port),
                                              timeout=5)
-        lines = ["GET /api/events HTTP/1.1", "Host: 127.0.0.1",
+        lines = ["GET /api/events%s HTTP/1.1" % query, "Host: 127.0.0.1",
                  "Accept: text/event-stream"]
         if web.cookie is not None:
             lines.append("Cookie: crisisd_session=" + web.cookie)

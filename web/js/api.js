@@ -7,7 +7,9 @@
 //
 // EventStream wraps EventSource for GET /api/events: the browser reconnects
 // by itself (sending Last-Event-ID); when it gives up (an HTTP error, such
-// as an ended session) we check the session and open a new one with backoff.
+// as an ended session) we check the session and open a new one with backoff,
+// resuming after the last event seen (?lastEventId=N: a new EventSource
+// cannot send the header).
 
 let csrf = null;
 let unauthorized = () => {};
@@ -124,6 +126,7 @@ export class EventStream {
 		this.retry = null;
 		this.backoff = 1000;
 		this.stopped = false;
+		this.lastId = "";	// the last event's id: a new stream resumes after it
 		this.lastTick = Date.now();
 		// A machine that slept keeps a dead socket for a long time; a
 		// jump of the clock means we slept: start over.
@@ -149,7 +152,8 @@ export class EventStream {
 		if (this.stopped)
 			return;
 		this.h.state(this.es === null ? "connecting" : "reconnecting");
-		const es = new EventSource(this.url);
+		const es = new EventSource(this.lastId === "" ? this.url :
+		    this.url + "?lastEventId=" + encodeURIComponent(this.lastId));
 		this.es = es;
 		es.onopen = () => {
 			if (es !== this.es)
@@ -160,6 +164,8 @@ export class EventStream {
 		es.onmessage = (e) => {
 			if (es !== this.es)
 				return;
+			if (e.lastEventId)
+				this.lastId = e.lastEventId;
 			let msg;
 			try {
 				msg = JSON.parse(e.data);
