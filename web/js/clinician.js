@@ -119,12 +119,19 @@ export function startClinician(session, ctx) {
 	}
 
 	function onLink(state) {
+		const was = st.link;
 		st.link = state;
 		if (state === "connecting")
 			flash("Connecting to crisisd…", "info");
 		else if (state === "reconnecting" || state === "down")
 			flash("Connection to crisisd lost — reconnecting. No new offers reach " +
 			    "you until it is back.", "error");
+		else if (state === "open" && (was === "reconnecting" || was === "down") &&
+		    st.welcomes > 0)
+			// Back within hello_timeout_ms, crisisd kept the session and
+			// replays what was missed: no welcome comes.  (After a longer
+			// drop the welcome follows and says more.)
+			flash("Reconnected.", "ok", 10000);
 		renderStatus();
 	}
 

@@ -51,6 +51,7 @@ export function startSupervisor(session, ctx) {
 		snapshotAgain: false,
 		heldEvents: [],		// events seen while a snapshot is in flight
 		welcomes: 0,
+		link: "connecting",	// the event stream's state
 		timers: [],
 		soon: {},
 		stopped: false,
@@ -174,6 +175,11 @@ export function startSupervisor(session, ctx) {
 	function apply(ev) {
 		const name = ev.event;
 		if (name === "roster_gap") {
+			// Applied again after a snapshot: one warning is shown once.
+			const same = (g) => g.at === ev.at && g.tier === ev.tier &&
+			    JSON.stringify(g.detail || {}) === JSON.stringify(ev.detail || {});
+			if (st.gapEvents.some(same))
+				return;
 			st.gapEvents.unshift(ev);
 			st.gapEvents.length = Math.min(st.gapEvents.length, MAX_GAP_EVENTS);
 			return;
@@ -600,21 +606,27 @@ export function startSupervisor(session, ctx) {
 			soon("stats", loadStats, STATS_SOON_MS);
 	}
 
+	// Back after a drop (again > 0) or connected the first time: the
+	// banner says so, and the wallboard starts from a snapshot, whatever
+	// happened meanwhile.
+	function live(again) {
+		if (again)
+			ctx.banner("Reconnected — the wallboard was refreshed.", "ok");
+		else
+			ctx.banner("");
+		setTimeout(() => {
+			const b = $("conn-banner");
+			if (b.dataset.kind === "ok")
+				ctx.banner("");
+		}, 8000);
+		snapshot();
+		loadStats();
+	}
+
 	function onMessage(msg) {
 		if (msg.type === "welcome") {
 			st.welcomes++;
-			if (st.welcomes > 1)
-				ctx.banner("Reconnected — the wallboard was refreshed.", "ok");
-			else
-				ctx.banner("");
-			setTimeout(() => {
-				const b = $("conn-banner");
-				if (b.dataset.kind === "ok")
-					ctx.banner("");
-			}, 8000);
-			// Whatever happened while we were away: start from a snapshot.
-			snapshot();
-			loadStats();
+			live(st.welcomes > 1);
 		} else if (msg.type === "event") {
 			onEvent(msg);
 		} else if (msg.type === "error") {
@@ -623,6 +635,13 @@ export function startSupervisor(session, ctx) {
 	}
 
 	function onLink(state) {
+		const was = st.link;
+		st.link = state;
+		// Back within hello_timeout_ms: crisisd kept the session and
+		// replays the events missed, with no welcome.
+		if (state === "open" && (was === "reconnecting" || was === "down") &&
+		    st.welcomes > 0)
+			live(true);
 		if (state === "connecting")
 			ctx.banner("Connecting to crisisd…", "info");
 		else if (state === "reconnecting" || state === "down")
