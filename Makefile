@@ -173,9 +173,31 @@ bench: all $(BENCH_BINS) deps-run
 .PHONY: bench
 
 # Every test: unit tests (cmocka), then the end-to-end suite against the
-# real binaries.  The last line is the summary.
+# real binaries (the browser tests among them).  The last line is the
+# summary.
 check: all unit
 	@tests/run-all $(BUILD)/tests $(UNIT_TESTS)
+
+# The browser tests' Node modules (tests/browser: puppeteer-core and
+# axe-core at the versions package-lock.json pins), installed by npm ci
+# when the lock file changes.  Debian's chromium is driven, so puppeteer
+# downloads no browser of its own.
+BROWSER_MODULES = tests/browser/node_modules/.package-lock.json
+$(BROWSER_MODULES): tests/browser/package.json tests/browser/package-lock.json
+	@tools/deps browser
+	cd tests/browser && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit \
+	  --no-fund --loglevel=error
+	@touch $@
+
+browser-deps: $(BROWSER_MODULES)
+check: $(BROWSER_MODULES)
+valgrind: $(BROWSER_MODULES)
+
+# The README's screenshots of the console (docs/screenshots/), taken by
+# the browser tests as they run.
+screenshots: all $(BROWSER_MODULES)
+	CONSOLE_README_SHOTS=$(CURDIR)/docs/screenshots \
+	  python3 tests/e2e/run.py test_browser
 
 # The LD_PRELOAD shim of the e2e store-failure tests (tests/faults/faultfs.c):
 # it makes the database's writes fail on demand.  Built without CFLAGS, so
@@ -313,6 +335,7 @@ clean:
 	rm -rf $(BUILD) build-asan $(FUZZ_BUILD) crisisd crisisctl
 
 .PHONY: all deps deps-run deps-valgrind deps-fuzz deps-lint unit check \
-        crashtest run asan valgrind lint format install clean
+        crashtest run asan valgrind lint format install clean browser-deps \
+        screenshots
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
