@@ -3,10 +3,16 @@ its throttle, the session cookie, CSRF, the event stream carrying the same
 protocol messages as TCP, messages answered like TCP requests, a stream
 gone too long counting as a disconnect, sessions ending."""
 
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
 import time
 
-from harness import (ROOT, SCALE, Daemon, note, now, rfc3339, secs, sleep_ms,
-                     submit)
+from harness import (CRISISCTL, CRISISD, ROOT, SCALE, WRAPPER, Daemon,
+                     free_port, note, now, rfc3339, secs, sleep_ms, submit)
 from webclient import Web
 
 PASSWORD = "correct horse battery staple"
@@ -399,3 +405,65 @@ def test_review_endpoints_same_json_as_crisisctl_and_audited():
                 "SELECT at, actor, action FROM audit"))
         shown = [a for a in audit if a["action"] == "read.show"]
         assert shown[0]["target"] == cid, shown
+
+
+def test_demo_setup_serves_the_console_with_printed_logins():
+    # `make run`: tools/demo-setup gives the demo an http group and every
+    # supervisor and clinician a console password, printed for a new user.
+    work = tempfile.mkdtemp(prefix="crisisd-demo-")
+    env = dict(os.environ, CRISISCTL=CRISISCTL)
+    try:
+        out = subprocess.run([str(ROOT / "tools" / "demo-setup"), work],
+                             cwd=str(ROOT), env=env, capture_output=True,
+                             text=True, timeout=60 * SCALE)
+        assert out.returncode == 0, out.stderr
+        assert "http://127.0.0.1:7411/" in out.stdout, out.stdout
+        pw_file = os.path.join(work, "passwords")
+        assert os.stat(pw_file).st_mode & 0o777 == 0o600
+        logins = dict(line.split() for line in open(pw_file))
+        assert set(logins) == {"supervisor", "dr-rivera", "cm-okafor",
+                               "rn-chen", "dr-patel"}, logins
+        for who, pw in logins.items():
+            assert re.search(r"^  %s +%s$" % (re.escape(who), re.escape(pw)),
+                             out.stdout, re.M), (who, out.stdout)
+        # The demo's config on ports of our own, so a demo running here
+        # is not disturbed.
+        conf = os.path.join(work, "crisisd.conf")
+        port, http_port = free_port(), free_port()
+        text = open(conf).read()
+        assert '"127.0.0.1:7411"' in text, text
+        text = text.replace('"127.0.0.1:7410"', '"127.0.0.1:%d"' % port)
+        text = text.replace('"127.0.0.1:7411"', '"127.0.0.1:%d"' % http_port)
+        open(conf, "w").write(text)
+        proc = subprocess.Popen(WRAPPER + [CRISISD, "-c", conf],
+                                stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + secs(10000)
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", http_port),
+                                             1).close()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "no console"
+                    assert proc.poll() is None, "crisisd exited"
+                    time.sleep(0.05)
+            for who, role in (("supervisor", "supervisor"),
+                              ("dr-rivera", "clinician")):
+                w = Web(http_port, who)
+                r = w.login(who, logins[who])
+                assert r.json["role"] == role, r
+            page = Web(http_port).request("GET", "/")
+            assert page.status == 200 and "crisisd" in page.raw, page
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30 * SCALE)
+        # Run again: the passwords are kept, and printed again.
+        again = subprocess.run([str(ROOT / "tools" / "demo-setup"), work],
+                               cwd=str(ROOT), env=env, capture_output=True,
+                               text=True, timeout=60 * SCALE)
+        assert again.returncode == 0, again.stderr
+        assert dict(line.split() for line in open(pw_file)) == logins
+        assert logins["supervisor"] in again.stdout
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
