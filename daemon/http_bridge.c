@@ -8,13 +8,16 @@
  * in place of the browser's; the reply line that echoes that id becomes
  * the HTTP answer, with the browser's id put back.  Every other line (the
  * welcome, offers, withdrawals, events) is a push: it goes to the
- * session's event stream (GET /api/events) as a server-sent event, and is
- * kept, a bounded number, so a stream that reconnects with Last-Event-ID
- * misses nothing.  No rule of routing or of the protocol is written twice:
- * the decoder, the roles and the engine see a connection like any other.
+ * session's event streams (GET /api/events) as a server-sent event, and
+ * is kept, a bounded number, so a stream that reconnects with
+ * Last-Event-ID misses nothing.  A session may have a few streams at once
+ * (the console open in several tabs of one browser share its cookie);
+ * each gets every push.  No rule of routing or of the protocol is
+ * written twice: the decoder, the roles and the engine see a connection
+ * like any other.
  *
  * A clinician's console counts as a connection for routing: away until it
- * says available, and when its event stream has been gone for
+ * says available, and when its last event stream has been gone for
  * hello_timeout_ms the protocol connection is closed, which declines its
  * open offers as any disconnect does.  The next request opens a new one.
  */
@@ -46,6 +49,8 @@
 #define HTTP_KEEPALIVE_MS 15000
 /* A stream whose browser leaves this much unread is dropped (it resumes). */
 #define HTTP_STREAM_UNREAD_MAX (1024 * 1024)
+/* Streams of one session at once; a newer one past it ends the oldest. */
+#define HTTP_STREAMS_MAX 8
 /* Our request ids: "w:" and a number; the supervisor's own watch. */
 #define HTTP_ID_PREFIX "w:"
 #define HTTP_WATCH_ID "w:watch"
@@ -59,6 +64,14 @@ struct http_event {
 	TAILQ_ENTRY(http_event) entry;
 };
 TAILQ_HEAD(http_events, http_event);
+
+/* One event stream: a GET /api/events being answered. */
+struct http_stream {
+	struct http_bridge *b;
+	struct evhttp_request *req;
+	struct evhttp_connection *con;
+	TAILQ_ENTRY(http_stream) entry;
+};
 
 /* A message waiting for its reply. */
 struct http_pending {
@@ -79,8 +92,8 @@ struct http_bridge {
 	size_t nevents, event_bytes;
 	uint64_t seq; /* the last push's */
 	uint64_t welcome_seq; /* the current protocol connection's welcome */
-	struct evhttp_request *stream; /* the event stream, or NULL */
-	struct evhttp_connection *stream_con;
+	TAILQ_HEAD(, http_stream) streams; /* oldest first */
+	size_t nstreams;
 	struct event *grace_ev;
 	struct event *keepalive_ev;
 };
@@ -89,9 +102,9 @@ static void http_bridge_close_protocol(struct http_bridge *b, const char *why);
 
 /* --- the event stream --- */
 
-/* Write one SSE message (id and data lines) on the stream. */
+/* Write one SSE message (id and data lines) on a stream. */
 static void
-http_stream_write(struct http_bridge *b, uint64_t seq, const char *line,
+http_stream_write(struct http_stream *st, uint64_t seq, const char *line,
     size_t len)
 {
 	struct evbuffer *out = evbuffer_new();
@@ -101,7 +114,7 @@ http_stream_write(struct http_bridge *b, uint64_t seq, const char *line,
 	evbuffer_add_printf(out, "id: %llu\ndata: ", (unsigned long long)seq);
 	evbuffer_add(out, line, len);
 	evbuffer_add(out, "\n\n", 2);
-	evhttp_send_reply_chunk(b->stream, out);
+	evhttp_send_reply_chunk(st->req, out);
 	evbuffer_free(out);
 }
 
@@ -110,7 +123,7 @@ http_stream_write(struct http_bridge *b, uint64_t seq, const char *line,
  * at_ms is sent with what is left, or not at all when that is nothing.
  */
 static bool
-http_event_resend(struct http_bridge *b, const struct http_event *e,
+http_event_resend(struct http_stream *st, const struct http_event *e,
     int64_t now)
 {
 	json_t *m = json_loadb(e->line, e->len, 0, NULL);
@@ -127,12 +140,12 @@ http_event_resend(struct http_bridge *b, const struct http_event *e,
 			json_object_set_new(m, "expires_in_ms",
 			    json_integer(ms));
 			text = json_dumps(m, JSON_COMPACT);
-			http_stream_write(b, e->seq, text, strlen(text));
+			http_stream_write(st, e->seq, text, strlen(text));
 			free(text);
 			sent = true;
 		}
 	} else if (m != NULL) {
-		http_stream_write(b, e->seq, e->line, e->len);
+		http_stream_write(st, e->seq, e->line, e->len);
 		sent = true;
 	}
 	json_decref(m);
@@ -141,57 +154,59 @@ http_event_resend(struct http_bridge *b, const struct http_event *e,
 
 /* Too much unread on the stream: drop it; the browser resumes. */
 static bool
-http_stream_stalled(const struct http_bridge *b)
+http_stream_stalled(const struct http_stream *st)
 {
-	struct bufferevent *bev =
-	    evhttp_connection_get_bufferevent(b->stream_con);
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(st->con);
 
 	return bev != NULL &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) >
 	    HTTP_STREAM_UNREAD_MAX;
 }
 
-/* Forget the stream (its connection is closing or was replaced). */
+/* Forget a stream (its connection is closing, or it is ended). */
 static void
-http_stream_detach(struct http_bridge *b, bool end)
+http_stream_detach(struct http_stream *st, bool end)
 {
+	struct http_bridge *b = st->b;
 	struct timeval grace = { b->h->hello_timeout_ms / 1000,
 		(b->h->hello_timeout_ms % 1000) * 1000 };
 
-	if (b->stream == NULL)
-		return;
-	evhttp_connection_set_closecb(b->stream_con, NULL, NULL);
+	evhttp_connection_set_closecb(st->con, NULL, NULL);
 	if (end)
-		evhttp_send_reply_end(b->stream);
-	b->stream = NULL;
-	b->stream_con = NULL;
+		evhttp_send_reply_end(st->req);
+	TAILQ_REMOVE(&b->streams, st, entry);
+	b->nstreams--;
+	free(st);
+	if (b->nstreams > 0)
+		return;
 	evtimer_del(b->keepalive_ev);
 	/* No stream for hello_timeout_ms: gone, as a dropped connection. */
 	if (b->bev != NULL)
 		evtimer_add(b->grace_ev, &grace);
 }
 
-/* The stream's connection closed. */
+/* A stream's connection closed. */
 static void
 http_stream_closed_cb(struct evhttp_connection *con, void *arg)
 {
-	struct http_bridge *b = arg;
+	struct http_stream *st = arg;
 
-	if (b->stream == NULL || b->stream_con != con)
+	if (st->con != con)
 		return;
 	/*
 	 * A request libevent took off its dying connection is ours to
 	 * free (send_reply_end does so); one still on it goes with it.
 	 */
-	http_stream_detach(b, evhttp_request_get_connection(b->stream) == NULL);
+	http_stream_detach(st, evhttp_request_get_connection(st->req) == NULL);
 }
 
-/* A push: keep it, and send it on the stream if there is one. */
+/* A push: keep it, and send it on every stream. */
 static void
 http_bridge_push(struct http_bridge *b, const char *line, size_t len,
     bool welcome)
 {
 	struct http_event *e = xcalloc(1, sizeof(*e)), *old;
+	struct http_stream *st, *next;
 
 	e->seq = ++b->seq;
 	e->line = xstrdup(line);
@@ -211,16 +226,17 @@ http_bridge_push(struct http_bridge *b, const char *line, size_t len,
 		free(old->line);
 		free(old);
 	}
-	if (b->stream == NULL)
-		return;
-	if (http_stream_stalled(b)) {
-		log_limited_cause("web stream dropped", LOG_LEVEL_INFO,
-		    "web session of %s: event stream not read; dropped",
-		    b->s->principal);
-		http_stream_detach(b, true);
-		return;
+	for (st = TAILQ_FIRST(&b->streams); st != NULL; st = next) {
+		next = TAILQ_NEXT(st, entry);
+		if (http_stream_stalled(st)) {
+			log_limited_cause("web stream dropped", LOG_LEVEL_INFO,
+			    "web session of %s: event stream not read; "
+			    "dropped",
+			    b->s->principal);
+			http_stream_detach(st, true);
+		} else
+			http_stream_write(st, e->seq, line, len);
 	}
-	http_stream_write(b, e->seq, line, len);
 }
 
 /* Every 15 s: a comment line keeps the stream alive. */
@@ -228,15 +244,18 @@ static void
 http_keepalive_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_bridge *b = arg;
+	struct http_stream *st;
 	struct evbuffer *out;
 
 	(void)fd;
 	(void)what;
-	if (b->stream == NULL || (out = evbuffer_new()) == NULL)
-		return;
-	evbuffer_add(out, ":\n\n", 3);
-	evhttp_send_reply_chunk(b->stream, out);
-	evbuffer_free(out);
+	TAILQ_FOREACH (st, &b->streams, entry) {
+		if ((out = evbuffer_new()) == NULL)
+			return;
+		evbuffer_add(out, ":\n\n", 3);
+		evhttp_send_reply_chunk(st->req, out);
+		evbuffer_free(out);
+	}
 }
 
 /* The stream was gone too long: the protocol connection ends. */
@@ -429,7 +448,7 @@ http_bridge_open_protocol(struct http_bridge *b, const char **why)
 		    sizeof(
 		        "{\"type\":\"watch\",\"id\":\"" HTTP_WATCH_ID "\"}\n") -
 		        1);
-	if (b->stream == NULL)
+	if (b->nstreams == 0)
 		evtimer_add(b->grace_ev, &grace);
 	return true;
 }
@@ -447,6 +466,7 @@ http_bridge_get(struct http *h, struct http_session *s)
 	b->s = s;
 	TAILQ_INIT(&b->pending);
 	TAILQ_INIT(&b->events);
+	TAILQ_INIT(&b->streams);
 	b->grace_ev = evtimer_new(h->base, http_grace_cb, b);
 	b->keepalive_ev =
 	    event_new(h->base, -1, EV_PERSIST, http_keepalive_cb, b);
@@ -494,8 +514,9 @@ http_stream_last_id(const struct http_bridge *b, struct evhttp_request *req,
 
 /* Send the kept pushes after the last id (or from the current welcome). */
 static void
-http_stream_replay(struct http_bridge *b, struct evhttp_request *req)
+http_stream_replay(struct http_stream *st, struct evhttp_request *req)
 {
+	struct http_bridge *b = st->b;
 	uint64_t after = b->welcome_seq > 0 ? b->welcome_seq - 1 : 0;
 	int64_t now = util_monotonic_ms();
 	struct http_event *e;
@@ -503,7 +524,7 @@ http_stream_replay(struct http_bridge *b, struct evhttp_request *req)
 	http_stream_last_id(b, req, &after);
 	TAILQ_FOREACH (e, &b->events, entry) {
 		if (e->seq > after)
-			http_event_resend(b, e, now);
+			http_event_resend(st, e, now);
 	}
 }
 
@@ -514,24 +535,30 @@ http_bridge_events(struct http *h, struct http_session *s,
 	struct http_bridge *b = http_bridge_get(h, s);
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 	struct timeval keepalive = { HTTP_KEEPALIVE_MS / 1000, 0 };
+	struct http_stream *st;
 	const char *why = NULL;
 
 	if (!http_bridge_open_protocol(b, &why)) {
 		http_reply_error(req, HTTP_SERVUNAVAIL, CODE_UNAVAILABLE, why);
 		return;
 	}
-	/* One stream per session: a newer one replaces the older. */
-	http_stream_detach(b, true);
+	/* A few streams per session (tabs); past that, the oldest ends. */
+	if (b->nstreams >= HTTP_STREAMS_MAX)
+		http_stream_detach(TAILQ_FIRST(&b->streams), true);
 	evtimer_del(b->grace_ev);
 	http_security_headers(req);
 	evhttp_add_header(out, "Content-Type", "text/event-stream");
 	evhttp_add_header(out, "Cache-Control", "no-store");
 	evhttp_send_reply_start(req, HTTP_OK, "OK");
-	b->stream = req;
-	b->stream_con = evhttp_request_get_connection(req);
-	evhttp_connection_set_closecb(b->stream_con, http_stream_closed_cb, b);
-	evtimer_add(b->keepalive_ev, &keepalive);
-	http_stream_replay(b, req);
+	st = xcalloc(1, sizeof(*st));
+	st->b = b;
+	st->req = req;
+	st->con = evhttp_request_get_connection(req);
+	evhttp_connection_set_closecb(st->con, http_stream_closed_cb, st);
+	TAILQ_INSERT_TAIL(&b->streams, st, entry);
+	if (b->nstreams++ == 0)
+		evtimer_add(b->keepalive_ev, &keepalive);
+	http_stream_replay(st, req);
 }
 
 /* The browser's message as our protocol line, with our id; NULL if bad. */
@@ -606,7 +633,8 @@ http_bridge_free(struct http_bridge *b)
 
 	if (b == NULL)
 		return;
-	http_stream_detach(b, true);
+	while (!TAILQ_EMPTY(&b->streams))
+		http_stream_detach(TAILQ_FIRST(&b->streams), true);
 	http_bridge_close_protocol(b, "session ended");
 	while ((e = TAILQ_FIRST(&b->events)) != NULL) {
 		TAILQ_REMOVE(&b->events, e, entry);

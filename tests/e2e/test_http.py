@@ -273,6 +273,40 @@ def test_console_files_served_with_type_and_no_cache():
         note("%d console files served" % len(served))
 
 
+def test_several_streams_of_one_session():
+    # Tabs of one browser share its cookie, so one session: each tab's
+    # stream gets every push, none ends another's, and the session is gone
+    # only when the last stream has been gone for hello_timeout_ms.
+    hello = 500
+    with Daemon(http=True, tiers=[(1, "ring-all", SLOW)], max_wait_ms=SLOW,
+                hello_timeout_ms=hello) as d:
+        setup(d)
+        w = web(d)
+        w.login("c1", PASSWORD)
+        tab1, tab2 = w.events(), w.events()
+        for tab in (tab1, tab2):
+            assert tab.next(type="welcome") is not None
+        w.message({"type": "status", "status": "available"}, expect="ok")
+        gw = d.login("gw")
+        cid, _ = submit(gw, "tabs-1")
+        for tab in (tab1, tab2):
+            eid, m = tab.next(type="offer")
+            assert m["contact"] == cid, m
+        assert not tab1.closed, "a second stream ended the first"
+        tab1.close()
+        sleep_ms(hello * 3)
+        shown = d.ctl_json("show", cid)["events"]
+        assert not [e for e in shown if e["event"] == "declined"], shown
+        w.message({"type": "decline", "contact": cid}, expect="ok")
+        # Past 8 at once, the oldest stream is ended.
+        tabs = [w.events() for _ in range(8)]
+        for t in tabs:
+            assert t.next(type="welcome") is not None
+        assert tab2.next(timeout=secs(2000), type="never") is None
+        assert tab2.closed, "the oldest of 9 streams was not ended"
+        assert not any(t.closed for t in tabs)
+
+
 def test_stream_gone_declines_offers():
     hello = 500
     with Daemon(http=True, tiers=[(1, "ring-all", SLOW)], max_wait_ms=SLOW,
