@@ -353,8 +353,10 @@ async function scenario() {
 
 	await clin.goto(base);
 	await login(clin, CLINICIAN, true);
+	// (The page's own markup says away too: the view must be showing.)
 	await must("the clinician's page says away after the welcome",
-	    clin.waitForSelector("#my-status[data-status=away]", {timeout: 10000 * SCALE}));
+	    clin.waitForSelector("#clinician-view:not([hidden]) #my-status[data-status=away]",
+	        {visible: true, timeout: 10000 * SCALE}));
 	await tabTo(clin, "#go-available");
 	await clin.keyboard.press("Enter");
 	await must("Go available (keyboard) makes the clinician available",
