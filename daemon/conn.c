@@ -923,8 +923,18 @@ conn_push(struct conn *c)
 	if (c->tls || c->state != CONN_OPEN)
 		return;
 	out = bufferevent_get_output(c->bev);
-	if (evbuffer_get_length(out) > 0)
+	/*
+	 * A socket bufferevent keeps its output's start frozen, so that only
+	 * its write callback drains it: evbuffer_write would write nothing.
+	 * Unfrozen for this one write, the line leaves now, before the loop
+	 * polls again (and before the writes of every other connection that
+	 * has output this turn: a thousand watchers, say).
+	 */
+	if (evbuffer_get_length(out) > 0) {
+		evbuffer_unfreeze(out, 1);
 		(void)evbuffer_write(out, bufferevent_getfd(c->bev));
+		evbuffer_freeze(out, 1);
+	}
 	/* All of it went: no write event will come to say so. */
 	if (c->want_drained && evbuffer_get_length(out) == 0)
 		event_active(c->drained_ev, EV_TIMEOUT, 0);

@@ -495,6 +495,30 @@ test_peer_closed(void **state)
 	fixture_close(&g);
 }
 
+/* conn_push writes what is queued at once, without the loop running. */
+static void
+test_push_writes_now(void **state)
+{
+	struct fixture f;
+	char buf[64];
+	ssize_t n;
+
+	(void)state;
+	fixture_open(&f, TEST_CAP_BYTES, 0, 0);
+	assert_int_equal(conn_send(f.c, "offer"), 0);
+	conn_push(f.c);
+	n = recv(f.client, buf, sizeof buf - 1, MSG_DONTWAIT);
+	assert_int_equal(n, 6);
+	buf[n] = '\0';
+	assert_string_equal(buf, "offer\n");
+	/* The bufferevent still works after it: more goes out by the loop. */
+	assert_int_equal(conn_send(f.c, "more"), 0);
+	run_ms(f.base, 50);
+	n = recv(f.client, buf, sizeof buf - 1, MSG_DONTWAIT);
+	assert_int_equal(n, 5);
+	fixture_close(&f);
+}
+
 /* Output to a peer that does not read is capped and the conn closed. */
 static void
 test_output_cap(void **state)
@@ -800,6 +824,7 @@ main(void)
 		cmocka_unit_test(test_fail_in_line_cb),
 		cmocka_unit_test(test_reply_after_peer_half_close),
 		cmocka_unit_test(test_peer_closed),
+		cmocka_unit_test(test_push_writes_now),
 		cmocka_unit_test(test_output_cap),
 		cmocka_unit_test(test_big_line_and_drained),
 		cmocka_unit_test(test_output_total_counts),
