@@ -940,6 +940,13 @@ conn_push(struct conn *c)
 		event_active(c->drained_ev, EV_TIMEOUT, 0);
 }
 
+void
+conn_set_priority(struct conn *c, int priority)
+{
+	if (bufferevent_priority_set(c->bev, priority) == -1)
+		log_warnx("conn: cannot set a connection's priority");
+}
+
 /* Ask for the drained callback once the output is empty. */
 void
 conn_notify_drained(struct conn *c)

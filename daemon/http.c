@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "conn.h"
 #include "http_int.h"
 #include "listen.h"
 #include "log.h"
@@ -234,10 +235,20 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
 	const char *path =
 	    evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	struct evhttp_connection *con = evhttp_request_get_connection(req);
 	const struct web_asset *a;
 	const struct http_route *r;
+	struct bufferevent *bev;
 	bool wrong_method;
 
+	/*
+	 * The connection runs below routing's sockets from now on (see
+	 * LOOP_PRIORITIES); libevent sets its socket after the bufferevent
+	 * callback, which resets any priority given there.
+	 */
+	if (con != NULL &&
+	    (bev = evhttp_connection_get_bufferevent(con)) != NULL)
+		(void)bufferevent_priority_set(bev, LOOP_PRIORITY_WEB);
 	if (path == NULL || path[0] != '/') {
 		http_reply_error(req, HTTP_BADREQUEST, CODE_BAD_REQUEST,
 		    "bad path");

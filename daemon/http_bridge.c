@@ -35,6 +35,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
+#include "conn.h"
 #include "http_int.h"
 #include "log.h"
 #include "proto.h"
@@ -322,16 +323,38 @@ http_reply_number(json_t *id)
 	return *end == '\0' ? (uint64_t)n : 0;
 }
 
+/*
+ * Can the line be other than a plain push: a reply to one of ours (its id
+ * "w:..." as a key and value, which a string inside the line cannot fake:
+ * its quotes would be escaped), or a welcome?  Most lines are a watching
+ * supervisor's events, and need no parse at all.
+ */
+static bool
+http_line_special(const char *line, size_t len)
+{
+	static const char ours[] = "\"id\":\"" HTTP_ID_PREFIX;
+	static const char welcome[] = "\"welcome\"";
+
+	return memmem(line, len, ours, sizeof ours - 1) != NULL ||
+	    memmem(line, len, welcome, sizeof welcome - 1) != NULL;
+}
+
 /* One line from crisisd: a reply to one of ours, or a push. */
 static void
 http_bridge_line(struct http_bridge *b, const char *line, size_t len)
 {
-	json_t *m = json_loadb(line, len, 0, NULL), *id;
-	const char *type = json_string_value(json_object_get(m, "type"));
+	json_t *m, *id;
+	const char *type;
 	struct http_pending *p;
 	bool welcome;
 	uint64_t n;
 
+	if (!http_line_special(line, len)) {
+		http_bridge_push(b, line, len, false);
+		return;
+	}
+	m = json_loadb(line, len, 0, NULL);
+	type = json_string_value(json_object_get(m, "type"));
 	if (m == NULL || type == NULL) {
 		log_warnx("web session of %s: a line from crisisd is not a "
 		          "message",
@@ -421,6 +444,7 @@ http_bridge_open_protocol(struct http_bridge *b, const char **why)
 {
 	struct timeval grace = { b->h->hello_timeout_ms / 1000,
 		(b->h->hello_timeout_ms % 1000) * 1000 };
+	struct conn *c;
 	int fds[2];
 
 	if (b->bev != NULL)
@@ -430,14 +454,17 @@ http_bridge_open_protocol(struct http_bridge *b, const char **why)
 		*why = "out of file descriptors";
 		return false;
 	}
-	if (proto_open_welcomed(b->h->base, fds[0], b->s->principal, b->s->role,
-	        why) == NULL) {
+	if ((c = proto_open_welcomed(b->h->base, fds[0], b->s->principal,
+	         b->s->role, why)) == NULL) {
 		close(fds[1]);
 		return false;
 	}
+	/* Both ends below routing's sockets (see LOOP_PRIORITIES). */
+	conn_set_priority(c, LOOP_PRIORITY_WEB);
 	b->bev =
 	    bufferevent_socket_new(b->h->base, fds[1], BEV_OPT_CLOSE_ON_FREE);
-	if (b->bev == NULL)
+	if (b->bev == NULL ||
+	    bufferevent_priority_set(b->bev, LOOP_PRIORITY_WEB) == -1)
 		fatalx("http: bufferevent_socket_new");
 	bufferevent_setcb(b->bev, http_bridge_read_cb, NULL,
 	    http_bridge_event_cb, b);

@@ -46,6 +46,7 @@ static struct {
 	struct http *http; /* the web console, if configured */
 	struct lockfile *lock;
 	struct event *sigs[3];
+	struct event *turn_ev; /* ends a loop turn once lines wait */
 	bool stopping;
 	size_t last_open, last_clinicians;
 } d;
@@ -74,6 +75,21 @@ main_flush(void)
 		if (!engine_committed(ok, rc == 1))
 			break;
 	}
+}
+
+/*
+ * Lines wait for the flush: the loop turn ends after the events of
+ * routing's priority already active, so that the web console's (below
+ * it) do not hold an offer until they are all done: event_base_loop's
+ * EVLOOP_ONCE would otherwise run them all first.
+ */
+static void
+main_turn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	event_base_loopbreak(d.base);
 }
 
 /* Print the usage to f. */
@@ -222,13 +238,22 @@ main_event_base(void)
 	struct event_config *cfg = event_config_new();
 	struct event_base *base;
 
+	/*
+	 * The web console's events run below routing's (LOOP_PRIORITIES), and
+	 * a loop turn runs at most this many of them before it looks for
+	 * routing's again: a thousand wallboards' events are a long queue.
+	 */
 	if (cfg == NULL ||
-	    event_config_set_flag(cfg, EVENT_BASE_FLAG_NO_CACHE_TIME) == -1)
+	    event_config_set_flag(cfg, EVENT_BASE_FLAG_NO_CACHE_TIME) == -1 ||
+	    event_config_set_max_dispatch_interval(cfg, NULL,
+	        LOOP_WEB_CALLBACKS_MAX, LOOP_PRIORITY_WEB) == -1)
 		fatalx("event_config failed");
 	base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	if (base == NULL)
 		fatalx("event_base_new failed");
+	if (event_base_priority_init(base, LOOP_PRIORITIES) == -1)
+		fatalx("event_base_priority_init failed");
 	return base;
 }
 
@@ -270,6 +295,9 @@ main_start(const char *path)
 	setenv("TZ", d.conf->timezone, 1);
 	tzset();
 	d.base = main_event_base();
+	if ((d.turn_ev = event_new(d.base, -1, 0, main_turn_cb, NULL)) == NULL)
+		fatalx("event_new failed");
+	outbox_set_turn_event(d.turn_ev);
 	main_watch_signals();
 	/* One daemon per database: before any contact is read or written. */
 	if ((d.lock = lockfile_take(d.conf->database, &cause)) == NULL)
@@ -337,6 +365,8 @@ main_stop(void)
 	lockfile_release(d.lock);
 	for (size_t i = 0; i < 3; i++)
 		event_free(d.sigs[i]);
+	outbox_set_turn_event(NULL);
+	event_free(d.turn_ev);
 	event_base_free(d.base);
 	conf_free(d.conf);
 	log_notice("stopped");

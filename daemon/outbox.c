@@ -1,16 +1,20 @@
 /*
  * outbox.c: each connection's lines, held until the loop turn's commit.
  *
- * Outboxes with lines wait on one flush list; outbox_flush() commits the
- * store's batch and walks the list once.  A failed commit drops pushes,
- * turns the replies of requests that wrote into one "internal" error each,
- * and lets everything else go: a person who only pinged, or asked about a
- * contact we do not know, still gets an answer while the disk is full.
+ * Outboxes with lines wait on a flush list; outbox_flush() commits the
+ * store's batch and walks the list once.  The outboxes of watching
+ * supervisors wait on a list of their own, walked last: an event goes to
+ * every watcher (a thousand wallboards, say), and the offer or the reply
+ * that routing is waiting on is not written after all of them.  A failed commit
+ * drops pushes, turns the replies of requests that wrote into one "internal"
+ * error each, and lets everything else go: a person who only pinged, or asked
+ * about a contact we do not know, still gets an answer while the disk is full.
  */
 #include <sys/queue.h>
 
 #include <stdlib.h>
 
+#include <event2/event.h>
 #include <jansson.h>
 
 #include "log.h"
@@ -41,13 +45,16 @@ struct outbox {
 	/* Its first reply: the lines after it are the only ones to mark. */
 	struct outbox_line *request_first;
 	bool queued; /* on the flush list */
+	bool bulk; /* a watcher's: on the bulk list, flushed last */
 	bool notify_drained;
 	TAILQ_ENTRY(outbox) flush;
 };
 
-static TAILQ_HEAD(, outbox) outbox_flushq = TAILQ_HEAD_INITIALIZER(
+static TAILQ_HEAD(outbox_list, outbox) outbox_flushq = TAILQ_HEAD_INITIALIZER(
     outbox_flushq);
+static struct outbox_list outbox_bulkq = TAILQ_HEAD_INITIALIZER(outbox_bulkq);
 static uint64_t outbox_requests;
+static struct event *outbox_turn_ev;
 
 /* An outbox for a new connection. */
 struct outbox *
@@ -85,17 +92,42 @@ outbox_free(struct outbox *ob)
 		outbox_line_free(l);
 	}
 	if (ob->queued)
-		TAILQ_REMOVE(&outbox_flushq, ob, flush);
+		TAILQ_REMOVE(ob->bulk ? &outbox_bulkq : &outbox_flushq, ob,
+		    flush);
 	free(ob);
 }
 
-/* Put ob on the flush list. */
+/* Put ob on its flush list. */
 static void
 outbox_enlist(struct outbox *ob)
 {
 	if (!ob->queued) {
 		ob->queued = true;
-		TAILQ_INSERT_TAIL(&outbox_flushq, ob, flush);
+		TAILQ_INSERT_TAIL(ob->bulk ? &outbox_bulkq : &outbox_flushq, ob,
+		    flush);
+	}
+	if (outbox_turn_ev != NULL)
+		event_active(outbox_turn_ev, EV_TIMEOUT, 1);
+}
+
+void
+outbox_set_turn_event(struct event *ev)
+{
+	outbox_turn_ev = ev;
+}
+
+void
+outbox_set_bulk(struct outbox *ob, bool bulk)
+{
+	if (ob->bulk == bulk)
+		return;
+	if (ob->queued)
+		TAILQ_REMOVE(ob->bulk ? &outbox_bulkq : &outbox_flushq, ob,
+		    flush);
+	ob->bulk = bulk;
+	if (ob->queued) {
+		ob->queued = false;
+		outbox_enlist(ob);
 	}
 }
 
@@ -224,7 +256,7 @@ outbox_release(struct outbox *ob, bool committed, bool busy)
 	int rc = 0;
 
 	ob->queued = false;
-	TAILQ_REMOVE(&outbox_flushq, ob, flush);
+	TAILQ_REMOVE(ob->bulk ? &outbox_bulkq : &outbox_flushq, ob, flush);
 	while (rc == 0 && (l = STAILQ_FIRST(&ob->lines)) != NULL) {
 		STAILQ_REMOVE_HEAD(&ob->lines, entry);
 		line = committed
@@ -266,6 +298,8 @@ outbox_flush(struct store *st)
 	busy = !committed && store_failed_busy(st);
 	while ((ob = TAILQ_FIRST(&outbox_flushq)) != NULL)
 		outbox_release(ob, committed, busy);
+	while ((ob = TAILQ_FIRST(&outbox_bulkq)) != NULL)
+		outbox_release(ob, committed, busy);
 	return !committed ? -1 : wrote ? 1 : 0;
 }
 
@@ -273,5 +307,5 @@ outbox_flush(struct store *st)
 bool
 outbox_pending(void)
 {
-	return !TAILQ_EMPTY(&outbox_flushq);
+	return !TAILQ_EMPTY(&outbox_flushq) || !TAILQ_EMPTY(&outbox_bulkq);
 }

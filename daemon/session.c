@@ -285,6 +285,7 @@ session_set_watching(struct session *s)
 	if (!s->watching) {
 		s->watching = true;
 		TAILQ_INSERT_TAIL(&session_watchers, s, watch);
+		outbox_set_bulk(s->outbox, true);
 	}
 }
 

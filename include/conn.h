@@ -45,11 +45,24 @@ struct conn_cbs {
 };
 
 /*
+ * The loop's event priorities (event_base_priority_init): everything runs
+ * at libevent's default, the middle one, but the web console's sockets run
+ * below it, only in a loop turn with nothing else to do, so that many
+ * browsers cannot hold up routing.
+ */
+#define LOOP_PRIORITIES 3
+#define LOOP_PRIORITY_WEB 2
+/* Web callbacks run in a row before the loop looks for routing's again. */
+#define LOOP_WEB_CALLBACKS_MAX 32
+
+/*
  * Take over an accepted, connected socket (made non-blocking here).  Returns
  * NULL, closing fd, if the connection cannot be set up.
  */
 struct conn *conn_new(struct event_base *base, int fd,
     const struct conn_limits *limits, const struct conn_cbs *cbs);
+/* Run the connection's reads and writes at a LOOP_PRIORITY_. */
+void conn_set_priority(struct conn *c, int priority);
 
 struct ssl_st;
 

@@ -63,6 +63,17 @@ struct outbox_cbs {
 struct outbox *outbox_new(struct conn *conn, const struct outbox_cbs *cbs);
 /* Forget the lines not yet sent (the connection is gone). */
 void outbox_free(struct outbox *ob);
+/*
+ * A bulk outbox (a watching supervisor's) is flushed after all the
+ * others of the turn, so that its many events do not hold up routing.
+ */
+void outbox_set_bulk(struct outbox *ob, bool bulk);
+/*
+ * An event made active whenever a line is queued, at routing's priority:
+ * it ends the loop turn, so the lines go out before lower-priority work.
+ */
+struct event;
+void outbox_set_turn_event(struct event *ev);
 
 /*
  * Queue a line (stolen).  id (borrowed, may be NULL) is the request id a
