@@ -158,7 +158,8 @@ unit: $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 
 # The benchmark of issue 4: crisisd as deployed against the load generator,
 # beside an echo server and raw SQLite baselines, and issue 11's surge and
-# backlog (bench/run, ~10 minutes; bench/run --quick: the latter, < 1 min).
+# backlog and issue 13's web console streams
+# (bench/run, ~15 minutes; bench/run --quick: surge and backlog, < 1 min).
 BENCH_BINS = $(addprefix $(BUILD)/bench/,loadgen echo sqlite_rate)
 $(BUILD)/bench/loadgen: $(addprefix $(BUILD)/bench/,loadgen.o loadgen_proto.o \
     loadgen_report.o)

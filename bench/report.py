@@ -230,6 +230,38 @@ def report_flood(r):
     print()
 
 
+def report_web(r):
+    """bench/webstreams's figures, when that part ran."""
+    if "web" not in r:
+        return
+    w = r["web"]
+    print("Web console event streams (bench/webstreams): %d streams, one "
+          "console session each, of %d supervisors; %d logins in %.0f s" % (
+              w["streams"], w["supervisors"], w["streams"], w["login_s"]))
+    for rate in w["rates"]:
+        runs = [x for x in w["runs"] if x["rate"] == rate]
+        for key, label in (("without", "no streams"),
+                           ("with", "%d streams" % w["streams"])):
+            for q in ("p50", "p99"):
+                row("%g contacts/s: offer %s, %s" % (rate, q, label),
+                    [x[key]["offer_ms"][q] * 1000 for x in runs], fmt_us)
+        row("%g contacts/s: offer p99 with / without" % rate,
+            [x["ratio"] for x in runs], lambda v: "%.2f" % v)
+    row("memory per idle event stream (first round)",
+        [w["runs"][0]["bytes_per_idle_stream"]], lambda v: "%.0f B" % v)
+    print()
+
+
+def web_targets(r):
+    """Issue 13's target, where its part ran: at the first rate."""
+    if "web" not in r:
+        return []
+    w = r["web"]
+    first = [x["ratio"] for x in w["runs"] if x["rate"] == w["rates"][0]]
+    return [("issue13_offer_p99_with_1000_web_streams_vs_none", med(first),
+             1.2, "<=", "%.2f")]
+
+
 def kb(v):
     """kilobytes, readably."""
     return "-" if v != v else "%.1f MB" % (v / 1024)
@@ -465,7 +497,7 @@ def report_targets(b, r, ratios):
         ("commit_p999_vs_p50", med(ratios["commit"]), 5.0, "<=", "%.2f"),
         ("stats_seconds_1M", pick("stats", lambda x: x["seconds"]), 1.0,
          "<=", "%.2f"),
-    ] + surge_targets(r, ratios) + [
+    ] + surge_targets(r, ratios) + web_targets(r) + [
         ("correctness_failures", len(b.failures), 0, "<=", "%d"),
     ]
     for f in b.failures:
@@ -492,6 +524,7 @@ def report(b):
     report_surge(r, a)
     report_backlog(r, a)
     report_other(r, a)
+    report_web(r)
     report_flood(r)
     report_targets(b, r, report_ratios(r, a))
 
