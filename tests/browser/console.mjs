@@ -243,9 +243,10 @@ const visible = (page, sel, timeout = SHOWN_MS) =>
 	page.waitForSelector(sel, {visible: true, timeout});
 
 // The page as it is now, at both widths: a screenshot of the whole page
-// (SHOTS/NAME-WIDTH.png; the viewport only for the README's, when asked
-// for) and axe-core's verdict at each width.
-async function view(page, name, readme = []) {
+// (SHOTS/NAME-WIDTH.png; for the README's, when asked for, the viewport
+// from the top of the page or of the element top) and axe-core's verdict
+// at each width.
+async function view(page, name, readme = [], top = null) {
 	const width = page.crisis.width;
 	for (const w of WIDTHS) {
 		if (w !== page.viewport().width)
@@ -256,6 +257,13 @@ async function view(page, name, readme = []) {
 		report.screenshots.push(file);
 		if (ARGS.readmeShots && readme.includes(w)) {
 			const small = path.join(ARGS.readmeShots, `${name}-${w}.png`);
+			await page.evaluate((sel) => {
+				const n = sel && document.querySelector(sel);
+				if (n)
+					n.scrollIntoView({block: "start"});
+				else
+					window.scrollTo(0, 0);
+			}, top);
 			await page.screenshot({path: small, fullPage: false});
 			report.readme.push(small);
 		}
@@ -434,10 +442,11 @@ async function scenario() {
 	    clin.waitForFunction(() => document.querySelector("#complete-error").textContent !== "" &&
 	        document.querySelector("#disc-recipient").getAttribute("aria-invalid") === "true",
 	    {timeout: SHOWN_MS}));
-	await view(clin, "clinician-assigned", [1280]);
+	await view(clin, "clinician-disclosure-refused");
 	await clin.type("#disc-recipient", "County EMS");
 	await clin.type("#disc-affiliation", "911 PSAP");
 	await clin.type("#disc-nature", "location and imminent risk");
+	await view(clin, "clinician-assigned", [1280]);
 	await tabTo(clin, "#complete-submit");
 	await clin.keyboard.press("Enter");
 	await must("Complete (emergency_dispatched with the disclosure) closes the panel",
@@ -510,7 +519,7 @@ async function scenario() {
 	    "the timeline has queued, offered, assigned, completed", events.join(","));
 	check(/County EMS/.test(await text(sup, "[data-test=detail-disclosure]")),
 	    "the timeline shows the disclosure");
-	await view(sup, "timeline", [1280]);
+	await view(sup, "timeline", [1280], "#contact-detail");
 
 	await sup.click("#tab-stats");
 	await must("the stats chart renders",
