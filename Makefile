@@ -37,7 +37,8 @@ CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/clinician.c daemon/notify.c daemon/gaps.c daemon/policy.c \
                daemon/intake.c daemon/tls.c daemon/outbox.c \
                daemon/results.c daemon/lockfile.c daemon/heard.c \
-               daemon/engine_snapshot.c daemon/engine_settle.c
+               daemon/engine_snapshot.c daemon/engine_settle.c \
+               daemon/engine_due.c daemon/engine_outcome.c
 
 CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
                  ctl/ctl_audit.c ctl/ctl_backup.c ctl/fmt.c ctl/fmt_table.c \

@@ -6,6 +6,10 @@
  * transaction (group commit), and only then do the replies and pushes that
  * depend on those writes leave (outbox.c).  What a failed commit means for
  * the daemon's state is the engine's to decide, told from here.
+ *
+ * The engine reads no clock and holds no timer: main.c is its edge.  Each
+ * call into it is given the time read here (or in proto.c), and one timer,
+ * re-armed after every turn, wakes the engine at its earliest deadline.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -39,6 +43,9 @@ static struct {
 	struct event_base *base;
 	struct conf *conf;
 	struct store *st;
+	struct engine *engine;
+	struct event *engine_timer; /* at the engine's next deadline */
+	int64_t engine_timer_at; /* INT64_MAX: not armed */
 	struct listener *listener;
 	struct lockfile *lock;
 	struct event *sigs[3];
@@ -58,6 +65,7 @@ main_flush(void)
 {
 	for (int round = 0; round < 3; round++) {
 		int rc = outbox_flush(d.st);
+		int64_t now = util_now_ms();
 		bool ok = rc >= 0;
 
 		results_committed(ok);
@@ -67,9 +75,45 @@ main_flush(void)
 			    "it get \"internal\", overflows still go out, and "
 			    "the database is tried again",
 			    store_error(d.st));
-		if (!engine_committed(ok, rc == 1))
+		if (!engine_committed(d.engine, ok, rc == 1, now))
 			break;
 	}
+}
+
+/* The engine's deadline came: it acts on everything due by now. */
+static void
+main_engine_due_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	d.engine_timer_at = INT64_MAX;
+	engine_run_due(d.engine, util_now_ms());
+}
+
+/*
+ * After a turn: wake the engine at its earliest deadline, which the turn
+ * may have moved (a deadline already past wakes it in the next turn).
+ */
+static void
+main_engine_arm(void)
+{
+	int64_t at = engine_next_due(d.engine), ms;
+	struct timeval tv;
+
+	if (at == d.engine_timer_at)
+		return;
+	d.engine_timer_at = at;
+	if (at == INT64_MAX) {
+		evtimer_del(d.engine_timer);
+		return;
+	}
+	ms = at - util_now_ms();
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(d.engine_timer, &tv);
 }
 
 /* Print the usage to f. */
@@ -140,8 +184,8 @@ main_test(const char *path)
 static void
 main_status(void)
 {
-	size_t open = engine_open_contacts();
-	size_t clinicians = engine_connected_clinicians();
+	size_t open = engine_open_contacts(d.engine);
+	size_t clinicians = engine_connected_clinicians(d.engine);
 
 	if (open == d.last_open && clinicians == d.last_clinicians)
 		return;
@@ -174,7 +218,7 @@ main_reload(void)
 	listen_set_max_unauthenticated(d.listener,
 	    (size_t)conf->max_unauthenticated);
 	listen_reload_tls(d.listener, &conf->tls);
-	engine_set_conf(conf);
+	engine_set_conf(d.engine, conf, util_now_ms());
 	conf_free(d.conf);
 	d.conf = conf;
 	log_notice("config reloaded from %s", conf->path);
@@ -277,9 +321,15 @@ main_start(const char *path)
 	listen_set_max_connections(d.listener, (size_t)d.conf->max_connections);
 	listen_set_max_unauthenticated(d.listener,
 	    (size_t)d.conf->max_unauthenticated);
-	if (engine_init(d.base, d.st, d.conf, &cause) == -1)
+	d.engine = engine_new(d.st, d.conf, util_now_ms(), &cause);
+	if (d.engine == NULL)
 		fatalx("%s", cause);
-	proto_init(d.base);
+	d.engine_timer = evtimer_new(d.base, main_engine_due_cb, NULL);
+	if (d.engine_timer == NULL)
+		fatalx("cannot create the engine's timer");
+	d.engine_timer_at = INT64_MAX;
+	main_engine_arm();
+	proto_init(d.base, d.engine);
 	if (outbox_flush(d.st) == -1)
 		fatalx("database %s: cannot write: %s", d.conf->database,
 		    store_error(d.st));
@@ -294,7 +344,8 @@ main_stop(void)
 	notify_stopping();
 	listen_close(d.listener);
 	d.listener = NULL;
-	engine_stop();
+	engine_stop(d.engine);
+	evtimer_del(d.engine_timer);
 	main_flush();
 	/* Replies already committed still reach their peers. */
 	session_finish_all("daemon stopping");
@@ -306,7 +357,8 @@ main_stop(void)
 	session_close_all("daemon stopping");
 	main_flush();
 	proto_free();
-	engine_free();
+	engine_free(d.engine);
+	event_free(d.engine_timer);
 	notify_watchdog_stop();
 	store_close(d.st);
 	lockfile_release(d.lock);
@@ -361,12 +413,14 @@ main(int argc, char **argv)
 	main_start(conf_path(config));
 	notify_watchdog_start(d.base);
 	log_notice("crisisd %s serving on %zu sockets, %zu open contacts",
-	    CRISISD_VERSION, listen_count(d.listener), engine_open_contacts());
+	    CRISISD_VERSION, listen_count(d.listener),
+	    engine_open_contacts(d.engine));
 	notify_ready("serving");
 	while (!d.stopping) {
 		if (event_base_loop(d.base, EVLOOP_ONCE) == -1)
 			fatalx("event loop failed");
 		main_flush();
+		main_engine_arm();
 		main_status();
 	}
 	main_stop();

@@ -15,10 +15,11 @@ void proto_accept_cb(int fd, void *arg);
 
 /*
  * Start the protocol's timers (the check of live sessions against their
- * principals) once the engine is up.
+ * principals) once the engine is up; requests go to engine e.
  */
+struct engine;
 struct event_base;
-void proto_init(struct event_base *base);
+void proto_init(struct event_base *base, struct engine *e);
 
 /* Free what the protocol keeps beyond its connections (at exit). */
 void proto_free(void);
