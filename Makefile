@@ -46,7 +46,8 @@ CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
 
 UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify \
              test_admit \
-             test_checkpoint
+             test_checkpoint \
+             test_engine
 
 test_util_OBJS   = util log
 test_admit_OBJS  = heard intake util log
@@ -61,6 +62,15 @@ test_store_OBJS  = store store_roster store_contact store_audit store_review \
                    util log token store_checkpoint
 test_checkpoint_OBJS = store store_checkpoint store_roster store_contact \
                        store_audit store_review util log token
+# The real engine, session, outbox and results; a fake store and fake
+# connections beneath (tests/unit/fake_*.c), driven by engine_rig.c.
+ENGINE_OBJS      = engine engine_ops engine_state engine_settle \
+                   engine_snapshot engine_due engine_outcome route contact \
+                   clinician policy heard intake results session outbox gaps \
+                   roster msg config config_value config_tls util log
+ENGINE_FAKE_OBJS = fake_store fake_store_contact fake_conn engine_rig
+test_engine_OBJS = $(ENGINE_OBJS) \
+                   $(addprefix ../tests/,$(ENGINE_FAKE_OBJS) engine_steps)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 COMMON_OBJS    = $(call obj,$(COMMON_SRCS))
