@@ -29,45 +29,50 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/store_review.c daemon/store_audit.c \
               daemon/store_stats.c daemon/tally.c \
               daemon/store_followup.c daemon/store_backup.c daemon/store_policy.c \
-              daemon/store_checkpoint.c
+              daemon/store_checkpoint.c daemon/store_close.c daemon/lockfile.c \
+              daemon/store_password.c daemon/password.c
 
 CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/session.c daemon/engine.c daemon/engine_ops.c \
                daemon/engine_state.c daemon/route.c daemon/contact.c \
                daemon/clinician.c daemon/notify.c daemon/gaps.c daemon/policy.c \
                daemon/intake.c daemon/tls.c daemon/outbox.c \
-               daemon/results.c daemon/lockfile.c daemon/heard.c \
+               daemon/results.c daemon/heard.c \
                daemon/engine_snapshot.c daemon/engine_settle.c \
+               daemon/engine_close.c daemon/engine_call.c daemon/wire.c \
                daemon/engine_due.c daemon/engine_outcome.c
 
 CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
                  ctl/ctl_audit.c ctl/ctl_backup.c ctl/fmt.c ctl/fmt_table.c \
-                 ctl/fmt_csv.c
+                 ctl/fmt_csv.c ctl/ctl_contact.c ctl/ctl_password.c
 
 UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify \
              test_admit \
-             test_checkpoint \
+             test_checkpoint test_password test_wire \
              test_engine
 
 test_util_OBJS   = util log
 test_admit_OBJS  = heard intake util log
 test_config_OBJS = config config_value config_tls log util
 test_roster_OBJS = roster util log
-test_msg_OBJS    = msg util log
+test_msg_OBJS    = msg wire util log
 test_route_OBJS  = route
+test_password_OBJS = password
 test_fmt_OBJS    = ../ctl/fmt ../ctl/fmt_table ../ctl/fmt_csv util log
-test_conn_OBJS   = conn msg util log tls
+test_conn_OBJS   = conn msg wire util log tls
 test_notify_OBJS = notify log util
 test_store_OBJS  = store store_roster store_contact store_audit store_review \
-                   util log token store_checkpoint
+                   util log token store_checkpoint store_password
 test_checkpoint_OBJS = store store_checkpoint store_roster store_contact \
                        store_audit store_review util log token
+test_wire_OBJS   = wire msg util log
 # The real engine, session, outbox and results; a fake store and fake
 # connections beneath (tests/unit/fake_*.c), driven by engine_rig.c.
 ENGINE_OBJS      = engine engine_ops engine_state engine_settle \
-                   engine_snapshot engine_due engine_outcome route contact \
-                   clinician policy heard intake results session outbox gaps \
-                   roster msg config config_value config_tls util log
+                   engine_snapshot engine_due engine_outcome engine_close \
+                   engine_call route contact clinician policy heard intake \
+                   results session outbox gaps wire roster msg config \
+                   config_value config_tls util log
 ENGINE_FAKE_OBJS = fake_store fake_store_contact fake_conn engine_rig
 test_engine_OBJS = $(ENGINE_OBJS) \
                    $(addprefix ../tests/,$(ENGINE_FAKE_OBJS) engine_steps)
@@ -233,7 +238,7 @@ FUZZ_TARGETS  = fuzz_msg fuzz_config fuzz_csv fuzz_route
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g -fno-omit-frame-pointer \
                 -Iinclude $(PKG_CFLAGS) -MMD -MP $(FUZZ_SAN)
-fuzz_msg_OBJS    = daemon/msg daemon/util daemon/log
+fuzz_msg_OBJS    = daemon/msg daemon/wire daemon/util daemon/log
 fuzz_config_OBJS = daemon/config daemon/config_value daemon/config_tls \
                    daemon/util daemon/log
 fuzz_csv_OBJS    = ctl/fmt ctl/fmt_table ctl/fmt_csv daemon/util daemon/log

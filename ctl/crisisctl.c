@@ -57,6 +57,7 @@ static const char *const ctl_opts_audit[] = { "since", "until", "actor",
 static const char *const ctl_opts_disclosures[] = { "since", "until", "patient",
 	NULL };
 static const char *const ctl_opts_close[] = { "by", "note", NULL };
+static const char *const ctl_opts_contact_close[] = { "by", "reason", NULL };
 static const char *const ctl_opts_backup[] = { "force", NULL };
 
 /*
@@ -79,6 +80,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    ctl_opts_none, false },
 	{ "principal enable", ctl_roster_principal_enable, "ID", 1,
 	    ctl_opts_none, false },
+	{ "password set", ctl_password_set, "ID", 1, ctl_opts_none, false },
 	{ "patient add", ctl_roster_patient_add,
 	    "ID --primary CLINICIAN [--program P]", 1, ctl_opts_patient,
 	    false },
@@ -108,6 +110,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "followups", ctl_audit_followups, "", 0, ctl_opts_none, false },
 	{ "followup close", ctl_audit_followup_close,
 	    "ID --by CLINICIAN --note TEXT", 1, ctl_opts_close, false },
+	{ "contact close", ctl_contact_close,
+	    "CID --by SUPERVISOR --reason TEXT", 1, ctl_opts_contact_close,
+	    false },
 	{ "backup", ctl_backup, "FILE [--force]", 1, ctl_opts_backup, false },
 };
 

@@ -108,6 +108,11 @@ int ctl_output_fail(void);
 /* The configured display time zone (NULL: UTC). */
 const char *ctl_timezone(const struct ctl *ctl);
 
+/* Is s a contact id as crisisd prints them: 1..64 printable ASCII? */
+bool ctl_valid_cid(const char *s);
+/* Is s 1..max bytes of text without control characters (but tabs)? */
+bool ctl_text_ok(const char *s, size_t max);
+
 /* ctl_audit.c: the audit of every read and change (42 CFR Part 2) */
 
 /* Fill ctl->actor: the OS user, and the sudo user behind root. */
@@ -137,7 +142,15 @@ int ctl_audit_disclosures(struct ctl *ctl);
 int ctl_audit_followups(struct ctl *ctl);
 int ctl_audit_followup_close(struct ctl *ctl);
 
+/* ctl_contact.c */
+int ctl_contact_close(struct ctl *ctl);
+
 /* ctl_roster.c */
+
+/* A principal id argument must be valid; CTL_USAGE with the error if not. */
+int
+ctl_roster_check_id(const struct ctl *ctl, const char *what, const char *id);
+
 int ctl_roster_init(struct ctl *ctl);
 int ctl_roster_principal_add(struct ctl *ctl);
 int ctl_roster_clinician_add(struct ctl *ctl);
@@ -154,6 +167,9 @@ int ctl_roster_gaps(struct ctl *ctl);
 int ctl_review_log(struct ctl *ctl);
 int ctl_review_show(struct ctl *ctl);
 int ctl_review_stats(struct ctl *ctl);
+
+/* ctl_password.c */
+int ctl_password_set(struct ctl *ctl);
 
 /* ctl_backup.c */
 int ctl_backup(struct ctl *ctl);

@@ -264,8 +264,8 @@ ctl_audit_followups(struct ctl *ctl)
 }
 
 /* Is s 1..max bytes of text without control characters (but tabs)? */
-static bool
-ctl_audit_text_ok(const char *s, size_t max)
+bool
+ctl_text_ok(const char *s, size_t max)
 {
 	size_t n = 0;
 
@@ -297,7 +297,7 @@ ctl_audit_close_args(const struct ctl *ctl, int64_t *id)
 		return ctl_usage_error(ctl, "--by and --note are required");
 	if (!util_valid_principal_id(by))
 		return ctl_usage_error(ctl, "bad clinician id \"%s\"", by);
-	if (!ctl_audit_text_ok(note, CTL_NOTE_MAX_BYTES))
+	if (!ctl_text_ok(note, CTL_NOTE_MAX_BYTES))
 		return ctl_usage_error(ctl, "--note: 1 to %d bytes of text",
 		    CTL_NOTE_MAX_BYTES);
 	*id = n;

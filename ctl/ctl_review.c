@@ -180,8 +180,8 @@ ctl_review_log(struct ctl *ctl)
 }
 
 /* Is s a contact id as crisisd prints them: 1..64 printable ASCII? */
-static bool
-ctl_review_valid_cid(const char *s)
+bool
+ctl_valid_cid(const char *s)
 {
 	size_t n = 0;
 
@@ -218,7 +218,7 @@ ctl_review_show(struct ctl *ctl)
 	size_t i;
 	int rc;
 
-	if (!ctl_review_valid_cid(cid))
+	if (!ctl_valid_cid(cid))
 		return ctl_usage_error(ctl,
 		    "bad contact id: 1 to %d printable "
 		    "characters",

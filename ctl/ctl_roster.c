@@ -135,7 +135,7 @@ ctl_roster_fail(struct ctl *ctl)
 }
 
 /* A principal id argument must be valid. */
-static int
+int
 ctl_roster_check_id(const struct ctl *ctl, const char *what, const char *id)
 {
 	if (util_valid_principal_id(id))

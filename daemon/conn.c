@@ -60,6 +60,7 @@
 #include "msg.h"
 #include "tls.h"
 #include "util.h"
+#include "wire.h"
 
 /* "[" INET6_ADDRSTRLEN "]:" port, with room to spare. */
 #define CONN_PEER_MAX_BYTES 64
@@ -724,7 +725,7 @@ conn_fail(struct conn *c, json_t *id, enum msg_code code, const char *message)
 		conn_close(c, message);
 		return;
 	}
-	line = msg_error_line(id, code, message);
+	line = wire_error(code, message, id);
 	out = bufferevent_get_output(c->bev);
 	if (evbuffer_add(out, line, strlen(line)) == -1 ||
 	    evbuffer_add(out, "\n", 1) == -1) {

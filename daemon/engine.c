@@ -26,6 +26,7 @@
 #include "session.h"
 #include "store.h"
 #include "util.h"
+#include "wire.h"
 
 static struct log_limit engine_write_limit;
 
@@ -39,35 +40,32 @@ engine_store_failed(struct engine *e, const char *what)
 
 /* Record an event in the timeline and show it to watching supervisors. */
 void
-engine_event(struct engine *e, struct contact *ct, const char *event,
+engine_event_id(struct engine *e, const char *cid, const char *event,
     int64_t now, int tier, const char *clin, json_t *detail)
 {
-	char *text = NULL, at[RFC3339_MAX];
-	json_t *m;
+	char *text = NULL;
 
 	if (detail != NULL)
 		text = json_dumps(detail, JSON_COMPACT);
-	if (store_event_add(e->st, ct->id, now, event, tier, clin, text) ==
+	if (store_event_add(e->st, cid, now, event, tier, clin, text) ==
 	    STORE_ERROR)
 		engine_store_failed(e, "event");
 	free(text);
-	log_contact(LOG_LEVEL_DEBUG, ct->id, clin, "contact %s: %s", ct->id,
-	    event);
+	log_contact(LOG_LEVEL_DEBUG, cid, clin, "contact %s: %s", cid, event);
 	/* Most of the time nobody watches: build nothing for nobody. */
 	if (!session_watched()) {
 		json_decref(detail);
 		return;
 	}
-	util_format_rfc3339(now, at);
-	m = json_pack("{s:s, s:s, s:s, s:s}", "type", "event", "contact",
-	    ct->id, "event", event, "at", at);
-	if (tier > 0)
-		json_object_set_new(m, "tier", json_integer(tier));
-	if (clin != NULL)
-		json_object_set_new(m, "clinician", json_string(clin));
-	if (detail != NULL)
-		json_object_set_new(m, "detail", detail);
-	session_broadcast(m);
+	session_broadcast(wire_event(cid, event, now, tier, clin, detail));
+}
+
+/* An event of a live contact. */
+void
+engine_event(struct engine *e, struct contact *ct, const char *event,
+    int64_t now, int tier, const char *clin, json_t *detail)
+{
+	engine_event_id(e, ct->id, event, now, tier, clin, detail);
 }
 
 /* --- contacts in memory --- */
@@ -167,13 +165,8 @@ engine_offer_send(struct engine *e, struct offer *o, int64_t now)
 	    last->continuity != o->continuity ||
 	    last->expires_at != o->expires_at || last->now != now ||
 	    strcmp(last->contact, o->contact->id) != 0) {
-		json_t *m = contact_offer_json(o, now);
-
 		free(last->line);
-		last->line = json_dumps(m, JSON_COMPACT);
-		json_decref(m);
-		if (last->line == NULL)
-			fatalx("engine_offer_send: out of memory");
+		last->line = wire_line(contact_offer_json(o, now));
 		strlcpy_(last->contact, o->contact->id, sizeof(last->contact));
 		last->tier = o->tier;
 		last->continuity = o->continuity;
@@ -217,9 +210,6 @@ static const char *const engine_withdraw_reasons[] = {
 	[OFFER_OVERFLOW] = "overflow",
 	[OFFER_EXPIRED] = "expired",
 };
-
-static void engine_clin_away(struct engine *e, struct clin *c,
-    struct contact *cause, int64_t now);
 
 /*
  * End one offer: record why, tell the clinician where the contract says
@@ -272,13 +262,9 @@ engine_offer_end(struct engine *e, struct offer *o, enum offer_end why,
 		engine_save_route(e, ct);
 	if (why != OFFER_ACCEPTED && why != OFFER_DECLINED && o->sent &&
 	    c->session != NULL) {
-		/* Ids and reasons are plain ASCII: no escaping is needed. */
-		char line[128];
+		char line[WIRE_WITHDRAWN_MAX];
 
-		snprintf(line, sizeof(line),
-		    "{\"type\":\"withdrawn\","
-		    "\"contact\":\"%s\",\"reason\":\"%s\"}",
-		    ct->id, engine_withdraw_reasons[why]);
+		wire_withdrawn(line, ct->id, engine_withdraw_reasons[why]);
 		session_send_line(c->session, line);
 	}
 	free(o);
@@ -293,7 +279,8 @@ engine_offer_end(struct engine *e, struct offer *o, enum offer_end why,
 		engine_clin_freed(e, c);
 	if (why == OFFER_EXPIRED && c->available &&
 	    c->missed >= e->conf->max_missed_offers)
-		engine_clin_away(e, c, ct, now);
+		engine_clin_away(e, c, ct, "missed_offers",
+		    json_pack("{s:i}", "missed", c->missed), now);
 }
 
 /* End every offer a clinician holds, for one reason. */
@@ -350,21 +337,23 @@ engine_offer_of(struct contact *ct, const struct clin *c)
 	return NULL;
 }
 
-/* Too many offers expired in a row: the clinician is set away. */
-static void
+/*
+ * The clinician is set away for a reason (missed_offers, connect_failed)
+ * that contact cause gave: told to it and, in cause's timeline, to the
+ * supervisors (detail stolen).
+ */
+void
 engine_clin_away(struct engine *e, struct clin *c, struct contact *cause,
-    int64_t now)
+    const char *reason, json_t *detail, int64_t now)
 {
 	c->available = false;
 	if (c->session != NULL)
-		session_send(c->session,
-		    json_pack("{s:s, s:s, s:s}", "type", "status", "status",
-		        "away", "reason", "missed_offers"));
-	engine_event(e, cause, "clinician_away", now, 0, c->id,
-	    json_pack("{s:i}", "missed", c->missed));
+		session_send(c->session, wire_status_away(reason));
+	engine_event(e, cause, "clinician_away", now, 0, c->id, detail);
 	log_contact(LOG_LEVEL_NOTICE, cause->id, c->id,
-	    "clinician %s set away after %d missed offers", c->id, c->missed);
+	    "clinician %s set away: %s", c->id, reason);
 	engine_clin_offers_end(e, c, OFFER_DECLINED, "away", now);
+	engine_clin_lost(e, c);
 }
 
 /* --- routing --- */

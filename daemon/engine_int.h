@@ -77,6 +77,9 @@ struct engine {
 /* --- engine.c: contacts in memory, offers, routing --- */
 
 void engine_store_failed(struct engine *e, const char *what);
+/* Record an event of contact cid, live or not, and show it to watchers. */
+void engine_event_id(struct engine *e, const char *cid, const char *event,
+    int64_t now, int tier, const char *clin, json_t *detail);
 void engine_event(struct engine *e, struct contact *ct, const char *event,
     int64_t now, int tier, const char *clin, json_t *detail);
 void engine_contact_add(struct engine *e, struct contact *ct);
@@ -95,9 +98,23 @@ void engine_clin_heard_decline(struct engine *e, struct clin *c, int64_t now);
 void engine_contact_offers_end(struct engine *e, struct contact *ct,
     enum offer_end why, int64_t now);
 struct offer *engine_offer_of(struct contact *ct, const struct clin *c);
+/*
+ * Set c away for a reason (missed_offers, connect_failed) that contact
+ * cause gave: told to it and, in cause's timeline, to supervisors (detail
+ * stolen); its open offers are declined.
+ */
+void engine_clin_away(struct engine *e, struct clin *c, struct contact *cause,
+    const char *reason, json_t *detail, int64_t now);
 
 /* --- engine_outcome.c: how a contact leaves routing, one function each --- */
 
+/*
+ * The one place the engine moves a contact's state (contact_set_state
+ * checks it is legal): a contact that stops or starts being open counts
+ * against its gateway's budget accordingly.  -1 if the move is illegal.
+ */
+int
+engine_set_state(struct engine *e, struct contact *ct, enum contact_state to);
 /*
  * Offer o was accepted: the contact is its clinician's, everyone else's
  * offers of it and the clinician's other offers are withdrawn, the accept
@@ -105,20 +122,28 @@ struct offer *engine_offer_of(struct contact *ct, const struct clin *c);
  */
 void engine_assigned(struct engine *e, struct offer *o, struct session *s,
     json_t *id, int64_t now);
-/* The assigned clinician completed it: recorded, and wrap-up starts. */
-struct engine_completion {
-	const char *disposition;
-	const char *notes; /* may be NULL */
-	const struct msg_disclosure *disclosure; /* NULL if none was made */
-};
-void engine_completed(struct engine *e, struct contact *ct,
-    const struct engine_completion *done, int64_t now);
+/*
+ * An assigned contact is over (its clinician completed it, or a supervisor
+ * closed it): recorded with its disposition (notes and d may be NULL), and
+ * the clinician's wrap-up starts.
+ */
+void
+engine_completed(struct engine *e, struct contact *ct, const char *disposition,
+    const char *notes, const struct msg_disclosure *d, int64_t now);
 /* Nobody took it in time: withdrawn, the gateway told where to send it. */
 void engine_overflow(struct engine *e, struct contact *ct, int64_t now);
 /* The caller hung up while it was open. */
 void engine_abandoned(struct engine *e, struct contact *ct, int64_t now);
 bool engine_told(const struct engine *e, const struct contact *ct);
 void engine_told_prune(struct engine *e, bool all);
+
+/* --- engine_ops.c, engine_call.c, engine_close.c: requests --- */
+
+/* Answer a request about a contact that is not live: conflict or not_found. */
+void engine_not_live(struct engine *e, struct session *s, json_t *id,
+    const char *cid, const char *owner);
+/* Carry out the supervisors' contact closes filed (every poll). */
+void engine_closes_poll(struct engine *e, int64_t now);
 
 /* --- engine_settle.c: what routing looks at next --- */
 

@@ -17,14 +17,13 @@
 #include "session.h"
 #include "store.h"
 #include "util.h"
+#include "wire.h"
 
 /* Reply to a contact message with its id: the durable acknowledgement. */
 static void
 engine_ack(struct session *s, json_t *id, const char *ref, const char *cid)
 {
-	session_reply(s, id,
-	    json_pack("{s:s, s:s, s:s}", "type", "queued", "ref", ref,
-	        "contact", cid));
+	session_reply(s, id, wire_queued(ref, cid));
 }
 
 /*
@@ -221,7 +220,7 @@ engine_contact(struct engine *e, struct session *s, const struct msg *m,
 }
 
 /* Answer a request about a contact that is not live: conflict or not_found. */
-static void
+void
 engine_not_live(struct engine *e, struct session *s, json_t *id,
     const char *cid, const char *owner)
 {
@@ -337,7 +336,6 @@ engine_complete(struct engine *e, struct session *s, struct clin *c,
 {
 	const char *cid = m->u.complete.contact;
 	struct contact *ct = engine_find(e, cid);
-	struct engine_completion done;
 
 	if (ct == NULL) {
 		engine_not_live(e, s, m->id, cid, NULL);
@@ -348,11 +346,10 @@ engine_complete(struct engine *e, struct session *s, struct clin *c,
 		    "contact %s is not assigned to you", cid);
 		return;
 	}
-	done.disposition = msg_disposition_name(m->u.complete.disposition);
-	done.notes = m->u.complete.notes;
-	done.disclosure =
-	    m->u.complete.has_disclosure ? &m->u.complete.disclosure : NULL;
-	engine_completed(e, ct, &done, now);
+	engine_completed(e, ct, msg_disposition_name(m->u.complete.disposition),
+	    m->u.complete.notes,
+	    m->u.complete.has_disclosure ? &m->u.complete.disclosure : NULL,
+	    now);
 	session_ok(s, m->id);
 	engine_settle(e, now);
 }

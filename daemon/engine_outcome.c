@@ -22,6 +22,7 @@
 #include "session.h"
 #include "store.h"
 #include "util.h"
+#include "wire.h"
 
 /*
  * An overflow made while the store fails, not yet on record: sent to its
@@ -96,13 +97,10 @@ engine_told_prune(struct engine *e, bool all)
 static void
 engine_push(struct engine *e, struct contact *ct, json_t *msg, bool urgent)
 {
-	char *text = json_dumps(msg, JSON_COMPACT);
+	char *text = wire_line(msg);
 	struct engine_told *t = engine_told_find(e, ct);
 	bool quiet = urgent && e->store_down && t != NULL && t->sent, sent;
 
-	json_decref(msg);
-	if (text == NULL)
-		fatalx("engine_push: out of memory");
 	if (results_push(e->st, ct->origin, ct->intake, ct->id, text, urgent,
 	        quiet, &sent) == -1)
 		engine_store_failed(e, "push");
@@ -123,10 +121,10 @@ engine_followup(struct engine *e, struct contact *ct, const char *reason,
 }
 
 /*
- * The one place the engine moves a contact's state: a contact that stops
- * being open no longer counts against its gateway's budget.
+ * The one place the engine moves a contact's state: a contact counts
+ * against its gateway's budget while it is open.
  */
-static int
+int
 engine_set_state(struct engine *e, struct contact *ct, enum contact_state to)
 {
 	bool was_open = ct->state == CONTACT_OPEN;
@@ -135,21 +133,12 @@ engine_set_state(struct engine *e, struct contact *ct, enum contact_state to)
 		return -1;
 	if (was_open)
 		intake_closed(e->intakes, ct->intake);
+	else if (to == CONTACT_OPEN)
+		intake_opened(e->intakes, ct->intake);
 	return 0;
 }
 
 /* --- the outcomes --- */
-
-/* The result a gateway gets for an assigned contact. */
-static json_t *
-engine_routed_json(const struct contact *ct, const struct clin *c)
-{
-	const char *endpoint = c->info != NULL ? c->info->endpoint : NULL;
-
-	return json_pack("{s:s, s:s, s:s, s:s, s:o}", "type", "routed",
-	    "contact", ct->id, "ref", ct->ref, "clinician", c->id, "endpoint",
-	    endpoint != NULL ? json_string(endpoint) : json_null());
-}
 
 /*
  * Offer o was accepted.  The accept's reply (on s, for request id) comes
@@ -189,24 +178,29 @@ engine_assigned(struct engine *e, struct offer *o, struct session *s,
 	c->recent_since++;
 	engine_clin_offers_end(e, c, OFFER_BUSY, NULL, now);
 	engine_arm(e, ct);
-	engine_push(e, ct, engine_routed_json(ct, c), false);
+	engine_push(e, ct,
+	    wire_routed(ct->id, ct->ref, c->id,
+	        c->info != NULL ? c->info->endpoint : NULL),
+	    false);
 }
 
-/* The assigned clinician is done: record it, start its wrap-up, forget it. */
+/*
+ * An assigned contact is over (its clinician completed it, or a supervisor
+ * closed it): record it, start the clinician's wrap-up, forget it.
+ */
 void
-engine_completed(struct engine *e, struct contact *ct,
-    const struct engine_completion *done, int64_t now)
+engine_completed(struct engine *e, struct contact *ct, const char *disposition,
+    const char *notes, const struct msg_disclosure *d, int64_t now)
 {
-	const struct msg_disclosure *d = done->disclosure;
 	struct clin *c = ct->assigned;
 	json_t *detail;
 
 	if (engine_set_state(e, ct, CONTACT_COMPLETED) == -1)
 		return;
-	if (store_contact_complete(e->st, ct->id, done->disposition,
-	        done->notes, now) == STORE_ERROR)
+	if (store_contact_complete(e->st, ct->id, disposition, notes, now) ==
+	    STORE_ERROR)
 		engine_store_failed(e, "complete");
-	detail = json_pack("{s:s}", "disposition", done->disposition);
+	detail = json_pack("{s:s}", "disposition", disposition);
 	if (d != NULL) {
 		json_object_set_new(detail, "disclosure",
 		    json_pack("{s:s, s:s, s:s}", "recipient", d->recipient,
@@ -243,10 +237,7 @@ engine_overflow(struct engine *e, struct contact *ct, int64_t now)
 	engine_followup(e, ct, "overflow", now);
 	log_contact(LOG_LEVEL_NOTICE, ct->id, NULL,
 	    "contact %s overflowed to %s", ct->id, target);
-	engine_push(e, ct,
-	    json_pack("{s:s, s:s, s:s, s:s}", "type", "overflow", "contact",
-	        ct->id, "ref", ct->ref, "target", target),
-	    true);
+	engine_push(e, ct, wire_overflow(ct->id, ct->ref, target), true);
 	engine_contact_remove(e, ct);
 }
 

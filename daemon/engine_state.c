@@ -128,6 +128,7 @@ engine_poll_due(struct engine *e, int64_t now)
 {
 	engine_due_set(e, &e->poll_due, now + ENGINE_ROSTER_POLL_MS);
 	engine_roster_poll(e, false, now);
+	engine_closes_poll(e, now);
 	if (now - e->last_recount >= ENGINE_RECOUNT_MS) {
 		clin_recount(&e->clins, e->st, now);
 		e->last_recount = now;

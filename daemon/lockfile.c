@@ -24,6 +24,12 @@
 
 /* Room for a pid and its newline. */
 #define LOCKFILE_PID_MAX_BYTES 32
+/*
+ * A daemon that finds the lock taken tries again this many times, this far
+ * apart: crisisctl's probe (lockfile_held) holds it for microseconds.
+ */
+#define LOCKFILE_TRIES 5
+#define LOCKFILE_RETRY_US 20000
 
 struct lockfile {
 	int fd;
@@ -57,6 +63,19 @@ lockfile_write_pid(int fd)
 	return 0;
 }
 
+/* flock op without blocking, tried again a few times while it is taken. */
+static int
+lockfile_flock(int fd, int op)
+{
+	for (int i = 1;; i++) {
+		if (flock(fd, op | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK || i == LOCKFILE_TRIES)
+			return -1;
+		usleep(LOCKFILE_RETRY_US);
+	}
+}
+
 /* Take the database's lock, or say who holds it. */
 struct lockfile *
 lockfile_take(const char *database, char **cause)
@@ -73,7 +92,7 @@ lockfile_take(const char *database, char **cause)
 		free(path);
 		return NULL;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+	if (lockfile_flock(fd, LOCK_EX) == -1) {
 		if (errno == EWOULDBLOCK && (pid = lockfile_holder(fd)) > 0)
 			xasprintf(cause,
 			    "database %s is in use by another crisisd "
@@ -100,6 +119,25 @@ lockfile_take(const char *database, char **cause)
 	lf->fd = fd;
 	lf->path = path;
 	return lf;
+}
+
+int
+lockfile_held(const char *database)
+{
+	char *path;
+	int fd, held;
+
+	xasprintf(&path, "%s.lock", database);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+		held = 0;
+	else
+		held = errno == EWOULDBLOCK ? 1 : -1;
+	close(fd); /* drops the shared lock with the descriptor */
+	return held;
 }
 
 /* Release the lock; the file stays, with no pid in it. */

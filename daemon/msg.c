@@ -1,5 +1,6 @@
 /*
- * msg.c: one wire line (CONTRACT §3) into a struct msg, and error replies.
+ * msg.c: one wire line (CONTRACT §3) into a struct msg, and the names of
+ * the wire's words (wire.c builds every message sent back).
  *
  * Pure: the line is parsed with jansson, checked field by field against the
  * message type's decoder, and the struct points into the parsed tree.  Every
@@ -10,12 +11,10 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "log.h"
 #include "msg.h"
 #include "util.h"
 
@@ -34,6 +33,8 @@ static const char *const msg_type_names[MSG_TYPE_COUNT] = {
 	[MSG_WATCH] = "watch",
 	[MSG_SNAPSHOT] = "snapshot",
 	[MSG_ACK] = "ack",
+	[MSG_ENDED] = "ended",
+	[MSG_FAILED] = "failed",
 };
 
 /* Roles are bits; the holes (none, combinations) have no wire name. */
@@ -94,6 +95,7 @@ static int msg_decode_ref(json_t *, struct msg *, struct msg_error *);
 static int msg_decode_status(json_t *, struct msg *, struct msg_error *);
 static int msg_decode_decline(json_t *, struct msg *, struct msg_error *);
 static int msg_decode_complete(json_t *, struct msg *, struct msg_error *);
+static int msg_decode_failed(json_t *, struct msg *, struct msg_error *);
 
 /* How each message type's fields are checked, indexed by type. */
 static int (*const msg_decoders[MSG_TYPE_COUNT])(json_t *, struct msg *,
@@ -109,6 +111,8 @@ static int (*const msg_decoders[MSG_TYPE_COUNT])(json_t *, struct msg *,
 	[MSG_WATCH] = msg_decode_empty,
 	[MSG_SNAPSHOT] = msg_decode_empty,
 	[MSG_ACK] = msg_decode_ref,
+	[MSG_ENDED] = msg_decode_ref,
+	[MSG_FAILED] = msg_decode_failed,
 };
 
 /* The name at index i of a name table, or "invalid" for a hole. */
@@ -485,7 +489,7 @@ msg_decode_contact(json_t *o, struct msg *m, struct msg_error *err)
 	return msg_needs(o, c, err);
 }
 
-/* abandon, ack, accept: the contact id alone. */
+/* abandon, ack, accept, ended: the contact id alone. */
 static int
 msg_decode_ref(json_t *o, struct msg *m, struct msg_error *err)
 {
@@ -499,6 +503,16 @@ msg_decode_decline(json_t *o, struct msg *m, struct msg_error *err)
 	if (msg_contact_id(o, "contact", &m->u.ref.contact, err) == -1)
 		return -1;
 	return msg_string(o, "reason", false, MSG_STRING_MAX_BYTES,
+	    &m->u.ref.reason, err);
+}
+
+/* failed: the contact id and why the caller could not be connected. */
+static int
+msg_decode_failed(json_t *o, struct msg *m, struct msg_error *err)
+{
+	if (msg_contact_id(o, "contact", &m->u.ref.contact, err) == -1)
+		return -1;
+	return msg_string(o, "reason", true, MSG_STRING_MAX_BYTES,
 	    &m->u.ref.reason, err);
 }
 
@@ -656,49 +670,4 @@ const char *
 msg_code_name(enum msg_code c)
 {
 	return msg_name(msg_code_names, nitems(msg_code_names), (int)c);
-}
-
-/*
- * The "message" of an error reply.  Text that is not valid UTF-8 (jansson
- * refuses it) is sent with its non-ASCII bytes replaced, never dropped.
- */
-static json_t *
-msg_error_text(const char *message)
-{
-	json_t *s;
-	char *copy, *p;
-
-	if (message == NULL)
-		message = "";
-	if ((s = json_string(message)) != NULL)
-		return s;
-	copy = xstrdup(message);
-	for (p = copy; *p != '\0'; p++) {
-		if ((unsigned char)*p >= 0x7f)
-			*p = '?';
-	}
-	s = json_string(copy);
-	free(copy);
-	return s;
-}
-
-/* Build {"type":"error","id":...,"code":...,"message":...}; see msg.h. */
-char *
-msg_error_line(json_t *id, enum msg_code code, const char *message)
-{
-	json_t *o;
-	char *line;
-
-	if ((o = json_object()) == NULL ||
-	    json_object_set_new(o, "type", json_string("error")) == -1 ||
-	    (id != NULL && json_object_set(o, "id", id) == -1) ||
-	    json_object_set_new(o, "code", json_string(msg_code_name(code))) ==
-	        -1 ||
-	    json_object_set_new(o, "message", msg_error_text(message)) == -1)
-		fatalx("msg_error_line: out of memory");
-	line = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (line == NULL)
-		fatalx("msg_error_line: out of memory");
-	return line;
 }

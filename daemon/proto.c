@@ -22,7 +22,7 @@
 #include "store.h"
 #include "token.h"
 #include "util.h"
-#include "version.h"
+#include "wire.h"
 
 #define ROLE_ANY (ROLE_INTAKE | ROLE_CLINICIAN | ROLE_SUPERVISOR)
 
@@ -33,6 +33,8 @@ static void proto_ping(struct session *, const struct msg *);
 static void proto_contact(struct session *, const struct msg *);
 static void proto_abandon(struct session *, const struct msg *);
 static void proto_ack(struct session *, const struct msg *);
+static void proto_ended(struct session *, const struct msg *);
+static void proto_failed(struct session *, const struct msg *);
 static void
 proto_dispatch(struct conn *, struct session *, const char *, size_t);
 static void proto_status(struct session *, const struct msg *);
@@ -51,6 +53,8 @@ static const struct proto_handler {
 	{ MSG_CONTACT, ROLE_INTAKE, proto_contact },
 	{ MSG_ABANDON, ROLE_INTAKE, proto_abandon },
 	{ MSG_ACK, ROLE_INTAKE, proto_ack },
+	{ MSG_ENDED, ROLE_INTAKE, proto_ended },
+	{ MSG_FAILED, ROLE_INTAKE, proto_failed },
 	{ MSG_STATUS, ROLE_CLINICIAN, proto_status },
 	{ MSG_ACCEPT, ROLE_CLINICIAN, proto_accept },
 	{ MSG_DECLINE, ROLE_CLINICIAN, proto_decline },
@@ -63,7 +67,7 @@ static const struct proto_handler {
 static void
 proto_ping(struct session *s, const struct msg *m)
 {
-	session_reply(s, m->id, json_pack("{s:s}", "type", "pong"));
+	session_reply(s, m->id, wire_pong());
 }
 
 /* An intake's contact. */
@@ -86,6 +90,20 @@ proto_ack(struct session *s, const struct msg *m)
 {
 	results_ack(engine_store(proto_engine), s, m->id, m->u.ref.contact,
 	    util_now_ms());
+}
+
+/* An intake's call ended. */
+static void
+proto_ended(struct session *s, const struct msg *m)
+{
+	engine_ended(proto_engine, s, m, util_now_ms());
+}
+
+/* An intake could not connect the caller to the routed clinician. */
+static void
+proto_failed(struct session *s, const struct msg *m)
+{
+	engine_failed(proto_engine, s, m, util_now_ms());
 }
 
 /* A clinician's status. */
@@ -361,10 +379,7 @@ proto_hello(struct session *s, const struct msg *m)
 		c = engine_clinician_connected(proto_engine, h->principal, s,
 		    util_now_ms());
 	session_welcome(s, h->role, h->principal, hash, c);
-	session_reply(s, m->id,
-	    json_pack("{s:s, s:s, s:s, s:s}", "type", "welcome", "role",
-	        msg_role_name(h->role), "principal", h->principal, "server",
-	        "crisisd/" CRISISD_VERSION));
+	session_reply(s, m->id, wire_welcome(h->role, h->principal));
 	log_info("%s: %s %s welcomed", conn_peer(session_conn(s)),
 	    msg_role_name(h->role), h->principal);
 	if (conn_peer_cert_cn(session_conn(s)) != NULL)

@@ -148,6 +148,18 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	[STORE_STMT_CONTACT_COMPLETE] =
 	    "UPDATE contacts SET state = 'completed', disposition = ?2,"
 	    " notes = ?3, closed_at = ?4 WHERE id = ?1",
+	/* Routed, but the caller could not be connected: routed again. */
+	[STORE_STMT_CONTACT_REOPEN] =
+	    "UPDATE contacts SET state = 'open', clinician = NULL,"
+	    " assigned_at = NULL, answered_tier = NULL, accept_ms = NULL,"
+	    " ended_at = NULL WHERE id = ?1 AND state = 'assigned'",
+	/* The first "ended" counts: a gateway may say it again. */
+	[STORE_STMT_CONTACT_ENDED] =
+	    "UPDATE contacts SET ended_at = coalesce(ended_at, ?2)"
+	    " WHERE id = ?1",
+	[STORE_STMT_EVENT_EXISTS] =
+	    "SELECT 1 FROM contact_events WHERE contact = ?1 AND event = ?2"
+	    " LIMIT 1",
 	[STORE_STMT_CONTACT_OFFERS_DROP] =
 	    "DELETE FROM offers WHERE contact = ?1",
 	[STORE_STMT_EVENT_INSERT] =
@@ -213,6 +225,24 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	[STORE_STMT_FOLLOWUP_OPEN] =
 	    "INSERT INTO followups (contact, reason, opened_at)"
 	    " VALUES (?1, ?2, ?3) ON CONFLICT (contact) DO NOTHING",
+	[STORE_STMT_CLOSE_FILE] =
+	    "INSERT INTO contact_closes (contact, supervisor, reason, actor,"
+	    " requested_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[STORE_STMT_CLOSE_PENDING] =
+	    "SELECT id, contact, supervisor, reason FROM contact_closes"
+	    " WHERE done_at IS NULL ORDER BY id LIMIT ?1",
+	[STORE_STMT_CLOSE_DONE] =
+	    "UPDATE contact_closes SET done_at = ?2, result = ?3"
+	    " WHERE id = ?1 AND done_at IS NULL",
+	[STORE_STMT_CLOSE_RESULT] =
+	    "SELECT done_at IS NOT NULL, coalesce(result, '')"
+	    " FROM contact_closes WHERE id = ?1",
+
+	/* Intake principals cannot log in: they never get a password. */
+	[STORE_STMT_PASSWORD_SET] = "UPDATE principals SET password_hash = ?2"
+	                            " WHERE id = ?1 AND role <> 'intake'",
+	[STORE_STMT_PASSWORD_GET] =
+	    "SELECT password_hash FROM principals WHERE id = ?1",
 };
 
 /* A connection setting: the PRAGMA that sets it and how to read it back. */

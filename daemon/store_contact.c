@@ -288,6 +288,51 @@ store_contact_complete(struct store *st, const char *id,
 	return store_contact_step_change(st, s, "complete", "contact");
 }
 
+/* Assigned back to open, its clinician and answer forgotten (rule 8). */
+int
+store_contact_reopen(struct store *st, const char *id)
+{
+	sqlite3_stmt *s;
+
+	if ((s = store_write_stmt(st, STORE_STMT_CONTACT_REOPEN)) == NULL)
+		return STORE_ERROR;
+	if (store_bind_text(s, 1, id) != SQLITE_OK)
+		return store_fail(st, "reopen");
+	return store_contact_step_change(st, s, "reopen", "assigned contact");
+}
+
+/* The routed call ended at at (the first time it is said). */
+int
+store_contact_ended(struct store *st, const char *id, int64_t at)
+{
+	sqlite3_stmt *s;
+
+	if ((s = store_write_stmt(st, STORE_STMT_CONTACT_ENDED)) == NULL)
+		return STORE_ERROR;
+	if ((store_bind_text(s, 1, id) | sqlite3_bind_int64(s, 2, at)) !=
+	    SQLITE_OK)
+		return store_fail(st, "call ended");
+	return store_contact_step_change(st, s, "call ended", "contact");
+}
+
+/* Does the contact's timeline hold an event of this kind? */
+int
+store_event_exists(struct store *st, const char *contact, const char *event)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((s = store_stmt(st, STORE_STMT_EVENT_EXISTS)) == NULL)
+		return STORE_ERROR;
+	if ((store_bind_text(s, 1, contact) | store_bind_text(s, 2, event)) !=
+	    SQLITE_OK)
+		return store_fail(st, "event lookup");
+	rc = store_step_read(st, s, "event lookup");
+	if (rc == STORE_OK)
+		sqlite3_reset(s);
+	return rc;
+}
+
 /* Append one event to the contact's timeline; STORE_NOTFOUND if no contact. */
 int
 store_event_add(struct store *st, const char *contact, int64_t at,

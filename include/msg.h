@@ -30,6 +30,8 @@ enum msg_type {
 	MSG_WATCH,
 	MSG_SNAPSHOT,
 	MSG_ACK,
+	MSG_ENDED,
+	MSG_FAILED,
 	MSG_TYPE_COUNT,
 };
 
@@ -109,8 +111,9 @@ struct msg {
 		struct msg_hello hello;
 		struct msg_contact contact;
 		struct {
-			const char *contact; /* abandon, ack, accept, decline */
-			const char *reason; /* decline: optional */
+			/* abandon, ack, accept, decline, ended, failed */
+			const char *contact;
+			const char *reason; /* decline: optional; failed */
 		} ref;
 		struct {
 			bool available;
@@ -148,11 +151,5 @@ int msg_risk_from_name(const char *name);
 const char *msg_channel_name(enum channel c);
 const char *msg_disposition_name(enum disposition d);
 const char *msg_code_name(enum msg_code c);
-
-/*
- * Build an error reply line (no '\n'), echoing id (may be NULL).  Returns a
- * malloc'd string.
- */
-char *msg_error_line(json_t *id, enum msg_code code, const char *message);
 
 #endif

@@ -30,6 +30,7 @@ enum store_result {
 	STORE_OK = 0,
 	STORE_NOTFOUND = 1,
 	STORE_CONFLICT = 2, /* unique key already taken */
+	STORE_UNSET = 3, /* the row is there, the value asked for is not */
 };
 
 /* Contact states, as stored in contacts.state (CONTRACT §6 outcomes). */
@@ -128,6 +129,23 @@ int store_principal_get(struct store *st, const char *id, char role[16],
  */
 int store_principal_disable(struct store *st, const char *id, bool disabled,
     int64_t now_ms);
+
+/* --- web console passwords (store_password.c) --- */
+
+/*
+ * Set principal id's web console password to hash, a string from
+ * password_hash(); the token is left alone.  STORE_NOTFOUND if there is no
+ * such principal, STORE_CONFLICT if it is an intake principal: they cannot
+ * log in, so they never hold a password.
+ */
+int store_password_set(struct store *st, const char *id, const char *hash);
+/*
+ * Principal id's password hash into buf (size bytes, NUL-terminated):
+ * STORE_OK, STORE_NOTFOUND if there is no such principal, STORE_UNSET if
+ * it has no password, STORE_ERROR if the stored hash does not fit.
+ */
+int store_principal_password(struct store *st, const char *id, char *buf,
+    size_t size);
 
 /* STORE_NOTFOUND if the primary clinician does not exist; re-adding replaces.
  */
@@ -235,6 +253,19 @@ int store_contact_insert(struct store *st, const struct store_contact *c);
  */
 int store_contact_by_ref(struct store *st, const struct store_contact *want,
     char id[CONTACT_ID_MAX + 1], bool *same);
+
+/*
+ * An assigned contact is open again, without clinician or answer: the
+ * caller could not be connected (CONTRACT §4 rule 8).  STORE_NOTFOUND
+ * unless it was assigned.
+ */
+int store_contact_reopen(struct store *st, const char *id);
+/* The routed call ended at at; a second call keeps the first time. */
+int store_contact_ended(struct store *st, const char *id, int64_t at);
+/* STORE_OK if the contact's timeline has an event of this kind, else
+ * STORE_NOTFOUND. */
+int
+store_event_exists(struct store *st, const char *contact, const char *event);
 
 /* A contact's state and intake principal; STORE_NOTFOUND if unknown. */
 int store_contact_state(struct store *st, const char *id, char state[16],
@@ -374,6 +405,34 @@ store_review_audit(struct store *st, const struct store_audit_filter *f);
  */
 json_t *store_review_disclosures(struct store *st, int64_t since_ms,
     int64_t until_ms, const char *patient);
+
+/* --- supervisors' contact closes (store_close.c) --- */
+
+/* A request to close a stuck contact, filed by crisisctl. */
+struct store_close {
+	int64_t id;
+	char *contact;
+	char *supervisor; /* the supervisor principal who closes it */
+	char *reason;
+};
+
+/*
+ * File a request by the OS user actor; its id into *id.  STORE_NOTFOUND
+ * if the contact or the supervisor is unknown.
+ */
+int
+store_close_file(struct store *st, const char *contact, const char *supervisor,
+    const char *reason, const char *actor, int64_t at, int64_t *id);
+/* Up to max requests not yet done, oldest first, copied into out[*n]. */
+int store_close_pending(struct store *st, struct store_close *out, size_t max,
+    size_t *n);
+void store_close_pending_free(struct store_close *c, size_t n);
+/* The daemon carried request id out: what it did, for crisisctl to print. */
+int
+store_close_done(struct store *st, int64_t id, int64_t at, const char *result);
+/* Is request id done, and its result; STORE_NOTFOUND if there is none. */
+int store_close_result(struct store *st, int64_t id, bool *done, char *result,
+    size_t len);
 
 /* --- follow-ups (store_followup.c) --- */
 

@@ -406,8 +406,13 @@ class Daemon:
 
     # --- crisisctl ---
 
-    def ctl(self, *args, check=True, env=None, use_conf=True, timeout=30):
-        """Run crisisctl -c CONF ARGS; returns the CompletedProcess."""
+    def ctl(self, *args, check=True, env=None, use_conf=True, timeout=30,
+            input=None):
+        """Run crisisctl -c CONF ARGS; returns the CompletedProcess.
+
+        input (text, or bytes for what text cannot hold) is its standard
+        input; without it, crisisctl shares the test's.  Its output is
+        text either way."""
         cmd = [CRISISCTL]
         if use_conf:
             cmd += ["-c", self.conf_path]
@@ -416,8 +421,14 @@ class Daemon:
         full_env.pop("CRISISD_CONF", None)
         if env:
             full_env.update(env)
-        p = subprocess.run(cmd, capture_output=True, text=True, env=full_env,
-                           timeout=timeout)
+        if isinstance(input, bytes):
+            p = subprocess.run(cmd, capture_output=True, input=input,
+                               env=full_env, timeout=timeout)
+            p.stdout = p.stdout.decode("utf-8", "replace")
+            p.stderr = p.stderr.decode("utf-8", "replace")
+        else:
+            p = subprocess.run(cmd, capture_output=True, text=True,
+                               input=input, env=full_env, timeout=timeout)
         _log_traffic("crisisctl", "$", "%s -> %d" % (
             " ".join(shlex.quote(a) for a in cmd[1:]), p.returncode))
         if check:

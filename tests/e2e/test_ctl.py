@@ -836,3 +836,218 @@ def test_backup_removes_tmp_on_signal():
         assert p.returncode == 1 and ".tmp" in p.stderr, (p.returncode,
                                                            p.stderr)
         assert open(other + ".tmp").read() == "not ours\n"
+
+
+# --- issue 12: web console passwords (CONTRACT §6, §8) ---
+
+ARGON2ID = re.compile(r"^\$argon2id\$v=19\$m=65536,t=2,p=1\$"
+                      r"[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$")
+
+
+def password_row(d, pid):
+    """(password_hash, token_hash, disabled_at) of principal pid."""
+    return d.query("SELECT password_hash, token_hash, disabled_at"
+                   " FROM principals WHERE id = ?", pid)[0]
+
+
+def password_daemon():
+    """A running daemon with gw (intake), sup and c1, and no passwords."""
+    d = Daemon()
+    d.add_intake("gw")
+    d.add_supervisor("sup")
+    d.add_clinician("c1", tiers=(1,))
+    d.start()
+    return d
+
+
+def test_password_set():
+    """`password set` reads the password from stdin and stores only its
+    Argon2id hash, salted anew each time; the token, live connections and
+    hellos are untouched; multibyte characters count as one each."""
+    with password_daemon() as d:
+        sup, c1 = d.login("sup"), d.clinician("c1")
+        before = password_row(d, "sup")
+        assert before[0] is None, before
+        pw = "correct horse battery staple"
+        t = time.monotonic()
+        p = d.ctl("password", "set", "sup", input=pw + "\n")
+        note("password set: %.0f ms wall clock, crisisctl start to exit" % (
+            (time.monotonic() - t) * 1000))
+        assert p.stdout == "password set for sup\n", p.stdout
+        assert pw not in p.stdout + p.stderr
+        first = password_row(d, "sup")
+        assert ARGON2ID.match(first[0]), first[0]
+        assert first[1] == before[1], "password set changed the token"
+        p = d.ctl("password", "set", "sup", input=pw)  # no newline
+        second = password_row(d, "sup")
+        assert ARGON2ID.match(second[0]) and second[0] != first[0], (
+            "the same password hashed twice gives the same string")
+        blob = json.dumps([list(map(str, r)) for r in d.query(
+            "SELECT * FROM principals")])
+        assert pw not in blob
+        # A line ended by CRLF, and characters that take several bytes:
+        # twelve ñ (24 bytes) are enough, eleven (22 bytes) are not.
+        d.ctl("password", "set", "c1", input="ñ" * 12 + "\r\n")
+        assert ARGON2ID.match(password_row(d, "c1")[0])
+        p = d.ctl("password", "set", "c1", input="ñ" * 11 + "\n",
+                  check=False)
+        rc(p, 2, "eleven two-byte characters")
+        assert "at least 12 characters" in p.stderr, p.stderr
+        # Connections and tokens are as they were.
+        sup.ping()
+        c1.ping()
+        d.login("sup").ping()
+        d.clinician("c1").ping()
+        assert pw not in d.log_tail(1000)
+
+
+def test_password_refusals():
+    """Too short, too long, empty, control characters and invalid UTF-8
+    are refused (exit 2) as are a bad or missing id and a password on the
+    command line; an unknown principal and an intake principal (which
+    cannot log in) are refused with exit 1.  Nothing is stored or audited
+    for any of them."""
+    with password_daemon() as d:
+        def refused(pid, text, code, why):
+            p = d.ctl("password", "set", pid, input=text, check=False)
+            rc(p, code, "password set %s <<< %r" % (pid, text[:40]))
+            assert why in p.stderr, (why, p.stderr)
+            assert p.stdout == "", p.stdout
+
+        refused("sup", "abcdefghijk\n", 2, "at least 12 characters")
+        refused("sup", "", 2, "no password on standard input")
+        refused("sup", "\n", 2, "no password on standard input")
+        refused("sup", "x" * 1025 + "\n", 2, "at most 1024 bytes")
+        refused("sup", "abcdef\tghijkl\n", 2, "control character")
+        refused("sup", "abcdefghijkl\x1b[0m\n", 2, "control character")
+        refused("sup", b"abcdefghijkl\xc3\x28\n", 2, "UTF-8")
+        refused("sup", b"\xe9t\xe9 en Provence\n", 2, "UTF-8")  # Latin-1
+        refused("nobody", "correct horse battery\n", 1, "no principal nobody")
+        refused("gw", "correct horse battery\n", 1, "intake")
+        refused("bad id!", "correct horse battery\n", 2, "bad principal id")
+        p = d.ctl("password", "set", input="correct horse battery\n",
+                  check=False)
+        rc(p, 2, "password set without an id")
+        p = d.ctl("password", "set", "sup", "correct horse battery",
+                  input="", check=False)
+        rc(p, 2, "password on the command line")
+        assert d.query("SELECT id FROM principals"
+                       " WHERE password_hash IS NOT NULL") == []
+        assert [r for r in d.ctl_json("audit")
+                if r.get("action") == "change.password"] == []
+        # The limits themselves pass: 1024 bytes, 12 characters.
+        d.ctl("password", "set", "sup", input="x" * 1024 + "\n")
+        d.ctl("password", "set", "c1", input="abcdefghijkl\n")
+        assert ARGON2ID.match(password_row(d, "sup")[0])
+        assert ARGON2ID.match(password_row(d, "c1")[0])
+
+
+def test_password_audit_and_disabled():
+    """Each password set is audited as change.password on the principal,
+    by the same actor as other changes, saying whether a password was
+    replaced but never the password or its hash.  A disabled principal may
+    have its password set (the operator is told the console refuses it
+    until it is enabled) and stays disabled."""
+    with password_daemon() as d:
+        pw = "a long passphrase for the console"
+        d.ctl("password", "set", "c1", input=pw + "\n")
+        d.ctl("password", "set", "c1", input=pw + " again\n")
+        d.ctl("token", "reset", "sup")
+        rows = d.ctl_json("audit", "--action", "change.password")
+        assert [r["target"] for r in rows] == ["c1", "c1"], rows
+        token_row = d.ctl_json("audit", "--action", "change.token")[-1]
+        details = [r["detail"] for r in rows]
+        assert details[0]["before"].get("password") == "none", details
+        assert details[1]["before"].get("password") == "old", details
+        for r in rows:
+            assert r["actor"] == token_row["actor"], (r, token_row)
+            assert r["detail"]["after"].get("id") == "c1", r
+        stored = password_row(d, "c1")[0]
+        everything = json.dumps(d.ctl_json("audit"))
+        assert pw not in everything and stored not in everything
+        assert stored.split("$")[-1] not in everything
+        assert pw not in d.log_tail(1000)
+
+        d.ctl("principal", "disable", "sup")
+        token = password_row(d, "sup")[1]
+        p = d.ctl("password", "set", "sup", input=pw + "\n")
+        assert p.stdout == "password set for sup\n", p.stdout
+        assert "disabled" in p.stderr and "principal enable" in p.stderr, (
+            p.stderr)
+        row = password_row(d, "sup")
+        assert ARGON2ID.match(row[0]) and row[1] == token, row
+        assert row[2] is not None, "password set enabled the principal"
+
+
+def ctl_at_terminal(d, args, answers, interrupt=False):
+    """Run crisisctl on a pseudo-terminal, typing each answer after the
+    prompt it waits for ([(prompt, text)]); with interrupt, SIGINT it at
+    the first prompt instead.  Returns (exit code, what the terminal
+    showed, whether echo was on again afterwards)."""
+    import pty
+    import select
+    import signal
+    import subprocess
+    import termios
+    from harness import CRISISCTL
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([CRISISCTL, "-c", d.conf_path] + args,
+                            stdin=slave, stdout=slave, stderr=slave,
+                            start_new_session=True)
+    shown = b""
+
+    def read_until(text, seconds):
+        nonlocal shown
+        deadline = time.monotonic() + seconds
+        while text.encode() not in shown and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if ready:
+                shown += os.read(master, 4096)
+        return text.encode() in shown
+
+    try:
+        for prompt, text in answers:
+            assert read_until(prompt, secs(5000)), (prompt, shown)
+            if interrupt:
+                proc.send_signal(signal.SIGINT)
+                break
+            os.write(master, text.encode())
+        proc.wait(timeout=30)
+        read_until("\0never\0", 0.2)
+        echo = bool(termios.tcgetattr(slave)[3] & termios.ECHO)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+        os.close(slave)
+    return proc.returncode, shown.decode("utf-8", "replace"), echo
+
+
+def test_password_set_at_terminal():
+    """At a terminal the password is asked for twice with echo off, and
+    the two must match; echo is back on afterwards, also after SIGINT."""
+    with password_daemon() as d:
+        pw = "typed at the terminal"
+        code, shown, echo = ctl_at_terminal(
+            d, ["password", "set", "sup"],
+            [("Password: ", pw + "\n"), ("Again: ", pw + "\n")])
+        assert code == 0 and "password set for sup" in shown, (code, shown)
+        assert pw not in shown, "the password was echoed: %r" % shown
+        assert echo, "echo left off"
+        first = password_row(d, "sup")[0]
+        assert ARGON2ID.match(first), first
+        code, shown, echo = ctl_at_terminal(
+            d, ["password", "set", "sup"],
+            [("Password: ", pw + "\n"), ("Again: ", pw + "!\n")])
+        assert code == 2 and "do not match" in shown, (code, shown)
+        assert echo and pw not in shown
+        code, shown, echo = ctl_at_terminal(
+            d, ["password", "set", "sup"], [("Password: ", "short\n")])
+        assert code == 2 and "at least 12" in shown and "Again" not in shown, (
+            code, shown)
+        code, shown, echo = ctl_at_terminal(
+            d, ["password", "set", "sup"], [("Password: ", "")],
+            interrupt=True)
+        assert code == -2 and echo, (code, echo, shown)
+        assert password_row(d, "sup")[0] == first

@@ -225,6 +225,12 @@ rig_dispatch(struct rig *r, struct rig_party *p, const struct msg *m)
 	case MSG_ACK:
 		results_ack(r->st, p->s, m->id, m->u.ref.contact, r->now);
 		break;
+	case MSG_ENDED:
+		engine_ended(r->e, p->s, m, r->now);
+		break;
+	case MSG_FAILED:
+		engine_failed(r->e, p->s, m, r->now);
+		break;
 	case MSG_STATUS:
 		engine_status(r->e, p->s, c, m->u.status.available, m->id,
 		    r->now);

@@ -83,6 +83,12 @@ struct engine_case {
 /* Run one case (fails the cmocka test on the first broken expectation). */
 void steps_run(const struct engine_case *c);
 
+/* A clinician on call on tiers, speaking no listed language. */
+#define CLIN(id_, tiers_)                                                      \
+	{                                                                      \
+		.id = (id_), .tiers = (tiers_)                                 \
+	}
+
 /* Tier bits, for case_clin. */
 #define TIER1 (UINT32_C(1) << 1)
 #define TIER2 (UINT32_C(1) << 2)

@@ -129,6 +129,7 @@ fake_batch_end(struct store *st)
 		fake_contact_clear(&b->undo[i].row);
 	free(b->undo);
 	free(b->acks);
+	free(b->closes);
 	free(b->offers);
 	memset(b, 0, sizeof(*b));
 }
@@ -206,6 +207,8 @@ fake_batch_undo(struct store *st)
 	st->npushes = b->npushes;
 	for (size_t i = 0; i < b->nacks; i++)
 		st->pushes[b->acks[i].idx].acked_at = b->acks[i].acked_at;
+	for (size_t i = 0; i < b->ncloses; i++)
+		st->closes[b->closes[i].idx].done_at = b->closes[i].acked_at;
 	st->push_seq = b->push_seq;
 	st->nfollowups = b->nfollowups;
 	for (size_t i = b->npolicies; i < st->npolicies; i++)
@@ -335,6 +338,7 @@ fake_store_free(struct store *st)
 		free((char *)st->shifts[i].clinician);
 	free(st->shifts);
 	free(st->patients);
+	free(st->closes);
 	free(st);
 }
 
@@ -379,6 +383,28 @@ fake_store_add_patient(struct store *st, const char *patient,
 	strlcpy_(p->id, patient, sizeof(p->id));
 	strlcpy_(p->primary, primary, sizeof(p->primary));
 	st->roster_version++;
+}
+
+/* A supervisor's close request, filed as crisisctl files it. */
+void
+fake_store_file_close(struct store *st, const char *contact,
+    const char *supervisor, const char *reason)
+{
+	struct fake_close *c =
+	    fake_append(&st->closes, &st->ncloses, sizeof(*c));
+
+	c->id = (int64_t)st->ncloses;
+	strlcpy_(c->contact, contact, sizeof(c->contact));
+	strlcpy_(c->supervisor, supervisor, sizeof(c->supervisor));
+	strlcpy_(c->reason, reason, sizeof(c->reason));
+}
+
+/* Every close request. */
+const struct fake_close *
+fake_store_closes(const struct store *st, size_t *n)
+{
+	*n = st->ncloses;
+	return st->closes;
 }
 
 /* The next n commits fail. */

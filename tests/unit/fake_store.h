@@ -28,7 +28,7 @@ struct fake_contact {
 	char state[16];
 	char clinician[PRINCIPAL_ID_MAX + 1]; /* "" if none */
 	int tier; /* the tier the route is on, 0 if none */
-	int64_t queued_at, deadline_at, assigned_at, closed_at;
+	int64_t queued_at, deadline_at, assigned_at, closed_at, ended_at;
 	int policy_version;
 	int answered_tier;
 	int64_t accept_ms; /* -1 if not assigned */
@@ -61,6 +61,16 @@ struct fake_push {
 	int64_t acked_at; /* 0 if not acked */
 };
 
+/* A supervisor's request to close a contact (crisisctl contact close). */
+struct fake_close {
+	int64_t id;
+	char contact[CONTACT_ID_MAX + 1];
+	char supervisor[PRINCIPAL_ID_MAX + 1];
+	char reason[128];
+	int64_t done_at; /* 0 until the daemon carried it out */
+	char result[128];
+};
+
 /* A follow-up owed to a caller. */
 struct fake_followup {
 	char contact[CONTACT_ID_MAX + 1];
@@ -78,6 +88,11 @@ void fake_store_add_shift(struct store *st, const char *clin, int tier,
     int64_t start_ms, int64_t end_ms);
 void fake_store_add_patient(struct store *st, const char *patient,
     const char *primary);
+
+/* crisisctl contact close: a request filed for the daemon's poll. */
+void fake_store_file_close(struct store *st, const char *contact,
+    const char *supervisor, const char *reason);
+const struct fake_close *fake_store_closes(const struct store *st, size_t *n);
 
 /*
  * Failures on demand: the next n commits fail (their batch is rolled

@@ -172,6 +172,54 @@ store_contact_assign(struct store *st, const char *id, const char *clinician,
 	    tier, accept_ms);
 }
 
+/* An assigned contact is open again (its caller was not connected). */
+int
+store_contact_reopen(struct store *st, const char *id)
+{
+	struct fake_contact *c;
+	int rc;
+
+	if ((rc = fake_write(st)) != STORE_OK)
+		return rc;
+	if ((c = fake_contact_for(st, id, "reopen")) == NULL)
+		return STORE_NOTFOUND;
+	if (strcmp(c->state, STORE_STATE_ASSIGNED) != 0) {
+		fake_error(st, "reopen: %s is %s", id, c->state);
+		return STORE_NOTFOUND;
+	}
+	strlcpy_(c->state, STORE_STATE_OPEN, sizeof(c->state));
+	c->clinician[0] = '\0';
+	c->assigned_at = 0;
+	c->answered_tier = 0;
+	c->accept_ms = -1;
+	c->ended_at = 0;
+	return STORE_OK;
+}
+
+/* The routed call ended (the first time counts). */
+int
+store_contact_ended(struct store *st, const char *id, int64_t at)
+{
+	struct fake_contact *c;
+	int rc;
+
+	if ((rc = fake_write(st)) != STORE_OK)
+		return rc;
+	if ((c = fake_contact_for(st, id, "ended")) == NULL)
+		return STORE_NOTFOUND;
+	if (c->ended_at == 0)
+		c->ended_at = at;
+	return STORE_OK;
+}
+
+/* Has the contact's timeline an event of this kind? */
+int
+store_event_exists(struct store *st, const char *contact, const char *event)
+{
+	return fake_store_count_events(st, contact, event) > 0 ? STORE_OK
+	                                                       : STORE_NOTFOUND;
+}
+
 /* Record the routing position. */
 int
 store_contact_set_route(struct store *st, const char *id, int tier,
@@ -551,4 +599,61 @@ store_review_followups_recent(struct store *st, long limit, int64_t *count)
 		        "reason", f->reason, "opened_at", (json_int_t)f->at));
 	}
 	return rows;
+}
+
+/* --- supervisors' closes --- */
+
+/* The requests not yet carried out, oldest first, at most max. */
+int
+store_close_pending(struct store *st, struct store_close *out, size_t max,
+    size_t *n)
+{
+	*n = 0;
+	for (size_t i = 0; i < st->ncloses && *n < max; i++) {
+		const struct fake_close *c = &st->closes[i];
+
+		if (c->done_at != 0)
+			continue;
+		out[*n].id = c->id;
+		out[*n].contact = xstrdup(c->contact);
+		out[*n].supervisor = xstrdup(c->supervisor);
+		out[*n].reason = xstrdup(c->reason);
+		(*n)++;
+	}
+	return STORE_OK;
+}
+
+/* Free what store_close_pending() filled. */
+void
+store_close_pending_free(struct store_close *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(c[i].contact);
+		free(c[i].supervisor);
+		free(c[i].reason);
+	}
+}
+
+/* Request id was carried out: what was done. */
+int
+store_close_done(struct store *st, int64_t id, int64_t at, const char *result)
+{
+	struct fake_undo_ack *u;
+	int rc;
+
+	if ((rc = fake_write(st)) != STORE_OK)
+		return rc;
+	for (size_t i = 0; i < st->ncloses; i++) {
+		if (st->closes[i].id != id)
+			continue;
+		u = fake_append(&st->batch.closes, &st->batch.ncloses,
+		    sizeof(*u));
+		u->idx = i;
+		u->acked_at = st->closes[i].done_at;
+		st->closes[i].done_at = at;
+		strlcpy_(st->closes[i].result, result,
+		    sizeof(st->closes[i].result));
+		return STORE_OK;
+	}
+	return fake_violation(st, "close request %lld unknown", (long long)id);
 }

@@ -47,6 +47,8 @@ struct fake_batch {
 	size_t nundo;
 	struct fake_undo_ack *acks;
 	size_t nacks;
+	struct fake_undo_ack *closes; /* the closes' done_at, as acks */
+	size_t ncloses;
 };
 
 struct store {
@@ -64,6 +66,8 @@ struct store {
 	struct fake_policy *policies;
 	size_t npolicies;
 	size_t ndisclosures;
+	struct fake_close *closes;
+	size_t ncloses;
 	struct fake_batch batch;
 
 	struct fake_clinician *clinicians;

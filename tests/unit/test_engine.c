@@ -45,7 +45,7 @@
 
 static const struct engine_case ring_all_cap = {
 	"ring-all rings a clinician for one contact at a time (cap 1)",
-	.clins = { { "c1", TIER1 }, { "c2", TIER1 } },
+	.clins = { CLIN("c1", TIER1), CLIN("c2", TIER1) },
 	.steps = {
 		HELLO_2("c1", "c2"),
 		CONTACT("R1", NULL),
@@ -68,7 +68,7 @@ static const struct engine_case ring_all_cap = {
 
 static const struct engine_case cap_exempt = {
 	"imminent and continuity offers ignore the cap",
-	.clins = { { "c1", TIER1 }, { "c2", TIER1 } },
+	.clins = { CLIN("c1", TIER1), CLIN("c2", TIER1) },
 	.patients = { { "P1", "c1" } },
 	.steps = {
 		HELLO_2("c1", "c2"),
@@ -90,7 +90,7 @@ static const struct engine_case cap_exempt = {
 
 static const struct engine_case continuity_first = {
 	"the patient's primary clinician is offered the contact alone first",
-	.clins = { { "c1", TIER1 }, { "c2", TIER1 } },
+	.clins = { CLIN("c1", TIER1), CLIN("c2", TIER1) },
 	.patients = { { "P1", "c2" } },
 	.steps = {
 		HELLO_2("c1", "c2"),
@@ -111,7 +111,7 @@ static const struct engine_case continuity_first = {
 
 static const struct engine_case escalation = {
 	"an offer expiring moves the contact up the tiers, then it overflows",
-	.clins = { { "c1", TIER1 }, { "c2", TIER2 } },
+	.clins = { CLIN("c1", TIER1), CLIN("c2", TIER2) },
 	.steps = {
 		HELLO_2("c1", "c2"),
 		CONTACT("R1", "\"caller\":\"+15550100\""),
@@ -135,7 +135,7 @@ static const struct engine_case escalation = {
 
 static const struct engine_case max_wait = {
 	"a contact waiting for a busy clinician overflows at max_wait_ms",
-	.clins = { { "c1", TIER1 } },
+	.clins = { CLIN("c1", TIER1) },
 	.steps = {
 		CONNECT("gw"), CONNECT("c1"), AVAILABLE("c1"),
 		CONTACT("R1", NULL),
@@ -157,7 +157,7 @@ static const struct engine_case max_wait = {
 
 static const struct engine_case imminent_max_wait = {
 	"an imminent contact rings everyone until imminent_max_wait_ms",
-	.clins = { { "c1", TIER1 }, { "c2", TIER3 } },
+	.clins = { CLIN("c1", TIER1), CLIN("c2", TIER3) },
 	.steps = {
 		HELLO_2("c1", "c2"),
 		CONTACT("R1", "\"risk\":\"imminent\""),
@@ -180,7 +180,7 @@ static const struct engine_case imminent_max_wait = {
 static const struct engine_case refusals = {
 	"decline, away and disconnect each decline the open offer",
 	.cap = CAP_NONE,
-	.clins = { { "c1", TIER1 }, { "c2", TIER1 }, { "c3", TIER2 } },
+	.clins = { CLIN("c1", TIER1), CLIN("c2", TIER1), CLIN("c3", TIER2) },
 	.steps = {
 		HELLO_3("c1", "c2", "c3"),
 		CONTACT("R1", "\"caller\":\"+15550102\""),
@@ -203,7 +203,7 @@ static const struct engine_case refusals = {
 static const struct engine_case accept_withdraws = {
 	"an accept withdraws the contact from others and others from its taker",
 	.cap = CAP_NONE,
-	.clins = { { "c1", TIER1 }, { "c2", TIER1 } },
+	.clins = { CLIN("c1", TIER1), CLIN("c2", TIER1) },
 	.steps = {
 		HELLO_2("c1", "c2"),
 		CONTACT("R1", NULL),
@@ -228,7 +228,7 @@ static const struct engine_case accept_withdraws = {
 
 static const struct engine_case missed_offers = {
 	"two offers expiring in a row set a clinician away",
-	.clins = { { "c1", TIER1 } },
+	.clins = { CLIN("c1", TIER1) },
 	.steps = {
 		CONNECT("gw"), CONNECT("c1"), AVAILABLE("c1"),
 		CONTACT("R1", NULL),
@@ -252,7 +252,7 @@ static const struct engine_case missed_offers = {
 
 static const struct engine_case abandon = {
 	"an abandon while ringing withdraws every offer",
-	.clins = { { "c1", TIER1 }, { "c2", TIER1 } },
+	.clins = { CLIN("c1", TIER1), CLIN("c2", TIER1) },
 	.steps = {
 		HELLO_2("c1", "c2"),
 		CONTACT("R1", "\"caller\":\"+15550103\""),
@@ -273,7 +273,7 @@ static const struct engine_case abandon = {
 
 static const struct engine_case wrapup = {
 	"a completed contact's clinician takes the next one after wrap-up",
-	.clins = { { "c1", TIER1 } },
+	.clins = { CLIN("c1", TIER1) },
 	.steps = {
 		CONNECT("gw"), CONNECT("c1"), AVAILABLE("c1"),
 		CONTACT("R1", NULL),
@@ -296,7 +296,7 @@ static const struct engine_case wrapup = {
 
 static const struct engine_case failed_commit = {
 	"a failed commit reads the state back; nothing is lost or sent twice",
-	.clins = { { "c1", TIER1 } },
+	.clins = { CLIN("c1", TIER1) },
 	.steps = {
 		CONNECT("gw"), CONNECT("c1"), AVAILABLE("c1"),
 		/* The contact's row is lost with its commit: internal. */
@@ -323,7 +323,7 @@ static const struct engine_case failed_commit = {
 
 static const struct engine_case failed_commit_heard = {
 	"an offer heard before a failed commit is withdrawn when it ends",
-	.clins = { { "c1", TIER1 }, { "c2", TIER1 } },
+	.clins = { CLIN("c1", TIER1), CLIN("c2", TIER1) },
 	.steps = {
 		HELLO_2("c1", "c2"),
 		CONTACT("R1", NULL),
@@ -344,7 +344,7 @@ static const struct engine_case failed_commit_heard = {
 
 static const struct engine_case overflow_store_down = {
 	"while the store fails the overflow deadline still sends the caller on",
-	.clins = { { "c1", TIER1 } },
+	.clins = { CLIN("c1", TIER1) },
 	.steps = {
 		CONNECT("gw"), CONNECT("c1"), AVAILABLE("c1"),
 		CONTACT("R1", NULL),
@@ -379,7 +379,7 @@ static const struct engine_case overflow_store_down = {
 
 static const struct engine_case same_ref = {
 	"a ref sent again is the same contact; other fields are a conflict",
-	.clins = { { "c1", TIER1 } },
+	.clins = { CLIN("c1", TIER1) },
 	.steps = {
 		CONNECT("gw"), CONNECT("c1"), AVAILABLE("c1"),
 		CONTACT("R1", "\"caller\":\"+15550104\""),

@@ -1,6 +1,7 @@
 /*
  * test_msg.c: msg_decode against a table of wire lines, the limits of
- * msg.h at and just over each bound, id echo, error lines and name tables.
+ * msg.h at and just over each bound, id echo, the error reply a refused
+ * line gets (test_wire.c has every error line) and name tables.
  *
  * Lines in the tables are written with ' for " so they stay readable;
  * msg_test_line() turns them into real JSON before decoding.
@@ -17,6 +18,7 @@
 
 #include "msg.h"
 #include "util.h"
+#include "wire.h"
 
 #define TEST_LINE_MAX_BYTES 32768
 
@@ -53,6 +55,8 @@ static const struct decode_case decode_cases[] = {
 	OK("{'type':'accept','contact':'c1'}"),
 	OK("{'type':'decline','contact':'c1'}"),
 	OK("{'type':'decline','contact':'c1','reason':'on another call'}"),
+	OK("{'type':'ended','contact':'c1'}"),
+	OK("{'type':'failed','contact':'c1','reason':'486 Busy Here'}"),
 	OK("{'type':'complete','contact':'c1','disposition':'resolved'}"),
 	OK("{'type':'complete','contact':'c1','disposition':'referred',"
 	   "'notes':'gave the number of the clinic'}"),
@@ -221,6 +225,11 @@ static const struct decode_case decode_cases[] = {
 	BAD("{'type':'decline'}", "field 'contact' is required"),
 	BAD("{'type':'decline','contact':'c','reason':3}",
 	    "field 'reason' must be a string"),
+	BAD("{'type':'ended'}", "field 'contact' is required"),
+	BAD("{'type':'failed','contact':'c'}", "field 'reason' is required"),
+	BAD("{'type':'failed','reason':'480'}", "field 'contact' is required"),
+	BAD("{'type':'failed','contact':'c','reason':480}",
+	    "field 'reason' must be a string"),
 
 	/* status */
 	BAD("{'type':'status'}", "field 'status' is required"),
@@ -360,6 +369,8 @@ static const struct limit_case limit_cases[] = {
 	    MSG_STRING_MAX_BYTES, "needs[1]" },
 	{ "{'type':'decline','contact':'c','reason':'%s'}",
 	    MSG_STRING_MAX_BYTES, "reason" },
+	{ "{'type':'failed','contact':'c','reason':'%s'}", MSG_STRING_MAX_BYTES,
+	    "reason" },
 	{ "{'type':'complete','contact':'c','disposition':'resolved',"
 	  "'notes':'%s'}",
 	    MSG_NOTES_MAX_BYTES, "notes" },
@@ -591,6 +602,15 @@ test_fields_clinician(void **state)
 	assert_string_equal(m.u.ref.contact, "c-8");
 	assert_null(m.u.ref.reason);
 	msg_clear(&m);
+	decode_ok("{'type':'ended','contact':'c-7'}", &m);
+	assert_int_equal(m.type, MSG_ENDED);
+	assert_string_equal(m.u.ref.contact, "c-7");
+	msg_clear(&m);
+	decode_ok("{'type':'failed','contact':'c-6','reason':'408'}", &m);
+	assert_int_equal(m.type, MSG_FAILED);
+	assert_string_equal(m.u.ref.contact, "c-6");
+	assert_string_equal(m.u.ref.reason, "408");
+	msg_clear(&m);
 }
 
 /* complete fills disposition, notes and the disclosure when present. */
@@ -734,52 +754,6 @@ test_clear_reuse(void **state)
 	msg_clear(&m);
 }
 
-/* Check msg_error_line's output for one id, code and message. */
-static void
-check_error_line(json_t *id, enum msg_code code, const char *message,
-    const char *want)
-{
-	char *line = msg_error_line(id, code, message);
-
-	assert_string_equal(line, want);
-	free(line);
-}
-
-/* Error lines are compact, in type/id/code/message order, escaped. */
-static void
-test_error_line(void **state)
-{
-	json_t *id;
-
-	(void)state;
-	check_error_line(NULL, CODE_BAD_REQUEST, "oops",
-	    "{\"type\":\"error\",\"code\":\"bad_request\",\"message\":"
-	    "\"oops\"}");
-	id = json_string("a1");
-	check_error_line(id, CODE_NOT_FOUND, "no such contact",
-	    "{\"type\":\"error\",\"id\":\"a1\",\"code\":\"not_found\","
-	    "\"message\":\"no such contact\"}");
-	json_decref(id);
-	id = json_integer(7);
-	check_error_line(id, CODE_CONFLICT, "taken",
-	    "{\"type\":\"error\",\"id\":7,\"code\":\"conflict\","
-	    "\"message\":\"taken\"}");
-	json_decref(id);
-	id = json_real(1.5);
-	check_error_line(id, CODE_TOO_LARGE, "x",
-	    "{\"type\":\"error\",\"id\":1.5,\"code\":\"too_large\","
-	    "\"message\":\"x\"}");
-	json_decref(id);
-	check_error_line(NULL, CODE_INTERNAL, "say \"hi\"\n",
-	    "{\"type\":\"error\",\"code\":\"internal\","
-	    "\"message\":\"say \\\"hi\\\"\\n\"}");
-	check_error_line(NULL, CODE_OVERLOADED, "caf\xe9",
-	    "{\"type\":\"error\",\"code\":\"overloaded\",\"message\":\"caf?"
-	    "\"}");
-	check_error_line(NULL, CODE_UNAUTHORIZED, NULL,
-	    "{\"type\":\"error\",\"code\":\"unauthorized\",\"message\":\"\"}");
-}
-
 /* A refused line's id and error make the reply a client expects. */
 static void
 test_error_line_from_decode(void **state)
@@ -792,7 +766,7 @@ test_error_line_from_decode(void **state)
 	(void)state;
 	len = msg_test_line("{'id':'q','type':'nope'}", buf, sizeof(buf));
 	assert_int_equal(msg_decode(buf, len, &m, &err), -1);
-	line = msg_error_line(m.id, err.code, err.message);
+	line = wire_error(err.code, err.message, m.id);
 	assert_string_equal(line,
 	    "{\"type\":\"error\",\"id\":\"q\","
 	    "\"code\":\"bad_request\","
@@ -807,7 +781,7 @@ test_names(void **state)
 {
 	static const char *const types[] = { "hello", "ping", "contact",
 		"abandon", "status", "accept", "decline", "complete", "watch",
-		"snapshot", "ack" };
+		"snapshot", "ack", "ended", "failed" };
 	static const char *const risks[] = { "imminent", "high", "moderate",
 		"low", "unknown" };
 	static const char *const codes[] = { "bad_request", "unauthorized",
@@ -877,7 +851,6 @@ main(void)
 		cmocka_unit_test(test_id_echo),
 		cmocka_unit_test(test_unknown_type_quote),
 		cmocka_unit_test(test_clear_reuse),
-		cmocka_unit_test(test_error_line),
 		cmocka_unit_test(test_error_line_from_decode),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_role_names),

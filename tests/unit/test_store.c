@@ -306,6 +306,108 @@ test_token_set(void **state)
 	assert_memory_equal(got, hash, TOKEN_HASH_BYTES);
 }
 
+/* Two Argon2id strings as password_hash() makes them (salt, hash dummies). */
+#define TEST_PW_HASH_A "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaEE"
+#define TEST_PW_HASH_B "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaEI"
+
+/*
+ * A supervisor's or clinician's password hash is set, replaced and read
+ * back, and leaves the token alone; one that was never set reads as unset.
+ */
+static void
+test_password_set(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t hash[TOKEN_HASH_BYTES], got[TOKEN_HASH_BYTES];
+	char pw[128], role[16];
+
+	fill_hash(hash, 3);
+	assert_int_equal(store_principal_add(fx->st, "sup", "supervisor", hash,
+	                     1000),
+	    STORE_OK);
+	add_clinician(fx->st, "c1", "Dr One");
+	assert_int_equal(store_commit(fx->st), 0);
+	assert_int_equal(store_principal_password(fx->st, "sup", pw,
+	                     sizeof(pw)),
+	    STORE_UNSET);
+	assert_int_equal(store_password_set(fx->st, "sup", TEST_PW_HASH_A),
+	    STORE_OK);
+	assert_int_equal(store_password_set(fx->st, "c1", TEST_PW_HASH_B),
+	    STORE_OK);
+	assert_int_equal(store_commit(fx->st), 0);
+	assert_int_equal(store_principal_password(fx->st, "sup", pw,
+	                     sizeof(pw)),
+	    STORE_OK);
+	assert_string_equal(pw, TEST_PW_HASH_A);
+	assert_int_equal(store_principal_password(fx->st, "c1", pw, sizeof(pw)),
+	    STORE_OK);
+	assert_string_equal(pw, TEST_PW_HASH_B);
+	assert_int_equal(store_password_set(fx->st, "sup", TEST_PW_HASH_B),
+	    STORE_OK);
+	assert_int_equal(store_commit(fx->st), 0);
+	assert_int_equal(store_principal_password(fx->st, "sup", pw,
+	                     sizeof(pw)),
+	    STORE_OK);
+	assert_string_equal(pw, TEST_PW_HASH_B);
+	assert_int_equal(store_principal_get(fx->st, "sup", role, got, NULL),
+	    STORE_OK);
+	assert_memory_equal(got, hash, TOKEN_HASH_BYTES);
+}
+
+/*
+ * Unknown principals are not found; an intake principal is refused and
+ * keeps no password; a disabled one may have its password set; a hash
+ * too long for the caller's buffer is an error, not cut short; a batch
+ * rolled back leaves the old password.
+ */
+static void
+test_password_refusals(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t hash[TOKEN_HASH_BYTES];
+	char pw[128];
+
+	fill_hash(hash, 4);
+	assert_int_equal(store_principal_add(fx->st, "gw", "intake", hash,
+	                     1000),
+	    STORE_OK);
+	assert_int_equal(store_principal_add(fx->st, "sup", "supervisor", hash,
+	                     1000),
+	    STORE_OK);
+	assert_int_equal(store_principal_disable(fx->st, "sup", true, 1500),
+	    STORE_OK);
+	assert_int_equal(store_commit(fx->st), 0);
+	assert_int_equal(store_password_set(fx->st, "nobody", TEST_PW_HASH_A),
+	    STORE_NOTFOUND);
+	assert_non_null(strstr(store_error(fx->st), "nobody"));
+	assert_int_equal(store_principal_password(fx->st, "nobody", pw,
+	                     sizeof(pw)),
+	    STORE_NOTFOUND);
+	assert_int_equal(store_password_set(fx->st, "gw", TEST_PW_HASH_A),
+	    STORE_CONFLICT);
+	assert_non_null(strstr(store_error(fx->st), "intake"));
+	assert_int_equal(store_commit(fx->st), 0);
+	assert_int_equal(query_int(fx->st,
+	                     "SELECT count(*) FROM principals"
+	                     " WHERE password_hash IS NOT NULL"),
+	    0);
+	assert_int_equal(store_principal_password(fx->st, "gw", pw, sizeof(pw)),
+	    STORE_UNSET);
+	assert_int_equal(store_password_set(fx->st, "sup", TEST_PW_HASH_A),
+	    STORE_OK);
+	assert_int_equal(store_commit(fx->st), 0);
+	assert_int_equal(store_principal_password(fx->st, "sup", pw,
+	                     sizeof(TEST_PW_HASH_A) - 1),
+	    STORE_ERROR);
+	assert_int_equal(store_password_set(fx->st, "sup", TEST_PW_HASH_B),
+	    STORE_OK);
+	store_rollback(fx->st);
+	assert_int_equal(store_principal_password(fx->st, "sup", pw,
+	                     sizeof(TEST_PW_HASH_A)),
+	    STORE_OK);
+	assert_string_equal(pw, TEST_PW_HASH_A);
+}
+
 /* A principal is disabled and enabled again; the roster version moves. */
 static void
 test_principal_disable(void **state)
@@ -1284,6 +1386,8 @@ main(void)
 		STORE_TEST(test_principal),
 		STORE_TEST(test_token_set),
 		STORE_TEST(test_principal_disable),
+		STORE_TEST(test_password_set),
+		STORE_TEST(test_password_refusals),
 		STORE_TEST(test_clinician_add),
 		STORE_TEST(test_patient),
 		STORE_TEST(test_shift_import),
