@@ -66,6 +66,7 @@ struct engine {
 	 * retry deadline tries the rest with a backoff.
 	 */
 	bool store_down;
+	uint64_t commits; /* commits that succeeded, for durable_at_commit */
 	bool retrying; /* the retry is routing every contact */
 	bool reload_needed; /* the state could not be read back yet */
 	int64_t retry_ms;

@@ -209,6 +209,7 @@ engine_contact(struct engine *e, struct session *s, const struct msg *m,
 	}
 	engine_contact_add(e, ct);
 	ct->origin = s;
+	ct->durable_at_commit = e->commits + 1;
 	engine_event(e, ct, "queued", now, 0, NULL,
 	    json_pack("{s:s, s:i}", "risk", msg_risk_name(ct->risk), "policy",
 	        ct->policy->version));

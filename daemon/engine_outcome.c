@@ -109,6 +109,17 @@ engine_push(struct engine *e, struct contact *ct, json_t *msg, bool urgent)
 	free(text);
 }
 
+/*
+ * Is ct's row durable?  A contact queued in this loop turn is not until
+ * the turn commits: if the commit fails, its gateway hears "internal" and
+ * routes the caller itself.
+ */
+static bool
+engine_durable(const struct engine *e, const struct contact *ct)
+{
+	return e->commits >= ct->durable_at_commit;
+}
+
 /* A caller we can reach again is owed a callback after abandon or overflow. */
 static void
 engine_followup(struct engine *e, struct contact *ct, const char *reason,
@@ -237,7 +248,13 @@ engine_overflow(struct engine *e, struct contact *ct, int64_t now)
 	engine_followup(e, ct, "overflow", now);
 	log_contact(LOG_LEVEL_NOTICE, ct->id, NULL,
 	    "contact %s overflowed to %s", ct->id, target);
-	engine_push(e, ct, wire_overflow(ct->id, ct->ref, target), true);
+	/*
+	 * The caller must go to the target even if this turn's commit fails,
+	 * unless the contact itself is in that commit: then the failed
+	 * commit's "internal" is the gateway's only answer, not two.
+	 */
+	engine_push(e, ct, wire_overflow(ct->id, ct->ref, target),
+	    engine_durable(e, ct));
 	engine_contact_remove(e, ct);
 }
 

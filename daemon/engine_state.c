@@ -453,6 +453,8 @@ engine_committed(struct engine *e, bool ok, bool wrote, int64_t now)
 	if (e->stopping)
 		return false;
 	heard_committed(e->heard, ok);
+	if (ok)
+		e->commits++;
 	if (!ok) {
 		engine_resync(e, now);
 		return false;

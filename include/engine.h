@@ -119,6 +119,11 @@ struct contact {
 	int assigned_tier; /* the tier of the accepted offer */
 	int64_t queued_at;
 	int64_t assigned_at;
+	/*
+	 * Its row is durable once the engine's count of good commits
+	 * reaches this (0: read from the store, durable already).
+	 */
+	uint64_t durable_at_commit;
 	/* the next deadline: offer expiry or route wakeup */
 	struct engine_due due;
 	struct session

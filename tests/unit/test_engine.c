@@ -321,6 +321,27 @@ static const struct engine_case failed_commit = {
 	},
 };
 
+static const struct engine_case failed_commit_overflow = {
+	"a contact lost with its commit is not told to overflow",
+	.clins = { CLIN("c1", TIER1) },
+	.steps = {
+		CONNECT("gw"),
+		/*
+		 * Nobody is on call: it overflows in the turn that queues it.
+		 * The commit fails, so the gateway hears "internal" and routes
+		 * the caller itself; an overflow of a contact it never heard
+		 * of would send the caller two ways.
+		 */
+		FAIL_COMMITS(1),
+		CONTACT_REPLY("R1", NULL, INTERNAL),
+		QUIET("gw"),
+		AT(100),
+		CONTACT("R1", NULL),
+		SEE("gw", OVERFLOWED("R1")),
+		STORED("R1", "overflow"),
+	},
+};
+
 static const struct engine_case failed_commit_heard = {
 	"an offer heard before a failed commit is withdrawn when it ends",
 	.clins = { CLIN("c1", TIER1), CLIN("c2", TIER1) },
@@ -426,6 +447,7 @@ main(void)
 		CASE(abandon),
 		CASE(wrapup),
 		CASE(failed_commit),
+		CASE(failed_commit_overflow),
 		CASE(failed_commit_heard),
 		CASE(overflow_store_down),
 		CASE(same_ref),
