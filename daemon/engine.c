@@ -494,6 +494,15 @@ engine_route(struct engine *e, struct contact *ct, int64_t now)
 	ct->dirty = false;
 	if (ct->state != CONTACT_OPEN)
 		return;
+	/*
+	 * Its caller went to the overflow target while the store failed and
+	 * the store gave the contact back: whatever rings for it rings for
+	 * nobody, so it is withdrawn and the overflow recorded, now.
+	 */
+	if (engine_told(e, ct)) {
+		engine_overflow(e, ct, now);
+		return;
+	}
 	n = engine_candidates(e, ct, now, &rct.primary);
 	rct.imminent = ct->risk == RISK_IMMINENT;
 	plan.offers = e->offers;

@@ -396,6 +396,21 @@ engine_retry_arm(struct engine *e, int64_t now)
 }
 
 /*
+ * Route everything again after a failure: clinicians who went away or
+ * disconnected while the store failed decline again what the store gave
+ * back to them, then every contact is looked at.
+ */
+static void
+engine_route_again(struct engine *e, int64_t now)
+{
+	for (struct clin *c = clin_first(&e->clins); c != NULL;
+	     c = clin_next(c))
+		engine_clin_redecline(e, c, now);
+	engine_dirty_all(e);
+	engine_settle(e, now);
+}
+
+/*
  * The store failed: route everything again, and prove with a small write
  * that it takes writes; the turn's commit says whether it is back.
  */
@@ -409,15 +424,7 @@ engine_retry_due(struct engine *e, int64_t now)
 	e->retrying = true;
 	store_wait_for_lock(e->st, ENGINE_RETRY_LOCK_WAIT_MS);
 	(void)store_alive(e->st, now);
-	/*
-	 * Clinicians who went away or disconnected while the store failed
-	 * decline again what the store gave back to them.
-	 */
-	for (struct clin *c = clin_first(&e->clins); c != NULL;
-	     c = clin_next(c))
-		engine_clin_redecline(e, c, now);
-	engine_dirty_all(e);
-	engine_settle(e, now);
+	engine_route_again(e, now);
 	e->retrying = false;
 	store_wait_for_lock(e->st, 0);
 }
@@ -469,8 +476,8 @@ engine_committed(struct engine *e, bool ok, bool wrote, int64_t now)
 	engine_due_clear(e, &e->retry_due);
 	log_notice("database takes writes again after %lld ms",
 	    (long long)(now - e->down_since));
-	engine_dirty_all(e);
-	engine_settle(e, now);
+	/* A request's commit may end the failure before the retry does. */
+	engine_route_again(e, now);
 	return true;
 }
 

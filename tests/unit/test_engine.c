@@ -363,6 +363,56 @@ static const struct engine_case failed_commit_heard = {
 	},
 };
 
+static const struct engine_case told_recorded_at_retry = {
+	"an overflow told while the commit failed is recorded at the retry",
+	.clins = { CLIN("c1", TIER1) },
+	.steps = {
+		CONNECT("gw"), CONNECT("c1"), AVAILABLE("c1"),
+		CONTACT("R1", NULL),
+		SEE("c1", OFFER("R1", 1, 20000)),
+		/* The decline leaves nobody: overflow, told at once. */
+		FAIL_COMMITS(1),
+		DECLINE_REPLY("c1", "R1", INTERNAL),
+		SEE("gw", OVERFLOWED("R1")),
+		STORED("R1", "open"),
+		/*
+		 * The store gave the offer back, but the caller is gone: the
+		 * retry records the overflow and stops c1's phone ringing.
+		 */
+		AT(100),
+		STORED("R1", "overflow"),
+		SEE("c1", WITHDRAWN("R1", "overflow")),
+		ACCEPT_REPLY("c1", "R1", CONFLICT),
+		/* The gateway heard it; recorded at the retry, not retold. */
+		QUIET("gw"),
+	},
+};
+
+static const struct engine_case told_recorded_by_request = {
+	"a request's commit that ends a failure also declines gone clinicians",
+	.clins = { CLIN("c1", TIER1) },
+	.steps = {
+		CONNECT("gw"), CONNECT("c1"), AVAILABLE("c1"),
+		CONTACT("R1", NULL),
+		SEE("c1", OFFER("R1", 1, 20000)),
+		FAIL_COMMITS(1),
+		DROP("c1"),
+		SEE("gw", OVERFLOWED("R1")),
+		STORED("R1", "open"),
+		OFFER_ROW("R1", "c1", 1),
+		/*
+		 * Before the retry, a contact's commit works: c1's offer is
+		 * declined again, R1's overflow recorded (and told again:
+		 * the gateway drops the repeat), and R2 routed.
+		 */
+		CONTACT("R2", NULL),
+		STORED("R1", "overflow"),
+		OFFER_ROW("R1", "c1", 0),
+		SEE("gw", OVERFLOWED("R1")),
+		SEE("gw", OVERFLOWED("R2")),
+	},
+};
+
 static const struct engine_case overflow_store_down = {
 	"while the store fails the overflow deadline still sends the caller on",
 	.clins = { CLIN("c1", TIER1) },
@@ -449,6 +499,8 @@ main(void)
 		CASE(failed_commit),
 		CASE(failed_commit_overflow),
 		CASE(failed_commit_heard),
+		CASE(told_recorded_at_retry),
+		CASE(told_recorded_by_request),
 		CASE(overflow_store_down),
 		CASE(same_ref),
 	};
