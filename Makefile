@@ -234,7 +234,7 @@ lint: $(BUILD)/pkg.mk deps-lint
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD    = build-fuzz
-FUZZ_TARGETS  = fuzz_msg fuzz_config fuzz_csv fuzz_route
+FUZZ_TARGETS  = fuzz_msg fuzz_config fuzz_csv fuzz_route fuzz_engine
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g -fno-omit-frame-pointer \
                 -Iinclude $(PKG_CFLAGS) -MMD -MP $(FUZZ_SAN)
@@ -243,6 +243,10 @@ fuzz_config_OBJS = daemon/config daemon/config_value daemon/config_tls \
                    daemon/util daemon/log
 fuzz_csv_OBJS    = ctl/fmt ctl/fmt_table ctl/fmt_csv daemon/util daemon/log
 fuzz_route_OBJS  = daemon/route fuzz/fuzz_route_check
+# The real engine on the unit test's fake store and connections.
+fuzz_engine_OBJS = $(addprefix daemon/,$(ENGINE_OBJS)) \
+                   $(addprefix tests/unit/,$(ENGINE_FAKE_OBJS)) \
+                   fuzz/fuzz_engine_check
 # conf_load opens the files a config names: fuzz_config fences open().
 fuzz_config_LDFLAGS = -Wl,--wrap=open
 FUZZ_BINS = $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))

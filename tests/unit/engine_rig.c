@@ -117,27 +117,51 @@ rig_new(struct store *st, const struct conf *conf, int64_t now, char **cause)
 	return r;
 }
 
+/*
+ * Stop the engine as a kill would (nothing more is written), and close
+ * every connection; the engine is left to be freed.
+ */
+static void
+rig_kill(struct rig *r)
+{
+	engine_stop(r->e);
+	for (size_t i = 0; i < r->nparties; i++)
+		conn_close(r->parties[i].conn, "daemon gone");
+	for (size_t i = 0; i < r->nold; i++)
+		conn_close(r->old[i], "daemon gone");
+	/* Nothing is left to write or send: the outboxes went with them. */
+	store_rollback(r->st);
+	results_committed(false);
+}
+
 /* Stop and free the engine, then every connection. */
 void
 rig_free(struct rig *r)
 {
 	if (r == NULL)
 		return;
-	/* As at shutdown: nothing the closes do is written. */
-	engine_stop(r->e);
-	for (size_t i = 0; i < r->nparties; i++) {
-		conn_close(r->parties[i].conn, "rig ends");
-		fake_conn_free(r->parties[i].conn);
-	}
-	for (size_t i = 0; i < r->nold; i++) {
-		conn_close(r->old[i], "rig ends");
-		fake_conn_free(r->old[i]);
-	}
-	free(r->old);
-	outbox_flush(r->st);
-	results_committed(true);
+	rig_kill(r);
 	engine_free(r->e);
+	for (size_t i = 0; i < r->nparties; i++)
+		fake_conn_free(r->parties[i].conn);
+	for (size_t i = 0; i < r->nold; i++)
+		fake_conn_free(r->old[i]);
+	free(r->old);
 	free(r);
+}
+
+/* SIGKILL and a start: the engine is made again from the store. */
+void
+rig_restart(struct rig *r, const struct conf *conf)
+{
+	char *cause = NULL;
+
+	rig_kill(r);
+	engine_free(r->e);
+	r->e = engine_new(r->st, conf, r->now, &cause);
+	if (r->e == NULL)
+		fatalx("rig: the engine does not start again: %s", cause);
+	rig_flush(r);
 }
 
 /* The party named name, or NULL. */

@@ -67,6 +67,11 @@ void rig_request(struct rig *r, const char *name, const char *line);
  * after its time (a slow loop), never past until.
  */
 void rig_advance(struct rig *r, int64_t until, int64_t late_ms);
+/*
+ * The daemon is killed and started again with conf: nothing it held in
+ * memory survives, the store does, and every peer is disconnected.
+ */
+void rig_restart(struct rig *r, const struct conf *conf);
 /* The next line name was sent and has not read, or NULL. */
 const char *rig_read(struct rig *r, const char *name);
 

@@ -450,6 +450,14 @@ fake_store_offer(const struct store *st, const char *contact, const char *clin)
 	return NULL;
 }
 
+/* Every open offer. */
+const struct fake_offer *
+fake_store_offers(const struct store *st, size_t *n)
+{
+	*n = st->noffers;
+	return st->offers;
+}
+
 /* How many offers are open. */
 size_t
 fake_store_noffers(const struct store *st)

@@ -108,6 +108,7 @@ fake_store_contact(const struct store *st, const char *id);
 const struct fake_offer *
 fake_store_offer(const struct store *st, const char *contact, const char *clin);
 size_t fake_store_noffers(const struct store *st);
+const struct fake_offer *fake_store_offers(const struct store *st, size_t *n);
 /* Events of a contact (every contact if NULL) named event (any if NULL). */
 size_t fake_store_count_events(const struct store *st, const char *contact,
     const char *event);
