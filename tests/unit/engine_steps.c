@@ -385,6 +385,24 @@ steps_one(struct steps_run *sr, const struct step *s)
 	case STEP_ACK:
 		steps_ref_request(sr, s, "ack", "", "{\"type\":\"ok\"}");
 		break;
+	case STEP_FAILED:
+		steps_ref_request(sr, s, "failed", ",\"reason\":\"no answer\"",
+		    "{\"type\":\"ok\"}");
+		break;
+	case STEP_ENDED:
+		steps_ref_request(sr, s, "ended", "", "{\"type\":\"ok\"}");
+		break;
+	case STEP_WATCH:
+		steps_request(sr, s->who, "{\"type\":\"watch\"}",
+		    "{\"type\":\"ok\"}");
+		break;
+	case STEP_CLOSE:
+		fake_store_file_close(sr->st, steps_need_id(sr, s->ref), "sup",
+		    "a test closes it");
+		break;
+	case STEP_RESTART:
+		rig_restart(sr->r, &sr->conf);
+		break;
 	case STEP_AT:
 		rig_advance(sr->r, STEPS_T0 + s->n, 0);
 		break;

@@ -34,6 +34,11 @@ enum step_kind {
 	STEP_COMPLETE, /* clinician who completes ref */
 	STEP_ABANDON, /* "gw" abandons ref */
 	STEP_ACK, /* "gw" acks ref's results */
+	STEP_FAILED, /* "gw" could not connect ref's caller to its clinician */
+	STEP_ENDED, /* "gw": ref's call ended */
+	STEP_WATCH, /* supervisor who starts watching events */
+	STEP_CLOSE, /* a supervisor files a close of ref (crisisctl) */
+	STEP_RESTART, /* the daemon is killed and started again */
 	STEP_AT, /* the clock moves to at, deadlines acting on time */
 	STEP_FAIL_COMMITS, /* the next n commits fail */
 	STEP_FAIL_WRITES, /* every write fails (n = 1) or none does (n = 0) */
@@ -156,6 +161,26 @@ void steps_run(const struct engine_case *c);
 #define ACK(r_)                                                                \
 	{                                                                      \
 		.kind = STEP_ACK, .who = "gw", .ref = (r_)                     \
+	}
+#define FAILED(r_)                                                             \
+	{                                                                      \
+		.kind = STEP_FAILED, .who = "gw", .ref = (r_)                  \
+	}
+#define ENDED(r_)                                                              \
+	{                                                                      \
+		.kind = STEP_ENDED, .who = "gw", .ref = (r_)                   \
+	}
+#define WATCH(w_)                                                              \
+	{                                                                      \
+		.kind = STEP_WATCH, .who = (w_)                                \
+	}
+#define CLOSE(r_)                                                              \
+	{                                                                      \
+		.kind = STEP_CLOSE, .ref = (r_)                                \
+	}
+#define RESTART                                                                \
+	{                                                                      \
+		.kind = STEP_RESTART                                           \
 	}
 #define AT(ms_)                                                                \
 	{                                                                      \

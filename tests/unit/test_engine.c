@@ -469,6 +469,104 @@ static const struct engine_case same_ref = {
 	},
 };
 
+static const struct engine_case connect_failed = {
+	"a caller the gateway could not connect is routed again",
+	.clins = { CLIN("c1", TIER1), CLIN("c2", TIER1) },
+	.steps = {
+		HELLO_2("c1", "c2"),
+		CONTACT("R1", NULL),
+		SEE("c1", OFFER("R1", 1, 20000)),
+		SEE("c2", OFFER("R1", 1, 20000)),
+		ACCEPT("c1", "R1"),
+		SEE("c2", WITHDRAWN("R1", "taken")),
+		SEE("gw", ROUTED("R1", "c1")),
+		AT(5000),
+		FAILED("R1"),
+		/* c1's phone does not work: away, and not asked again. */
+		SEE("c1", "{\"type\":\"status\",\"status\":\"away\","
+		          "\"reason\":\"connect_failed\"}"),
+		SEE("c2", OFFER("R1", 1, 20000)),
+		STORED("R1", "open"),
+		EVENTS("R1", "connect_failed", 1),
+		ACCEPT("c2", "R1"),
+		SEE("gw", ROUTED("R1", "c2")),
+		ENDED("R1"),
+		EVENTS("R1", "call_ended", 1),
+		COMPLETE("c2", "R1"),
+		STORED("R1", "completed"),
+	},
+};
+
+static const struct engine_case supervisor_close = {
+	"a supervisor's close overflows an open contact, completes an assigned",
+	.clins = { CLIN("c1", TIER1), CLIN("c2", TIER2) },
+	.steps = {
+		HELLO_2("c1", "c2"),
+		CONTACT("R1", NULL),
+		SEE("c1", OFFER("R1", 1, 20000)),
+		ACCEPT("c1", "R1"),
+		SEE("gw", ROUTED("R1", "c1")),
+		CONTACT("R2", NULL),
+		SEE("c2", OFFER("R2", 2, 15000)),
+		CLOSE("R1"),
+		CLOSE("R2"),
+		/* The roster poll, every second, finds the requests. */
+		AT(1000),
+		SEE("c2", WITHDRAWN("R2", "overflow")),
+		SEE("gw", OVERFLOWED("R2")),
+		STORED("R1", "completed"),
+		STORED("R2", "overflow"),
+		EVENTS("R1", "closed", 1),
+		/* c1 is in wrap-up, then free for the next contact. */
+		AWAY("c2"),
+		CONTACT("R3", NULL),
+		QUIET("c1"),
+		AT(6000),
+		SEE("c1", OFFER("R3", 1, 20000)),
+	},
+};
+
+static const struct engine_case restart = {
+	"after a restart open offers are sent again with the time they have",
+	.clins = { CLIN("c1", TIER1) },
+	.steps = {
+		CONNECT("gw"), CONNECT("c1"), AVAILABLE("c1"),
+		CONTACT("R1", NULL),
+		SEE("c1", OFFER("R1", 1, 20000)),
+		AT(5000),
+		RESTART,
+		AT(8000),
+		CONNECT("c1"),
+		QUIET("c1"),
+		AVAILABLE("c1"),
+		SEE("c1", OFFER("R1", 1, 12000)),
+		CONNECT("gw"),
+		ACCEPT("c1", "R1"),
+		SEE("gw", ROUTED("R1", "c1")),
+	},
+};
+
+static const struct engine_case watched = {
+	"a watching supervisor sees a contact's events as they happen",
+	.clins = { CLIN("c1", TIER1) },
+	.steps = {
+		CONNECT("gw"), CONNECT("c1"), AVAILABLE("c1"),
+		CONNECT("sup"), WATCH("sup"),
+		CONTACT("R1", "\"risk\":\"high\""),
+		SEE("sup", "{\"type\":\"event\",\"contact\":\"$R1\","
+		           "\"event\":\"queued\",\"detail\":{\"risk\":\"high\","
+		           "\"policy\":1}}"),
+		SEE("sup", "{\"type\":\"event\",\"contact\":\"$R1\","
+		           "\"event\":\"offered\",\"tier\":1,"
+		           "\"clinician\":\"c1\"}"),
+		SEE("c1", OFFER("R1", 1, 20000)),
+		ACCEPT("c1", "R1"),
+		SEE("sup", "{\"type\":\"event\",\"contact\":\"$R1\","
+		           "\"event\":\"assigned\",\"clinician\":\"c1\"}"),
+		SEE("gw", ROUTED("R1", "c1")),
+	},
+};
+
 /* One cmocka test per case, named after it. */
 static void
 test_case(void **state)
@@ -503,6 +601,10 @@ main(void)
 		CASE(told_recorded_by_request),
 		CASE(overflow_store_down),
 		CASE(same_ref),
+		CASE(connect_failed),
+		CASE(supervisor_close),
+		CASE(restart),
+		CASE(watched),
 	};
 
 	log_init("test_engine", LOG_LEVEL_ERROR);
