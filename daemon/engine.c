@@ -347,8 +347,9 @@ engine_clin_away(struct engine *e, struct clin *c, struct contact *cause,
     const char *reason, json_t *detail, int64_t now)
 {
 	c->available = false;
+	/* Its status is not in the store: a failed commit keeps it away. */
 	if (c->session != NULL)
-		session_send(c->session, wire_status_away(reason));
+		session_send_urgent(c->session, wire_status_away(reason));
 	engine_event(e, cause, "clinician_away", now, 0, c->id, detail);
 	log_contact(LOG_LEVEL_NOTICE, cause->id, c->id,
 	    "clinician %s set away: %s", c->id, reason);

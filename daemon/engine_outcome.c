@@ -110,9 +110,10 @@ engine_push(struct engine *e, struct contact *ct, json_t *msg, bool urgent)
 }
 
 /*
- * Is ct's row durable?  A contact queued in this loop turn is not until
- * the turn commits: if the commit fails, its gateway hears "internal" and
- * routes the caller itself.
+ * Is ct open on record?  A contact queued (or opened again after a failed
+ * connection) in this loop turn is not until the turn commits: if the
+ * commit fails, its gateway hears "internal" for that request and keeps
+ * the caller itself.
  */
 static bool
 engine_durable(const struct engine *e, const struct contact *ct)
@@ -144,8 +145,10 @@ engine_set_state(struct engine *e, struct contact *ct, enum contact_state to)
 		return -1;
 	if (was_open)
 		intake_closed(e->intakes, ct->intake);
-	else if (to == CONTACT_OPEN)
+	else if (to == CONTACT_OPEN) {
 		intake_opened(e->intakes, ct->intake);
+		ct->durable_at_commit = e->commits + 1;
+	}
 	return 0;
 }
 

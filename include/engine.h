@@ -120,8 +120,9 @@ struct contact {
 	int64_t queued_at;
 	int64_t assigned_at;
 	/*
-	 * Its row is durable once the engine's count of good commits
-	 * reaches this (0: read from the store, durable already).
+	 * It is open on record once the engine's count of good commits
+	 * reaches this: set when it is queued or opened again (0: read from
+	 * the store, on record already).
 	 */
 	uint64_t durable_at_commit;
 	/* the next deadline: offer expiry or route wakeup */

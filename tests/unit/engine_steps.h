@@ -166,6 +166,11 @@ void steps_run(const struct engine_case *c);
 	{                                                                      \
 		.kind = STEP_FAILED, .who = "gw", .ref = (r_)                  \
 	}
+#define FAILED_REPLY(r_, reply_)                                               \
+	{                                                                      \
+		.kind = STEP_FAILED, .who = "gw", .ref = (r_),                 \
+		.reply = (reply_)                                              \
+	}
 #define ENDED(r_)                                                              \
 	{                                                                      \
 		.kind = STEP_ENDED, .who = "gw", .ref = (r_)                   \

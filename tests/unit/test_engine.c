@@ -497,6 +497,33 @@ static const struct engine_case connect_failed = {
 	},
 };
 
+static const struct engine_case connect_failed_lost = {
+	"a failed connection lost with its commit tells the gateway nothing",
+	.clins = { CLIN("c1", TIER1) },
+	.steps = {
+		CONNECT("gw"), CONNECT("c1"), AVAILABLE("c1"),
+		CONTACT("R1", NULL),
+		SEE("c1", OFFER("R1", 1, 20000)),
+		ACCEPT("c1", "R1"),
+		SEE("gw", ROUTED("R1", "c1")),
+		/*
+		 * Routed again, nobody is left: it overflows, but the reopen
+		 * is lost with the commit, so the gateway's one answer is
+		 * "internal" (it keeps the caller, and says failed again).
+		 */
+		FAIL_COMMITS(1),
+		FAILED_REPLY("R1", INTERNAL),
+		SEE("c1", "{\"type\":\"status\",\"status\":\"away\"}"),
+		QUIET("gw"),
+		STORED("R1", "assigned"),
+		AT(100),
+		FAILED("R1"),
+		SEE("c1", "{\"type\":\"status\",\"status\":\"away\"}"),
+		SEE("gw", OVERFLOWED("R1")),
+		STORED("R1", "overflow"),
+	},
+};
+
 static const struct engine_case supervisor_close = {
 	"a supervisor's close overflows an open contact, completes an assigned",
 	.clins = { CLIN("c1", TIER1), CLIN("c2", TIER2) },
@@ -602,6 +629,7 @@ main(void)
 		CASE(overflow_store_down),
 		CASE(same_ref),
 		CASE(connect_failed),
+		CASE(connect_failed_lost),
 		CASE(supervisor_close),
 		CASE(restart),
 		CASE(watched),
