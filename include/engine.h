@@ -3,8 +3,15 @@
  * clinicians as the roster and their connections make them, and the offers
  * between the two.  engine.c runs the contact life cycle on top of the pure
  * decisions of route.c; clinician.c keeps the clinicians; contact.c holds
- * what a contact is; the wire (proto.c) calls in through these functions,
- * and every message the engine sends is built by wire.c.
+ * what a contact is; engine_outcome.c how a contact leaves routing; the
+ * wire (proto.c) calls in through these functions, and every message the
+ * engine sends is built by wire.c.
+ *
+ * The engine is an object (struct engine) passed to every call, and it
+ * never reads the clock: each call is given the time, and its deadlines
+ * are its own, run by engine_run_due() (engine_due.c).  So the unit test
+ * (tests/unit/test_engine.c) and the fuzzer (fuzz/fuzz_engine.c) run it as
+ * the daemon does, on a fake store, at the times they choose.
  *
  * Every change is written to the store before anything that depends on it
  * is sent: messages go out through the connections' outboxes (outbox.h),
