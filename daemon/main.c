@@ -21,6 +21,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "conn.h"
 #include "engine.h"
 #include "listen.h"
 #include "log.h"
@@ -217,6 +218,7 @@ main_reload(void)
 	listen_set_max_connections(d.listener, (size_t)conf->max_connections);
 	listen_set_max_unauthenticated(d.listener,
 	    (size_t)conf->max_unauthenticated);
+	conn_set_output_total_max(conf->max_output_bytes_total);
 	listen_reload_tls(d.listener, &conf->tls);
 	engine_set_conf(d.engine, conf, util_now_ms());
 	conf_free(d.conf);
@@ -321,6 +323,7 @@ main_start(const char *path)
 	listen_set_max_connections(d.listener, (size_t)d.conf->max_connections);
 	listen_set_max_unauthenticated(d.listener,
 	    (size_t)d.conf->max_unauthenticated);
+	conn_set_output_total_max(d.conf->max_output_bytes_total);
 	d.engine = engine_new(d.st, d.conf, util_now_ms(), &cause);
 	if (d.engine == NULL)
 		fatalx("%s", cause);
