@@ -14,7 +14,8 @@
  * clinician connecting, going available or away, disconnecting,
  * accepting, declining, completing; time passing (deadlines acting on
  * time or late); commits failing, or every write failing for a while; a
- * supervisor's close; the daemon killed and started again.  After every
+ * supervisor's close; a shift added to the roster; the daemon killed and
+ * started again.  After every
  * operation fuzz_engine_check.c checks the promises of CONTRACT §3-§5 on
  * the lines each peer was sent and on the engine's state; at the end the
  * store works, time runs past every deadline, and every contact must have
@@ -376,6 +377,25 @@ fz_op_daemon(struct fz_world *w)
 	}
 }
 
+/*
+ * crisisctl changes the roster: a clinician gets a shift on a tier, from a
+ * moment near now for a while; the engine's poll takes it within a second
+ * and routes every contact again, and its start and end are deadlines.
+ */
+static void
+fz_op_roster(struct fz_world *w)
+{
+	struct fz_clin *c = &w->clins[fz_pick(w, w->nclins)];
+	int tier = 1 + (int)fz_pick(w, 4);
+	int64_t start = w->r->now + FZ_PICK(w, fz_steps_ms);
+	int64_t end = start + 1 + FZ_PICK(w, fz_steps_ms);
+
+	fz_trace("%lld %s on tier %d from +%lld to +%lld",
+	    (long long)(w->r->now - w->t0), c->id, tier,
+	    (long long)(start - w->r->now), (long long)(end - w->r->now));
+	fake_store_add_shift(w->st, c->id, tier, start, end);
+}
+
 /* One operation from the input. */
 static void
 fz_op(struct fz_world *w)
@@ -425,7 +445,7 @@ fz_op(struct fz_world *w)
 		fz_op_daemon(w);
 		break;
 	default:
-		rig_advance(w->r, w->r->now + 1, 0);
+		fz_op_roster(w);
 		break;
 	}
 	/* What came due in the turn runs now, as the daemon's next turn. */
