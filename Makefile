@@ -17,7 +17,7 @@ CFLAGS ?= -O2 -g
 ifeq ($(CI),true)
 WARN += -Werror
 endif
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -Isipgw \
              $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS)
 
@@ -45,9 +45,16 @@ CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
                  ctl/ctl_audit.c ctl/ctl_backup.c ctl/fmt.c ctl/fmt_table.c \
                  ctl/fmt_csv.c ctl/ctl_contact.c ctl/ctl_password.c
 
+# crisis-sipgw (sipgw/, issue 14): the SIP gateway beside Kamailio.
+SIPGW_SRCS = sipgw/main.c sipgw/gateway.c sipgw/gateway_crisisd.c \
+             sipgw/call.c sipgw/evapi.c sipgw/upstream.c sipgw/link.c \
+             sipgw/gwmsg.c sipgw/gwconf.c sipgw/netstring.c \
+             daemon/log.c daemon/util.c
+
 UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify \
              test_admit \
-             test_checkpoint test_password test_wire
+             test_checkpoint test_password test_wire \
+             test_netstring test_gwmsg test_gwconf
 
 test_util_OBJS   = util log
 test_admit_OBJS  = heard intake util log
@@ -64,19 +71,24 @@ test_store_OBJS  = store store_roster store_contact store_audit store_review \
 test_checkpoint_OBJS = store store_checkpoint store_roster store_contact \
                        store_audit store_review util log token
 test_wire_OBJS   = wire msg util log
+test_netstring_OBJS = ../sipgw/netstring
+test_gwmsg_OBJS  = ../sipgw/gwmsg ../sipgw/gwconf util log
+test_gwconf_OBJS = ../sipgw/gwconf util log
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 COMMON_OBJS    = $(call obj,$(COMMON_SRCS))
 CRISISD_OBJS   = $(call obj,$(CRISISD_SRCS))
 CRISISCTL_OBJS = $(call obj,$(CRISISCTL_SRCS))
+SIPGW_OBJS     = $(call obj,$(SIPGW_SRCS))
 
 # Where the two programs go: the top of the tree, or the build folder of a
 # sanitizer build (whose tests are pointed at it).
 BINDIR ?= .
 CRISISD_OUT   = $(BINDIR)/crisisd
 CRISISCTL_OUT = $(BINDIR)/crisisctl
+SIPGW_OUT     = $(BINDIR)/crisis-sipgw
 
-all: $(CRISISD_OUT) $(CRISISCTL_OUT)
+all: $(CRISISD_OUT) $(CRISISCTL_OUT) $(SIPGW_OUT)
 
 # The package flags are found once, after tools/deps made sure they exist:
 # the build's in pkg.mk, and the unit tests' (cmocka) in test.mk, read only
@@ -111,6 +123,9 @@ $(CRISISD_OUT): $(CRISISD_OBJS) $(COMMON_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
 $(CRISISCTL_OUT): $(CRISISCTL_OBJS) $(COMMON_OBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+
+$(SIPGW_OUT): $(SIPGW_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
 $(BUILD)/%.o: %.c $(BUILD)/pkg.mk
@@ -258,7 +273,8 @@ fuzz-smoke: $(FUZZ_BINS)
 -include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
 
 format:
-	clang-format -i daemon/*.c ctl/*.c include/*.h tests/unit/*.c
+	clang-format -i daemon/*.c ctl/*.c include/*.h tests/unit/*.c \
+	  sipgw/*.c sipgw/*.h
 
 # Programs, man pages, systemd units, the sysusers.d entry, and the sample
 # config unless one is there already (it is never overwritten).  The unit's
@@ -289,7 +305,7 @@ install: all
 	fi
 
 clean:
-	rm -rf $(BUILD) build-asan $(FUZZ_BUILD) crisisd crisisctl
+	rm -rf $(BUILD) build-asan $(FUZZ_BUILD) crisisd crisisctl crisis-sipgw
 
 .PHONY: all deps deps-run deps-valgrind deps-fuzz deps-lint unit check \
         crashtest run asan valgrind lint format install clean
