@@ -265,7 +265,8 @@ gateway_hangup(struct gateway *g, const struct kam_event *ev)
 		 * A call from before a restart: crisisd still needs to hear
 		 * of its end, under the contact its ref names.
 		 */
-		if ((ev->type == KAM_BYE && !ev->leg_clinician) ||
+		if (ev->leg_overflow ||
+		    (ev->type == KAM_BYE && !ev->leg_clinician) ||
 		    (c = gateway_adopt(g, ev)) == NULL)
 			return;
 		c->routed = ev->leg_clinician;
@@ -348,6 +349,10 @@ gateway_evapi_frame(void *arg, const char *payload, size_t len)
 		break;
 	case KAM_ANSWERED:
 		gateway_answered(g, &ev);
+		break;
+	case KAM_LINES:
+		log_notice("evapi: Kamailio routes %d line%s to us", ev.count,
+		    ev.count == 1 ? "" : "s");
 		break;
 	}
 }

@@ -15,7 +15,7 @@
 
 /* Kamailio's event names, in enum kam_event_type order. */
 static const char *const gwmsg_event_names[] = { "invite", "cancel", "relayed",
-	"gone", "answered", "failed", "bye" };
+	"gone", "answered", "failed", "bye", "lines" };
 
 /* crisisd's message types an intake gateway acts on. */
 static const struct {
@@ -170,6 +170,13 @@ gwmsg_parse_event(const char *payload, size_t len, struct kam_event *ev,
 		goto out;
 	}
 	ev->type = (enum kam_event_type)i;
+	if (ev->type == KAM_LINES) {
+		rc = json_is_integer(json_object_get(o, "count")) ? 0 : -1;
+		ev->count =
+		    (int)json_integer_value(json_object_get(o, "count"));
+		*why = "lines needs a count";
+		goto out;
+	}
 	if (gwmsg_string(o, "callid", ev->callid, sizeof ev->callid, true,
 	        why) == -1 ||
 	    gwmsg_string(o, "line", ev->line, sizeof ev->line, false, why) ==
@@ -178,6 +185,8 @@ gwmsg_parse_event(const char *payload, size_t len, struct kam_event *ev,
 	leg = json_object_get(o, "leg");
 	ev->leg_clinician = json_is_string(leg) &&
 	    strcmp(json_string_value(leg), "clinician") == 0;
+	ev->leg_overflow = json_is_string(leg) &&
+	    strcmp(json_string_value(leg), "overflow") == 0;
 	/* The From user is the caller's to choose: cleaned, never refused. */
 	if (json_is_string(json_object_get(o, "caller")))
 		gwmsg_clean_caller(json_string_value(

@@ -34,6 +34,7 @@ enum kam_event_type {
 	KAM_ANSWERED, /* the far end answered (200 OK) */
 	KAM_FAILED, /* the clinician's leg failed; suspended again */
 	KAM_BYE, /* a connected call ended */
+	KAM_LINES, /* Kamailio took our lines command: count */
 };
 
 struct kam_event {
@@ -44,11 +45,13 @@ struct kam_event {
 	bool has_tm; /* tindex and tlabel are set */
 	uint32_t tindex, tlabel;
 	int code; /* failed: the SIP status */
+	int count; /* lines: how many lines Kamailio now routes to us */
 	int attempt; /* failed: how many times this call's clinician leg failed
 	              */
 	char reason[GWMSG_REASON_MAX + 1]; /* failed: its reason phrase */
 	bool overflow; /* relayed: to the overflow URI */
 	bool leg_clinician; /* cancel, bye, failed: a clinician's phone rang */
+	bool leg_overflow; /* cancel, bye: the call went to overflow */
 };
 
 /* What crisisd sends us. */
