@@ -113,7 +113,7 @@ $(BUILD)/test.mk: tools/deps
 	@printf 'TEST_LIBS = %s\n' "$$(pkg-config --libs $(TEST_PKGS))" > $@
 
 # What the other targets need beyond the build (tools/deps says which).
-deps-run deps-valgrind deps-fuzz deps-lint:
+deps-run deps-valgrind deps-fuzz deps-lint deps-sip:
 	@tools/deps $(@:deps-%=%)
 
 deps:
@@ -187,6 +187,11 @@ valgrind: $(FAULTFS)
 valgrind: export CRISISD_FAULTFS = $(CURDIR)/$(FAULTFS)
 
 .PHONY: faultfs
+
+# Real SIP calls (issue 14): Kamailio, crisis-sipgw, crisisd and baresip
+# phones on loopback, then SIPp's load; tools/deps sip installs them.
+check-sip: all deps-sip
+	@python3 tests/sip/run.py
 
 # SIGKILL crisisd 1000 times under a load of 10000 contacts; nothing may be
 # lost, duplicated or assigned twice (a short run is part of `make check`).
@@ -307,7 +312,7 @@ install: all
 clean:
 	rm -rf $(BUILD) build-asan $(FUZZ_BUILD) crisisd crisisctl crisis-sipgw
 
-.PHONY: all deps deps-run deps-valgrind deps-fuzz deps-lint unit check \
+.PHONY: all deps deps-run deps-valgrind deps-fuzz deps-lint deps-sip unit check check-sip \
         crashtest run asan valgrind lint format install clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -323,8 +323,11 @@ class Phone:
         """Collect ctrl_tcp's netstrings (events and command replies)."""
         buf = b""
         while True:
+            sock = self.sock
+            if sock is None:
+                return
             try:
-                data = self.sock.recv(65536)
+                data = sock.recv(65536)
             except OSError:
                 return
             if not data:
