@@ -466,3 +466,122 @@ class Lab:
 
     def kamailio_errors(self):
         return self.kamailio.errors()
+
+
+SIPP = shutil.which("sipp") or "/usr/bin/sipp"
+SIPP_DIR = HERE / "sipp"
+
+
+def register(kamailio, user, contact_port, expires=600):
+    """REGISTER user at Kamailio with a Contact on contact_port (a SIPp
+    instance answering for many users); asserts 200."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(3)
+    port = s.getsockname()[1]
+    msg = ("REGISTER sip:127.0.0.1:{k} SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bK-reg-{u}-{t}\r\n"
+           "From: <sip:{u}@127.0.0.1:{k}>;tag=r{t}\r\n"
+           "To: <sip:{u}@127.0.0.1:{k}>\r\n"
+           "Call-ID: reg-{u}-{t}@127.0.0.1\r\nCSeq: 1 REGISTER\r\n"
+           "Contact: <sip:{u}@127.0.0.1:{c}>\r\nExpires: {e}\r\n"
+           "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n").format(
+               k=kamailio.sip_port, p=port, u=user, t=int(time.time() * 1e6),
+               c=contact_port, e=expires)
+    try:
+        s.sendto(msg.encode(), ("127.0.0.1", kamailio.sip_port))
+        reply = s.recv(4096).decode("utf-8", "replace")
+    finally:
+        s.close()
+    assert reply.startswith("SIP/2.0 200"), "REGISTER %s: %s" % (
+        user, reply.splitlines()[0] if reply else "no reply")
+
+
+class Sipp:
+    """One SIPp process on loopback; its stats and RTT traces in self.dir."""
+
+    def __init__(self, workdir, name, scenario, args):
+        self.dir = os.path.join(workdir, "sipp-" + name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_udp_port()
+        self.cmd = [SIPP, "-sf", str(SIPP_DIR / scenario), "-i",
+                    "127.0.0.1", "-p", str(self.port), "-nostdin",
+                    "-trace_stat", "-stf", os.path.join(self.dir, "stat.csv"),
+                    "-trace_err", "-error_file",
+                    os.path.join(self.dir, "errors.log")] + list(args)
+        self.proc = None
+
+    def start(self):
+        self.out = open(os.path.join(self.dir, "out.log"), "wb")
+        self.proc = subprocess.Popen(self.cmd, cwd=self.dir,
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=self.out, stderr=self.out)
+        return self
+
+    def wait(self, timeout):
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.out.close()
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGUSR1)  # SIPp: quit softly
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def last_stats(self):
+        """The last row of SIPp's statistics CSV as a dict."""
+        with open(os.path.join(self.dir, "stat.csv")) as f:
+            rows = [l.rstrip(";\n").split(";") for l in f if l.strip()]
+        return dict(zip(rows[0], rows[-1]))
+
+    def rtts_ms(self):
+        """Every call's timer 1 (INVITE to answer), in ms (-trace_rtt)."""
+        out = []
+        for path in Path(self.dir).glob("*_rtt.csv"):
+            with open(path) as f:
+                for line in f:
+                    parts = line.strip().rstrip(";").split(";")
+                    # Date_ms;response_time_ms;rtd_no
+                    try:
+                        out.append(float(parts[1]))
+                    except (IndexError, ValueError):
+                        continue
+        return out
+
+
+class Bots:
+    """Clinicians who accept every offer at once and complete at once,
+    each on its own connection and thread (a load, not a person)."""
+
+    def __init__(self, daemon, ids):
+        self.clients = [daemon.clinician(i) for i in ids]
+        self.accepted = {}
+        self.stop_flag = False
+        self.threads = [threading.Thread(target=self._run, args=(c,),
+                                         daemon=True) for c in self.clients]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, c):
+        while not self.stop_flag:
+            m = c._next_line(time.monotonic() + 0.2)
+            if m is None:
+                if c.eof:
+                    return
+                continue
+            if m.get("type") == "offer":
+                c.send({"type": "accept", "contact": m["contact"]})
+            elif m.get("type") == "assigned":
+                self.accepted[m["contact"]] = m["_at"]
+                c.send({"type": "complete", "contact": m["contact"],
+                        "disposition": "resolved"})
+
+    def stop(self):
+        self.stop_flag = True
+        for t in self.threads:
+            t.join(2)
