@@ -166,6 +166,13 @@ bench: all $(BENCH_BINS) deps-run
 
 .PHONY: bench
 
+# Issue 14's SIP benchmark: post-dial delay at 1 and 20 calls/s and SIPp's
+# maximum sustained rate through Kamailio, crisis-sipgw and crisisd.
+bench-sip: all deps-sip
+	@bench/sip
+
+.PHONY: bench-sip
+
 # Every test: unit tests (cmocka), then the end-to-end suite against the
 # real binaries.  The last line is the summary.
 check: all unit
@@ -292,9 +299,17 @@ install: all
 	  $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)/etc/crisisd
 	install -m 0755 $(CRISISD_OUT) $(DESTDIR)$(PREFIX)/sbin/crisisd
 	install -m 0755 $(CRISISCTL_OUT) $(DESTDIR)$(PREFIX)/bin/crisisctl
+	install -m 0755 $(SIPGW_OUT) $(DESTDIR)$(PREFIX)/bin/crisis-sipgw
+	install -d $(DESTDIR)$(PREFIX)/share/crisisd
+	install -m 0644 sipgw/kamailio.cfg conf/crisis-sipgw.conf \
+	  $(DESTDIR)$(PREFIX)/share/crisisd/
+	sed 's|/usr/bin/crisis-sipgw|$(PREFIX)/bin/crisis-sipgw|' \
+	  systemd/crisis-sipgw.service > $(BUILD)/crisis-sipgw.service
+	install -m 0644 $(BUILD)/crisis-sipgw.service \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system/
 	install -m 0644 man/crisisd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 man/crisisd-protocol.7 $(DESTDIR)$(PREFIX)/share/man/man7/
-	install -m 0644 man/crisisd.8 man/crisisctl.8 \
+	install -m 0644 man/crisisd.8 man/crisisctl.8 man/crisis-sipgw.8 \
 	  $(DESTDIR)$(PREFIX)/share/man/man8/
 	sed 's|/usr/sbin/crisisd|$(PREFIX)/sbin/crisisd|' systemd/crisisd.service \
 	  > $(BUILD)/crisisd.service
