@@ -123,12 +123,10 @@ engine_failed(struct engine *e, struct session *s, const struct msg *m,
     int64_t now)
 {
 	const char *cid = m->u.ref.contact;
-	struct contact *ct = engine_find(e, cid);
+	struct contact *ct = engine_intake_contact(e, s, m);
 
-	if (ct == NULL || strcmp(ct->intake, session_principal(s)) != 0) {
-		engine_not_live(e, s, m->id, cid, session_principal(s));
+	if (ct == NULL)
 		return;
-	}
 	if (ct->state != CONTACT_ASSIGNED || ct->assigned == NULL) {
 		session_error(s, m->id, CODE_CONFLICT,
 		    "contact %s is %s: it was not routed", cid,

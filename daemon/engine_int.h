@@ -143,6 +143,12 @@ void engine_told_prune(struct engine *e, bool all);
 /* Answer a request about a contact that is not live: conflict or not_found. */
 void engine_not_live(struct engine *e, struct session *s, json_t *id,
     const char *cid, const char *owner);
+/*
+ * The live contact a gateway's message names, if it is that gateway's;
+ * else NULL, with not_found or conflict answered.
+ */
+struct contact *
+engine_intake_contact(struct engine *e, struct session *s, const struct msg *m);
 /* Carry out the supervisors' contact closes filed (every poll). */
 void engine_closes_poll(struct engine *e, int64_t now);
 

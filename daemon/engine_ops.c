@@ -238,18 +238,33 @@ engine_not_live(struct engine *e, struct session *s, json_t *id,
 		    state);
 }
 
-/* The caller hung up before anyone took the contact. */
-void
-engine_abandon(struct engine *e, struct session *s, const struct msg *m,
-    int64_t now)
+/*
+ * The live contact a gateway's message names, if it is that gateway's;
+ * else NULL, with not_found or conflict answered.
+ */
+struct contact *
+engine_intake_contact(struct engine *e, struct session *s, const struct msg *m)
 {
 	const char *cid = m->u.ref.contact;
 	struct contact *ct = engine_find(e, cid);
 
 	if (ct == NULL || strcmp(ct->intake, session_principal(s)) != 0) {
 		engine_not_live(e, s, m->id, cid, session_principal(s));
-		return;
+		return NULL;
 	}
+	return ct;
+}
+
+/* The caller hung up before anyone took the contact. */
+void
+engine_abandon(struct engine *e, struct session *s, const struct msg *m,
+    int64_t now)
+{
+	const char *cid = m->u.ref.contact;
+	struct contact *ct = engine_intake_contact(e, s, m);
+
+	if (ct == NULL)
+		return;
 	if (ct->state != CONTACT_OPEN) {
 		session_error(s, m->id, CODE_CONFLICT, "contact %s is %s", cid,
 		    contact_state_name(ct->state));
