@@ -29,7 +29,8 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/store_review.c daemon/store_audit.c \
               daemon/store_stats.c daemon/tally.c \
               daemon/store_followup.c daemon/store_backup.c daemon/store_policy.c \
-              daemon/store_checkpoint.c daemon/store_close.c daemon/lockfile.c \
+              daemon/store_checkpoint.c daemon/store_sync.c daemon/store_close.c \
+              daemon/lockfile.c \
               daemon/store_password.c daemon/password.c
 
 CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
@@ -60,9 +61,9 @@ test_fmt_OBJS    = ../ctl/fmt ../ctl/fmt_table ../ctl/fmt_csv util log
 test_conn_OBJS   = conn msg util log tls
 test_notify_OBJS = notify log util
 test_store_OBJS  = store store_roster store_contact store_audit store_review \
-                   util log token store_checkpoint store_password
-test_checkpoint_OBJS = store store_checkpoint store_roster store_contact \
-                       store_audit store_review util log token
+                   util log token store_checkpoint store_sync store_password
+test_checkpoint_OBJS = store store_checkpoint store_sync store_roster \
+                       store_contact store_audit store_review util log token
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 COMMON_OBJS    = $(call obj,$(COMMON_SRCS))
