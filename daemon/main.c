@@ -3,9 +3,11 @@
  *
  * The loop runs one libevent turn at a time and ends each turn with
  * main_flush(): every store write of the turn is committed in one
- * transaction (group commit), and only then do the replies and pushes that
- * depend on those writes leave (outbox.c).  What a failed commit means for
- * the daemon's state is the engine's to decide, told from here.
+ * transaction (group commit), without waiting for the disk.  The store's
+ * sync thread then fdatasyncs the WAL and wakes the loop (main_synced_cb),
+ * and only then do the replies and pushes that depend on those writes
+ * leave (outbox.c).  What a failed commit means for the daemon's state is
+ * the engine's to decide, told from here; a failed sync ends the daemon.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -42,6 +44,7 @@ static struct {
 	struct listener *listener;
 	struct lockfile *lock;
 	struct event *sigs[3];
+	struct event *synced; /* the store's sync thread finished a sync */
 	bool stopping;
 	size_t last_open, last_clinicians;
 } d;
@@ -49,9 +52,56 @@ static struct {
 static struct log_limit main_commit_limit;
 
 /*
- * End of a loop turn: commit, release, and tell the engine how the commit
- * went.  A recovery from a failed store routes everything again, which is
- * flushed at once rather than at the next event.
+ * A sync of the WAL failed.  What the kernel did with the pages it could
+ * not write is unknown, and syncing again could report success without
+ * them: exit without sending anything that waited for it.  systemd starts
+ * crisisd again, SQLite recovers what is on disk, and gateways resend what
+ * they were never told was queued.
+ */
+static void
+main_sync_failed(void)
+{
+	fatalx("database %s: the WAL could not be synced: %s; stopping "
+	       "without sending what depends on it",
+	    d.conf->database, store_error(d.st));
+}
+
+/* Send the lines whose commits are on disk now. */
+static void
+main_release(void)
+{
+	uint64_t synced;
+
+	if (store_synced(d.st, &synced) == -1)
+		main_sync_failed();
+	outbox_release(synced);
+}
+
+/* The sync thread finished a sync (or failed). */
+static void
+main_synced_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	store_sync_clear(d.st);
+	main_release();
+}
+
+/* Wait for the last commit's sync, then send what waited (shutdown). */
+static void
+main_release_all(void)
+{
+	if (store_sync_wait(d.st, store_sync_ticket(d.st)) == -1)
+		main_sync_failed();
+	main_release();
+}
+
+/*
+ * End of a loop turn: commit, settle the lines, and tell the engine how the
+ * commit went; then send what no longer waits for a sync.  A recovery from
+ * a failed store routes everything again, which is flushed at once rather
+ * than at the next event.
  */
 static void
 main_flush(void)
@@ -70,6 +120,7 @@ main_flush(void)
 		if (!engine_committed(ok, rc == 1))
 			break;
 	}
+	main_release();
 }
 
 /* Print the usage to f. */
@@ -240,6 +291,20 @@ main_watch_signals(void)
 	}
 }
 
+/* Hear from the store's sync thread after each sync. */
+static void
+main_watch_syncs(void)
+{
+	int fd = store_sync_fd(d.st);
+
+	if (fd == -1)
+		return;
+	d.synced =
+	    event_new(d.base, fd, EV_READ | EV_PERSIST, main_synced_cb, NULL);
+	if (d.synced == NULL || event_add(d.synced, NULL) == -1)
+		fatalx("cannot watch the database's sync thread");
+}
+
 /* Open everything; any failure here is fatal. */
 static void
 main_start(const char *path)
@@ -260,9 +325,11 @@ main_start(const char *path)
 	if (d.st == NULL || store_check(d.st, &cause) == -1)
 		fatalx("database %s: %s", d.conf->database, cause);
 	/* store_open read these settings back; say so for the operator. */
-	log_info("database %s: schema %d, journal_mode wal, synchronous full, "
+	log_info("database %s: schema %d, journal_mode wal, synchronous normal "
+	         "with the WAL synced by a thread before replies, "
 	         "quick_check ok",
 	    d.conf->database, STORE_SCHEMA_VERSION);
+	main_watch_syncs();
 	/*
 	 * The sockets before the contacts: a daemon that cannot serve must
 	 * not resume and route contacts first.  Nothing is accepted until the
@@ -296,7 +363,8 @@ main_stop(void)
 	d.listener = NULL;
 	engine_stop();
 	main_flush();
-	/* Replies already committed still reach their peers. */
+	/* Replies already committed still reach their peers, once on disk. */
+	main_release_all();
 	session_finish_all("daemon stopping");
 	while (session_count() > 0 && util_now_ms() < deadline) {
 		if (event_base_loop(d.base, EVLOOP_ONCE) == -1)
@@ -308,6 +376,8 @@ main_stop(void)
 	proto_free();
 	engine_free();
 	notify_watchdog_stop();
+	if (d.synced != NULL)
+		event_free(d.synced);
 	store_close(d.st);
 	lockfile_release(d.lock);
 	for (size_t i = 0; i < 3; i++)
