@@ -236,6 +236,29 @@ store_sync_spawn(struct store_sync *ss)
 	return rc;
 }
 
+/* Commit without syncing: the thread syncs.  Read back to be sure. */
+static int
+store_sync_normal(struct store *st)
+{
+	sqlite3_stmt *s;
+	int level = -1;
+
+	if (sqlite3_exec(st->db, "PRAGMA synchronous = NORMAL", NULL, NULL,
+	        NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, "PRAGMA synchronous", -1, &s, NULL) !=
+	        SQLITE_OK)
+		return store_fail(st, "synchronous = NORMAL");
+	if (sqlite3_step(s) == SQLITE_ROW)
+		level = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	if (level != 1) {
+		store_set_error(st, "synchronous = NORMAL: got %d, not 1",
+		    level);
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
 /* Start the sync thread for the database at path, then commit with NORMAL. */
 int
 store_sync_start(struct store *st, const char *path)
@@ -256,7 +279,7 @@ store_sync_start(struct store *st, const char *path)
 		return STORE_ERROR;
 	}
 	st->sync = ss;
-	return STORE_OK;
+	return store_sync_normal(st);
 }
 
 /*
