@@ -48,7 +48,7 @@ CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
 
 UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify \
              test_admit \
-             test_checkpoint test_password
+             test_checkpoint test_password test_outbox test_store_sync
 
 test_util_OBJS   = util log
 test_admit_OBJS  = heard intake util log
@@ -60,10 +60,12 @@ test_password_OBJS = password
 test_fmt_OBJS    = ../ctl/fmt ../ctl/fmt_table ../ctl/fmt_csv util log
 test_conn_OBJS   = conn msg util log tls
 test_notify_OBJS = notify log util
+test_outbox_OBJS = outbox msg util log
 test_store_OBJS  = store store_roster store_contact store_audit store_review \
                    util log token store_checkpoint store_sync store_password
 test_checkpoint_OBJS = store store_checkpoint store_sync store_roster \
                        store_contact store_audit store_review util log token
+test_store_sync_OBJS = $(test_checkpoint_OBJS)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 COMMON_OBJS    = $(call obj,$(COMMON_SRCS))
