@@ -326,8 +326,8 @@ main_start(const char *path)
 		fatalx("database %s: %s", d.conf->database, cause);
 	/* store_open read these settings back; say so for the operator. */
 	log_info("database %s: schema %d, journal_mode wal, synchronous normal "
-	         "with the WAL synced by a thread before replies, "
-	         "quick_check ok",
+	         "with a WAL fdatasync thread (nothing that depends on a "
+	         "commit is sent before its sync), quick_check ok",
 	    d.conf->database, STORE_SCHEMA_VERSION);
 	main_watch_syncs();
 	/*
