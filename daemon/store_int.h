@@ -213,5 +213,10 @@ uint64_t store_sync_ask(struct store_sync *ss);
  * failed, with why filled in.  External so that bench/run can time it.
  */
 int store_sync_once(struct store_sync *ss, char *why, size_t size);
+/*
+ * Run by the thread after a sync: every ticket up to target is on disk.
+ * External so that bench/run can see when each ticket is done.
+ */
+void store_sync_completed(struct store_sync *ss, uint64_t target);
 
 #endif

@@ -147,9 +147,48 @@ store_sync_tell_loop(struct store_sync *ss)
 }
 
 /*
- * The thread: wait until a ticket newer than done is asked for, sync
- * once for every ticket asked so far, repeat.  On stop it first syncs what
- * was asked for; after a failure it syncs nothing ever again.
+ * Wait for a ticket newer than done (true, *target the newest) or for
+ * store_sync_stop() with nothing left to sync (false).
+ */
+static bool
+store_sync_next(struct store_sync *ss, uint64_t *target)
+{
+	bool more;
+
+	pthread_mutex_lock(&ss->lock);
+	while (ss->asked == ss->done && !ss->stop)
+		pthread_cond_wait(&ss->wake, &ss->lock);
+	more = ss->asked != ss->done;
+	*target = ss->asked;
+	pthread_mutex_unlock(&ss->lock);
+	return more;
+}
+
+/* Every ticket up to target is on disk: done moves, waiters hear it. */
+__attribute__((noinline)) void
+store_sync_completed(struct store_sync *ss, uint64_t target)
+{
+	pthread_mutex_lock(&ss->lock);
+	ss->done = target;
+	pthread_cond_broadcast(&ss->ended);
+	pthread_mutex_unlock(&ss->lock);
+}
+
+/* A sync failed with err (why says which call): done never moves again. */
+static void
+store_sync_failed_for_good(struct store_sync *ss, int err, const char *why)
+{
+	pthread_mutex_lock(&ss->lock);
+	ss->failed = true;
+	snprintf(ss->why, sizeof ss->why, "%s: %s", why, strerror(err));
+	pthread_cond_broadcast(&ss->ended);
+	pthread_mutex_unlock(&ss->lock);
+}
+
+/*
+ * The thread: one sync for every ticket asked for so far, again while
+ * more are asked for; on stop it first syncs what was asked for; after a
+ * failure it syncs nothing ever again.
  */
 static void *
 store_sync_main(void *arg)
@@ -157,32 +196,15 @@ store_sync_main(void *arg)
 	struct store_sync *ss = arg;
 	char why[STORE_ERROR_BYTES - 64];
 	uint64_t target;
-	int err;
+	int err = 0;
 
-	pthread_mutex_lock(&ss->lock);
-	for (;;) {
-		while (ss->asked == ss->done && !ss->stop)
-			pthread_cond_wait(&ss->wake, &ss->lock);
-		if (ss->asked == ss->done)
-			break;
-		target = ss->asked;
-		pthread_mutex_unlock(&ss->lock);
-		err = store_sync_once(ss, why, sizeof why);
-		pthread_mutex_lock(&ss->lock);
-		if (err != 0) {
-			ss->failed = true;
-			snprintf(ss->why, sizeof ss->why, "%s: %s", why,
-			    strerror(err));
-		} else
-			ss->done = target;
-		pthread_cond_broadcast(&ss->ended);
-		pthread_mutex_unlock(&ss->lock);
+	while (err == 0 && store_sync_next(ss, &target)) {
+		if ((err = store_sync_once(ss, why, sizeof why)) != 0)
+			store_sync_failed_for_good(ss, err, why);
+		else
+			store_sync_completed(ss, target);
 		store_sync_tell_loop(ss);
-		pthread_mutex_lock(&ss->lock);
-		if (ss->failed)
-			break;
 	}
-	pthread_mutex_unlock(&ss->lock);
 	return NULL;
 }
 
