@@ -40,7 +40,7 @@ CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/intake.c daemon/tls.c daemon/outbox.c \
                daemon/results.c daemon/heard.c \
                daemon/engine_snapshot.c daemon/engine_settle.c \
-               daemon/engine_close.c daemon/engine_call.c
+               daemon/engine_close.c daemon/engine_call.c daemon/wire.c
 
 CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
                  ctl/ctl_audit.c ctl/ctl_backup.c ctl/fmt.c ctl/fmt_table.c \
@@ -48,24 +48,26 @@ CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
 
 UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify \
              test_admit \
-             test_checkpoint test_password test_outbox test_store_sync
+             test_checkpoint test_password test_wire test_outbox \
+             test_store_sync
 
 test_util_OBJS   = util log
 test_admit_OBJS  = heard intake util log
 test_config_OBJS = config config_value config_tls log util
 test_roster_OBJS = roster util log
-test_msg_OBJS    = msg util log
+test_msg_OBJS    = msg wire util log
 test_route_OBJS  = route
-test_password_OBJS = password
+test_password_OBJS = password util log
 test_fmt_OBJS    = ../ctl/fmt ../ctl/fmt_table ../ctl/fmt_csv util log
-test_conn_OBJS   = conn msg util log tls
+test_conn_OBJS   = conn msg wire util log tls
 test_notify_OBJS = notify log util
-test_outbox_OBJS = outbox msg util log
+test_outbox_OBJS = outbox wire msg util log
 test_store_OBJS  = store store_roster store_contact store_audit store_review \
                    util log token store_checkpoint store_sync store_password
 test_checkpoint_OBJS = store store_checkpoint store_sync store_roster \
                        store_contact store_audit store_review util log token
 test_store_sync_OBJS = $(test_checkpoint_OBJS)
+test_wire_OBJS   = wire msg util log
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 COMMON_OBJS    = $(call obj,$(COMMON_SRCS))
@@ -228,7 +230,7 @@ FUZZ_TARGETS  = fuzz_msg fuzz_config fuzz_csv fuzz_route
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g -fno-omit-frame-pointer \
                 -Iinclude $(PKG_CFLAGS) -MMD -MP $(FUZZ_SAN)
-fuzz_msg_OBJS    = daemon/msg daemon/util daemon/log
+fuzz_msg_OBJS    = daemon/msg daemon/wire daemon/util daemon/log
 fuzz_config_OBJS = daemon/config daemon/config_value daemon/config_tls \
                    daemon/util daemon/log
 fuzz_csv_OBJS    = ctl/fmt ctl/fmt_table ctl/fmt_csv daemon/util daemon/log

@@ -110,7 +110,11 @@ const char *ctl_timezone(const struct ctl *ctl);
 
 /* Is s a contact id as crisisd prints them: 1..64 printable ASCII? */
 bool ctl_valid_cid(const char *s);
-/* Is s 1..max bytes of text without control characters (but tabs)? */
+/*
+ * Is s 1..max bytes of UTF-8 text without control characters (but tabs)?
+ * What crisisctl stores is printed and sent as JSON, which takes nothing
+ * but UTF-8.
+ */
 bool ctl_text_ok(const char *s, size_t max);
 
 /* ctl_audit.c: the audit of every read and change (42 CFR Part 2) */

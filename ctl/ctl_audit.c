@@ -263,7 +263,7 @@ ctl_audit_followups(struct ctl *ctl)
 	return ctl_audit_print(ctl, rows, ctl_audit_followup_columns);
 }
 
-/* Is s 1..max bytes of text without control characters (but tabs)? */
+/* Is s 1..max bytes of UTF-8 text without control characters (but tabs)? */
 bool
 ctl_text_ok(const char *s, size_t max)
 {
@@ -274,7 +274,7 @@ ctl_text_ok(const char *s, size_t max)
 		    s[n] == 0x7f || n >= max)
 			return false;
 	}
-	return n > 0;
+	return n > 0 && util_utf8_valid(s);
 }
 
 /* Check followup close's arguments; its id into *id. */

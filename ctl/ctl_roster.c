@@ -54,17 +54,11 @@ static const char *const ctl_roster_oncall_columns[] = { "tier", "clinician",
 static const char *const ctl_roster_gap_columns[] = { "start", "end",
 	"duration_ms", NULL };
 
-/* Is s 1..max bytes with no control characters? */
+/* Is s 1..max bytes of UTF-8 text with no control characters, not even tab? */
 static bool
 ctl_roster_text_ok(const char *s, size_t max)
 {
-	size_t n = 0;
-
-	for (; s[n] != '\0'; n++) {
-		if ((unsigned char)s[n] < 0x20 || s[n] == 0x7f || n >= max)
-			return false;
-	}
-	return n > 0;
+	return ctl_text_ok(s, max) && strchr(s, '\t') == NULL;
 }
 
 /* Is c allowed in a language or skill name? */

@@ -40,6 +40,13 @@
 #define CONF_LINE_BYTES_MIN 256
 #define CONF_LINE_BYTES_MAX (16LL * 1024 * 1024)
 #define CONF_HELLO_TIMEOUT_MIN_MS 100
+/*
+ * Unsent output of all connections: under a megabyte one big snapshot, or
+ * one burst of events to every watcher, could pass it and close readers;
+ * a terabyte is as good as no limit.
+ */
+#define CONF_OUTPUT_TOTAL_MIN_BYTES (1LL << 20)
+#define CONF_OUTPUT_TOTAL_MAX_BYTES (1LL << 40)
 #define CONF_TARGET_MAX_BYTES 1024
 #define CONF_DATABASE_MAX_BYTES 4096
 #define CONF_TZ_NAME_MAX_BYTES 128
@@ -59,6 +66,12 @@
 #define CONF_DEFAULT_OPEN_CONTACTS 5000
 /* Connections still waiting for their hello (CONTRACT §7). */
 #define CONF_DEFAULT_MAX_UNAUTHENTICATED 256
+/*
+ * Unsent output of all connections (CONTRACT §7): past it the connections
+ * holding the most are closed as slow readers, so that max_connections
+ * peers that never read cannot hold 4 MiB each.
+ */
+#define CONF_DEFAULT_MAX_OUTPUT_BYTES_TOTAL (256 * 1024 * 1024)
 /*
  * Contacts being routed at once from all gateways: past it a new contact
  * is refused at once ("overloaded") so the gateway sends the caller to 988
@@ -192,6 +205,8 @@ static const struct conf_key conf_limits_keys[] = {
 	    CONF_CONNECTIONS_MAX),
 	CONF_KEY(conf, max_unauthenticated, false, conf_key_int, 1,
 	    CONF_CONNECTIONS_MAX),
+	CONF_KEY(conf, max_output_bytes_total, false, conf_key_size,
+	    CONF_OUTPUT_TOTAL_MIN_BYTES, CONF_OUTPUT_TOTAL_MAX_BYTES),
 	CONF_KEY(conf, max_line_bytes, false, conf_key_size,
 	    CONF_LINE_BYTES_MIN, CONF_LINE_BYTES_MAX),
 	CONF_KEY(conf, hello_timeout_ms, false, conf_key_ms,
@@ -303,6 +318,7 @@ conf_defaults(struct conf *conf)
 	conf->max_missed_offers = CONF_DEFAULT_MAX_MISSED_OFFERS;
 	conf->max_connections = CONF_DEFAULT_MAX_CONNECTIONS;
 	conf->max_unauthenticated = CONF_DEFAULT_MAX_UNAUTHENTICATED;
+	conf->max_output_bytes_total = CONF_DEFAULT_MAX_OUTPUT_BYTES_TOTAL;
 	conf->max_line_bytes = CONF_DEFAULT_MAX_LINE_BYTES;
 	conf->hello_timeout_ms = CONF_DEFAULT_HELLO_TIMEOUT_MS;
 	conf->max_contacts_per_second = CONF_DEFAULT_CONTACTS_PER_SECOND;

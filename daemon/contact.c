@@ -1,6 +1,7 @@
 /*
  * contact.c: what a contact is: its states and their legal transitions,
- * who refused it, its saved routing position, and the messages about it.
+ * who refused it, its saved routing position, and what the messages about
+ * it show (wire.c builds them).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "intake.h"
 #include "log.h"
 #include "util.h"
+#include "wire.h"
 
 static const char *const contact_state_names[] = {
 	[CONTACT_OPEN] = "open",
@@ -141,68 +143,42 @@ contact_route_parse(struct contact *ct, const char *text)
 	return 0;
 }
 
-/* The needs as a JSON array. */
-json_t *
-contact_needs_json(const struct contact *ct)
+/* What the offer and assigned messages show of ct. */
+static struct wire_contact
+contact_wire(const struct contact *ct)
 {
-	json_t *a = json_array();
+	struct wire_contact w = {
+		.id = ct->id,
+		.ref = ct->ref,
+		.risk = ct->risk,
+		.channel = ct->channel,
+		.caller = ct->caller,
+		.patient = ct->patient,
+		.program = ct->program,
+		.language = ct->language,
+		.needs = (const char *const *)ct->needs,
+		.nneeds = ct->nneeds,
+	};
 
-	for (size_t i = 0; i < ct->nneeds; i++)
-		json_array_append_new(a, json_string(ct->needs[i]));
-	return a;
-}
-
-/* Set key to a string, or to null when there is none. */
-static void
-contact_set_opt(json_t *o, const char *key, const char *value)
-{
-	json_object_set_new(o, key,
-	    value != NULL ? json_string(value) : json_null());
-}
-
-/* The fields an offer shows: everything but the caller's identity. */
-static json_t *
-contact_offer_fields(const struct contact *ct, int tier)
-{
-	json_t *o = json_object();
-
-	json_object_set_new(o, "contact", json_string(ct->id));
-	json_object_set_new(o, "tier", json_integer(tier));
-	json_object_set_new(o, "risk", json_string(msg_risk_name(ct->risk)));
-	json_object_set_new(o, "channel",
-	    json_string(msg_channel_name(ct->channel)));
-	contact_set_opt(o, "program", ct->program);
-	contact_set_opt(o, "language", ct->language);
-	json_object_set_new(o, "needs", contact_needs_json(ct));
-	contact_set_opt(o, "patient", ct->patient);
-	return o;
+	return w;
 }
 
 /* The offer pushed to a clinician, with the time it has left. */
 json_t *
 contact_offer_json(const struct offer *o, int64_t now)
 {
-	json_t *m = contact_offer_fields(o->contact, o->tier);
-	int64_t left = o->expires_at - now;
+	struct wire_contact w = contact_wire(o->contact);
 
-	json_object_set_new(m, "type", json_string("offer"));
-	json_object_set_new(m, "expires_in_ms",
-	    json_integer(left > 0 ? left : 0));
-	if (o->continuity)
-		json_object_set_new(m, "continuity", json_true());
-	return m;
+	return wire_offer(&w, o->tier, o->expires_at - now, o->continuity);
 }
 
 /* The reply to an accept: the offer's fields plus ref and caller. */
 json_t *
 contact_assigned_json(const struct contact *ct, int tier)
 {
-	json_t *m = contact_offer_fields(ct, tier);
+	struct wire_contact w = contact_wire(ct);
 
-	json_object_set_new(m, "type", json_string("assigned"));
-	json_object_set_new(m, "ref", json_string(ct->ref));
-	contact_set_opt(m, "caller", ct->caller);
-	return m;
+	return wire_assigned(&w, tier);
 }
 
 /* Free a contact's memory (its timer and offers are the engine's). */

@@ -26,6 +26,7 @@
 #include "session.h"
 #include "store.h"
 #include "util.h"
+#include "wire.h"
 
 static void engine_timer_cb(evutil_socket_t, short, void *);
 
@@ -54,8 +55,7 @@ void
 engine_event_id(const char *cid, const char *event, int64_t now, int tier,
     const char *clin, json_t *detail)
 {
-	char *text = NULL, at[RFC3339_MAX];
-	json_t *m;
+	char *text = NULL;
 
 	if (detail != NULL)
 		text = json_dumps(detail, JSON_COMPACT);
@@ -69,16 +69,7 @@ engine_event_id(const char *cid, const char *event, int64_t now, int tier,
 		json_decref(detail);
 		return;
 	}
-	util_format_rfc3339(now, at);
-	m = json_pack("{s:s, s:s, s:s, s:s}", "type", "event", "contact", cid,
-	    "event", event, "at", at);
-	if (tier > 0)
-		json_object_set_new(m, "tier", json_integer(tier));
-	if (clin != NULL)
-		json_object_set_new(m, "clinician", json_string(clin));
-	if (detail != NULL)
-		json_object_set_new(m, "detail", detail);
-	session_broadcast(m);
+	session_broadcast(wire_event(cid, event, now, tier, clin, detail));
 }
 
 /* An event of a live contact. */
@@ -195,13 +186,8 @@ engine_offer_send(struct offer *o, int64_t now)
 	    last.continuity != o->continuity ||
 	    last.expires_at != o->expires_at || last.now != now ||
 	    strcmp(last.contact, o->contact->id) != 0) {
-		json_t *m = contact_offer_json(o, now);
-
 		free(last.line);
-		last.line = json_dumps(m, JSON_COMPACT);
-		json_decref(m);
-		if (last.line == NULL)
-			fatalx("engine_offer_send: out of memory");
+		last.line = wire_line(contact_offer_json(o, now));
 		strlcpy_(last.contact, o->contact->id, sizeof(last.contact));
 		last.tier = o->tier;
 		last.continuity = o->continuity;
@@ -297,13 +283,9 @@ engine_offer_end(struct offer *o, enum offer_end why, const char *reason,
 		engine_save_route(ct);
 	if (why != OFFER_ACCEPTED && why != OFFER_DECLINED && o->sent &&
 	    c->session != NULL) {
-		/* Ids and reasons are plain ASCII: no escaping is needed. */
-		char line[128];
+		char line[WIRE_WITHDRAWN_MAX];
 
-		snprintf(line, sizeof(line),
-		    "{\"type\":\"withdrawn\","
-		    "\"contact\":\"%s\",\"reason\":\"%s\"}",
-		    ct->id, engine_withdraw_reasons[why]);
+		wire_withdrawn(line, ct->id, engine_withdraw_reasons[why]);
 		session_send_line(c->session, line);
 	}
 	free(o);
@@ -386,9 +368,7 @@ engine_clin_away(struct clin *c, struct contact *cause, const char *reason,
 {
 	c->available = false;
 	if (c->session != NULL)
-		session_send(c->session,
-		    json_pack("{s:s, s:s, s:s}", "type", "status", "status",
-		        "away", "reason", reason));
+		session_send(c->session, wire_status_away(reason));
 	engine_event(cause, "clinician_away", now, 0, c->id, detail);
 	log_contact(LOG_LEVEL_NOTICE, cause->id, c->id,
 	    "clinician %s set away: %s", c->id, reason);
@@ -459,13 +439,10 @@ engine_told_prune(bool all)
 void
 engine_push(struct contact *ct, json_t *msg, bool urgent)
 {
-	char *text = json_dumps(msg, JSON_COMPACT);
+	char *text = wire_line(msg);
 	struct engine_told *t = engine_told_find(ct);
 	bool quiet = urgent && eng.store_down && t != NULL && t->sent, sent;
 
-	json_decref(msg);
-	if (text == NULL)
-		fatalx("engine_push: out of memory");
 	if (results_push(eng.st, ct->origin, ct->intake, ct->id, text, urgent,
 	        quiet, &sent) == -1)
 		engine_store_failed("push");
@@ -502,10 +479,7 @@ engine_overflow(struct contact *ct, int64_t now)
 	engine_followup(ct, "overflow", now);
 	log_contact(LOG_LEVEL_NOTICE, ct->id, NULL,
 	    "contact %s overflowed to %s", ct->id, target);
-	engine_push(ct,
-	    json_pack("{s:s, s:s, s:s, s:s}", "type", "overflow", "contact",
-	        ct->id, "ref", ct->ref, "target", target),
-	    true);
+	engine_push(ct, wire_overflow(ct->id, ct->ref, target), true);
 	engine_contact_remove(ct);
 }
 

@@ -52,6 +52,7 @@ engine_ended(struct session *s, const struct msg *m)
 {
 	const char *cid = m->u.ref.contact;
 	struct contact *ct = engine_find(cid);
+	int64_t now = util_now_ms();
 	char state[16];
 	int rc;
 
@@ -70,7 +71,9 @@ engine_ended(struct session *s, const struct msg *m)
 		return;
 	}
 	if (rc == STORE_NOTFOUND) {
-		engine_event_id(cid, "call_ended", util_now_ms(), 0,
+		if (store_contact_ended(eng.st, cid, now) == STORE_ERROR)
+			engine_store_failed("call ended");
+		engine_event_id(cid, "call_ended", now, 0,
 		    ct != NULL && ct->assigned != NULL ? ct->assigned->id
 		                                       : NULL,
 		    NULL);

@@ -17,14 +17,13 @@
 #include "session.h"
 #include "store.h"
 #include "util.h"
+#include "wire.h"
 
 /* Reply to a contact message with its id: the durable acknowledgement. */
 static void
 engine_ack(struct session *s, json_t *id, const char *ref, const char *cid)
 {
-	session_reply(s, id,
-	    json_pack("{s:s, s:s, s:s}", "type", "queued", "ref", ref,
-	        "contact", cid));
+	session_reply(s, id, wire_queued(ref, cid));
 }
 
 /*
@@ -344,11 +343,7 @@ engine_accept(struct session *s, struct clin *c, const struct msg *m)
 	engine_clin_offers_end(c, OFFER_BUSY, NULL, now);
 	engine_arm(ct, now);
 	endpoint = c->info != NULL ? c->info->endpoint : NULL;
-	engine_push(ct,
-	    json_pack("{s:s, s:s, s:s, s:s, s:o}", "type", "routed", "contact",
-	        ct->id, "ref", ct->ref, "clinician", c->id, "endpoint",
-	        endpoint != NULL ? json_string(endpoint) : json_null()),
-	    false);
+	engine_push(ct, wire_routed(ct->id, ct->ref, c->id, endpoint), false);
 	engine_settle(now);
 }
 

@@ -7,7 +7,7 @@
  * per loop turn into one growing line, and the clinicians and follow-ups,
  * which are few, at the end.  Between slices contacts come and go: the
  * snapshot lists each contact as it stood when its slice was written, in
- * queue order, and never one twice.
+ * queue order, and never one twice.  wire.c builds the pieces of the line.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +19,7 @@
 #include "log.h"
 #include "store.h"
 #include "util.h"
+#include "wire.h"
 
 /* Open follow-ups listed in a snapshot (the count covers them all). */
 #define ENGINE_SNAPSHOT_FOLLOWUPS 100
@@ -67,48 +68,33 @@ snapshot_json(struct snapshot *sn, json_t *v)
 	free(text);
 }
 
-/* The tiers in a mask as a JSON array. */
-static json_t *
-engine_tiers_json(uint32_t tiers)
-{
-	json_t *a = json_array();
-
-	for (int t = 1; t <= ROSTER_TIER_MAX; t++) {
-		if (tiers & (UINT32_C(1) << t))
-			json_array_append_new(a, json_integer(t));
-	}
-	return a;
-}
 /* One contact as a supervisor sees it live (no caller identity). */
 static json_t *
 engine_contact_json(const struct contact *ct, int64_t now)
 {
-	char at[RFC3339_MAX];
-	json_t *o, *offers = json_array();
+	struct wire_snapshot_contact w = {
+		.id = ct->id,
+		.ref = ct->ref,
+		.risk = ct->risk,
+		.channel = ct->channel,
+		.state = contact_state_name(ct->state),
+		.stage = route_stage_name(ct->pos.stage),
+		.queued_at = ct->queued_at,
+		.waited_ms = now - ct->queued_at,
+		.offers = json_array(),
+		.tier = ct->pos.stage == ROUTE_TIER
+		    ? ct->policy->tiers[ct->pos.tier_index].tier
+		    : 0,
+		.program = ct->program,
+		.clinician = ct->assigned != NULL ? ct->assigned->id : NULL,
+	};
 	struct offer *of;
 
 	TAILQ_FOREACH (of, &ct->offers, by_contact)
-		json_array_append_new(offers,
-		    json_pack("{s:s, s:i, s:I}", "clinician", of->clin->id,
-		        "tier", of->tier, "expires_in_ms",
-		        (json_int_t)(of->expires_at - now)));
-	util_format_rfc3339(ct->queued_at, at);
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o}", "contact",
-	    ct->id, "ref", ct->ref, "risk", msg_risk_name(ct->risk), "channel",
-	    msg_channel_name(ct->channel), "state",
-	    contact_state_name(ct->state), "queued_at", at, "waited_ms",
-	    (json_int_t)(now - ct->queued_at), "offers", offers);
-	json_object_set_new(o, "stage",
-	    json_string(route_stage_name(ct->pos.stage)));
-	if (ct->pos.stage == ROUTE_TIER)
-		json_object_set_new(o, "tier",
-		    json_integer(ct->policy->tiers[ct->pos.tier_index].tier));
-	if (ct->program != NULL)
-		json_object_set_new(o, "program", json_string(ct->program));
-	if (ct->assigned != NULL)
-		json_object_set_new(o, "clinician",
-		    json_string(ct->assigned->id));
-	return o;
+		json_array_append_new(w.offers,
+		    wire_snapshot_offer(of->clin->id, of->tier,
+		        of->expires_at - now));
+	return wire_snapshot_contact(&w);
 }
 
 /* Start a snapshot that answers a request with this id (may be NULL). */
@@ -116,14 +102,10 @@ struct snapshot *
 engine_snapshot_start(json_t *id)
 {
 	struct snapshot *sn = xcalloc(1, sizeof(*sn));
+	char *head = wire_snapshot_head(id);
 
-	snapshot_puts(sn, "{\"type\":\"snapshot\",");
-	if (id != NULL) {
-		snapshot_puts(sn, "\"id\":");
-		snapshot_json(sn, json_incref(id));
-		snapshot_puts(sn, ",");
-	}
-	snapshot_puts(sn, "\"contacts\":[");
+	snapshot_puts(sn, head);
+	free(head);
 	return sn;
 }
 
@@ -171,24 +153,16 @@ engine_snapshot_step(struct snapshot *sn, size_t n, int64_t now)
 static json_t *
 engine_snapshot_clinicians(int64_t now)
 {
-	json_t *clinicians = json_array(), *o;
+	json_t *clinicians = json_array();
 
 	for (struct clin *c = clin_first(); c != NULL; c = clin_next(c)) {
 		if (c->session == NULL)
 			continue;
-		o = json_pack("{s:s, s:s, s:o, s:I}", "clinician", c->id,
-		    "status", clin_status_name(c, now), "tiers",
-		    engine_tiers_json(c->info != NULL
-		            ? roster_oncall_tiers(c->info, now)
-		            : 0),
-		    "offers", (json_int_t)c->noffers);
-		if (c->info != NULL && c->info->name != NULL)
-			json_object_set_new(o, "name",
-			    json_string(c->info->name));
-		if (c->assigned != NULL)
-			json_object_set_new(o, "contact",
-			    json_string(c->assigned->id));
-		json_array_append_new(clinicians, o);
+		json_array_append_new(clinicians,
+		    wire_snapshot_clinician(c->id, clin_status_name(c, now),
+		        c->info != NULL ? roster_oncall_tiers(c->info, now) : 0,
+		        c->noffers, c->info != NULL ? c->info->name : NULL,
+		        c->assigned != NULL ? c->assigned->id : NULL));
 	}
 	return clinicians;
 }
@@ -201,24 +175,21 @@ char *
 engine_snapshot_finish(struct snapshot *sn, int64_t now)
 {
 	int64_t nfollowups = 0;
-	json_t *followups;
-	char *line;
+	json_t *clinicians, *followups;
+	char *line, *tail;
 
 	while (!engine_snapshot_step(sn, SIZE_MAX, now))
 		;
-	snapshot_puts(sn, "],\"clinicians\":");
-	snapshot_json(sn, engine_snapshot_clinicians(now));
+	clinicians = engine_snapshot_clinicians(now);
 	followups = store_review_followups_recent(eng.st,
 	    ENGINE_SNAPSHOT_FOLLOWUPS, &nfollowups);
 	if (followups == NULL) {
 		log_warnx("snapshot: follow-ups: %s", store_error(eng.st));
 		followups = json_array();
 	}
-	snapshot_puts(sn, ",\"followups_open\":");
-	snapshot_json(sn, json_integer(nfollowups));
-	snapshot_puts(sn, ",\"followups\":");
-	snapshot_json(sn, followups);
-	snapshot_puts(sn, "}");
+	tail = wire_snapshot_tail(clinicians, nfollowups, followups);
+	snapshot_puts(sn, tail);
+	free(tail);
 	line = sn->buf;
 	free(sn);
 	return line;

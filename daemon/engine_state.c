@@ -57,12 +57,28 @@ engine_timer_in(struct event *ev, int64_t ms)
 	evtimer_add(ev, &tv);
 }
 
-/* Roster loading: one clinician. */
+/*
+ * Roster loading: one clinician.  Messages are JSON, which takes only
+ * UTF-8: text that is not (written into the database by hand, say) would
+ * make the routed message impossible to send, so it is left out, loudly.
+ */
 static int
 engine_load_clinician(void *arg, const struct store_clinician *c)
 {
-	return roster_add_clinician(arg, c->id, c->name, c->languages,
-	           c->skills, c->endpoint) == -1
+	const char *name = c->name, *endpoint = c->endpoint;
+
+	if (name != NULL && !util_utf8_valid(name)) {
+		log_warnx("clinician %s: name is not UTF-8; not shown", c->id);
+		name = NULL;
+	}
+	if (endpoint != NULL && !util_utf8_valid(endpoint)) {
+		log_warnx("clinician %s: endpoint is not UTF-8; routed without "
+		          "one",
+		    c->id);
+		endpoint = NULL;
+	}
+	return roster_add_clinician(arg, c->id, name, c->languages, c->skills,
+	           endpoint) == -1
 	    ? -1
 	    : 0;
 }

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "session.h"
 #include "util.h"
+#include "wire.h"
 
 #define GAPS_MAX 64
 #define GAPS_TIER 1
@@ -49,19 +50,9 @@ gaps_tier_shifts(const struct roster *r, size_t *n)
 static json_t *
 gaps_event(const struct roster_window *w, int64_t until, int64_t now)
 {
-	char at[RFC3339_MAX], from[RFC3339_MAX], to[RFC3339_MAX];
-	json_t *detail;
-
-	util_format_rfc3339(now, at);
-	util_format_rfc3339(w->start_ms, from);
-	util_format_rfc3339(w->end_ms, to);
-	detail = json_pack("{s:s}", "from", from);
 	/* A gap running past the checked window has no known end. */
-	json_object_set_new(detail, "to",
-	    w->end_ms >= until ? json_null() : json_string(to));
-	return json_pack("{s:s, s:n, s:s, s:s, s:i, s:o}", "type", "event",
-	    "contact", "event", "roster_gap", "at", at, "tier", GAPS_TIER,
-	    "detail", detail);
+	return wire_roster_gap(now, GAPS_TIER, w->start_ms, w->end_ms,
+	    w->end_ms < until);
 }
 
 /* Does w overlap any window told before? */

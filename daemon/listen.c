@@ -47,6 +47,7 @@
 #include "msg.h"
 #include "tls.h"
 #include "util.h"
+#include "wire.h"
 
 #define LISTEN_BACKLOG 4096 /* the kernel caps it at net.core.somaxconn */
 #define LISTEN_BACKOFF_MS 1000
@@ -426,7 +427,7 @@ listen_open(struct event_base *base, char *const *addrs, size_t naddrs,
 	l->cb = cb;
 	l->arg = arg;
 	l->max_connections = SIZE_MAX;
-	line = msg_error_line(NULL, CODE_OVERLOADED, "too many connections");
+	line = wire_error(CODE_OVERLOADED, "too many connections", NULL);
 	xasprintf(&l->overloaded, "%s\n", line);
 	free(line);
 	if ((l->backoff_ev = evtimer_new(base, listen_backoff_cb, l)) == NULL)

@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "conn.h"
 #include "engine.h"
 #include "listen.h"
 #include "log.h"
@@ -224,6 +225,7 @@ main_reload(void)
 	listen_set_max_connections(d.listener, (size_t)conf->max_connections);
 	listen_set_max_unauthenticated(d.listener,
 	    (size_t)conf->max_unauthenticated);
+	conn_set_output_total_max(conf->max_output_bytes_total);
 	listen_reload_tls(d.listener, &conf->tls);
 	engine_set_conf(conf);
 	conf_free(d.conf);
@@ -344,6 +346,7 @@ main_start(const char *path)
 	listen_set_max_connections(d.listener, (size_t)d.conf->max_connections);
 	listen_set_max_unauthenticated(d.listener,
 	    (size_t)d.conf->max_unauthenticated);
+	conn_set_output_total_max(d.conf->max_output_bytes_total);
 	if (engine_init(d.base, d.st, d.conf, &cause) == -1)
 		fatalx("%s", cause);
 	proto_init(d.base);

@@ -1,5 +1,6 @@
 /*
- * msg.c: one wire line (CONTRACT §3) into a struct msg, and error replies.
+ * msg.c: one wire line (CONTRACT §3) into a struct msg, and the names of
+ * the wire's words (wire.c builds every message sent back).
  *
  * Pure: the line is parsed with jansson, checked field by field against the
  * message type's decoder, and the struct points into the parsed tree.  Every
@@ -10,12 +11,10 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "log.h"
 #include "msg.h"
 #include "util.h"
 
@@ -671,49 +670,4 @@ const char *
 msg_code_name(enum msg_code c)
 {
 	return msg_name(msg_code_names, nitems(msg_code_names), (int)c);
-}
-
-/*
- * The "message" of an error reply.  Text that is not valid UTF-8 (jansson
- * refuses it) is sent with its non-ASCII bytes replaced, never dropped.
- */
-static json_t *
-msg_error_text(const char *message)
-{
-	json_t *s;
-	char *copy, *p;
-
-	if (message == NULL)
-		message = "";
-	if ((s = json_string(message)) != NULL)
-		return s;
-	copy = xstrdup(message);
-	for (p = copy; *p != '\0'; p++) {
-		if ((unsigned char)*p >= 0x7f)
-			*p = '?';
-	}
-	s = json_string(copy);
-	free(copy);
-	return s;
-}
-
-/* Build {"type":"error","id":...,"code":...,"message":...}; see msg.h. */
-char *
-msg_error_line(json_t *id, enum msg_code code, const char *message)
-{
-	json_t *o;
-	char *line;
-
-	if ((o = json_object()) == NULL ||
-	    json_object_set_new(o, "type", json_string("error")) == -1 ||
-	    (id != NULL && json_object_set(o, "id", id) == -1) ||
-	    json_object_set_new(o, "code", json_string(msg_code_name(code))) ==
-	        -1 ||
-	    json_object_set_new(o, "message", msg_error_text(message)) == -1)
-		fatalx("msg_error_line: out of memory");
-	line = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (line == NULL)
-		fatalx("msg_error_line: out of memory");
-	return line;
 }

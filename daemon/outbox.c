@@ -22,6 +22,7 @@
 #include "outbox.h"
 #include "store.h"
 #include "util.h"
+#include "wire.h"
 
 struct outbox_line {
 	char *line;
@@ -239,8 +240,8 @@ outbox_line_failed(struct outbox *ob, struct outbox_line *l, bool busy,
 			l->retry_line = NULL;
 			return NULL;
 		}
-		return msg_error_line(l->id, CODE_INTERNAL,
-		    "not stored: the database write failed; try again");
+		return wire_error(CODE_INTERNAL,
+		    "not stored: the database write failed; try again", l->id);
 	}
 	return NULL;
 }

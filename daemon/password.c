@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "password.h"
+#include "util.h"
 
 #define PASSWORD_STR_(x) #x
 #define PASSWORD_STR(x) PASSWORD_STR_(x)
@@ -34,57 +35,6 @@ _Static_assert(PASSWORD_HASH_BYTES == crypto_pwhash_STRBYTES,
  */
 #define PASSWORD_OPSLIMIT crypto_pwhash_OPSLIMIT_INTERACTIVE
 #define PASSWORD_MEMLIMIT crypto_pwhash_MEMLIMIT_INTERACTIVE
-
-/* Code points below this need 2, 3 or 4 bytes of UTF-8 (index: bytes). */
-static const unsigned long password_utf8_min[] = { 0, 0, 0x80, 0x800, 0x10000 };
-
-/* Is b a UTF-8 continuation byte (10xxxxxx)? */
-static bool
-password_utf8_cont(unsigned char b)
-{
-	return (b & 0xc0) == 0x80;
-}
-
-/* How many bytes the sequence led by b takes; 0 if b cannot lead one. */
-static size_t
-password_utf8_length(unsigned char b)
-{
-	if (b < 0x80)
-		return 1;
-	if ((b & 0xe0) == 0xc0)
-		return 2;
-	if ((b & 0xf0) == 0xe0)
-		return 3;
-	if ((b & 0xf8) == 0xf0)
-		return 4;
-	return 0;
-}
-
-/*
- * Decode the code point at s (len bytes left) into *cp; its length in
- * bytes, or 0 if it is not valid UTF-8: a truncated sequence, a stray
- * continuation byte, an overlong form, a surrogate, or beyond U+10FFFF.
- */
-static size_t
-password_utf8_next(const unsigned char *s, size_t len, unsigned long *cp)
-{
-	size_t n = password_utf8_length(s[0]);
-	unsigned long v;
-
-	if (n == 0 || n > len)
-		return 0;
-	v = n == 1 ? s[0] : s[0] & (0x7fu >> n);
-	for (size_t i = 1; i < n; i++) {
-		if (!password_utf8_cont(s[i]))
-			return 0;
-		v = (v << 6) | (s[i] & 0x3fu);
-	}
-	if (v < password_utf8_min[n] || (v >= 0xd800 && v <= 0xdfff) ||
-	    v > 0x10ffff)
-		return 0;
-	*cp = v;
-	return n;
-}
 
 /* Is cp a control character: C0 (NUL among them), DEL or C1? */
 static bool
@@ -106,7 +56,7 @@ password_check(const char *pw, size_t len)
 	if (len > PASSWORD_MAX_BYTES)
 		return PASSWORD_TOO_LONG;
 	for (size_t i = 0; i < len; i += n, chars++) {
-		if ((n = password_utf8_next(s + i, len - i, &cp)) == 0)
+		if ((n = util_utf8_next(s + i, len - i, &cp)) == 0)
 			return PASSWORD_BAD_UTF8;
 		if (password_control(cp))
 			return PASSWORD_CONTROL;

@@ -22,7 +22,7 @@
 #include "store.h"
 #include "token.h"
 #include "util.h"
-#include "version.h"
+#include "wire.h"
 
 #define ROLE_ANY (ROLE_INTAKE | ROLE_CLINICIAN | ROLE_SUPERVISOR)
 
@@ -62,7 +62,7 @@ static const struct proto_handler {
 static void
 proto_ping(struct session *s, const struct msg *m)
 {
-	session_reply(s, m->id, json_pack("{s:s}", "type", "pong"));
+	session_reply(s, m->id, wire_pong());
 }
 
 /* An intake's contact. */
@@ -356,10 +356,7 @@ proto_hello(struct session *s, const struct msg *m)
 	if (h->role == ROLE_CLINICIAN)
 		c = engine_clinician_connected(h->principal, s);
 	session_welcome(s, h->role, h->principal, hash, c);
-	session_reply(s, m->id,
-	    json_pack("{s:s, s:s, s:s, s:s}", "type", "welcome", "role",
-	        msg_role_name(h->role), "principal", h->principal, "server",
-	        "crisisd/" CRISISD_VERSION));
+	session_reply(s, m->id, wire_welcome(h->role, h->principal));
 	log_info("%s: %s %s welcomed", conn_peer(session_conn(s)),
 	    msg_role_name(h->role), h->principal);
 	if (conn_peer_cert_cn(session_conn(s)) != NULL)

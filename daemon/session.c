@@ -18,6 +18,7 @@
 #include "session.h"
 #include "token.h"
 #include "util.h"
+#include "wire.h"
 
 struct session {
 	struct conn *conn;
@@ -174,23 +175,11 @@ session_welcome(struct session *s, enum role role, const char *principal,
 	conn_hello_done(s->conn);
 }
 
-/* Serialise a message (stolen) to one line. */
-static char *
-session_line(json_t *msg)
-{
-	char *line = json_dumps(msg, JSON_COMPACT);
-
-	json_decref(msg);
-	if (line == NULL)
-		fatalx("json_dumps: out of memory");
-	return line;
-}
-
 /* Queue a push. */
 void
 session_send(struct session *s, json_t *msg)
 {
-	outbox_queue(s->outbox, session_line(msg), OUTBOX_PUSH, NULL, 0);
+	outbox_queue(s->outbox, wire_line(msg), OUTBOX_PUSH, NULL, 0);
 }
 
 /* Queue a push already serialised as one line. */
@@ -206,7 +195,7 @@ session_reply(struct session *s, json_t *id, json_t *msg)
 {
 	if (id != NULL)
 		json_object_set(msg, "id", id);
-	outbox_queue(s->outbox, session_line(msg), OUTBOX_REPLY, id, 0);
+	outbox_queue(s->outbox, wire_line(msg), OUTBOX_REPLY, id, 0);
 }
 
 /* Queue a reply already serialised. */
@@ -220,7 +209,7 @@ session_reply_text(struct session *s, json_t *id, char *line)
 void
 session_ok(struct session *s, json_t *id)
 {
-	session_reply(s, id, json_pack("{s:s}", "type", "ok"));
+	session_reply(s, id, wire_ok());
 }
 
 /* Queue an error reply. */
@@ -234,8 +223,8 @@ session_error(struct session *s, json_t *id, enum msg_code code,
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
-	outbox_queue(s->outbox, msg_error_line(id, code, message), OUTBOX_REPLY,
-	    id, 0);
+	outbox_queue(s->outbox, wire_error(code, message, id), OUTBOX_REPLY, id,
+	    0);
 }
 
 /* Queue a stored result (results.c moves the replay cursor). */
@@ -317,7 +306,7 @@ session_broadcast(json_t *event)
 		json_decref(event);
 		return;
 	}
-	line = session_line(event);
+	line = wire_line(event);
 	TAILQ_FOREACH (s, &session_watchers, watch)
 		session_send_line(s, line);
 	free(line);

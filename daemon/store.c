@@ -159,8 +159,12 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	/* Routed, but the caller could not be connected: routed again. */
 	[STORE_STMT_CONTACT_REOPEN] =
 	    "UPDATE contacts SET state = 'open', clinician = NULL,"
-	    " assigned_at = NULL, answered_tier = NULL, accept_ms = NULL"
-	    " WHERE id = ?1 AND state = 'assigned'",
+	    " assigned_at = NULL, answered_tier = NULL, accept_ms = NULL,"
+	    " ended_at = NULL WHERE id = ?1 AND state = 'assigned'",
+	/* The first "ended" counts: a gateway may say it again. */
+	[STORE_STMT_CONTACT_ENDED] =
+	    "UPDATE contacts SET ended_at = coalesce(ended_at, ?2)"
+	    " WHERE id = ?1",
 	[STORE_STMT_EVENT_EXISTS] =
 	    "SELECT 1 FROM contact_events WHERE contact = ?1 AND event = ?2"
 	    " LIMIT 1",

@@ -301,6 +301,20 @@ store_contact_reopen(struct store *st, const char *id)
 	return store_contact_step_change(st, s, "reopen", "assigned contact");
 }
 
+/* The routed call ended at at (the first time it is said). */
+int
+store_contact_ended(struct store *st, const char *id, int64_t at)
+{
+	sqlite3_stmt *s;
+
+	if ((s = store_write_stmt(st, STORE_STMT_CONTACT_ENDED)) == NULL)
+		return STORE_ERROR;
+	if ((store_bind_text(s, 1, id) | sqlite3_bind_int64(s, 2, at)) !=
+	    SQLITE_OK)
+		return store_fail(st, "call ended");
+	return store_contact_step_change(st, s, "call ended", "contact");
+}
+
 /* Does the contact's timeline hold an event of this kind? */
 int
 store_event_exists(struct store *st, const char *contact, const char *event)

@@ -330,9 +330,11 @@ static const char *const store_migrations[] = {
 	"END;",
 
 	/*
-	 * 5: web console passwords (Argon2id strings from libsodium), and
+	 * 5: web console passwords (Argon2id strings from libsodium);
 	 * supervisors' requests to close a stuck contact: crisisctl files one,
-	 * the daemon that owns the contact carries it out and says how.
+	 * the daemon that owns the contact carries it out and says how; and
+	 * when a routed call ended (the gateway's "ended"), for the review's
+	 * talk time, in the stats index so stats still reads no table row.
 	 */
 	"ALTER TABLE principals ADD COLUMN password_hash TEXT;"
 	"CREATE TABLE contact_closes ("
@@ -345,7 +347,12 @@ static const char *const store_migrations[] = {
 	"  done_at INTEGER,"
 	"  result TEXT);"
 	"CREATE INDEX contact_closes_pending ON contact_closes(id)"
-	"  WHERE done_at IS NULL;",
+	"  WHERE done_at IS NULL;"
+	"ALTER TABLE contacts ADD COLUMN ended_at INTEGER;"
+	"DROP INDEX contacts_stats;"
+	"CREATE INDEX contacts_stats ON contacts(queued_at, state, risk,"
+	"  clinician, assigned_at, closed_at, answered_tier, accept_ms,"
+	"  program, ended_at);",
 };
 
 #endif

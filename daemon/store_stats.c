@@ -101,11 +101,13 @@ struct store_stats_contact {
 	int64_t closed_at; /* if closed */
 	int64_t tier; /* if has_tier */
 	int64_t accept_ms; /* if has_accept */
+	int64_t talk_ms; /* if has_talk: assigned to the call's end */
 	int outcome; /* index into store_stats_outcomes, or -1 */
 	bool answered;
 	bool closed;
 	bool has_tier;
 	bool has_accept;
+	bool has_talk;
 };
 
 /* Everything one stats call gathers. */
@@ -167,6 +169,8 @@ store_stats_tally_add(struct tally *t, const struct store_stats_contact *c,
 		tally_times_add(&t->answer, c->answer_ms);
 		if (c->answer_ms <= q->service_level_ms)
 			t->within++;
+		if (c->has_talk)
+			tally_times_add(&t->talk, c->talk_ms);
 	} else if (c->outcome == STORE_STATS_OPEN)
 		t->open++;
 	if (c->outcome == STORE_STATS_ABANDONED) {
@@ -266,7 +270,7 @@ store_stats_contact_row(void *arg, sqlite3_stmt *s)
 	struct store_stats *rs = arg;
 	struct store_stats_contact c = { 0 };
 	struct tally_entry *e;
-	int64_t assigned_at;
+	int64_t assigned_at, ended_at;
 
 	c.state = (const char *)sqlite3_column_text(s, 0);
 	c.risk = (const char *)sqlite3_column_text(s, 1);
@@ -278,6 +282,9 @@ store_stats_contact_row(void *arg, sqlite3_stmt *s)
 	c.has_tier = store_stats_column_int(s, 6, &c.tier);
 	c.has_accept = store_stats_column_int(s, 7, &c.accept_ms);
 	c.program = (const char *)sqlite3_column_text(s, 8);
+	c.has_talk = c.answered && store_stats_column_int(s, 9, &ended_at) &&
+	    ended_at >= assigned_at;
+	c.talk_ms = c.has_talk ? ended_at - assigned_at : 0;
 	c.outcome = store_stats_name_index(store_stats_outcomes,
 	    STORE_STATS_OUTCOMES, c.state);
 	store_stats_tally_add(&rs->all, &c, rs->q);
@@ -289,6 +296,8 @@ store_stats_contact_row(void *arg, sqlite3_stmt *s)
 		tally_times_add(&e->t.answer, c.answer_ms);
 		if (c.has_accept)
 			tally_times_add(&e->t.accept, c.accept_ms);
+		if (c.has_talk)
+			tally_times_add(&e->t.talk, c.talk_ms);
 	}
 	return 0;
 }
@@ -302,8 +311,8 @@ store_stats_contacts(struct store_stats *rs)
 
 	store_review_sql(&q,
 	    "SELECT state, risk, clinician, queued_at,"
-	    " assigned_at, closed_at, answered_tier, accept_ms, program"
-	    " FROM contacts INDEXED BY contacts_stats");
+	    " assigned_at, closed_at, answered_tier, accept_ms, program,"
+	    " ended_at FROM contacts INDEXED BY contacts_stats");
 	store_review_cond_window(&q, "queued_at", rs->q->since_ms,
 	    rs->q->until_ms);
 	if ((s = store_review_prepare(rs->st, &q)) == NULL)
@@ -429,6 +438,8 @@ store_stats_clinician_row(struct tally_entry *e)
 	    tally_mean(&e->t.accept));
 	json_object_set_new(row, "median_time_to_accept_ms",
 	    tally_quantile(&e->t.accept, 0.5));
+	json_object_set_new(row, "median_talk_time_ms",
+	    tally_quantile(&e->t.talk, 0.5));
 	return row;
 }
 
@@ -466,8 +477,10 @@ store_stats_group_row(struct store_stats *rs, struct tally_entry *e)
 		key = json_integer(e->num);
 	else
 		key = json_string(e->key);
-	return json_pack("{s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:I,"
-	                 " s:o, s:I, s:o}",
+	json_t *row;
+
+	row = json_pack("{s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:I,"
+	                " s:o, s:I, s:o}",
 	    store_stats_by[by].key, key, "total", t->total, "answered",
 	    t->answered, "answer_rate", store_stats_rate(t->answered, t->total),
 	    "service_level", store_stats_service_level(t), "tta_average_ms",
@@ -477,6 +490,9 @@ store_stats_group_row(struct store_stats *rs, struct tally_entry *e)
 	    "short_abandons", t->short_abandons, "abandon_rate",
 	    store_stats_abandon_rate(t), "overflows", t->overflows,
 	    "overflow_rate", store_stats_rate(t->overflows, t->total));
+	json_object_set_new(row, "talk_median_ms",
+	    tally_quantile(&t->talk, 0.5));
+	return row;
 }
 
 /* Risk groups by severity, unknown values after the known ones. */
@@ -581,6 +597,11 @@ store_stats_result(struct store_stats *rs)
 	    "short_abandons", t->short_abandons, "abandon_rate",
 	    store_stats_abandon_rate(t), "overflows", t->overflows,
 	    "overflow_rate", store_stats_rate(t->overflows, t->total));
+	json_object_set_new(out, "talk_time_ms",
+	    json_pack("{s:I, s:o, s:o, s:o}", "calls", (json_int_t)t->talk.n,
+	        "average", tally_mean(&t->talk), "median",
+	        tally_quantile(&t->talk, 0.5), "p90",
+	        tally_quantile(&t->talk, 0.9)));
 	json_object_set_new(out, "by_outcome",
 	    store_stats_counts(rs->outcomes, store_stats_outcomes,
 	        STORE_STATS_OUTCOMES, rs->other_outcomes));

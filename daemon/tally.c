@@ -189,6 +189,7 @@ void
 tally_free(struct tally *t)
 {
 	free(t->answer.v);
+	free(t->talk.v);
 	free(t->accept.v);
 }
 

@@ -294,3 +294,69 @@ util_valid_principal_id(const char *s)
 	}
 	return n > 0;
 }
+
+/* Code points below this need 2, 3 or 4 bytes of UTF-8 (index: bytes). */
+static const unsigned long util_utf8_min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+
+/* Is b a UTF-8 continuation byte (10xxxxxx)? */
+static bool
+util_utf8_cont(unsigned char b)
+{
+	return (b & 0xc0) == 0x80;
+}
+
+/* How many bytes the sequence led by b takes; 0 if b cannot lead one. */
+static size_t
+util_utf8_length(unsigned char b)
+{
+	if (b < 0x80)
+		return 1;
+	if ((b & 0xe0) == 0xc0)
+		return 2;
+	if ((b & 0xf0) == 0xe0)
+		return 3;
+	if ((b & 0xf8) == 0xf0)
+		return 4;
+	return 0;
+}
+
+/*
+ * Decode the code point at s (len bytes left) into *cp; its length in
+ * bytes, or 0 if it is not valid UTF-8: a truncated sequence, a stray
+ * continuation byte, an overlong form, a surrogate, or beyond U+10FFFF.
+ */
+size_t
+util_utf8_next(const unsigned char *s, size_t len, unsigned long *cp)
+{
+	size_t n = util_utf8_length(s[0]);
+	unsigned long v;
+
+	if (n == 0 || n > len)
+		return 0;
+	v = n == 1 ? s[0] : s[0] & (0x7fu >> n);
+	for (size_t i = 1; i < n; i++) {
+		if (!util_utf8_cont(s[i]))
+			return 0;
+		v = (v << 6) | (s[i] & 0x3fu);
+	}
+	if (v < util_utf8_min[n] || (v >= 0xd800 && v <= 0xdfff) ||
+	    v > 0x10ffff)
+		return 0;
+	*cp = v;
+	return n;
+}
+
+/* Is s (NUL-terminated) valid UTF-8 throughout? */
+bool
+util_utf8_valid(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t len = strlen(s), n;
+	unsigned long cp;
+
+	for (size_t i = 0; i < len; i += n) {
+		if ((n = util_utf8_next(u + i, len - i, &cp)) == 0)
+			return false;
+	}
+	return true;
+}

@@ -6,7 +6,7 @@
  * over max_line_bytes gets too_large and ends the reading), each line is
  * decoded with msg_decode(), the result is checked against what msg.h
  * promises, and the error reply the daemon would send is built with
- * msg_error_line() and read back.  The bytes after the last '\n' count as
+ * wire_error() and read back.  The bytes after the last '\n' count as
  * a line too, so that an input needs no newline to reach the decoder.
  *
  * Each line is handed over in a buffer of exactly its length (conn.c's
@@ -22,6 +22,7 @@
 
 #include "msg.h"
 #include "util.h"
+#include "wire.h"
 
 #include "fuzz.h"
 
@@ -191,7 +192,7 @@ fuzz_msg_expected_text(const char *text)
 static void
 fuzz_msg_reply(json_t *id, enum msg_code code, const char *text)
 {
-	char *line = msg_error_line(id, code, text), *want;
+	char *line = wire_error(code, text, id), *want;
 	json_t *o, *v;
 
 	FUZZ_CHECK(line != NULL && strchr(line, '\n') == NULL);

@@ -73,6 +73,7 @@ struct conf {
 	/* limits */
 	int max_connections;
 	int max_unauthenticated; /* connections not yet past hello */
+	size_t max_output_bytes_total; /* unsent output, all connections */
 	size_t max_line_bytes;
 	int64_t hello_timeout_ms;
 	int max_contacts_per_second; /* per intake principal; 0: no limit */

@@ -1,6 +1,7 @@
 /*
  * conn.h: one TCP connection: line framing with a length cap, the hello
- * deadline, a cap on unsent output, and the one way a connection ends.
+ * deadline, caps on unsent output (its own and all connections'), and the
+ * one way a connection ends.
  *
  * The owner (proto.c) sees whole lines through conn_cbs.line and is told,
  * once, through conn_cbs.closed just before the connection is freed.
@@ -90,7 +91,11 @@ void conn_hello_done(struct conn *c);
 /*
  * Queue one line (a '\n' is appended).  Returns -1 if the connection is
  * closing or its unsent output was already past CONN_OUTPUT_MAX_BYTES, in
- * which case the connection is closed ("peer not reading").
+ * which case the connection is closed ("peer not reading").  A line that
+ * takes all connections' unsent output past conn_set_output_total_max()
+ * closes the connections holding the most the same way, this one among
+ * them (-1) or not.  Either close runs from the event loop: nothing is
+ * freed inside the call.
  */
 int conn_send(struct conn *c, const char *line);
 
@@ -103,6 +108,23 @@ void conn_notify_drained(struct conn *c);
 
 /* Bytes queued but not yet written to the socket. */
 size_t conn_unsent(const struct conn *c);
+
+/*
+ * Cap the unsent output of all connections together
+ * (limits.max_output_bytes_total; none until this is called).  Past it the
+ * stalled connections holding the most are closed as slow readers until
+ * the rest is under 90% of it (past twice the cap, stalled or not); a
+ * lower cap applies at once.
+ */
+void conn_set_output_total_max(size_t max);
+/*
+ * How long a connection's output may wait with none of it leaving before
+ * the connection counts as stalled (CONN_STALLED_MS unless set; 0: at
+ * once, as the unit tests of the cap's arithmetic want).
+ */
+void conn_set_output_stall_ms(int64_t ms);
+/* The unsent output of all connections, closing ones included. */
+size_t conn_output_total(void);
 /*
  * Hand what is queued to the kernel now, on a plain TCP connection, instead
  * of at the write event of the next loop turn; whatever the socket does not

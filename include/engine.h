@@ -3,7 +3,8 @@
  * clinicians as the roster and their connections make them, and the offers
  * between the two.  engine.c runs the contact life cycle on top of the pure
  * decisions of route.c; clinician.c keeps the clinicians; contact.c holds
- * what a contact is; the wire (proto.c) calls in through these functions.
+ * what a contact is; the wire (proto.c) calls in through these functions,
+ * and every message the engine sends is built by wire.c.
  *
  * Every change is written to the store before anything that depends on it
  * is sent: messages go out through the connections' outboxes (outbox.h),
@@ -262,11 +263,9 @@ void contact_add_refused(struct contact *ct, const char *clin);
 char *contact_route_json(const struct contact *ct);
 /* Read them back; -1 if the text is not ours. */
 int contact_route_parse(struct contact *ct, const char *text);
-/* The needs as a JSON array. */
-json_t *contact_needs_json(const struct contact *ct);
-/* The offer message for a clinician (no caller identity). */
+/* The offer message for a clinician (no caller identity), from wire.c. */
 json_t *contact_offer_json(const struct offer *o, int64_t now);
-/* The assigned reply: the offer's fields plus ref and caller. */
+/* The assigned reply: the offer's fields plus ref and caller (wire.c). */
 json_t *contact_assigned_json(const struct contact *ct, int tier);
 void contact_free(struct contact *ct);
 

@@ -152,10 +152,4 @@ const char *msg_channel_name(enum channel c);
 const char *msg_disposition_name(enum disposition d);
 const char *msg_code_name(enum msg_code c);
 
-/*
- * Build an error reply line (no '\n'), echoing id (may be NULL).  Returns a
- * malloc'd string.
- */
-char *msg_error_line(json_t *id, enum msg_code code, const char *message);
-
 #endif

@@ -289,6 +289,8 @@ int store_contact_by_ref(struct store *st, const struct store_contact *want,
  * unless it was assigned.
  */
 int store_contact_reopen(struct store *st, const char *id);
+/* The routed call ended at at; a second call keeps the first time. */
+int store_contact_ended(struct store *st, const char *id, int64_t at);
 /* STORE_OK if the contact's timeline has an event of this kind, else
  * STORE_NOTFOUND. */
 int

@@ -36,6 +36,7 @@ struct tally {
 	json_int_t short_abandons; /* abandoned within short_abandon_ms */
 	json_int_t overflows;
 	struct tally_times answer; /* queued to assigned */
+	struct tally_times talk; /* assigned to the call's end ("ended") */
 	/* A clinician's offers, by store_stats_events, and accept times. */
 	json_int_t events[TALLY_EVENTS];
 	struct tally_times accept; /* their offer to their accept */

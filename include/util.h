@@ -58,4 +58,13 @@ void util_contact_id(int64_t now_ms, char id[CONTACT_ID_MAX + 1]);
 /* True if s is a sensible principal id: 1..64 of [A-Za-z0-9._@-]. */
 bool util_valid_principal_id(const char *s);
 
+/*
+ * Decode the UTF-8 code point at s (len bytes left) into *cp; its length
+ * in bytes, or 0 if it is not valid UTF-8 (truncated, a stray continuation
+ * byte, overlong, a surrogate, beyond U+10FFFF).
+ */
+size_t util_utf8_next(const unsigned char *s, size_t len, unsigned long *cp);
+/* Is s valid UTF-8 throughout?  JSON (jansson) takes nothing else. */
+bool util_utf8_valid(const char *s);
+
 #endif

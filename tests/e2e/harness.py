@@ -47,7 +47,8 @@ REPLY_TYPES = {"welcome", "pong", "ok", "queued", "assigned", "error",
 ROUTING_KEYS = ("tiers", "max_wait_ms", "overflow_target", "continuity_ms",
                 "imminent_max_wait_ms", "wrapup_ms", "max_missed_offers",
                 "max_offers_per_clinician")
-LIMIT_KEYS = ("max_connections", "max_unauthenticated", "max_line_bytes",
+LIMIT_KEYS = ("max_connections", "max_unauthenticated",
+              "max_output_bytes_total", "max_line_bytes",
               "hello_timeout_ms",
               "max_contacts_per_second",
               "max_open_contacts", "max_open_contacts_total")
@@ -71,6 +72,7 @@ DEFAULTS = {
     "max_offers_per_clinician": 0,
     "max_connections": 64,
     "max_unauthenticated": 1000,
+    "max_output_bytes_total": 256 * 1024 * 1024,
     "max_line_bytes": 4096,
     "hello_timeout_ms": 500,
     "max_contacts_per_second": 1000,
@@ -159,6 +161,22 @@ def assert_timing(what, actual, expected, early_ms=50, late_ms=250):
         "%s came %.0f ms late (allowed %d)" % (what, lateness,
                                                late_ms * SCALE))
     return lateness
+
+
+def connect(port, rcvbuf=None):
+    """A TCP connection to 127.0.0.1:port.  rcvbuf sets SO_RCVBUF before
+    the connect, so that the window it advertises is small from the start:
+    a peer that does not read then leaves the daemon's output unsent."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        if rcvbuf is not None:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.settimeout(5)
+        s.connect(("127.0.0.1", port))
+    except BaseException:
+        s.close()
+        raise
+    return s
 
 
 def free_port():
@@ -618,10 +636,10 @@ class Daemon:
 
     # --- clients ---
 
-    def client(self, name=None):
-        """A new connection, no hello sent."""
+    def client(self, name=None, rcvbuf=None):
+        """A new connection, no hello sent (rcvbuf: see connect())."""
         self._nclients += 1
-        c = Client(self.port, name or "conn%d" % self._nclients)
+        c = Client(self.port, name or "conn%d" % self._nclients, rcvbuf)
         self.clients.append(c)
         return c
 
@@ -641,23 +659,25 @@ class Daemon:
             ctx.maximum_version = version
         return ctx
 
-    def tls_client(self, name=None, cert="client", context=None):
+    def tls_client(self, name=None, cert="client", context=None,
+                   rcvbuf=None):
         """A new TLS connection (handshake done), no hello sent."""
         self._nclients += 1
         c = TlsClient(self.tls_port, name or "tls%d" % self._nclients,
-                      context or self.tls_context(cert))
+                      context or self.tls_context(cert), rcvbuf)
         self.clients.append(c)
         return c
 
-    def tls_login(self, pid, role=None, cert="client", name=None):
+    def tls_login(self, pid, role=None, cert="client", name=None,
+                  rcvbuf=None):
         """A TLS connection with pid's hello done; expect welcome."""
-        c = self.tls_client(name or pid, cert)
+        c = self.tls_client(name or pid, cert, rcvbuf=rcvbuf)
         c.hello(role or self.roles[pid], pid, self.tokens[pid])
         return c
 
-    def login(self, pid, role=None, token=None, name=None):
+    def login(self, pid, role=None, token=None, name=None, rcvbuf=None):
         """Connect, hello with pid's token and role; expect welcome."""
-        c = self.client(name or pid)
+        c = self.client(name or pid, rcvbuf)
         c.hello(role or self.roles[pid], pid, token or self.tokens[pid])
         return c
 
@@ -668,9 +688,9 @@ class Daemon:
             c.request({"type": "status", "status": "available"})
         return c
 
-    def watcher(self, pid):
+    def watcher(self, pid, name=None, rcvbuf=None):
         """A supervisor logged in and watching."""
-        c = self.login(pid)
+        c = self.login(pid, name=name, rcvbuf=rcvbuf)
         c.request({"type": "watch"})
         return c
 
@@ -748,9 +768,9 @@ class Daemon:
 class Client:
     """One connection speaking the line protocol."""
 
-    def __init__(self, port, name):
+    def __init__(self, port, name, rcvbuf=None):
         self.name = name
-        self.sock = socket.create_connection(("127.0.0.1", port), 5)
+        self.sock = connect(port, rcvbuf)
         self.buf = b""
         self.queue = []
         self.eof = False
@@ -984,9 +1004,9 @@ class TlsClient(Client):
     close without close_notify (SSLEOFError).
     """
 
-    def __init__(self, port, name, context):
+    def __init__(self, port, name, context, rcvbuf=None):
         self.name = name
-        raw = socket.create_connection(("127.0.0.1", port), 5)
+        raw = connect(port, rcvbuf)
         try:
             # A close without close_notify shows as tls_error.
             self.sock = context.wrap_socket(raw, server_hostname="127.0.0.1",

@@ -186,3 +186,27 @@ def test_failed_survives_a_restart():
         c2 = d.clinician("c2")
         c2.expect("offer", contact=cid)
         c1.expect_none(type="offer", timeout=secs(300))
+
+
+def test_talk_time_in_stats():
+    with Daemon(tiers=[(1, "ring-all", SLOW)], max_wait_ms=SLOW) as d:
+        setup(d)
+        gw = d.login("gw")
+        c1 = d.clinician("c1")
+        cid = routed_to(d, c1, gw, "talk-1")
+        sleep_ms(400)
+        gw.request({"type": "ended", "contact": cid})
+        sleep_ms(200)
+        gw.request({"type": "ended", "contact": cid})  # the first counts
+        c1.request({"type": "complete", "contact": cid,
+                    "disposition": "resolved"})
+        talk = d.ctl_json("stats")["talk_time_ms"]
+        note("talk time recorded %s ms for a 400 ms call" % talk["median"])
+        assert talk["calls"] == 1, talk
+        assert 400 <= talk["median"] < 400 + secs(150) * 1000, talk
+        per = {r["clinician"]: r for r in d.ctl_json("stats")[
+            "per_clinician"]}
+        assert per["c1"]["median_talk_time_ms"] == talk["median"], per
+        by = d.ctl_json("stats", "--by", "clinician")["groups"]
+        assert [g["talk_median_ms"] for g in by
+                if g["clinician"] == "c1"] == [talk["median"]], by

@@ -25,7 +25,7 @@ import subprocess
 import threading
 import time
 
-from harness import (CRISISD, SCALE, WRAPPER, Daemon, accept, log_rows, note,
+from harness import (CRISISCTL, CRISISD, SCALE, WRAPPER, Daemon, accept, log_rows, note,
                      now, render_conf, secs, sleep_ms, submit, free_port,
                      _log_traffic)
 
@@ -583,3 +583,36 @@ def test_snapshot_bounded_and_coalesced():
                 max(rss) / 1024, limit_kb / 1024))
         sup.send({"type": "ping", "id": "after-burst"})
         sup.expect("pong", id="after-burst", timeout=secs(5000))
+
+
+def test_roster_text_that_is_not_utf8():
+    """A clinician's endpoint that is not UTF-8 can never go out in JSON:
+    crisisctl refuses it, and one written into the database by hand is
+    routed without an endpoint instead of stopping the daemon."""
+    with Daemon(tiers=[(1, "ring-all", 30000)], max_wait_ms=30000) as d:
+        d.add_intake("gw")
+        d.add_clinician("c1")
+        bad = os.fsencode("sip:caf\udce9@pbx.example")  # a lone 0xe9 byte
+        p = subprocess.run([CRISISCTL, "-c", d.conf_path, "clinician", "add",
+                            "c2", "--name", "x", "--endpoint", bad],
+                           capture_output=True)
+        assert p.returncode == 2, (p.returncode, p.stderr)
+        p = subprocess.run([CRISISCTL, "-c", d.conf_path, "clinician", "add",
+                            "c3", "--name", os.fsencode("Jos\udce9")],
+                           capture_output=True)
+        assert p.returncode == 2, (p.returncode, p.stderr)
+        db = sqlite3.connect(d.db)
+        with db:
+            db.execute("UPDATE clinicians SET endpoint = CAST(? AS TEXT),"
+                       " name = CAST(? AS TEXT) WHERE id = 'c1'",
+                       (bad, os.fsencode("Jos\udce9")))
+        db.close()
+        d.start()
+        gw, c1 = d.login("gw"), d.clinician("c1")
+        cid, _ = submit(gw, "utf8-1")
+        c1.expect("offer", contact=cid)
+        accept(c1, cid)
+        r = gw.expect("routed", contact=cid)
+        assert r["endpoint"] is None and r["clinician"] == "c1", r["_raw"]
+        assert d.alive()
+        assert "endpoint is not UTF-8" in d.log_tail(60)

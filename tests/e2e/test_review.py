@@ -46,10 +46,12 @@ CONTACTS = [
     ("K01", 0, "high", "voice", "adult", "completed", "+15550001", [
         (100, "offered", 1, "c1"), (100, "offered", 1, "c2"),
         (2000, "declined", 1, "c2"), (8000, "assigned", 1, "c1"),
+        (540000, "call_ended", None, "c1"),
         (600000, "completed", None, "c1")]),
     ("K02", 10 * MIN, "moderate", "voice", "adult", "completed", None, [
         (100, "offered", 1, "c1"), (100, "offered", 1, "c2"),
-        (15000, "assigned", 1, "c2"), (900000, "completed", None, "c2")]),
+        (15000, "assigned", 1, "c2"), (600000, "call_ended", None, "c2"),
+        (900000, "completed", None, "c2")]),
     ("K03", 65 * MIN, "low", "text", "youth", "completed", None, [
         (100, "offered", 1, "c1"), (20100, "expired", 1, "c1"),
         (20100, "escalated", 2, None), (20200, "offered", 2, "c3"),
@@ -71,6 +73,7 @@ CONTACTS = [
         (100, "offered", 1, "c2")]),
     ("K09", 195 * MIN, "high", "voice", "youth", "completed", None, [
         (100, "offered", 1, "c1"), (21000, "assigned", 1, "c1"),
+        (700000, "call_ended", None, "c1"),
         (800000, "completed", None, "c1")]),
     ("K10", 220 * MIN, "moderate", "voice", "adult", "completed", None, [
         (100, "offered", 1, "c2"), (20000, "assigned", 1, "c2"),
@@ -81,7 +84,8 @@ CONTACTS = [
 def crafted(d, contacts=CONTACTS, base=T0):
     """Write contacts and their timelines into d's database, the way the
     daemon stores them (on accept it records the answering tier and how
-    long the accepted offer rang: answered_tier, accept_ms)."""
+    long the accepted offer rang: answered_tier, accept_ms; on the
+    gateway's "ended", ended_at)."""
     db = sqlite3.connect(d.db, timeout=10)
     with db:
         for cid, off, risk, channel, program, state, caller, events in \
@@ -110,6 +114,9 @@ def crafted(d, contacts=CONTACTS, base=T0):
                            (cid, q + at, event, tier, clin))
                 if event == "offered":
                     offered[clin] = at
+                elif event == "call_ended":
+                    db.execute("UPDATE contacts SET ended_at = ? WHERE"
+                               " id = ?", (q + at, cid))
                 elif event == "assigned":
                     db.execute("UPDATE contacts SET answered_tier = ?,"
                                " accept_ms = ? WHERE id = ?",
@@ -201,6 +208,11 @@ def test_stats_metrics_by_hand():
         # Times to answer: 3000 8000 15000 20000 21000 30000.
         tta = s["time_to_answer_ms"]
         assert tta == {"average": 16167, "median": 17500, "p90": 25500}, tta
+        # Talk times (assigned to call_ended): K01 532 s, K02 585 s, K09
+        # 679 s; K03 (a text) and K04 (still on the call) have none.
+        talk = s["talk_time_ms"]
+        assert talk == {"calls": 3, "average": 598667, "median": 585000,
+                        "p90": 660200}, talk
         # Within 20 s (inclusive): 3, 8, 15 and 20 s.  Of 10 contacts, K08
         # is still open and K06 a short abandon: 4 of 8.
         assert s["service_level_ms"] == 20000
@@ -222,17 +234,20 @@ def test_stats_metrics_by_hand():
             "clinician": "c1", "offers": 7, "accepted": 3, "declined": 0,
             "expired": 2, "median_time_to_answer_ms": 8000,
             "average_time_to_accept_ms": 10583,
-            "median_time_to_accept_ms": 7900}, per["c1"]
+            "median_time_to_accept_ms": 7900,
+            "median_talk_time_ms": 605500}, per["c1"]
         assert per["c2"] == {
             "clinician": "c2", "offers": 6, "accepted": 2, "declined": 2,
             "expired": 0, "median_time_to_answer_ms": 17500,
             "average_time_to_accept_ms": 17400,
-            "median_time_to_accept_ms": 17400}, per["c2"]
+            "median_time_to_accept_ms": 17400,
+            "median_talk_time_ms": 585000}, per["c2"]
         assert per["c3"] == {
             "clinician": "c3", "offers": 3, "accepted": 1, "declined": 0,
             "expired": 1, "median_time_to_answer_ms": 30000,
             "average_time_to_accept_ms": 9800,
-            "median_time_to_accept_ms": 9800}, per["c3"]
+            "median_time_to_accept_ms": 9800,
+            "median_talk_time_ms": None}, per["c3"]
         assert [r["clinician"] for r in s["per_clinician"]] == [
             "c1", "c2", "c3"]
 

@@ -261,6 +261,7 @@ test_defaults(void **state)
 	assert_int_equal(conf->max_offers_per_clinician, 1);
 	assert_int_equal(conf->max_open_contacts_total, 20000);
 	assert_int_equal(conf->max_unauthenticated, 256);
+	assert_int_equal(conf->max_output_bytes_total, 256 * 1024 * 1024);
 	assert_int_equal(conf->max_connections, 10000);
 	assert_int_equal(conf->max_line_bytes, 16384);
 	assert_int_equal(conf->hello_timeout_ms, 5000);
@@ -315,6 +316,34 @@ test_bounds(void **state)
 		else
 			got = *(int64_t *)((char *)conf + c->offset);
 		assert_int_equal(got, c->value);
+		conf_free(conf);
+	}
+}
+
+/* limits.max_output_bytes_total takes its whole range, int64 too. */
+static void
+test_output_total_bounds(void **state)
+{
+	static const struct {
+		const char *text;
+		size_t value;
+	} cases[] = {
+		{ "1048576", 1048576 },
+		{ "268435456", 268435456 },
+		{ "4294967296L", 4294967296ULL },
+		{ "1099511627776L", 1099511627776ULL },
+	};
+	char text[TEST_LINE_MAX_BYTES * 2];
+	struct conf *conf;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		snprintf(text, sizeof text,
+		    BASE "limits : { max_output_bytes_total = %s; };\n",
+		    cases[i].text);
+		conf = test_load_ok("output.conf", text);
+		assert_int_equal(conf->max_output_bytes_total, cases[i].value);
 		conf_free(conf);
 	}
 }
@@ -540,6 +569,19 @@ static const struct error_case error_cases[] = {
 	{ "max_line_bytes over 16 MiB",
 	    BASE "limits : { max_line_bytes = 16777217; };\n", 8,
 	    "16777217 is out of range 256..16777216" },
+	{ "max_output_bytes_total zero",
+	    BASE "limits : { max_output_bytes_total = 0; };\n", 8,
+	    "limits.max_output_bytes_total: 0 is out of range "
+	    "1048576..1099511627776" },
+	{ "max_output_bytes_total under a MiB",
+	    BASE "limits : { max_output_bytes_total = 1048575; };\n", 8,
+	    "1048575 is out of range 1048576.." },
+	{ "max_output_bytes_total over a TiB",
+	    BASE "limits : { max_output_bytes_total = 1099511627777L; };\n", 8,
+	    "1099511627777 is out of range" },
+	{ "max_output_bytes_total with a unit",
+	    BASE "limits : { max_output_bytes_total = \"256M\"; };\n", 8,
+	    "max_output_bytes_total: must be an integer" },
 	{ "hello_timeout_ms too short",
 	    BASE "limits : { hello_timeout_ms = 99; };\n", 8,
 	    "99 is out of range 100..600000" },
@@ -860,6 +902,7 @@ test_sample(void **state)
 	assert_int_equal(conf->max_missed_offers, 3);
 	assert_int_equal(conf->max_offers_per_clinician, 1);
 	assert_int_equal(conf->max_connections, 10000);
+	assert_int_equal(conf->max_output_bytes_total, 268435456);
 	assert_int_equal(conf->max_line_bytes, 16384);
 	assert_int_equal(conf->hello_timeout_ms, 5000);
 	conf_free(conf);
@@ -872,6 +915,7 @@ main(void)
 		cmocka_unit_test(test_contract_example),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_output_total_bounds),
 		cmocka_unit_test(test_database_path),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_all_errors),

@@ -1,7 +1,8 @@
 /*
  * test_conn.c: conn.c over a real loopback TCP pair inside one event base:
  * line framing, the line cap, the hello deadline, the graceful close after
- * an error, closing from inside the line callback, and the output cap.
+ * an error, closing from inside the line callback, the output cap, and the
+ * cap on all connections' output together.
  * Run it under valgrind too: the callback cases are about freed memory.
  */
 #include <sys/socket.h>
@@ -19,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -153,6 +155,8 @@ fixture_close(struct fixture *f)
 		close(f->client);
 	event_base_free(f->base);
 	assert_int_equal(conn_count(), 0);
+	/* Every byte counted in was counted out when the connections went. */
+	assert_int_equal(conn_output_total(), 0);
 }
 
 /* Run the event loop for ms milliseconds. */
@@ -564,6 +568,221 @@ test_big_line_and_drained(void **state)
 	fixture_close(&f);
 }
 
+/*
+ * The unsent output of all connections: the tests below queue it without
+ * running the loop, so all of it stays in the connections' buffers.
+ */
+#define TEST_KIB 1024
+#define TEST_TOTAL_MAX (64 * TEST_KIB)
+/* conn.c's CONN_STALLED_MS, restored after a test that changes it. */
+#define TEST_STALL_DEFAULT_MS 200
+#define TEST_STALL_MS 100
+
+/* Close the fixtures' connections, then the fixtures (each checks all). */
+static void
+fixtures_close(struct fixture *const *fs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (fs[i]->rec.nclosed == 0)
+			conn_close(fs[i]->c, "test over");
+	}
+	for (i = 0; i < n; i++)
+		fixture_close(fs[i]);
+}
+
+/* Queue n lines of exactly 1 KiB each ('\n' included) on c. */
+static int
+send_kib(struct conn *c, size_t n)
+{
+	char line[TEST_KIB];
+	int rc = 0;
+
+	memset(line, 'k', sizeof line - 1);
+	line[sizeof line - 1] = '\0';
+	while (n-- > 0 && rc == 0)
+		rc = conn_send(c, line);
+	return rc;
+}
+
+/* The total follows what is queued, written and dropped with a close. */
+static void
+test_output_total_counts(void **state)
+{
+	struct fixture f, g;
+
+	(void)state;
+	fixture_open(&f, TEST_CAP_BYTES, 0, 1);
+	fixture_open(&g, TEST_CAP_BYTES, 0, 1);
+	assert_int_equal(conn_output_total(), 0);
+	assert_int_equal(conn_send(f.c, "hello"), 0);
+	assert_int_equal(conn_send(g.c, "abc"), 0);
+	assert_int_equal(conn_output_total(), 6 + 4);
+	/* The kernel takes a few bytes at once. */
+	run_ms(f.base, 20);
+	run_ms(g.base, 20);
+	assert_int_equal(conn_output_total(), 0);
+	/* More than the small socket buffers take stays with us. */
+	assert_int_equal(send_kib(f.c, 100), 0);
+	assert_int_equal(send_kib(g.c, 20), 0);
+	assert_int_equal(conn_output_total(), 120 * TEST_KIB);
+	run_ms(f.base, 20);
+	assert_true(conn_unsent(f.c) > 0);
+	assert_int_equal(conn_output_total(),
+	    conn_unsent(f.c) + conn_unsent(g.c));
+	/* A close drops what was left unsent. */
+	conn_close(g.c, "done");
+	assert_int_equal(conn_output_total(), conn_unsent(f.c));
+	conn_close(f.c, "done");
+	assert_int_equal(conn_output_total(), 0);
+	fixtures_close((struct fixture *[]){ &f, &g }, 2);
+}
+
+/*
+ * Past the limit the connection holding the most is closed, from the loop
+ * and as a slow reader, even one already ending with an error; the one
+ * whose line crossed the limit lives on.  The closing connection's output
+ * no longer counts, so more lines under the limit close nobody else.
+ */
+static void
+test_output_total_closes_largest(void **state)
+{
+	struct fixture a, b, c;
+	json_t *id = json_integer(1);
+
+	(void)state;
+	conn_set_output_stall_ms(0); /* the cap's arithmetic alone */
+	fixture_open(&a, TEST_CAP_BYTES, 0, 1);
+	fixture_open(&b, TEST_CAP_BYTES, 0, 1);
+	fixture_open(&c, TEST_CAP_BYTES, 0, 1);
+	conn_set_output_total_max(TEST_TOTAL_MAX);
+	assert_int_equal(send_kib(a.c, 40), 0);
+	conn_fail(a.c, id, CODE_BAD_REQUEST, "no");
+	json_decref(id);
+	assert_int_equal(send_kib(b.c, 10), 0);
+	assert_int_equal(send_kib(c.c, 14), 0);
+	assert_false(conn_closing(b.c));
+	/* 64 KiB and a's error line: c's next line crosses the limit. */
+	assert_int_equal(send_kib(c.c, 1), 0);
+	assert_true(conn_closing(a.c));
+	assert_false(conn_closing(b.c));
+	assert_false(conn_closing(c.c));
+	assert_int_equal(a.rec.nclosed, 0);
+	/* a holds 40 KiB still, but they are on their way out. */
+	assert_int_equal(send_kib(b.c, 30), 0);
+	assert_false(conn_closing(b.c));
+	assert_false(conn_closing(c.c));
+	run_ms(a.base, 20);
+	assert_int_equal(a.rec.nclosed, 1);
+	assert_int_equal(strncmp(a.rec.why, "peer not reading (", 18), 0);
+	assert_int_equal(conn_output_total(),
+	    conn_unsent(b.c) + conn_unsent(c.c));
+	conn_set_output_total_max(SIZE_MAX);
+	conn_set_output_stall_ms(TEST_STALL_DEFAULT_MS);
+	fixtures_close((struct fixture *[]){ &a, &b, &c }, 3);
+}
+
+/* The connection whose own line crossed the limit is closed by the loop. */
+static void
+test_output_total_closes_sender(void **state)
+{
+	struct fixture f;
+	size_t lines = 0;
+
+	(void)state;
+	conn_set_output_stall_ms(0); /* the cap's arithmetic alone */
+	fixture_open(&f, TEST_CAP_BYTES, 0, 1);
+	conn_set_output_total_max(TEST_TOTAL_MAX);
+	while (send_kib(f.c, 1) == 0)
+		lines++;
+	assert_int_equal(lines, TEST_TOTAL_MAX / TEST_KIB);
+	assert_true(conn_closing(f.c));
+	assert_int_equal(f.rec.nclosed, 0);
+	assert_int_equal(conn_send(f.c, "more"), -1);
+	run_ms(f.base, 20);
+	assert_int_equal(f.rec.nclosed, 1);
+	assert_int_equal(strncmp(f.rec.why, "peer not reading (", 18), 0);
+	conn_set_output_total_max(SIZE_MAX);
+	conn_set_output_stall_ms(TEST_STALL_DEFAULT_MS);
+	fixture_close(&f);
+}
+
+/*
+ * A lower limit (a reload) applies at once, and closes only as many as it
+ * takes to get under 90% of it.
+ */
+static void
+test_output_total_lowered(void **state)
+{
+	struct fixture a, b, c;
+
+	(void)state;
+	conn_set_output_stall_ms(0); /* the cap's arithmetic alone */
+	fixture_open(&a, TEST_CAP_BYTES, 0, 1);
+	fixture_open(&b, TEST_CAP_BYTES, 0, 1);
+	fixture_open(&c, TEST_CAP_BYTES, 0, 1);
+	assert_int_equal(send_kib(a.c, 30), 0);
+	assert_int_equal(send_kib(b.c, 20), 0);
+	assert_int_equal(send_kib(c.c, 10), 0);
+	conn_set_output_total_max(40 * TEST_KIB);
+	assert_true(conn_closing(a.c));
+	assert_false(conn_closing(b.c));
+	assert_false(conn_closing(c.c));
+	conn_set_output_total_max(25 * TEST_KIB);
+	assert_true(conn_closing(b.c));
+	assert_false(conn_closing(c.c));
+	run_ms(a.base, 20);
+	run_ms(b.base, 20);
+	run_ms(c.base, 20);
+	assert_int_equal(a.rec.nclosed, 1);
+	assert_int_equal(b.rec.nclosed, 1);
+	assert_int_equal(c.rec.nclosed, 0);
+	conn_set_output_total_max(SIZE_MAX);
+	conn_set_output_stall_ms(TEST_STALL_DEFAULT_MS);
+	fixtures_close((struct fixture *[]){ &a, &b, &c }, 3);
+}
+
+/*
+ * Only a stalled connection is closed for the total, even when a reader
+ * that is merely behind holds more; past twice the cap, that one too.
+ */
+static void
+test_output_total_stalled_first(void **state)
+{
+	const struct timespec wait = { 0, (TEST_STALL_MS + 50) * 1000000L };
+	struct fixture a, b;
+	size_t max, sent = 0;
+
+	(void)state;
+	fixture_open(&a, TEST_CAP_BYTES, 0, 1);
+	fixture_open(&b, TEST_CAP_BYTES, 0, 1);
+	conn_set_output_stall_ms(TEST_STALL_MS);
+	assert_int_equal(send_kib(a.c, 12), 0);
+	run_ms(a.base, 20);
+	nanosleep(&wait, NULL); /* nothing of a's leaves: a stalls */
+	max = conn_unsent(a.c) + 20 * TEST_KIB;
+	conn_set_output_total_max(max);
+	while (!conn_closing(a.c) && sent < 40) {
+		assert_int_equal(send_kib(b.c, 1), 0);
+		sent++;
+	}
+	assert_true(conn_closing(a.c));
+	assert_false(conn_closing(b.c));
+	assert_true(conn_unsent(b.c) > conn_unsent(a.c));
+	/* b alone: over the cap but under twice it, b is not stalled. */
+	while (conn_unsent(b.c) < max + max / 2)
+		assert_int_equal(send_kib(b.c, 1), 0);
+	assert_false(conn_closing(b.c));
+	while (send_kib(b.c, 1) == 0)
+		;
+	assert_true(conn_closing(b.c));
+	assert_true(conn_unsent(b.c) > 2 * max - 2 * TEST_KIB);
+	conn_set_output_total_max(SIZE_MAX);
+	conn_set_output_stall_ms(TEST_STALL_DEFAULT_MS);
+	fixtures_close((struct fixture *[]){ &a, &b }, 2);
+}
+
 int
 main(void)
 {
@@ -583,6 +802,11 @@ main(void)
 		cmocka_unit_test(test_peer_closed),
 		cmocka_unit_test(test_output_cap),
 		cmocka_unit_test(test_big_line_and_drained),
+		cmocka_unit_test(test_output_total_counts),
+		cmocka_unit_test(test_output_total_closes_largest),
+		cmocka_unit_test(test_output_total_closes_sender),
+		cmocka_unit_test(test_output_total_lowered),
+		cmocka_unit_test(test_output_total_stalled_first),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

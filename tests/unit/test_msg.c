@@ -1,6 +1,7 @@
 /*
  * test_msg.c: msg_decode against a table of wire lines, the limits of
- * msg.h at and just over each bound, id echo, error lines and name tables.
+ * msg.h at and just over each bound, id echo, the error reply a refused
+ * line gets (test_wire.c has every error line) and name tables.
  *
  * Lines in the tables are written with ' for " so they stay readable;
  * msg_test_line() turns them into real JSON before decoding.
@@ -17,6 +18,7 @@
 
 #include "msg.h"
 #include "util.h"
+#include "wire.h"
 
 #define TEST_LINE_MAX_BYTES 32768
 
@@ -752,52 +754,6 @@ test_clear_reuse(void **state)
 	msg_clear(&m);
 }
 
-/* Check msg_error_line's output for one id, code and message. */
-static void
-check_error_line(json_t *id, enum msg_code code, const char *message,
-    const char *want)
-{
-	char *line = msg_error_line(id, code, message);
-
-	assert_string_equal(line, want);
-	free(line);
-}
-
-/* Error lines are compact, in type/id/code/message order, escaped. */
-static void
-test_error_line(void **state)
-{
-	json_t *id;
-
-	(void)state;
-	check_error_line(NULL, CODE_BAD_REQUEST, "oops",
-	    "{\"type\":\"error\",\"code\":\"bad_request\",\"message\":"
-	    "\"oops\"}");
-	id = json_string("a1");
-	check_error_line(id, CODE_NOT_FOUND, "no such contact",
-	    "{\"type\":\"error\",\"id\":\"a1\",\"code\":\"not_found\","
-	    "\"message\":\"no such contact\"}");
-	json_decref(id);
-	id = json_integer(7);
-	check_error_line(id, CODE_CONFLICT, "taken",
-	    "{\"type\":\"error\",\"id\":7,\"code\":\"conflict\","
-	    "\"message\":\"taken\"}");
-	json_decref(id);
-	id = json_real(1.5);
-	check_error_line(id, CODE_TOO_LARGE, "x",
-	    "{\"type\":\"error\",\"id\":1.5,\"code\":\"too_large\","
-	    "\"message\":\"x\"}");
-	json_decref(id);
-	check_error_line(NULL, CODE_INTERNAL, "say \"hi\"\n",
-	    "{\"type\":\"error\",\"code\":\"internal\","
-	    "\"message\":\"say \\\"hi\\\"\\n\"}");
-	check_error_line(NULL, CODE_OVERLOADED, "caf\xe9",
-	    "{\"type\":\"error\",\"code\":\"overloaded\",\"message\":\"caf?"
-	    "\"}");
-	check_error_line(NULL, CODE_UNAUTHORIZED, NULL,
-	    "{\"type\":\"error\",\"code\":\"unauthorized\",\"message\":\"\"}");
-}
-
 /* A refused line's id and error make the reply a client expects. */
 static void
 test_error_line_from_decode(void **state)
@@ -810,7 +766,7 @@ test_error_line_from_decode(void **state)
 	(void)state;
 	len = msg_test_line("{'id':'q','type':'nope'}", buf, sizeof(buf));
 	assert_int_equal(msg_decode(buf, len, &m, &err), -1);
-	line = msg_error_line(m.id, err.code, err.message);
+	line = wire_error(err.code, err.message, m.id);
 	assert_string_equal(line,
 	    "{\"type\":\"error\",\"id\":\"q\","
 	    "\"code\":\"bad_request\","
@@ -895,7 +851,6 @@ main(void)
 		cmocka_unit_test(test_id_echo),
 		cmocka_unit_test(test_unknown_type_quote),
 		cmocka_unit_test(test_clear_reuse),
-		cmocka_unit_test(test_error_line),
 		cmocka_unit_test(test_error_line_from_decode),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_role_names),
