@@ -46,6 +46,8 @@ static struct {
 	struct lockfile *lock;
 	struct event *sigs[3];
 	struct event *synced; /* the store's sync thread finished a sync */
+	struct event *release_next; /* the next synced commit's lines go */
+	uint64_t released; /* the lines of every ticket up to this one went */
 	bool stopping;
 	size_t last_open, last_clinicians;
 } d;
@@ -67,18 +69,34 @@ main_sync_failed(void)
 	    d.conf->database, store_error(d.st));
 }
 
-/* Send the lines whose commits are on disk now. */
+/*
+ * Send the lines whose commits are on disk, at the end of a loop turn (after
+ * its writes, so that what the last turn sent has gone out to every peer
+ * that reads), one more commit's per turn.  A sync covers every commit made
+ * while the one before it ran; their lines all sent in one turn would queue
+ * several turns' output to every connection at once, and the limit on all
+ * connections' unsent output forgives a burst of one turn, not of several.
+ */
 static void
 main_release(void)
 {
+	static const struct timeval next_turn = { 0, 0 };
 	uint64_t synced;
 
 	if (store_synced(d.st, &synced) == -1)
 		main_sync_failed();
-	outbox_release(synced);
+	if (synced > d.released)
+		d.released++;
+	outbox_release(d.released);
+	if (synced > d.released &&
+	    evtimer_add(d.release_next, &next_turn) == -1)
+		fatalx("cannot schedule the release of synced lines");
 }
 
-/* The sync thread finished a sync (or failed). */
+/*
+ * The sync thread finished a sync (or failed): the turn this wakes ends
+ * with main_flush(), which sends what the sync released.
+ */
 static void
 main_synced_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -86,16 +104,25 @@ main_synced_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	store_sync_clear(d.st);
-	main_release();
 }
 
-/* Wait for the last commit's sync, then send what waited (shutdown). */
+/* More synced lines wait: run a turn, which ends by sending them. */
+static void
+main_release_next_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+/* Wait for the last commit's sync, then send all that waited (shutdown). */
 static void
 main_release_all(void)
 {
-	if (store_sync_wait(d.st, store_sync_ticket(d.st)) == -1)
+	if (store_sync_wait(d.st, store_sync_ticket(d.st)) == -1 ||
+	    store_synced(d.st, &d.released) == -1)
 		main_sync_failed();
-	main_release();
+	outbox_release(d.released);
 }
 
 /*
@@ -299,6 +326,9 @@ main_watch_syncs(void)
 {
 	int fd = store_sync_fd(d.st);
 
+	d.release_next = evtimer_new(d.base, main_release_next_cb, NULL);
+	if (d.release_next == NULL)
+		fatalx("cannot make the release timer");
 	if (fd == -1)
 		return;
 	d.synced =
@@ -381,6 +411,7 @@ main_stop(void)
 	notify_watchdog_stop();
 	if (d.synced != NULL)
 		event_free(d.synced);
+	event_free(d.release_next);
 	store_close(d.st);
 	lockfile_release(d.lock);
 	for (size_t i = 0; i < 3; i++)
