@@ -17,7 +17,7 @@ CFLAGS ?= -O2 -g
 ifeq ($(CI),true)
 WARN += -Werror
 endif
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -Isipgw \
              $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS)
 
@@ -46,10 +46,16 @@ CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
                  ctl/ctl_audit.c ctl/ctl_backup.c ctl/fmt.c ctl/fmt_table.c \
                  ctl/fmt_csv.c ctl/ctl_contact.c ctl/ctl_password.c
 
+# crisis-sipgw (sipgw/, issue 14): the SIP gateway beside Kamailio.
+SIPGW_SRCS = sipgw/main.c sipgw/gateway.c sipgw/gateway_crisisd.c \
+             sipgw/call.c sipgw/evapi.c sipgw/upstream.c sipgw/link.c \
+             sipgw/gwmsg.c sipgw/gwconf.c sipgw/netstring.c \
+             daemon/log.c daemon/util.c
+
 UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify \
              test_admit \
              test_checkpoint test_password test_wire test_outbox \
-             test_store_sync
+             test_store_sync test_netstring test_gwmsg test_gwconf
 
 test_util_OBJS   = util log
 test_admit_OBJS  = heard intake util log
@@ -68,19 +74,24 @@ test_checkpoint_OBJS = store store_checkpoint store_sync store_roster \
                        store_contact store_audit store_review util log token
 test_store_sync_OBJS = $(test_checkpoint_OBJS)
 test_wire_OBJS   = wire msg util log
+test_netstring_OBJS = ../sipgw/netstring
+test_gwmsg_OBJS  = ../sipgw/gwmsg ../sipgw/gwconf util log
+test_gwconf_OBJS = ../sipgw/gwconf util log
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 COMMON_OBJS    = $(call obj,$(COMMON_SRCS))
 CRISISD_OBJS   = $(call obj,$(CRISISD_SRCS))
 CRISISCTL_OBJS = $(call obj,$(CRISISCTL_SRCS))
+SIPGW_OBJS     = $(call obj,$(SIPGW_SRCS))
 
 # Where the two programs go: the top of the tree, or the build folder of a
 # sanitizer build (whose tests are pointed at it).
 BINDIR ?= .
 CRISISD_OUT   = $(BINDIR)/crisisd
 CRISISCTL_OUT = $(BINDIR)/crisisctl
+SIPGW_OUT     = $(BINDIR)/crisis-sipgw
 
-all: $(CRISISD_OUT) $(CRISISCTL_OUT)
+all: $(CRISISD_OUT) $(CRISISCTL_OUT) $(SIPGW_OUT)
 
 # The package flags are found once, after tools/deps made sure they exist:
 # the build's in pkg.mk, and the unit tests' (cmocka) in test.mk, read only
@@ -105,7 +116,7 @@ $(BUILD)/test.mk: tools/deps
 	@printf 'TEST_LIBS = %s\n' "$$(pkg-config --libs $(TEST_PKGS))" > $@
 
 # What the other targets need beyond the build (tools/deps says which).
-deps-run deps-valgrind deps-fuzz deps-lint:
+deps-run deps-valgrind deps-fuzz deps-lint deps-sip:
 	@tools/deps $(@:deps-%=%)
 
 deps:
@@ -115,6 +126,9 @@ $(CRISISD_OUT): $(CRISISD_OBJS) $(COMMON_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
 $(CRISISCTL_OUT): $(CRISISCTL_OBJS) $(COMMON_OBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+
+$(SIPGW_OUT): $(SIPGW_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
 $(BUILD)/%.o: %.c $(BUILD)/pkg.mk
@@ -155,6 +169,13 @@ bench: all $(BENCH_BINS) deps-run
 
 .PHONY: bench
 
+# Issue 14's SIP benchmark: post-dial delay at 1 and 20 calls/s and SIPp's
+# maximum sustained rate through Kamailio, crisis-sipgw and crisisd.
+bench-sip: all deps-sip
+	@bench/sip
+
+.PHONY: bench-sip
+
 # Every test: unit tests (cmocka), then the end-to-end suite against the
 # real binaries.  The last line is the summary.
 check: all unit
@@ -176,6 +197,11 @@ valgrind: $(FAULTFS)
 valgrind: export CRISISD_FAULTFS = $(CURDIR)/$(FAULTFS)
 
 .PHONY: faultfs
+
+# Real SIP calls (issue 14): Kamailio, crisis-sipgw, crisisd and baresip
+# phones on loopback, then SIPp's load; tools/deps sip installs them.
+check-sip: all deps-sip
+	@python3 tests/sip/run.py
 
 # SIGKILL crisisd 1000 times under a load of 10000 contacts; nothing may be
 # lost, duplicated or assigned twice (a short run is part of `make check`).
@@ -262,7 +288,8 @@ fuzz-smoke: $(FUZZ_BINS)
 -include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
 
 format:
-	clang-format -i daemon/*.c ctl/*.c include/*.h tests/unit/*.c
+	clang-format -i daemon/*.c ctl/*.c include/*.h tests/unit/*.c \
+	  sipgw/*.c sipgw/*.h
 
 # Programs, man pages, systemd units, the sysusers.d entry, and the sample
 # config unless one is there already (it is never overwritten).  The unit's
@@ -275,9 +302,17 @@ install: all
 	  $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)/etc/crisisd
 	install -m 0755 $(CRISISD_OUT) $(DESTDIR)$(PREFIX)/sbin/crisisd
 	install -m 0755 $(CRISISCTL_OUT) $(DESTDIR)$(PREFIX)/bin/crisisctl
+	install -m 0755 $(SIPGW_OUT) $(DESTDIR)$(PREFIX)/bin/crisis-sipgw
+	install -d $(DESTDIR)$(PREFIX)/share/crisisd
+	install -m 0644 sipgw/kamailio.cfg conf/crisis-sipgw.conf \
+	  $(DESTDIR)$(PREFIX)/share/crisisd/
+	sed 's|/usr/bin/crisis-sipgw|$(PREFIX)/bin/crisis-sipgw|' \
+	  systemd/crisis-sipgw.service > $(BUILD)/crisis-sipgw.service
+	install -m 0644 $(BUILD)/crisis-sipgw.service \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system/
 	install -m 0644 man/crisisd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 man/crisisd-protocol.7 $(DESTDIR)$(PREFIX)/share/man/man7/
-	install -m 0644 man/crisisd.8 man/crisisctl.8 \
+	install -m 0644 man/crisisd.8 man/crisisctl.8 man/crisis-sipgw.8 \
 	  $(DESTDIR)$(PREFIX)/share/man/man8/
 	sed 's|/usr/sbin/crisisd|$(PREFIX)/sbin/crisisd|' systemd/crisisd.service \
 	  > $(BUILD)/crisisd.service
@@ -293,9 +328,9 @@ install: all
 	fi
 
 clean:
-	rm -rf $(BUILD) build-asan $(FUZZ_BUILD) crisisd crisisctl
+	rm -rf $(BUILD) build-asan $(FUZZ_BUILD) crisisd crisisctl crisis-sipgw
 
-.PHONY: all deps deps-run deps-valgrind deps-fuzz deps-lint unit check \
+.PHONY: all deps deps-run deps-valgrind deps-fuzz deps-lint deps-sip unit check check-sip \
         crashtest run asan valgrind lint format install clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

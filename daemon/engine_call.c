@@ -120,13 +120,11 @@ void
 engine_failed(struct session *s, const struct msg *m)
 {
 	const char *cid = m->u.ref.contact;
-	struct contact *ct = engine_find(cid);
+	struct contact *ct = engine_intake_contact(s, m);
 	int64_t now = util_now_ms();
 
-	if (ct == NULL || strcmp(ct->intake, session_principal(s)) != 0) {
-		engine_not_live(s, m->id, cid, session_principal(s));
+	if (ct == NULL)
 		return;
-	}
 	if (ct->state != CONTACT_ASSIGNED || ct->assigned == NULL) {
 		session_error(s, m->id, CODE_CONFLICT,
 		    "contact %s is %s: it was not routed", cid,

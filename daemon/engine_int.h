@@ -92,6 +92,7 @@ void engine_clin_away(struct clin *c, struct contact *cause, const char *reason,
     json_t *detail, int64_t now);
 void engine_not_live(struct session *s, json_t *id, const char *cid,
     const char *owner);
+struct contact *engine_intake_contact(struct session *s, const struct msg *m);
 void engine_completed(struct contact *ct, const char *disposition,
     const char *notes, const struct msg_disclosure *d, int64_t now);
 /* engine_close.c: carry out the supervisors' contact closes filed. */

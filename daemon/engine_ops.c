@@ -237,18 +237,33 @@ engine_not_live(struct session *s, json_t *id, const char *cid,
 		    state);
 }
 
+/*
+ * The live contact a gateway's message names, if it is that gateway's;
+ * else NULL, with not_found or conflict answered.
+ */
+struct contact *
+engine_intake_contact(struct session *s, const struct msg *m)
+{
+	const char *cid = m->u.ref.contact;
+	struct contact *ct = engine_find(cid);
+
+	if (ct == NULL || strcmp(ct->intake, session_principal(s)) != 0) {
+		engine_not_live(s, m->id, cid, session_principal(s));
+		return NULL;
+	}
+	return ct;
+}
+
 /* The caller hung up before anyone took the contact. */
 void
 engine_abandon(struct session *s, const struct msg *m)
 {
 	const char *cid = m->u.ref.contact;
-	struct contact *ct = engine_find(cid);
+	struct contact *ct = engine_intake_contact(s, m);
 	int64_t now = util_now_ms();
 
-	if (ct == NULL || strcmp(ct->intake, session_principal(s)) != 0) {
-		engine_not_live(s, m->id, cid, session_principal(s));
+	if (ct == NULL)
 		return;
-	}
 	if (ct->state != CONTACT_OPEN) {
 		session_error(s, m->id, CODE_CONFLICT, "contact %s is %s", cid,
 		    contact_state_name(ct->state));

@@ -1151,3 +1151,88 @@ def row_outcome(row):
 
 if __name__ == "__main__":
     sys.exit("harness.py is a library; run tests/e2e/run.py")
+
+
+# --- the daemon's memory, and clients read in bulk ---
+
+def status_kb(pid, key):
+    """A kB field (VmRSS, VmHWM) of /proc/PID/status."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s in /proc/%d/status" % (key, pid))
+
+
+def reset_hwm(pid):
+    """Reset VmHWM to the current RSS (clear_refs 5); False if refused."""
+    try:
+        with open("/proc/%d/clear_refs" % pid, "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class BulkReader(threading.Thread):
+    """Reads a client's socket in the background until stopped or closed,
+    counting lines by type and bytes, and noting when bytes last came and
+    when the first line of each type did; the client is usable again
+    (through the harness) after stop()."""
+
+    def __init__(self, c):
+        super().__init__(daemon=True)
+        self.c = c
+        self.counts = {}
+        self.first_at = {}
+        self.bytes = 0
+        self.last_at = time.monotonic()
+        self.quit = threading.Event()
+        self.lock = threading.Lock()
+
+    def _take(self, line):
+        try:
+            t = json.loads(line).get("type")
+        except (ValueError, AttributeError):
+            t = "<not a JSON object>"
+        self.counts[t] = self.counts.get(t, 0) + 1
+        self.first_at.setdefault(t, time.monotonic())
+
+    def run(self):
+        c = self.c
+        c.sock.settimeout(0.05)
+        while not self.quit.is_set():
+            try:
+                data = c.sock.recv(1 << 20)
+            except (socket.timeout, TimeoutError):
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                c.eof = True
+                _log_traffic(c.name, "<", "(closed while read in bulk)")
+                break
+            c.buf += data
+            lines = c.buf.split(b"\n")
+            c.buf = lines.pop()
+            with self.lock:
+                self.bytes += len(data)
+                self.last_at = time.monotonic()
+                for line in lines:
+                    self._take(line)
+
+    def count(self, type):
+        """Lines of type read so far."""
+        with self.lock:
+            return self.counts.get(type, 0)
+
+    def idle_for(self):
+        """Seconds since the last bytes arrived."""
+        with self.lock:
+            return time.monotonic() - self.last_at
+
+    def stop(self):
+        """Stop reading; the client's socket gets its timeout back."""
+        self.quit.set()
+        self.join()
+        self.c.sock.settimeout(5)
