@@ -29,7 +29,8 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/store_review.c daemon/store_audit.c \
               daemon/store_stats.c daemon/tally.c \
               daemon/store_followup.c daemon/store_backup.c daemon/store_policy.c \
-              daemon/store_checkpoint.c daemon/store_close.c daemon/lockfile.c \
+              daemon/store_checkpoint.c daemon/store_sync.c daemon/store_close.c \
+              daemon/lockfile.c \
               daemon/store_password.c daemon/password.c
 
 CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
@@ -54,8 +55,8 @@ SIPGW_SRCS = sipgw/main.c sipgw/gateway.c sipgw/gateway_crisisd.c \
 
 UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify \
              test_admit \
-             test_checkpoint test_password test_wire \
-             test_netstring test_gwmsg test_gwconf \
+             test_checkpoint test_password test_wire test_outbox \
+             test_store_sync test_netstring test_gwmsg test_gwconf \
              test_engine
 
 test_util_OBJS   = util log
@@ -68,10 +69,12 @@ test_password_OBJS = password util log
 test_fmt_OBJS    = ../ctl/fmt ../ctl/fmt_table ../ctl/fmt_csv util log
 test_conn_OBJS   = conn msg wire util log tls
 test_notify_OBJS = notify log util
+test_outbox_OBJS = outbox wire msg util log
 test_store_OBJS  = store store_roster store_contact store_audit store_review \
-                   util log token store_checkpoint store_password
-test_checkpoint_OBJS = store store_checkpoint store_roster store_contact \
-                       store_audit store_review util log token
+                   util log token store_checkpoint store_sync store_password
+test_checkpoint_OBJS = store store_checkpoint store_sync store_roster \
+                       store_contact store_audit store_review util log token
+test_store_sync_OBJS = $(test_checkpoint_OBJS)
 test_wire_OBJS   = wire msg util log
 test_netstring_OBJS = ../sipgw/netstring
 test_gwmsg_OBJS  = ../sipgw/gwmsg ../sipgw/gwconf util log

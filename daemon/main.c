@@ -3,9 +3,11 @@
  *
  * The loop runs one libevent turn at a time and ends each turn with
  * main_flush(): every store write of the turn is committed in one
- * transaction (group commit), and only then do the replies and pushes that
- * depend on those writes leave (outbox.c).  What a failed commit means for
- * the daemon's state is the engine's to decide, told from here.
+ * transaction (group commit), without waiting for the disk.  The store's
+ * sync thread then fdatasyncs the WAL and wakes the loop (main_synced_cb),
+ * and only then do the replies and pushes that depend on those writes
+ * leave (outbox.c).  What a failed commit means for the daemon's state is
+ * the engine's to decide, told from here; a failed sync ends the daemon.
  *
  * The engine reads no clock and holds no timer: main.c is its edge.  Each
  * call into it is given the time read here (or in proto.c), and one timer,
@@ -50,6 +52,9 @@ static struct {
 	struct listener *listener;
 	struct lockfile *lock;
 	struct event *sigs[3];
+	struct event *synced; /* the store's sync thread finished a sync */
+	struct event *release_next; /* the next synced commit's lines go */
+	uint64_t released; /* the lines of every ticket up to this one went */
 	bool stopping;
 	size_t last_open, last_clinicians;
 } d;
@@ -57,9 +62,81 @@ static struct {
 static struct log_limit main_commit_limit;
 
 /*
- * End of a loop turn: commit, release, and tell the engine how the commit
- * went.  A recovery from a failed store routes everything again, which is
- * flushed at once rather than at the next event.
+ * A sync of the WAL failed.  What the kernel did with the pages it could
+ * not write is unknown, and syncing again could report success without
+ * them: exit without sending anything that waited for it.  systemd starts
+ * crisisd again, SQLite recovers what is on disk, and gateways resend what
+ * they were never told was queued.
+ */
+static void
+main_sync_failed(void)
+{
+	fatalx("database %s: the WAL could not be synced: %s; stopping "
+	       "without sending what depends on it",
+	    d.conf->database, store_error(d.st));
+}
+
+/*
+ * Send the lines whose commits are on disk, at the end of a loop turn (after
+ * its writes, so that what the last turn sent has gone out to every peer
+ * that reads), one more commit's per turn.  A sync covers every commit made
+ * while the one before it ran; their lines all sent in one turn would queue
+ * several turns' output to every connection at once, and the limit on all
+ * connections' unsent output forgives a burst of one turn, not of several.
+ */
+static void
+main_release(void)
+{
+	static const struct timeval next_turn = { 0, 0 };
+	uint64_t synced;
+
+	if (store_synced(d.st, &synced) == -1)
+		main_sync_failed();
+	if (synced > d.released)
+		d.released++;
+	outbox_release(d.released);
+	if (synced > d.released &&
+	    evtimer_add(d.release_next, &next_turn) == -1)
+		fatalx("cannot schedule the release of synced lines");
+}
+
+/*
+ * The sync thread finished a sync (or failed): the turn this wakes ends
+ * with main_flush(), which sends what the sync released.
+ */
+static void
+main_synced_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	store_sync_clear(d.st);
+}
+
+/* More synced lines wait: run a turn, which ends by sending them. */
+static void
+main_release_next_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+/* Wait for the last commit's sync, then send all that waited (shutdown). */
+static void
+main_release_all(void)
+{
+	if (store_sync_wait(d.st, store_sync_ticket(d.st)) == -1 ||
+	    store_synced(d.st, &d.released) == -1)
+		main_sync_failed();
+	outbox_release(d.released);
+}
+
+/*
+ * End of a loop turn: commit, settle the lines, and tell the engine how the
+ * commit went; then send what no longer waits for a sync.  A recovery from
+ * a failed store routes everything again, which is flushed at once rather
+ * than at the next event.
  */
 static void
 main_flush(void)
@@ -79,6 +156,7 @@ main_flush(void)
 		if (!engine_committed(d.engine, ok, rc == 1, now))
 			break;
 	}
+	main_release();
 }
 
 /* The engine's deadline came: it acts on everything due by now. */
@@ -286,6 +364,23 @@ main_watch_signals(void)
 	}
 }
 
+/* Hear from the store's sync thread after each sync. */
+static void
+main_watch_syncs(void)
+{
+	int fd = store_sync_fd(d.st);
+
+	d.release_next = evtimer_new(d.base, main_release_next_cb, NULL);
+	if (d.release_next == NULL)
+		fatalx("cannot make the release timer");
+	if (fd == -1)
+		return;
+	d.synced =
+	    event_new(d.base, fd, EV_READ | EV_PERSIST, main_synced_cb, NULL);
+	if (d.synced == NULL || event_add(d.synced, NULL) == -1)
+		fatalx("cannot watch the database's sync thread");
+}
+
 /* Open everything; any failure here is fatal. */
 static void
 main_start(const char *path)
@@ -306,9 +401,11 @@ main_start(const char *path)
 	if (d.st == NULL || store_check(d.st, &cause) == -1)
 		fatalx("database %s: %s", d.conf->database, cause);
 	/* store_open read these settings back; say so for the operator. */
-	log_info("database %s: schema %d, journal_mode wal, synchronous full, "
-	         "quick_check ok",
+	log_info("database %s: schema %d, journal_mode wal, synchronous normal "
+	         "with a WAL fdatasync thread (nothing that depends on a "
+	         "commit is sent before its sync), quick_check ok",
 	    d.conf->database, STORE_SCHEMA_VERSION);
+	main_watch_syncs();
 	/*
 	 * The sockets before the contacts: a daemon that cannot serve must
 	 * not resume and route contacts first.  Nothing is accepted until the
@@ -350,7 +447,8 @@ main_stop(void)
 	engine_stop(d.engine);
 	evtimer_del(d.engine_timer);
 	main_flush();
-	/* Replies already committed still reach their peers. */
+	/* Replies already committed still reach their peers, once on disk. */
+	main_release_all();
 	session_finish_all("daemon stopping");
 	while (session_count() > 0 && util_now_ms() < deadline) {
 		if (event_base_loop(d.base, EVLOOP_ONCE) == -1)
@@ -363,6 +461,9 @@ main_stop(void)
 	engine_free(d.engine);
 	event_free(d.engine_timer);
 	notify_watchdog_stop();
+	if (d.synced != NULL)
+		event_free(d.synced);
+	event_free(d.release_next);
 	store_close(d.st);
 	lockfile_release(d.lock);
 	for (size_t i = 0; i < 3; i++)

@@ -699,16 +699,21 @@ class Daemon:
     def enable_faults(self, error="ENOSPC"):
         """Start crisisd (call before start()) with the fault shim preloaded.
 
-        While self.fault_file exists, every write and sync of the database,
-        its -wal and its -journal fails with error (ENOSPC: the disk is
-        full; or EIO); fault(True) and fault(False) switch it.  crisisctl
-        runs without the shim.
+        While self.fault_file exists, every write of the database, its -wal
+        and its -journal fails with error (ENOSPC: the disk is full; or
+        EIO); fault(True) and fault(False) switch it.  sync_fault() makes
+        the WAL's syncs fail with EIO instead, and sync_delay() makes them
+        slow.  crisisctl runs without the shim.
         """
         lib = faultfs_lib()
         self.fault_file = os.path.join(self.dir, "fault-on")
+        self.sync_fault_file = os.path.join(self.dir, "sync-fault-on")
+        self.sync_delay_file = os.path.join(self.dir, "sync-delay-ms")
         preload = os.environ.get("LD_PRELOAD", "")
         self.env["LD_PRELOAD"] = lib + (" " + preload if preload else "")
         self.env["CRISISD_FAULT_FILE"] = self.fault_file
+        self.env["CRISISD_FAULT_SYNC_FILE"] = self.sync_fault_file
+        self.env["CRISISD_FAULT_SYNC_DELAY_FILE"] = self.sync_delay_file
         self.env["CRISISD_FAULT_DB"] = self.db
         self.env["CRISISD_FAULT_ERRNO"] = error
         # An ASan crisisd refuses a library loaded before its runtime.
@@ -721,10 +726,32 @@ class Daemon:
         """Make the database's disk fail (on) or work again (off)."""
         _log_traffic("faultfs", "!", "database writes %s" % (
             "FAIL" if on else "work"))
+        self._switch(self.fault_file, on)
+
+    def sync_fault(self, on):
+        """Make every fsync/fdatasync of the WAL fail with EIO (on), or
+        work again (off)."""
+        _log_traffic("faultfs", "!", "WAL syncs %s" % (
+            "FAIL" if on else "work"))
+        self._switch(self.sync_fault_file, on)
+
+    def sync_delay(self, ms):
+        """Make every fsync/fdatasync of the WAL take ms longer (0: off)."""
+        _log_traffic("faultfs", "!", "WAL syncs delayed %d ms" % ms)
+        if ms > 0:
+            with open(self.sync_delay_file + ".new", "w") as f:
+                f.write("%d\n" % ms)
+            os.replace(self.sync_delay_file + ".new", self.sync_delay_file)
+        else:
+            self._switch(self.sync_delay_file, False)
+
+    @staticmethod
+    def _switch(path, on):
+        """Create (on) or remove (off) a fault's control file."""
         if on:
-            open(self.fault_file, "w").close()
-        elif os.path.exists(self.fault_file):
-            os.unlink(self.fault_file)
+            open(path, "w").close()
+        elif os.path.exists(path):
+            os.unlink(path)
 
     # --- read-only look at the database ---
 
