@@ -17,7 +17,7 @@ CFLAGS ?= -O2 -g
 ifeq ($(CI),true)
 WARN += -Werror
 endif
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -Isipgw \
              $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS)
 
@@ -29,7 +29,8 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/store_review.c daemon/store_audit.c \
               daemon/store_stats.c daemon/tally.c \
               daemon/store_followup.c daemon/store_backup.c daemon/store_policy.c \
-              daemon/store_checkpoint.c daemon/store_close.c daemon/lockfile.c \
+              daemon/store_checkpoint.c daemon/store_sync.c daemon/store_close.c \
+              daemon/lockfile.c \
               daemon/store_password.c daemon/password.c \
               daemon/jsontime.c daemon/review.c
 
@@ -41,6 +42,7 @@ CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
                daemon/results.c daemon/heard.c \
                daemon/engine_snapshot.c daemon/engine_settle.c \
                daemon/engine_close.c daemon/engine_call.c daemon/wire.c \
+               daemon/engine_due.c daemon/engine_outcome.c \
                daemon/worker.c daemon/http.c daemon/http_auth.c \
                daemon/http_bridge.c daemon/http_review.c
 
@@ -48,9 +50,17 @@ CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
                  ctl/ctl_audit.c ctl/ctl_backup.c ctl/fmt.c ctl/fmt_table.c \
                  ctl/fmt_csv.c ctl/ctl_contact.c ctl/ctl_password.c
 
+# crisis-sipgw (sipgw/, issue 14): the SIP gateway beside Kamailio.
+SIPGW_SRCS = sipgw/main.c sipgw/gateway.c sipgw/gateway_crisisd.c \
+             sipgw/call.c sipgw/evapi.c sipgw/upstream.c sipgw/link.c \
+             sipgw/gwmsg.c sipgw/gwconf.c sipgw/netstring.c \
+             daemon/log.c daemon/util.c
+
 UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify \
              test_admit \
-             test_checkpoint test_password test_wire
+             test_checkpoint test_password test_wire test_outbox \
+             test_store_sync test_netstring test_gwmsg test_gwconf \
+             test_engine
 
 test_util_OBJS   = util log
 test_admit_OBJS  = heard intake util log
@@ -62,24 +72,41 @@ test_password_OBJS = password util log
 test_fmt_OBJS    = ../ctl/fmt ../ctl/fmt_table ../ctl/fmt_csv jsontime util log
 test_conn_OBJS   = conn msg wire util log tls
 test_notify_OBJS = notify log util
+test_outbox_OBJS = outbox wire msg util log
 test_store_OBJS  = store store_roster store_contact store_audit store_review \
-                   util log token store_checkpoint store_password
-test_checkpoint_OBJS = store store_checkpoint store_roster store_contact \
-                       store_audit store_review util log token
+                   util log token store_checkpoint store_sync store_password
+test_checkpoint_OBJS = store store_checkpoint store_sync store_roster \
+                       store_contact store_audit store_review util log token
+test_store_sync_OBJS = $(test_checkpoint_OBJS)
 test_wire_OBJS   = wire msg util log
+test_netstring_OBJS = ../sipgw/netstring
+test_gwmsg_OBJS  = ../sipgw/gwmsg ../sipgw/gwconf util log
+test_gwconf_OBJS = ../sipgw/gwconf util log
+# The real engine, session, outbox and results; a fake store and fake
+# connections beneath (tests/unit/fake_*.c), driven by engine_rig.c.
+ENGINE_OBJS      = engine engine_ops engine_state engine_settle \
+                   engine_snapshot engine_due engine_outcome engine_close \
+                   engine_call route contact clinician policy heard intake \
+                   results session outbox gaps wire roster msg config \
+                   config_value config_tls util log
+ENGINE_FAKE_OBJS = fake_store fake_store_contact fake_conn engine_rig
+test_engine_OBJS = $(ENGINE_OBJS) \
+                   $(addprefix ../tests/,$(ENGINE_FAKE_OBJS) engine_steps)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 COMMON_OBJS    = $(call obj,$(COMMON_SRCS))
 CRISISD_OBJS   = $(call obj,$(CRISISD_SRCS))
 CRISISCTL_OBJS = $(call obj,$(CRISISCTL_SRCS))
+SIPGW_OBJS     = $(call obj,$(SIPGW_SRCS))
 
 # Where the two programs go: the top of the tree, or the build folder of a
 # sanitizer build (whose tests are pointed at it).
 BINDIR ?= .
 CRISISD_OUT   = $(BINDIR)/crisisd
 CRISISCTL_OUT = $(BINDIR)/crisisctl
+SIPGW_OUT     = $(BINDIR)/crisis-sipgw
 
-all: $(CRISISD_OUT) $(CRISISCTL_OUT)
+all: $(CRISISD_OUT) $(CRISISCTL_OUT) $(SIPGW_OUT)
 
 # The package flags are found once, after tools/deps made sure they exist:
 # the build's in pkg.mk, and the unit tests' (cmocka) in test.mk, read only
@@ -104,7 +131,7 @@ $(BUILD)/test.mk: tools/deps
 	@printf 'TEST_LIBS = %s\n' "$$(pkg-config --libs $(TEST_PKGS))" > $@
 
 # What the other targets need beyond the build (tools/deps says which).
-deps-run deps-valgrind deps-fuzz deps-lint:
+deps-run deps-valgrind deps-fuzz deps-lint deps-sip:
 	@tools/deps $(@:deps-%=%)
 
 deps:
@@ -132,6 +159,9 @@ $(BUILD)/web_assets.o: $(BUILD)/web_assets.c $(BUILD)/pkg.mk
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(CRISISCTL_OUT): $(CRISISCTL_OBJS) $(COMMON_OBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+
+$(SIPGW_OUT): $(SIPGW_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
 $(BUILD)/%.o: %.c $(BUILD)/pkg.mk
@@ -172,6 +202,13 @@ bench: all $(BENCH_BINS) deps-run
 	@bench/run --build $(BUILD)
 
 .PHONY: bench
+
+# Issue 14's SIP benchmark: post-dial delay at 1 and 20 calls/s and SIPp's
+# maximum sustained rate through Kamailio, crisis-sipgw and crisisd.
+bench-sip: all deps-sip
+	@bench/sip
+
+.PHONY: bench-sip
 
 # Every test: unit tests (cmocka), then the end-to-end suite against the
 # real binaries (the browser tests among them).  The last line is the
@@ -216,6 +253,11 @@ valgrind: $(FAULTFS)
 valgrind: export CRISISD_FAULTFS = $(CURDIR)/$(FAULTFS)
 
 .PHONY: faultfs
+
+# Real SIP calls (issue 14): Kamailio, crisis-sipgw, crisisd and baresip
+# phones on loopback, then SIPp's load; tools/deps sip installs them.
+check-sip: all deps-sip
+	@python3 tests/sip/run.py
 
 # SIGKILL crisisd 1000 times under a load of 10000 contacts; nothing may be
 # lost, duplicated or assigned twice (a short run is part of `make check`).
@@ -266,7 +308,7 @@ lint: $(BUILD)/pkg.mk deps-lint
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD    = build-fuzz
-FUZZ_TARGETS  = fuzz_msg fuzz_config fuzz_csv fuzz_route
+FUZZ_TARGETS  = fuzz_msg fuzz_config fuzz_csv fuzz_route fuzz_engine
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g -fno-omit-frame-pointer \
                 -Iinclude $(PKG_CFLAGS) -MMD -MP $(FUZZ_SAN)
@@ -275,6 +317,10 @@ fuzz_config_OBJS = daemon/config daemon/config_value daemon/config_tls \
                    daemon/util daemon/log
 fuzz_csv_OBJS    = ctl/fmt ctl/fmt_table ctl/fmt_csv daemon/jsontime daemon/util daemon/log
 fuzz_route_OBJS  = daemon/route fuzz/fuzz_route_check
+# The real engine on the unit test's fake store and connections.
+fuzz_engine_OBJS = $(addprefix daemon/,$(ENGINE_OBJS)) \
+                   $(addprefix tests/unit/,$(ENGINE_FAKE_OBJS)) \
+                   fuzz/fuzz_engine_check
 # conf_load opens the files a config names: fuzz_config fences open().
 fuzz_config_LDFLAGS = -Wl,--wrap=open
 FUZZ_BINS = $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
@@ -302,7 +348,8 @@ fuzz-smoke: $(FUZZ_BINS)
 -include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
 
 format:
-	clang-format -i daemon/*.c ctl/*.c include/*.h tests/unit/*.c
+	clang-format -i daemon/*.c ctl/*.c include/*.h tests/unit/*.c \
+	  sipgw/*.c sipgw/*.h
 
 # Programs, man pages, systemd units, the sysusers.d entry, and the sample
 # config unless one is there already (it is never overwritten).  The unit's
@@ -315,9 +362,17 @@ install: all
 	  $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)/etc/crisisd
 	install -m 0755 $(CRISISD_OUT) $(DESTDIR)$(PREFIX)/sbin/crisisd
 	install -m 0755 $(CRISISCTL_OUT) $(DESTDIR)$(PREFIX)/bin/crisisctl
+	install -m 0755 $(SIPGW_OUT) $(DESTDIR)$(PREFIX)/bin/crisis-sipgw
+	install -d $(DESTDIR)$(PREFIX)/share/crisisd
+	install -m 0644 sipgw/kamailio.cfg conf/crisis-sipgw.conf \
+	  $(DESTDIR)$(PREFIX)/share/crisisd/
+	sed 's|/usr/bin/crisis-sipgw|$(PREFIX)/bin/crisis-sipgw|' \
+	  systemd/crisis-sipgw.service > $(BUILD)/crisis-sipgw.service
+	install -m 0644 $(BUILD)/crisis-sipgw.service \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system/
 	install -m 0644 man/crisisd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 man/crisisd-protocol.7 $(DESTDIR)$(PREFIX)/share/man/man7/
-	install -m 0644 man/crisisd.8 man/crisisctl.8 \
+	install -m 0644 man/crisisd.8 man/crisisctl.8 man/crisis-sipgw.8 \
 	  $(DESTDIR)$(PREFIX)/share/man/man8/
 	sed 's|/usr/sbin/crisisd|$(PREFIX)/sbin/crisisd|' systemd/crisisd.service \
 	  > $(BUILD)/crisisd.service
@@ -333,9 +388,9 @@ install: all
 	fi
 
 clean:
-	rm -rf $(BUILD) build-asan $(FUZZ_BUILD) crisisd crisisctl
+	rm -rf $(BUILD) build-asan $(FUZZ_BUILD) crisisd crisisctl crisis-sipgw
 
-.PHONY: all deps deps-run deps-valgrind deps-fuzz deps-lint unit check \
+.PHONY: all deps deps-run deps-valgrind deps-fuzz deps-lint deps-sip unit check check-sip \
         crashtest run asan valgrind lint format install clean browser-deps \
         screenshots
 

@@ -70,6 +70,10 @@ def commit_rows(results):
     if not all("commit" in x["lat"] for x in results):
         return
     latency_rows(results, "commit", "crisisd commit (uprobe)")
+    if all("commit_durable" in x["lat"] for x in results):
+        latency_rows(results, "commit_durable",
+                     "crisisd commit to durable (its WAL sync done)")
+        latency_rows(results, "wal_sync", "  WAL fdatasync (sync thread)")
     for name, label in (("commit_clean", "  commits with no checkpoint"),
                         ("commit_ckpt", "  commits during a checkpoint")):
         if all(name in x["lat"] for x in results):
@@ -408,6 +412,10 @@ def report_ratios(r, a):
         "commit": [div(lat(c, "commit", "p999_us"),
                        lat(c, "commit", "p50_us"))
                    for c in r.get("closed", []) if "commit" in c["lat"]],
+        "commit_durable": [div(lat(c, "commit_durable", "p999_us"),
+                               lat(c, "commit_durable", "p50_us"))
+                           for c in r.get("closed", [])
+                           if "commit_durable" in c["lat"]],
         "sqlite": [div(x["single"]["p999_us"], x["single"]["p50_us"])
                    for x in r.get("sqlite", [])],
         "capacity": per_round(r, "surge", "echo", lambda s, e: div(
@@ -416,6 +424,11 @@ def report_ratios(r, a):
                                 lat(s["capacity"], "commit", "p50_us"))
                             for s in r.get("surge", [])
                             if "commit" in s["capacity"]["lat"]],
+        "capacity_durable": [
+            div(lat(s["capacity"], "commit_durable", "p999_us"),
+                lat(s["capacity"], "commit_durable", "p50_us"))
+            for s in r.get("surge", [])
+            if "commit_durable" in s["capacity"]["lat"]],
         "backlog_queued": [div(x["queued_backlog"].get("p99_us"),
                                x["queued_empty"].get("p99_us"))
                            for x in r.get("backlog", []) if x.get("ok")],
@@ -430,11 +443,15 @@ def report_ratios(r, a):
              "%.3f"),
             ("offer", "open offer p99 / echo p99", "%.2f"),
             ("commit", "crisisd commit p99.9 / p50, closed loop", "%.2f"),
+            ("commit_durable", "commit to durable p99.9 / p50, closed loop",
+             "%.2f"),
             ("sqlite", "raw SQLite commit p99.9 / p50 (inline ckpt)",
              "%.2f"),
             ("capacity", "surge capacity C / echo req/s", "%.3f"),
             ("capacity_commit", "crisisd commit p99.9 / p50, capacity run",
              "%.2f"),
+            ("capacity_durable",
+             "commit to durable p99.9 / p50, capacity run", "%.2f"),
             ("backlog_queued", "queued p99 with backlog / empty queue",
              "%.2f"),
             ("backlog_offer", "backlog available -> offer p99 / echo p99",
@@ -462,6 +479,8 @@ def surge_targets(r, ratios):
                ">=", "%.3f"),
               ("issue11_commit_p999_vs_p50", med(ratios["capacity_commit"]),
                5.0, "<=", "%.2f"),
+              ("issue11_commit_to_durable_p999_vs_p50",
+               med(ratios["capacity_durable"]), 5.0, "<=", "%.2f"),
               ("issue11_surge_goodput_vs_capacity_past_1x", med(past), 0.90,
                ">=", "%.2f"),
               ("issue11_surge_answered_in_time_share", med(share), 1.0,
@@ -495,6 +514,8 @@ def report_targets(b, r, ratios):
                                          x["bytes_per_conn"]),
          3072, "<=", "%.0f"),
         ("commit_p999_vs_p50", med(ratios["commit"]), 5.0, "<=", "%.2f"),
+        ("commit_to_durable_p999_vs_p50", med(ratios["commit_durable"]), 5.0,
+         "<=", "%.2f"),
         ("stats_seconds_1M", pick("stats", lambda x: x["seconds"]), 1.0,
          "<=", "%.2f"),
     ] + surge_targets(r, ratios) + web_targets(r) + [

@@ -5,12 +5,10 @@
  *
  * A clinician object exists for everyone in the roster and for anyone
  * connected; it outlives connections so that idle time and counts carry
- * over a reconnect.
+ * over a reconnect.  The engine holds the registry (struct clins).
  */
 #include <stdlib.h>
 #include <string.h>
-
-#include <event2/event.h>
 
 #include "engine.h"
 #include "log.h"
@@ -19,57 +17,57 @@
 
 #define CLIN_RECENT_WINDOW_MS (24 * 3600 * 1000LL)
 
-static struct clin *clin_by_id;
-
 /* The clinician with this id, or NULL. */
 struct clin *
-clin_find(const char *id)
+clin_find(const struct clins *cs, const char *id)
 {
 	struct clin *c;
 
-	HASH_FIND_STR(clin_by_id, id, c);
+	HASH_FIND_STR(cs->by_id, id, c);
 	return c;
 }
 
-/* The clinician with this id, created if new. */
+/* The clinician with this id, created if new (idle since now). */
 struct clin *
-clin_get(const char *id)
+clin_get(struct clins *cs, const char *id, int64_t now)
 {
-	struct clin *c = clin_find(id);
+	struct clin *c = clin_find(cs, id);
 
 	if (c != NULL)
 		return c;
 	c = xcalloc(1, sizeof(*c));
 	strlcpy_(c->id, id, sizeof(c->id));
 	TAILQ_INIT(&c->offers);
-	c->idle_since = util_now_ms();
-	HASH_ADD_STR(clin_by_id, id, c);
+	c->idle_since = now;
+	c->wrapup_due.kind = DUE_WRAPUP;
+	HASH_ADD_STR(cs->by_id, id, c);
 	return c;
 }
 
-/* Free every clinician (shutdown; their offers are gone already). */
+/*
+ * Free every clinician (shutdown; their offers are gone already, and the
+ * engine's deadlines with them).
+ */
 void
-clin_free_all(void)
+clin_free_all(struct clins *cs)
 {
 	struct clin *c, *tmp;
 
-	HASH_ITER (hh, clin_by_id, c, tmp) {
-		HASH_DEL(clin_by_id, c);
-		if (c->wrapup_timer != NULL)
-			event_free(c->wrapup_timer);
+	HASH_ITER (hh, cs->by_id, c, tmp) {
+		HASH_DEL(cs->by_id, c);
 		free(c);
 	}
 }
 
 /* Point every clinician at its entry in the new roster. */
 void
-clin_roster_changed(const struct roster *r)
+clin_roster_changed(struct clins *cs, const struct roster *r, int64_t now)
 {
 	struct clin *c, *tmp;
 
 	for (size_t i = 0; i < r->nclinicians; i++)
-		clin_get(r->clinicians[i].id);
-	HASH_ITER (hh, clin_by_id, c, tmp)
+		clin_get(cs, r->clinicians[i].id, now);
+	HASH_ITER (hh, cs->by_id, c, tmp)
 		c->info = roster_find(r, c->id);
 }
 
@@ -102,9 +100,8 @@ clin_waitable(const struct clin *c, int64_t now)
 static int
 clin_recount_one(void *arg, const char *id, int count)
 {
-	struct clin *c = clin_find(id);
+	struct clin *c = clin_find(arg, id);
 
-	(void)arg;
 	if (c != NULL)
 		c->recent_base = count;
 	return 0;
@@ -112,38 +109,38 @@ clin_recount_one(void *arg, const char *id, int count)
 
 /* Recount assignments of the last 24 h from the store. */
 void
-clin_recount(struct store *st, int64_t now)
+clin_recount(struct clins *cs, struct store *st, int64_t now)
 {
 	struct clin *c, *tmp;
 
-	HASH_ITER (hh, clin_by_id, c, tmp) {
+	HASH_ITER (hh, cs->by_id, c, tmp) {
 		c->recent_base = 0;
 		c->recent_since = 0;
 	}
 	if (store_assigned_counts(st, now - CLIN_RECENT_WINDOW_MS,
-	        clin_recount_one, NULL) != STORE_OK)
+	        clin_recount_one, cs) != STORE_OK)
 		log_warnx("counting recent contacts: %s", store_error(st));
 }
 
 /* The first clinician, in no particular order. */
 struct clin *
-clin_first(void)
+clin_first(const struct clins *cs)
 {
-	return clin_by_id;
+	return cs->by_id;
 }
 
 /* The clinician after c. */
 struct clin *
-clin_next(struct clin *c)
+clin_next(const struct clin *c)
 {
 	return c->hh.next;
 }
 
 /* How many clinicians are known. */
 size_t
-clin_count(void)
+clin_count(const struct clins *cs)
 {
-	return HASH_COUNT(clin_by_id);
+	return HASH_COUNT(cs->by_id);
 }
 
 /* What a supervisor sees: available, away, busy or wrapup. */

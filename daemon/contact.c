@@ -9,7 +9,6 @@
 #include <jansson.h>
 
 #include "engine.h"
-#include "intake.h"
 #include "log.h"
 #include "util.h"
 #include "wire.h"
@@ -58,10 +57,6 @@ contact_set_state(struct contact *ct, enum contact_state to)
 	}
 	log_contact(LOG_LEVEL_DEBUG, ct->id, NULL, "contact %s: %s -> %s",
 	    ct->id, contact_state_names[ct->state], contact_state_names[to]);
-	if (ct->state == CONTACT_OPEN)
-		intake_closed(ct->intake);
-	else if (to == CONTACT_OPEN)
-		intake_opened(ct->intake);
 	ct->state = to;
 	return 0;
 }

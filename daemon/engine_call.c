@@ -31,32 +31,32 @@
  * to s has been sent.
  */
 static int
-engine_call_state(struct session *s, json_t *id, const char *cid,
-    char state[16])
+engine_call_state(struct engine *e, struct session *s, json_t *id,
+    const char *cid, char state[16])
 {
 	char intake[PRINCIPAL_ID_MAX + 1];
-	int rc = store_contact_state(engine_store(), cid, state, intake);
+	int rc = store_contact_state(e->st, cid, state, intake);
 
 	if (rc == STORE_OK && strcmp(intake, session_principal(s)) != 0)
 		rc = STORE_NOTFOUND;
 	if (rc == STORE_NOTFOUND)
 		session_error(s, id, CODE_NOT_FOUND, "no contact %s", cid);
 	else if (rc == STORE_ERROR)
-		session_error(s, id, CODE_INTERNAL, "%s",
-		    store_error(engine_store()));
+		session_error(s, id, CODE_INTERNAL, "%s", store_error(e->st));
 	return rc;
 }
 
+/* The call between caller and clinician is over. */
 void
-engine_ended(struct session *s, const struct msg *m)
+engine_ended(struct engine *e, struct session *s, const struct msg *m,
+    int64_t now)
 {
 	const char *cid = m->u.ref.contact;
-	struct contact *ct = engine_find(cid);
-	int64_t now = util_now_ms();
+	struct contact *ct = engine_find(e, cid);
 	char state[16];
 	int rc;
 
-	if (engine_call_state(s, m->id, cid, state) != STORE_OK)
+	if (engine_call_state(e, s, m->id, cid, state) != STORE_OK)
 		return;
 	if (strcmp(state, STORE_STATE_ASSIGNED) != 0 &&
 	    strcmp(state, STORE_STATE_COMPLETED) != 0) {
@@ -64,16 +64,16 @@ engine_ended(struct session *s, const struct msg *m)
 		    "contact %s is %s: it was not routed", cid, state);
 		return;
 	}
-	rc = store_event_exists(eng.st, cid, "call_ended");
+	rc = store_event_exists(e->st, cid, "call_ended");
 	if (rc == STORE_ERROR) {
 		session_error(s, m->id, CODE_INTERNAL, "%s",
-		    store_error(eng.st));
+		    store_error(e->st));
 		return;
 	}
 	if (rc == STORE_NOTFOUND) {
-		if (store_contact_ended(eng.st, cid, now) == STORE_ERROR)
-			engine_store_failed("call ended");
-		engine_event_id(cid, "call_ended", now, 0,
+		if (store_contact_ended(e->st, cid, now) == STORE_ERROR)
+			engine_store_failed(e, "call ended");
+		engine_event_id(e, cid, "call_ended", now, 0,
 		    ct != NULL && ct->assigned != NULL ? ct->assigned->id
 		                                       : NULL,
 		    NULL);
@@ -85,22 +85,23 @@ engine_ended(struct session *s, const struct msg *m)
 
 /* Route ct again: the gateway could not connect it to its clinician. */
 static void
-engine_reroute(struct contact *ct, const char *reason, int64_t now)
+engine_reroute(struct engine *e, struct contact *ct, const char *reason,
+    int64_t now)
 {
 	struct clin *c = ct->assigned;
 
 	/* The gateway acted on the routed it had: it is no longer owed. */
-	if (store_push_ack(eng.st, ct->intake, ct->id, now) == STORE_ERROR)
-		engine_store_failed("ack routed");
-	if (store_contact_reopen(eng.st, ct->id) == STORE_ERROR)
-		engine_store_failed("reopen");
-	engine_event(ct, "connect_failed", now, ct->assigned_tier, c->id,
+	if (store_push_ack(e->st, ct->intake, ct->id, now) == STORE_ERROR)
+		engine_store_failed(e, "ack routed");
+	if (store_contact_reopen(e->st, ct->id) == STORE_ERROR)
+		engine_store_failed(e, "reopen");
+	engine_event(e, ct, "connect_failed", now, ct->assigned_tier, c->id,
 	    json_pack("{s:s}", "reason", reason));
 	log_contact(LOG_LEVEL_NOTICE, ct->id, c->id,
 	    "contact %s: the caller could not be connected to %s (%s); "
 	    "routing again",
 	    ct->id, c->id, reason);
-	contact_set_state(ct, CONTACT_OPEN);
+	engine_set_state(e, ct, CONTACT_OPEN);
 	ct->assigned = NULL;
 	ct->assigned_at = 0;
 	ct->assigned_tier = 0;
@@ -108,32 +109,31 @@ engine_reroute(struct contact *ct, const char *reason, int64_t now)
 	contact_add_refused(ct, c->id);
 	route_start(&ct->pos, ct->queued_at, ct->risk == RISK_IMMINENT,
 	    ct->policy->max_wait_ms, ct->policy->imminent_max_wait_ms);
-	engine_save_route(ct);
+	engine_save_route(e, ct);
 	/* Their phone does not work: ringing them again would lose time. */
-	engine_clin_away(c, ct, "connect_failed",
+	engine_clin_away(e, c, ct, "connect_failed",
 	    json_pack("{s:s}", "reason", "connect_failed"), now);
-	engine_mark_dirty(ct);
-	engine_arm(ct, now);
+	engine_mark_dirty(e, ct);
+	engine_arm(e, ct);
 }
 
+/* The caller could not be connected to its clinician: route it again. */
 void
-engine_failed(struct session *s, const struct msg *m)
+engine_failed(struct engine *e, struct session *s, const struct msg *m,
+    int64_t now)
 {
 	const char *cid = m->u.ref.contact;
-	struct contact *ct = engine_find(cid);
-	int64_t now = util_now_ms();
+	struct contact *ct = engine_intake_contact(e, s, m);
 
-	if (ct == NULL || strcmp(ct->intake, session_principal(s)) != 0) {
-		engine_not_live(s, m->id, cid, session_principal(s));
+	if (ct == NULL)
 		return;
-	}
 	if (ct->state != CONTACT_ASSIGNED || ct->assigned == NULL) {
 		session_error(s, m->id, CODE_CONFLICT,
 		    "contact %s is %s: it was not routed", cid,
 		    contact_state_name(ct->state));
 		return;
 	}
-	engine_reroute(ct, m->u.ref.reason, now);
+	engine_reroute(e, ct, m->u.ref.reason, now);
 	session_ok(s, m->id);
-	engine_settle(now);
+	engine_settle(e, now);
 }

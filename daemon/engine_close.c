@@ -30,17 +30,17 @@
 
 /* Close one contact as rq asks; what was done into result. */
 static void
-engine_close_one(const struct store_close *rq, int64_t now, char *result,
-    size_t len)
+engine_close_one(struct engine *e, const struct store_close *rq, int64_t now,
+    char *result, size_t len)
 {
-	struct contact *ct = engine_find(rq->contact);
+	struct contact *ct = engine_find(e, rq->contact);
 	const char *target, *clin;
 
 	if (ct == NULL) {
 		snprintf(result, len, "not open: nothing to close");
 		return;
 	}
-	engine_event(ct, "closed", now, 0, NULL,
+	engine_event(e, ct, "closed", now, 0, NULL,
 	    json_pack("{s:s, s:s}", "by", rq->supervisor, "reason",
 	        rq->reason));
 	log_contact(LOG_LEVEL_NOTICE, ct->id, NULL,
@@ -49,39 +49,40 @@ engine_close_one(const struct store_close *rq, int64_t now, char *result,
 	if (ct->state == CONTACT_ASSIGNED && ct->assigned != NULL) {
 		clin = ct->assigned->id;
 		snprintf(result, len, "completed; %s was assigned", clin);
-		engine_completed(ct, "other", rq->reason, NULL, now);
+		engine_completed(e, ct, "other", rq->reason, NULL, now);
 		return;
 	}
 	target = ct->policy->overflow_target;
 	/* Told while the store failed: the caller is already there. */
-	if (engine_told(ct))
+	if (engine_told(e, ct))
 		snprintf(result, len, "overflow; the gateway already had it");
 	else
 		snprintf(result, len, "overflow; gateway told %s", target);
-	engine_overflow(ct, now);
+	engine_overflow(e, ct, now);
 }
 
+/* Carry out the closes filed since the last poll (a few at a time). */
 void
-engine_closes_poll(int64_t now)
+engine_closes_poll(struct engine *e, int64_t now)
 {
 	struct store_close rq[ENGINE_CLOSES_PER_POLL];
 	char result[128];
 	size_t n;
 
-	if (eng.stopping || eng.store_down)
+	if (e->stopping || e->store_down)
 		return;
-	if (store_close_pending(eng.st, rq, ENGINE_CLOSES_PER_POLL, &n) !=
+	if (store_close_pending(e->st, rq, ENGINE_CLOSES_PER_POLL, &n) !=
 	    STORE_OK) {
-		log_warnx("contact closes: %s", store_error(eng.st));
+		log_warnx("contact closes: %s", store_error(e->st));
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		engine_close_one(&rq[i], now, result, sizeof(result));
-		if (store_close_done(eng.st, rq[i].id, now, result) ==
+		engine_close_one(e, &rq[i], now, result, sizeof(result));
+		if (store_close_done(e->st, rq[i].id, now, result) ==
 		    STORE_ERROR)
-			engine_store_failed("contact close");
+			engine_store_failed(e, "contact close");
 	}
 	store_close_pending_free(rq, n);
 	if (n > 0)
-		engine_settle(now);
+		engine_settle(e, now);
 }

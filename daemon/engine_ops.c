@@ -68,7 +68,7 @@ engine_needs_text(const struct msg_contact *mc)
  * caller itself at once (1).  0 if the ref is new, -1 if it cannot be told.
  */
 static int
-engine_contact_repeat(struct session *s, const struct msg *m)
+engine_contact_repeat(struct engine *e, struct session *s, const struct msg *m)
 {
 	const struct msg_contact *mc = &m->u.contact;
 	char *needs_text = engine_needs_text(mc);
@@ -79,13 +79,13 @@ engine_contact_repeat(struct session *s, const struct msg *m)
 
 	memset(&want, 0, sizeof(want));
 	engine_contact_fields(&want, session_principal(s), mc, needs_text);
-	rc = store_contact_by_ref(eng.st, &want, cid, &same);
+	rc = store_contact_by_ref(e->st, &want, cid, &same);
 	free(needs_text);
 	if (rc == STORE_NOTFOUND)
 		return 0;
 	if (rc != STORE_OK) {
 		session_error(s, m->id, CODE_INTERNAL, "contact not stored: %s",
-		    store_error(eng.st));
+		    store_error(e->st));
 		return -1;
 	}
 	if (!same) {
@@ -102,14 +102,14 @@ engine_contact_repeat(struct session *s, const struct msg *m)
 	 */
 	session_request_depends(s);
 	engine_ack(s, m->id, mc->ref, cid);
-	results_resend(eng.st, s, cid);
+	results_resend(e->st, s, cid);
 	return 1;
 }
 
 /* Copy the wire contact into a new contact. */
 static struct contact *
-engine_contact_from_msg(const struct msg_contact *mc, const char *intake,
-    int64_t now)
+engine_contact_from_msg(struct engine *e, const struct msg_contact *mc,
+    const char *intake, int64_t now)
 {
 	struct contact *ct = xcalloc(1, sizeof(*ct));
 
@@ -128,7 +128,7 @@ engine_contact_from_msg(const struct msg_contact *mc, const char *intake,
 		ct->needs[i] = xstrdup(mc->needs[i]);
 	ct->state = CONTACT_OPEN;
 	ct->queued_at = now;
-	ct->policy = eng.policy;
+	ct->policy = e->policy;
 	policy_ref(ct->policy);
 	route_start(&ct->pos, now, ct->risk == RISK_IMMINENT,
 	    ct->policy->max_wait_ms, ct->policy->imminent_max_wait_ms);
@@ -137,7 +137,8 @@ engine_contact_from_msg(const struct msg_contact *mc, const char *intake,
 
 /* Write a new contact's row; -1 if the store refused it. */
 static int
-engine_contact_store(struct contact *ct, const struct msg_contact *mc)
+engine_contact_store(struct engine *e, struct contact *ct,
+    const struct msg_contact *mc)
 {
 	struct store_contact sc;
 	char *needs_text = engine_needs_text(mc);
@@ -152,7 +153,7 @@ engine_contact_store(struct contact *ct, const struct msg_contact *mc)
 	sc.queued_at = ct->queued_at;
 	sc.deadline_at = ct->pos.deadline;
 	sc.policy_version = ct->policy->version;
-	rc = store_contact_insert(eng.st, &sc);
+	rc = store_contact_insert(e->st, &sc);
 	free(needs_text);
 	free(route);
 	return rc == STORE_OK ? 0 : -1;
@@ -160,75 +161,75 @@ engine_contact_store(struct contact *ct, const struct msg_contact *mc)
 
 /* An intake's new contact: store it, acknowledge it, route it. */
 void
-engine_contact(struct session *s, const struct msg *m)
+engine_contact(struct engine *e, struct session *s, const struct msg *m,
+    int64_t now)
 {
 	const struct msg_contact *mc = &m->u.contact;
 	const char *intake = session_principal(s);
-	struct intake_limits limits = { eng.conf->max_contacts_per_second,
-		eng.conf->max_open_contacts,
-		eng.conf->max_open_contacts_total };
-	int64_t now = util_now_ms();
+	struct intake_limits limits = { e->conf->max_contacts_per_second,
+		e->conf->max_open_contacts, e->conf->max_open_contacts_total };
 	struct contact *ct;
 
 	/* The same ref again is never a second contact. */
-	if (engine_contact_repeat(s, m) != 0)
+	if (engine_contact_repeat(e, s, m) != 0)
 		return;
-	switch (intake_admit(intake, now, &limits)) {
+	switch (intake_admit(e->intakes, intake, now, &limits)) {
 	case INTAKE_TOO_MANY_TOTAL:
 		session_error(s, m->id, CODE_OVERLOADED,
 		    "%d contacts are being routed: route this caller to "
 		    "the overflow target",
-		    intake_open_total());
+		    intake_open_total(e->intakes));
 		return;
 	case INTAKE_TOO_FAST:
 		session_error(s, m->id, CODE_OVERLOADED,
 		    "more than %d "
 		    "contacts a second from %s",
-		    eng.conf->max_contacts_per_second, intake);
+		    e->conf->max_contacts_per_second, intake);
 		return;
 	case INTAKE_TOO_MANY_OPEN:
 		session_error(s, m->id, CODE_OVERLOADED,
 		    "%d contacts from %s "
 		    "are still being routed",
-		    intake_open_count(intake), intake);
+		    intake_open_count(e->intakes, intake), intake);
 		return;
 	case INTAKE_ADMIT:
 		break;
 	}
-	ct = engine_contact_from_msg(mc, intake, now);
+	ct = engine_contact_from_msg(e, mc, intake, now);
 	if (ct->patient != NULL &&
-	    store_patient_primary(eng.st, ct->patient, ct->primary) ==
+	    store_patient_primary(e->st, ct->patient, ct->primary) ==
 	        STORE_ERROR)
 		ct->primary[0] = '\0';
-	if (engine_contact_store(ct, mc) == -1) {
+	if (engine_contact_store(e, ct, mc) == -1) {
 		session_error(s, m->id, CODE_INTERNAL, "contact not stored: %s",
-		    store_error(eng.st));
+		    store_error(e->st));
 		policy_unref(ct->policy);
 		contact_free(ct);
 		return;
 	}
-	engine_contact_add(ct);
+	engine_contact_add(e, ct);
 	ct->origin = s;
-	engine_event(ct, "queued", now, 0, NULL,
+	ct->durable_at_commit = e->commits + 1;
+	engine_event(e, ct, "queued", now, 0, NULL,
 	    json_pack("{s:s, s:i}", "risk", msg_risk_name(ct->risk), "policy",
 	        ct->policy->version));
 	log_contact(LOG_LEVEL_INFO, ct->id, NULL, "contact %s queued, risk %s",
 	    ct->id, msg_risk_name(ct->risk));
 	engine_ack(s, m->id, ct->ref, ct->id);
-	engine_mark_dirty(ct);
-	engine_settle(now);
+	engine_mark_dirty(e, ct);
+	engine_settle(e, now);
 }
 
 /* Answer a request about a contact that is not live: conflict or not_found. */
 void
-engine_not_live(struct session *s, json_t *id, const char *cid,
-    const char *owner)
+engine_not_live(struct engine *e, struct session *s, json_t *id,
+    const char *cid, const char *owner)
 {
 	char state[16], intake[PRINCIPAL_ID_MAX + 1];
-	int rc = store_contact_state(eng.st, cid, state, intake);
+	int rc = store_contact_state(e->st, cid, state, intake);
 
 	if (rc == STORE_ERROR)
-		session_error(s, id, CODE_INTERNAL, "%s", store_error(eng.st));
+		session_error(s, id, CODE_INTERNAL, "%s", store_error(e->st));
 	else if (rc == STORE_NOTFOUND ||
 	    (owner != NULL && strcmp(owner, intake) != 0))
 		session_error(s, id, CODE_NOT_FOUND, "no contact %s", cid);
@@ -237,41 +238,48 @@ engine_not_live(struct session *s, json_t *id, const char *cid,
 		    state);
 }
 
-/* The caller hung up before anyone took the contact. */
-void
-engine_abandon(struct session *s, const struct msg *m)
+/*
+ * The live contact a gateway's message names, if it is that gateway's;
+ * else NULL, with not_found or conflict answered.
+ */
+struct contact *
+engine_intake_contact(struct engine *e, struct session *s, const struct msg *m)
 {
 	const char *cid = m->u.ref.contact;
-	struct contact *ct = engine_find(cid);
-	int64_t now = util_now_ms();
+	struct contact *ct = engine_find(e, cid);
 
 	if (ct == NULL || strcmp(ct->intake, session_principal(s)) != 0) {
-		engine_not_live(s, m->id, cid, session_principal(s));
-		return;
+		engine_not_live(e, s, m->id, cid, session_principal(s));
+		return NULL;
 	}
+	return ct;
+}
+
+/* The caller hung up before anyone took the contact. */
+void
+engine_abandon(struct engine *e, struct session *s, const struct msg *m,
+    int64_t now)
+{
+	const char *cid = m->u.ref.contact;
+	struct contact *ct = engine_intake_contact(e, s, m);
+
+	if (ct == NULL)
+		return;
 	if (ct->state != CONTACT_OPEN) {
 		session_error(s, m->id, CODE_CONFLICT, "contact %s is %s", cid,
 		    contact_state_name(ct->state));
 		return;
 	}
-	engine_contact_offers_end(ct, OFFER_ABANDONED, now);
-	contact_set_state(ct, CONTACT_ABANDONED);
-	ct->pos.stage = ROUTE_DONE;
-	if (store_contact_set_state(eng.st, ct->id, STORE_STATE_ABANDONED, NULL,
-	        now) == STORE_ERROR)
-		engine_store_failed("abandon");
-	engine_event(ct, "abandoned", now, 0, NULL, NULL);
-	engine_followup(ct, "abandoned", now);
+	engine_abandoned(e, ct, now);
 	session_ok(s, m->id);
-	engine_contact_remove(ct);
-	engine_settle(now);
+	engine_settle(e, now);
 }
 
 /* A clinician's status: available takes offers, away declines its open ones. */
 void
-engine_status(struct session *s, struct clin *c, bool available, json_t *id)
+engine_status(struct engine *e, struct session *s, struct clin *c,
+    bool available, json_t *id, int64_t now)
 {
-	int64_t now = util_now_ms();
 	struct offer *o;
 
 	session_ok(s, id);
@@ -283,28 +291,25 @@ engine_status(struct session *s, struct clin *c, bool available, json_t *id)
 		/* Offers kept over a restart or reconnect are sent now. */
 		TAILQ_FOREACH (o, &c->offers, by_clin) {
 			if (!o->sent)
-				engine_offer_send(o, now);
+				engine_offer_send(e, o, now);
 		}
-		engine_clin_freed(c);
+		engine_clin_freed(e, c);
 	} else if (!available && c->available) {
 		c->available = false;
-		engine_clin_offers_end(c, OFFER_DECLINED, "away", now);
-		engine_clin_lost(c);
+		engine_clin_offers_end(e, c, OFFER_DECLINED, "away", now);
+		engine_clin_lost(e, c);
 	}
-	engine_settle(now);
+	engine_settle(e, now);
 }
 
 /* The first accept wins; everything else about the contact is withdrawn. */
 void
-engine_accept(struct session *s, struct clin *c, const struct msg *m)
+engine_accept(struct engine *e, struct session *s, struct clin *c,
+    const struct msg *m, int64_t now)
 {
 	const char *cid = m->u.ref.contact;
-	struct contact *ct = engine_find(cid);
+	struct contact *ct = engine_find(e, cid);
 	struct offer *o = engine_offer_of(ct, c);
-	int64_t now = util_now_ms();
-	const char *endpoint;
-	int64_t offered_at;
-	int tier;
 
 	if (o == NULL || ct->state != CONTACT_OPEN) {
 		session_error(s, m->id, CODE_CONFLICT,
@@ -312,48 +317,22 @@ engine_accept(struct session *s, struct clin *c, const struct msg *m)
 		return;
 	}
 	/* Its caller went to the overflow target while the store failed. */
-	if (engine_told(ct)) {
+	if (engine_told(e, ct)) {
 		session_error(s, m->id, CODE_CONFLICT, "contact %s overflowed",
 		    cid);
 		return;
 	}
-	tier = o->tier;
-	offered_at = o->offered_at;
-	c->missed = 0;
-	engine_offer_end(o, OFFER_ACCEPTED, NULL, now);
-	contact_set_state(ct, CONTACT_ASSIGNED);
-	ct->pos.stage = ROUTE_DONE;
-	ct->assigned = c;
-	ct->assigned_tier = tier;
-	ct->assigned_at = now;
-	ct->dirty = false;
-	if (store_contact_assign(eng.st, ct->id, c->id, now, tier,
-	        now - offered_at) == STORE_ERROR)
-		engine_store_failed("assign");
-	engine_save_route(ct);
-	engine_event(ct, "assigned", now, tier, c->id, NULL);
-	log_contact(LOG_LEVEL_INFO, ct->id, c->id,
-	    "contact %s assigned to %s after %lld ms", ct->id, c->id,
-	    (long long)(now - ct->queued_at));
-	session_reply(s, m->id, contact_assigned_json(ct, tier));
-	engine_contact_offers_end(ct, OFFER_TAKEN, now);
-	ct->dirty = false;
-	c->assigned = ct;
-	c->recent_since++;
-	engine_clin_offers_end(c, OFFER_BUSY, NULL, now);
-	engine_arm(ct, now);
-	endpoint = c->info != NULL ? c->info->endpoint : NULL;
-	engine_push(ct, wire_routed(ct->id, ct->ref, c->id, endpoint), false);
-	engine_settle(now);
+	engine_assigned(e, o, s, m->id, now);
+	engine_settle(e, now);
 }
 
 /* A decline: the contact moves on, the clinician is not asked again. */
 void
-engine_decline(struct session *s, struct clin *c, const struct msg *m)
+engine_decline(struct engine *e, struct session *s, struct clin *c,
+    const struct msg *m, int64_t now)
 {
 	const char *cid = m->u.ref.contact;
-	struct offer *o = engine_offer_of(engine_find(cid), c);
-	int64_t now = util_now_ms();
+	struct offer *o = engine_offer_of(engine_find(e, cid), c);
 
 	if (o == NULL) {
 		session_error(s, m->id, CODE_CONFLICT,
@@ -361,54 +340,21 @@ engine_decline(struct session *s, struct clin *c, const struct msg *m)
 		return;
 	}
 	c->missed = 0;
-	engine_offer_end(o, OFFER_DECLINED, m->u.ref.reason, now);
+	engine_offer_end(e, o, OFFER_DECLINED, m->u.ref.reason, now);
 	session_ok(s, m->id);
-	engine_settle(now);
+	engine_settle(e, now);
 }
 
-/*
- * An assigned contact is over (its clinician completed it, or a supervisor
- * closed it): record the disposition, free the clinician after wrap-up.
- */
+/* The assigned clinician is done: record it, start the wrap-up. */
 void
-engine_completed(struct contact *ct, const char *disposition, const char *notes,
-    const struct msg_disclosure *d, int64_t now)
-{
-	struct clin *c = ct->assigned;
-	json_t *detail = json_pack("{s:s}", "disposition", disposition);
-
-	contact_set_state(ct, CONTACT_COMPLETED);
-	if (store_contact_complete(eng.st, ct->id, disposition, notes, now) ==
-	    STORE_ERROR)
-		engine_store_failed("complete");
-	if (d != NULL) {
-		json_object_set_new(detail, "disclosure",
-		    json_pack("{s:s, s:s, s:s}", "recipient", d->recipient,
-		        "affiliation", d->affiliation, "nature", d->nature));
-		if (store_disclosure_add(eng.st, ct->id, c->id, now,
-		        d->recipient, d->affiliation, d->nature) == STORE_ERROR)
-			engine_store_failed("disclosure");
-	}
-	engine_event(ct, "completed", now, 0, c->id, detail);
-	c->assigned = NULL;
-	/*
-	 * Busy or in wrap-up is the same to routing (waitable, not
-	 * eligible): nothing else changes until the wrap-up ends.
-	 */
-	engine_clin_wrapup(c, now);
-	engine_contact_remove(ct);
-}
-
-/* The assigned clinician is done. */
-void
-engine_complete(struct session *s, struct clin *c, const struct msg *m)
+engine_complete(struct engine *e, struct session *s, struct clin *c,
+    const struct msg *m, int64_t now)
 {
 	const char *cid = m->u.complete.contact;
-	struct contact *ct = engine_find(cid);
-	int64_t now = util_now_ms();
+	struct contact *ct = engine_find(e, cid);
 
 	if (ct == NULL) {
-		engine_not_live(s, m->id, cid, NULL);
+		engine_not_live(e, s, m->id, cid, NULL);
 		return;
 	}
 	if (ct->state != CONTACT_ASSIGNED || ct->assigned != c) {
@@ -416,12 +362,12 @@ engine_complete(struct session *s, struct clin *c, const struct msg *m)
 		    "contact %s is not assigned to you", cid);
 		return;
 	}
-	engine_completed(ct, msg_disposition_name(m->u.complete.disposition),
+	engine_completed(e, ct, msg_disposition_name(m->u.complete.disposition),
 	    m->u.complete.notes,
 	    m->u.complete.has_disclosure ? &m->u.complete.disclosure : NULL,
 	    now);
 	session_ok(s, m->id);
-	engine_settle(now);
+	engine_settle(e, now);
 }
 
 /*
@@ -429,14 +375,15 @@ engine_complete(struct session *s, struct clin *c, const struct msg *m)
  * clinician is closed first: one connection speaks for a clinician.
  */
 struct clin *
-engine_clinician_connected(const char *id, struct session *s)
+engine_clinician_connected(struct engine *e, const char *id, struct session *s,
+    int64_t now)
 {
-	struct clin *c = clin_get(id);
+	struct clin *c = clin_get(&e->clins, id, now);
 
 	if (c->session != NULL && c->session != s)
 		conn_close(session_conn(c->session),
 		    "replaced by a new connection");
-	c->info = eng.roster != NULL ? roster_find(eng.roster, id) : NULL;
+	c->info = e->roster != NULL ? roster_find(e->roster, id) : NULL;
 	c->session = s;
 	c->dropped = false;
 	c->available = false;
@@ -445,8 +392,9 @@ engine_clinician_connected(const char *id, struct session *s)
 
 /* Tell a reconnected clinician again which contact it is assigned. */
 void
-engine_clinician_welcomed(struct clin *c)
+engine_clinician_welcomed(struct engine *e, struct clin *c)
 {
+	(void)e;
 	if (c->assigned != NULL && c->session != NULL)
 		session_send(c->session,
 		    contact_assigned_json(c->assigned,
@@ -455,27 +403,25 @@ engine_clinician_welcomed(struct clin *c)
 
 /* A clinician's connection closed: its open offers count as declined. */
 void
-engine_clinician_disconnected(struct clin *c)
+engine_clinician_disconnected(struct engine *e, struct clin *c, int64_t now)
 {
-	int64_t now = util_now_ms();
-
 	c->session = NULL;
 	c->available = false;
 	c->dropped = true;
-	if (eng.stopping)
+	if (e->stopping)
 		return;
-	engine_clin_heard_decline(c, now);
-	engine_clin_lost(c);
-	engine_settle(now);
+	engine_clin_heard_decline(e, c, now);
+	engine_clin_lost(e, c);
+	engine_settle(e, now);
 }
 
 /* An intake connection closed: its contacts' results go elsewhere. */
 void
-engine_intake_disconnected(struct session *s)
+engine_intake_disconnected(struct engine *e, struct session *s)
 {
 	struct contact *ct;
 
-	TAILQ_FOREACH (ct, &eng.queue, entry) {
+	TAILQ_FOREACH (ct, &e->queue, entry) {
 		if (ct->origin == s)
 			ct->origin = NULL;
 	}

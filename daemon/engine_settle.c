@@ -28,48 +28,48 @@
 
 /* Is the heap entry at i younger than the one at j? */
 static bool
-engine_heap_after(size_t i, size_t j)
+engine_heap_after(const struct engine *e, size_t i, size_t j)
 {
-	return eng.heap[i]->order > eng.heap[j]->order;
+	return e->heap[i]->order > e->heap[j]->order;
 }
 
 /* Swap two heap entries, keeping their indexes (1-based) right. */
 static void
-engine_heap_swap(size_t i, size_t j)
+engine_heap_swap(struct engine *e, size_t i, size_t j)
 {
-	struct contact *t = eng.heap[i];
+	struct contact *t = e->heap[i];
 
-	eng.heap[i] = eng.heap[j];
-	eng.heap[j] = t;
-	eng.heap[i]->heap_idx = i + 1;
-	eng.heap[j]->heap_idx = j + 1;
+	e->heap[i] = e->heap[j];
+	e->heap[j] = t;
+	e->heap[i]->heap_idx = i + 1;
+	e->heap[j]->heap_idx = j + 1;
 }
 
 /* Move the entry at i up or down to where it belongs. */
 static void
-engine_heap_fix(size_t i)
+engine_heap_fix(struct engine *e, size_t i)
 {
-	while (i > 0 && engine_heap_after((i - 1) / 2, i)) {
-		engine_heap_swap(i, (i - 1) / 2);
+	while (i > 0 && engine_heap_after(e, (i - 1) / 2, i)) {
+		engine_heap_swap(e, i, (i - 1) / 2);
 		i = (i - 1) / 2;
 	}
 	for (;;) {
 		size_t l = 2 * i + 1, r = l + 1, m = i;
 
-		if (l < eng.nheap && engine_heap_after(m, l))
+		if (l < e->nheap && engine_heap_after(e, m, l))
 			m = l;
-		if (r < eng.nheap && engine_heap_after(m, r))
+		if (r < e->nheap && engine_heap_after(e, m, r))
 			m = r;
 		if (m == i)
 			return;
-		engine_heap_swap(i, m);
+		engine_heap_swap(e, i, m);
 		i = m;
 	}
 }
 
 /* Take a contact off the heap (it is closing, or being routed). */
 void
-engine_heap_remove(struct contact *ct)
+engine_heap_remove(struct engine *e, struct contact *ct)
 {
 	size_t i;
 
@@ -77,79 +77,79 @@ engine_heap_remove(struct contact *ct)
 		return;
 	i = ct->heap_idx - 1;
 	ct->heap_idx = 0;
-	if (i != --eng.nheap) {
-		eng.heap[i] = eng.heap[eng.nheap];
-		eng.heap[i]->heap_idx = i + 1;
-		engine_heap_fix(i);
+	if (i != --e->nheap) {
+		e->heap[i] = e->heap[e->nheap];
+		e->heap[i]->heap_idx = i + 1;
+		engine_heap_fix(e, i);
 	}
 }
 
 /* Routing must look at ct again. */
 void
-engine_mark_dirty(struct contact *ct)
+engine_mark_dirty(struct engine *e, struct contact *ct)
 {
 	if (ct->state != CONTACT_OPEN)
 		return;
 	ct->dirty = true;
 	if (ct->heap_idx != 0)
 		return;
-	if (eng.nheap == eng.heapcap) {
-		eng.heapcap = eng.heapcap == 0 ? 64 : eng.heapcap * 2;
-		eng.heap =
-		    xreallocarray(eng.heap, eng.heapcap, sizeof(*eng.heap));
+	if (e->nheap == e->heapcap) {
+		e->heapcap = e->heapcap == 0 ? 64 : e->heapcap * 2;
+		e->heap = xreallocarray(e->heap, e->heapcap, sizeof(*e->heap));
 	}
-	eng.heap[eng.nheap] = ct;
-	ct->heap_idx = ++eng.nheap;
-	engine_heap_fix(eng.nheap - 1);
+	e->heap[e->nheap] = ct;
+	ct->heap_idx = ++e->nheap;
+	engine_heap_fix(e, e->nheap - 1);
 }
 
 /* The oldest dirty contact, off the heap; NULL if none. */
 static struct contact *
-engine_heap_pop(void)
+engine_heap_pop(struct engine *e)
 {
 	struct contact *ct;
 
-	if (eng.nheap == 0)
+	if (e->nheap == 0)
 		return NULL;
-	ct = eng.heap[0];
-	engine_heap_remove(ct);
+	ct = e->heap[0];
+	engine_heap_remove(e, ct);
 	return ct;
 }
 
 /* Mark every routable contact (a new roster, a new config, a recovery). */
 void
-engine_dirty_all(void)
+engine_dirty_all(struct engine *e)
 {
 	struct contact *ct;
 
-	TAILQ_FOREACH (ct, &eng.queue, entry)
-		engine_mark_dirty(ct);
+	TAILQ_FOREACH (ct, &e->queue, entry)
+		engine_mark_dirty(e, ct);
 }
 
 /* --- clinicians --- */
 
 /* Can c be offered one more contact now (by a tier walk)? */
 static bool
-engine_clin_takes_more(const struct clin *c, int64_t now)
+engine_clin_takes_more(const struct engine *e, const struct clin *c,
+    int64_t now)
 {
-	int cap = eng.conf->max_offers_per_clinician;
+	int cap = e->conf->max_offers_per_clinician;
 
 	return clin_eligible(c, now) && (cap == 0 || c->noffers < (size_t)cap);
 }
 
 /* c may take more offers: settling offers it the oldest contacts it can. */
 void
-engine_clin_freed(struct clin *c)
+engine_clin_freed(struct engine *e, struct clin *c)
 {
 	if (c->freed)
 		return;
-	if (eng.nfreed == eng.freedcap) {
-		eng.freedcap = eng.freedcap == 0 ? 16 : eng.freedcap * 2;
-		eng.freed =
-		    xreallocarray(eng.freed, eng.freedcap, sizeof(*eng.freed));
+	if (e->nfreed == e->freedcap) {
+		e->freedcap = e->freedcap == 0 ? 16 : e->freedcap * 2;
+		e->freed =
+		    xreallocarray(e->freed, e->freedcap, sizeof(*e->freed));
 	}
 	c->freed = true;
-	eng.freed[eng.nfreed++] = c;
+	e->freed[e->nfreed++] = c;
 }
 
 /*
@@ -157,16 +157,16 @@ engine_clin_freed(struct clin *c)
  * ring everyone, may have nobody left and overflow now.
  */
 void
-engine_clin_lost(struct clin *c)
+engine_clin_lost(struct engine *e, struct clin *c)
 {
 	struct contact *ct;
 
 	(void)c;
-	TAILQ_FOREACH (ct, &eng.queue, entry) {
+	TAILQ_FOREACH (ct, &e->queue, entry) {
 		if (ct->state == CONTACT_OPEN &&
 		    (ct->pos.stage == ROUTE_WAITING ||
 		        ct->pos.stage == ROUTE_IMMINENT))
-			engine_mark_dirty(ct);
+			engine_mark_dirty(e, ct);
 	}
 }
 
@@ -192,7 +192,8 @@ engine_has_routable_offer(const struct contact *ct)
  * contact that could, so the walk for a freed clinician routes few others.
  */
 static bool
-engine_may_ring(struct contact *ct, struct clin *c, int64_t now)
+engine_may_ring(struct engine *e, struct contact *ct, struct clin *c,
+    int64_t now)
 {
 	uint32_t tiers;
 
@@ -201,7 +202,7 @@ engine_may_ring(struct contact *ct, struct clin *c, int64_t now)
 	        engine_has_routable_offer(ct)) ||
 	    engine_offer_of(ct, c) != NULL || contact_refused_by(ct, c->id))
 		return false;
-	tiers = engine_clin_tiers(c, now);
+	tiers = engine_clin_tiers(e, c, now);
 	switch (ct->pos.stage) {
 	case ROUTE_TIER:
 		return (tiers &
@@ -223,16 +224,16 @@ engine_may_ring(struct contact *ct, struct clin *c, int64_t now)
 
 /* Offer a freed clinician the oldest contacts it can take, while it can. */
 static void
-engine_offer_freed(struct clin *c, int64_t now)
+engine_offer_freed(struct engine *e, struct clin *c, int64_t now)
 {
 	struct contact *ct, *next;
 
 	c->freed = false;
-	for (ct = TAILQ_FIRST(&eng.queue);
-	     ct != NULL && engine_clin_takes_more(c, now); ct = next) {
+	for (ct = TAILQ_FIRST(&e->queue);
+	     ct != NULL && engine_clin_takes_more(e, c, now); ct = next) {
 		next = TAILQ_NEXT(ct, entry);
-		if (engine_may_ring(ct, c, now))
-			engine_route(ct, now);
+		if (engine_may_ring(e, ct, c, now))
+			engine_route(e, ct, now);
 	}
 }
 
@@ -240,14 +241,14 @@ engine_offer_freed(struct clin *c, int64_t now)
 
 /* While the store fails, only contacts past their overflow deadline act. */
 static void
-engine_settle_due(int64_t now)
+engine_settle_due(struct engine *e, int64_t now)
 {
 	struct contact *ct, *next;
 
-	for (ct = TAILQ_FIRST(&eng.queue); ct != NULL; ct = next) {
+	for (ct = TAILQ_FIRST(&e->queue); ct != NULL; ct = next) {
 		next = TAILQ_NEXT(ct, entry);
 		if (ct->dirty && now >= ct->pos.deadline)
-			engine_route(ct, now);
+			engine_route(e, ct, now);
 	}
 }
 
@@ -256,27 +257,27 @@ engine_settle_due(int64_t now)
  * what it can take, until nothing is left to do.
  */
 void
-engine_settle(int64_t now)
+engine_settle(struct engine *e, int64_t now)
 {
 	struct contact *ct;
 
-	if (eng.settling || eng.stopping)
+	if (e->settling || e->stopping)
 		return;
-	eng.settling = true;
-	if (eng.store_down && !eng.retrying) {
-		engine_settle_due(now);
-		eng.settling = false;
+	e->settling = true;
+	if (e->store_down && !e->retrying) {
+		engine_settle_due(e, now);
+		e->settling = false;
 		return;
 	}
 	for (;;) {
-		if ((ct = engine_heap_pop()) != NULL) {
+		if ((ct = engine_heap_pop(e)) != NULL) {
 			if (ct->dirty)
-				engine_route(ct, now);
+				engine_route(e, ct, now);
 			continue;
 		}
-		if (eng.nfreed == 0)
+		if (e->nfreed == 0)
 			break;
-		engine_offer_freed(eng.freed[--eng.nfreed], now);
+		engine_offer_freed(e, e->freed[--e->nfreed], now);
 	}
-	eng.settling = false;
+	e->settling = false;
 }

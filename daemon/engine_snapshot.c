@@ -114,15 +114,15 @@ engine_snapshot_start(json_t *id)
  * still there, else the first queued after it.
  */
 static struct contact *
-engine_snapshot_next(const struct snapshot *sn)
+engine_snapshot_next(const struct engine *e, const struct snapshot *sn)
 {
 	struct contact *ct;
 
 	if (sn->last_id[0] == '\0')
-		return TAILQ_FIRST(&eng.queue);
-	if ((ct = engine_find(sn->last_id)) != NULL)
+		return TAILQ_FIRST(&e->queue);
+	if ((ct = engine_find(e, sn->last_id)) != NULL)
 		return TAILQ_NEXT(ct, entry);
-	TAILQ_FOREACH (ct, &eng.queue, entry) {
+	TAILQ_FOREACH (ct, &e->queue, entry) {
 		if (ct->queued_at > sn->last_queued_at ||
 		    (ct->queued_at == sn->last_queued_at &&
 		        strcmp(ct->id, sn->last_id) > 0))
@@ -133,9 +133,10 @@ engine_snapshot_next(const struct snapshot *sn)
 
 /* Write up to n more contacts; true once every contact is in. */
 bool
-engine_snapshot_step(struct snapshot *sn, size_t n, int64_t now)
+engine_snapshot_step(struct engine *e, struct snapshot *sn, size_t n,
+    int64_t now)
 {
-	struct contact *ct = engine_snapshot_next(sn);
+	struct contact *ct = engine_snapshot_next(e, sn);
 
 	for (; ct != NULL && n > 0; ct = TAILQ_NEXT(ct, entry), n--) {
 		if (sn->started)
@@ -151,11 +152,12 @@ engine_snapshot_step(struct snapshot *sn, size_t n, int64_t now)
 
 /* The connected clinicians, as a snapshot lists them. */
 static json_t *
-engine_snapshot_clinicians(int64_t now)
+engine_snapshot_clinicians(const struct engine *e, int64_t now)
 {
 	json_t *clinicians = json_array();
 
-	for (struct clin *c = clin_first(); c != NULL; c = clin_next(c)) {
+	for (struct clin *c = clin_first(&e->clins); c != NULL;
+	     c = clin_next(c)) {
 		if (c->session == NULL)
 			continue;
 		json_array_append_new(clinicians,
@@ -172,19 +174,19 @@ engine_snapshot_clinicians(int64_t now)
  * count and the newest few) and return the whole line; sn is freed.
  */
 char *
-engine_snapshot_finish(struct snapshot *sn, int64_t now)
+engine_snapshot_finish(struct engine *e, struct snapshot *sn, int64_t now)
 {
 	int64_t nfollowups = 0;
 	json_t *clinicians, *followups;
 	char *line, *tail;
 
-	while (!engine_snapshot_step(sn, SIZE_MAX, now))
+	while (!engine_snapshot_step(e, sn, SIZE_MAX, now))
 		;
-	clinicians = engine_snapshot_clinicians(now);
-	followups = store_review_followups_recent(eng.st,
+	clinicians = engine_snapshot_clinicians(e, now);
+	followups = store_review_followups_recent(e->st,
 	    ENGINE_SNAPSHOT_FOLLOWUPS, &nfollowups);
 	if (followups == NULL) {
-		log_warnx("snapshot: follow-ups: %s", store_error(eng.st));
+		log_warnx("snapshot: follow-ups: %s", store_error(e->st));
 		followups = json_array();
 	}
 	tail = wire_snapshot_tail(clinicians, nfollowups, followups);

@@ -2,12 +2,11 @@
  * engine_state.c: the engine's set-up and its view of the world: the
  * routing policy from the config, the roster (polled every second and
  * re-read at every shift change), the contacts resumed from the store at
- * start, and the snapshot supervisors ask for.
+ * start and read back after a failed commit.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
 #include <jansson.h>
 
 #include "engine.h"
@@ -40,22 +39,6 @@
  */
 #define ENGINE_LOCK_WAIT_MS 100
 #define ENGINE_RETRY_LOCK_WAIT_MS 10
-static void engine_retry_cb(evutil_socket_t, short, void *);
-
-struct engine eng;
-
-/* Arm a one-shot timer ms from now (now if ms is negative). */
-void
-engine_timer_in(struct event *ev, int64_t ms)
-{
-	struct timeval tv;
-
-	if (ms < 0)
-		ms = 0;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	evtimer_add(ev, &tv);
-}
 
 /*
  * Roster loading: one clinician.  Messages are JSON, which takes only
@@ -93,115 +76,115 @@ engine_load_shift(void *arg, const struct store_shift *s)
 
 /* Read the whole roster from the store; NULL if it cannot be read. */
 static struct roster *
-engine_roster_read(int64_t version, int64_t now)
+engine_roster_read(struct engine *e, int64_t version, int64_t now)
 {
 	struct roster *r = roster_new();
 	struct store_roster_cbs cbs = { engine_load_clinician,
 		engine_load_shift, r };
 	int64_t until = now + ENGINE_ROSTER_HORIZON_MS +
-	    (int64_t)eng.conf->gap_warning_hours * 3600 * 1000;
+	    (int64_t)e->conf->gap_warning_hours * 3600 * 1000;
 
-	if (store_roster_load(eng.st, now, until, &cbs) != STORE_OK) {
-		log_warnx("roster not loaded: %s", store_error(eng.st));
+	if (store_roster_load(e->st, now, until, &cbs) != STORE_OK) {
+		log_warnx("roster not loaded: %s", store_error(e->st));
 		roster_free(r);
 		return NULL;
 	}
 	roster_finish(r);
 	r->version = version;
-	eng.roster_until = until;
+	e->roster_until = until;
 	return r;
 }
 
 /* Take a new roster: everyone re-pointed, every contact looked at again. */
 static void
-engine_roster_swap(struct roster *r, int64_t now)
+engine_roster_swap(struct engine *e, struct roster *r, int64_t now)
 {
 	int64_t next;
 
-	clin_roster_changed(r);
-	roster_free(eng.roster);
-	eng.roster = r;
-	eng.roster_gen++;
+	clin_roster_changed(&e->clins, r, now);
+	roster_free(e->roster);
+	e->roster = r;
+	e->roster_gen++;
 	next = roster_next_change(r, now);
-	evtimer_del(eng.shift_timer);
 	if (next != INT64_MAX)
-		engine_timer_in(eng.shift_timer, next - now);
+		engine_due_set(e, &e->shift_due, next);
+	else
+		engine_due_clear(e, &e->shift_due);
 	log_info("roster version %lld: %zu clinicians", (long long)r->version,
 	    r->nclinicians);
-	gaps_check(r, now, eng.conf->gap_warning_hours);
-	eng.last_gap_check = now;
-	engine_dirty_all();
-	engine_settle(now);
+	gaps_check(r, now, e->conf->gap_warning_hours);
+	e->last_gap_check = now;
+	engine_dirty_all(e);
+	engine_settle(e, now);
 }
 
 /* Reload the roster if the store's version moved (or when forced). */
 bool
-engine_roster_poll(bool force)
+engine_roster_poll(struct engine *e, bool force, int64_t now)
 {
-	int64_t version, now = util_now_ms();
+	int64_t version;
 	struct roster *r;
 
-	if (store_roster_version(eng.st, &version) != STORE_OK) {
-		log_warnx("roster version: %s", store_error(eng.st));
+	if (store_roster_version(e->st, &version) != STORE_OK) {
+		log_warnx("roster version: %s", store_error(e->st));
 		return false;
 	}
-	if (!force && eng.roster != NULL && version == eng.roster->version &&
-	    now < eng.roster_until - ENGINE_ROSTER_HORIZON_MS + ENGINE_DAY_MS)
+	if (!force && e->roster != NULL && version == e->roster->version &&
+	    now < e->roster_until - ENGINE_ROSTER_HORIZON_MS + ENGINE_DAY_MS)
 		return false;
-	if ((r = engine_roster_read(version, now)) == NULL)
+	if ((r = engine_roster_read(e, version, now)) == NULL)
 		return false;
-	engine_roster_swap(r, now);
+	engine_roster_swap(e, r, now);
 	return true;
 }
 
 /* Every second: a roster change made with crisisctl takes effect. */
-static void
-engine_poll_cb(evutil_socket_t fd, short what, void *arg)
+void
+engine_poll_due(struct engine *e, int64_t now)
 {
-	int64_t now = util_now_ms();
-
-	(void)fd;
-	(void)what;
-	(void)arg;
-	engine_roster_poll(false);
-	engine_closes_poll(now);
-	if (now - eng.last_recount >= ENGINE_RECOUNT_MS) {
-		clin_recount(eng.st, now);
-		eng.last_recount = now;
+	engine_due_set(e, &e->poll_due, now + ENGINE_ROSTER_POLL_MS);
+	engine_roster_poll(e, false, now);
+	engine_closes_poll(e, now);
+	if (now - e->last_recount >= ENGINE_RECOUNT_MS) {
+		clin_recount(&e->clins, e->st, now);
+		e->last_recount = now;
 	}
-	if (now - eng.last_gap_check >= ENGINE_GAP_CHECK_MS) {
-		gaps_check(eng.roster, now, eng.conf->gap_warning_hours);
-		eng.last_gap_check = now;
+	if (now - e->last_gap_check >= ENGINE_GAP_CHECK_MS) {
+		gaps_check(e->roster, now, e->conf->gap_warning_hours);
+		e->last_gap_check = now;
 	}
 }
 
 /* A shift started or ended: on-call sets changed. */
-static void
-engine_shift_cb(evutil_socket_t fd, short what, void *arg)
+void
+engine_shift_due(struct engine *e, int64_t now)
 {
-	int64_t now = util_now_ms(), next;
+	int64_t next = roster_next_change(e->roster, now);
 
-	(void)fd;
-	(void)what;
-	(void)arg;
-	next = roster_next_change(eng.roster, now);
 	if (next != INT64_MAX)
-		engine_timer_in(eng.shift_timer, next - now);
-	gaps_check(eng.roster, now, eng.conf->gap_warning_hours);
-	engine_dirty_all();
-	engine_settle(now);
+		engine_due_set(e, &e->shift_due, next);
+	gaps_check(e->roster, now, e->conf->gap_warning_hours);
+	engine_dirty_all(e);
+	engine_settle(e, now);
 }
+
+/* What resuming needs: the engine, and the time it resumes at. */
+struct engine_resuming {
+	struct engine *e;
+	int64_t now;
+};
 
 /* Resume one stored contact. */
 static int
 engine_resume_contact(void *arg, const struct store_contact *sc)
 {
+	struct engine_resuming *rs = arg;
+	struct engine *e = rs->e;
 	struct contact *ct = xcalloc(1, sizeof(*ct));
 	int risk = msg_risk_from_name(sc->risk);
 	json_t *needs = json_loads(sc->needs, 0, NULL), *v;
 	size_t i;
 
-	(void)arg;
 	strlcpy_(ct->id, sc->id, sizeof(ct->id));
 	strlcpy_(ct->intake, sc->intake, sizeof(ct->intake));
 	ct->ref = xstrdup(sc->ref);
@@ -225,13 +208,13 @@ engine_resume_contact(void *arg, const struct store_contact *sc)
 	ct->queued_at = sc->queued_at;
 	ct->pos.deadline = sc->deadline_at;
 	/* The contact keeps the policy it was queued under. */
-	ct->policy = policy_get(eng.st, sc->policy_version);
+	ct->policy = policy_get(&e->policies, e->st, sc->policy_version);
 	if (ct->policy == NULL) {
 		log_contact(LOG_LEVEL_WARNING, ct->id, NULL,
 		    "contact %s: "
 		    "routing policy %d unknown, using the current one",
 		    ct->id, sc->policy_version);
-		ct->policy = eng.policy;
+		ct->policy = e->policy;
 		policy_ref(ct->policy);
 	}
 	if (sc->route == NULL || contact_route_parse(ct, sc->route) == -1)
@@ -239,15 +222,15 @@ engine_resume_contact(void *arg, const struct store_contact *sc)
 	ct->state = strcmp(sc->state, STORE_STATE_ASSIGNED) == 0
 	    ? CONTACT_ASSIGNED
 	    : CONTACT_OPEN;
-	engine_contact_add(ct);
+	engine_contact_add(e, ct);
 	if (ct->state == CONTACT_ASSIGNED && sc->clinician != NULL) {
-		ct->assigned = clin_get(sc->clinician);
+		ct->assigned = clin_get(&e->clins, sc->clinician, rs->now);
 		ct->assigned->assigned = ct;
 		ct->assigned_at = sc->assigned_at;
 		ct->assigned_tier = sc->answered_tier;
 		ct->pos.stage = ROUTE_DONE;
 	} else
-		engine_mark_dirty(ct);
+		engine_mark_dirty(e, ct);
 	return 0;
 }
 
@@ -255,14 +238,14 @@ engine_resume_contact(void *arg, const struct store_contact *sc)
 static int
 engine_resume_offer(void *arg, const char *cid, const struct store_offer *so)
 {
-	struct contact *ct = engine_find(cid);
+	struct engine_resuming *rs = arg;
+	struct contact *ct = engine_find(rs->e, cid);
 	struct clin *c;
 	struct offer *o;
 
-	(void)arg;
 	if (ct == NULL || ct->state != CONTACT_OPEN)
 		return 0;
-	c = clin_get(so->clinician);
+	c = clin_get(&rs->e->clins, so->clinician, rs->now);
 	o = xcalloc(1, sizeof(*o));
 	o->contact = ct;
 	o->clin = c;
@@ -278,68 +261,66 @@ engine_resume_offer(void *arg, const char *cid, const struct store_offer *so)
 
 /* Bring back every open contact and offer the store holds. */
 static int
-engine_resume(char **cause)
+engine_resume(struct engine *e, int64_t now, char **cause)
 {
+	struct engine_resuming rs = { e, now };
 	struct store_resume_cbs cbs = { engine_resume_contact,
-		engine_resume_offer, NULL };
-	int64_t now = util_now_ms();
+		engine_resume_offer, &rs };
 	struct contact *ct;
 
-	if (store_resume_load(eng.st, &cbs) != STORE_OK) {
-		xasprintf(cause, "resuming contacts: %s", store_error(eng.st));
+	if (store_resume_load(e->st, &cbs) != STORE_OK) {
+		xasprintf(cause, "resuming contacts: %s", store_error(e->st));
 		return -1;
 	}
-	if (!TAILQ_EMPTY(&eng.queue))
-		log_notice("resumed %zu open contacts", engine_open_contacts());
-	/* Deadlines that passed while we were down fire at once. */
-	TAILQ_FOREACH (ct, &eng.queue, entry)
-		engine_arm(ct, now);
+	if (!TAILQ_EMPTY(&e->queue))
+		log_notice("resumed %zu open contacts",
+		    engine_open_contacts(e));
+	/* Deadlines that passed while we were down come due at once. */
+	TAILQ_FOREACH (ct, &e->queue, entry)
+		engine_arm(e, ct);
 	return 0;
 }
 
-/* Set up the engine: policy, roster, resumed contacts, timers. */
-int
-engine_init(struct event_base *base, struct store *st, const struct conf *conf,
-    char **cause)
+/* Set up the engine: policy, roster, resumed contacts, deadlines. */
+struct engine *
+engine_new(struct store *st, const struct conf *conf, int64_t now, char **cause)
 {
-	int64_t now = util_now_ms();
+	struct engine *e = xcalloc(1, sizeof(*e));
 
-	memset(&eng, 0, sizeof(eng));
-	eng.base = base;
-	eng.st = st;
-	eng.conf = conf;
-	TAILQ_INIT(&eng.queue);
-	eng.policy = policy_from_conf(st, conf, now);
-	eng.poll_timer = event_new(base, -1, EV_PERSIST, engine_poll_cb, NULL);
-	eng.shift_timer = evtimer_new(base, engine_shift_cb, NULL);
-	eng.retry_timer = evtimer_new(base, engine_retry_cb, NULL);
-	if (eng.poll_timer == NULL || eng.shift_timer == NULL ||
-	    eng.retry_timer == NULL) {
-		*cause = xstrdup("cannot create timers");
-		return -1;
-	}
-	engine_roster_poll(true);
-	if (eng.roster == NULL) {
+	e->st = st;
+	e->conf = conf;
+	TAILQ_INIT(&e->queue);
+	e->heard = heard_new();
+	e->intakes = intake_new();
+	e->poll_due.kind = DUE_POLL;
+	e->shift_due.kind = DUE_SHIFT;
+	e->retry_due.kind = DUE_RETRY;
+	e->policy = policy_from_conf(&e->policies, st, conf, now);
+	engine_roster_poll(e, true, now);
+	if (e->roster == NULL) {
 		xasprintf(cause, "roster: %s", store_error(st));
-		return -1;
+		engine_free(e);
+		return NULL;
 	}
-	clin_recount(st, now);
-	eng.last_recount = now;
-	if (engine_resume(cause) == -1)
-		return -1;
-	engine_timer_in(eng.poll_timer, ENGINE_ROSTER_POLL_MS);
-	engine_settle(now);
-	return 0;
+	clin_recount(&e->clins, st, now);
+	e->last_recount = now;
+	if (engine_resume(e, now, cause) == -1) {
+		engine_free(e);
+		return NULL;
+	}
+	engine_due_set(e, &e->poll_due, now + ENGINE_ROSTER_POLL_MS);
+	engine_settle(e, now);
+	return e;
 }
 
 /* Forget every live contact and offer, without writing anything. */
 static void
-engine_drop_contacts(void)
+engine_drop_contacts(struct engine *e)
 {
 	struct contact *ct;
 	struct offer *o;
 
-	while ((ct = TAILQ_FIRST(&eng.queue)) != NULL) {
+	while ((ct = TAILQ_FIRST(&e->queue)) != NULL) {
 		while ((o = TAILQ_FIRST(&ct->offers)) != NULL) {
 			TAILQ_REMOVE(&ct->offers, o, by_contact);
 			TAILQ_REMOVE(&o->clin->offers, o, by_clin);
@@ -348,15 +329,18 @@ engine_drop_contacts(void)
 		}
 		if (ct->assigned != NULL)
 			ct->assigned->assigned = NULL;
-		engine_contact_remove(ct);
+		engine_contact_remove(e, ct);
 	}
 }
 
 /* Is the offer of contact to clin live? */
 static bool
-engine_offer_live(const char *contact, const char *clin)
+engine_offer_live(void *arg, const char *contact, const char *clin)
 {
-	return engine_offer_of(engine_find(contact), clin_find(clin)) != NULL;
+	struct engine *e = arg;
+
+	return engine_offer_of(engine_find(e, contact),
+	           clin_find(&e->clins, clin)) != NULL;
 }
 
 /*
@@ -365,37 +349,38 @@ engine_offer_live(const char *contact, const char *clin)
  * that no offer is sent twice for one failure.
  */
 static void
-engine_heard_restore(int64_t now)
+engine_heard_restore(struct engine *e, int64_t now)
 {
 	struct offer *o;
 
-	heard_keep(engine_offer_live);
-	for (struct clin *c = clin_first(); c != NULL; c = clin_next(c)) {
+	heard_keep(e->heard, engine_offer_live, e);
+	for (struct clin *c = clin_first(&e->clins); c != NULL;
+	     c = clin_next(c)) {
 		TAILQ_FOREACH (o, &c->offers, by_clin) {
-			if (heard_has(o->contact->id, c->id))
+			if (heard_has(e->heard, o->contact->id, c->id))
 				o->sent = true;
 			else
-				engine_offer_send(o, now);
+				engine_offer_send(e, o, now);
 		}
 	}
 }
 
 /* Drop the live state and read it back from the store; -1 if unreadable. */
 static int
-engine_reload(int64_t now)
+engine_reload(struct engine *e, int64_t now)
 {
 	char *cause = NULL;
 
-	engine_drop_contacts();
-	if (engine_resume(&cause) == -1) {
+	engine_drop_contacts(e);
+	if (engine_resume(e, now, &cause) == -1) {
 		log_error("%s; trying again", cause);
 		free(cause);
-		eng.reload_needed = true;
+		e->reload_needed = true;
 		return -1;
 	}
-	eng.reload_needed = false;
-	engine_heard_restore(now);
-	engine_dirty_all();
+	e->reload_needed = false;
+	engine_heard_restore(e, now);
+	engine_dirty_all(e);
 	return 0;
 }
 
@@ -405,57 +390,59 @@ engine_reload(int64_t now)
  * heard of; the others wait for it, as after a restart).
  */
 static void
-engine_clin_redecline(struct clin *c, int64_t now)
+engine_clin_redecline(struct engine *e, struct clin *c, int64_t now)
 {
 	if (c->session != NULL) {
 		if (!c->available)
-			engine_clin_offers_end(c, OFFER_DECLINED, "away", now);
+			engine_clin_offers_end(e, c, OFFER_DECLINED, "away",
+			    now);
 		return;
 	}
-	engine_clin_heard_decline(c, now);
+	engine_clin_heard_decline(e, c, now);
 }
 
-/* Try the store again after eng.retry_ms, slower each time it fails. */
+/* Try the store again after e->retry_ms, slower each time it fails. */
 static void
-engine_retry_arm(void)
+engine_retry_arm(struct engine *e, int64_t now)
 {
-	engine_timer_in(eng.retry_timer, eng.retry_ms);
-	eng.retry_ms *= 2;
-	if (eng.retry_ms > ENGINE_RETRY_MAX_MS)
-		eng.retry_ms = ENGINE_RETRY_MAX_MS;
+	engine_due_set(e, &e->retry_due, now + e->retry_ms);
+	e->retry_ms *= 2;
+	if (e->retry_ms > ENGINE_RETRY_MAX_MS)
+		e->retry_ms = ENGINE_RETRY_MAX_MS;
+}
+
+/*
+ * Route everything again after a failure: clinicians who went away or
+ * disconnected while the store failed decline again what the store gave
+ * back to them, then every contact is looked at.
+ */
+static void
+engine_route_again(struct engine *e, int64_t now)
+{
+	for (struct clin *c = clin_first(&e->clins); c != NULL;
+	     c = clin_next(c))
+		engine_clin_redecline(e, c, now);
+	engine_dirty_all(e);
+	engine_settle(e, now);
 }
 
 /*
  * The store failed: route everything again, and prove with a small write
  * that it takes writes; the turn's commit says whether it is back.
  */
-static void
-engine_retry_cb(evutil_socket_t fd, short what, void *arg)
+void
+engine_retry_due(struct engine *e, int64_t now)
 {
-	int64_t now = util_now_ms();
-
-	(void)fd;
-	(void)what;
-	(void)arg;
-	if (eng.stopping)
-		return;
-	if (eng.reload_needed && engine_reload(now) == -1) {
-		engine_retry_arm();
+	if (e->reload_needed && engine_reload(e, now) == -1) {
+		engine_retry_arm(e, now);
 		return;
 	}
-	eng.retrying = true;
-	store_wait_for_lock(eng.st, ENGINE_RETRY_LOCK_WAIT_MS);
-	(void)store_alive(eng.st, now);
-	/*
-	 * Clinicians who went away or disconnected while the store failed
-	 * decline again what the store gave back to them.
-	 */
-	for (struct clin *c = clin_first(); c != NULL; c = clin_next(c))
-		engine_clin_redecline(c, now);
-	engine_dirty_all();
-	engine_settle(now);
-	eng.retrying = false;
-	store_wait_for_lock(eng.st, 0);
+	e->retrying = true;
+	store_wait_for_lock(e->st, ENGINE_RETRY_LOCK_WAIT_MS);
+	(void)store_alive(e->st, now);
+	engine_route_again(e, now);
+	e->retrying = false;
+	store_wait_for_lock(e->st, 0);
 }
 
 /*
@@ -464,20 +451,18 @@ engine_retry_cb(evutil_socket_t fd, short what, void *arg)
  * succeeds only overflow deadlines act.
  */
 void
-engine_resync(void)
+engine_resync(struct engine *e, int64_t now)
 {
-	int64_t now = util_now_ms();
-
-	if (!eng.store_down) {
-		eng.store_down = true;
-		eng.down_since = now;
-		eng.retry_ms = ENGINE_RETRY_FIRST_MS;
-		store_wait_for_lock(eng.st, 0);
+	if (!e->store_down) {
+		e->store_down = true;
+		e->down_since = now;
+		e->retry_ms = ENGINE_RETRY_FIRST_MS;
+		store_wait_for_lock(e->st, 0);
 	}
 	/* Resuming arms each contact for its overflow deadline alone. */
-	(void)engine_reload(now);
-	if (!evtimer_pending(eng.retry_timer, NULL))
-		engine_retry_arm();
+	(void)engine_reload(e, now);
+	if (!engine_due_armed(&e->retry_due))
+		engine_retry_arm(e, now);
 }
 
 /*
@@ -486,118 +471,113 @@ engine_resync(void)
  * queued writes or lines the loop should flush now.
  */
 bool
-engine_committed(bool ok, bool wrote)
+engine_committed(struct engine *e, bool ok, bool wrote, int64_t now)
 {
-	int64_t now = util_now_ms();
-
-	if (eng.stopping)
+	if (e->stopping)
 		return false;
-	heard_committed(ok);
+	heard_committed(e->heard, ok);
+	if (ok)
+		e->commits++;
 	if (!ok) {
-		engine_resync();
+		engine_resync(e, now);
 		return false;
 	}
 	if (!wrote)
 		return false;
-	engine_told_prune(false);
-	if (!eng.store_down)
+	engine_told_prune(e, false);
+	if (!e->store_down)
 		return false;
-	eng.store_down = false;
-	store_wait_for_lock(eng.st, ENGINE_LOCK_WAIT_MS);
-	evtimer_del(eng.retry_timer);
+	e->store_down = false;
+	store_wait_for_lock(e->st, ENGINE_LOCK_WAIT_MS);
+	engine_due_clear(e, &e->retry_due);
 	log_notice("database takes writes again after %lld ms",
-	    (long long)(now - eng.down_since));
-	engine_dirty_all();
-	engine_settle(now);
+	    (long long)(now - e->down_since));
+	/* A request's commit may end the failure before the retry does. */
+	engine_route_again(e, now);
 	return true;
 }
 
 /* Free everything (shutdown; the store keeps the truth). */
 void
-engine_free(void)
+engine_free(struct engine *e)
 {
-	engine_drop_contacts();
-	clin_free_all();
-	intake_free_all();
-	roster_free(eng.roster);
-	policy_unref(eng.policy);
-	policy_free_all();
-	if (eng.poll_timer != NULL)
-		event_free(eng.poll_timer);
-	if (eng.shift_timer != NULL)
-		event_free(eng.shift_timer);
-	if (eng.retry_timer != NULL)
-		event_free(eng.retry_timer);
-	engine_told_prune(true);
-	heard_free_all();
-	free(eng.cands);
-	free(eng.cand_clins);
-	free(eng.offers);
-	free(eng.heap);
-	free(eng.freed);
-	memset(&eng, 0, sizeof(eng));
+	if (e == NULL)
+		return;
+	engine_drop_contacts(e);
+	clin_free_all(&e->clins);
+	intake_free(e->intakes);
+	roster_free(e->roster);
+	policy_unref(e->policy);
+	policy_free_all(&e->policies);
+	engine_told_prune(e, true);
+	heard_free(e->heard);
+	free(e->offer_line.line);
+	free(e->cands);
+	free(e->cand_clins);
+	free(e->offers);
+	free(e->heap);
+	free(e->freed);
+	free(e->dues);
+	free(e);
 }
 
-/* Freeze the live state for shutdown. */
+/*
+ * Freeze the live state for shutdown: no deadline is due any more
+ * (engine_next_due() says none), nothing settles.
+ */
 void
-engine_stop(void)
+engine_stop(struct engine *e)
 {
-	struct contact *ct;
-
-	eng.stopping = true;
-	TAILQ_FOREACH (ct, &eng.queue, entry)
-		evtimer_del(ct->timer);
-	evtimer_del(eng.shift_timer);
-	evtimer_del(eng.poll_timer);
-	evtimer_del(eng.retry_timer);
+	e->stopping = true;
 }
 
 /* A reloaded config: new contacts get the new policy, old ones keep theirs. */
 void
-engine_set_conf(const struct conf *conf)
+engine_set_conf(struct engine *e, const struct conf *conf, int64_t now)
 {
-	eng.conf = conf;
-	policy_unref(eng.policy);
-	eng.policy = policy_from_conf(eng.st, conf, util_now_ms());
+	e->conf = conf;
+	policy_unref(e->policy);
+	e->policy = policy_from_conf(&e->policies, e->st, conf, now);
 	/*
 	 * Global routing settings (the offer cap) apply to every contact at
 	 * once: the roster swap routes them all again, and if the roster
 	 * could not be read, so does this.
 	 */
-	if (!engine_roster_poll(true)) {
-		engine_dirty_all();
-		engine_settle(util_now_ms());
+	if (!engine_roster_poll(e, true, now)) {
+		engine_dirty_all(e);
+		engine_settle(e, now);
 	}
 }
 
 /* The config in force. */
 const struct conf *
-engine_conf(void)
+engine_conf(const struct engine *e)
 {
-	return eng.conf;
+	return e->conf;
 }
 
 /* The store the engine writes to. */
 struct store *
-engine_store(void)
+engine_store(const struct engine *e)
 {
-	return eng.st;
+	return e->st;
 }
 
 /* How many contacts are open or assigned. */
 size_t
-engine_open_contacts(void)
+engine_open_contacts(const struct engine *e)
 {
-	return HASH_COUNT(eng.by_id);
+	return HASH_COUNT(e->by_id);
 }
 
 /* How many clinicians are connected. */
 size_t
-engine_connected_clinicians(void)
+engine_connected_clinicians(const struct engine *e)
 {
 	size_t n = 0;
 
-	for (struct clin *c = clin_first(); c != NULL; c = clin_next(c))
+	for (struct clin *c = clin_first(&e->clins); c != NULL;
+	     c = clin_next(c))
 		n += c->session != NULL;
 	return n;
 }

@@ -12,7 +12,7 @@
 #include "heard.h"
 #include "util.h"
 
-struct heard {
+struct heard_entry {
 	/* contact '/' clin: contact ids never hold a '/' */
 	char key[CONTACT_ID_MAX + PRINCIPAL_ID_MAX + 2];
 	char contact[CONTACT_ID_MAX + 1];
@@ -23,9 +23,18 @@ struct heard {
 	UT_hash_handle hh;
 };
 
-static struct heard *heard_set;
-static struct heard **heard_ends; /* added or ended this turn */
-static size_t heard_nends, heard_cap;
+struct heard {
+	struct heard_entry *set;
+	struct heard_entry **ends; /* added or ended this turn */
+	size_t nends, cap;
+};
+
+/* An empty set. */
+struct heard *
+heard_new(void)
+{
+	return xcalloc(1, sizeof(struct heard));
+}
 
 /* The key of an offer. */
 static void
@@ -35,71 +44,70 @@ heard_key(const char *contact, const char *clin, char *key, size_t size)
 }
 
 /* The entry of an offer, or NULL. */
-static struct heard *
-heard_find(const char *contact, const char *clin)
+static struct heard_entry *
+heard_find(const struct heard *h, const char *contact, const char *clin)
 {
-	char key[sizeof(((struct heard *)NULL)->key)];
-	struct heard *h;
+	char key[sizeof(((struct heard_entry *)NULL)->key)];
+	struct heard_entry *he;
 
 	heard_key(contact, clin, key, sizeof(key));
-	HASH_FIND_STR(heard_set, key, h);
-	return h;
+	HASH_FIND_STR(h->set, key, he);
+	return he;
 }
 
-/* Put h on the list of this turn's changes, once. */
+/* Put he on the list of this turn's changes, once. */
 static void
-heard_list(struct heard *h)
+heard_list(struct heard *h, struct heard_entry *he)
 {
-	if (h->listed)
+	if (he->listed)
 		return;
-	h->listed = true;
-	if (heard_nends == heard_cap) {
-		heard_cap = heard_cap == 0 ? 64 : heard_cap * 2;
-		heard_ends =
-		    xreallocarray(heard_ends, heard_cap, sizeof(*heard_ends));
+	he->listed = true;
+	if (h->nends == h->cap) {
+		h->cap = h->cap == 0 ? 64 : h->cap * 2;
+		h->ends = xreallocarray(h->ends, h->cap, sizeof(*h->ends));
 	}
-	heard_ends[heard_nends++] = h;
+	h->ends[h->nends++] = he;
 }
 
 /* The offer of contact to clin was sent. */
 void
-heard_add(const char *contact, const char *clin)
+heard_add(struct heard *h, const char *contact, const char *clin)
 {
-	struct heard *h = heard_find(contact, clin);
+	struct heard_entry *he = heard_find(h, contact, clin);
 
-	if (h != NULL) {
+	if (he != NULL) {
 		/* Sent again after it ended, in the same turn: still heard. */
-		h->ending = false;
+		he->ending = false;
 		return;
 	}
-	h = xcalloc(1, sizeof(*h));
-	heard_key(contact, clin, h->key, sizeof(h->key));
-	strlcpy_(h->contact, contact, sizeof(h->contact));
-	strlcpy_(h->clin, clin, sizeof(h->clin));
-	HASH_ADD_STR(heard_set, key, h);
+	he = xcalloc(1, sizeof(*he));
+	heard_key(contact, clin, he->key, sizeof(he->key));
+	strlcpy_(he->contact, contact, sizeof(he->contact));
+	strlcpy_(he->clin, clin, sizeof(he->clin));
+	HASH_ADD_STR(h->set, key, he);
 	/* Its line leaves only if the turn commits. */
-	h->added = true;
-	heard_list(h);
+	he->added = true;
+	heard_list(h, he);
 }
 
-/* Free one entry. */
+/* Forget one entry. */
 static void
-heard_free(struct heard *h)
+heard_forget(struct heard *h, struct heard_entry *he)
 {
-	HASH_DEL(heard_set, h);
-	free(h);
+	HASH_DEL(h->set, he);
+	free(he);
 }
 
 /* The offer ended this turn. */
 void
-heard_end(const char *contact, const char *clin)
+heard_end(struct heard *h, const char *contact, const char *clin)
 {
-	struct heard *h = heard_find(contact, clin);
+	struct heard_entry *he = heard_find(h, contact, clin);
 
-	if (h == NULL || h->ending)
+	if (he == NULL || he->ending)
 		return;
-	h->ending = true;
-	heard_list(h);
+	he->ending = true;
+	heard_list(h, he);
 }
 
 /*
@@ -107,52 +115,54 @@ heard_end(const char *contact, const char *clin)
  * in a failed turn was dropped, an end was rolled back).
  */
 void
-heard_committed(bool ok)
+heard_committed(struct heard *h, bool ok)
 {
-	for (size_t i = 0; i < heard_nends; i++) {
-		struct heard *h = heard_ends[i];
+	for (size_t i = 0; i < h->nends; i++) {
+		struct heard_entry *he = h->ends[i];
 
-		h->listed = false;
-		if (ok ? h->ending : h->added) {
-			heard_free(h);
+		he->listed = false;
+		if (ok ? he->ending : he->added) {
+			heard_forget(h, he);
 			continue;
 		}
-		h->added = false;
-		h->ending = false;
+		he->added = false;
+		he->ending = false;
 	}
-	heard_nends = 0;
+	h->nends = 0;
 }
 
 /* Was the offer sent, as of the last commit? */
 bool
-heard_has(const char *contact, const char *clin)
+heard_has(const struct heard *h, const char *contact, const char *clin)
 {
-	return heard_find(contact, clin) != NULL;
+	return heard_find(h, contact, clin) != NULL;
 }
 
 /* Forget the offers that are gone. */
 void
-heard_keep(bool (*live)(const char *contact, const char *clin))
+heard_keep(struct heard *h,
+    bool (*live)(void *arg, const char *contact, const char *clin), void *arg)
 {
-	struct heard *h, *tmp;
+	struct heard_entry *he, *tmp;
 
-	heard_nends = 0;
-	HASH_ITER (hh, heard_set, h, tmp) {
-		h->listed = h->added = h->ending = false;
-		if (!live(h->contact, h->clin))
-			heard_free(h);
+	h->nends = 0;
+	HASH_ITER (hh, h->set, he, tmp) {
+		he->listed = he->added = he->ending = false;
+		if (!live(arg, he->contact, he->clin))
+			heard_forget(h, he);
 	}
 }
 
 /* Forget everything (shutdown). */
 void
-heard_free_all(void)
+heard_free(struct heard *h)
 {
-	struct heard *h, *tmp;
+	struct heard_entry *he, *tmp;
 
-	HASH_ITER (hh, heard_set, h, tmp)
-		heard_free(h);
-	free(heard_ends);
-	heard_ends = NULL;
-	heard_nends = heard_cap = 0;
+	if (h == NULL)
+		return;
+	HASH_ITER (hh, h->set, he, tmp)
+		heard_forget(h, he);
+	free(h->ends);
+	free(h);
 }

@@ -329,7 +329,8 @@ http_apply(struct http *h, const struct conf *conf)
 }
 
 struct http *
-http_open(struct event_base *base, const struct conf *conf, char **cause)
+http_open(struct event_base *base, const struct conf *conf, struct store *st,
+    char **cause)
 {
 	struct timeval sweep = { HTTP_SWEEP_MS / 1000, 0 };
 	struct http *h;
@@ -339,6 +340,7 @@ http_open(struct event_base *base, const struct conf *conf, char **cause)
 		return NULL;
 	h = xcalloc(1, sizeof(*h));
 	h->base = base;
+	h->st = st;
 	if ((h->evh = evhttp_new(base)) == NULL)
 		fatalx("evhttp_new");
 	if (conf->tls.certificate != NULL &&

@@ -23,7 +23,6 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "engine.h"
 #include "http_int.h"
 #include "log.h"
 #include "password.h"
@@ -227,14 +226,14 @@ http_set_cookie(struct http *h, struct evhttp_request *req, const char *id)
 
 /* The principal as it stands: may it use the console now? */
 static bool
-http_principal_stands(const char *principal, enum role role)
+http_principal_stands(struct http *h, const char *principal, enum role role)
 {
 	uint8_t hash[TOKEN_HASH_BYTES];
 	char stored[16];
 	bool disabled = true;
 
-	return store_principal_get(engine_store(), principal, stored, hash,
-	           &disabled) == STORE_OK &&
+	return store_principal_get(h->st, principal, stored, hash, &disabled) ==
+	    STORE_OK &&
 	    !disabled && msg_role_from_name(stored) == (int)role;
 }
 
@@ -258,7 +257,7 @@ http_auth_check(struct http *h, struct evhttp_request *req, bool csrf)
 		http_auth_end(h, s);
 		s = NULL;
 	}
-	if (s != NULL && !http_principal_stands(s->principal, s->role)) {
+	if (s != NULL && !http_principal_stands(h, s->principal, s->role)) {
 		log_notice("web session of %s ended: the principal no longer "
 		           "stands",
 		    s->principal);
@@ -347,7 +346,7 @@ http_login_lookup(struct http_login *l)
 	int r;
 
 	if (!util_valid_principal_id(l->principal) ||
-	    store_principal_get(engine_store(), l->principal, role, token_hash,
+	    store_principal_get(l->h->st, l->principal, role, token_hash,
 	        &disabled) != STORE_OK ||
 	    disabled)
 		return;
@@ -355,7 +354,7 @@ http_login_lookup(struct http_login *l)
 	if (r != ROLE_CLINICIAN && r != ROLE_SUPERVISOR)
 		return;
 	l->role = (enum role)r;
-	l->may_log_in = store_principal_password(engine_store(), l->principal,
+	l->may_log_in = store_principal_password(l->h->st, l->principal,
 	                    l->hash, sizeof l->hash) == STORE_OK;
 }
 

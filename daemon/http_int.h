@@ -45,6 +45,7 @@ struct http {
 	struct event_base *base;
 	struct evhttp *evh;
 	struct tls *tls; /* NULL: plain HTTP */
+	struct store *st; /* the daemon's (the loop's) connection */
 	int64_t session_idle_ms;
 	int64_t hello_timeout_ms; /* a stream gone this long ends a session */
 	size_t max_body; /* a message over it is too_large */

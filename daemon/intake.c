@@ -19,21 +19,45 @@ struct intake {
 	UT_hash_handle hh;
 };
 
-static struct intake *intakes;
-static int intake_total; /* contacts being routed, all principals */
+struct intakes {
+	struct intake *by_id;
+	int total; /* contacts being routed, all principals */
+};
+
+/* An empty set of budgets. */
+struct intakes *
+intake_new(void)
+{
+	return xcalloc(1, sizeof(struct intakes));
+}
+
+/* Forget every principal (shutdown). */
+void
+intake_free(struct intakes *ins)
+{
+	struct intake *in, *tmp;
+
+	if (ins == NULL)
+		return;
+	HASH_ITER (hh, ins->by_id, in, tmp) {
+		HASH_DEL(ins->by_id, in);
+		free(in);
+	}
+	free(ins);
+}
 
 /* The record of principal, created on first use. */
 static struct intake *
-intake_get(const char *principal)
+intake_get(struct intakes *ins, const char *principal)
 {
 	struct intake *in;
 
-	HASH_FIND_STR(intakes, principal, in);
+	HASH_FIND_STR(ins->by_id, principal, in);
 	if (in == NULL) {
 		in = xcalloc(1, sizeof(*in));
 		strlcpy_(in->id, principal, sizeof(in->id));
 		in->tokens = -1; /* full on first admit */
-		HASH_ADD_STR(intakes, id, in);
+		HASH_ADD_STR(ins->by_id, id, in);
 	}
 	return in;
 }
@@ -57,13 +81,12 @@ intake_refill(struct intake *in, int64_t now, int rate_per_s)
 
 /* May principal queue one more contact now? */
 enum intake_verdict
-intake_admit(const char *principal, int64_t now,
+intake_admit(struct intakes *ins, const char *principal, int64_t now,
     const struct intake_limits *limits)
 {
-	struct intake *in = intake_get(principal);
+	struct intake *in = intake_get(ins, principal);
 
-	if (limits->max_open_total > 0 &&
-	    intake_total >= limits->max_open_total)
+	if (limits->max_open_total > 0 && ins->total >= limits->max_open_total)
 		return INTAKE_TOO_MANY_TOTAL;
 	if (limits->max_open > 0 && in->open >= limits->max_open)
 		return INTAKE_TOO_MANY_OPEN;
@@ -78,50 +101,37 @@ intake_admit(const char *principal, int64_t now,
 
 /* A contact of principal is being routed. */
 void
-intake_opened(const char *principal)
+intake_opened(struct intakes *ins, const char *principal)
 {
-	intake_get(principal)->open++;
-	intake_total++;
+	intake_get(ins, principal)->open++;
+	ins->total++;
 }
 
 /* A contact of principal is no longer being routed. */
 void
-intake_closed(const char *principal)
+intake_closed(struct intakes *ins, const char *principal)
 {
-	struct intake *in = intake_get(principal);
+	struct intake *in = intake_get(ins, principal);
 
 	if (in->open > 0) {
 		in->open--;
-		intake_total--;
+		ins->total--;
 	}
 }
 
 /* How many of principal's contacts are being routed. */
 int
-intake_open_count(const char *principal)
+intake_open_count(const struct intakes *ins, const char *principal)
 {
 	struct intake *in;
 
-	HASH_FIND_STR(intakes, principal, in);
+	HASH_FIND_STR(ins->by_id, principal, in);
 	return in != NULL ? in->open : 0;
 }
 
 /* How many contacts are being routed, from all principals. */
 int
-intake_open_total(void)
+intake_open_total(const struct intakes *ins)
 {
-	return intake_total;
-}
-
-/* Forget every principal (shutdown). */
-void
-intake_free_all(void)
-{
-	struct intake *in, *tmp;
-
-	HASH_ITER (hh, intakes, in, tmp) {
-		HASH_DEL(intakes, in);
-		free(in);
-	}
-	intake_total = 0;
+	return ins->total;
 }

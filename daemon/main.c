@@ -3,9 +3,15 @@
  *
  * The loop runs one libevent turn at a time and ends each turn with
  * main_flush(): every store write of the turn is committed in one
- * transaction (group commit), and only then do the replies and pushes that
- * depend on those writes leave (outbox.c).  What a failed commit means for
- * the daemon's state is the engine's to decide, told from here.
+ * transaction (group commit), without waiting for the disk.  The store's
+ * sync thread then fdatasyncs the WAL and wakes the loop (main_synced_cb),
+ * and only then do the replies and pushes that depend on those writes
+ * leave (outbox.c).  What a failed commit means for the daemon's state is
+ * the engine's to decide, told from here; a failed sync ends the daemon.
+ *
+ * The engine reads no clock and holds no timer: main.c is its edge.  Each
+ * call into it is given the time read here (or in proto.c), and one timer,
+ * re-armed after every turn, wakes the engine at its earliest deadline.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -42,11 +48,17 @@ static struct {
 	struct event_base *base;
 	struct conf *conf;
 	struct store *st;
+	struct engine *engine;
+	struct event *engine_timer; /* at the engine's next deadline */
+	int64_t engine_timer_at; /* INT64_MAX: not armed */
 	struct listener *listener;
 	struct http *http; /* the web console, if configured */
 	struct lockfile *lock;
 	struct event *sigs[3];
 	struct event *turn_ev; /* ends a loop turn once lines wait */
+	struct event *synced; /* the store's sync thread finished a sync */
+	struct event *release_next; /* the next synced commit's lines go */
+	uint64_t released; /* the lines of every ticket up to this one went */
 	bool stopping;
 	size_t last_open, last_clinicians;
 } d;
@@ -54,15 +66,91 @@ static struct {
 static struct log_limit main_commit_limit;
 
 /*
- * End of a loop turn: commit, release, and tell the engine how the commit
- * went.  A recovery from a failed store routes everything again, which is
- * flushed at once rather than at the next event.
+ * A sync of the WAL failed.  What the kernel did with the pages it could
+ * not write is unknown, and syncing again could report success without
+ * them: exit without sending anything that waited for it.  systemd starts
+ * crisisd again, SQLite recovers what is on disk, and gateways resend what
+ * they were never told was queued.
+ */
+static void
+main_sync_failed(void)
+{
+	fatalx("database %s: the WAL could not be synced: %s; stopping "
+	       "without sending what depends on it",
+	    d.conf->database, store_error(d.st));
+}
+
+/*
+ * Send the lines whose commits are on disk, at the end of a loop turn (after
+ * its writes, so that what the last turn sent has gone out to every peer
+ * that reads), one more commit's per turn.  A sync covers every commit made
+ * while the one before it ran; their lines all sent in one turn would queue
+ * several turns' output to every connection at once, and the limit on all
+ * connections' unsent output forgives a burst of one turn, not of several.
+ */
+static void
+main_release(void)
+{
+	static const struct timeval next_turn = { 0, 0 };
+	uint64_t synced;
+
+	if (store_synced(d.st, &synced) == -1)
+		main_sync_failed();
+	if (synced > d.released)
+		d.released++;
+	outbox_release(d.released);
+	if (synced > d.released &&
+	    evtimer_add(d.release_next, &next_turn) == -1)
+		fatalx("cannot schedule the release of synced lines");
+}
+
+/*
+ * The sync thread finished a sync (or failed): the turn this wakes ends
+ * with main_flush(), which sends what the sync released.
+ */
+static void
+main_synced_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	store_sync_clear(d.st);
+	/* Before the console's lower-priority work (see main_turn_cb). */
+	event_base_loopbreak(d.base);
+}
+
+/* More synced lines wait: run a turn, which ends by sending them. */
+static void
+main_release_next_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	event_base_loopbreak(d.base);
+}
+
+/* Wait for the last commit's sync, then send all that waited (shutdown). */
+static void
+main_release_all(void)
+{
+	if (store_sync_wait(d.st, store_sync_ticket(d.st)) == -1 ||
+	    store_synced(d.st, &d.released) == -1)
+		main_sync_failed();
+	outbox_release(d.released);
+}
+
+/*
+ * End of a loop turn: commit, settle the lines, and tell the engine how the
+ * commit went; then send what no longer waits for a sync.  A recovery from
+ * a failed store routes everything again, which is flushed at once rather
+ * than at the next event.
  */
 static void
 main_flush(void)
 {
 	for (int round = 0; round < 3; round++) {
 		int rc = outbox_flush(d.st);
+		int64_t now = util_now_ms();
 		bool ok = rc >= 0;
 
 		results_committed(ok);
@@ -72,9 +160,46 @@ main_flush(void)
 			    "it get \"internal\", overflows still go out, and "
 			    "the database is tried again",
 			    store_error(d.st));
-		if (!engine_committed(ok, rc == 1))
+		if (!engine_committed(d.engine, ok, rc == 1, now))
 			break;
 	}
+	main_release();
+}
+
+/* The engine's deadline came: it acts on everything due by now. */
+static void
+main_engine_due_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	d.engine_timer_at = INT64_MAX;
+	engine_run_due(d.engine, util_now_ms());
+}
+
+/*
+ * After a turn: wake the engine at its earliest deadline, which the turn
+ * may have moved (a deadline already past wakes it in the next turn).
+ */
+static void
+main_engine_arm(void)
+{
+	int64_t at = engine_next_due(d.engine), ms;
+	struct timeval tv;
+
+	if (at == d.engine_timer_at)
+		return;
+	d.engine_timer_at = at;
+	if (at == INT64_MAX) {
+		evtimer_del(d.engine_timer);
+		return;
+	}
+	ms = at - util_now_ms();
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(d.engine_timer, &tv);
 }
 
 /*
@@ -160,8 +285,8 @@ main_test(const char *path)
 static void
 main_status(void)
 {
-	size_t open = engine_open_contacts();
-	size_t clinicians = engine_connected_clinicians();
+	size_t open = engine_open_contacts(d.engine);
+	size_t clinicians = engine_connected_clinicians(d.engine);
 
 	if (open == d.last_open && clinicians == d.last_clinicians)
 		return;
@@ -201,7 +326,7 @@ main_reload(void)
 		log_warnx("reload: adding or removing the http group takes a "
 		          "restart");
 	http_reload(d.http, conf);
-	engine_set_conf(conf);
+	engine_set_conf(d.engine, conf, util_now_ms());
 	conf_free(d.conf);
 	d.conf = conf;
 	log_notice("config reloaded from %s", conf->path);
@@ -276,6 +401,23 @@ main_watch_signals(void)
 	}
 }
 
+/* Hear from the store's sync thread after each sync. */
+static void
+main_watch_syncs(void)
+{
+	int fd = store_sync_fd(d.st);
+
+	d.release_next = evtimer_new(d.base, main_release_next_cb, NULL);
+	if (d.release_next == NULL)
+		fatalx("cannot make the release timer");
+	if (fd == -1)
+		return;
+	d.synced =
+	    event_new(d.base, fd, EV_READ | EV_PERSIST, main_synced_cb, NULL);
+	if (d.synced == NULL || event_add(d.synced, NULL) == -1)
+		fatalx("cannot watch the database's sync thread");
+}
+
 /* Open everything; any failure here is fatal. */
 static void
 main_start(const char *path)
@@ -306,9 +448,11 @@ main_start(const char *path)
 	if (d.st == NULL || store_check(d.st, &cause) == -1)
 		fatalx("database %s: %s", d.conf->database, cause);
 	/* store_open read these settings back; say so for the operator. */
-	log_info("database %s: schema %d, journal_mode wal, synchronous full, "
-	         "quick_check ok",
+	log_info("database %s: schema %d, journal_mode wal, synchronous normal "
+	         "with a WAL fdatasync thread (nothing that depends on a "
+	         "commit is sent before its sync), quick_check ok",
 	    d.conf->database, STORE_SCHEMA_VERSION);
+	main_watch_syncs();
 	/*
 	 * The sockets before the contacts: a daemon that cannot serve must
 	 * not resume and route contacts first.  Nothing is accepted until the
@@ -324,10 +468,16 @@ main_start(const char *path)
 	listen_set_max_unauthenticated(d.listener,
 	    (size_t)d.conf->max_unauthenticated);
 	conn_set_output_total_max(d.conf->max_output_bytes_total);
-	if (engine_init(d.base, d.st, d.conf, &cause) == -1)
+	d.engine = engine_new(d.st, d.conf, util_now_ms(), &cause);
+	if (d.engine == NULL)
 		fatalx("%s", cause);
-	proto_init(d.base);
-	d.http = http_open(d.base, d.conf, &cause);
+	d.engine_timer = evtimer_new(d.base, main_engine_due_cb, NULL);
+	if (d.engine_timer == NULL)
+		fatalx("cannot create the engine's timer");
+	d.engine_timer_at = INT64_MAX;
+	main_engine_arm();
+	proto_init(d.base, d.engine);
+	d.http = http_open(d.base, d.conf, d.st, &cause);
 	if (cause != NULL)
 		fatalx("%s", cause);
 	if (outbox_flush(d.st) == -1)
@@ -344,12 +494,14 @@ main_stop(void)
 	notify_stopping();
 	listen_close(d.listener);
 	d.listener = NULL;
-	engine_stop();
+	engine_stop(d.engine);
+	evtimer_del(d.engine_timer);
 	/* Console sessions end like the connections they are. */
 	http_close(d.http);
 	d.http = NULL;
 	main_flush();
-	/* Replies already committed still reach their peers. */
+	/* Replies already committed still reach their peers, once on disk. */
+	main_release_all();
 	session_finish_all("daemon stopping");
 	while (session_count() > 0 && util_now_ms() < deadline) {
 		if (event_base_loop(d.base, EVLOOP_ONCE) == -1)
@@ -359,8 +511,12 @@ main_stop(void)
 	session_close_all("daemon stopping");
 	main_flush();
 	proto_free();
-	engine_free();
+	engine_free(d.engine);
+	event_free(d.engine_timer);
 	notify_watchdog_stop();
+	if (d.synced != NULL)
+		event_free(d.synced);
+	event_free(d.release_next);
 	store_close(d.st);
 	lockfile_release(d.lock);
 	for (size_t i = 0; i < 3; i++)
@@ -416,12 +572,14 @@ main(int argc, char **argv)
 	main_start(conf_path(config));
 	notify_watchdog_start(d.base);
 	log_notice("crisisd %s serving on %zu sockets, %zu open contacts",
-	    CRISISD_VERSION, listen_count(d.listener), engine_open_contacts());
+	    CRISISD_VERSION, listen_count(d.listener),
+	    engine_open_contacts(d.engine));
 	notify_ready("serving");
 	while (!d.stopping) {
 		if (event_base_loop(d.base, EVLOOP_ONCE) == -1)
 			fatalx("event loop failed");
 		main_flush();
+		main_engine_arm();
 		main_status();
 	}
 	main_stop();

@@ -3,7 +3,7 @@
  * life.  Each distinct set of settings is stored once with a version
  * (store_policy_*); contacts name their version, so a reload or a restart
  * with a new config never changes how a contact already queued is routed.
- * Policies in use are shared and counted.
+ * Policies in use are shared and counted; the engine holds the cache.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +15,6 @@
 #include "log.h"
 #include "store.h"
 #include "util.h"
-
-static struct policy **policy_cache;
-static size_t policy_ncache;
 
 /* The routing settings of a policy as JSON text (caller frees). */
 static char *
@@ -102,17 +99,17 @@ fail:
 
 /* Keep a policy in the cache (the cache holds one reference). */
 static void
-policy_remember(struct policy *p)
+policy_remember(struct policies *ps, struct policy *p)
 {
-	policy_cache = xreallocarray(policy_cache, policy_ncache + 1,
-	    sizeof(*policy_cache));
-	policy_cache[policy_ncache++] = p;
+	ps->cache = xreallocarray(ps->cache, ps->n + 1, sizeof(*ps->cache));
+	ps->cache[ps->n++] = p;
 	p->refs++;
 }
 
 /* The policy of the config's routing settings, stored if new. */
 struct policy *
-policy_from_conf(struct store *st, const struct conf *conf, int64_t now)
+policy_from_conf(struct policies *ps, struct store *st, const struct conf *conf,
+    int64_t now)
 {
 	struct policy *p = xcalloc(1, sizeof(*p));
 	char *text;
@@ -132,30 +129,30 @@ policy_from_conf(struct store *st, const struct conf *conf, int64_t now)
 	}
 	free(text);
 	log_info("routing policy version %d", p->version);
-	for (size_t i = 0; i < policy_ncache; i++) {
-		if (p->version > 0 && policy_cache[i]->version == p->version) {
+	for (size_t i = 0; i < ps->n; i++) {
+		if (p->version > 0 && ps->cache[i]->version == p->version) {
 			/* The same settings as a policy in use: share it. */
 			policy_unref(p);
-			policy_cache[i]->refs++;
-			return policy_cache[i];
+			ps->cache[i]->refs++;
+			return ps->cache[i];
 		}
 	}
 	if (p->version > 0)
-		policy_remember(p);
+		policy_remember(ps, p);
 	return p;
 }
 
 /* The policy of a stored version (a new reference), or NULL. */
 struct policy *
-policy_get(struct store *st, int version)
+policy_get(struct policies *ps, struct store *st, int version)
 {
 	struct policy *p;
 	char *text = NULL;
 
-	for (size_t i = 0; i < policy_ncache; i++) {
-		if (policy_cache[i]->version == version) {
-			policy_cache[i]->refs++;
-			return policy_cache[i];
+	for (size_t i = 0; i < ps->n; i++) {
+		if (ps->cache[i]->version == version) {
+			ps->cache[i]->refs++;
+			return ps->cache[i];
 		}
 	}
 	if (version <= 0 || store_policy_load(st, version, &text) != STORE_OK)
@@ -165,7 +162,7 @@ policy_get(struct store *st, int version)
 	if (p == NULL)
 		return NULL;
 	p->refs = 1;
-	policy_remember(p);
+	policy_remember(ps, p);
 	return p;
 }
 
@@ -188,11 +185,11 @@ policy_unref(struct policy *p)
 
 /* Empty the cache (shutdown). */
 void
-policy_free_all(void)
+policy_free_all(struct policies *ps)
 {
-	for (size_t i = 0; i < policy_ncache; i++)
-		policy_unref(policy_cache[i]);
-	free(policy_cache);
-	policy_cache = NULL;
-	policy_ncache = 0;
+	for (size_t i = 0; i < ps->n; i++)
+		policy_unref(ps->cache[i]);
+	free(ps->cache);
+	ps->cache = NULL;
+	ps->n = 0;
 }

@@ -27,10 +27,15 @@
 
 #define ROLE_ANY (ROLE_INTAKE | ROLE_CLINICIAN | ROLE_SUPERVISOR)
 
+/* The engine the requests go to (proto_init). */
+static struct engine *proto_engine;
+
 static void proto_ping(struct session *, const struct msg *);
 static void proto_contact(struct session *, const struct msg *);
 static void proto_abandon(struct session *, const struct msg *);
 static void proto_ack(struct session *, const struct msg *);
+static void proto_ended(struct session *, const struct msg *);
+static void proto_failed(struct session *, const struct msg *);
 static void
 proto_dispatch(struct conn *, struct session *, const char *, size_t);
 static void proto_status(struct session *, const struct msg *);
@@ -51,8 +56,8 @@ static const struct proto_handler {
 	{ MSG_CONTACT, ROLE_INTAKE, proto_contact },
 	{ MSG_ABANDON, ROLE_INTAKE, proto_abandon },
 	{ MSG_ACK, ROLE_INTAKE, proto_ack },
-	{ MSG_ENDED, ROLE_INTAKE, engine_ended },
-	{ MSG_FAILED, ROLE_INTAKE, engine_failed },
+	{ MSG_ENDED, ROLE_INTAKE, proto_ended },
+	{ MSG_FAILED, ROLE_INTAKE, proto_failed },
 	{ MSG_STATUS, ROLE_CLINICIAN, proto_status },
 	{ MSG_ACCEPT, ROLE_CLINICIAN, proto_accept },
 	{ MSG_DECLINE, ROLE_CLINICIAN, proto_decline },
@@ -72,56 +77,72 @@ proto_ping(struct session *s, const struct msg *m)
 static void
 proto_contact(struct session *s, const struct msg *m)
 {
-	engine_contact(s, m);
+	engine_contact(proto_engine, s, m, util_now_ms());
 }
 
 /* An intake's abandon. */
 static void
 proto_abandon(struct session *s, const struct msg *m)
 {
-	engine_abandon(s, m);
+	engine_abandon(proto_engine, s, m, util_now_ms());
 }
 
 /* An intake acknowledges a result it acted on. */
 static void
 proto_ack(struct session *s, const struct msg *m)
 {
-	results_ack(engine_store(), s, m->id, m->u.ref.contact, util_now_ms());
+	results_ack(engine_store(proto_engine), s, m->id, m->u.ref.contact,
+	    util_now_ms());
+}
+
+/* An intake's call ended. */
+static void
+proto_ended(struct session *s, const struct msg *m)
+{
+	engine_ended(proto_engine, s, m, util_now_ms());
+}
+
+/* An intake could not connect the caller to the routed clinician. */
+static void
+proto_failed(struct session *s, const struct msg *m)
+{
+	engine_failed(proto_engine, s, m, util_now_ms());
 }
 
 /* A clinician's status. */
 static void
 proto_status(struct session *s, const struct msg *m)
 {
-	engine_status(s, session_clin(s), m->u.status.available, m->id);
+	engine_status(proto_engine, s, session_clin(s), m->u.status.available,
+	    m->id, util_now_ms());
 }
 
 /* A clinician's accept. */
 static void
 proto_accept(struct session *s, const struct msg *m)
 {
-	engine_accept(s, session_clin(s), m);
+	engine_accept(proto_engine, s, session_clin(s), m, util_now_ms());
 }
 
 /* A clinician's decline. */
 static void
 proto_decline(struct session *s, const struct msg *m)
 {
-	engine_decline(s, session_clin(s), m);
+	engine_decline(proto_engine, s, session_clin(s), m, util_now_ms());
 }
 
 /* A clinician's complete. */
 static void
 proto_complete(struct session *s, const struct msg *m)
 {
-	engine_complete(s, session_clin(s), m);
+	engine_complete(proto_engine, s, session_clin(s), m, util_now_ms());
 }
 
 /* Every look at contact records is on record (42 CFR Part 2). */
 static void
 proto_audit(struct session *s, const char *action, int64_t now)
 {
-	struct store *st = engine_store();
+	struct store *st = engine_store(proto_engine);
 
 	if (store_audit_add(st, now, session_principal(s), "principal", action,
 	        NULL, NULL) == STORE_ERROR)
@@ -137,7 +158,7 @@ proto_watch(struct session *s, const struct msg *m)
 	proto_audit(s, "read.watch", now);
 	session_set_watching(s);
 	session_ok(s, m->id);
-	gaps_replay(s, now, engine_conf()->gap_warning_hours);
+	gaps_replay(s, now, engine_conf(proto_engine)->gap_warning_hours);
 	log_info("supervisor %s watching", session_principal(s));
 }
 
@@ -188,7 +209,7 @@ static void
 proto_snapshot_done(struct session *s, json_t *id, int64_t now)
 {
 	struct session_snapshot *snap = session_snapshot(s);
-	char *line = engine_snapshot_finish(snap->build, now);
+	char *line = engine_snapshot_finish(proto_engine, snap->build, now);
 
 	snap->build = NULL;
 	/*
@@ -213,8 +234,8 @@ proto_builds_cb(evutil_socket_t fd, short what, void *arg)
 		struct session *s = proto_builds.sessions[i];
 		struct session_snapshot *snap = session_snapshot(s);
 
-		if (!engine_snapshot_step(snap->build, PROTO_SNAPSHOT_SLICE,
-		        now)) {
+		if (!engine_snapshot_step(proto_engine, snap->build,
+		        PROTO_SNAPSHOT_SLICE, now)) {
 			i++;
 			continue;
 		}
@@ -240,7 +261,8 @@ proto_snapshot_send(struct session *s, json_t *id)
 	proto_audit(s, "read.snapshot", now);
 	snap->busy = true;
 	snap->build = engine_snapshot_start(id);
-	if (engine_snapshot_step(snap->build, PROTO_SNAPSHOT_SLICE, now)) {
+	if (engine_snapshot_step(proto_engine, snap->build,
+	        PROTO_SNAPSHOT_SLICE, now)) {
 		proto_snapshot_done(s, id, now);
 		return;
 	}
@@ -281,7 +303,7 @@ static void
 proto_snapshot_drained(struct session *s)
 {
 	struct session_snapshot *snap = session_snapshot(s);
-	struct store *st = engine_store();
+	struct store *st = engine_store(proto_engine);
 	uint64_t writes = store_write_count(st);
 	json_t *id;
 
@@ -327,7 +349,7 @@ static void
 proto_hello(struct session *s, const struct msg *m)
 {
 	const struct msg_hello *h = &m->u.hello;
-	struct store *st = engine_store();
+	struct store *st = engine_store(proto_engine);
 	uint8_t hash[TOKEN_HASH_BYTES];
 	char role[16];
 	bool disabled = false;
@@ -370,7 +392,8 @@ proto_welcome(struct session *s, enum role role, const char *principal,
 	struct clin *c = NULL;
 
 	if (role == ROLE_CLINICIAN)
-		c = engine_clinician_connected(principal, s);
+		c = engine_clinician_connected(proto_engine, principal, s,
+		    util_now_ms());
 	session_welcome(s, role, principal, hash, c);
 	session_reply(s, id, wire_welcome(role, principal));
 	log_info("%s: %s %s welcomed", conn_peer(session_conn(s)),
@@ -380,10 +403,10 @@ proto_welcome(struct session *s, enum role role, const char *principal,
 		    conn_peer(session_conn(s)),
 		    conn_peer_cert_cn(session_conn(s)));
 	if (c != NULL)
-		engine_clinician_welcomed(c);
+		engine_clinician_welcomed(proto_engine, c);
 	/* Results still owed follow the welcome, a page at a time. */
 	if (role == ROLE_INTAKE)
-		results_welcome(engine_store(), s);
+		results_welcome(engine_store(proto_engine), s);
 }
 
 /* Find the handler of a message type. */
@@ -405,7 +428,7 @@ static void
 proto_request(struct conn *c, struct session *s, const char *line, size_t len,
     int attempt)
 {
-	struct store *st = engine_store();
+	struct store *st = engine_store(proto_engine);
 	uint64_t writes = store_write_count(st);
 
 	session_request_begin(s);
@@ -524,7 +547,7 @@ proto_drained_cb(struct conn *c)
 	if (s == NULL)
 		return;
 	if (session_role(s) == ROLE_INTAKE)
-		results_drained(engine_store(), s);
+		results_drained(engine_store(proto_engine), s);
 	else if (session_snapshot(s)->busy &&
 	    session_snapshot(s)->build == NULL)
 		proto_snapshot_drained(s);
@@ -575,9 +598,10 @@ proto_closed_cb(struct conn *c, const char *why)
 		return;
 	log_debug("%s: closed: %s", conn_peer(c), why);
 	if (session_clin(s) != NULL)
-		engine_clinician_disconnected(session_clin(s));
+		engine_clinician_disconnected(proto_engine, session_clin(s),
+		    util_now_ms());
 	if (session_role(s) == ROLE_INTAKE) {
-		engine_intake_disconnected(s);
+		engine_intake_disconnected(proto_engine, s);
 		results_closed(s);
 	}
 	proto_retry_forget(s);
@@ -657,7 +681,7 @@ proto_principal_check(struct session *s, void *arg)
 static void
 proto_principals_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct store *st = engine_store();
+	struct store *st = engine_store(proto_engine);
 	int64_t version;
 
 	(void)fd;
@@ -674,21 +698,23 @@ proto_principals_cb(evutil_socket_t fd, short what, void *arg)
 	session_each(proto_principal_check, st);
 }
 
-/* Start the protocol's own timers on base. */
+/* Start the protocol's own timers on base; requests go to engine e. */
 void
-proto_init(struct event_base *base)
+proto_init(struct event_base *base, struct engine *e)
 {
 	struct timeval tv = { PROTO_PRINCIPAL_CHECK_MS / 1000,
 		(PROTO_PRINCIPAL_CHECK_MS % 1000) * 1000 };
 
+	proto_engine = e;
 	proto_builds.base = base;
 	session_on_retry(proto_retry_add);
 	proto_principals.ev =
 	    event_new(base, -1, EV_PERSIST, proto_principals_cb, NULL);
 	if (proto_principals.ev == NULL)
 		fatalx("principal check timer: out of memory");
-	proto_principals.known = store_roster_version(engine_store(),
-	                             &proto_principals.version) == STORE_OK;
+	proto_principals.known =
+	    store_roster_version(engine_store(proto_engine),
+	        &proto_principals.version) == STORE_OK;
 	evtimer_add(proto_principals.ev, &tv);
 }
 
@@ -733,8 +759,8 @@ proto_open_welcomed(struct event_base *base, int fd, const char *principal,
 	struct conn *c;
 	int rc;
 
-	rc = store_principal_get(engine_store(), principal, stored_role, hash,
-	    &disabled);
+	rc = store_principal_get(engine_store(proto_engine), principal,
+	    stored_role, hash, &disabled);
 	*why = rc == STORE_ERROR ? "cannot check the principal now"
 	    : rc != STORE_OK     ? "unknown principal"
 	    : disabled           ? "principal disabled"

@@ -182,6 +182,13 @@ session_send(struct session *s, json_t *msg)
 	outbox_queue(s->outbox, wire_line(msg), OUTBOX_PUSH, NULL, 0);
 }
 
+/* Queue a push that leaves even if the turn's commit fails. */
+void
+session_send_urgent(struct session *s, json_t *msg)
+{
+	outbox_queue(s->outbox, wire_line(msg), OUTBOX_URGENT, NULL, 0);
+}
+
 /* Queue a push already serialised as one line. */
 void
 session_send_line(struct session *s, const char *line)

@@ -4,9 +4,17 @@
  *
  * A batch is one SQLite transaction.  The first write of a batch opens it
  * with BEGIN IMMEDIATE, so the write lock is taken up front and no write in
- * the batch can fail later with SQLITE_BUSY; store_commit() ends it.  With
- * synchronous=FULL in WAL mode one commit costs one fsync of the WAL, which
- * is why the daemon commits once per event-loop turn rather than per write.
+ * the batch can fail later with SQLITE_BUSY; store_commit() ends it.  The
+ * daemon commits once per event-loop turn rather than per write.
+ *
+ * crisisctl's connection commits with synchronous=FULL in WAL mode: each
+ * commit fsyncs the WAL before it returns.  crisisd's (STORE_OPEN_DAEMON)
+ * commits with synchronous=NORMAL, which writes the WAL without syncing
+ * it, and takes a ticket for each commit that wrote; a thread of its own
+ * (store_sync.c) fdatasyncs the WAL, and nothing that depends on the
+ * commit is sent until its ticket is done (outbox.c).  NORMAL plus that
+ * sync before any dependent line leaves is the same promise as FULL, with
+ * the fsync off the event loop.
  */
 
 #include <sys/stat.h>
@@ -567,6 +575,9 @@ store_commit(struct store *st)
 		return -1;
 	}
 	st->batch = false;
+	/* Written, not yet synced: what depends on it waits for the ticket. */
+	if (st->sync != NULL)
+		st->sync_ticket = store_sync_ask(st->sync);
 	return 0;
 }
 
@@ -796,7 +807,8 @@ store_open(const char *path, enum store_open_mode mode, char **cause)
 	} else if (store_configure(st, mode) == STORE_OK &&
 	    store_prepare_schema(st, mode) == STORE_OK &&
 	    (mode != STORE_OPEN_DAEMON ||
-	        store_checkpoint_start(st, path) == STORE_OK)) {
+	        (store_checkpoint_start(st, path) == STORE_OK &&
+	            store_sync_start(st, path) == STORE_OK))) {
 		umask(mask);
 		return st;
 	}
@@ -807,8 +819,9 @@ store_open(const char *path, enum store_open_mode mode, char **cause)
 }
 
 /*
- * Roll back an open batch, stop the checkpointer (checkpointing one last
- * time), finalize every cached statement and close.
+ * Roll back an open batch, stop the sync thread (syncing what it was asked
+ * to) and the checkpointer (checkpointing one last time), finalize every
+ * cached statement and close.
  */
 void
 store_close(struct store *st)
@@ -819,6 +832,7 @@ store_close(struct store *st)
 		return;
 	if (st->db != NULL)
 		store_rollback(st);
+	store_sync_stop(st);
 	store_checkpoint_stop(st);
 	for (i = 0; i < nitems(st->stmts); i++)
 		sqlite3_finalize(st->stmts[i]);

@@ -7,6 +7,8 @@
 #define CRISISD_STORE_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <sqlite3.h>
 
@@ -116,6 +118,9 @@ struct store {
 	bool lost_busy; /* it was lost to another process's write lock */
 	/* The checkpointer thread (STORE_OPEN_DAEMON), or NULL. */
 	struct store_checkpoint *checkpoint;
+	/* The WAL's sync thread (STORE_OPEN_DAEMON), or NULL. */
+	struct store_sync *sync;
+	uint64_t sync_ticket; /* the last commit's ticket, 0 if none yet */
 };
 
 /* Record the message store_error() returns. */
@@ -194,5 +199,25 @@ void store_checkpoint_stop(struct store *st);
 /* Copy the thread's counts; -1 if st has no checkpointer thread. */
 int
 store_checkpoint_counts(struct store *st, struct store_checkpoint_counts *out);
+
+/*
+ * Start the thread that fdatasyncs path's WAL (store_sync.c), then switch
+ * st to synchronous=NORMAL: its commits no longer sync, the thread does.
+ */
+int store_sync_start(struct store *st, const char *path);
+/* Stop and join the thread once it has synced every ticket asked for. */
+void store_sync_stop(struct store *st);
+/* A commit wrote: ask the thread for a sync of it; returns its ticket. */
+uint64_t store_sync_ask(struct store_sync *ss);
+/*
+ * One sync of the WAL, run by the thread: 0, or the errno of the call that
+ * failed, with why filled in.  External so that bench/run can time it.
+ */
+int store_sync_once(struct store_sync *ss, char *why, size_t size);
+/*
+ * Run by the thread after a sync: every ticket up to target is on disk.
+ * External so that bench/run can see when each ticket is done.
+ */
+void store_sync_completed(struct store_sync *ss, uint64_t target);
 
 #endif

@@ -132,8 +132,13 @@ fuzz_msg_decoded(const struct msg *m)
 	case MSG_ABANDON:
 	case MSG_ACK:
 	case MSG_ACCEPT:
+	case MSG_ENDED:
 		fuzz_msg_contact_id(m->u.ref.contact);
 		FUZZ_CHECK(m->u.ref.reason == NULL);
+		break;
+	case MSG_FAILED:
+		fuzz_msg_contact_id(m->u.ref.contact);
+		fuzz_msg_string(m->u.ref.reason, true, MSG_STRING_MAX_BYTES);
 		break;
 	case MSG_DECLINE:
 		fuzz_msg_contact_id(m->u.ref.contact);

@@ -304,7 +304,7 @@ fuzz_route_expire(struct fuzz_world *w, size_t k, size_t j)
 	}
 }
 
-/* A contact's timer fires (engine_timer_cb): expire due offers, route. */
+/* A contact's deadline (engine_due.c's engine_contact_due): expire, route. */
 static void
 fuzz_route_fire(struct fuzz_world *w, size_t k)
 {

@@ -3,8 +3,15 @@
  * clinicians as the roster and their connections make them, and the offers
  * between the two.  engine.c runs the contact life cycle on top of the pure
  * decisions of route.c; clinician.c keeps the clinicians; contact.c holds
- * what a contact is; the wire (proto.c) calls in through these functions,
- * and every message the engine sends is built by wire.c.
+ * what a contact is; engine_outcome.c how a contact leaves routing; the
+ * wire (proto.c) calls in through these functions, and every message the
+ * engine sends is built by wire.c.
+ *
+ * The engine is an object (struct engine) passed to every call, and it
+ * never reads the clock: each call is given the time, and its deadlines
+ * are its own, run by engine_run_due() (engine_due.c).  So the unit test
+ * (tests/unit/test_engine.c) and the fuzzer (fuzz/fuzz_engine.c) run it as
+ * the daemon does, on a fake store, at the times they choose.
  *
  * Every change is written to the store before anything that depends on it
  * is sent: messages go out through the connections' outboxes (outbox.h),
@@ -18,7 +25,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <event2/event.h>
 #include <jansson.h>
 #include <uthash.h>
 
@@ -53,6 +59,27 @@ enum offer_end {
 
 struct clin;
 struct contact;
+
+/* What a deadline is for: the owner it is embedded in. */
+enum engine_due_kind {
+	DUE_CONTACT =
+	    0, /* struct contact's due: an offer expires, a stage ends */
+	DUE_WRAPUP, /* struct clin's wrapup_due: its wrap-up ends */
+	DUE_SHIFT, /* the engine's: a shift starts or ends */
+	DUE_POLL, /* the engine's: the roster poll, every second */
+	DUE_RETRY, /* the engine's: the store is tried again */
+};
+
+/*
+ * A deadline, embedded in what it belongs to, and kept on the engine's
+ * heap of deadlines while armed (engine_due.c).
+ */
+struct engine_due {
+	enum engine_due_kind kind;
+	int64_t at; /* when it is due, while armed */
+	uint64_t seq; /* arming order: the earlier armed acts first on a tie */
+	size_t heap_idx; /* 1 + its place on the heap; 0 if not armed */
+};
 
 struct offer {
 	struct contact *contact;
@@ -99,9 +126,14 @@ struct contact {
 	int assigned_tier; /* the tier of the accepted offer */
 	int64_t queued_at;
 	int64_t assigned_at;
-	struct event
-	    *timer; /* the next deadline: offer expiry or route wakeup */
-	int64_t timer_at;
+	/*
+	 * It is open on record once the engine's count of good commits
+	 * reaches this: set when it is queued or opened again (0: read from
+	 * the store, on record already).
+	 */
+	uint64_t durable_at_commit;
+	/* the next deadline: offer expiry or route wakeup */
+	struct engine_due due;
 	struct session
 	    *origin; /* the intake connection that sent it, if open */
 	bool dirty; /* routing must look at it again */
@@ -128,7 +160,7 @@ struct clin {
 	bool available;
 	struct contact *assigned; /* busy with this contact */
 	int64_t wrapup_until; /* in wrap-up until then (0: not) */
-	struct event *wrapup_timer;
+	struct engine_due wrapup_due;
 	int missed; /* offers expired in a row */
 	int64_t idle_since; /* free since, for longest-idle */
 	uint64_t last_offer; /* offer sequence number, for round-robin */
@@ -145,68 +177,101 @@ struct clin {
 	UT_hash_handle hh;
 };
 
-/* --- engine.c: set-up and the contact life cycle --- */
-
-int engine_init(struct event_base *base, struct store *st,
-    const struct conf *conf, char **cause);
-void engine_free(void);
 /*
- * Shutting down: from now on nothing is routed, no timer acts, and a
+ * The engine's state: made by engine_new(), passed to every entry point,
+ * freed by engine_free().  Nothing in it is global, and the engine never
+ * reads the clock: every entry point is told the time (now, ms since the
+ * epoch) by its caller, the edge of the daemon that read it.
+ */
+struct engine;
+
+/* --- engine_state.c: set-up, the store's failures, the roster --- */
+
+struct engine *engine_new(struct store *st, const struct conf *conf,
+    int64_t now, char **cause);
+void engine_free(struct engine *e);
+/*
+ * Shutting down: from now on nothing is routed, no deadline acts, and a
  * clinician's disconnect declines nothing, so the store keeps every contact
  * and offer exactly as they stood for the next start.
  */
-void engine_stop(void);
+void engine_stop(struct engine *e);
 /* A new config (SIGHUP): new contacts take the new policy. */
-void engine_set_conf(const struct conf *conf);
-const struct conf *engine_conf(void);
-struct store *engine_store(void);
+void engine_set_conf(struct engine *e, const struct conf *conf, int64_t now);
+const struct conf *engine_conf(const struct engine *e);
+struct store *engine_store(const struct engine *e);
 /*
  * A commit failed: drop the live contacts and offers and read them back
  * from the store, as after a restart (connections stay); until a commit
- * succeeds only overflow deadlines act, and a timer retries the rest.
+ * succeeds only overflow deadlines act, and a retry deadline routes the
+ * rest.
  */
-void engine_resync(void);
+void engine_resync(struct engine *e, int64_t now);
 /*
  * The loop turn's commit is done: ok or not, and whether a batch was
  * written at all (only a written one proves the store works again).  True
  * if the engine queued writes or lines (a recovery routes everything
  * again) to flush at once.
  */
-bool engine_committed(bool ok, bool wrote);
+bool engine_committed(struct engine *e, bool ok, bool wrote, int64_t now);
 /*
  * Reload the roster now if the store says it changed (or force); true if a
  * new roster was taken (every contact was routed again).
  */
-bool engine_roster_poll(bool force);
+bool engine_roster_poll(struct engine *e, bool force, int64_t now);
+
+/* --- engine_due.c: deadlines --- */
+
+/*
+ * The engine's deadlines (offers expiring, tiers escalating, overflow,
+ * wrap-ups ending, shifts changing, the roster poll, the store retry) are
+ * kept in the engine, not in timers: the daemon arms one timer for
+ * engine_next_due() after each loop turn and calls engine_run_due() when it
+ * fires; a test calls engine_run_due() with the time it wants.
+ */
+int64_t engine_next_due(const struct engine *e); /* INT64_MAX: none */
+/* Act on every deadline at or before now, earliest first. */
+void engine_run_due(struct engine *e, int64_t now);
+
+/* --- engine_ops.c: what gateways and clinicians ask --- */
 
 /* Intake: a contact (replies queued or an error); abandon. */
-void engine_contact(struct session *s, const struct msg *m);
-void engine_abandon(struct session *s, const struct msg *m);
+void engine_contact(struct engine *e, struct session *s, const struct msg *m,
+    int64_t now);
+void engine_abandon(struct engine *e, struct session *s, const struct msg *m,
+    int64_t now);
 /*
  * Intake, after a routed: the call ended; the caller could not be
  * connected to the clinician, so the contact is routed again (§4 rule 8).
  * engine_call.c.
  */
-void engine_ended(struct session *s, const struct msg *m);
-void engine_failed(struct session *s, const struct msg *m);
+void engine_ended(struct engine *e, struct session *s, const struct msg *m,
+    int64_t now);
+void engine_failed(struct engine *e, struct session *s, const struct msg *m,
+    int64_t now);
 
 /* Clinician requests; each replies on s. */
-void
-engine_status(struct session *s, struct clin *c, bool available, json_t *id);
-void engine_accept(struct session *s, struct clin *c, const struct msg *m);
-void engine_decline(struct session *s, struct clin *c, const struct msg *m);
-void engine_complete(struct session *s, struct clin *c, const struct msg *m);
+void engine_status(struct engine *e, struct session *s, struct clin *c,
+    bool available, json_t *id, int64_t now);
+void engine_accept(struct engine *e, struct session *s, struct clin *c,
+    const struct msg *m, int64_t now);
+void engine_decline(struct engine *e, struct session *s, struct clin *c,
+    const struct msg *m, int64_t now);
+void engine_complete(struct engine *e, struct session *s, struct clin *c,
+    const struct msg *m, int64_t now);
 
 /* A clinician's connection was welcomed / closed. */
-struct clin *engine_clinician_connected(const char *id, struct session *s);
+struct clin *engine_clinician_connected(struct engine *e, const char *id,
+    struct session *s, int64_t now);
 /*
  * After the welcome: a clinician that reconnects while assigned (its reply
  * may have been lost to a crash or a dropped connection) is told again.
  */
-void engine_clinician_welcomed(struct clin *c);
-void engine_clinician_disconnected(struct clin *c);
+void engine_clinician_welcomed(struct engine *e, struct clin *c);
+void
+engine_clinician_disconnected(struct engine *e, struct clin *c, int64_t now);
 /* An intake connection closed: forget it as a contact's origin. */
-void engine_intake_disconnected(struct session *s);
+void engine_intake_disconnected(struct engine *e, struct session *s);
 
 /*
  * A supervisor's snapshot, built a slice of contacts per loop turn
@@ -216,46 +281,64 @@ void engine_intake_disconnected(struct session *s);
  */
 struct snapshot;
 struct snapshot *engine_snapshot_start(json_t *id);
-bool engine_snapshot_step(struct snapshot *sn, size_t n, int64_t now);
-char *engine_snapshot_finish(struct snapshot *sn, int64_t now);
+bool engine_snapshot_step(struct engine *e, struct snapshot *sn, size_t n,
+    int64_t now);
+char *
+engine_snapshot_finish(struct engine *e, struct snapshot *sn, int64_t now);
 void engine_snapshot_free(struct snapshot *sn);
 
 /* How many contacts are open or assigned, and clinicians connected. */
-size_t engine_open_contacts(void);
-size_t engine_connected_clinicians(void);
+size_t engine_open_contacts(const struct engine *e);
+size_t engine_connected_clinicians(const struct engine *e);
 
 /* --- policy.c --- */
 
+/* The policies in use, each stored version once (the engine holds one). */
+struct policies {
+	struct policy **cache; /* each holds a reference */
+	size_t n;
+};
+
 /* The policy of the config's routing settings (a reference), stored if new. */
-struct policy *
-policy_from_conf(struct store *st, const struct conf *conf, int64_t now);
+struct policy *policy_from_conf(struct policies *ps, struct store *st,
+    const struct conf *conf, int64_t now);
 /* The policy of a stored version (a new reference), or NULL if unknown. */
-struct policy *policy_get(struct store *st, int version);
+struct policy *policy_get(struct policies *ps, struct store *st, int version);
 void policy_ref(struct policy *p);
 void policy_unref(struct policy *p);
-void policy_free_all(void);
+/* Drop the cache's references (shutdown). */
+void policy_free_all(struct policies *ps);
 
 /* --- clinician.c --- */
 
-struct clin *clin_find(const char *id);
-struct clin *clin_get(const char *id); /* find or create */
-void clin_free_all(void);
+/* Every clinician known: in the roster or connected (the engine holds it). */
+struct clins {
+	struct clin *by_id;
+};
+
+struct clin *clin_find(const struct clins *cs, const char *id);
+/* Find or create; a new clinician counts as idle since now. */
+struct clin *clin_get(struct clins *cs, const char *id, int64_t now);
+void clin_free_all(struct clins *cs);
 /* Point every clinician at the new roster (NULL info if gone). */
-void clin_roster_changed(const struct roster *r);
+void clin_roster_changed(struct clins *cs, const struct roster *r, int64_t now);
 bool clin_eligible(const struct clin *c, int64_t now);
 bool clin_waitable(const struct clin *c, int64_t now);
 /* Recount assignments of the last 24 h from the store (every minute). */
-void clin_recount(struct store *st, int64_t now);
-/* Iterate every clinician: for (c = clin_first(); c; c = clin_next(c)). */
-struct clin *clin_first(void);
-struct clin *clin_next(struct clin *c);
-size_t clin_count(void);
+void clin_recount(struct clins *cs, struct store *st, int64_t now);
+/* Iterate: for (c = clin_first(cs); c != NULL; c = clin_next(c)). */
+struct clin *clin_first(const struct clins *cs);
+struct clin *clin_next(const struct clin *c);
+size_t clin_count(const struct clins *cs);
 const char *clin_status_name(const struct clin *c, int64_t now);
 
 /* --- contact.c --- */
 
 const char *contact_state_name(enum contact_state s);
-/* Move to a new state if the transition is legal; -1 (and a log) if not. */
+/*
+ * Move to a new state if the transition is legal; -1 (and a log) if not.
+ * Only the engine's outcomes call it (engine_outcome.c).
+ */
 int contact_set_state(struct contact *ct, enum contact_state to);
 bool contact_refused_by(const struct contact *ct, const char *clin);
 void contact_add_refused(struct contact *ct, const char *clin);

@@ -11,19 +11,24 @@
 
 #include <stdbool.h>
 
+/* The offers heard of (the engine holds one set). */
+struct heard;
+
+struct heard *heard_new(void);
+void heard_free(struct heard *h);
 /* The offer of contact to clin was sent. */
-void heard_add(const char *contact, const char *clin);
+void heard_add(struct heard *h, const char *contact, const char *clin);
 /* It ended this turn: no longer heard once the turn commits. */
-void heard_end(const char *contact, const char *clin);
+void heard_end(struct heard *h, const char *contact, const char *clin);
 /* The turn's commit succeeded (the ends hold) or failed (they are undone). */
-void heard_committed(bool ok);
+void heard_committed(struct heard *h, bool ok);
 /* Was the offer of contact to clin sent, as of the last commit? */
-bool heard_has(const char *contact, const char *clin);
+bool heard_has(const struct heard *h, const char *contact, const char *clin);
 /*
- * Keep only the offers for which live() says yes (after the state was
- * read back, the others are gone for good).
+ * Keep only the offers for which live(arg, ...) says yes (after the state
+ * was read back, the others are gone for good).
  */
-void heard_keep(bool (*live)(const char *contact, const char *clin));
-void heard_free_all(void);
+void heard_keep(struct heard *h,
+    bool (*live)(void *arg, const char *contact, const char *clin), void *arg);
 
 #endif

@@ -10,14 +10,15 @@
 struct conf;
 struct event_base;
 struct http;
+struct store;
 
 /*
  * Listen on conf->http.listen (over TLS when the tls group has a
  * certificate).  NULL and *cause if a listener cannot be opened; NULL
  * and no cause when the config has no http group.
  */
-struct http *
-http_open(struct event_base *base, const struct conf *conf, char **cause);
+struct http *http_open(struct event_base *base, const struct conf *conf,
+    struct store *st, char **cause);
 
 /* A new config (SIGHUP): session_idle_ms and the limits. */
 void http_reload(struct http *h, const struct conf *conf);

@@ -23,21 +23,25 @@ struct intake_limits {
 	int max_open_total; /* being routed, all principals */
 };
 
+/* Every principal's budget (the engine holds one set). */
+struct intakes;
+
+struct intakes *intake_new(void);
+void intake_free(struct intakes *ins);
+
 /*
  * May principal queue one more contact at now?  Admitting takes a token
  * from the principal's bucket.
  */
-enum intake_verdict intake_admit(const char *principal, int64_t now,
-    const struct intake_limits *limits);
+enum intake_verdict intake_admit(struct intakes *ins, const char *principal,
+    int64_t now, const struct intake_limits *limits);
 
 /* One of principal's contacts started or stopped being routed. */
-void intake_opened(const char *principal);
-void intake_closed(const char *principal);
+void intake_opened(struct intakes *ins, const char *principal);
+void intake_closed(struct intakes *ins, const char *principal);
 
 /* How many of principal's contacts are being routed; of all principals'. */
-int intake_open_count(const char *principal);
-int intake_open_total(void);
-
-void intake_free_all(void);
+int intake_open_count(const struct intakes *ins, const char *principal);
+int intake_open_total(const struct intakes *ins);
 
 #endif

@@ -1,8 +1,13 @@
 /*
  * outbox.h: every line a connection is sent waits in its outbox until the
- * loop turn's store batch has committed (outbox_flush), so nothing that
- * depends on a write leaves before the write is durable; order per
- * connection is kept.
+ * loop turn's store batch has committed (outbox_flush) and that commit is
+ * on disk (outbox_release), so nothing that depends on a write leaves
+ * before the write is durable; order per connection is kept.
+ *
+ * At the commit each line of the turn takes a sync ticket (store.h): the
+ * commit's own if it wrote, else the newest one so far, which keeps it
+ * behind the lines that wait for an earlier sync (and lets it go at once
+ * when none is pending).  A line leaves once its ticket is done.
  *
  * What a line means if the commit fails is fixed when it is queued:
  *   - a push (offer, withdrawal, event, result) describes a change the
@@ -38,7 +43,7 @@ enum outbox_kind {
 	OUTBOX_URGENT,
 };
 
-/* What the owner hears after each release of its lines. */
+/* What the owner hears at each commit. */
 struct outbox_cbs {
 	/*
 	 * The commit failed and results (lines queued with a sequence
@@ -105,13 +110,22 @@ void outbox_request_depends(struct outbox *ob);
 void outbox_notify_drained(struct outbox *ob);
 
 /*
- * End of a loop turn: commit the store's batch, then release every
- * outbox's lines as the commit's outcome says.  Returns 1 if a batch
- * committed, 0 if there was none, -1 if the commit failed.
+ * End of a loop turn: commit the store's batch, settle every line of the
+ * turn as the commit's outcome says (the callbacks run now) and give the
+ * lines that stay their sync ticket.  Nothing leaves here: see
+ * outbox_release().  Returns 1 if a batch committed, 0 if there was none,
+ * -1 if the commit failed.
  */
 int outbox_flush(struct store *st);
 
-/* Are lines waiting for the next flush? */
+/*
+ * Every ticket up to synced is done (store_synced()): send the lines that
+ * waited for them, in order, per connection up to the first that waits
+ * for a later one.
+ */
+void outbox_release(uint64_t synced);
+
+/* Are lines waiting, for the next flush or for their sync? */
 bool outbox_pending(void);
 
 #endif

@@ -30,9 +30,10 @@ struct conn *proto_open_welcomed(struct event_base *base, int fd,
 
 /*
  * Start the protocol's timers (the check of live sessions against their
- * principals) once the engine is up.
+ * principals) once the engine is up; requests go to engine e.
  */
-void proto_init(struct event_base *base);
+struct engine;
+void proto_init(struct event_base *base, struct engine *e);
 
 /* Free what the protocol keeps beyond its connections (at exit). */
 void proto_free(void);

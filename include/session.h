@@ -37,6 +37,12 @@ void session_each(void (*fn)(struct session *, void *), void *arg);
 /* Queue a push: a message (stolen), or one already serialised (copied). */
 void session_send(struct session *s, json_t *msg);
 void session_send_line(struct session *s, const char *line);
+/*
+ * Queue a push about a change the store does not hold (a clinician set
+ * away): a failed commit does not undo it, so the line leaves whatever the
+ * commit does.
+ */
+void session_send_urgent(struct session *s, json_t *msg);
 /* Queue a reply to a request: id (borrowed, may be NULL) is echoed. */
 void session_reply(struct session *s, json_t *id, json_t *msg);
 /* Queue a reply already serialised (stolen), with its request's id. */

@@ -6,9 +6,10 @@
  * All times are milliseconds since the Unix epoch, UTC.
  *
  * Writes from the daemon go into a batch: the first write of an event-loop
- * turn opens a transaction and store_commit() at the end of the turn makes
- * all of them durable at once (group commit).  Nothing that depends on a
- * write may be sent before store_commit() has returned 0.
+ * turn opens a transaction and store_commit() at the end of the turn
+ * commits all of them at once (group commit).  Nothing that depends on a
+ * write may be sent before store_commit() has returned 0 and, for the
+ * daemon's store, before the commit's sync ticket is done: store_synced().
  */
 #ifndef CRISISD_STORE_H
 #define CRISISD_STORE_H
@@ -48,14 +49,17 @@ enum store_open_mode {
 	STORE_OPEN_MIGRATE, /* create if missing, migrate forward */
 	/*
 	 * crisisd's: as MIGRATE, and WAL checkpoints run in a thread of their
-	 * own, on a second connection, instead of inside a commit.
+	 * own, on a second connection, instead of inside a commit; commits
+	 * run with synchronous=NORMAL and another thread syncs the WAL
+	 * (store_synced()).
 	 */
 	STORE_OPEN_DAEMON,
 };
 
 /*
- * Open the database at path: WAL, synchronous=FULL, foreign keys, a busy
- * timeout, file mode 0600 when created.  Returns NULL and sets *cause.
+ * Open the database at path: WAL, synchronous=FULL (NORMAL and the sync
+ * thread for STORE_OPEN_DAEMON), foreign keys, a busy timeout, file mode
+ * 0600 when created.  Returns NULL and sets *cause.
  */
 struct store *
 store_open(const char *path, enum store_open_mode mode, char **cause);
@@ -78,6 +82,31 @@ bool store_batch_open(const struct store *st);
 int store_commit(struct store *st);
 /* Roll the open batch back, if any. */
 void store_rollback(struct store *st);
+
+/*
+ * --- durability of the daemon's commits (store_sync.c) ---
+ *
+ * Each commit that wrote takes a ticket, a number that only grows; a
+ * thread fdatasyncs the WAL, and a ticket is done once a sync that began
+ * after its commit has ended.  Without the sync thread (crisisctl) commits
+ * sync themselves: the ticket stays 0 and is always done.
+ */
+/* The newest ticket: every commit so far is on disk once it is done. */
+uint64_t store_sync_ticket(const struct store *st);
+/*
+ * The last ticket done, into *done; -1 once a sync failed (store_error()
+ * says which): from then on nothing that waits for a sync may be sent,
+ * ever, and the daemon must exit.
+ */
+int store_synced(struct store *st, uint64_t *done);
+/*
+ * A descriptor that becomes readable when a sync ends (or fails): call
+ * store_sync_clear(), then store_synced().  -1 without a sync thread.
+ */
+int store_sync_fd(const struct store *st);
+void store_sync_clear(struct store *st);
+/* Block until ticket is done: 0, or -1 if a sync failed (as above). */
+int store_sync_wait(struct store *st, uint64_t ticket);
 /*
  * Write attempts since the store was opened: a request whose handling moved
  * it depends on the batch's commit.

@@ -715,16 +715,21 @@ class Daemon:
     def enable_faults(self, error="ENOSPC"):
         """Start crisisd (call before start()) with the fault shim preloaded.
 
-        While self.fault_file exists, every write and sync of the database,
-        its -wal and its -journal fails with error (ENOSPC: the disk is
-        full; or EIO); fault(True) and fault(False) switch it.  crisisctl
-        runs without the shim.
+        While self.fault_file exists, every write of the database, its -wal
+        and its -journal fails with error (ENOSPC: the disk is full; or
+        EIO); fault(True) and fault(False) switch it.  sync_fault() makes
+        the WAL's syncs fail with EIO instead, and sync_delay() makes them
+        slow.  crisisctl runs without the shim.
         """
         lib = faultfs_lib()
         self.fault_file = os.path.join(self.dir, "fault-on")
+        self.sync_fault_file = os.path.join(self.dir, "sync-fault-on")
+        self.sync_delay_file = os.path.join(self.dir, "sync-delay-ms")
         preload = os.environ.get("LD_PRELOAD", "")
         self.env["LD_PRELOAD"] = lib + (" " + preload if preload else "")
         self.env["CRISISD_FAULT_FILE"] = self.fault_file
+        self.env["CRISISD_FAULT_SYNC_FILE"] = self.sync_fault_file
+        self.env["CRISISD_FAULT_SYNC_DELAY_FILE"] = self.sync_delay_file
         self.env["CRISISD_FAULT_DB"] = self.db
         self.env["CRISISD_FAULT_ERRNO"] = error
         # An ASan crisisd refuses a library loaded before its runtime.
@@ -737,10 +742,32 @@ class Daemon:
         """Make the database's disk fail (on) or work again (off)."""
         _log_traffic("faultfs", "!", "database writes %s" % (
             "FAIL" if on else "work"))
+        self._switch(self.fault_file, on)
+
+    def sync_fault(self, on):
+        """Make every fsync/fdatasync of the WAL fail with EIO (on), or
+        work again (off)."""
+        _log_traffic("faultfs", "!", "WAL syncs %s" % (
+            "FAIL" if on else "work"))
+        self._switch(self.sync_fault_file, on)
+
+    def sync_delay(self, ms):
+        """Make every fsync/fdatasync of the WAL take ms longer (0: off)."""
+        _log_traffic("faultfs", "!", "WAL syncs delayed %d ms" % ms)
+        if ms > 0:
+            with open(self.sync_delay_file + ".new", "w") as f:
+                f.write("%d\n" % ms)
+            os.replace(self.sync_delay_file + ".new", self.sync_delay_file)
+        else:
+            self._switch(self.sync_delay_file, False)
+
+    @staticmethod
+    def _switch(path, on):
+        """Create (on) or remove (off) a fault's control file."""
         if on:
-            open(self.fault_file, "w").close()
-        elif os.path.exists(self.fault_file):
-            os.unlink(self.fault_file)
+            open(path, "w").close()
+        elif os.path.exists(path):
+            os.unlink(path)
 
     # --- read-only look at the database ---
 
@@ -1140,3 +1167,88 @@ def row_outcome(row):
 
 if __name__ == "__main__":
     sys.exit("harness.py is a library; run tests/e2e/run.py")
+
+
+# --- the daemon's memory, and clients read in bulk ---
+
+def status_kb(pid, key):
+    """A kB field (VmRSS, VmHWM) of /proc/PID/status."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s in /proc/%d/status" % (key, pid))
+
+
+def reset_hwm(pid):
+    """Reset VmHWM to the current RSS (clear_refs 5); False if refused."""
+    try:
+        with open("/proc/%d/clear_refs" % pid, "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class BulkReader(threading.Thread):
+    """Reads a client's socket in the background until stopped or closed,
+    counting lines by type and bytes, and noting when bytes last came and
+    when the first line of each type did; the client is usable again
+    (through the harness) after stop()."""
+
+    def __init__(self, c):
+        super().__init__(daemon=True)
+        self.c = c
+        self.counts = {}
+        self.first_at = {}
+        self.bytes = 0
+        self.last_at = time.monotonic()
+        self.quit = threading.Event()
+        self.lock = threading.Lock()
+
+    def _take(self, line):
+        try:
+            t = json.loads(line).get("type")
+        except (ValueError, AttributeError):
+            t = "<not a JSON object>"
+        self.counts[t] = self.counts.get(t, 0) + 1
+        self.first_at.setdefault(t, time.monotonic())
+
+    def run(self):
+        c = self.c
+        c.sock.settimeout(0.05)
+        while not self.quit.is_set():
+            try:
+                data = c.sock.recv(1 << 20)
+            except (socket.timeout, TimeoutError):
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                c.eof = True
+                _log_traffic(c.name, "<", "(closed while read in bulk)")
+                break
+            c.buf += data
+            lines = c.buf.split(b"\n")
+            c.buf = lines.pop()
+            with self.lock:
+                self.bytes += len(data)
+                self.last_at = time.monotonic()
+                for line in lines:
+                    self._take(line)
+
+    def count(self, type):
+        """Lines of type read so far."""
+        with self.lock:
+            return self.counts.get(type, 0)
+
+    def idle_for(self):
+        """Seconds since the last bytes arrived."""
+        with self.lock:
+            return time.monotonic() - self.last_at
+
+    def stop(self):
+        """Stop reading; the client's socket gets its timeout back."""
+        self.quit.set()
+        self.join()
+        self.c.sock.settimeout(5)

@@ -25,9 +25,9 @@ import subprocess
 import threading
 import time
 
-from harness import (CRISISCTL, CRISISD, SCALE, WRAPPER, Daemon, accept, log_rows, note,
-                     now, render_conf, secs, sleep_ms, submit, free_port,
-                     _log_traffic)
+from harness import (CRISISCTL, CRISISD, SCALE, WRAPPER, BulkReader, Daemon,
+                     accept, free_port, log_rows, note, now, render_conf,
+                     secs, sleep_ms, status_kb, submit, _log_traffic)
 
 UNKNOWN_CID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 RESULTS = ("routed", "overflow")
@@ -430,73 +430,10 @@ def test_waiting_contact_overflows_when_busy_clinician_disconnects():
 
 # --- bounded snapshots ---
 
-def vm_rss_kb(pid):
-    """The process's resident set (kB), from /proc/PID/status."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def percentile(values, p):
     """The p-th percentile (nearest rank) of values."""
     v = sorted(values)
     return v[min(len(v) - 1, max(0, int(round(p / 100.0 * len(v))) - 1))]
-
-
-class LineCounter(threading.Thread):
-    """Reads a client's socket in the background, counting lines by type,
-    until told to stop or the connection closes."""
-
-    def __init__(self, c):
-        super().__init__(daemon=True)
-        self.c = c
-        self.counts = {}
-        self.ids = []
-        self.bytes = 0
-        self.last_at = time.monotonic()
-        self.first_at = None
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-
-    def run(self):
-        c = self.c
-        old = c.sock.gettimeout()
-        c.sock.settimeout(0.05)
-        while not self.stop.is_set():
-            try:
-                data = c.sock.recv(1 << 20)
-            except socket.timeout:
-                continue
-            except OSError:
-                data = b""
-            if not data:
-                c.eof = True
-                break
-            c.buf += data
-            lines = c.buf.split(b"\n")
-            c.buf = lines.pop()
-            with self.lock:
-                self.bytes += len(data)
-                self.last_at = time.monotonic()
-                for line in lines:
-                    try:
-                        m = json.loads(line)
-                    except ValueError:
-                        m = {"type": "<not JSON>"}
-                    t = m.get("type")
-                    self.counts[t] = self.counts.get(t, 0) + 1
-                    if t == "snapshot":
-                        self.ids.append(m.get("id"))
-                        if self.first_at is None:
-                            self.first_at = time.monotonic()
-        c.sock.settimeout(old)
-
-    def idle_for(self):
-        """Seconds since the last bytes arrived."""
-        with self.lock:
-            return time.monotonic() - self.last_at
 
 
 def test_snapshot_bounded_and_coalesced():
@@ -534,8 +471,8 @@ def test_snapshot_bounded_and_coalesced():
         # 500 snapshot requests in one write, read as they come.
         pinger = d.login("sup2", name="pinger")
         pid = d.proc.pid
-        rss0 = vm_rss_kb(pid)
-        counter = LineCounter(sup)
+        rss0 = status_kb(pid, "VmRSS")
+        counter = BulkReader(sup)
         counter.start()
         burst = "".join(json.dumps({"type": "snapshot", "id": "s%d" % i},
                                    separators=(",", ":")) + "\n"
@@ -551,17 +488,16 @@ def test_snapshot_bounded_and_coalesced():
             tick = time.monotonic()
             pinger.ping(timeout=secs(5000))
             rtts.append((time.monotonic() - tick) * 1000)
-            rss.append(vm_rss_kb(pid))
+            rss.append(status_kb(pid, "VmRSS"))
             time.sleep(max(0.0, 0.01 - (time.monotonic() - tick)))
-        counter.stop.set()
-        counter.join()
+        counter.stop()
         n = counter.counts.get("snapshot", 0)
         p99 = percentile(rtts, 99)
         note("500 snapshot requests: %d snapshot replies (%.1f MB), first "
              "after %s ms; other lines %s" % (
                  n, counter.bytes / 1e6,
-                 "%.0f" % ((counter.first_at - t0) * 1000)
-                 if counter.first_at else "-",
+                 "%.0f" % ((counter.first_at["snapshot"] - t0) * 1000)
+                 if "snapshot" in counter.first_at else "-",
                  {k: v for k, v in counter.counts.items()
                   if k != "snapshot"}))
         note("pings during it: %d, p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (

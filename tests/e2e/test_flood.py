@@ -29,7 +29,8 @@ import statistics
 import threading
 import time
 
-from harness import WRAPPER, Daemon, accept, complete, note, secs, submit
+from harness import (WRAPPER, Daemon, accept, complete, note, reset_hwm, secs,
+                     status_kb, submit)
 
 SILENT_CONNS = 1000
 DRIP_CONNS = 1000
@@ -85,25 +86,6 @@ def raise_nofile():
     return silent, room - silent, (
         "RLIMIT_NOFILE hard limit %d: flood scaled down to %d silent + %d "
         "drip" % (hard, silent, room - silent))
-
-
-def status_kb(pid, key):
-    """A kB field (VmRSS, VmHWM) of /proc/PID/status."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    raise AssertionError("no %s in /proc/%d/status" % (key, pid))
-
-
-def reset_hwm(pid):
-    """Reset VmHWM to the current RSS (clear_refs 5); False if refused."""
-    try:
-        with open("/proc/%d/clear_refs" % pid, "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def pct(values, p):

@@ -13,8 +13,8 @@ import socket
 import threading
 import time
 
-from harness import (WRAPPER, Daemon, _log_traffic, accept, complete, note,
-                     secs)
+from harness import (WRAPPER, BulkReader, Daemon, _log_traffic, accept,
+                     complete, note, reset_hwm, secs, status_kb)
 
 
 def contact(ref):
@@ -159,76 +159,6 @@ FLOOD_BATCHES_AFTER = 15 if WRAPPER else 40
 RSS_GROWTH_MAX_KB = 12 * 1024
 
 
-def status_kb(pid, key):
-    """A kB field (VmRSS, VmHWM) of /proc/PID/status."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    raise AssertionError("no %s in /proc/%d/status" % (key, pid))
-
-
-def reset_hwm(pid):
-    """Reset VmHWM to the current RSS (clear_refs 5); False if refused."""
-    try:
-        with open("/proc/%d/clear_refs" % pid, "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-class Reader(threading.Thread):
-    """Reads a client's socket in the background until stopped or closed,
-    counting lines by type and bytes; the client is usable again (through
-    the harness) after stop()."""
-
-    def __init__(self, c):
-        super().__init__(daemon=True)
-        self.c = c
-        self.counts = {}
-        self.bytes = 0
-        self.quit = threading.Event()
-        self.lock = threading.Lock()
-
-    def run(self):
-        c = self.c
-        c.sock.settimeout(0.05)
-        while not self.quit.is_set():
-            try:
-                data = c.sock.recv(1 << 20)
-            except (socket.timeout, TimeoutError):
-                continue
-            except OSError:
-                data = b""
-            if not data:
-                c.eof = True
-                _log_traffic(c.name, "<", "(closed while read in bulk)")
-                break
-            c.buf += data
-            lines = c.buf.split(b"\n")
-            c.buf = lines.pop()
-            with self.lock:
-                self.bytes += len(data)
-                for line in lines:
-                    try:
-                        t = json.loads(line).get("type")
-                    except (ValueError, AttributeError):
-                        t = "<not a JSON object>"
-                    self.counts[t] = self.counts.get(t, 0) + 1
-
-    def count(self, type):
-        """Lines of type read so far."""
-        with self.lock:
-            return self.counts.get(type, 0)
-
-    def stop(self):
-        """Stop reading; the client's socket gets its timeout back."""
-        self.quit.set()
-        self.join()
-        self.c.sock.settimeout(5)
-
-
 def read_to_eof(c, timeout, idle):
     """Read c until EOF (True), or until nothing came for idle seconds or
     timeout passed (False).  What is read is dropped."""
@@ -311,7 +241,7 @@ def test_output_total_closes_slow_readers():
         slow = slow_watchers(d)
         rss0 = status_kb(pid, "VmRSS")
         hwm = reset_hwm(pid)
-        readers = [Reader(reader), Reader(gw)]
+        readers = [BulkReader(reader), BulkReader(gw)]
         for r in readers:
             r.start()
 
@@ -434,7 +364,7 @@ def test_output_total_lowered_by_reload():
         gw = d.login("gw")
         slow = [d.watcher("sup", name="slow%d" % i, rcvbuf=SLOW_RCVBUF)
                 for i in range(10)]
-        readers = [Reader(reader), Reader(gw)]
+        readers = [BulkReader(reader), BulkReader(gw)]
         for r in readers:
             r.start()
         # On loopback the kernel takes up to ~4 MB of each (its send

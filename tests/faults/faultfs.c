@@ -2,13 +2,21 @@
  * faultfs.c: an LD_PRELOAD shim that makes the database's disk fail on
  * demand, for the e2e tests of CONTRACT.md section 5 (store failures).
  *
- * While the control file named by $CRISISD_FAULT_FILE exists, every write
- * or sync of a file that is the database named by $CRISISD_FAULT_DB, or
- * its -wal or -journal, fails with $CRISISD_FAULT_ERRNO (ENOSPC unless
- * set to EIO, EDQUOT or a number): the disk is full.  Everything else (the
- * sockets, the log, the -shm index, the lock file) passes through, and
- * so does every call when the control file is absent.  Without
- * $CRISISD_FAULT_DB, any file whose name ends in .db, .db-wal or
+ * Three faults, each on while its control file exists:
+ *   - $CRISISD_FAULT_FILE: every write of a file that is the database named
+ *     by $CRISISD_FAULT_DB, or its -wal or -journal, fails with
+ *     $CRISISD_FAULT_ERRNO (ENOSPC unless set to EIO, EDQUOT or a number):
+ *     the disk is full.  A sync of what was written before still works, as
+ *     on a full disk: crisisd takes a failed sync as fatal, a full disk not.
+ *   - $CRISISD_FAULT_SYNC_FILE: every fsync or fdatasync of the database's
+ *     -wal fails with $CRISISD_FAULT_SYNC_ERRNO (EIO unless set as above):
+ *     the disk lost what it was given.
+ *   - $CRISISD_FAULT_SYNC_DELAY_FILE: every fsync or fdatasync of the
+ *     -wal first sleeps for the milliseconds written in the file: a slow
+ *     disk.
+ * Everything else (the sockets, the log, the -shm index, the lock file)
+ * passes through, and so does every call while no control file exists.
+ * Without $CRISISD_FAULT_DB, any file whose name ends in .db, .db-wal or
  * .db-journal counts as the database.
  *
  * What SQLite's unix VFS writes with (nm -D libsqlite3.so: pwrite64,
@@ -35,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef ssize_t (*write_fn)(int, const void *, size_t);
@@ -53,19 +62,21 @@ typedef int (*sync_fn)(int);
 		return -1;                                                     \
 	}
 
-/* The error the faulted calls fail with. */
+/* The error named by the environment variable env, or fallback. */
 static int
-faultfs_errno(void)
+faultfs_errno(const char *env, int fallback)
 {
-	const char *e = getenv("CRISISD_FAULT_ERRNO");
+	const char *e = getenv(env);
 
-	if (e == NULL || *e == '\0' || strcmp(e, "ENOSPC") == 0)
+	if (e == NULL || *e == '\0')
+		return fallback;
+	if (strcmp(e, "ENOSPC") == 0)
 		return ENOSPC;
 	if (strcmp(e, "EIO") == 0)
 		return EIO;
 	if (strcmp(e, "EDQUOT") == 0)
 		return EDQUOT;
-	return atoi(e) > 0 ? atoi(e) : ENOSPC;
+	return atoi(e) > 0 ? atoi(e) : fallback;
 }
 
 /* Does s end with suffix? */
@@ -77,54 +88,113 @@ faultfs_ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* Is path the database, its -wal or its -journal? */
+/* Is path the database, its -wal or its -journal (only the -wal if
+ * wal_only)? */
 static bool
-faultfs_is_database(const char *path)
+faultfs_is_database(const char *path, bool wal_only)
 {
 	const char *db = getenv("CRISISD_FAULT_DB");
 	char real[PATH_MAX];
 	size_t n;
 
 	if (db == NULL || *db == '\0')
-		return faultfs_ends_with(path, ".db") ||
-		    faultfs_ends_with(path, ".db-wal") ||
-		    faultfs_ends_with(path, ".db-journal");
+		return faultfs_ends_with(path, ".db-wal") ||
+		    (!wal_only &&
+		        (faultfs_ends_with(path, ".db") ||
+		            faultfs_ends_with(path, ".db-journal")));
 	/* /proc/self/fd names the file by its real path. */
 	if (realpath(db, real) != NULL)
 		db = real;
 	n = strlen(db);
 	if (strncmp(path, db, n) != 0)
 		return false;
-	return path[n] == '\0' || strcmp(path + n, "-wal") == 0 ||
-	    strcmp(path + n, "-journal") == 0;
+	if (strcmp(path + n, "-wal") == 0)
+		return true;
+	return !wal_only &&
+	    (path[n] == '\0' || strcmp(path + n, "-journal") == 0);
 }
 
-/* Should a write or sync of fd fail now?  Sets errno when it should. */
+/* The path of the control file named by env, if it exists now. */
+static const char *
+faultfs_armed(const char *env)
+{
+	const char *control = getenv(env);
+
+	if (control == NULL || *control == '\0' || access(control, F_OK) != 0)
+		return NULL;
+	return control;
+}
+
+/* Is fd the database (the -wal only if wal_only)? */
+static bool
+faultfs_is_database_fd(int fd, bool wal_only)
+{
+	char link[64], path[PATH_MAX];
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n <= 0)
+		return false;
+	path[n] = '\0';
+	return faultfs_is_database(path, wal_only);
+}
+
+/* Should a write of fd fail now?  Sets errno when it should. */
 static bool
 faultfs_fails(int fd)
 {
-	const char *control = getenv("CRISISD_FAULT_FILE");
-	char link[64], path[PATH_MAX];
-	ssize_t n;
 	int saved = errno;
 
-	if (fd < 0 || control == NULL || *control == '\0' ||
-	    access(control, F_OK) != 0) {
+	if (faultfs_armed("CRISISD_FAULT_FILE") == NULL ||
+	    !faultfs_is_database_fd(fd, false)) {
 		errno = saved;
 		return false;
 	}
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, path, sizeof(path) - 1);
-	if (n <= 0) {
+	errno = faultfs_errno("CRISISD_FAULT_ERRNO", ENOSPC);
+	return true;
+}
+
+/* Wait as long as the delay control file says, if fd is the WAL. */
+static void
+faultfs_sync_delay(int fd)
+{
+	const char *control = faultfs_armed("CRISISD_FAULT_SYNC_DELAY_FILE");
+	int saved = errno;
+	long ms = 0;
+	struct timespec pause;
+	FILE *f;
+
+	if (control != NULL && faultfs_is_database_fd(fd, true) &&
+	    (f = fopen(control, "r")) != NULL) {
+		if (fscanf(f, "%ld", &ms) != 1)
+			ms = 0;
+		fclose(f);
+	}
+	if (ms > 0) {
+		pause.tv_sec = ms / 1000;
+		pause.tv_nsec = (ms % 1000) * 1000000L;
+		while (nanosleep(&pause, &pause) == -1 && errno == EINTR)
+			;
+	}
+	errno = saved;
+}
+
+/* Should a sync of fd fail now (after its delay)?  Sets errno if so. */
+static bool
+faultfs_sync_fails(int fd)
+{
+	int saved = errno;
+
+	faultfs_sync_delay(fd);
+	if (faultfs_armed("CRISISD_FAULT_SYNC_FILE") == NULL ||
+	    !faultfs_is_database_fd(fd, true)) {
 		errno = saved;
 		return false;
 	}
-	path[n] = '\0';
-	if (!faultfs_is_database(path)) {
-		errno = saved;
-		return false;
-	}
-	errno = faultfs_errno();
+	errno = faultfs_errno("CRISISD_FAULT_SYNC_ERRNO", EIO);
 	return true;
 }
 
@@ -186,7 +256,7 @@ int
 fsync(int fd)
 {
 	REAL(sync_fn, fsync);
-	if (faultfs_fails(fd))
+	if (faultfs_sync_fails(fd))
 		return -1;
 	return real_fsync(fd);
 }
@@ -195,7 +265,7 @@ int
 fdatasync(int fd)
 {
 	REAL(sync_fn, fdatasync);
-	if (faultfs_fails(fd))
+	if (faultfs_sync_fails(fd))
 		return -1;
 	return real_fdatasync(fd);
 }

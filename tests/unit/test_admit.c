@@ -17,8 +17,9 @@
 
 /* Every offer is live: heard_keep() keeps all. */
 static bool
-live_all(const char *contact, const char *clin)
+live_all(void *arg, const char *contact, const char *clin)
 {
+	(void)arg;
 	(void)contact;
 	(void)clin;
 	return true;
@@ -26,8 +27,9 @@ live_all(const char *contact, const char *clin)
 
 /* Only offers of contact "A" are live. */
 static bool
-live_a(const char *contact, const char *clin)
+live_a(void *arg, const char *contact, const char *clin)
 {
+	(void)arg;
 	(void)clin;
 	return strcmp(contact, "A") == 0;
 }
@@ -36,18 +38,20 @@ live_a(const char *contact, const char *clin)
 static void
 test_heard_commit(void **state)
 {
+	struct heard *h = heard_new();
+
 	(void)state;
-	heard_add("A", "c1");
-	assert_true(heard_has("A", "c1"));
-	heard_committed(true);
-	assert_true(heard_has("A", "c1"));
-	assert_false(heard_has("A", "c2"));
-	heard_end("A", "c1");
+	heard_add(h, "A", "c1");
+	assert_true(heard_has(h, "A", "c1"));
+	heard_committed(h, true);
+	assert_true(heard_has(h, "A", "c1"));
+	assert_false(heard_has(h, "A", "c2"));
+	heard_end(h, "A", "c1");
 	/* Until the commit, the end may still be undone. */
-	assert_true(heard_has("A", "c1"));
-	heard_committed(true);
-	assert_false(heard_has("A", "c1"));
-	heard_free_all();
+	assert_true(heard_has(h, "A", "c1"));
+	heard_committed(h, true);
+	assert_false(heard_has(h, "A", "c1"));
+	heard_free(h);
 }
 
 /*
@@ -58,46 +62,50 @@ test_heard_commit(void **state)
 static void
 test_heard_failed_commit(void **state)
 {
+	struct heard *h = heard_new();
+
 	(void)state;
-	heard_add("A", "c1");
-	heard_committed(true);
-	heard_end("A", "c1");
-	heard_add("B", "c1");
-	heard_committed(false);
-	assert_true(heard_has("A", "c1"));
-	assert_false(heard_has("B", "c1"));
+	heard_add(h, "A", "c1");
+	heard_committed(h, true);
+	heard_end(h, "A", "c1");
+	heard_add(h, "B", "c1");
+	heard_committed(h, false);
+	assert_true(heard_has(h, "A", "c1"));
+	assert_false(heard_has(h, "B", "c1"));
 	/* Sent again after it ended in the same turn: still heard. */
-	heard_end("A", "c1");
-	heard_add("A", "c1");
-	heard_committed(true);
-	assert_true(heard_has("A", "c1"));
+	heard_end(h, "A", "c1");
+	heard_add(h, "A", "c1");
+	heard_committed(h, true);
+	assert_true(heard_has(h, "A", "c1"));
 	/* Sent and ended in one failed turn: never heard. */
-	heard_add("C", "c2");
-	heard_end("C", "c2");
-	heard_committed(false);
-	assert_false(heard_has("C", "c2"));
-	heard_free_all();
+	heard_add(h, "C", "c2");
+	heard_end(h, "C", "c2");
+	heard_committed(h, false);
+	assert_false(heard_has(h, "C", "c2"));
+	heard_free(h);
 }
 
 /* After the state is read back, offers that are gone are forgotten. */
 static void
 test_heard_keep(void **state)
 {
+	struct heard *h = heard_new();
+
 	(void)state;
-	heard_add("A", "c1");
-	heard_add("B", "c1");
-	heard_add("B", "c2");
-	heard_committed(true);
-	heard_keep(live_all);
-	assert_true(heard_has("B", "c2"));
-	heard_keep(live_a);
-	assert_true(heard_has("A", "c1"));
-	assert_false(heard_has("B", "c1"));
-	assert_false(heard_has("B", "c2"));
+	heard_add(h, "A", "c1");
+	heard_add(h, "B", "c1");
+	heard_add(h, "B", "c2");
+	heard_committed(h, true);
+	heard_keep(h, live_all, NULL);
+	assert_true(heard_has(h, "B", "c2"));
+	heard_keep(h, live_a, NULL);
+	assert_true(heard_has(h, "A", "c1"));
+	assert_false(heard_has(h, "B", "c1"));
+	assert_false(heard_has(h, "B", "c2"));
 	/* A failed commit after a keep has nothing left to undo. */
-	heard_committed(false);
-	assert_true(heard_has("A", "c1"));
-	heard_free_all();
+	heard_committed(h, false);
+	assert_true(heard_has(h, "A", "c1"));
+	heard_free(h);
 }
 
 /* The per-principal cap, the cap over all principals, and the rate. */
@@ -107,32 +115,35 @@ test_intake_caps(void **state)
 	struct intake_limits open2 = { 0, 2, 3 };
 	struct intake_limits rate = { 2, 0, 0 };
 
+	struct intakes *ins = intake_new();
+
 	(void)state;
-	assert_int_equal(intake_admit("gw1", 0, &open2), INTAKE_ADMIT);
-	intake_opened("gw1");
-	intake_opened("gw1");
-	assert_int_equal(intake_admit("gw1", 0, &open2),
+	assert_int_equal(intake_admit(ins, "gw1", 0, &open2), INTAKE_ADMIT);
+	intake_opened(ins, "gw1");
+	intake_opened(ins, "gw1");
+	assert_int_equal(intake_admit(ins, "gw1", 0, &open2),
 	    INTAKE_TOO_MANY_OPEN);
-	assert_int_equal(intake_admit("gw2", 0, &open2), INTAKE_ADMIT);
-	intake_opened("gw2");
-	assert_int_equal(intake_open_total(), 3);
+	assert_int_equal(intake_admit(ins, "gw2", 0, &open2), INTAKE_ADMIT);
+	intake_opened(ins, "gw2");
+	assert_int_equal(intake_open_total(ins), 3);
 	/* Three open in all: the next is refused, whoever sends it. */
-	assert_int_equal(intake_admit("gw3", 0, &open2),
+	assert_int_equal(intake_admit(ins, "gw3", 0, &open2),
 	    INTAKE_TOO_MANY_TOTAL);
-	intake_closed("gw1");
-	assert_int_equal(intake_open_total(), 2);
-	assert_int_equal(intake_admit("gw3", 0, &open2), INTAKE_ADMIT);
+	intake_closed(ins, "gw1");
+	assert_int_equal(intake_open_total(ins), 2);
+	assert_int_equal(intake_admit(ins, "gw3", 0, &open2), INTAKE_ADMIT);
 	/* Closing more than was opened never goes below zero. */
-	intake_closed("gw9");
-	assert_int_equal(intake_open_total(), 2);
+	intake_closed(ins, "gw9");
+	assert_int_equal(intake_open_total(ins), 2);
 	/* Two a second: a burst of two, then one every 500 ms. */
-	assert_int_equal(intake_admit("gw4", 1000, &rate), INTAKE_ADMIT);
-	assert_int_equal(intake_admit("gw4", 1000, &rate), INTAKE_ADMIT);
-	assert_int_equal(intake_admit("gw4", 1000, &rate), INTAKE_TOO_FAST);
-	assert_int_equal(intake_admit("gw4", 1400, &rate), INTAKE_TOO_FAST);
-	assert_int_equal(intake_admit("gw4", 1500, &rate), INTAKE_ADMIT);
-	intake_free_all();
-	assert_int_equal(intake_open_total(), 0);
+	assert_int_equal(intake_admit(ins, "gw4", 1000, &rate), INTAKE_ADMIT);
+	assert_int_equal(intake_admit(ins, "gw4", 1000, &rate), INTAKE_ADMIT);
+	assert_int_equal(intake_admit(ins, "gw4", 1000, &rate),
+	    INTAKE_TOO_FAST);
+	assert_int_equal(intake_admit(ins, "gw4", 1400, &rate),
+	    INTAKE_TOO_FAST);
+	assert_int_equal(intake_admit(ins, "gw4", 1500, &rate), INTAKE_ADMIT);
+	intake_free(ins);
 }
 
 int
