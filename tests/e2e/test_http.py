@@ -348,6 +348,9 @@ def test_supervisor_watches_and_intake_refused():
         w.login("sup", PASSWORD)
         ev = w.events()
         ev.next(type="welcome")
+        # The session's watch goes first on its connection: once a ping
+        # sent after it is answered, every event is on the stream.
+        w.message({"type": "ping"}, expect="pong")
         d.clinician("c1")  # someone to ring, so the contact stays open
         gw = d.login("gw")
         cid, _ = submit(gw, "watch-1")
