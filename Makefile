@@ -34,7 +34,7 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/store_password.c daemon/password.c \
               daemon/jsontime.c daemon/review.c
 
-CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/listen.c daemon/proto.c \
+CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/conn_output.c daemon/listen.c daemon/proto.c \
                daemon/session.c daemon/engine.c daemon/engine_ops.c \
                daemon/engine_state.c daemon/route.c daemon/contact.c \
                daemon/clinician.c daemon/notify.c daemon/gaps.c daemon/policy.c \
@@ -70,7 +70,7 @@ test_msg_OBJS    = msg wire util log
 test_route_OBJS  = route
 test_password_OBJS = password util log
 test_fmt_OBJS    = ../ctl/fmt ../ctl/fmt_table ../ctl/fmt_csv jsontime util log
-test_conn_OBJS   = conn msg wire util log tls
+test_conn_OBJS   = conn conn_output msg wire util log tls
 test_notify_OBJS = notify log util
 test_outbox_OBJS = outbox wire msg util log
 test_store_OBJS  = store store_roster store_contact store_audit store_review \

@@ -62,19 +62,12 @@
 #include <event2/util.h>
 
 #include "conn.h"
+#include "conn_int.h"
 #include "log.h"
 #include "msg.h"
 #include "tls.h"
 #include "util.h"
 #include "wire.h"
-
-/*
- * A connection whose output has waited this long without any of it
- * reaching the peer is stalled: a slow reader.  Only stalled connections
- * are closed for holding too much together, unless they hold twice the
- * limit: a burst queued to many readers in one turn is not theirs to pay.
- */
-#define CONN_STALLED_MS 200
 
 /* "[" INET6_ADDRSTRLEN "]:" port, with room to spare. */
 #define CONN_PEER_MAX_BYTES 64
@@ -116,42 +109,12 @@ struct conn {
 	char *cert_cn; /* the verified client certificate's CN, or NULL */
 	bool unauth; /* on the list of connections waiting for hello */
 	TAILQ_ENTRY(conn) unauth_entry;
-	/* On the output buffer: keeps conn_output's sums as it changes. */
-	struct evbuffer_cb_entry *output_cb;
-	bool doomed; /* closing: the output will be dropped, not sent */
-	/*
-	 * Since when its output has waited (monotonic ms): since the buffer
-	 * stopped being empty, or since bytes last left it; 0 when empty.
-	 */
-	int64_t output_waits_ms;
-	TAILQ_ENTRY(conn) all_entry;
+	/* Its part in the total of all connections' output (conn_output.c). */
+	struct conn_output_track output;
 	char peer[CONN_PEER_MAX_BYTES];
 };
 
 static size_t conn_open_count;
-/* Every connection until it is freed, for conn_output_shed's walk. */
-static TAILQ_HEAD(, conn) conn_all = TAILQ_HEAD_INITIALIZER(conn_all);
-static size_t conn_all_count;
-/*
- * The unsent output of all connections.  total is what every output buffer
- * holds (kept by conn_output_cb and conn_output_forget); doomed is the part
- * held by connections already closing, whose buffers the loop frees within
- * a turn; the rest may not pass max (limits.max_output_bytes_total; no
- * limit until conn_set_output_total_max).  Over TLS the buffer keeps the
- * plaintext until OpenSSL has written it whole, and OpenSSL holds at most
- * one encrypted record (16 KB) besides; that is not counted.
- */
-static struct {
-	size_t total;
-	size_t doomed;
-	size_t max;
-	unsigned long long shed; /* slow readers closed for it, since start */
-	struct log_limit log;
-	struct log_limit mismatch_log;
-	/* No pass before then: the last could not get under the limit. */
-	int64_t calm_until_ms;
-	int64_t stall_ms; /* waited this long: stalled */
-} conn_output = { .max = SIZE_MAX, .stall_ms = CONN_STALLED_MS };
 /* Connections waiting for their hello, oldest first. */
 static TAILQ_HEAD(, conn) conn_unauth = TAILQ_HEAD_INITIALIZER(conn_unauth);
 static size_t conn_unauth_count;
@@ -253,52 +216,6 @@ conn_hello_stop(struct conn *c)
 	}
 }
 
-/* The output buffer changed: bytes were queued, or written (or dropped). */
-static void
-conn_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-    void *arg)
-{
-	struct conn *c = arg;
-
-	(void)buf;
-	conn_output.total += info->n_added;
-	conn_output.total -= info->n_deleted;
-	if (info->orig_size + info->n_added - info->n_deleted == 0)
-		c->output_waits_ms = 0;
-	else if (info->n_deleted > 0 || c->output_waits_ms == 0)
-		c->output_waits_ms = util_monotonic_ms();
-	if (c->doomed) {
-		conn_output.doomed += info->n_added;
-		conn_output.doomed -= info->n_deleted;
-	}
-}
-
-/* The connection is closing: its output no longer counts against the limit. */
-static void
-conn_output_doom(struct conn *c)
-{
-	if (c->doomed || c->output_cb == NULL)
-		return;
-	c->doomed = true;
-	conn_output.doomed += conn_unsent(c);
-}
-
-/* The output buffer is about to be freed: take what it holds off the sums. */
-static void
-conn_output_forget(struct conn *c)
-{
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	size_t held = evbuffer_get_length(out);
-
-	if (c->output_cb == NULL)
-		return;
-	evbuffer_remove_cb_entry(out, c->output_cb);
-	c->output_cb = NULL;
-	conn_output.total -= held;
-	if (c->doomed)
-		conn_output.doomed -= held;
-}
-
 /* The linger timer fired: close with the reason the ending began with. */
 static void
 conn_linger_cb(evutil_socket_t fd, short what, void *arg)
@@ -373,7 +290,7 @@ static void
 conn_close_soon(struct conn *c, const char *why)
 {
 	c->state = CONN_DYING;
-	conn_output_doom(c);
+	conn_output_doom(&c->output);
 	/* A draining connection has the reason its ending began with. */
 	free(c->why);
 	c->why = xstrdup(why);
@@ -383,7 +300,7 @@ conn_close_soon(struct conn *c, const char *why)
 }
 
 /* Close, as above, a connection that leaves its output unread. */
-static void
+void
 conn_close_slow_reader(struct conn *c)
 {
 	char why[CONN_REASON_MAX_BYTES];
@@ -391,121 +308,6 @@ conn_close_slow_reader(struct conn *c)
 	snprintf(why, sizeof why, "peer not reading (%zu bytes unsent)",
 	    conn_unsent(c));
 	conn_close_soon(c, why);
-}
-
-/* One connection and the unsent output it holds, for conn_output_shed. */
-struct conn_holding {
-	struct conn *c;
-	size_t bytes;
-	bool stalled; /* nothing of it reached the peer for a while */
-};
-
-/*
- * qsort: stalled connections first, then the one holding the most.  With
- * many slow readers each holding a little, a reader that is only behind
- * for a moment may hold as much as any of them; it is still reading, so
- * the ones that stopped go first.
- */
-static int
-conn_holding_cmp(const void *a, const void *b)
-{
-	const struct conn_holding *x = a, *y = b;
-
-	if (x->stalled != y->stalled)
-		return x->stalled ? -1 : 1;
-	return (x->bytes < y->bytes) - (x->bytes > y->bytes);
-}
-
-/*
- * Fill h (room for every connection) with the connections that hold output
- * and are not closing already; returns how many.  On the way the buffers
- * are summed: the running sums must match them, or the limit is blind.
- */
-static size_t
-conn_output_holders(struct conn_holding *h)
-{
-	size_t n = 0, total = 0, doomed = 0, held;
-	int64_t now = util_monotonic_ms();
-	struct conn *c;
-
-	TAILQ_FOREACH (c, &conn_all, all_entry) {
-		if (c->output_cb == NULL)
-			continue;
-		held = conn_unsent(c);
-		total += held;
-		if (c->doomed)
-			doomed += held;
-		else if (held > 0)
-			h[n++] = (struct conn_holding){ c, held,
-				c->output_waits_ms != 0 &&
-				    now - c->output_waits_ms >=
-				        conn_output.stall_ms };
-	}
-	/*
-	 * A bug in the counting must not take the crisis line down: say so
-	 * and count again from the buffers.
-	 */
-	if (total != conn_output.total || doomed != conn_output.doomed) {
-		log_limited(&conn_output.mismatch_log, LOG_LEVEL_ERROR,
-		    "unsent output: %zu bytes (%zu closing) in the buffers, "
-		    "%zu (%zu) counted; counting again",
-		    total, doomed, conn_output.total, conn_output.doomed);
-		conn_output.total = total;
-		conn_output.doomed = doomed;
-	}
-	return n;
-}
-
-/*
- * The live output passed limits.max_output_bytes_total: close the stalled
- * connections holding the most, as slow readers, until it is back under
- * 90% of the limit.  The next pass is then at least a tenth of the limit
- * of new output away, so the walk and the sort stay rare; when too few
- * were stalled to get there, not before CONN_STALLED_MS / 4 has passed
- * (or twice the limit is reached).  Nothing is freed here, the caller's
- * connection included: conn_close_soon closes from the loop.
- */
-static void
-conn_output_shed(void)
-{
-	size_t target = conn_output.max - conn_output.max / 10;
-	struct conn_holding *h;
-	size_t n, i, live, freed = 0;
-
-	h = xreallocarray(NULL, conn_all_count, sizeof *h);
-	n = conn_output_holders(h);
-	live = conn_output.total - conn_output.doomed;
-	qsort(h, n, sizeof *h, conn_holding_cmp);
-	for (i = 0; i < n && live - freed > target; i++) {
-		if (!h[i].stalled && live - freed <= 2 * conn_output.max)
-			break;
-		freed += h[i].bytes;
-		conn_close_slow_reader(h[i].c);
-	}
-	free(h);
-	if (live - freed > conn_output.max)
-		conn_output.calm_until_ms =
-		    util_monotonic_ms() + conn_output.stall_ms / 4;
-	if (i == 0)
-		return;
-	conn_output.shed += i;
-	log_limited(&conn_output.log, LOG_LEVEL_WARNING,
-	    "unsent output of all connections reached %zu bytes, "
-	    "limits.max_output_bytes_total is %zu: closed %zu slow readers "
-	    "holding %zu bytes (%llu since start)",
-	    live, conn_output.max, i, freed, conn_output.shed);
-}
-
-/* Make room if the output not yet on its way out is over the limit. */
-static void
-conn_output_check(void)
-{
-	size_t live = conn_output.total - conn_output.doomed;
-
-	if (live > conn_output.max &&
-	    (live > 2 * conn_output.max ||
-	        util_monotonic_ms() >= conn_output.calm_until_ms))
-		conn_output_shed();
 }
 
 /* The line cap was passed: too_large, then the graceful close. */
@@ -698,11 +500,9 @@ conn_free(struct conn *c)
 	if (c->drained_ev != NULL)
 		event_free(c->drained_ev);
 	if (c->bev != NULL) {
-		conn_output_forget(c);
+		conn_output_forget(&c->output);
 		bufferevent_free(c->bev);
 	}
-	TAILQ_REMOVE(&conn_all, c, all_entry);
-	conn_all_count--;
 	free(c->why);
 	free(c->cert_cn);
 	free(c);
@@ -748,8 +548,6 @@ conn_start(struct event_base *base, int fd, struct ssl_st *ssl,
 		return NULL;
 	}
 	c = xcalloc(1, sizeof *c);
-	TAILQ_INSERT_TAIL(&conn_all, c, all_entry);
-	conn_all_count++;
 	c->limits = *limits;
 	c->cbs = *cbs;
 	c->state = CONN_OPEN;
@@ -761,9 +559,8 @@ conn_start(struct event_base *base, int fd, struct ssl_st *ssl,
 		conn_free(c);
 		return NULL;
 	}
-	c->output_cb =
-	    evbuffer_add_cb(bufferevent_get_output(c->bev), conn_output_cb, c);
-	if (c->output_cb == NULL) {
+	if (conn_output_start(&c->output, c, bufferevent_get_output(c->bev)) ==
+	    -1) {
 		conn_free(c);
 		return NULL;
 	}
@@ -1016,7 +813,7 @@ conn_close(struct conn *c, const char *why)
 		return;
 	c->state = CONN_CLOSED;
 	conn_open_count--;
-	conn_output_doom(c);
+	conn_output_doom(&c->output);
 	conn_unauth_leave(c);
 	if (c->cbs.closed != NULL)
 		c->cbs.closed(c, why != NULL ? why : "closed");
@@ -1043,27 +840,6 @@ size_t
 conn_unauthenticated(void)
 {
 	return conn_unauth_count;
-}
-
-/* Cap the unsent output of all connections together (checked at once). */
-void
-conn_set_output_total_max(size_t max)
-{
-	conn_output.max = max;
-	conn_output_check();
-}
-
-void
-conn_set_output_stall_ms(int64_t ms)
-{
-	conn_output.stall_ms = ms;
-}
-
-/* Unsent output of all connections, closing ones included. */
-size_t
-conn_output_total(void)
-{
-	return conn_output.total;
 }
 
 /* Close the connection that has waited longest for its hello. */
