@@ -49,7 +49,7 @@ CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/conn_output.c daemon/listen.c 
 
 CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
                  ctl/ctl_audit.c ctl/ctl_backup.c ctl/fmt.c ctl/fmt_table.c \
-                 ctl/fmt_csv.c ctl/ctl_contact.c ctl/ctl_password.c
+                 ctl/fmt_csv.c ctl/ctl_contact.c ctl/ctl_password.c ctl/ctl_status.c
 
 # crisis-sipgw (sipgw/, issue 14): the SIP gateway beside Kamailio.
 SIPGW_SRCS = sipgw/main.c sipgw/gateway.c sipgw/gateway_crisisd.c \
