@@ -358,12 +358,14 @@ static bool
 pg_note(struct pg_db *p, PGresult *r, bool *failed)
 {
 	ExecStatusType st = PQresultStatus(r);
-	const char *tag;
+	const char *tag, *msg;
 
 	if (st == PGRES_FATAL_ERROR) {
+		/* The message alone, as SQLite's: a trigger's is its text. */
+		msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 		if (!*failed)
 			pg_set_error(p, pg_result_fault(p, r),
-			    PQresultErrorMessage(r));
+			    msg != NULL ? msg : PQresultErrorMessage(r));
 		*failed = true;
 		return false;
 	}
