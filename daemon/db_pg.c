@@ -193,6 +193,14 @@ pg_poll(struct pg_db *p, short events, int64_t deadline)
 	}
 }
 
+/* A notice from the server: dropped, libpq would print it on stderr. */
+static void
+pg_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 /* Connect (again) within the time bound, then apply the session hook. */
 static int
 pg_connect(struct pg_db *p)
@@ -220,6 +228,8 @@ pg_connect(struct pg_db *p)
 		pg_broken(p, PQerrorMessage(p->conn));
 		return -1;
 	}
+	/* NOTICEs (IF NOT EXISTS and the like) are not errors: no stderr. */
+	PQsetNoticeProcessor(p->conn, pg_notice, NULL);
 	p->generation++;
 	if (p->on_connect != NULL &&
 	    p->on_connect(&p->db, p->on_connect_arg) != 0) {
