@@ -32,13 +32,13 @@ void db_pg_set_timeout(struct db *db, int ms);
  * settings.  If it fails (non-zero), the connection is dropped as broken
  * and db_fault() says DB_FAULT_CONNECTION.
  */
-void db_pg_on_connect(struct db *db, int (*fn)(struct db *, void *),
-    void *arg);
+void db_pg_on_connect(struct db *db, int (*fn)(struct db *, void *), void *arg);
 
 /*
  * Rewrite SQLite's SQL for PostgreSQL: "?N" becomes "$N", a bare "?" one
  * more than the highest number so far (SQLite's count), and BEGIN
- * IMMEDIATE (or DEFERRED, EXCLUSIVE) plain BEGIN; string literals, quoted
+ * IMMEDIATE (or DEFERRED, EXCLUSIVE) plain BEGIN, and SQLite's planner
+ * hint "INDEXED BY name" is dropped; string literals, quoted
  * identifiers and comments are copied as they are.  *out is allocated
  * (free it); *nparams is the highest parameter number.  -1 on a parameter
  * number that is 0 or above DB_PG_PARAMS_MAX.

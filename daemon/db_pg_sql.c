@@ -1,7 +1,8 @@
 /*
  * db_pg_sql.c: SQLite's SQL rewritten for PostgreSQL at prepare.  The
  * store writes its SQL once, with SQLite's parameters ("?", "?N"); the
- * PostgreSQL server takes "$N" only, and BEGIN with no SQLite mode word.
+ * PostgreSQL server takes "$N" only, BEGIN with no SQLite mode word, and
+ * no INDEXED BY.
  * Text inside string literals, quoted identifiers and comments is never
  * touched: a "?" there is data.
  */
@@ -130,16 +131,43 @@ sql_begin(struct sql_out *o, const char *p)
 	return p + 5;
 }
 
-/* Copy a word; "BEGIN" is looked at for a mode word after it. */
+/*
+ * At the word "INDEXED": drop SQLite's "INDEXED BY name", a hint to its
+ * planner that PostgreSQL has no syntax for (its planner picks alone).
+ * NULL if it is not that.
+ */
+static const char *
+sql_indexed_by(const char *p)
+{
+	const char *q = p + 7;
+
+	while (isspace((unsigned char)*q))
+		q++;
+	if (strncasecmp(q, "BY", 2) != 0 || sql_is_word(q[2]))
+		return NULL;
+	q += 2;
+	while (isspace((unsigned char)*q))
+		q++;
+	if (!sql_is_word(*q))
+		return NULL;
+	while (sql_is_word(*q))
+		q++;
+	return q;
+}
+
+/* Copy a word; "BEGIN" and "INDEXED" are looked at for what follows. */
 static const char *
 sql_word(struct sql_out *o, const char *p)
 {
-	const char *q = p;
+	const char *q = p, *skip;
 
 	while (sql_is_word(*q))
 		q++;
 	if (q - p == 5 && strncasecmp(p, "BEGIN", 5) == 0)
 		return sql_begin(o, p);
+	if (q - p == 7 && strncasecmp(p, "INDEXED", 7) == 0 &&
+	    (skip = sql_indexed_by(p)) != NULL)
+		return skip;
 	sql_put(o, p, (size_t)(q - p));
 	return q;
 }

@@ -2,7 +2,7 @@
  * test_db_pg_sql.c: SQLite's SQL rewritten for PostgreSQL
  * (daemon/db_pg_sql.c), table-driven: parameters numbered as SQLite
  * numbers them, text in quotes and comments left alone, BEGIN's SQLite
- * mode word dropped.
+ * mode word and INDEXED BY dropped.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -51,6 +51,13 @@ static const struct {
 	{ "BEGIN IMMEDIATELY", "BEGIN IMMEDIATELY", 0 },
 	{ "SELECT 'BEGIN IMMEDIATE'", "SELECT 'BEGIN IMMEDIATE'", 0 },
 	{ "SELECT began_immediate", "SELECT began_immediate", 0 },
+	/* SQLite's planner hint goes. */
+	{ "SELECT a FROM t INDEXED BY t_a WHERE a = ?",
+	    "SELECT a FROM t  WHERE a = $1", 1 },
+	{ "FROM contact_events e indexed  by e_x\nWHERE",
+	    "FROM contact_events e \nWHERE", 0 },
+	{ "SELECT indexed FROM t", "SELECT indexed FROM t", 0 },
+	{ "SELECT 'INDEXED BY x'", "SELECT 'INDEXED BY x'", 0 },
 	/* $N as PostgreSQL writes it passes through. */
 	{ "SELECT $1", "SELECT $1", 0 },
 	{ "SELECT ?32767", "SELECT $32767", 32767 },
