@@ -8,7 +8,8 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 
-PKGS = libevent sqlite3 libconfig libsystemd jansson libsodium libevent_openssl openssl
+PKGS = libevent sqlite3 libconfig libsystemd jansson libsodium libevent_openssl openssl \
+       libpq
 TEST_PKGS = cmocka
 
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -33,7 +34,9 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/db_sqlite.c daemon/store_sqlite.c \
               daemon/lockfile.c \
               daemon/store_password.c daemon/password.c \
-              daemon/jsontime.c daemon/review.c
+              daemon/jsontime.c daemon/review.c \
+              daemon/db_pg.c daemon/db_pg_stmt.c daemon/db_pg_sql.c \
+              daemon/store_pg.c
 
 CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/conn_output.c daemon/listen.c daemon/proto.c \
                daemon/session.c daemon/engine.c daemon/engine_ops.c \
@@ -61,7 +64,7 @@ UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test
              test_admit \
              test_checkpoint test_password test_wire test_outbox \
              test_store_sync test_netstring test_gwmsg test_gwconf \
-             test_engine
+             test_engine test_db_pg_sql test_db_pg
 
 test_util_OBJS   = util log
 test_admit_OBJS  = heard intake util log
@@ -80,6 +83,8 @@ test_checkpoint_OBJS = store store_sqlite db_sqlite store_checkpoint store_sync 
                        store_contact store_audit store_review util log token
 test_store_sync_OBJS = $(test_checkpoint_OBJS)
 test_wire_OBJS   = wire msg util log
+test_db_pg_sql_OBJS = db_pg_sql util log
+test_db_pg_OBJS  = db_pg db_pg_stmt db_pg_sql store_pg util log
 test_netstring_OBJS = ../sipgw/netstring
 test_gwmsg_OBJS  = ../sipgw/gwmsg ../sipgw/gwconf util log
 test_gwconf_OBJS = ../sipgw/gwconf util log
@@ -115,7 +120,7 @@ all: $(CRISISD_OUT) $(CRISISCTL_OUT) $(SIPGW_OUT)
 ifeq ($(filter clean format deps,$(MAKECMDGOALS)),)
 -include $(BUILD)/pkg.mk
 endif
-ifneq ($(filter unit check $(BUILD)/tests/%,$(MAKECMDGOALS)),)
+ifneq ($(filter unit check check-pg-unit $(BUILD)/tests/%,$(MAKECMDGOALS)),)
 -include $(BUILD)/test.mk
 endif
 
@@ -210,6 +215,19 @@ bench-sip: all deps-sip
 	@bench/sip
 
 .PHONY: bench-sip
+
+# The PostgreSQL backend and the store's PostgreSQL parts against a real
+# server (issue 15): tests/pg/pgserver starts a throwaway one on a Unix
+# socket in a temporary directory, stopped however the test ends.
+check-pg-unit: $(BUILD)/tests/test_db_pg
+	@tools/deps check
+	@dir=$$(mktemp -d /tmp/crisisd-pg.XXXXXX) && \
+	  trap 'tests/pg/pgserver stop '"$$dir"' >/dev/null 2>&1; \
+	    rm -rf '"$$dir" EXIT && \
+	  tests/pg/pgserver start "$$dir" >/dev/null && \
+	  tests/pg/pgserver createdb "$$dir" crisisd_test && \
+	  CRISISD_PG_URI="postgresql:///crisisd_test?host=$$dir&user=crisisd" \
+	    $(BUILD)/tests/test_db_pg
 
 # Every test: unit tests (cmocka), then the end-to-end suite against the
 # real binaries (the browser tests among them).  The last line is the
@@ -392,6 +410,7 @@ clean:
 	rm -rf $(BUILD) build-asan $(FUZZ_BUILD) crisisd crisisctl crisis-sipgw
 
 .PHONY: all deps deps-run deps-valgrind deps-fuzz deps-lint deps-sip unit check check-sip \
+        check-pg-unit \
         crashtest run asan valgrind lint format install clean browser-deps \
         screenshots
 
