@@ -36,7 +36,7 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/store_password.c daemon/password.c \
               daemon/jsontime.c daemon/review.c \
               daemon/db_pg.c daemon/db_pg_stmt.c daemon/db_pg_sql.c \
-              daemon/store_pg.c
+              daemon/store_pg.c daemon/store_lease.c
 
 CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/conn_output.c daemon/listen.c daemon/proto.c \
                daemon/session.c daemon/engine.c daemon/engine_ops.c \
@@ -47,7 +47,7 @@ CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/conn_output.c daemon/listen.c 
                daemon/engine_snapshot.c daemon/engine_settle.c \
                daemon/engine_close.c daemon/engine_call.c daemon/wire.c \
                daemon/engine_due.c daemon/engine_outcome.c \
-               daemon/worker.c daemon/http.c daemon/http_auth.c \
+               daemon/worker.c daemon/http.c daemon/http_auth.c daemon/ha.c \
                daemon/http_bridge.c daemon/http_review.c
 
 CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
@@ -77,10 +77,13 @@ test_fmt_OBJS    = ../ctl/fmt ../ctl/fmt_table ../ctl/fmt_csv jsontime util log
 test_conn_OBJS   = conn conn_output msg wire util log tls
 test_notify_OBJS = notify log util
 test_outbox_OBJS = outbox wire msg util log
-test_store_OBJS  = store store_sqlite db_sqlite store_roster store_contact store_audit store_review \
-                   util log token store_checkpoint store_sync store_password
-test_checkpoint_OBJS = store store_sqlite db_sqlite store_checkpoint store_sync store_roster \
-                       store_contact store_audit store_review util log token
+# The store's core on either backend: SQLite's file, PostgreSQL's server.
+STORE_CORE_OBJS = store store_sqlite db_sqlite store_checkpoint store_sync \
+                  db_pg db_pg_stmt db_pg_sql store_pg store_lease
+test_store_OBJS  = $(STORE_CORE_OBJS) store_roster store_contact store_audit \
+                   store_review util log token store_password
+test_checkpoint_OBJS = $(STORE_CORE_OBJS) store_roster store_contact \
+                       store_audit store_review util log token
 test_store_sync_OBJS = $(test_checkpoint_OBJS)
 test_wire_OBJS   = wire msg util log
 test_db_pg_sql_OBJS = db_pg_sql util log

@@ -108,9 +108,14 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	    " ?14, ?15, ?16, ?17, ?18)",
 	/* The third column: are the contact fields the same as ?3..?9? */
 	[STORE_STMT_CONTACT_BY_REF] =
-	    "SELECT id, channel IS ?3 AND risk IS ?4 AND caller IS ?5"
-	    " AND patient IS ?6 AND program IS ?7 AND language IS ?8"
-	    " AND needs IS ?9 FROM contacts WHERE intake = ?1 AND ref = ?2",
+	    "SELECT id, channel IS NOT DISTINCT FROM ?3"
+	    " AND risk IS NOT DISTINCT FROM ?4"
+	    " AND caller IS NOT DISTINCT FROM ?5"
+	    " AND patient IS NOT DISTINCT FROM ?6"
+	    " AND program IS NOT DISTINCT FROM ?7"
+	    " AND language IS NOT DISTINCT FROM ?8"
+	    " AND needs IS NOT DISTINCT FROM ?9"
+	    " FROM contacts WHERE intake = ?1 AND ref = ?2",
 	[STORE_STMT_CONTACT_STATE] =
 	    "SELECT state, intake FROM contacts WHERE id = ?1",
 	[STORE_STMT_CONTACT_SET_STATE] =
@@ -190,7 +195,7 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	 */
 	[STORE_STMT_ASSIGNED_COUNTS] =
 	    "SELECT clinician, count(*) FROM contacts INDEXED BY contacts_stats"
-	    " WHERE queued_at >= ?1 - 2 * 86400000 AND assigned_at >= ?1"
+	    " WHERE queued_at >= CAST(?1 AS BIGINT) - 2 * 86400000 AND assigned_at >= ?1"
 	    " AND clinician IS NOT NULL"
 	    " GROUP BY clinician ORDER BY clinician",
 

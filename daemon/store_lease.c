@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "db_pg.h"
 #include "log.h"
 #include "store.h"
 #include "store_int.h"
@@ -86,8 +87,9 @@ store_lease_renew(struct store_lease_sync *ls, uint64_t target, bool check,
 	for (;;) {
 		began = util_monotonic_ms();
 		rc = -1;
-		if (ls->db == NULL)
-			ls->db = store_pg_connect(ls->uri, false, &cause);
+		if (ls->db == NULL &&
+		    (ls->db = store_pg_connect(ls->uri, false, &cause)) != NULL)
+			db_pg_set_timeout(ls->db, (int)ls->lease_ms / 2);
 		if (ls->db != NULL)
 			rc = store_pg_sync_renew(ls->db, ls->epoch, ls->node,
 			    (int)ls->lease_ms, &durable);
