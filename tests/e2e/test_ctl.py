@@ -184,7 +184,7 @@ def test_principal_add():
         rc(d.ctl("principal", "add", "clin", "--role", "clinician",
                  check=False), 2, "clinician via principal add")
         # Only hashes are stored.
-        blob = json.dumps([list(map(str, r)) for r in d.query(
+        blob = json.dumps([list(map(str, r)) for r in d.sql(
             "SELECT * FROM principals")])
         assert tok_gw not in blob and tok_sup not in blob
         d.start()
@@ -202,10 +202,10 @@ def test_clinician_add():
         tok = p.stdout.strip()
         assert TOKEN.match(tok) and p.stdout == tok + "\n", (
             "token not alone on stdout: %r" % p.stdout)
-        rows = d.query("SELECT name, endpoint FROM clinicians WHERE id = ?",
+        rows = d.sql("SELECT name, endpoint FROM clinicians WHERE id = ?",
                        "dr-a")
         assert rows == [("Dr A", "sip:dr-a@pbx.example")], rows
-        assert d.query("SELECT role FROM principals WHERE id = 'dr-a'") == [
+        assert d.sql("SELECT role FROM principals WHERE id = 'dr-a'") == [
             ("clinician",)]
         p = d.ctl("clinician", "add", "dr-b", "--name", "Dr B")
         assert TOKEN.match(p.stdout.strip())
@@ -246,10 +246,10 @@ def test_patient_add():
         d.add_clinician("c2")
         d.ctl("patient", "add", "p-1", "--primary", "c1", "--program",
               "youth")
-        assert d.query("SELECT primary_clinician, program FROM patients "
+        assert d.sql("SELECT primary_clinician, program FROM patients "
                        "WHERE id = 'p-1'") == [("c1", "youth")]
         d.ctl("patient", "add", "p-1", "--primary", "c2")
-        assert d.query("SELECT primary_clinician FROM patients WHERE id = "
+        assert d.sql("SELECT primary_clinician FROM patients WHERE id = "
                        "'p-1'") == [("c2",)], "re-adding should replace"
         rc(d.ctl("patient", "add", "p-2", "--primary", "nobody",
                  check=False), 1, "unknown primary")
@@ -264,7 +264,7 @@ def test_shift_add():
               "--to", rfc3339(t + 3600))
         d.ctl("shift", "add", "c1", "--tier", "1", "--from",
               "2030-01-01T09:00:00-05:00", "--to", "2030-01-01T17:00:00-05:00")
-        rows = d.query("SELECT tier, start_at, end_at FROM shifts ORDER BY "
+        rows = d.sql("SELECT tier, start_at, end_at FROM shifts ORDER BY "
                        "tier")
         assert rows == [
             (1, int(parse_rfc3339("2030-01-01T14:00:00Z") * 1000),
@@ -284,7 +284,7 @@ def test_shift_add():
             rc(d.ctl(*args, check=False), 2, what)
         rc(d.ctl("shift", "add", "c1", "--from", rfc3339(t), "--to",
                  rfc3339(t + 60), check=False), 2, "missing tier")
-        assert len(d.query("SELECT * FROM shifts")) == 2
+        assert len(d.sql("SELECT * FROM shifts")) == 2
 
 
 def write(d, name, text):
@@ -306,7 +306,7 @@ def test_roster_import():
                          rfc3339(t - 60), rfc3339(t + 3600),
                          rfc3339(t + 7200), rfc3339(t + 9000)))
         d.ctl("roster", "import", good)
-        assert len(d.query("SELECT * FROM shifts")) == 3
+        assert len(d.sql("SELECT * FROM shifts")) == 3
         assert pairs(d.ctl_json("oncall")) == {(1, "c1"), (1, "c2")}
 
         def refused(name, text, line):
@@ -316,7 +316,7 @@ def test_roster_import():
             assert re.search(r"(line\s*%d\b|:%d\b)" % (line, line),
                              p.stderr), (
                 "import error does not name line %d: %r" % (line, p.stderr))
-            assert len(d.query("SELECT * FROM shifts")) == 3, (
+            assert len(d.sql("SELECT * FROM shifts")) == 3, (
                 "a refused import added rows")
 
         rows = ["c1,1,%s,%s" % (rfc3339(t + 100), rfc3339(t + 200))] * 3
@@ -338,7 +338,7 @@ def test_roster_import():
         p = d.ctl("roster", "import", os.path.join(d.dir, "missing.csv"),
                   check=False)
         assert p.returncode in (1, 2), "missing file: exit %d" % p.returncode
-        assert len(d.query("SELECT * FROM shifts")) == 3
+        assert len(d.sql("SELECT * FROM shifts")) == 3
 
 
 def test_oncall_formats():
@@ -758,7 +758,7 @@ def test_roster_import_skips_duplicates():
         assert p.stdout.strip() == (
             "imported 0 shifts from %s (3 already there, skipped)" % good), (
                 p.stdout)
-        assert len(d.query("SELECT * FROM shifts")) == 3
+        assert len(d.sql("SELECT * FROM shifts")) == 3
         # Repeated within the file, repeated from the roster, and near
         # misses (another tier, another end) that are new shifts.
         c = (rfc3339(t + 10000), rfc3339(t + 11000))
@@ -771,7 +771,7 @@ def test_roster_import_skips_duplicates():
         assert p.stdout.strip() == (
             "imported 4 shifts from %s (2 already there, skipped)" % mixed), (
                 p.stdout)
-        rows = d.query("SELECT clinician, tier, start_at, end_at FROM shifts")
+        rows = d.sql("SELECT clinician, tier, start_at, end_at FROM shifts")
         assert len(rows) == 7 and len(set(rows)) == 7, rows
         audit = [r for r in d.ctl_json("audit", "--action", "change.roster")
                  if r.get("target") == mixed]
@@ -846,7 +846,7 @@ ARGON2ID = re.compile(r"^\$argon2id\$v=19\$m=65536,t=2,p=1\$"
 
 def password_row(d, pid):
     """(password_hash, token_hash, disabled_at) of principal pid."""
-    return d.query("SELECT password_hash, token_hash, disabled_at"
+    return d.sql("SELECT password_hash, token_hash, disabled_at"
                    " FROM principals WHERE id = ?", pid)[0]
 
 
@@ -882,7 +882,7 @@ def test_password_set():
         second = password_row(d, "sup")
         assert ARGON2ID.match(second[0]) and second[0] != first[0], (
             "the same password hashed twice gives the same string")
-        blob = json.dumps([list(map(str, r)) for r in d.query(
+        blob = json.dumps([list(map(str, r)) for r in d.sql(
             "SELECT * FROM principals")])
         assert pw not in blob
         # A line ended by CRLF, and characters that take several bytes:
@@ -931,7 +931,7 @@ def test_password_refusals():
         p = d.ctl("password", "set", "sup", "correct horse battery",
                   input="", check=False)
         rc(p, 2, "password on the command line")
-        assert d.query("SELECT id FROM principals"
+        assert d.sql("SELECT id FROM principals"
                        " WHERE password_hash IS NOT NULL") == []
         assert [r for r in d.ctl_json("audit")
                 if r.get("action") == "change.password"] == []

@@ -434,9 +434,9 @@ def test_audit_of_each_read():
              {"actor": "nobody"}),
         ]
         for args, action, target, detail in reads:
-            before = len(d.query("SELECT * FROM audit"))
+            before = len(d.sql("SELECT * FROM audit"))
             d.ctl(*args)
-            rows = d.query("SELECT actor, actor_kind, action, target, detail"
+            rows = d.sql("SELECT actor, actor_kind, action, target, detail"
                            " FROM audit ORDER BY seq")
             assert len(rows) == before + 1, (args, rows[before:])
             actor, kind, act, tgt, text = rows[-1]
@@ -447,7 +447,7 @@ def test_audit_of_each_read():
                 assert got.get(k) == v, (args, got)
         # Even a look at a contact that is not there is on record.
         rc(d.ctl("show", "NO-SUCH", check=False), 1, "show unknown")
-        assert d.query("SELECT target FROM audit WHERE action = 'read.show'"
+        assert d.sql("SELECT target FROM audit WHERE action = 'read.show'"
                        " ORDER BY seq DESC LIMIT 1") == [("NO-SUCH",)]
         # Who looked at K05: found by target, by actor and by action.
         rows = audit_rows(d, "--target", "K05")
@@ -515,7 +515,7 @@ def test_audit_of_each_change():
                     if "change.roster" in l)
         assert line.endswith("...") and len(line) < 400, line
         # Never a token, old or new.
-        text = json.dumps(d.query("SELECT * FROM audit"))
+        text = json.dumps(d.sql("SELECT * FROM audit"))
         for t in [tok, new] + list(d.tokens.values()):
             assert t not in text, "a token is in the audit"
         # Append-only, whoever tries.
@@ -677,7 +677,7 @@ def test_daemon_records_answering_tier():
         time.sleep(0.2)
         c2.request({"type": "accept", "contact": cid}, expect="assigned")
         gw.expect("routed", contact=cid)
-        (tier, accept_ms), = d.query(
+        (tier, accept_ms), = d.sql(
             "SELECT answered_tier, accept_ms FROM contacts WHERE id = ?", cid)
         assert tier == 2, tier
         assert 150 <= accept_ms <= 2500, accept_ms

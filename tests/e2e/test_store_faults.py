@@ -92,7 +92,7 @@ def test_store_failure_every_request_answered():
         r = gw.expect("routed", contact=a)
         assert r.get("clinician") == "c1", r["_raw"]
         b, _ = submit(gw, "fault-b")
-        rows = d.query("SELECT id FROM contacts WHERE ref = 'fault-b'")
+        rows = d.sql("SELECT id FROM contacts WHERE ref = 'fault-b'")
         assert rows == [(b,)], "fault-b stored as %r" % (rows,)
         for c in (c1, c2):
             offers[c.name] += len(offers_for(c, a, secs(300)))
@@ -243,7 +243,7 @@ def test_held_write_lock_does_not_stall_loop():
                 p99, 150 * SCALE))
         cid, _ = submit(gw, "lock-2")
         if reply.get("type") == "queued":
-            rows = d.query("SELECT id FROM contacts WHERE ref = 'lock-1'")
+            rows = d.sql("SELECT id FROM contacts WHERE ref = 'lock-1'")
             assert rows == [(reply.get("contact"),)], (
                 "lock-1 was queued as %s, stored %r" % (
                     reply.get("contact"), rows))
@@ -288,6 +288,6 @@ def test_short_lock_is_waited_out_not_refused():
             r.get("type"), took))
         assert r.get("type") == "queued", r["_raw"]
         assert acc.get("type") == "assigned", acc["_raw"]
-        rows = d.query("SELECT count(*) FROM contacts WHERE ref = 'short-b'")
+        rows = d.sql("SELECT count(*) FROM contacts WHERE ref = 'short-b'")
         assert rows == [(1,)], rows
         gw.expect("routed", contact=a)

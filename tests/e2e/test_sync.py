@@ -116,7 +116,7 @@ def test_failed_wal_sync_ends_daemon_and_loses_nothing_acked():
         d.sync_delay(0)
         d.start()
         gw = d.login("gw")
-        stored = d.query("SELECT id FROM contacts WHERE ref = 'sync-lost'")
+        stored = d.sql("SELECT id FROM contacts WHERE ref = 'sync-lost'")
         cid, _ = submit(gw, "sync-lost")
         if stored:
             assert [(cid,)] == stored, (

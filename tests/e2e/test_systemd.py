@@ -339,7 +339,7 @@ def test_socket_activation_serves_the_passed_socket():
         except ConnectionRefusedError:
             pass
         cid, _ = submit(gw, "activated-1")
-        assert d.query("SELECT state FROM contacts WHERE id = ?", cid)
+        assert d.sql("SELECT state FROM contacts WHERE id = ?", cid)
 
 
 # --- (d), (e) the units ---
@@ -835,7 +835,7 @@ def test_backup_while_writing():
         th = threading.Thread(target=load)
         th.start()
         sleep_ms(300)
-        n0 = d.query("SELECT count(*) FROM contacts")[0][0]
+        n0 = d.sql("SELECT count(*) FROM contacts")[0][0]
         path = os.path.join(d.dir, "live.db")
         t = time.monotonic()
         backup(d, path)
@@ -844,7 +844,7 @@ def test_backup_while_writing():
         stop.set()
         th.join(60)
         assert not errors, "the load failed: %r" % errors[0]
-        n1 = d.query("SELECT count(*) FROM contacts")[0][0]
+        n1 = d.sql("SELECT count(*) FROM contacts")[0][0]
         check_copy(path)
         copy = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
         try:
