@@ -422,7 +422,7 @@ class Daemon:
         self.dbname = None
         self.ha = None
         if STORE == "postgresql":
-            self.dbname = self.new_database("crisisd")
+            self.dbname = new_database(self.dir, "crisisd")
             self.db = pgstore.uri(PG_HOST, self.dbname)
             if ha is not False and PG_HA:
                 self.ha = {"node": "e2e-%d-%d" % (os.getpid(), len(DAEMONS)),
@@ -835,71 +835,86 @@ class Daemon:
     # --- the database, whichever the store ---
 
     def new_database(self, label, create=True):
-        """A database name of this store's, unique to this run: on
-        PostgreSQL a new empty database (unless create is False), on SQLite
-        a path in the daemon's directory (never created here)."""
-        if STORE != "postgresql":
-            return os.path.join(self.dir, label + ".db")
-        assert PG_HOST, ("CRISISD_STORE=postgresql without CRISISD_PG_HOST: "
-                         "run the tests through tests/e2e/run.py")
-        name = "%s_%s" % (label, uuid.uuid4().hex[:16])
-        if create:
-            pgstore.createdb(PG_HOST, name)
-            with _lock:
-                CREATED_DATABASES.append(name)
-        return name
+        """Another database of this store's: see new_database()."""
+        return new_database(self.dir, label, create)
 
     def database_for(self, name):
         """The config's `database` value for new_database()'s name."""
-        if STORE != "postgresql":
-            return name
-        return pgstore.uri(PG_HOST, name)
+        return database_for(name)
 
     def sql(self, query, *params):
         """Run one statement (? for parameters) on the daemon's database;
         its rows as a list of tuples ([] for a statement without rows).
         SqlError if the database refuses it."""
-        return self.sql_many([(query, params)], rows=True)
+        return run_sql(self.dbname or self.db, [(query, params)], rows=True)
+
+    def sql_on(self, database, query, *params):
+        """sql() on another database, a name new_database() gave."""
+        return run_sql(database, [(query, params)], rows=True)
 
     def sql_many(self, statements, rows=False):
-        """Run [(query, params)] in one transaction; with rows, the last
-        one's rows."""
-        statements = [(q, tuple(p)) for q, p in statements]
-        if STORE == "postgresql":
-            try:
-                return pgstore.run(PG_HOST, self.dbname, statements, rows)
-            except pgstore.SqlError as e:
-                raise SqlError(str(e)) from None
-        # A read alone opens the file read-only, as crisisctl's readers do.
-        first = statements[0][0].split(None, 1)[0].upper()
-        readonly = len(statements) == 1 and (
-            first in ("SELECT", "WITH", "VALUES") or
-            (first == "PRAGMA" and "=" not in statements[0][0]))
-        if readonly:
-            db = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True,
-                                 timeout=5 * SCALE)
-        else:
-            db = sqlite3.connect("file:%s?mode=rw" % self.db, uri=True,
-                                 timeout=5 * SCALE)
-        try:
-            with db:
-                cur = None
-                for q, p in statements:
-                    cur = db.execute(q, p)
-                return cur.fetchall() if rows else []
-        except sqlite3.Error as e:
-            raise SqlError(str(e)) from None
-        finally:
-            db.close()
+        """Run [(query, params)] in one transaction on the daemon's
+        database; with rows, the last one's rows."""
+        return run_sql(self.dbname or self.db, statements, rows)
 
-    def drop_database(self):
-        """Drop the daemon's PostgreSQL database (after it has stopped)."""
-        if self.dbname is not None:
-            pgstore.dropdb(PG_HOST, self.dbname)
 
+# --- databases, whichever the store ---
 
 # PostgreSQL databases made by this process, dropped when its test ends.
 CREATED_DATABASES = []
+
+
+def new_database(directory, label, create=True):
+    """A database name of this store's, unique to this run: on PostgreSQL
+    a new empty database (unless create is False), on SQLite a path in
+    directory (never created here)."""
+    if STORE != "postgresql":
+        return os.path.join(directory, label + ".db")
+    assert PG_HOST, ("CRISISD_STORE=postgresql without CRISISD_PG_HOST: "
+                     "run the tests through tests/e2e/run.py")
+    name = "%s_%s" % (label, uuid.uuid4().hex[:16])
+    if create:
+        pgstore.createdb(PG_HOST, name)
+        with _lock:
+            CREATED_DATABASES.append(name)
+    return name
+
+
+def database_for(name):
+    """The config's `database` value for new_database()'s name."""
+    if STORE != "postgresql":
+        return name
+    return pgstore.uri(PG_HOST, name)
+
+
+def run_sql(database, statements, rows=False):
+    """Run [(query, params)] (? for parameters) in one transaction on
+    database (a name new_database() gave); with rows, the last statement's
+    rows as a list of tuples.  SqlError if the database refuses one."""
+    statements = [(q, tuple(p)) for q, p in statements]
+    if STORE == "postgresql":
+        try:
+            return pgstore.run(PG_HOST, database, statements, rows)
+        except pgstore.SqlError as e:
+            raise SqlError(str(e)) from None
+    # A read alone opens the file read-only, as crisisctl's readers do.
+    first = statements[0][0].split(None, 1)[0].upper()
+    readonly = len(statements) == 1 and (
+        first in ("SELECT", "WITH", "VALUES") or
+        (first == "PRAGMA" and "=" not in statements[0][0]))
+    db = sqlite3.connect("file:%s?mode=%s" % (database,
+                                              "ro" if readonly else "rw"),
+                         uri=True, timeout=5 * SCALE)
+    try:
+        with db:
+            cur = None
+            for q, p in statements:
+                cur = db.execute(q, p)
+            return cur.fetchall() if rows else []
+    except sqlite3.Error as e:
+        raise SqlError(str(e)) from None
+    finally:
+        db.close()
 
 
 def drop_databases():

@@ -11,7 +11,9 @@ import sqlite3
 import time
 import zoneinfo
 
-from harness import (DISCLOSURE, SCALE, Daemon, accept, complete,
+import pgstore
+from harness import (DISCLOSURE, SCALE, STORE, Daemon, accept, complete,
+                     sqlite_only,
                      crisisd_bare, ctl_bare, log_rows, note, now,
                      parse_rfc3339, render_conf, rfc3339, row_id,
                      row_outcome, secs, sleep_ms, submit)
@@ -141,14 +143,18 @@ def test_version_and_help():
 
 def test_init_creates_and_migrates():
     with Daemon() as d:
-        db = sqlite3.connect("file:%s?mode=ro" % d.db, uri=True)
-        assert db.execute("PRAGMA user_version").fetchone()[0] >= 1
-        tables = {r[0] for r in db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        db.close()
+        if STORE == "sqlite":
+            db = sqlite3.connect("file:%s?mode=ro" % d.db, uri=True)
+            assert db.execute("PRAGMA user_version").fetchone()[0] >= 1
+            tables = {r[0] for r in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            db.close()
+            assert oct(os.stat(d.db).st_mode & 0o777) == oct(0o600), (
+                "database mode %o" % (os.stat(d.db).st_mode & 0o777))
+        else:
+            tables = {r[0] for r in d.sql(
+                "SELECT table_name FROM information_schema.tables")}
         assert {"principals", "contacts", "contact_events"} <= tables, tables
-        assert oct(os.stat(d.db).st_mode & 0o777) == oct(0o600), (
-            "database mode %o" % (os.stat(d.db).st_mode & 0o777))
         token = d.add_intake("gw")
         rc(d.ctl("init", check=False), 0, "init again")
         d.start()
@@ -156,8 +162,12 @@ def test_init_creates_and_migrates():
         rc(d.ctl("init", check=False), 0, "init while crisisd runs")
     with Daemon() as d:
         conf = d.conf_path
+        # A directory, or a server, that is not there.
+        nowhere = "/nonexistent-dir/x/crisisd.db"
+        if STORE == "postgresql":
+            nowhere = pgstore.uri("/nonexistent-dir", "crisisd")
         with open(conf) as f:
-            text = f.read().replace(d.db, "/nonexistent-dir/x/crisisd.db")
+            text = f.read().replace(d.db, nowhere)
         with open(conf, "w") as f:
             f.write(text)
         rc(d.ctl("init", check=False), 1, "init in a missing directory")
@@ -601,14 +611,21 @@ def test_ctl_exit_codes():
         p = ctl_bare("-c", bad, "log")
         rc(p, 2, "config syntax error")
         assert "bad.conf:2" in p.stderr or "bad.conf:1" in p.stderr, p.stderr
-        # A database that was never initialised.
-        text = open(d.conf_path).read().replace(
-            d.db, os.path.join(d.dir, "never.db"))
+        # A database that was never initialised (on PostgreSQL, one that
+        # exists and is empty).
+        never = d.new_database("never")
+        text = open(d.conf_path).read().replace(d.db, d.database_for(never))
         conf = write(d, "never.conf", text)
         rc(ctl_bare("-c", conf, "log"), 1, "uninitialised database")
-        assert not os.path.exists(os.path.join(d.dir, "never.db")) or \
-            os.path.getsize(os.path.join(d.dir, "never.db")) == 0, (
-                "crisisctl log created a database")
+        if STORE == "sqlite":
+            assert not os.path.exists(never) or \
+                os.path.getsize(never) == 0, (
+                    "crisisctl log created a database")
+        else:
+            assert d.sql_on(never, "SELECT count(*) FROM "
+                            "information_schema.tables WHERE table_schema "
+                            "= 'public'") == [(0,)], (
+                                "crisisctl log created tables")
         rc(d.ctl("show", UNKNOWN_CID, check=False), 1, "not found")
 
 
@@ -638,11 +655,14 @@ def test_crisisd_check_config():
         bad[n] = "  max_wait_ms = -5;"
         check("negative.conf", "\n".join(bad) + "\n", n + 1)
         # Database errors: missing, wrong schema version, not a database.
-        for name, prepare in (
-                ("missing", None),
-                ("future", "version"),
-                ("garbage", "garbage")):
-            db = os.path.join(d.dir, name + ".db")
+        # On PostgreSQL: a database that does not exist (where the schema
+        # version is kept, and what is not a database, are SQLite's).
+        cases = (("missing", None), ("future", "version"),
+                 ("garbage", "garbage"))
+        if STORE == "postgresql":
+            cases = cases[:1]
+        for name, prepare in cases:
+            db = d.new_database(name, create=False)
             if prepare == "version":
                 shutil.copy(d.db, db)
                 x = sqlite3.connect(db)
@@ -652,12 +672,14 @@ def test_crisisd_check_config():
             elif prepare == "garbage":
                 with open(db, "wb") as f:
                     f.write(b"this is not an SQLite database\n" * 200)
-            conf = write(d, name + ".conf", text.replace(d.db, db))
+            conf = write(d, name + ".conf", text.replace(
+                d.db, d.database_for(db)))
             p = crisisd_bare("-t", "-c", conf)
             rc(p, 1, "crisisd -t with a %s database" % name)
             assert p.stderr.strip(), "no message for a %s database" % name
-        assert not os.path.exists(os.path.join(d.dir, "missing.db")), (
-            "crisisd -t created the database")
+            if name == "missing" and STORE == "sqlite":
+                assert not os.path.exists(db), (
+                    "crisisd -t created the database")
         rc(crisisd_bare("-t", "-c", os.path.join(d.dir, "none.conf")), 2,
            "crisisd -t without a config file")
 
@@ -785,6 +807,7 @@ def backup_tmp_files(path):
                                ".tmp-shm") if os.path.exists(path + s)]
 
 
+@sqlite_only("crisisctl backup copies the SQLite file through FILE.tmp")
 def test_backup_removes_tmp_on_signal():
     """A backup ended by SIGINT, SIGTERM or SIGHUP removes its FILE.tmp
     (it holds every record); one killed with SIGKILL leaves it, and the

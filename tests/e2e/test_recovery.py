@@ -17,7 +17,7 @@ import tempfile
 import time
 
 from harness import (SCALE, WRAPPER, Daemon, accept, assert_timing, now,
-                     note, secs, sleep_ms, submit)
+                     note, secs, sleep_ms, sqlite_only, submit)
 
 SLOW = 3000  # an offer timeout long enough never to fire during a test
 
@@ -566,6 +566,7 @@ def _modes(path):
     return out
 
 
+@sqlite_only("the modes of the SQLite file, its -wal and -shm")
 def test_database_files_0600():
     old = os.umask(0)
     try:
@@ -592,6 +593,7 @@ def test_database_files_0600():
         assert not bad, "database files not 0600: %s" % bad
 
 
+@sqlite_only("SQLite's journal_mode and synchronous, and the WAL thread")
 def test_durability_settings_logged():
     """The start says how commits are made durable: WAL, and
     synchronous=NORMAL with the WAL's fdatasync in a thread (issue 11)."""
@@ -633,6 +635,7 @@ def _fill(path):
     return size
 
 
+@sqlite_only("the SQLite file on a full filesystem")
 def test_full_filesystem():
     if os.geteuid() != 0:
         note("SKIPPED: needs root to mount a small tmpfs")
