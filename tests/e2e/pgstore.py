@@ -18,8 +18,9 @@ crisisd, never the server, so what the server has written is kept.
 SQL goes through psql, not a Python driver, so that any python3 runs the
 tests: parameters (`?`, as the sqlite3 module takes them) become literals,
 and result columns are typed from psql's \\gdesc (integers, booleans,
-floats, bytea; the rest as text).  When tests/pg/pgserver lands, start,
-stop and createdb here are what to point at it.
+floats, bytea; the rest as text).  start() runs tests/pg/pgserver when
+the tree has it (CRISISD_PG_STARTER=own: the starter here instead), which
+makes the same kind of server; stop() stops either.
 """
 
 import os
@@ -27,8 +28,10 @@ import pwd
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 BINDIR = os.environ.get("CRISISD_PG_BINDIR", "/usr/lib/postgresql/15/bin")
+PGSERVER = Path(__file__).resolve().parents[1] / "pg" / "pgserver"
 USER = "crisisd"
 # Seconds the server may take to start or stop, and one psql to run.
 START_TIMEOUT_S = 60
@@ -54,18 +57,21 @@ def _bin(name):
     return path
 
 
-def _as_server(cmd):
-    """cmd run as the server's owner: nobody when we are root."""
+def _as_server(cmd, directory):
+    """cmd run as the owner of the server's directory (initdb and pg_ctl
+    refuse root)."""
     if os.geteuid() == 0:
-        return ["runuser", "-u", "nobody", "--"] + cmd
+        owner = pwd.getpwuid(os.stat(directory).st_uid).pw_name
+        if owner != "root":
+            return ["runuser", "-u", owner, "--"] + cmd
     return cmd
 
 
 def _run(cmd, directory, what, timeout=START_TIMEOUT_S):
     """Run a server command in directory; raise with its output if it
     fails."""
-    p = subprocess.run(_as_server(cmd), cwd=directory, capture_output=True,
-                       text=True, timeout=timeout)
+    p = subprocess.run(_as_server(cmd, directory), cwd=directory,
+                       capture_output=True, text=True, timeout=timeout)
     if p.returncode != 0:
         raise AssertionError("%s failed (exit %d): %s" % (
             what, p.returncode, (p.stdout + p.stderr).strip()[-1500:]))
@@ -76,6 +82,10 @@ def start(directory):
     """A new server in directory (which must exist and be empty); returns
     the socket directory, which is directory itself."""
     directory = os.path.abspath(directory)
+    if os.access(PGSERVER, os.X_OK) and \
+            os.environ.get("CRISISD_PG_STARTER") != "own":
+        p = _run([str(PGSERVER), "start", directory], "/", "tests/pg/pgserver")
+        return p.stdout.strip().splitlines()[-1]
     if os.geteuid() == 0:
         nobody = pwd.getpwnam("nobody")
         os.chown(directory, nobody.pw_uid, nobody.pw_gid)
@@ -103,7 +113,8 @@ def stop(directory):
         return
     for mode in ("fast", "immediate"):
         p = subprocess.run(_as_server([_bin("pg_ctl"), "-D", data, "-m",
-                                       mode, "-w", "-t", "30", "stop"]),
+                                       mode, "-w", "-t", "30", "stop"],
+                                      data),
                            cwd=directory, capture_output=True, text=True,
                            timeout=60)
         if p.returncode == 0:
@@ -111,12 +122,14 @@ def stop(directory):
 
 
 def log_tail(directory, n=20):
-    """The last n lines of the server's log."""
-    try:
-        with open(os.path.join(directory, "server.log")) as f:
-            return "".join(f.readlines()[-n:])
-    except OSError:
-        return "(no server log)"
+    """The last n lines of the server's log (ours, or pgserver's)."""
+    for name in ("server.log", "log"):
+        try:
+            with open(os.path.join(directory, name)) as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            pass
+    return "(no server log)"
 
 
 def uri(sock, name):
