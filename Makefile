@@ -140,7 +140,7 @@ $(BUILD)/test.mk: tools/deps
 	@printf 'TEST_LIBS = %s\n' "$$(pkg-config --libs $(TEST_PKGS))" > $@
 
 # What the other targets need beyond the build (tools/deps says which).
-deps-run deps-valgrind deps-fuzz deps-lint deps-sip:
+deps-run deps-check deps-valgrind deps-fuzz deps-lint deps-sip:
 	@tools/deps $(@:deps-%=%)
 
 deps:
@@ -233,10 +233,14 @@ check-pg-unit: $(BUILD)/tests/test_db_pg
 	    $(BUILD)/tests/test_db_pg
 
 # Every test: unit tests (cmocka), then the end-to-end suite against the
-# real binaries (the browser tests among them).  The last line is the
-# summary.
+# real binaries (the browser tests among them), once on SQLite and once on
+# a throwaway PostgreSQL server (issue 15).  The last line is the summary.
 check: all unit
 	@tests/run-all $(BUILD)/tests $(UNIT_TESTS)
+
+# The end-to-end suite on PostgreSQL alone.
+check-pg: all deps-check $(BROWSER_MODULES)
+	@E2E_STORES=postgresql tests/run-all $(BUILD)/tests
 
 # The browser tests' Node modules (tests/browser: puppeteer-core and
 # axe-core at the versions package-lock.json pins), installed by npm ci
@@ -412,8 +416,8 @@ install: all
 clean:
 	rm -rf $(BUILD) build-asan $(FUZZ_BUILD) crisisd crisisctl crisis-sipgw
 
-.PHONY: all deps deps-run deps-valgrind deps-fuzz deps-lint deps-sip unit check check-sip \
-        check-pg-unit \
+.PHONY: all deps deps-run deps-check deps-valgrind deps-fuzz deps-lint deps-sip unit check \
+        check-pg check-pg-unit check-sip \
         crashtest run asan valgrind lint format install clean browser-deps \
         screenshots
 
