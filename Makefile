@@ -59,7 +59,7 @@ SIPGW_SRCS = sipgw/main.c sipgw/gateway.c sipgw/gateway_crisisd.c \
 UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify \
              test_admit \
              test_checkpoint test_password test_wire test_outbox \
-             test_store_sync test_netstring test_gwmsg test_gwconf \
+             test_store_sync test_netstring test_gwmsg test_gwconf test_link \
              test_engine
 
 test_util_OBJS   = util log
@@ -82,6 +82,7 @@ test_wire_OBJS   = wire msg util log
 test_netstring_OBJS = ../sipgw/netstring
 test_gwmsg_OBJS  = ../sipgw/gwmsg ../sipgw/gwconf util log
 test_gwconf_OBJS = ../sipgw/gwconf util log
+test_link_OBJS   = ../sipgw/link util log
 # The real engine, session, outbox and results; a fake store and fake
 # connections beneath (tests/unit/fake_*.c), driven by engine_rig.c.
 ENGINE_OBJS      = engine engine_ops engine_state engine_settle \
