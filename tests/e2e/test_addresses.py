@@ -1,13 +1,13 @@
 """CONTRACT §10 from the clients' side: crisis-sim given several addresses.
 
-crisisd's standby mode is not needed to test the clients: a fake node in
-the test answers hello as a standby does ("unavailable", then close), or
-welcomes and then drops the connection as an active that dies does, and
+crisisd's standby mode is not needed to test the clients: a fake node
+(harness.FakeNode) answers hello as a standby does ("unavailable", then
+close), or welcomes and then drops the connection as an active that dies
+does, and
 two real daemons on copies of one database stand for an active and the
 node that takes over.
 """
 
-import json
 import os
 import re
 import shutil
@@ -17,68 +17,10 @@ import sys
 import threading
 import time
 
-from harness import ROOT, SCALE, Daemon, accept, note, secs, submit
+from harness import (ROOT, SCALE, Daemon, FakeNode, accept, note, secs,
+                     submit)
 
 SIM = str(ROOT / "tools" / "crisis-sim")
-# What each kind of fake node answers to hello (its id is added).
-REPLIES = {
-    "standby": {"type": "error", "code": "unavailable",
-                "message": "standby; active is b"},
-    "refusing": {"type": "error", "code": "unauthorized",
-                 "message": "bad token"},
-    "dying": {"type": "welcome", "role": "intake", "principal": "gw",
-              "server": "fake"},
-}
-
-
-class FakeNode(threading.Thread):
-    """A listening socket that plays one kind of node for every connection.
-
-    standby:  answers hello with "unavailable" and closes.
-    dying:    welcomes, reads one more line (kept in self.lines), closes.
-    refusing: answers hello with "unauthorized" and closes.
-    Every line received is kept, in order, in self.lines.
-    """
-
-    def __init__(self, kind):
-        super().__init__(daemon=True)
-        self.kind = kind
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.lines = []
-        self.start()
-
-    def address(self):
-        return "127.0.0.1:%d" % self.port
-
-    def run(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                self.serve(conn)
-
-    def serve(self, conn):
-        """One connection, as self.kind says."""
-        f = conn.makefile("rb")
-        conn.settimeout(10)
-        try:
-            hello = f.readline()
-            self.lines.append(hello)
-            reply = dict(REPLIES[self.kind], id=json.loads(hello).get("id"))
-            conn.sendall(json.dumps(reply).encode() + b"\n")
-            if self.kind == "dying":
-                self.lines.append(f.readline())
-        except (OSError, ValueError):
-            pass
-        f.close()
-
-    def close(self):
-        self.sock.close()
 
 
 class Sim:
