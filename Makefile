@@ -30,6 +30,7 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/store_stats.c daemon/tally.c \
               daemon/store_followup.c daemon/store_backup.c daemon/store_policy.c \
               daemon/store_checkpoint.c daemon/store_sync.c daemon/store_close.c \
+              daemon/db_sqlite.c daemon/store_sqlite.c \
               daemon/lockfile.c \
               daemon/store_password.c daemon/password.c \
               daemon/jsontime.c daemon/review.c
@@ -73,9 +74,9 @@ test_fmt_OBJS    = ../ctl/fmt ../ctl/fmt_table ../ctl/fmt_csv jsontime util log
 test_conn_OBJS   = conn conn_output msg wire util log tls
 test_notify_OBJS = notify log util
 test_outbox_OBJS = outbox wire msg util log
-test_store_OBJS  = store store_roster store_contact store_audit store_review \
+test_store_OBJS  = store store_sqlite db_sqlite store_roster store_contact store_audit store_review \
                    util log token store_checkpoint store_sync store_password
-test_checkpoint_OBJS = store store_checkpoint store_sync store_roster \
+test_checkpoint_OBJS = store store_sqlite db_sqlite store_checkpoint store_sync store_roster \
                        store_contact store_audit store_review util log token
 test_store_sync_OBJS = $(test_checkpoint_OBJS)
 test_wire_OBJS   = wire msg util log

@@ -28,41 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "store.h"
 #include "store_int.h"
-#include "store_schema.h"
 #include "util.h"
-
-_Static_assert(nitems(store_migrations) == STORE_SCHEMA_VERSION,
-    "one migration per schema version");
-
-/*
- * How long a write waits for another process's write lock: crisisctl
- * waits out the daemon's short batches; the daemon's event loop never
- * waits long (CONTRACT §5), as every timer and connection waits with it.
- * A batch that cannot get the lock in time fails, and is retried.
- */
-#define STORE_BUSY_TIMEOUT_MS 5000
-#define STORE_DAEMON_BUSY_TIMEOUT_MS 100
-
-/*
- * Without the checkpointer thread (crisisctl, or an SQLite built without
- * threads), checkpoints run on the committing connection, inside
- * store_commit(), once the WAL holds this many pages: copying them into the
- * database file and syncing it costs far more than a commit, so an unlucky
- * commit pays for it.  4000 pages (16 MB at 4 KiB pages) makes that rare;
- * SQLite's default of 1000 would do it four times as often.  crisisd
- * (STORE_OPEN_DAEMON) turns this off and checkpoints from a thread of its
- * own: see store_checkpoint.c.
- */
-#define STORE_WAL_AUTOCHECKPOINT_PAGES 4000
-/* After a checkpoint, truncate a WAL that grew past this (64 MiB). */
-#define STORE_WAL_LIMIT_BYTES 67108864
-
-#define STORE_STR_(x) #x
-#define STORE_STR(x) STORE_STR_(x)
 
 /* The SQL of every cached statement, indexed by enum store_stmt_id. */
 static const char *const store_sql[STORE_STMT_COUNT] = {
@@ -110,7 +78,7 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	[STORE_STMT_SHIFT_CLINICIAN] = "SELECT 1 FROM clinicians WHERE id = ?1",
 	[STORE_STMT_SHIFT_IMPORT_BEGIN] =
 	    "INSERT INTO roster_imports(source, pid, shift_count, started_at)"
-	    " VALUES (?1, ?2, ?3, ?4)",
+	    " VALUES (?1, ?2, ?3, ?4) RETURNING id",
 	[STORE_STMT_SHIFT_IMPORT_DONE] =
 	    "UPDATE roster_imports SET done_at = ?2"
 	    " WHERE id = ?1 AND done_at IS NULL AND dropped_at IS NULL",
@@ -182,7 +150,8 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	[STORE_STMT_OFFER_DELETE] =
 	    "DELETE FROM offers WHERE contact = ?1 AND clinician = ?2",
 	[STORE_STMT_PUSH_INSERT] =
-	    "INSERT INTO pushes(intake, contact, message) VALUES (?1, ?2, ?3)",
+	    "INSERT INTO pushes(intake, contact, message) VALUES (?1, ?2, ?3)"
+	    " RETURNING seq",
 	[STORE_STMT_PUSH_ACK] =
 	    "UPDATE pushes SET acked_at = ?3"
 	    " WHERE contact = ?2 AND intake = ?1 AND acked_at IS NULL",
@@ -235,7 +204,7 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	    " VALUES (?1, ?2, ?3) ON CONFLICT (contact) DO NOTHING",
 	[STORE_STMT_CLOSE_FILE] =
 	    "INSERT INTO contact_closes (contact, supervisor, reason, actor,"
-	    " requested_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+	    " requested_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
 	[STORE_STMT_CLOSE_PENDING] =
 	    "SELECT id, contact, supervisor, reason FROM contact_closes"
 	    " WHERE done_at IS NULL ORDER BY id LIMIT ?1",
@@ -251,24 +220,6 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	                            " WHERE id = ?1 AND role <> 'intake'",
 	[STORE_STMT_PASSWORD_GET] =
 	    "SELECT password_hash FROM principals WHERE id = ?1",
-};
-
-/* A connection setting: the PRAGMA that sets it and how to read it back. */
-struct store_setting {
-	const char *set;
-	const char *get; /* NULL: the set statement's own result, if any */
-	const char *expect; /* NULL: not checked */
-};
-
-static const struct store_setting store_settings[] = {
-	{ "PRAGMA journal_mode = WAL", NULL, "wal" },
-	{ "PRAGMA synchronous = FULL", "PRAGMA synchronous", "2" },
-	{ "PRAGMA foreign_keys = ON", "PRAGMA foreign_keys", "1" },
-	{ "PRAGMA wal_autocheckpoint = " STORE_STR(
-	      STORE_WAL_AUTOCHECKPOINT_PAGES),
-	    NULL, NULL },
-	{ "PRAGMA journal_size_limit = " STORE_STR(STORE_WAL_LIMIT_BYTES), NULL,
-	    NULL },
 };
 
 /* Record the message store_error() returns. */
@@ -288,7 +239,7 @@ store_lose_batch(struct store *st)
 {
 	if (!st->batch_lost) {
 		memcpy(st->lost_why, st->error, sizeof st->lost_why);
-		st->lost_busy = (sqlite3_errcode(st->db) & 0xff) == SQLITE_BUSY;
+		st->lost_busy = db_fault(st->db) == DB_FAULT_BUSY;
 	}
 	st->batch = true;
 	st->batch_lost = true;
@@ -302,22 +253,21 @@ store_fail(struct store *st, const char *what)
 	 * A full disk, an I/O error or a lost lock can make SQLite roll the
 	 * whole transaction back, not just the statement: the batch is gone.
 	 */
-	if (st->batch && sqlite3_get_autocommit(st->db)) {
+	if (st->batch && db_autocommit(st->db)) {
 		store_set_error(st, "%s: %s (batch rolled back)", what,
-		    sqlite3_errmsg(st->db));
+		    db_errmsg(st->db));
 		store_lose_batch(st);
 	} else
-		store_set_error(st, "%s: %s", what, sqlite3_errmsg(st->db));
+		store_set_error(st, "%s: %s", what, db_errmsg(st->db));
 	return STORE_ERROR;
 }
 
 /* The cached statement id, prepared if need be; NULL (error set) on failure. */
-sqlite3_stmt *
+struct db_stmt *
 store_stmt(struct store *st, enum store_stmt_id id)
 {
 	if (st->stmts[id] == NULL &&
-	    sqlite3_prepare_v3(st->db, store_sql[id], -1,
-	        SQLITE_PREPARE_PERSISTENT, &st->stmts[id], NULL) != SQLITE_OK) {
+	    db_prepare(st->db, store_sql[id], true, &st->stmts[id]) != DB_OK) {
 		store_fail(st, "prepare");
 		return NULL;
 	}
@@ -325,7 +275,7 @@ store_stmt(struct store *st, enum store_stmt_id id)
 }
 
 /* The cached statement id with the batch open, ready for a write. */
-sqlite3_stmt *
+struct db_stmt *
 store_write_stmt(struct store *st, enum store_stmt_id id)
 {
 	st->writes++;
@@ -334,23 +284,17 @@ store_write_stmt(struct store *st, enum store_stmt_id id)
 	return store_stmt(st, id);
 }
 
-/* Step a write statement to completion, reset it and map its error. */
-int
-store_step_write(struct store *st, sqlite3_stmt *s, const char *what)
+/* A write statement failed: reset it and map its error. */
+static int
+store_write_failed(struct store *st, struct db_stmt *s, const char *what)
 {
-	int rc, result;
+	int result;
 
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
-		sqlite3_reset(s);
-		return STORE_OK;
-	}
-	switch (sqlite3_extended_errcode(st->db)) {
-	case SQLITE_CONSTRAINT_UNIQUE:
-	case SQLITE_CONSTRAINT_PRIMARYKEY:
+	switch (db_fault(st->db)) {
+	case DB_FAULT_UNIQUE:
 		result = STORE_CONFLICT;
 		break;
-	case SQLITE_CONSTRAINT_FOREIGNKEY:
+	case DB_FAULT_FOREIGN_KEY:
 		result = STORE_NOTFOUND;
 		break;
 	default:
@@ -360,49 +304,76 @@ store_step_write(struct store *st, sqlite3_stmt *s, const char *what)
 	if (result == STORE_ERROR)
 		store_fail(st, what);
 	else
-		store_set_error(st, "%s: %s", what, sqlite3_errmsg(st->db));
-	sqlite3_reset(s);
+		store_set_error(st, "%s: %s", what, db_errmsg(st->db));
+	db_reset(s);
 	return result;
+}
+
+/* Step a write statement to completion, reset it and map its error. */
+int
+store_step_write(struct store *st, struct db_stmt *s, const char *what)
+{
+	if (db_step(s) != DB_DONE)
+		return store_write_failed(st, s, what);
+	db_reset(s);
+	return STORE_OK;
+}
+
+/* Step an INSERT ... RETURNING one id: as store_step_write, and *id. */
+int
+store_step_insert(struct store *st, struct db_stmt *s, const char *what,
+    int64_t *id)
+{
+	int rc = db_step(s);
+
+	if (rc == DB_ROW) {
+		*id = db_column_int64(s, 0);
+		rc = db_step(s);
+	}
+	if (rc != DB_DONE)
+		return store_write_failed(st, s, what);
+	db_reset(s);
+	return STORE_OK;
 }
 
 /* Step a statement that reads one row: STORE_OK, STORE_NOTFOUND or STORE_ERROR.
  */
 int
-store_step_read(struct store *st, sqlite3_stmt *s, const char *what)
+store_step_read(struct store *st, struct db_stmt *s, const char *what)
 {
 	int rc;
 
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
+	rc = db_step(s);
+	if (rc == DB_ROW)
 		return STORE_OK;
-	if (rc == SQLITE_DONE) {
-		sqlite3_reset(s);
+	if (rc == DB_DONE) {
+		db_reset(s);
 		return STORE_NOTFOUND;
 	}
 	store_fail(st, what);
-	sqlite3_reset(s);
+	db_reset(s);
 	return STORE_ERROR;
 }
 
 /* Bind text, or NULL for a NULL pointer (SQLITE_STATIC: step before return). */
 int
-store_bind_text(sqlite3_stmt *s, int i, const char *v)
+store_bind_text(struct db_stmt *s, int i, const char *v)
 {
-	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+	return db_bind_text(s, i, v);
 }
 
 /* Rows changed by the last write of this connection. */
 int
 store_changes(struct store *st)
 {
-	return sqlite3_changes(st->db);
+	return db_changes(st->db);
 }
 
 /* Run one cached statement that returns no rows. */
 static int
 store_run(struct store *st, enum store_stmt_id id, const char *what)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
 	if ((s = store_stmt(st, id)) == NULL)
 		return STORE_ERROR;
@@ -415,7 +386,7 @@ store_run(struct store *st, enum store_stmt_id id, const char *what)
 int
 store_batch_begin(struct store *st)
 {
-	if (st->batch && !st->batch_lost && !sqlite3_get_autocommit(st->db))
+	if (st->batch && !st->batch_lost && !db_autocommit(st->db))
 		return STORE_OK;
 	if (st->batch) {
 		if (!st->batch_lost)
@@ -472,7 +443,7 @@ int
 store_snapshot_begin(struct store *st, bool *opened)
 {
 	*opened = false;
-	if (st->batch || !sqlite3_get_autocommit(st->db))
+	if (st->batch || !db_autocommit(st->db))
 		return STORE_OK;
 	if (store_run(st, STORE_STMT_READ_BEGIN, "begin read") != STORE_OK)
 		return STORE_ERROR;
@@ -486,7 +457,7 @@ store_snapshot_end(struct store *st, bool opened)
 {
 	char saved[STORE_ERROR_BYTES];
 
-	if (!opened || sqlite3_get_autocommit(st->db))
+	if (!opened || db_autocommit(st->db))
 		return;
 	memcpy(saved, st->error, sizeof saved);
 	if (store_run(st, STORE_STMT_COMMIT, "end read") != STORE_OK)
@@ -528,11 +499,11 @@ store_write_count(const struct store *st)
 int
 store_alive(struct store *st, int64_t now)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
 	if ((s = store_write_stmt(st, STORE_STMT_ALIVE)) == NULL)
 		return STORE_ERROR;
-	if (sqlite3_bind_int64(s, 1, now) != SQLITE_OK)
+	if (db_bind_int64(s, 1, now) != DB_OK)
 		return store_fail(st, "alive");
 	return store_step_write(st, s, "alive");
 }
@@ -546,7 +517,7 @@ store_rollback(struct store *st)
 	if (!st->batch)
 		return;
 	memcpy(saved, st->error, sizeof saved);
-	if (!sqlite3_get_autocommit(st->db))
+	if (!db_autocommit(st->db))
 		store_run(st, STORE_STMT_ROLLBACK, "rollback");
 	memcpy(st->error, saved, sizeof saved);
 	st->batch = false;
@@ -559,7 +530,7 @@ store_commit(struct store *st)
 {
 	if (!st->batch)
 		return 0;
-	if (st->batch_lost || sqlite3_get_autocommit(st->db)) {
+	if (st->batch_lost || db_autocommit(st->db)) {
 		if (st->batch_lost)
 			store_set_error(st, "%s", st->lost_why);
 		else
@@ -570,7 +541,7 @@ store_commit(struct store *st)
 		return -1;
 	}
 	if (store_run(st, STORE_STMT_COMMIT, "commit") != STORE_OK) {
-		st->lost_busy = (sqlite3_errcode(st->db) & 0xff) == SQLITE_BUSY;
+		st->lost_busy = db_fault(st->db) == DB_FAULT_BUSY;
 		store_rollback(st);
 		return -1;
 	}
@@ -581,241 +552,28 @@ store_commit(struct store *st)
 	return 0;
 }
 
-/* Run sql once and copy its first column of its first row (or ""). */
-static int
-store_pragma(struct store *st, const char *sql, char *out, size_t size)
-{
-	sqlite3_stmt *s;
-	const char *text;
-	int rc;
-
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return store_fail(st, sql);
-	out[0] = '\0';
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		text = (const char *)sqlite3_column_text(s, 0);
-		if (out[0] == '\0' && text != NULL)
-			strlcpy_(out, text, size);
-	}
-	if (rc != SQLITE_DONE) {
-		store_fail(st, sql);
-		sqlite3_finalize(s);
-		return STORE_ERROR;
-	}
-	sqlite3_finalize(s);
-	return STORE_OK;
-}
-
-/* The schema version written in the file. */
-static int
-store_user_version(struct store *st, int *version)
-{
-	char buf[32];
-
-	if (store_pragma(st, "PRAGMA user_version", buf, sizeof buf) != 0)
-		return STORE_ERROR;
-	*version = atoi(buf);
-	return STORE_OK;
-}
-
 /*
- * The daemon's busy handler: look for the lock every millisecond, for at
- * most STORE_DAEMON_BUSY_TIMEOUT_MS.  SQLite's own handler backs off to
- * 25 ms and more between looks, and so can miss every short gap between
- * another writer's transactions (crisisctl's chunked import leaves 25 ms
- * gaps); a fine poll finds the first.
+ * Open the database: a PostgreSQL URI (store_pg.c) or an SQLite file
+ * (store_sqlite.c); NULL and *cause on failure.
  */
-static int
-store_busy_poll(void *arg, int count)
-{
-	struct store *st = arg;
-	int64_t now = util_monotonic_ms();
-	struct timespec pause = { 0, 1000000 };
-
-	if (count == 0)
-		st->busy_since = now;
-	if (now - st->busy_since >= st->busy_wait_ms)
-		return 0;
-	nanosleep(&pause, NULL);
-	return 1;
-}
-
-/* Apply and verify the connection settings of store_settings[]. */
-static int
-store_configure(struct store *st, enum store_open_mode mode)
-{
-	const struct store_setting *set;
-	char got[32];
-	size_t i;
-
-	sqlite3_extended_result_codes(st->db, 1);
-	if ((mode == STORE_OPEN_DAEMON
-	            ? sqlite3_busy_handler(st->db, store_busy_poll, st)
-	            : sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS)) !=
-	    SQLITE_OK)
-		return store_fail(st, "busy timeout");
-	for (i = 0; i < nitems(store_settings); i++) {
-		set = &store_settings[i];
-		if (store_pragma(st, set->set, got, sizeof got) != 0)
-			return STORE_ERROR;
-		if (set->get != NULL &&
-		    store_pragma(st, set->get, got, sizeof got) != 0)
-			return STORE_ERROR;
-		if (set->expect != NULL && strcmp(got, set->expect) != 0) {
-			store_set_error(st, "%s: got \"%s\", not \"%s\"",
-			    set->set, got, set->expect);
-			return STORE_ERROR;
-		}
-	}
-	return STORE_OK;
-}
-
-/* Run the next migration the file lacks, in its own transaction. */
-static int
-store_migrate_one(struct store *st, int *version)
-{
-	char sql[64];
-	int v;
-
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
-	    SQLITE_OK)
-		return store_fail(st, "begin migration");
-	/* Another process may have migrated while this one waited. */
-	if (store_user_version(st, &v) != 0)
-		goto fail;
-	if (v >= STORE_SCHEMA_VERSION) {
-		*version = v;
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-		return STORE_OK;
-	}
-	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
-	if (sqlite3_exec(st->db, store_migrations[v], NULL, NULL, NULL) !=
-	        SQLITE_OK ||
-	    sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		store_set_error(st, "migration to schema version %d: %s", v + 1,
-		    sqlite3_errmsg(st->db));
-		goto fail;
-	}
-	*version = v + 1;
-	return STORE_OK;
-fail:
-	if (!sqlite3_get_autocommit(st->db))
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-	return STORE_ERROR;
-}
-
-/* Check the file's schema version against this build, migrating if asked. */
-static int
-store_prepare_schema(struct store *st, enum store_open_mode mode)
-{
-	int version;
-
-	if (store_user_version(st, &version) != 0)
-		return STORE_ERROR;
-	st->version_found = version;
-	if (version > STORE_SCHEMA_VERSION) {
-		store_set_error(st,
-		    "schema version %d is newer than this "
-		    "build's %d; run a newer crisisd",
-		    version, STORE_SCHEMA_VERSION);
-		return STORE_ERROR;
-	}
-	if (mode == STORE_OPEN_EXISTING) {
-		if (version == STORE_SCHEMA_VERSION)
-			return STORE_OK;
-		if (version == 0)
-			store_set_error(st,
-			    "database is not initialised; run "
-			    "crisisctl init");
-		else
-			store_set_error(st,
-			    "schema version %d is older than "
-			    "this build's %d; run crisisctl init to migrate",
-			    version, STORE_SCHEMA_VERSION);
-		return STORE_ERROR;
-	}
-	while (version < STORE_SCHEMA_VERSION)
-		if (store_migrate_one(st, &version) != STORE_OK)
-			return STORE_ERROR;
-	return STORE_OK;
-}
-
-/*
- * Make sure the file exists: create it 0600 (migrate) or refuse (existing).
- *
- * An existing database is only looked at (access), never opened here: a
- * close() of any descriptor of the file drops every POSIX lock this
- * process holds on it, SQLite's included, and a daemon that opens a second
- * connection beside its first (the console's review) would lose its locks;
- * another process could then take itself for the last connection and
- * delete the WAL under the daemon.
- */
-static int
-store_create_file(const char *path, enum store_open_mode mode, char **cause)
-{
-	int fd;
-
-	if (mode == STORE_OPEN_EXISTING) {
-		if (access(path, R_OK | W_OK) == 0)
-			return 0;
-		if (errno == ENOENT)
-			xasprintf(cause, "%s: no database; run crisisctl init",
-			    path);
-		else
-			xasprintf(cause, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_CREAT,
-	         S_IRUSR | S_IWUSR)) == -1) {
-		xasprintf(cause, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
-/* Open the database at path; NULL and *cause on failure. */
 struct store *
-store_open(const char *path, enum store_open_mode mode, char **cause)
+store_open(const char *database, enum store_open_mode mode, char **cause)
 {
-	struct store *st;
-	mode_t mask;
-	int rc;
+	struct store *st = xcalloc(1, sizeof *st);
 
-	if (store_create_file(path, mode, cause) != 0)
-		return NULL;
-	st = xcalloc(1, sizeof *st);
 	strlcpy_(st->error, "no error", sizeof st->error);
 	st->busy_wait_ms = STORE_DAEMON_BUSY_TIMEOUT_MS;
-	/*
-	 * SQLite creates the -wal and -shm files on first access; nobody but
-	 * the owner may read them either.
-	 */
-	mask = umask(S_IRWXG | S_IRWXO);
-	/*
-	 * One thread uses this connection (the checkpoint thread has its
-	 * own): SQLite's per-call mutex would only cost time.
-	 */
-	rc = sqlite3_open_v2(path, &st->db,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		if (st->db != NULL)
-			store_fail(st, "open");
-		else
-			store_set_error(st, "open: %s", sqlite3_errstr(rc));
-	} else if (store_configure(st, mode) == STORE_OK &&
-	    store_prepare_schema(st, mode) == STORE_OK &&
-	    (mode != STORE_OPEN_DAEMON ||
-	        (store_checkpoint_start(st, path) == STORE_OK &&
-	            store_sync_start(st, path) == STORE_OK))) {
-		umask(mask);
+	if (store_sqlite_open(st, database, mode, cause) == 0)
 		return st;
-	}
-	umask(mask);
-	xasprintf(cause, "%s: %s", path, st->error);
 	store_close(st);
 	return NULL;
+}
+
+/* The integrity and schema check of crisisd -t and of crisisd's start. */
+int
+store_check(struct store *st, char **cause)
+{
+	return store_sqlite_check(st, cause);
 }
 
 /*
@@ -835,8 +593,8 @@ store_close(struct store *st)
 	store_sync_stop(st);
 	store_checkpoint_stop(st);
 	for (i = 0; i < nitems(st->stmts); i++)
-		sqlite3_finalize(st->stmts[i]);
-	sqlite3_close_v2(st->db);
+		db_finalize(st->stmts[i]);
+	db_close(st->db);
 	free(st);
 }
 
@@ -845,31 +603,6 @@ const char *
 store_error(const struct store *st)
 {
 	return st->error;
-}
-
-/* PRAGMA quick_check and the schema version; -1 and *cause if not good. */
-int
-store_check(struct store *st, char **cause)
-{
-	char result[STORE_ERROR_BYTES];
-	int version;
-
-	if (store_pragma(st, "PRAGMA quick_check", result, sizeof result) !=
-	        0 ||
-	    store_user_version(st, &version) != 0) {
-		xasprintf(cause, "%s", st->error);
-		return -1;
-	}
-	if (strcmp(result, "ok") != 0) {
-		xasprintf(cause, "quick_check: %s", result);
-		return -1;
-	}
-	if (version != STORE_SCHEMA_VERSION) {
-		xasprintf(cause, "schema version %d, this build needs %d",
-		    version, STORE_SCHEMA_VERSION);
-		return -1;
-	}
-	return 0;
 }
 
 /* The schema version found in the file when opened (0 for a new file). */

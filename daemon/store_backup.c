@@ -41,7 +41,7 @@
 static bool
 store_backup_is_database(struct store *st, const char *path)
 {
-	const char *db = sqlite3_db_filename(st->db, "main");
+	const char *db = sqlite3_db_filename(db_sqlite_handle(st->db), "main");
 	struct stat a, b;
 
 	if (db == NULL || *db == '\0' || stat(db, &a) == -1 ||
@@ -108,7 +108,8 @@ store_backup_copy(struct store *st, sqlite3 *dst, const char *tmp)
 	sqlite3_backup *b;
 	int rc, waited_ms = 0;
 
-	if ((b = sqlite3_backup_init(dst, "main", st->db, "main")) == NULL) {
+	if ((b = sqlite3_backup_init(dst, "main", db_sqlite_handle(st->db),
+	         "main")) == NULL) {
 		store_set_error(st, "%s: backup: %s", tmp, sqlite3_errmsg(dst));
 		return STORE_ERROR;
 	}

@@ -350,7 +350,8 @@ store_checkpoint_start(struct store *st, const char *path)
 	}
 	if (store_checkpoint_connect(st, cp, path) != STORE_OK)
 		goto fail;
-	if (sqlite3_exec(st->db, "PRAGMA wal_autocheckpoint = 0", NULL, NULL,
+	if (sqlite3_exec(db_sqlite_handle(st->db),
+	        "PRAGMA wal_autocheckpoint = 0", NULL, NULL,
 	        NULL) != SQLITE_OK) {
 		store_fail(st, "wal_autocheckpoint");
 		goto fail;
@@ -361,7 +362,7 @@ store_checkpoint_start(struct store *st, const char *path)
 		goto fail;
 	}
 	st->checkpoint = cp;
-	sqlite3_wal_hook(st->db, store_checkpoint_hook, cp);
+	sqlite3_wal_hook(db_sqlite_handle(st->db), store_checkpoint_hook, cp);
 	return STORE_OK;
 fail:
 	store_checkpoint_free(cp, true);
@@ -376,7 +377,7 @@ store_checkpoint_stop(struct store *st)
 
 	if (cp == NULL)
 		return;
-	sqlite3_wal_hook(st->db, NULL, NULL);
+	sqlite3_wal_hook(db_sqlite_handle(st->db), NULL, NULL);
 	pthread_mutex_lock(&cp->lock);
 	cp->stop = true;
 	pthread_cond_signal(&cp->wake);
@@ -389,9 +390,10 @@ store_checkpoint_stop(struct store *st)
 	 * it).  This is the last use of st before it closes; a failure (a
 	 * reader outlasting the wait) leaves the WAL whole for the next open.
 	 */
-	sqlite3_busy_timeout(st->db, STORE_CHECKPOINT_CLOSE_BUSY_MS);
-	sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
-	    NULL, NULL);
+	sqlite3_busy_timeout(db_sqlite_handle(st->db),
+	    STORE_CHECKPOINT_CLOSE_BUSY_MS);
+	sqlite3_wal_checkpoint_v2(db_sqlite_handle(st->db), NULL,
+	    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 }
 
 /* Copy the thread's counts; -1 if st has no checkpointer thread. */

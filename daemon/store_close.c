@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "store.h"
 #include "store_int.h"
 #include "util.h"
@@ -21,20 +19,16 @@ int
 store_close_file(struct store *st, const char *contact, const char *supervisor,
     const char *reason, const char *actor, int64_t at, int64_t *id)
 {
-	sqlite3_stmt *s;
-	int rc;
+	struct db_stmt *s;
 
 	if ((s = store_write_stmt(st, STORE_STMT_CLOSE_FILE)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, contact) |
 	        store_bind_text(s, 2, supervisor) |
 	        store_bind_text(s, 3, reason) | store_bind_text(s, 4, actor) |
-	        sqlite3_bind_int64(s, 5, at)) != SQLITE_OK)
+	        db_bind_int64(s, 5, at)) != DB_OK)
 		return store_fail(st, "file contact close");
-	rc = store_step_write(st, s, "file contact close");
-	if (rc == STORE_OK)
-		*id = sqlite3_last_insert_rowid(st->db);
-	return rc;
+	return store_step_insert(st, s, "file contact close", id);
 }
 
 /* Copy the pending rows out first: handling one writes to the store. */
@@ -42,26 +36,25 @@ int
 store_close_pending(struct store *st, struct store_close *out, size_t max,
     size_t *n)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	*n = 0;
 	if ((s = store_stmt(st, STORE_STMT_CLOSE_PENDING)) == NULL)
 		return STORE_ERROR;
-	if (sqlite3_bind_int64(s, 1, (sqlite3_int64)max) != SQLITE_OK)
+	if (db_bind_int64(s, 1, (int64_t)max) != DB_OK)
 		return store_fail(st, "pending contact closes");
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < max) {
+	while ((rc = db_step(s)) == DB_ROW && *n < max) {
 		struct store_close *c = &out[*n];
 
-		c->id = sqlite3_column_int64(s, 0);
-		c->contact = xstrdup((const char *)sqlite3_column_text(s, 1));
-		c->supervisor =
-		    xstrdup((const char *)sqlite3_column_text(s, 2));
-		c->reason = xstrdup((const char *)sqlite3_column_text(s, 3));
+		c->id = db_column_int64(s, 0);
+		c->contact = xstrdup((const char *)db_column_text(s, 1));
+		c->supervisor = xstrdup((const char *)db_column_text(s, 2));
+		c->reason = xstrdup((const char *)db_column_text(s, 3));
 		(*n)++;
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	db_reset(s);
+	if (rc != DB_ROW && rc != DB_DONE) {
 		store_close_pending_free(out, *n);
 		*n = 0;
 		return store_fail(st, "pending contact closes");
@@ -82,12 +75,12 @@ store_close_pending_free(struct store_close *c, size_t n)
 int
 store_close_done(struct store *st, int64_t id, int64_t at, const char *result)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
 	if ((s = store_write_stmt(st, STORE_STMT_CLOSE_DONE)) == NULL)
 		return STORE_ERROR;
-	if ((sqlite3_bind_int64(s, 1, id) | sqlite3_bind_int64(s, 2, at) |
-	        store_bind_text(s, 3, result)) != SQLITE_OK)
+	if ((db_bind_int64(s, 1, id) | db_bind_int64(s, 2, at) |
+	        store_bind_text(s, 3, result)) != DB_OK)
 		return store_fail(st, "contact close done");
 	return store_step_write(st, s, "contact close done");
 }
@@ -96,17 +89,17 @@ int
 store_close_result(struct store *st, int64_t id, bool *done, char *result,
     size_t len)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if ((s = store_stmt(st, STORE_STMT_CLOSE_RESULT)) == NULL)
 		return STORE_ERROR;
-	if (sqlite3_bind_int64(s, 1, id) != SQLITE_OK)
+	if (db_bind_int64(s, 1, id) != DB_OK)
 		return store_fail(st, "contact close result");
 	if ((rc = store_step_read(st, s, "contact close result")) != STORE_OK)
 		return rc;
-	*done = sqlite3_column_int(s, 0) != 0;
-	strlcpy_(result, (const char *)sqlite3_column_text(s, 1), len);
-	sqlite3_reset(s);
+	*done = db_column_int(s, 0) != 0;
+	strlcpy_(result, (const char *)db_column_text(s, 1), len);
+	db_reset(s);
 	return STORE_OK;
 }

@@ -9,8 +9,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "store.h"
 #include "store_int.h"
 #include "util.h"
@@ -35,22 +33,21 @@ static const struct {
 
 /* Bind an int64 that is 0 when absent as NULL. */
 static int
-store_contact_bind_time(sqlite3_stmt *s, int i, int64_t ms)
+store_contact_bind_time(struct db_stmt *s, int i, int64_t ms)
 {
-	return ms == 0 ? sqlite3_bind_null(s, i) : sqlite3_bind_int64(s, i, ms);
+	return ms == 0 ? db_bind_null(s, i) : db_bind_int64(s, i, ms);
 }
 
 /* Bind a tier, NULL when there is none (0). */
 static int
-store_contact_bind_tier(sqlite3_stmt *s, int i, int tier)
+store_contact_bind_tier(struct db_stmt *s, int i, int tier)
 {
-	return tier <= 0 ? sqlite3_bind_null(s, i)
-	                 : sqlite3_bind_int(s, i, tier);
+	return tier <= 0 ? db_bind_null(s, i) : db_bind_int64(s, i, tier);
 }
 
 /* Step an UPDATE or DELETE: STORE_NOTFOUND when it touched no row. */
 static int
-store_contact_step_change(struct store *st, sqlite3_stmt *s, const char *what,
+store_contact_step_change(struct store *st, struct db_stmt *s, const char *what,
     const char *key)
 {
 	int rc;
@@ -68,7 +65,7 @@ store_contact_step_change(struct store *st, sqlite3_stmt *s, const char *what,
 int
 store_contact_insert(struct store *st, const struct store_contact *c)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if ((s = store_write_stmt(st, STORE_STMT_CONTACT_INSERT)) == NULL)
@@ -85,11 +82,11 @@ store_contact_insert(struct store *st, const struct store_contact *c)
 	        store_bind_text(s, 11, c->state) |
 	        store_bind_text(s, 12, c->clinician) |
 	        store_bind_text(s, 13, c->route) |
-	        sqlite3_bind_int64(s, 14, c->queued_at) |
-	        sqlite3_bind_int64(s, 15, c->deadline_at) |
+	        db_bind_int64(s, 14, c->queued_at) |
+	        db_bind_int64(s, 15, c->deadline_at) |
 	        store_contact_bind_time(s, 16, c->assigned_at) |
 	        store_contact_bind_time(s, 17, c->closed_at) |
-	        sqlite3_bind_int(s, 18, c->policy_version)) != SQLITE_OK)
+	        db_bind_int64(s, 18, c->policy_version)) != DB_OK)
 		return store_fail(st, "insert contact");
 	rc = store_step_write(st, s, "insert contact");
 	if (rc == STORE_CONFLICT)
@@ -100,22 +97,22 @@ store_contact_insert(struct store *st, const struct store_contact *c)
 
 /* Copy two text columns of the row s stands on, then reset s. */
 static int
-store_contact_copy2(struct store *st, sqlite3_stmt *s, char *a, size_t asize,
+store_contact_copy2(struct store *st, struct db_stmt *s, char *a, size_t asize,
     char *b, size_t bsize)
 {
 	const char *ta, *tb;
 
-	ta = (const char *)sqlite3_column_text(s, 0);
-	tb = (const char *)sqlite3_column_text(s, 1);
+	ta = (const char *)db_column_text(s, 0);
+	tb = (const char *)db_column_text(s, 1);
 	if (ta == NULL || tb == NULL || strlen(ta) >= asize ||
 	    strlen(tb) >= bsize) {
-		sqlite3_reset(s);
+		db_reset(s);
 		store_set_error(st, "contact: malformed row");
 		return STORE_ERROR;
 	}
 	strlcpy_(a, ta, asize);
 	strlcpy_(b, tb, bsize);
-	sqlite3_reset(s);
+	db_reset(s);
 	return STORE_OK;
 }
 
@@ -127,7 +124,7 @@ int
 store_contact_by_ref(struct store *st, const struct store_contact *want,
     char id[CONTACT_ID_MAX + 1], bool *same)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	const char *text;
 	int rc;
 
@@ -141,22 +138,22 @@ store_contact_by_ref(struct store *st, const struct store_contact *want,
 	        store_bind_text(s, 6, want->patient) |
 	        store_bind_text(s, 7, want->program) |
 	        store_bind_text(s, 8, want->language) |
-	        store_bind_text(s, 9, want->needs)) != SQLITE_OK)
+	        store_bind_text(s, 9, want->needs)) != DB_OK)
 		return store_fail(st, "contact by ref");
 	if ((rc = store_step_read(st, s, "contact by ref")) != STORE_OK) {
 		if (rc == STORE_NOTFOUND)
 			store_set_error(st, "no contact with that ref");
 		return rc;
 	}
-	text = (const char *)sqlite3_column_text(s, 0);
+	text = (const char *)db_column_text(s, 0);
 	if (text == NULL || strlen(text) > CONTACT_ID_MAX) {
-		sqlite3_reset(s);
+		db_reset(s);
 		store_set_error(st, "contact: malformed row");
 		return STORE_ERROR;
 	}
 	strlcpy_(id, text, CONTACT_ID_MAX + 1);
-	*same = sqlite3_column_int(s, 1) != 0;
-	sqlite3_reset(s);
+	*same = db_column_int(s, 1) != 0;
+	db_reset(s);
 	return STORE_OK;
 }
 
@@ -165,12 +162,12 @@ int
 store_contact_state(struct store *st, const char *id, char state[16],
     char intake[PRINCIPAL_ID_MAX + 1])
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if ((s = store_stmt(st, STORE_STMT_CONTACT_STATE)) == NULL)
 		return STORE_ERROR;
-	if (store_bind_text(s, 1, id) != SQLITE_OK)
+	if (store_bind_text(s, 1, id) != DB_OK)
 		return store_fail(st, "contact state");
 	if ((rc = store_step_read(st, s, "contact state")) != STORE_OK) {
 		if (rc == STORE_NOTFOUND)
@@ -185,11 +182,11 @@ store_contact_state(struct store *st, const char *id, char state[16],
 static int
 store_contact_drop_offers(struct store *st, const char *id)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
 	if ((s = store_stmt(st, STORE_STMT_CONTACT_OFFERS_DROP)) == NULL)
 		return STORE_ERROR;
-	if (store_bind_text(s, 1, id) != SQLITE_OK)
+	if (store_bind_text(s, 1, id) != DB_OK)
 		return store_fail(st, "drop offers");
 	return store_step_write(st, s, "drop offers");
 }
@@ -205,7 +202,7 @@ store_contact_change(struct store *st, const char *id, const char *state,
     const char *clinician, int64_t at, int tier, int64_t accept_ms)
 {
 	enum store_contact_stamp stamp;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	size_t i;
 	int rc;
 
@@ -225,14 +222,13 @@ store_contact_change(struct store *st, const char *id, const char *state,
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, id) | store_bind_text(s, 2, state) |
 	        store_bind_text(s, 3, clinician) |
-	        (stamp == STORE_STAMP_ASSIGNED ? sqlite3_bind_int64(s, 4, at)
-	                                       : sqlite3_bind_null(s, 4)) |
-	        (stamp == STORE_STAMP_CLOSED ? sqlite3_bind_int64(s, 5, at)
-	                                     : sqlite3_bind_null(s, 5)) |
-	        (tier > 0 ? sqlite3_bind_int(s, 6, tier)
-	                  : sqlite3_bind_null(s, 6)) |
-	        (accept_ms >= 0 ? sqlite3_bind_int64(s, 7, accept_ms)
-	                        : sqlite3_bind_null(s, 7))) != SQLITE_OK)
+	        (stamp == STORE_STAMP_ASSIGNED ? db_bind_int64(s, 4, at)
+	                                       : db_bind_null(s, 4)) |
+	        (stamp == STORE_STAMP_CLOSED ? db_bind_int64(s, 5, at)
+	                                     : db_bind_null(s, 5)) |
+	        (tier > 0 ? db_bind_int64(s, 6, tier) : db_bind_null(s, 6)) |
+	        (accept_ms >= 0 ? db_bind_int64(s, 7, accept_ms)
+	                        : db_bind_null(s, 7))) != DB_OK)
 		return store_fail(st, "set state");
 	rc = store_contact_step_change(st, s, "set state", "contact");
 	if (rc != STORE_OK || stamp == STORE_STAMP_NONE)
@@ -262,12 +258,12 @@ int
 store_contact_set_route(struct store *st, const char *id, int tier,
     const char *route)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
 	if ((s = store_write_stmt(st, STORE_STMT_CONTACT_SET_ROUTE)) == NULL)
 		return STORE_ERROR;
-	if ((store_bind_text(s, 1, id) | sqlite3_bind_int(s, 2, tier) |
-	        store_bind_text(s, 3, route)) != SQLITE_OK)
+	if ((store_bind_text(s, 1, id) | db_bind_int64(s, 2, tier) |
+	        store_bind_text(s, 3, route)) != DB_OK)
 		return store_fail(st, "set route");
 	return store_contact_step_change(st, s, "set route", "contact");
 }
@@ -277,13 +273,13 @@ int
 store_contact_complete(struct store *st, const char *id,
     const char *disposition, const char *notes, int64_t at)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
 	if ((s = store_write_stmt(st, STORE_STMT_CONTACT_COMPLETE)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, id) | store_bind_text(s, 2, disposition) |
-	        store_bind_text(s, 3, notes) | sqlite3_bind_int64(s, 4, at)) !=
-	    SQLITE_OK)
+	        store_bind_text(s, 3, notes) | db_bind_int64(s, 4, at)) !=
+	    DB_OK)
 		return store_fail(st, "complete");
 	return store_contact_step_change(st, s, "complete", "contact");
 }
@@ -292,11 +288,11 @@ store_contact_complete(struct store *st, const char *id,
 int
 store_contact_reopen(struct store *st, const char *id)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
 	if ((s = store_write_stmt(st, STORE_STMT_CONTACT_REOPEN)) == NULL)
 		return STORE_ERROR;
-	if (store_bind_text(s, 1, id) != SQLITE_OK)
+	if (store_bind_text(s, 1, id) != DB_OK)
 		return store_fail(st, "reopen");
 	return store_contact_step_change(st, s, "reopen", "assigned contact");
 }
@@ -305,12 +301,11 @@ store_contact_reopen(struct store *st, const char *id)
 int
 store_contact_ended(struct store *st, const char *id, int64_t at)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
 	if ((s = store_write_stmt(st, STORE_STMT_CONTACT_ENDED)) == NULL)
 		return STORE_ERROR;
-	if ((store_bind_text(s, 1, id) | sqlite3_bind_int64(s, 2, at)) !=
-	    SQLITE_OK)
+	if ((store_bind_text(s, 1, id) | db_bind_int64(s, 2, at)) != DB_OK)
 		return store_fail(st, "call ended");
 	return store_contact_step_change(st, s, "call ended", "contact");
 }
@@ -319,17 +314,17 @@ store_contact_ended(struct store *st, const char *id, int64_t at)
 int
 store_event_exists(struct store *st, const char *contact, const char *event)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if ((s = store_stmt(st, STORE_STMT_EVENT_EXISTS)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, contact) | store_bind_text(s, 2, event)) !=
-	    SQLITE_OK)
+	    DB_OK)
 		return store_fail(st, "event lookup");
 	rc = store_step_read(st, s, "event lookup");
 	if (rc == STORE_OK)
-		sqlite3_reset(s);
+		db_reset(s);
 	return rc;
 }
 
@@ -338,15 +333,15 @@ int
 store_event_add(struct store *st, const char *contact, int64_t at,
     const char *event, int tier, const char *clinician, const char *detail)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
 	if ((s = store_write_stmt(st, STORE_STMT_EVENT_INSERT)) == NULL)
 		return STORE_ERROR;
-	if ((store_bind_text(s, 1, contact) | sqlite3_bind_int64(s, 2, at) |
+	if ((store_bind_text(s, 1, contact) | db_bind_int64(s, 2, at) |
 	        store_bind_text(s, 3, event) |
 	        store_contact_bind_tier(s, 4, tier) |
 	        store_bind_text(s, 5, clinician) |
-	        store_bind_text(s, 6, detail)) != SQLITE_OK)
+	        store_bind_text(s, 6, detail)) != DB_OK)
 		return store_fail(st, "add event");
 	return store_step_write(st, s, "add event");
 }
@@ -356,14 +351,13 @@ int
 store_offer_open(struct store *st, const char *contact, const char *clinician,
     int tier, int64_t offered_at, int64_t expires_at)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
 	if ((s = store_write_stmt(st, STORE_STMT_OFFER_UPSERT)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, contact) | store_bind_text(s, 2, clinician) |
-	        sqlite3_bind_int(s, 3, tier) |
-	        sqlite3_bind_int64(s, 4, offered_at) |
-	        sqlite3_bind_int64(s, 5, expires_at)) != SQLITE_OK)
+	        db_bind_int64(s, 3, tier) | db_bind_int64(s, 4, offered_at) |
+	        db_bind_int64(s, 5, expires_at)) != DB_OK)
 		return store_fail(st, "open offer");
 	return store_step_write(st, s, "open offer");
 }
@@ -372,12 +366,12 @@ store_offer_open(struct store *st, const char *contact, const char *clinician,
 int
 store_offer_close(struct store *st, const char *contact, const char *clinician)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
 	if ((s = store_write_stmt(st, STORE_STMT_OFFER_DELETE)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, contact) |
-	        store_bind_text(s, 2, clinician)) != SQLITE_OK)
+	        store_bind_text(s, 2, clinician)) != DB_OK)
 		return store_fail(st, "close offer");
 	return store_contact_step_change(st, s, "close offer", "offer");
 }
@@ -387,17 +381,14 @@ int
 store_push_add(struct store *st, const char *intake, const char *contact,
     const char *message, int64_t *seq)
 {
-	sqlite3_stmt *s;
-	int rc;
+	struct db_stmt *s;
 
 	if ((s = store_write_stmt(st, STORE_STMT_PUSH_INSERT)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, intake) | store_bind_text(s, 2, contact) |
-	        store_bind_text(s, 3, message)) != SQLITE_OK)
+	        store_bind_text(s, 3, message)) != DB_OK)
 		return store_fail(st, "add push");
-	if ((rc = store_step_write(st, s, "add push")) == STORE_OK)
-		*seq = sqlite3_last_insert_rowid(st->db);
-	return rc;
+	return store_step_insert(st, s, "add push", seq);
 }
 
 /*
@@ -408,27 +399,27 @@ int
 store_push_ack(struct store *st, const char *intake, const char *contact,
     int64_t at)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
 	if ((s = store_write_stmt(st, STORE_STMT_PUSH_ACK)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, intake) | store_bind_text(s, 2, contact) |
-	        sqlite3_bind_int64(s, 3, at)) != SQLITE_OK)
+	        db_bind_int64(s, 3, at)) != DB_OK)
 		return store_fail(st, "ack push");
 	return store_contact_step_change(st, s, "ack push", "push");
 }
 
 /* Hand each row of a (seq, message) query to cb; -1 from cb stops. */
 static int
-store_push_rows(struct store *st, sqlite3_stmt *s, const char *what,
+store_push_rows(struct store *st, struct db_stmt *s, const char *what,
     int (*cb)(void *arg, int64_t seq, const char *message), void *arg)
 {
 	int rc;
 
 	while ((rc = store_step_read(st, s, what)) == STORE_OK) {
-		if (cb(arg, sqlite3_column_int64(s, 0),
-		        (const char *)sqlite3_column_text(s, 1)) == -1) {
-			sqlite3_reset(s);
+		if (cb(arg, db_column_int64(s, 0),
+		        (const char *)db_column_text(s, 1)) == -1) {
+			db_reset(s);
 			store_set_error(st, "%s: stopped", what);
 			return STORE_ERROR;
 		}
@@ -442,13 +433,12 @@ store_push_pending(struct store *st, const char *intake, int64_t after_seq,
     int limit, int (*cb)(void *arg, int64_t seq, const char *message),
     void *arg)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
 	if ((s = store_stmt(st, STORE_STMT_PUSH_PENDING)) == NULL)
 		return STORE_ERROR;
-	if ((store_bind_text(s, 1, intake) |
-	        sqlite3_bind_int64(s, 2, after_seq) |
-	        sqlite3_bind_int(s, 3, limit)) != SQLITE_OK)
+	if ((store_bind_text(s, 1, intake) | db_bind_int64(s, 2, after_seq) |
+	        db_bind_int64(s, 3, limit)) != DB_OK)
 		return store_fail(st, "pending pushes");
 	return store_push_rows(st, s, "pending pushes", cb, arg);
 }
@@ -458,42 +448,42 @@ int
 store_push_unacked(struct store *st, const char *intake, const char *contact,
     int (*cb)(void *arg, int64_t seq, const char *message), void *arg)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
 	if ((s = store_stmt(st, STORE_STMT_PUSH_UNACKED)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, contact) | store_bind_text(s, 2, intake)) !=
-	    SQLITE_OK)
+	    DB_OK)
 		return store_fail(st, "unacked pushes");
 	return store_push_rows(st, s, "unacked pushes", cb, arg);
 }
 
 /* Fill c from the row of STORE_STMT_RESUME_CONTACTS that s stands on. */
 static void
-store_contact_from_row(sqlite3_stmt *s, struct store_contact *c)
+store_contact_from_row(struct db_stmt *s, struct store_contact *c)
 {
 	const char *id;
 
-	id = (const char *)sqlite3_column_text(s, 0);
+	id = (const char *)db_column_text(s, 0);
 	strlcpy_(c->id, id != NULL ? id : "", sizeof c->id);
-	c->intake = (const char *)sqlite3_column_text(s, 1);
-	c->ref = (const char *)sqlite3_column_text(s, 2);
-	c->channel = (const char *)sqlite3_column_text(s, 3);
-	c->risk = (const char *)sqlite3_column_text(s, 4);
-	c->caller = (const char *)sqlite3_column_text(s, 5);
-	c->patient = (const char *)sqlite3_column_text(s, 6);
-	c->program = (const char *)sqlite3_column_text(s, 7);
-	c->language = (const char *)sqlite3_column_text(s, 8);
-	c->needs = (const char *)sqlite3_column_text(s, 9);
-	c->state = (const char *)sqlite3_column_text(s, 10);
-	c->clinician = (const char *)sqlite3_column_text(s, 11);
-	c->route = (const char *)sqlite3_column_text(s, 12);
-	c->queued_at = sqlite3_column_int64(s, 13);
-	c->deadline_at = sqlite3_column_int64(s, 14);
-	c->assigned_at = sqlite3_column_int64(s, 15);
-	c->closed_at = sqlite3_column_int64(s, 16);
-	c->policy_version = sqlite3_column_int(s, 17);
-	c->answered_tier = sqlite3_column_int(s, 18);
+	c->intake = (const char *)db_column_text(s, 1);
+	c->ref = (const char *)db_column_text(s, 2);
+	c->channel = (const char *)db_column_text(s, 3);
+	c->risk = (const char *)db_column_text(s, 4);
+	c->caller = (const char *)db_column_text(s, 5);
+	c->patient = (const char *)db_column_text(s, 6);
+	c->program = (const char *)db_column_text(s, 7);
+	c->language = (const char *)db_column_text(s, 8);
+	c->needs = (const char *)db_column_text(s, 9);
+	c->state = (const char *)db_column_text(s, 10);
+	c->clinician = (const char *)db_column_text(s, 11);
+	c->route = (const char *)db_column_text(s, 12);
+	c->queued_at = db_column_int64(s, 13);
+	c->deadline_at = db_column_int64(s, 14);
+	c->assigned_at = db_column_int64(s, 15);
+	c->closed_at = db_column_int64(s, 16);
+	c->policy_version = db_column_int(s, 17);
+	c->answered_tier = db_column_int(s, 18);
 }
 
 /* Hand the open offers of contact id to the callback. */
@@ -502,20 +492,20 @@ store_contact_resume_offers(struct store *st, const char *id,
     const struct store_resume_cbs *cbs)
 {
 	struct store_offer o;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if ((s = store_stmt(st, STORE_STMT_RESUME_OFFERS)) == NULL)
 		return STORE_ERROR;
-	if (store_bind_text(s, 1, id) != SQLITE_OK)
+	if (store_bind_text(s, 1, id) != DB_OK)
 		return store_fail(st, "resume offers");
 	while ((rc = store_step_read(st, s, "resume offers")) == STORE_OK) {
-		o.clinician = (const char *)sqlite3_column_text(s, 0);
-		o.tier = sqlite3_column_int(s, 1);
-		o.offered_at = sqlite3_column_int64(s, 2);
-		o.expires_at = sqlite3_column_int64(s, 3);
+		o.clinician = (const char *)db_column_text(s, 0);
+		o.tier = db_column_int(s, 1);
+		o.offered_at = db_column_int64(s, 2);
+		o.expires_at = db_column_int64(s, 3);
 		if (cbs->offer(cbs->arg, id, &o) == -1) {
-			sqlite3_reset(s);
+			db_reset(s);
 			store_set_error(st, "resume stopped at an offer of %s",
 			    id);
 			return STORE_ERROR;
@@ -529,7 +519,7 @@ static int
 store_contact_resume(struct store *st, const struct store_resume_cbs *cbs)
 {
 	struct store_contact c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if ((s = store_stmt(st, STORE_STMT_RESUME_CONTACTS)) == NULL)
@@ -537,13 +527,13 @@ store_contact_resume(struct store *st, const struct store_resume_cbs *cbs)
 	while ((rc = store_step_read(st, s, "resume contacts")) == STORE_OK) {
 		store_contact_from_row(s, &c);
 		if (cbs->contact(cbs->arg, &c) == -1) {
-			sqlite3_reset(s);
+			db_reset(s);
 			store_set_error(st, "resume stopped at contact %s",
 			    c.id);
 			return STORE_ERROR;
 		}
 		if (store_contact_resume_offers(st, c.id, cbs) != STORE_OK) {
-			sqlite3_reset(s);
+			db_reset(s);
 			return STORE_ERROR;
 		}
 	}
@@ -569,17 +559,17 @@ int
 store_assigned_counts(struct store *st, int64_t since_ms,
     int (*cb)(void *arg, const char *clinician, int count), void *arg)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if ((s = store_stmt(st, STORE_STMT_ASSIGNED_COUNTS)) == NULL)
 		return STORE_ERROR;
-	if (sqlite3_bind_int64(s, 1, since_ms) != SQLITE_OK)
+	if (db_bind_int64(s, 1, since_ms) != DB_OK)
 		return store_fail(st, "assigned counts");
 	while ((rc = store_step_read(st, s, "assigned counts")) == STORE_OK) {
-		if (cb(arg, (const char *)sqlite3_column_text(s, 0),
-		        sqlite3_column_int(s, 1)) == -1) {
-			sqlite3_reset(s);
+		if (cb(arg, (const char *)db_column_text(s, 0),
+		        db_column_int(s, 1)) == -1) {
+			db_reset(s);
 			store_set_error(st, "assigned counts: stopped");
 			return STORE_ERROR;
 		}

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "store.h"
 #include "store_int.h"
@@ -25,12 +24,12 @@ int
 store_followup_open(struct store *st, const char *contact, const char *reason,
     int64_t at)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
 	if ((s = store_write_stmt(st, STORE_STMT_FOLLOWUP_OPEN)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, contact) | store_bind_text(s, 2, reason) |
-	        sqlite3_bind_int64(s, 3, at)) != SQLITE_OK)
+	        db_bind_int64(s, 3, at)) != DB_OK)
 		return store_fail(st, "open follow-up");
 	return store_step_write(st, s, "open follow-up");
 }
@@ -102,7 +101,7 @@ store_followup_close(struct store *st, int64_t id, const char *by,
     const char *note, int64_t at, json_t **before)
 {
 	struct store_review_query q = { 0 };
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	*before = NULL;
@@ -127,6 +126,6 @@ store_followup_close(struct store *st, int64_t id, const char *by,
 	if ((s = store_review_prepare(st, &q)) == NULL)
 		return STORE_ERROR;
 	rc = store_step_write(st, s, "close follow-up");
-	sqlite3_finalize(s);
+	db_finalize(s);
 	return rc == STORE_OK ? STORE_OK : STORE_ERROR;
 }

@@ -10,9 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
+#include "db.h"
 
 #include "store.h"
+
+/* How long the daemon's event loop waits for a lock, at most (§5). */
+#define STORE_DAEMON_BUSY_TIMEOUT_MS 100
 
 /* Longest message store_error() returns, with its NUL. */
 #define STORE_ERROR_BYTES 512
@@ -97,8 +100,8 @@ enum store_stmt_id {
 	" (SELECT id FROM roster_imports WHERE done_at IS NULL)"
 
 struct store {
-	sqlite3 *db;
-	sqlite3_stmt *stmts[STORE_STMT_COUNT];
+	struct db *db;
+	struct db_stmt *stmts[STORE_STMT_COUNT];
 	/* A batch was opened by a write and not yet committed or rolled back.
 	 */
 	bool batch;
@@ -131,9 +134,9 @@ void store_set_error(struct store *st, const char *fmt, ...)
 int store_fail(struct store *st, const char *what);
 
 /* The cached statement id, prepared if need be; NULL (error set) on failure. */
-sqlite3_stmt *store_stmt(struct store *st, enum store_stmt_id id);
+struct db_stmt *store_stmt(struct store *st, enum store_stmt_id id);
 /* store_stmt with the batch opened first: for every write. */
-sqlite3_stmt *store_write_stmt(struct store *st, enum store_stmt_id id);
+struct db_stmt *store_write_stmt(struct store *st, enum store_stmt_id id);
 
 /* Make sure the batch's transaction is open (BEGIN IMMEDIATE on first write).
  */
@@ -152,14 +155,17 @@ int store_savepoint_end(struct store *st, bool keep);
  * primary key violation to STORE_CONFLICT, a foreign key violation to
  * STORE_NOTFOUND, anything else to STORE_ERROR with "what: why".
  */
-int store_step_write(struct store *st, sqlite3_stmt *s, const char *what);
+int store_step_write(struct store *st, struct db_stmt *s, const char *what);
+/* Step an INSERT ... RETURNING one id: as store_step_write, and *id. */
+int store_step_insert(struct store *st, struct db_stmt *s, const char *what,
+    int64_t *id);
 
 /*
  * Step a statement that reads one row.  STORE_OK with a row to read (reset
  * the statement after reading it), STORE_NOTFOUND if none, STORE_ERROR with
  * "what: why"; both of the latter reset the statement.
  */
-int store_step_read(struct store *st, sqlite3_stmt *s, const char *what);
+int store_step_read(struct store *st, struct db_stmt *s, const char *what);
 
 /*
  * Read several statements from one snapshot: opens a read transaction when
@@ -168,11 +174,17 @@ int store_step_read(struct store *st, sqlite3_stmt *s, const char *what);
 int store_snapshot_begin(struct store *st, bool *opened);
 void store_snapshot_end(struct store *st, bool opened);
 
-/* Bind text, or NULL for a NULL pointer (SQLITE_STATIC: step before return). */
-int store_bind_text(sqlite3_stmt *s, int i, const char *v);
+/* Bind text, or NULL for a NULL pointer (kept by pointer: step before return).
+ */
+int store_bind_text(struct db_stmt *s, int i, const char *v);
 
 /* Rows changed by the last write of this connection. */
 int store_changes(struct store *st);
+
+/* The SQLite file (store_sqlite.c): 0, or -1 and *cause. */
+int store_sqlite_open(struct store *st, const char *path,
+    enum store_open_mode mode, char **cause);
+int store_sqlite_check(struct store *st, char **cause);
 
 /* What the checkpointer has done so far (store_checkpoint.c). */
 struct store_checkpoint_counts {

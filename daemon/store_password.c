@@ -6,8 +6,6 @@
  */
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "store.h"
 #include "store_int.h"
 
@@ -40,13 +38,12 @@ store_password_refused(struct store *st, const char *id)
 int
 store_password_set(struct store *st, const char *id, const char *hash)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if ((s = store_write_stmt(st, STORE_STMT_PASSWORD_SET)) == NULL)
 		return STORE_ERROR;
-	if ((store_bind_text(s, 1, id) | store_bind_text(s, 2, hash)) !=
-	    SQLITE_OK)
+	if ((store_bind_text(s, 1, id) | store_bind_text(s, 2, hash)) != DB_OK)
 		return store_fail(st, "set password");
 	if ((rc = store_step_write(st, s, "set password")) != STORE_OK)
 		return rc;
@@ -60,34 +57,34 @@ int
 store_principal_password(struct store *st, const char *id, char *buf,
     size_t size)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	const char *hash;
 	size_t len;
 	int rc;
 
 	if ((s = store_stmt(st, STORE_STMT_PASSWORD_GET)) == NULL)
 		return STORE_ERROR;
-	if (store_bind_text(s, 1, id) != SQLITE_OK)
+	if (store_bind_text(s, 1, id) != DB_OK)
 		return store_fail(st, "get password");
 	if ((rc = store_step_read(st, s, "get password")) != STORE_OK) {
 		if (rc == STORE_NOTFOUND)
 			store_set_error(st, "no principal %s", id);
 		return rc;
 	}
-	if (sqlite3_column_type(s, 0) == SQLITE_NULL) {
-		sqlite3_reset(s);
+	if (db_column_type(s, 0) == DB_NULL) {
+		db_reset(s);
 		return STORE_UNSET;
 	}
-	hash = (const char *)sqlite3_column_text(s, 0);
-	len = (size_t)sqlite3_column_bytes(s, 0);
+	hash = (const char *)db_column_text(s, 0);
+	len = (size_t)db_column_bytes(s, 0);
 	/* A NUL inside would cut the hash short: malformed too. */
 	if (hash == NULL || len >= size || strlen(hash) != len) {
 		store_set_error(st, "principal %s: malformed password hash",
 		    id);
-		sqlite3_reset(s);
+		db_reset(s);
 		return STORE_ERROR;
 	}
 	memcpy(buf, hash, len + 1);
-	sqlite3_reset(s);
+	db_reset(s);
 	return STORE_OK;
 }

@@ -7,19 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "store.h"
 #include "store_int.h"
 #include "util.h"
 
 /* Prepare sql on the store's connection, or record why not. */
-static sqlite3_stmt *
+static struct db_stmt *
 store_policy_prepare(struct store *st, const char *sql)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+	if (db_prepare(st->db, sql, false, &s) != DB_OK) {
 		store_fail(st, "prepare policy statement");
 		return NULL;
 	}
@@ -30,7 +28,7 @@ store_policy_prepare(struct store *st, const char *sql)
 static int
 store_policy_newest(struct store *st, const char *routing, int *version)
 {
-	sqlite3_stmt *s = store_policy_prepare(st,
+	struct db_stmt *s = store_policy_prepare(st,
 	    "SELECT version, routing FROM policies ORDER BY version DESC LIMIT "
 	    "1");
 	int rc;
@@ -38,18 +36,18 @@ store_policy_newest(struct store *st, const char *routing, int *version)
 	if (s == NULL)
 		return STORE_ERROR;
 	*version = 0;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		const char *text = (const char *)sqlite3_column_text(s, 1);
+	rc = db_step(s);
+	if (rc == DB_ROW) {
+		const char *text = (const char *)db_column_text(s, 1);
 
 		if (text != NULL && strcmp(text, routing) == 0)
-			*version = sqlite3_column_int(s, 0);
-	} else if (rc != SQLITE_DONE) {
+			*version = db_column_int(s, 0);
+	} else if (rc != DB_DONE) {
 		store_fail(st, "read policies");
-		sqlite3_finalize(s);
+		db_finalize(s);
 		return STORE_ERROR;
 	}
-	sqlite3_finalize(s);
+	db_finalize(s);
 	return STORE_OK;
 }
 
@@ -58,7 +56,8 @@ int
 store_policy_save(struct store *st, const char *routing, int64_t now,
     int *version)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
+	int64_t id = 0;
 	int rc;
 
 	if (store_policy_newest(st, routing, version) != STORE_OK)
@@ -68,20 +67,21 @@ store_policy_save(struct store *st, const char *routing, int64_t now,
 	if (store_batch_begin(st) != STORE_OK)
 		return STORE_ERROR;
 	s = store_policy_prepare(st,
-	    "INSERT INTO policies (routing, created_at) VALUES (?1, ?2)");
+	    "INSERT INTO policies (routing, created_at) VALUES (?1, ?2)"
+	    " RETURNING version");
 	if (s == NULL)
 		return STORE_ERROR;
-	if (store_bind_text(s, 1, routing) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 2, now) != SQLITE_OK) {
+	if (store_bind_text(s, 1, routing) != DB_OK ||
+	    db_bind_int64(s, 2, now) != DB_OK) {
 		store_fail(st, "save policy");
-		sqlite3_finalize(s);
+		db_finalize(s);
 		return STORE_ERROR;
 	}
-	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return store_fail(st, "save policy");
-	*version = (int)sqlite3_last_insert_rowid(st->db);
+	rc = store_step_insert(st, s, "save policy", &id);
+	db_finalize(s);
+	if (rc != STORE_OK)
+		return STORE_ERROR;
+	*version = (int)id;
 	return STORE_OK;
 }
 
@@ -89,21 +89,21 @@ store_policy_save(struct store *st, const char *routing, int64_t now,
 int
 store_policy_load(struct store *st, int version, char **routing)
 {
-	sqlite3_stmt *s = store_policy_prepare(st,
+	struct db_stmt *s = store_policy_prepare(st,
 	    "SELECT routing FROM policies WHERE version = ?1");
 	int rc;
 
 	if (s == NULL)
 		return STORE_ERROR;
-	sqlite3_bind_int(s, 1, version);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*routing = xstrdup((const char *)sqlite3_column_text(s, 0));
+	db_bind_int64(s, 1, version);
+	rc = db_step(s);
+	if (rc == DB_ROW) {
+		*routing = xstrdup((const char *)db_column_text(s, 0));
 		rc = STORE_OK;
-	} else if (rc == SQLITE_DONE)
+	} else if (rc == DB_DONE)
 		rc = STORE_NOTFOUND;
 	else
 		rc = store_fail(st, "load policy");
-	sqlite3_finalize(s);
+	db_finalize(s);
 	return rc;
 }

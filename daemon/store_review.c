@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "log.h"
 #include "store.h"
@@ -94,25 +93,25 @@ store_review_cond_window(struct store_review_query *q, const char *column,
 }
 
 /* Prepare q's SQL and bind its parameters; NULL (error set) on failure. */
-sqlite3_stmt *
+struct db_stmt *
 store_review_prepare(struct store *st, const struct store_review_query *q)
 {
-	sqlite3_stmt *s;
-	int rc = SQLITE_OK;
+	struct db_stmt *s;
+	int rc = DB_OK;
 
-	if (sqlite3_prepare_v2(st->db, q->sql, -1, &s, NULL) != SQLITE_OK) {
+	if (db_prepare(st->db, q->sql, false, &s) != DB_OK) {
 		store_fail(st, "prepare review query");
 		return NULL;
 	}
-	for (int i = 0; i < q->nbinds && rc == SQLITE_OK; i++) {
+	for (int i = 0; i < q->nbinds && rc == DB_OK; i++) {
 		if (q->binds[i].text != NULL)
 			rc = store_bind_text(s, i + 1, q->binds[i].text);
 		else
-			rc = sqlite3_bind_int64(s, i + 1, q->binds[i].num);
+			rc = db_bind_int64(s, i + 1, q->binds[i].num);
 	}
-	if (rc != SQLITE_OK) {
+	if (rc != DB_OK) {
 		store_fail(st, "bind review query");
-		sqlite3_finalize(s);
+		db_finalize(s);
 		return NULL;
 	}
 	return s;
@@ -123,22 +122,22 @@ store_review_prepare(struct store *st, const struct store_review_query *q)
  * returning -1 stops with STORE_ERROR.
  */
 int
-store_review_each(struct store *st, sqlite3_stmt *s,
-    int (*fn)(void *, sqlite3_stmt *), void *arg, const char *what)
+store_review_each(struct store *st, struct db_stmt *s,
+    int (*fn)(void *, struct db_stmt *), void *arg, const char *what)
 {
 	int rc;
 
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = db_step(s)) == DB_ROW) {
 		if (fn(arg, s) == -1) {
 			store_set_error(st, "%s: stopped by its caller", what);
-			sqlite3_finalize(s);
+			db_finalize(s);
 			return STORE_ERROR;
 		}
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		store_fail(st, what);
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
+	db_finalize(s);
+	return rc == DB_DONE ? STORE_OK : STORE_ERROR;
 }
 
 /* Text as a JSON string, bytes that are not UTF-8 replaced by '?'. */
@@ -182,22 +181,22 @@ store_review_is_json_column(const char *name)
 
 /* Column i of the current row as a JSON value. */
 static json_t *
-store_review_column(sqlite3_stmt *s, int i)
+store_review_column(struct db_stmt *s, int i)
 {
 	const char *text;
 
-	switch (sqlite3_column_type(s, i)) {
-	case SQLITE_INTEGER:
-		return json_integer(sqlite3_column_int64(s, i));
-	case SQLITE_FLOAT:
-		return json_real(sqlite3_column_double(s, i));
-	case SQLITE_NULL:
+	switch (db_column_type(s, i)) {
+	case DB_INTEGER:
+		return json_integer(db_column_int64(s, i));
+	case DB_FLOAT:
+		return json_real(db_column_double(s, i));
+	case DB_NULL:
 		return json_null();
 	default:
-		text = (const char *)sqlite3_column_text(s, i);
+		text = (const char *)db_column_text(s, i);
 		if (text == NULL)
 			return json_null();
-		if (store_review_is_json_column(sqlite3_column_name(s, i)))
+		if (store_review_is_json_column(db_column_name(s, i)))
 			return store_review_json_text(text);
 		return store_review_string(text);
 	}
@@ -205,20 +204,20 @@ store_review_column(sqlite3_stmt *s, int i)
 
 /* The current row as an object keyed by column name. */
 json_t *
-store_review_row(sqlite3_stmt *s)
+store_review_row(struct db_stmt *s)
 {
 	json_t *row = json_object();
-	int n = sqlite3_column_count(s);
+	int n = db_column_count(s);
 
 	for (int i = 0; i < n; i++)
-		json_object_set_new(row, sqlite3_column_name(s, i),
+		json_object_set_new(row, db_column_name(s, i),
 		    store_review_column(s, i));
 	return row;
 }
 
 /* Row callback: append the row to the array arg. */
 static int
-store_review_append(void *arg, sqlite3_stmt *s)
+store_review_append(void *arg, struct db_stmt *s)
 {
 	json_array_append_new(arg, store_review_row(s));
 	return 0;
@@ -229,7 +228,7 @@ json_t *
 store_review_rows(struct store *st, const struct store_review_query *q,
     const char *what)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	json_t *rows;
 
 	if ((s = store_review_prepare(st, q)) == NULL)
@@ -251,7 +250,7 @@ struct store_review_each_arg {
 
 /* Row callback: hand the row as an object to the caller's callback. */
 static int
-store_review_row_each(void *arg, sqlite3_stmt *s)
+store_review_row_each(void *arg, struct db_stmt *s)
 {
 	struct store_review_each_arg *ea = arg;
 	json_t *row = store_review_row(s);
@@ -340,7 +339,7 @@ store_review_log_each(struct store *st, const struct store_log_filter *f,
 {
 	struct store_review_each_arg ea = { cb, arg };
 	struct store_review_query q = { 0 };
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
 	store_review_sql(&q,
 	    "SELECT " STORE_REVIEW_LOG_COLUMNS " FROM contacts");

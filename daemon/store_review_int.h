@@ -12,7 +12,6 @@
 #include <stdint.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "store.h"
 
@@ -53,18 +52,18 @@ void
 store_review_bind(struct store_review_query *q, const char *text, int64_t num);
 
 /* Prepare q's SQL and bind its parameters; NULL (error set) on failure. */
-sqlite3_stmt *
+struct db_stmt *
 store_review_prepare(struct store *st, const struct store_review_query *q);
 
 /*
  * Step s to the end, calling fn for each row, then finalize it.  fn
  * returning -1 stops with STORE_ERROR.
  */
-int store_review_each(struct store *st, sqlite3_stmt *s,
-    int (*fn)(void *, sqlite3_stmt *), void *arg, const char *what);
+int store_review_each(struct store *st, struct db_stmt *s,
+    int (*fn)(void *, struct db_stmt *), void *arg, const char *what);
 
 /* The current row as an object keyed by column name. */
-json_t *store_review_row(sqlite3_stmt *s);
+json_t *store_review_row(struct db_stmt *s);
 
 /* Run q and collect its rows as an array; NULL on failure. */
 json_t *store_review_rows(struct store *st, const struct store_review_query *q,

@@ -17,8 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include "roster.h"
 #include "store.h"
 #include "store_int.h"
@@ -29,15 +27,15 @@ int
 store_principal_add(struct store *st, const char *id, const char *role,
     const uint8_t hash[TOKEN_HASH_BYTES], int64_t now_ms)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if (store_batch_begin(st) != STORE_OK ||
 	    (s = store_stmt(st, STORE_STMT_PRINCIPAL_INSERT)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, id) | store_bind_text(s, 2, role) |
-	        sqlite3_bind_blob(s, 3, hash, TOKEN_HASH_BYTES, SQLITE_STATIC) |
-	        sqlite3_bind_int64(s, 4, now_ms)) != SQLITE_OK) {
+	        db_bind_blob(s, 3, hash, TOKEN_HASH_BYTES) |
+	        db_bind_int64(s, 4, now_ms)) != DB_OK) {
 		return store_fail(st, "add principal");
 	}
 	rc = store_step_write(st, s, "add principal");
@@ -50,7 +48,7 @@ store_principal_add(struct store *st, const char *id, const char *role,
 static int
 store_roster_clinician_insert(struct store *st, const struct store_clinician *c)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
 	if ((s = store_stmt(st, STORE_STMT_CLINICIAN_INSERT)) == NULL)
 		return STORE_ERROR;
@@ -58,7 +56,7 @@ store_roster_clinician_insert(struct store *st, const struct store_clinician *c)
 	        store_bind_text(s, 3,
 	            c->languages != NULL ? c->languages : "") |
 	        store_bind_text(s, 4, c->skills != NULL ? c->skills : "") |
-	        store_bind_text(s, 5, c->endpoint)) != SQLITE_OK) {
+	        store_bind_text(s, 5, c->endpoint)) != DB_OK) {
 		return store_fail(st, "add clinician");
 	}
 	return store_step_write(st, s, "add clinician");
@@ -86,15 +84,14 @@ int
 store_token_set(struct store *st, const char *id,
     const uint8_t hash[TOKEN_HASH_BYTES])
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if (store_batch_begin(st) != STORE_OK ||
 	    (s = store_stmt(st, STORE_STMT_TOKEN_SET)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, id) |
-	        sqlite3_bind_blob(s, 2, hash, TOKEN_HASH_BYTES,
-	            SQLITE_STATIC)) != SQLITE_OK) {
+	        db_bind_blob(s, 2, hash, TOKEN_HASH_BYTES)) != DB_OK) {
 		return store_fail(st, "set token");
 	}
 	if ((rc = store_step_write(st, s, "set token")) != STORE_OK)
@@ -111,13 +108,13 @@ int
 store_principal_get(struct store *st, const char *id, char role[16],
     uint8_t hash[TOKEN_HASH_BYTES], bool *disabled)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	const char *r;
 	int rc;
 
 	if ((s = store_stmt(st, STORE_STMT_PRINCIPAL_GET)) == NULL)
 		return STORE_ERROR;
-	if (store_bind_text(s, 1, id) != SQLITE_OK) {
+	if (store_bind_text(s, 1, id) != DB_OK) {
 		return store_fail(st, "get principal");
 	}
 	if ((rc = store_step_read(st, s, "get principal")) != STORE_OK) {
@@ -125,18 +122,18 @@ store_principal_get(struct store *st, const char *id, char role[16],
 			store_set_error(st, "no principal %s", id);
 		return rc;
 	}
-	r = (const char *)sqlite3_column_text(s, 0);
+	r = (const char *)db_column_text(s, 0);
 	if (r == NULL || strlen(r) >= 16 ||
-	    sqlite3_column_bytes(s, 1) != TOKEN_HASH_BYTES) {
+	    db_column_bytes(s, 1) != TOKEN_HASH_BYTES) {
 		store_set_error(st, "principal %s: malformed row", id);
-		sqlite3_reset(s);
+		db_reset(s);
 		return STORE_ERROR;
 	}
 	strlcpy_(role, r, 16);
-	memcpy(hash, sqlite3_column_blob(s, 1), TOKEN_HASH_BYTES);
+	memcpy(hash, db_column_blob(s, 1), TOKEN_HASH_BYTES);
 	if (disabled != NULL)
-		*disabled = sqlite3_column_int(s, 2) != 0;
-	sqlite3_reset(s);
+		*disabled = db_column_int(s, 2) != 0;
+	db_reset(s);
 	return STORE_OK;
 }
 
@@ -145,14 +142,14 @@ int
 store_principal_disable(struct store *st, const char *id, bool disabled,
     int64_t now_ms)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if (store_batch_begin(st) != STORE_OK ||
 	    (s = store_stmt(st, STORE_STMT_PRINCIPAL_DISABLE)) == NULL)
 		return STORE_ERROR;
-	if ((store_bind_text(s, 1, id) | sqlite3_bind_int(s, 2, disabled) |
-	        sqlite3_bind_int64(s, 3, now_ms)) != SQLITE_OK)
+	if ((store_bind_text(s, 1, id) | db_bind_int64(s, 2, disabled) |
+	        db_bind_int64(s, 3, now_ms)) != DB_OK)
 		return store_fail(st, "disable principal");
 	if ((rc = store_step_write(st, s, "disable principal")) != STORE_OK)
 		return rc;
@@ -168,14 +165,14 @@ int
 store_patient_add(struct store *st, const char *id, const char *primary,
     const char *program)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if (store_batch_begin(st) != STORE_OK ||
 	    (s = store_stmt(st, STORE_STMT_PATIENT_UPSERT)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, id) | store_bind_text(s, 2, primary) |
-	        store_bind_text(s, 3, program)) != SQLITE_OK) {
+	        store_bind_text(s, 3, program)) != DB_OK) {
 		return store_fail(st, "add patient");
 	}
 	rc = store_step_write(st, s, "add patient");
@@ -189,13 +186,13 @@ int
 store_patient_primary(struct store *st, const char *patient,
     char out[PRINCIPAL_ID_MAX + 1])
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	const char *id;
 	int rc;
 
 	if ((s = store_stmt(st, STORE_STMT_PATIENT_PRIMARY)) == NULL)
 		return STORE_ERROR;
-	if (store_bind_text(s, 1, patient) != SQLITE_OK) {
+	if (store_bind_text(s, 1, patient) != DB_OK) {
 		return store_fail(st, "patient primary");
 	}
 	if ((rc = store_step_read(st, s, "patient primary")) != STORE_OK) {
@@ -203,9 +200,9 @@ store_patient_primary(struct store *st, const char *patient,
 			store_set_error(st, "no such patient");
 		return rc;
 	}
-	id = (const char *)sqlite3_column_text(s, 0);
+	id = (const char *)db_column_text(s, 0);
 	strlcpy_(out, id != NULL ? id : "", PRINCIPAL_ID_MAX + 1);
-	sqlite3_reset(s);
+	db_reset(s);
 	return STORE_OK;
 }
 
@@ -235,7 +232,7 @@ static int
 store_roster_shift_insert(struct store *st, const struct store_shift *sh,
     int64_t import)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if ((rc = store_roster_shift_valid(st, sh)) != STORE_OK)
@@ -243,11 +240,11 @@ store_roster_shift_insert(struct store *st, const struct store_shift *sh,
 	if ((s = store_stmt(st, STORE_STMT_SHIFT_INSERT)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, sh->clinician) |
-	        sqlite3_bind_int(s, 2, sh->tier) |
-	        sqlite3_bind_int64(s, 3, sh->start_ms) |
-	        sqlite3_bind_int64(s, 4, sh->end_ms) |
-	        (import != 0 ? sqlite3_bind_int64(s, 5, import)
-	                     : sqlite3_bind_null(s, 5))) != SQLITE_OK) {
+	        db_bind_int64(s, 2, sh->tier) |
+	        db_bind_int64(s, 3, sh->start_ms) |
+	        db_bind_int64(s, 4, sh->end_ms) |
+	        (import != 0 ? db_bind_int64(s, 5, import)
+	                     : db_bind_null(s, 5))) != DB_OK) {
 		return store_fail(st, "add shift");
 	}
 	rc = store_step_write(st, s, "add shift");
@@ -298,15 +295,15 @@ store_roster_pause(void)
 static int
 store_roster_clinician_known(struct store *st, const char *id)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if ((s = store_stmt(st, STORE_STMT_SHIFT_CLINICIAN)) == NULL)
 		return STORE_ERROR;
-	if (store_bind_text(s, 1, id) != SQLITE_OK)
+	if (store_bind_text(s, 1, id) != DB_OK)
 		return store_fail(st, "find clinician");
 	if ((rc = store_step_read(st, s, "find clinician")) == STORE_OK)
-		sqlite3_reset(s);
+		db_reset(s);
 	else if (rc == STORE_NOTFOUND)
 		store_set_error(st, "no clinician %s", id);
 	return rc;
@@ -348,19 +345,16 @@ static int
 store_roster_import_begin(struct store *st, const struct store_import *imp,
     size_t nrows, int64_t *id)
 {
-	sqlite3_stmt *s;
-	int rc;
+	struct db_stmt *s;
 
 	if ((s = store_stmt(st, STORE_STMT_SHIFT_IMPORT_BEGIN)) == NULL)
 		return STORE_ERROR;
 	if ((store_bind_text(s, 1, imp->source) |
-	        sqlite3_bind_int64(s, 2, imp->pid) |
-	        sqlite3_bind_int64(s, 3, (sqlite3_int64)nrows) |
-	        sqlite3_bind_int64(s, 4, imp->started_ms)) != SQLITE_OK)
+	        db_bind_int64(s, 2, imp->pid) |
+	        db_bind_int64(s, 3, (int64_t)nrows) |
+	        db_bind_int64(s, 4, imp->started_ms)) != DB_OK)
 		return store_fail(st, "begin import");
-	if ((rc = store_step_write(st, s, "begin import")) == STORE_OK)
-		*id = sqlite3_last_insert_rowid(st->db);
-	return rc;
+	return store_step_insert(st, s, "begin import", id);
 }
 
 /*
@@ -375,19 +369,19 @@ static const char store_roster_dup_sql[] =
 
 /* Set *dup if sh repeats a shift of the roster or of import id. */
 static int
-store_roster_import_dup(struct store *st, sqlite3_stmt *s,
+store_roster_import_dup(struct store *st, struct db_stmt *s,
     const struct store_shift *sh, int64_t id, bool *dup)
 {
 	int rc;
 
 	if ((store_bind_text(s, 1, sh->clinician) |
-	        sqlite3_bind_int(s, 2, sh->tier) |
-	        sqlite3_bind_int64(s, 3, sh->start_ms) |
-	        sqlite3_bind_int64(s, 4, sh->end_ms) |
-	        sqlite3_bind_int64(s, 5, id)) != SQLITE_OK)
+	        db_bind_int64(s, 2, sh->tier) |
+	        db_bind_int64(s, 3, sh->start_ms) |
+	        db_bind_int64(s, 4, sh->end_ms) | db_bind_int64(s, 5, id)) !=
+	    DB_OK)
 		return store_fail(st, "find shift");
 	rc = store_step_read(st, s, "find shift");
-	sqlite3_reset(s);
+	db_reset(s);
 	if (rc == STORE_ERROR)
 		return rc;
 	*dup = rc == STORE_OK;
@@ -401,7 +395,7 @@ store_roster_import_dup(struct store *st, sqlite3_stmt *s,
  */
 static int
 store_roster_import_chunk(struct store *st, struct store_import *imp,
-    sqlite3_stmt *dups, const struct store_shift *rows, size_t nrows,
+    struct db_stmt *dups, const struct store_shift *rows, size_t nrows,
     size_t *next)
 {
 	size_t i = *next, end = nrows, skipped = 0;
@@ -449,13 +443,13 @@ store_roster_import_chunk(struct store *st, struct store_import *imp,
 static int
 store_roster_import_done(struct store *st, const struct store_import *imp)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if ((s = store_write_stmt(st, STORE_STMT_SHIFT_IMPORT_DONE)) == NULL)
 		return STORE_ERROR;
-	if ((sqlite3_bind_int64(s, 1, imp->id) |
-	        sqlite3_bind_int64(s, 2, util_now_ms())) != SQLITE_OK)
+	if ((db_bind_int64(s, 1, imp->id) |
+	        db_bind_int64(s, 2, util_now_ms())) != DB_OK)
 		return store_fail(st, "finish import");
 	if ((rc = store_step_write(st, s, "finish import")) != STORE_OK)
 		return rc;
@@ -479,7 +473,7 @@ store_shift_import(struct store *st, struct store_import *imp,
     const struct store_shift *rows, size_t nrows)
 {
 	char why[STORE_ERROR_BYTES];
-	sqlite3_stmt *dups = NULL;
+	struct db_stmt *dups = NULL;
 	size_t next = 0;
 	int rc;
 
@@ -495,8 +489,7 @@ store_shift_import(struct store *st, struct store_import *imp,
 	if ((rc = store_roster_import_check(st, rows, nrows, &imp->bad_row)) !=
 	    STORE_OK)
 		return rc;
-	if (sqlite3_prepare_v2(st->db, store_roster_dup_sql, -1, &dups, NULL) !=
-	    SQLITE_OK)
+	if (db_prepare(st->db, store_roster_dup_sql, false, &dups) != DB_OK)
 		return store_fail(st, "find shift");
 	do {
 		if (imp->id != 0)
@@ -504,7 +497,7 @@ store_shift_import(struct store *st, struct store_import *imp,
 		rc = store_roster_import_chunk(st, imp, dups, rows, nrows,
 		    &next);
 	} while (rc == STORE_OK && next < nrows);
-	sqlite3_finalize(dups);
+	db_finalize(dups);
 	if (rc == STORE_OK) {
 		store_roster_pause();
 		rc = store_roster_import_done(st, imp);
@@ -527,15 +520,15 @@ store_shift_import(struct store *st, struct store_import *imp,
 static int
 store_roster_import_claim(struct store *st, int64_t id)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if ((s = store_write_stmt(st, STORE_STMT_SHIFT_IMPORT_CLAIM)) == NULL) {
 		store_rollback(st);
 		return STORE_ERROR;
 	}
-	if ((sqlite3_bind_int64(s, 1, id) |
-	        sqlite3_bind_int64(s, 2, util_now_ms())) != SQLITE_OK)
+	if ((db_bind_int64(s, 1, id) | db_bind_int64(s, 2, util_now_ms())) !=
+	    DB_OK)
 		rc = store_fail(st, "drop import");
 	else
 		rc = store_step_write(st, s, "drop import");
@@ -553,7 +546,7 @@ store_roster_import_claim(struct store *st, int64_t id)
 static int
 store_roster_import_remove(struct store *st, int64_t id, bool *more)
 {
-	sqlite3_stmt *s, *f;
+	struct db_stmt *s, *f;
 	int rc;
 
 	*more = false;
@@ -563,9 +556,9 @@ store_roster_import_remove(struct store *st, int64_t id, bool *more)
 		store_rollback(st);
 		return STORE_ERROR;
 	}
-	if ((sqlite3_bind_int64(s, 1, id) |
-	        sqlite3_bind_int(s, 2, STORE_IMPORT_CHUNK_ROWS)) != SQLITE_OK ||
-	    sqlite3_bind_int64(f, 1, id) != SQLITE_OK)
+	if ((db_bind_int64(s, 1, id) |
+	        db_bind_int64(s, 2, STORE_IMPORT_CHUNK_ROWS)) != DB_OK ||
+	    db_bind_int64(f, 1, id) != DB_OK)
 		rc = store_fail(st, "remove import");
 	else if ((rc = store_step_write(st, s, "remove import")) == STORE_OK) {
 		*more = store_changes(st) == STORE_IMPORT_CHUNK_ROWS;
@@ -615,7 +608,7 @@ store_roster_import_list(struct store *st, struct store_roster_unfinished **out,
 {
 	struct store_roster_unfinished *u = NULL;
 	size_t cap = 0;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	*n = 0;
@@ -627,10 +620,10 @@ store_roster_import_list(struct store *st, struct store_roster_unfinished **out,
 			cap = cap == 0 ? 8 : cap * 2;
 			u = xreallocarray(u, cap, sizeof *u);
 		}
-		u[*n].id = sqlite3_column_int64(s, 0);
-		u[*n].pid = (long)sqlite3_column_int64(s, 1);
-		u[*n].started_ms = sqlite3_column_int64(s, 2);
-		u[*n].dropped = sqlite3_column_int(s, 3) != 0;
+		u[*n].id = db_column_int64(s, 0);
+		u[*n].pid = (long)db_column_int64(s, 1);
+		u[*n].started_ms = db_column_int64(s, 2);
+		u[*n].dropped = db_column_int(s, 3) != 0;
 		(*n)++;
 	}
 	*out = u;
@@ -667,7 +660,7 @@ store_shift_import_sweep(struct store *st, int64_t stale_before_ms,
 int
 store_roster_version(struct store *st, int64_t *version)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if ((s = store_stmt(st, STORE_STMT_ROSTER_VERSION)) == NULL)
@@ -677,8 +670,8 @@ store_roster_version(struct store *st, int64_t *version)
 			store_set_error(st, "roster version: no meta row");
 		return STORE_ERROR;
 	}
-	*version = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	*version = db_column_int64(s, 0);
+	db_reset(s);
 	return STORE_OK;
 }
 
@@ -688,19 +681,19 @@ store_roster_load_clinicians(struct store *st,
     const struct store_roster_cbs *cbs)
 {
 	struct store_clinician c;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if ((s = store_stmt(st, STORE_STMT_ROSTER_CLINICIANS)) == NULL)
 		return STORE_ERROR;
 	while ((rc = store_step_read(st, s, "load clinicians")) == STORE_OK) {
-		c.id = (const char *)sqlite3_column_text(s, 0);
-		c.name = (const char *)sqlite3_column_text(s, 1);
-		c.languages = (const char *)sqlite3_column_text(s, 2);
-		c.skills = (const char *)sqlite3_column_text(s, 3);
-		c.endpoint = (const char *)sqlite3_column_text(s, 4);
+		c.id = (const char *)db_column_text(s, 0);
+		c.name = (const char *)db_column_text(s, 1);
+		c.languages = (const char *)db_column_text(s, 2);
+		c.skills = (const char *)db_column_text(s, 3);
+		c.endpoint = (const char *)db_column_text(s, 4);
 		if (cbs->clinician(cbs->arg, &c) == -1) {
-			sqlite3_reset(s);
+			db_reset(s);
 			store_set_error(st,
 			    "roster load stopped at "
 			    "clinician %s",
@@ -717,22 +710,22 @@ store_roster_load_shifts(struct store *st, int64_t since_ms, int64_t until_ms,
     const struct store_roster_cbs *cbs)
 {
 	struct store_shift sh;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	if ((s = store_stmt(st, STORE_STMT_ROSTER_SHIFTS)) == NULL)
 		return STORE_ERROR;
-	if ((sqlite3_bind_int64(s, 1, since_ms) |
-	        sqlite3_bind_int64(s, 2, until_ms)) != SQLITE_OK) {
+	if ((db_bind_int64(s, 1, since_ms) | db_bind_int64(s, 2, until_ms)) !=
+	    DB_OK) {
 		return store_fail(st, "load shifts");
 	}
 	while ((rc = store_step_read(st, s, "load shifts")) == STORE_OK) {
-		sh.clinician = (const char *)sqlite3_column_text(s, 0);
-		sh.tier = sqlite3_column_int(s, 1);
-		sh.start_ms = sqlite3_column_int64(s, 2);
-		sh.end_ms = sqlite3_column_int64(s, 3);
+		sh.clinician = (const char *)db_column_text(s, 0);
+		sh.tier = db_column_int(s, 1);
+		sh.start_ms = db_column_int64(s, 2);
+		sh.end_ms = db_column_int64(s, 3);
 		if (cbs->shift(cbs->arg, &sh) == -1) {
-			sqlite3_reset(s);
+			db_reset(s);
 			store_set_error(st,
 			    "roster load stopped at a shift "
 			    "of %s",

@@ -26,7 +26,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "store.h"
 #include "store_int.h"
@@ -255,33 +254,33 @@ store_stats_count_totals(struct store_stats *rs,
 
 /* Column i as an int64 into *v; false if it is NULL. */
 static bool
-store_stats_column_int(sqlite3_stmt *s, int i, int64_t *v)
+store_stats_column_int(struct db_stmt *s, int i, int64_t *v)
 {
-	if (sqlite3_column_type(s, i) == SQLITE_NULL)
+	if (db_column_type(s, i) == DB_NULL)
 		return false;
-	*v = sqlite3_column_int64(s, i);
+	*v = db_column_int64(s, i);
 	return true;
 }
 
 /* Row callback: one contact into the totals, its group and its clinician. */
 static int
-store_stats_contact_row(void *arg, sqlite3_stmt *s)
+store_stats_contact_row(void *arg, struct db_stmt *s)
 {
 	struct store_stats *rs = arg;
 	struct store_stats_contact c = { 0 };
 	struct tally_entry *e;
 	int64_t assigned_at, ended_at;
 
-	c.state = (const char *)sqlite3_column_text(s, 0);
-	c.risk = (const char *)sqlite3_column_text(s, 1);
-	c.clinician = (const char *)sqlite3_column_text(s, 2);
-	c.queued_at = sqlite3_column_int64(s, 3);
+	c.state = (const char *)db_column_text(s, 0);
+	c.risk = (const char *)db_column_text(s, 1);
+	c.clinician = (const char *)db_column_text(s, 2);
+	c.queued_at = db_column_int64(s, 3);
 	c.answered = store_stats_column_int(s, 4, &assigned_at);
 	c.answer_ms = c.answered ? assigned_at - c.queued_at : 0;
 	c.closed = store_stats_column_int(s, 5, &c.closed_at);
 	c.has_tier = store_stats_column_int(s, 6, &c.tier);
 	c.has_accept = store_stats_column_int(s, 7, &c.accept_ms);
-	c.program = (const char *)sqlite3_column_text(s, 8);
+	c.program = (const char *)db_column_text(s, 8);
 	c.has_talk = c.answered && store_stats_column_int(s, 9, &ended_at) &&
 	    ended_at >= assigned_at;
 	c.talk_ms = c.has_talk ? ended_at - assigned_at : 0;
@@ -307,7 +306,7 @@ static int
 store_stats_contacts(struct store_stats *rs)
 {
 	struct store_review_query q = { 0 };
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
 	store_review_sql(&q,
 	    "SELECT state, risk, clinician, queued_at,"
@@ -325,12 +324,12 @@ store_stats_contacts(struct store_stats *rs)
 
 /* Row callback: a clinician's count of one kind of event. */
 static int
-store_stats_event_row(void *arg, sqlite3_stmt *s)
+store_stats_event_row(void *arg, struct db_stmt *s)
 {
 	struct store_stats *rs = arg;
-	const char *id = (const char *)sqlite3_column_text(s, 0);
-	int kind = sqlite3_column_int(s, 1);
-	json_int_t count = sqlite3_column_int64(s, 2);
+	const char *id = (const char *)db_column_text(s, 0);
+	int kind = db_column_int(s, 1);
+	json_int_t count = db_column_int64(s, 2);
 
 	if (id == NULL || count == 0 || kind < 0 || kind >= (int)TALLY_EVENTS)
 		return 0;
@@ -349,7 +348,7 @@ store_stats_events_pass(struct store_stats *rs)
 {
 	struct store_review_query q = { 0 };
 	char cond[128];
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
 	store_review_sql(&q,
 	    "SELECT k.id, v.kind, (SELECT count(*)"

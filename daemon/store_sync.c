@@ -265,10 +265,10 @@ store_sync_normal(struct store *st)
 	sqlite3_stmt *s;
 	int level = -1;
 
-	if (sqlite3_exec(st->db, "PRAGMA synchronous = NORMAL", NULL, NULL,
-	        NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(st->db, "PRAGMA synchronous", -1, &s, NULL) !=
-	        SQLITE_OK)
+	if (sqlite3_exec(db_sqlite_handle(st->db),
+	        "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db_sqlite_handle(st->db), "PRAGMA synchronous",
+	        -1, &s, NULL) != SQLITE_OK)
 		return store_fail(st, "synchronous = NORMAL");
 	if (sqlite3_step(s) == SQLITE_ROW)
 		level = sqlite3_column_int(s, 0);

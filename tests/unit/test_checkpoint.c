@@ -203,7 +203,9 @@ test_modes(void **state)
 	char *cause = NULL;
 
 	assert_int_not_equal(sqlite3_threadsafe(), 0);
-	assert_int_equal(query_int(fx->st->db, "PRAGMA wal_autocheckpoint"), 0);
+	assert_int_equal(query_int(db_sqlite_handle(fx->st->db),
+	                     "PRAGMA wal_autocheckpoint"),
+	    0);
 	c = counts(fx);
 	assert_int_equal(c.passive, 0);
 	assert_int_equal(c.tails, 0);
@@ -211,7 +213,8 @@ test_modes(void **state)
 	other = store_open(fx->path, STORE_OPEN_EXISTING, &cause);
 	assert_non_null(other);
 	assert_int_equal(store_checkpoint_counts(other, &c), -1);
-	assert_int_equal(query_int(other->db, "PRAGMA wal_autocheckpoint"),
+	assert_int_equal(query_int(db_sqlite_handle(other->db),
+	                     "PRAGMA wal_autocheckpoint"),
 	    4000);
 	store_close(other);
 	other = store_open(fx->path, STORE_OPEN_MIGRATE, &cause);
@@ -255,7 +258,8 @@ test_thread_checkpoints(void **state)
 	/* All copied: the next commits reuse the WAL from its start. */
 	write_batches(fx, 100);
 	assert_int_equal(wal_frames(fx), frames);
-	assert_int_equal(query_int(fx->st->db, "SELECT count(*) FROM audit"),
+	assert_int_equal(query_int(db_sqlite_handle(fx->st->db),
+	                     "SELECT count(*) FROM audit"),
 	    fx->rows);
 }
 
@@ -282,7 +286,8 @@ test_wal_reused(void **state)
 	 */
 	assert_true(first >= 300 * 4);
 	assert_true(wal_frames(fx) < first + first / 4);
-	assert_int_equal(query_int(fx->st->db, "SELECT count(*) FROM audit"),
+	assert_int_equal(query_int(db_sqlite_handle(fx->st->db),
+	                     "SELECT count(*) FROM audit"),
 	    fx->rows);
 }
 
@@ -312,7 +317,8 @@ test_wal_bounded(void **state)
 	/* Started over: another 1,200 frames go where the first ones were. */
 	write_batches(fx, 200);
 	assert_int_equal(wal_frames(fx), frames);
-	assert_int_equal(query_int(fx->st->db, "SELECT count(*) FROM audit"),
+	assert_int_equal(query_int(db_sqlite_handle(fx->st->db),
+	                     "SELECT count(*) FROM audit"),
 	    fx->rows);
 }
 

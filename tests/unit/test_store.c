@@ -77,7 +77,8 @@ query_int(struct store *st, const char *sql)
 	sqlite3_stmt *s;
 	int64_t v;
 
-	assert_int_equal(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL),
+	assert_int_equal(sqlite3_prepare_v2(db_sqlite_handle(st->db), sql, -1,
+	                     &s, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	v = sqlite3_column_int64(s, 0);
@@ -722,11 +723,11 @@ test_import_visible_when_done(void **state)
 	/* A done import stays: no drop, no sweep, no update takes it back. */
 	assert_int_equal(store_shift_import_drop(fx->st, imp.id), STORE_OK);
 	assert_int_equal(visible_shifts(other), 2501);
-	assert_int_not_equal(sqlite3_exec(fx->st->db,
+	assert_int_not_equal(sqlite3_exec(db_sqlite_handle(fx->st->db),
 	                         "UPDATE roster_imports SET done_at = NULL",
 	                         NULL, NULL, NULL),
 	    SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(fx->st->db,
+	assert_int_not_equal(sqlite3_exec(db_sqlite_handle(fx->st->db),
 	                         "DELETE FROM roster_imports", NULL, NULL,
 	                         NULL),
 	    SQLITE_OK);
@@ -750,7 +751,7 @@ test_import_failure_removes(void **state)
 	assert_int_equal(store_commit(fx->st), 0);
 	v0 = roster_version(fx->st);
 	/* Row 2200, in the third chunk at least, cannot be written. */
-	assert_int_equal(sqlite3_exec(fx->st->db,
+	assert_int_equal(sqlite3_exec(db_sqlite_handle(fx->st->db),
 	                     "CREATE TEMP TRIGGER boom BEFORE INSERT ON shifts"
 	                     " WHEN NEW.start_at = 2200 * 3600000"
 	                     " BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
@@ -839,12 +840,12 @@ test_import_unfinished_swept(void **state)
 	/* An import dropped meanwhile can never be done. */
 	assert_int_equal(import_rows(fx->st, &imp, rows, 10, 1), STORE_OK);
 	store_rollback(fx->st);
-	assert_int_equal(sqlite3_exec(fx->st->db,
+	assert_int_equal(sqlite3_exec(db_sqlite_handle(fx->st->db),
 	                     "UPDATE roster_imports SET dropped_at = 1"
 	                     " WHERE done_at IS NULL",
 	                     NULL, NULL, NULL),
 	    SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(fx->st->db,
+	assert_int_not_equal(sqlite3_exec(db_sqlite_handle(fx->st->db),
 	                         "UPDATE roster_imports SET done_at = 1"
 	                         " WHERE dropped_at IS NOT NULL",
 	                         NULL, NULL, NULL),
@@ -1045,7 +1046,7 @@ test_events(void **state)
 	    STORE_NOTFOUND);
 	assert_int_equal(store_commit(fx->st), 0);
 
-	assert_int_equal(sqlite3_prepare_v2(fx->st->db,
+	assert_int_equal(sqlite3_prepare_v2(db_sqlite_handle(fx->st->db),
 	                     "SELECT event,"
 	                     " coalesce(tier, 0) FROM contact_events WHERE "
 	                     "contact = 'C1'"
@@ -1059,12 +1060,12 @@ test_events(void **state)
 	}
 	sqlite3_finalize(s);
 	assert_int_equal(n, nitems(names));
-	assert_int_not_equal(sqlite3_exec(fx->st->db,
+	assert_int_not_equal(sqlite3_exec(db_sqlite_handle(fx->st->db),
 	                         "UPDATE contact_events"
 	                         " SET event = 'x'",
 	                         NULL, NULL, NULL),
 	    SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(fx->st->db,
+	assert_int_not_equal(sqlite3_exec(db_sqlite_handle(fx->st->db),
 	                         "DELETE FROM"
 	                         " contact_events",
 	                         NULL, NULL, NULL),
@@ -1319,7 +1320,7 @@ test_busy_is_an_error(void **state)
 
 	other = store_open(fx->path, STORE_OPEN_EXISTING, &cause);
 	assert_non_null(other);
-	sqlite3_busy_timeout(other->db, 10);
+	sqlite3_busy_timeout(db_sqlite_handle(other->db), 10);
 	add_contact(fx->st, "C1", "r1", 1000);
 	assert_int_equal(store_contact_insert(other, &c), STORE_ERROR);
 	assert_non_null(strstr(store_error(other), "lock"));
@@ -1355,7 +1356,8 @@ test_batch_lost(void **state)
 	bool same;
 
 	add_contact(fx->st, "C1", "r1", 1000);
-	assert_int_equal(sqlite3_exec(fx->st->db, "ROLLBACK", NULL, NULL, NULL),
+	assert_int_equal(sqlite3_exec(db_sqlite_handle(fx->st->db), "ROLLBACK",
+	                     NULL, NULL, NULL),
 	    SQLITE_OK);
 	assert_int_equal(store_event_add(fx->st, "C1", 1, "queued", 0, NULL,
 	                     NULL),

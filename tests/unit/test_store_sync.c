@@ -85,8 +85,8 @@ synchronous(struct store *st)
 	sqlite3_stmt *s;
 	int level;
 
-	assert_int_equal(sqlite3_prepare_v2(st->db, "PRAGMA synchronous", -1,
-	                     &s, NULL),
+	assert_int_equal(sqlite3_prepare_v2(db_sqlite_handle(st->db),
+	                     "PRAGMA synchronous", -1, &s, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	level = sqlite3_column_int(s, 0);
