@@ -8,7 +8,8 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 
-PKGS = libevent sqlite3 libconfig libsystemd jansson libsodium libevent_openssl openssl
+PKGS = libevent sqlite3 libconfig libsystemd jansson libsodium libevent_openssl openssl \
+       libpq
 TEST_PKGS = cmocka
 
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -33,7 +34,9 @@ COMMON_SRCS = daemon/log.c daemon/util.c daemon/token.c daemon/config.c \
               daemon/db_sqlite.c daemon/store_sqlite.c \
               daemon/lockfile.c \
               daemon/store_password.c daemon/password.c \
-              daemon/jsontime.c daemon/review.c
+              daemon/jsontime.c daemon/review.c \
+              daemon/db_pg.c daemon/db_pg_stmt.c daemon/db_pg_sql.c \
+              daemon/store_pg.c daemon/store_lease.c
 
 CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/conn_output.c daemon/listen.c daemon/proto.c \
                daemon/session.c daemon/engine.c daemon/engine_ops.c \
@@ -44,12 +47,12 @@ CRISISD_SRCS = daemon/main.c daemon/conn.c daemon/conn_output.c daemon/listen.c 
                daemon/engine_snapshot.c daemon/engine_settle.c \
                daemon/engine_close.c daemon/engine_call.c daemon/wire.c \
                daemon/engine_due.c daemon/engine_outcome.c \
-               daemon/worker.c daemon/http.c daemon/http_auth.c \
+               daemon/worker.c daemon/http.c daemon/http_auth.c daemon/ha.c \
                daemon/http_bridge.c daemon/http_review.c
 
 CRISISCTL_SRCS = ctl/crisisctl.c ctl/ctl_roster.c ctl/ctl_review.c \
                  ctl/ctl_audit.c ctl/ctl_backup.c ctl/fmt.c ctl/fmt_table.c \
-                 ctl/fmt_csv.c ctl/ctl_contact.c ctl/ctl_password.c
+                 ctl/fmt_csv.c ctl/ctl_contact.c ctl/ctl_password.c ctl/ctl_status.c
 
 # crisis-sipgw (sipgw/, issue 14): the SIP gateway beside Kamailio.
 SIPGW_SRCS = sipgw/main.c sipgw/gateway.c sipgw/gateway_crisisd.c \
@@ -61,7 +64,7 @@ UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test
              test_admit \
              test_checkpoint test_password test_wire test_outbox \
              test_store_sync test_netstring test_gwmsg test_gwconf test_link \
-             test_engine
+             test_engine test_db_pg_sql test_db_pg
 
 test_util_OBJS   = util log
 test_admit_OBJS  = heard intake util log
@@ -74,12 +77,17 @@ test_fmt_OBJS    = ../ctl/fmt ../ctl/fmt_table ../ctl/fmt_csv jsontime util log
 test_conn_OBJS   = conn conn_output msg wire util log tls
 test_notify_OBJS = notify log util
 test_outbox_OBJS = outbox wire msg util log
-test_store_OBJS  = store store_sqlite db_sqlite store_roster store_contact store_audit store_review \
-                   util log token store_checkpoint store_sync store_password
-test_checkpoint_OBJS = store store_sqlite db_sqlite store_checkpoint store_sync store_roster \
-                       store_contact store_audit store_review util log token
+# The store's core on either backend: SQLite's file, PostgreSQL's server.
+STORE_CORE_OBJS = store store_sqlite db_sqlite store_checkpoint store_sync \
+                  db_pg db_pg_stmt db_pg_sql store_pg store_lease
+test_store_OBJS  = $(STORE_CORE_OBJS) store_roster store_contact store_audit \
+                   store_review util log token store_password
+test_checkpoint_OBJS = $(STORE_CORE_OBJS) store_roster store_contact \
+                       store_audit store_review util log token
 test_store_sync_OBJS = $(test_checkpoint_OBJS)
 test_wire_OBJS   = wire msg util log
+test_db_pg_sql_OBJS = db_pg_sql util log
+test_db_pg_OBJS  = db_pg db_pg_stmt db_pg_sql store_pg util log
 test_netstring_OBJS = ../sipgw/netstring
 test_gwmsg_OBJS  = ../sipgw/gwmsg ../sipgw/gwconf util log
 test_gwconf_OBJS = ../sipgw/gwconf util log
@@ -116,7 +124,7 @@ all: $(CRISISD_OUT) $(CRISISCTL_OUT) $(SIPGW_OUT)
 ifeq ($(filter clean format deps,$(MAKECMDGOALS)),)
 -include $(BUILD)/pkg.mk
 endif
-ifneq ($(filter unit check $(BUILD)/tests/%,$(MAKECMDGOALS)),)
+ifneq ($(filter unit check check-pg-unit $(BUILD)/tests/%,$(MAKECMDGOALS)),)
 -include $(BUILD)/test.mk
 endif
 
@@ -133,7 +141,7 @@ $(BUILD)/test.mk: tools/deps
 	@printf 'TEST_LIBS = %s\n' "$$(pkg-config --libs $(TEST_PKGS))" > $@
 
 # What the other targets need beyond the build (tools/deps says which).
-deps-run deps-valgrind deps-fuzz deps-lint deps-sip:
+deps-run deps-check deps-valgrind deps-fuzz deps-lint deps-sip:
 	@tools/deps $(@:deps-%=%)
 
 deps:
@@ -212,11 +220,28 @@ bench-sip: all deps-sip
 
 .PHONY: bench-sip
 
+# The PostgreSQL backend and the store's PostgreSQL parts against a real
+# server (issue 15): tests/pg/pgserver starts a throwaway one on a Unix
+# socket in a temporary directory, stopped however the test ends.
+check-pg-unit: $(BUILD)/tests/test_db_pg
+	@tools/deps check
+	@dir=$$(mktemp -d /tmp/crisisd-pg.XXXXXX) && \
+	  trap 'tests/pg/pgserver stop '"$$dir"' >/dev/null 2>&1; \
+	    rm -rf '"$$dir" EXIT && \
+	  tests/pg/pgserver start "$$dir" >/dev/null && \
+	  tests/pg/pgserver createdb "$$dir" crisisd_test && \
+	  CRISISD_PG_URI="postgresql:///crisisd_test?host=$$dir&user=crisisd" \
+	    $(BUILD)/tests/test_db_pg
+
 # Every test: unit tests (cmocka), then the end-to-end suite against the
-# real binaries (the browser tests among them).  The last line is the
-# summary.
+# real binaries (the browser tests among them), once on SQLite and once on
+# a throwaway PostgreSQL server (issue 15).  The last line is the summary.
 check: all unit
 	@tests/run-all $(BUILD)/tests $(UNIT_TESTS)
+
+# The end-to-end suite on PostgreSQL alone.
+check-pg: all deps-check $(BROWSER_MODULES)
+	@E2E_STORES=postgresql tests/run-all $(BUILD)/tests
 
 # The browser tests' Node modules (tests/browser: puppeteer-core and
 # axe-core at the versions package-lock.json pins), installed by npm ci
@@ -392,7 +417,8 @@ install: all
 clean:
 	rm -rf $(BUILD) build-asan $(FUZZ_BUILD) crisisd crisisctl crisis-sipgw
 
-.PHONY: all deps deps-run deps-valgrind deps-fuzz deps-lint deps-sip unit check check-sip \
+.PHONY: all deps deps-run deps-check deps-valgrind deps-fuzz deps-lint deps-sip unit check \
+        check-pg check-pg-unit check-sip \
         crashtest run asan valgrind lint format install clean browser-deps \
         screenshots
 

@@ -114,6 +114,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "CID --by SUPERVISOR --reason TEXT", 1, ctl_opts_contact_close,
 	    false },
 	{ "backup", ctl_backup, "FILE [--force]", 1, ctl_opts_backup, false },
+	{ "status", ctl_status, "", 0, ctl_opts_none, false },
 };
 
 /* Print the usage of every command to fp. */

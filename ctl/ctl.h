@@ -178,4 +178,9 @@ int ctl_password_set(struct ctl *ctl);
 /* ctl_backup.c */
 int ctl_backup(struct ctl *ctl);
 
+/* ctl_status.c: who serves the database (CONTRACT §10). */
+int ctl_status(struct ctl *ctl);
+/* Does a crisisd serve the database now: 1 yes, 0 no, -1 error (said)? */
+int ctl_daemon_serving(struct ctl *ctl);
+
 #endif

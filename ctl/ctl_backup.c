@@ -241,6 +241,11 @@ ctl_backup(struct ctl *ctl)
 
 	if (*ctl->pos[0] == '\0')
 		return ctl_usage_error(ctl, "FILE must not be empty");
+	if (store_shared(ctl->store)) {
+		log_error("backup: the database is PostgreSQL; back it up with "
+		          "the server's tools (pg_dump, pg_basebackup)");
+		return CTL_FAIL;
+	}
 	if ((path = ctl_backup_absolute(ctl->pos[0])) == NULL)
 		return CTL_FAIL;
 	if ((rc = ctl_backup_precheck(path, db, force)) != CTL_OK) {

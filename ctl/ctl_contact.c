@@ -151,7 +151,7 @@ ctl_contact_close(struct ctl *ctl)
 		return rc;
 	out =
 	    json_pack("{s:s, s:I}", "contact", cid, "request", (json_int_t)id);
-	running = lockfile_held(ctl->conf->database);
+	running = ctl_daemon_serving(ctl);
 	if (running == 0) {
 		json_object_set_new(out, "done", json_false());
 		json_object_set_new(out, "result",

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libconfig.h>
 
@@ -88,6 +89,11 @@
 /* A console session unused for 12 hours ends: a clinician's shift. */
 #define CONF_DEFAULT_SESSION_IDLE_MS (12LL * 60 * 60 * 1000)
 #define CONF_SESSION_IDLE_MIN_MS 1000
+/* ha: a lease of 3 s (CONTRACT §10); renewed every second, so at least 1.5 s */
+#define CONF_DEFAULT_LEASE_MS 3000
+#define CONF_LEASE_MIN_MS 1500
+#define CONF_LEASE_MAX_MS 600000
+#define CONF_NODE_MAX_BYTES 63
 #define CONF_SESSION_IDLE_MAX_MS (30 * CONF_DAY_MS)
 
 static const char *const conf_strategy_names[] = {
@@ -262,6 +268,14 @@ static const struct conf_key conf_http_keys[] = {
 static const struct conf_table conf_http_table = { conf_http_keys,
 	nitems(conf_http_keys) };
 
+static const struct conf_key conf_ha_keys[] = {
+	CONF_KEY(conf_ha, node, false, conf_key_string, 1, CONF_NODE_MAX_BYTES),
+	CONF_KEY(conf_ha, lease_ms, false, conf_key_ms, CONF_LEASE_MIN_MS,
+	    CONF_LEASE_MAX_MS),
+};
+static const struct conf_table conf_ha_table = { conf_ha_keys,
+	nitems(conf_ha_keys) };
+
 static const struct conf_key conf_root_keys[] = {
 	CONF_KEY(conf, listen, true, conf_key_listen, 0, 0),
 	CONF_KEY(conf, database, true, conf_key_database, 0,
@@ -276,6 +290,8 @@ static const struct conf_key conf_root_keys[] = {
 	{ "tls", false, conf_key_tls, 0, 0, 0, &conf_tls_table },
 	{ "http", false, conf_key_group, offsetof(struct conf, http), 0, 0,
 	    &conf_http_table },
+	{ "ha", false, conf_key_group, offsetof(struct conf, ha), 0, 0,
+	    &conf_ha_table },
 };
 static const struct conf_table conf_root_table = { conf_root_keys,
 	nitems(conf_root_keys) };
@@ -335,6 +351,18 @@ conf_check_group(struct conf_check *ck, const config_setting_t *group,
 	}
 }
 
+/* The host's name, which names this node unless ha.node says otherwise. */
+static char *
+conf_default_node(void)
+{
+	char host[CONF_NODE_MAX_BYTES + 1];
+
+	if (gethostname(host, sizeof host) == -1 || host[0] == '\0')
+		return xstrdup("crisisd");
+	host[sizeof host - 1] = '\0';
+	return xstrdup(host);
+}
+
 /* Fill in the defaults of every optional key. */
 static void
 conf_defaults(struct conf *conf)
@@ -358,6 +386,8 @@ conf_defaults(struct conf *conf)
 	conf->service_level_ms = CONF_DEFAULT_SERVICE_LEVEL_MS;
 	conf->short_abandon_ms = CONF_DEFAULT_SHORT_ABANDON_MS;
 	conf->http.session_idle_ms = CONF_DEFAULT_SESSION_IDLE_MS;
+	conf->ha.lease_ms = CONF_DEFAULT_LEASE_MS;
+	conf->ha.node = conf_default_node();
 	conf->tls.min_version = CONF_TLS_1_2;
 }
 
@@ -444,6 +474,7 @@ conf_free(struct conf *conf)
 		free(conf->listen[i]);
 	free(conf->path);
 	free(conf->database);
+	free(conf->database_shown);
 	free(conf->timezone);
 	free(conf->overflow_target);
 	for (i = 0; i < conf->tls.nlisten; i++)
@@ -453,6 +484,7 @@ conf_free(struct conf *conf)
 	free(conf->tls.ca);
 	for (i = 0; i < conf->http.nlisten; i++)
 		free(conf->http.listen[i]);
+	free(conf->ha.node);
 	free(conf);
 }
 

@@ -132,6 +132,36 @@ conf_key_string(struct conf_check *ck, const config_setting_t *s,
 		conf_set_string((char **)((char *)base + key->offset), v);
 }
 
+/* Is this database setting a PostgreSQL URI rather than a file's path? */
+bool
+conf_database_is_uri(const char *database)
+{
+	return strncmp(database, "postgresql://", 13) == 0 ||
+	    strncmp(database, "postgres://", 11) == 0;
+}
+
+/*
+ * The database as logs may show it: a URI's password (scheme://user:PASS@)
+ * becomes "***"; a path as it is.
+ */
+static char *
+conf_database_shown(const char *database)
+{
+	const char *auth = strstr(database, "://"), *at, *colon;
+	char *shown;
+
+	if (!conf_database_is_uri(database) || auth == NULL)
+		return xstrdup(database);
+	auth += 3;
+	at = strchr(auth, '@');
+	colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (colon == NULL)
+		return xstrdup(database);
+	xasprintf(&shown, "%.*s***%s", (int)(colon + 1 - database), database,
+	    at);
+	return shown;
+}
+
 /* Handler: true or false. */
 void
 conf_key_bool(struct conf_check *ck, const config_setting_t *s,
@@ -192,7 +222,14 @@ conf_key_database(struct conf_check *ck, const config_setting_t *s,
 	if (v == NULL)
 		return;
 	free(conf->database);
-	conf->database = conf_resolve(from != NULL ? from : ck->path, v);
+	/* A PostgreSQL URI is libpq's to read, not a path to resolve. */
+	if (conf_database_is_uri(v))
+		conf->database = xstrdup(v);
+	else
+		conf->database =
+		    conf_resolve(from != NULL ? from : ck->path, v);
+	free(conf->database_shown);
+	conf->database_shown = conf_database_shown(conf->database);
 }
 
 /* Is text a port number 1..65535? */

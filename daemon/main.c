@@ -29,6 +29,7 @@
 #include "http.h"
 #include "listen.h"
 #include "log.h"
+#include "ha.h"
 #include "lockfile.h"
 #include "notify.h"
 #include "outbox.h"
@@ -53,7 +54,8 @@ static struct {
 	int64_t engine_timer_at; /* INT64_MAX: not armed */
 	struct listener *listener;
 	struct http *http; /* the web console, if configured */
-	struct lockfile *lock;
+	struct lockfile *lock; /* SQLite: one daemon per database file */
+	struct ha *ha; /* PostgreSQL: standby until the lease is ours */
 	struct event *sigs[3];
 	struct event *turn_ev; /* ends a loop turn once lines wait */
 	struct event *synced; /* the store's sync thread finished a sync */
@@ -75,9 +77,21 @@ static struct log_limit main_commit_limit;
 static void
 main_sync_failed(void)
 {
-	fatalx("database %s: the WAL could not be synced: %s; stopping "
-	       "without sending what depends on it",
-	    d.conf->database, store_error(d.st));
+	fatalx("database %s: commits could not be made durable: %s; "
+	       "stopping without sending what depends on them",
+	    d.conf->database_shown, store_error(d.st));
+}
+
+/*
+ * A write was refused for an old epoch: another node took the lease over
+ * while this one was paused or cut off.  Whatever this turn holds must
+ * never be sent; exit at once (systemd starts crisisd again, a standby).
+ */
+static void
+main_fenced(const char *why)
+{
+	log_error("%s; stepping down without sending anything more", why);
+	_exit(1);
 }
 
 /*
@@ -315,6 +329,9 @@ main_reload(void)
 		log_warnx("reload: a new database path takes a restart");
 	if (strcmp(conf->timezone, d.conf->timezone) != 0)
 		log_warnx("reload: a new timezone takes a restart");
+	if (strcmp(conf->ha.node, d.conf->ha.node) != 0 ||
+	    conf->ha.lease_ms != d.conf->ha.lease_ms)
+		log_warnx("reload: a new ha group takes a restart");
 	log_set_level((enum log_level)conf->log_level);
 	proto_set_limits(conf->max_line_bytes, conf->hello_timeout_ms);
 	listen_set_max_connections(d.listener, (size_t)conf->max_connections);
@@ -326,7 +343,8 @@ main_reload(void)
 		log_warnx("reload: adding or removing the http group takes a "
 		          "restart");
 	http_reload(d.http, conf);
-	engine_set_conf(d.engine, conf, util_now_ms());
+	if (d.engine != NULL)
+		engine_set_conf(d.engine, conf, util_now_ms());
 	conf_free(d.conf);
 	d.conf = conf;
 	log_notice("config reloaded from %s", conf->path);
@@ -418,6 +436,71 @@ main_watch_syncs(void)
 		fatalx("cannot watch the database's sync thread");
 }
 
+/*
+ * Open the database.  One daemon per database, before any contact is read
+ * or written: on SQLite the lock file says so; on PostgreSQL the lease
+ * (ha.c), taken once the sockets are open.
+ */
+static void
+main_open_store(void)
+{
+	char *cause = NULL;
+
+	if (!conf_database_is_uri(d.conf->database) &&
+	    (d.lock = lockfile_take(d.conf->database, &cause)) == NULL)
+		fatalx("%s", cause);
+	d.st = store_open(d.conf->database, STORE_OPEN_DAEMON, &cause);
+	if (d.st == NULL || store_check(d.st, &cause) == -1)
+		fatalx("database %s: %s", d.conf->database_shown, cause);
+	store_on_fenced(d.st, main_fenced);
+	/* store_open read these settings back; say so for the operator. */
+	if (store_shared(d.st))
+		log_info("database %s: PostgreSQL, schema %d; node %s, "
+		         "lease %lld ms (nothing that depends on a commit is "
+		         "sent before a synchronous commit covers it)",
+		    d.conf->database_shown, STORE_SCHEMA_VERSION,
+		    d.conf->ha.node, (long long)d.conf->ha.lease_ms);
+	else
+		log_info("database %s: schema %d, journal_mode wal, "
+		         "synchronous normal with a WAL fdatasync thread "
+		         "(nothing that depends on a commit is sent before "
+		         "its sync), quick_check ok",
+		    d.conf->database_shown, STORE_SCHEMA_VERSION);
+}
+
+/*
+ * Serve: resume the open contacts and route (at the start, or when a
+ * standby takes the lease over: the same as after a restart, §5).
+ */
+static void
+main_serve(void *arg)
+{
+	char *cause = NULL;
+
+	(void)arg;
+	main_watch_syncs();
+	d.engine = engine_new(d.st, d.conf, util_now_ms(), &cause);
+	if (d.engine == NULL)
+		fatalx("%s", cause);
+	d.engine_timer = evtimer_new(d.base, main_engine_due_cb, NULL);
+	if (d.engine_timer == NULL)
+		fatalx("cannot create the engine's timer");
+	d.engine_timer_at = INT64_MAX;
+	main_engine_arm();
+	proto_init(d.base, d.engine);
+	d.http = http_open(d.base, d.conf, d.st, &cause);
+	if (cause != NULL)
+		fatalx("%s", cause);
+	if (outbox_flush(d.st) == -1)
+		fatalx("database %s: cannot write: %s", d.conf->database_shown,
+		    store_error(d.st));
+	log_notice("crisisd %s serving on %zu sockets, %zu open contacts",
+	    CRISISD_VERSION, listen_count(d.listener),
+	    engine_open_contacts(d.engine));
+	if (d.ha != NULL)
+		notify_status(d.base, "serving (node %s)", d.conf->ha.node);
+}
+
 /* Open everything; any failure here is fatal. */
 static void
 main_start(const char *path)
@@ -441,18 +524,7 @@ main_start(const char *path)
 		fatalx("event_new failed");
 	outbox_set_turn_event(d.turn_ev);
 	main_watch_signals();
-	/* One daemon per database: before any contact is read or written. */
-	if ((d.lock = lockfile_take(d.conf->database, &cause)) == NULL)
-		fatalx("%s", cause);
-	d.st = store_open(d.conf->database, STORE_OPEN_DAEMON, &cause);
-	if (d.st == NULL || store_check(d.st, &cause) == -1)
-		fatalx("database %s: %s", d.conf->database, cause);
-	/* store_open read these settings back; say so for the operator. */
-	log_info("database %s: schema %d, journal_mode wal, synchronous normal "
-	         "with a WAL fdatasync thread (nothing that depends on a "
-	         "commit is sent before its sync), quick_check ok",
-	    d.conf->database, STORE_SCHEMA_VERSION);
-	main_watch_syncs();
+	main_open_store();
 	/*
 	 * The sockets before the contacts: a daemon that cannot serve must
 	 * not resume and route contacts first.  Nothing is accepted until the
@@ -468,22 +540,13 @@ main_start(const char *path)
 	listen_set_max_unauthenticated(d.listener,
 	    (size_t)d.conf->max_unauthenticated);
 	conn_set_output_total_max(d.conf->max_output_bytes_total);
-	d.engine = engine_new(d.st, d.conf, util_now_ms(), &cause);
-	if (d.engine == NULL)
-		fatalx("%s", cause);
-	d.engine_timer = evtimer_new(d.base, main_engine_due_cb, NULL);
-	if (d.engine_timer == NULL)
-		fatalx("cannot create the engine's timer");
-	d.engine_timer_at = INT64_MAX;
-	main_engine_arm();
-	proto_init(d.base, d.engine);
-	d.http = http_open(d.base, d.conf, d.st, &cause);
-	if (cause != NULL)
-		fatalx("%s", cause);
-	if (outbox_flush(d.st) == -1)
-		fatalx("database %s: cannot write: %s", d.conf->database,
-		    store_error(d.st));
+	if (store_shared(d.st))
+		d.ha = ha_start(d.base, d.st, d.conf, main_serve, NULL);
+	else
+		main_serve(NULL);
 }
+
+static void main_stop_serving(int64_t deadline);
 
 /* Stop: no new connections, commit what is in flight, close, free. */
 static void
@@ -494,6 +557,35 @@ main_stop(void)
 	notify_stopping();
 	listen_close(d.listener);
 	d.listener = NULL;
+	if (d.engine != NULL)
+		main_stop_serving(deadline);
+	session_close_all("daemon stopping");
+	proto_free();
+	ha_free(d.ha);
+	notify_watchdog_stop();
+	if (d.synced != NULL)
+		event_free(d.synced);
+	if (d.release_next != NULL)
+		event_free(d.release_next);
+	store_close(d.st);
+	lockfile_release(d.lock);
+	for (size_t i = 0; i < 3; i++)
+		event_free(d.sigs[i]);
+	outbox_set_turn_event(NULL);
+	event_free(d.turn_ev);
+	event_base_free(d.base);
+	conf_free(d.conf);
+	log_notice("stopped");
+}
+
+/*
+ * Stop serving: commit what is in flight, let the peers have what was
+ * committed, close every connection, and hand the lease back (PostgreSQL)
+ * once every commit is durable, so that a standby takes over at once.
+ */
+static void
+main_stop_serving(int64_t deadline)
+{
 	engine_stop(d.engine);
 	evtimer_del(d.engine_timer);
 	/* Console sessions end like the connections they are. */
@@ -510,22 +602,9 @@ main_stop(void)
 	}
 	session_close_all("daemon stopping");
 	main_flush();
-	proto_free();
+	store_lease_release(d.st);
 	engine_free(d.engine);
 	event_free(d.engine_timer);
-	notify_watchdog_stop();
-	if (d.synced != NULL)
-		event_free(d.synced);
-	event_free(d.release_next);
-	store_close(d.st);
-	lockfile_release(d.lock);
-	for (size_t i = 0; i < 3; i++)
-		event_free(d.sigs[i]);
-	outbox_set_turn_event(NULL);
-	event_free(d.turn_ev);
-	event_base_free(d.base);
-	conf_free(d.conf);
-	log_notice("stopped");
 }
 
 int
@@ -571,13 +650,15 @@ main(int argc, char **argv)
 
 	main_start(conf_path(config));
 	notify_watchdog_start(d.base);
-	log_notice("crisisd %s serving on %zu sockets, %zu open contacts",
-	    CRISISD_VERSION, listen_count(d.listener),
-	    engine_open_contacts(d.engine));
-	notify_ready("serving");
+	if (d.engine == NULL)
+		log_notice("crisisd %s standby on %zu sockets (node %s)",
+		    CRISISD_VERSION, listen_count(d.listener), d.conf->ha.node);
+	notify_ready(d.engine != NULL ? "serving" : "standby");
 	while (!d.stopping) {
 		if (event_base_loop(d.base, EVLOOP_ONCE) == -1)
 			fatalx("event loop failed");
+		if (d.engine == NULL)
+			continue;
 		main_flush();
 		main_engine_arm();
 		main_status();

@@ -29,6 +29,8 @@
 
 /* The engine the requests go to (proto_init). */
 static struct engine *proto_engine;
+/* A standby's answer to hello (proto_standby), or NULL when serving. */
+static char *proto_standby_message;
 
 static void proto_ping(struct session *, const struct msg *);
 static void proto_contact(struct session *, const struct msg *);
@@ -571,7 +573,10 @@ proto_dispatch(struct conn *c, struct session *s, const char *line, size_t len)
 		return;
 	}
 	if (!session_welcomed(s)) {
-		if (m.type == MSG_HELLO)
+		if (proto_standby_message != NULL)
+			conn_fail(c, m.id, CODE_UNAVAILABLE,
+			    proto_standby_message);
+		else if (m.type == MSG_HELLO)
 			proto_hello(s, &m);
 		else
 			conn_fail(c, m.id, CODE_UNAUTHORIZED,
@@ -698,6 +703,14 @@ proto_principals_cb(evutil_socket_t fd, short what, void *arg)
 	session_each(proto_principal_check, st);
 }
 
+/* Answer every hello "unavailable" with message (NULL: serve again). */
+void
+proto_standby(const char *message)
+{
+	free(proto_standby_message);
+	proto_standby_message = message != NULL ? xstrdup(message) : NULL;
+}
+
 /* Start the protocol's own timers on base; requests go to engine e. */
 void
 proto_init(struct event_base *base, struct engine *e)
@@ -735,6 +748,7 @@ proto_free(void)
 	if (proto_principals.ev != NULL)
 		event_free(proto_principals.ev);
 	memset(&proto_principals, 0, sizeof(proto_principals));
+	proto_standby(NULL);
 }
 
 /* A new connection from a listener. */

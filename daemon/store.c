@@ -30,6 +30,7 @@
 
 #include "store.h"
 #include "store_int.h"
+#include "store_pg.h"
 #include "util.h"
 
 /* The SQL of every cached statement, indexed by enum store_stmt_id. */
@@ -107,9 +108,14 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	    " ?14, ?15, ?16, ?17, ?18)",
 	/* The third column: are the contact fields the same as ?3..?9? */
 	[STORE_STMT_CONTACT_BY_REF] =
-	    "SELECT id, channel IS ?3 AND risk IS ?4 AND caller IS ?5"
-	    " AND patient IS ?6 AND program IS ?7 AND language IS ?8"
-	    " AND needs IS ?9 FROM contacts WHERE intake = ?1 AND ref = ?2",
+	    "SELECT id, channel IS NOT DISTINCT FROM ?3"
+	    " AND risk IS NOT DISTINCT FROM ?4"
+	    " AND caller IS NOT DISTINCT FROM ?5"
+	    " AND patient IS NOT DISTINCT FROM ?6"
+	    " AND program IS NOT DISTINCT FROM ?7"
+	    " AND language IS NOT DISTINCT FROM ?8"
+	    " AND needs IS NOT DISTINCT FROM ?9"
+	    " FROM contacts WHERE intake = ?1 AND ref = ?2",
 	[STORE_STMT_CONTACT_STATE] =
 	    "SELECT state, intake FROM contacts WHERE id = ?1",
 	[STORE_STMT_CONTACT_SET_STATE] =
@@ -189,7 +195,7 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	 */
 	[STORE_STMT_ASSIGNED_COUNTS] =
 	    "SELECT clinician, count(*) FROM contacts INDEXED BY contacts_stats"
-	    " WHERE queued_at >= ?1 - 2 * 86400000 AND assigned_at >= ?1"
+	    " WHERE queued_at >= CAST(?1 AS BIGINT) - 2 * 86400000 AND assigned_at >= ?1"
 	    " AND clinician IS NOT NULL"
 	    " GROUP BY clinician ORDER BY clinician",
 
@@ -262,12 +268,24 @@ store_fail(struct store *st, const char *what)
 	return STORE_ERROR;
 }
 
+/*
+ * Where PostgreSQL needs other SQL: a read snapshot must be asked for (its
+ * default isolation gives each statement a snapshot of its own).
+ */
+static const char *const store_sql_pg[STORE_STMT_COUNT] = {
+	[STORE_STMT_READ_BEGIN] = "BEGIN ISOLATION LEVEL REPEATABLE READ",
+};
+
 /* The cached statement id, prepared if need be; NULL (error set) on failure. */
 struct db_stmt *
 store_stmt(struct store *st, enum store_stmt_id id)
 {
+	const char *sql = store_shared(st) && store_sql_pg[id] != NULL
+	    ? store_sql_pg[id]
+	    : store_sql[id];
+
 	if (st->stmts[id] == NULL &&
-	    db_prepare(st->db, store_sql[id], true, &st->stmts[id]) != DB_OK) {
+	    db_prepare(st->db, sql, true, &st->stmts[id]) != DB_OK) {
 		store_fail(st, "prepare");
 		return NULL;
 	}
@@ -398,7 +416,9 @@ store_batch_begin(struct store *st)
 		return STORE_ERROR;
 	}
 	st->writes++;
-	if (store_run(st, STORE_STMT_BEGIN, "begin") != STORE_OK) {
+	if ((st->epoch > 0
+	            ? store_lease_begin(st)
+	            : store_run(st, STORE_STMT_BEGIN, "begin")) != STORE_OK) {
 		/*
 		 * The batch is open, and lost: the rest of the turn's writes
 		 * fail at once instead of each waiting out the busy timeout,
@@ -552,6 +572,9 @@ store_commit(struct store *st)
 	return 0;
 }
 
+static int store_postgresql_open(struct store *st, const char *uri,
+    enum store_open_mode mode, char **cause);
+
 /*
  * Open the database: a PostgreSQL URI (store_pg.c) or an SQLite file
  * (store_sqlite.c); NULL and *cause on failure.
@@ -563,16 +586,45 @@ store_open(const char *database, enum store_open_mode mode, char **cause)
 
 	strlcpy_(st->error, "no error", sizeof st->error);
 	st->busy_wait_ms = STORE_DAEMON_BUSY_TIMEOUT_MS;
-	if (store_sqlite_open(st, database, mode, cause) == 0)
+	if ((db_is_postgresql(database)
+	            ? store_postgresql_open(st, database, mode, cause)
+	            : store_sqlite_open(st, database, mode, cause)) == 0)
 		return st;
 	store_close(st);
 	return NULL;
+}
+
+/*
+ * Connect to the PostgreSQL database at uri and check (or, for crisisctl
+ * init, create) its schema: 0, or -1 and *cause.  The daemon's sync thread
+ * starts with the lease (store_lease.c), not here: a standby has none.
+ */
+static int
+store_postgresql_open(struct store *st, const char *uri,
+    enum store_open_mode mode, char **cause)
+{
+	char why[STORE_ERROR_BYTES];
+
+	st->uri = xstrdup(uri);
+	if ((st->db = store_pg_connect(uri, mode == STORE_OPEN_DAEMON,
+	         cause)) == NULL)
+		return -1;
+	if (store_pg_schema(st->db, mode != STORE_OPEN_EXISTING,
+	        &st->version_found, why, sizeof why) != 0) {
+		xasprintf(cause, "%s", why);
+		return -1;
+	}
+	return 0;
 }
 
 /* The integrity and schema check of crisisd -t and of crisisd's start. */
 int
 store_check(struct store *st, char **cause)
 {
+	/* PostgreSQL's schema was checked at the open; its integrity is the
+	 * server's. */
+	if (store_shared(st))
+		return 0;
 	return store_sqlite_check(st, cause);
 }
 
@@ -595,6 +647,7 @@ store_close(struct store *st)
 	for (i = 0; i < nitems(st->stmts); i++)
 		db_finalize(st->stmts[i]);
 	db_close(st->db);
+	free(st->uri);
 	free(st);
 }
 

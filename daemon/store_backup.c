@@ -278,6 +278,12 @@ store_backup(struct store *st, const char *path, bool replace, int64_t *bytes)
 	char *tmp;
 	int rc;
 
+	if (store_shared(st)) {
+		store_set_error(st,
+		    "the database is PostgreSQL: back it up with the "
+		    "server's tools (pg_dump, pg_basebackup)");
+		return STORE_ERROR;
+	}
 	if (st->batch) {
 		store_set_error(st, "backup: commit the open batch first");
 		return STORE_ERROR;

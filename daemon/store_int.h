@@ -124,7 +124,14 @@ struct store {
 	/* The WAL's sync thread (STORE_OPEN_DAEMON), or NULL. */
 	struct store_sync *sync;
 	uint64_t sync_ticket; /* the last commit's ticket, 0 if none yet */
+	/* PostgreSQL (store_lease.c): its URI, else NULL (an SQLite file). */
+	char *uri;
+	int64_t epoch; /* the lease's epoch the daemon writes under, or 0 */
+	void (*on_fenced)(const char *why); /* a write refused: step down */
 };
+
+/* Open the daemon's write transaction under the lease (store_lease.c). */
+int store_lease_begin(struct store *st);
 
 /* Record the message store_error() returns. */
 void store_set_error(struct store *st, const char *fmt, ...)
@@ -211,6 +218,23 @@ void store_checkpoint_stop(struct store *st);
 /* Copy the thread's counts; -1 if st has no checkpointer thread. */
 int
 store_checkpoint_counts(struct store *st, struct store_checkpoint_counts *out);
+
+/*
+ * How the sync thread makes commits durable.  once: every ticket up to
+ * target is durable when it returns 0; an errno (why says what failed)
+ * is final.  idle, every idle_ms without a ticket (if idle_ms > 0): 0,
+ * or an errno that is as final.  free: the arg, when the thread ends.
+ */
+struct store_sync_method {
+	int (*once)(void *arg, uint64_t target, char *why, size_t size);
+	int (*idle)(void *arg, char *why, size_t size);
+	void (*free)(void *arg);
+	void *arg;
+	int idle_ms;
+};
+/* Start the sync thread with a method of another store (PostgreSQL). */
+int store_sync_start_method(struct store *st,
+    const struct store_sync_method *method);
 
 /*
  * Start the thread that fdatasyncs path's WAL (store_sync.c), then switch

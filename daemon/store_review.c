@@ -268,7 +268,7 @@ store_review_row_each(void *arg, struct db_stmt *s)
  * table to fill one page.  So the log picks the index itself, by rule of
  * thumb: a clinician's contacts are few, a rare value is better than a
  * program, a program better than a common value; the other filters are
- * written as "+column = ?", which no index serves.
+ * written as "column || '' = ?", which no index serves (on either store).
  */
 static const struct store_review_filter {
 	const char *column;
@@ -326,8 +326,8 @@ store_review_log_filters(struct store_review_query *q,
 		}
 	}
 	for (size_t i = 0; i < nitems(values); i++) {
-		snprintf(cond, sizeof(cond), "%s%s = ?", i == lead ? "" : "+",
-		    store_review_filters[i].column);
+		snprintf(cond, sizeof(cond), "%s%s = ?",
+		    store_review_filters[i].column, i == lead ? "" : " || ''");
 		store_review_cond_text(q, cond, values[i]);
 	}
 }

@@ -57,6 +57,8 @@
 #define STORE_SYNC_THREAD_NAME "crisisd-sync"
 
 struct store_sync {
+	/* How a sync is done: the WAL's fdatasync, or another store's way. */
+	struct store_sync_method method;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake; /* the thread: a ticket was asked for, or stop */
@@ -135,6 +137,14 @@ store_sync_once(struct store_sync *ss, char *why, size_t size)
 	return 0;
 }
 
+/* The WAL's method: every ticket so far is on disk after one fdatasync. */
+static int
+store_sync_wal(void *arg, uint64_t target, char *why, size_t size)
+{
+	(void)target;
+	return store_sync_once(arg, why, size);
+}
+
 /* Wake the loop: a sync ended (done moved, or the thread failed). */
 static void
 store_sync_tell_loop(struct store_sync *ss)
@@ -146,22 +156,57 @@ store_sync_tell_loop(struct store_sync *ss)
 		;
 }
 
+/* What the thread does next. */
+enum store_sync_next {
+	STORE_SYNC_STOP, /* stopped, with nothing left to sync */
+	STORE_SYNC_TICKETS, /* sync up to *target */
+	STORE_SYNC_IDLE, /* idle_ms passed without a ticket */
+};
+
+/* The deadline idle_ms from now, for pthread_cond_timedwait. */
+static struct timespec
+store_sync_deadline(int idle_ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += idle_ms / 1000;
+	ts.tv_nsec += (long)(idle_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
 /*
- * Wait for a ticket newer than done (true, *target the newest) or for
- * store_sync_stop() with nothing left to sync (false).
+ * Wait for a ticket newer than done (*target the newest), for
+ * store_sync_stop() with nothing left to sync, or, with an idle method,
+ * for its idle_ms to pass.
  */
-static bool
+static enum store_sync_next
 store_sync_next(struct store_sync *ss, uint64_t *target)
 {
-	bool more;
+	enum store_sync_next next = STORE_SYNC_IDLE;
+	struct timespec until;
 
+	if (ss->method.idle_ms > 0)
+		until = store_sync_deadline(ss->method.idle_ms);
 	pthread_mutex_lock(&ss->lock);
-	while (ss->asked == ss->done && !ss->stop)
-		pthread_cond_wait(&ss->wake, &ss->lock);
-	more = ss->asked != ss->done;
+	while (ss->asked == ss->done && !ss->stop) {
+		if (ss->method.idle_ms <= 0)
+			pthread_cond_wait(&ss->wake, &ss->lock);
+		else if (pthread_cond_timedwait(&ss->wake, &ss->lock, &until) ==
+		    ETIMEDOUT)
+			break;
+	}
+	if (ss->asked != ss->done)
+		next = STORE_SYNC_TICKETS;
+	else if (ss->stop)
+		next = STORE_SYNC_STOP;
 	*target = ss->asked;
 	pthread_mutex_unlock(&ss->lock);
-	return more;
+	return next;
 }
 
 /* Every ticket up to target is on disk: done moves, waiters hear it. */
@@ -198,8 +243,18 @@ store_sync_main(void *arg)
 	uint64_t target;
 	int err = 0;
 
-	while (err == 0 && store_sync_next(ss, &target)) {
-		if ((err = store_sync_once(ss, why, sizeof why)) != 0)
+	enum store_sync_next next;
+
+	while (err == 0 &&
+	    (next = store_sync_next(ss, &target)) != STORE_SYNC_STOP) {
+		if (next == STORE_SYNC_IDLE) {
+			err = ss->method.idle(ss->method.arg, why, sizeof why);
+			if (err == 0)
+				continue;
+		} else
+			err = ss->method.once(ss->method.arg, target, why,
+			    sizeof why);
+		if (err != 0)
 			store_sync_failed_for_good(ss, err, why);
 		else
 			store_sync_completed(ss, target);
@@ -221,20 +276,20 @@ store_sync_free(struct store_sync *ss)
 		close(ss->wal_fd);
 	free(ss->wal_path);
 	free(ss->dir_path);
+	if (ss->method.free != NULL)
+		ss->method.free(ss->method.arg);
 	free(ss);
 }
 
-/* The paths, the eventfd, the mutex and the condition variables. */
+/* The eventfd, the mutex and the condition variables. */
 static struct store_sync *
-store_sync_new(const char *path)
+store_sync_new(const struct store_sync_method *method)
 {
 	struct store_sync *ss = xcalloc(1, sizeof *ss);
-	char *copy = xstrdup(path);
 
 	ss->wal_fd = -1;
-	xasprintf(&ss->wal_path, "%s-wal", path);
-	ss->dir_path = xstrdup(dirname(copy));
-	free(copy);
+	if (method != NULL)
+		ss->method = *method;
 	pthread_mutex_init(&ss->lock, NULL);
 	pthread_cond_init(&ss->wake, NULL);
 	pthread_cond_init(&ss->ended, NULL);
@@ -281,11 +336,15 @@ store_sync_normal(struct store *st)
 	return STORE_OK;
 }
 
-/* Start the sync thread for the database at path, then commit with NORMAL. */
+/*
+ * Start the thread with method (its arg then belongs to the thread, freed
+ * with it, even on failure).
+ */
 int
-store_sync_start(struct store *st, const char *path)
+store_sync_start_method(struct store *st,
+    const struct store_sync_method *method)
 {
-	struct store_sync *ss = store_sync_new(path);
+	struct store_sync *ss = store_sync_new(method);
 	int rc;
 
 	if (ss->event_fd == -1) {
@@ -301,6 +360,32 @@ store_sync_start(struct store *st, const char *path)
 		return STORE_ERROR;
 	}
 	st->sync = ss;
+	return STORE_OK;
+}
+
+/* Start the sync thread for the database at path, then commit with NORMAL. */
+int
+store_sync_start(struct store *st, const char *path)
+{
+	/* Its state is the sync's own (the WAL's paths and descriptor). */
+	struct store_sync_method wal = { store_sync_wal, NULL, NULL, NULL, 0 };
+	struct store_sync *ss;
+	char *copy;
+
+	if (store_sync_start_method(st, &wal) != STORE_OK)
+		return STORE_ERROR;
+	/*
+	 * The thread waits for a ticket, which no commit can take before this
+	 * returns: the paths are in place before it reads them.
+	 */
+	ss = st->sync;
+	pthread_mutex_lock(&ss->lock);
+	copy = xstrdup(path);
+	xasprintf(&ss->wal_path, "%s-wal", path);
+	ss->dir_path = xstrdup(dirname(copy));
+	free(copy);
+	ss->method.arg = ss;
+	pthread_mutex_unlock(&ss->lock);
 	return store_sync_normal(st);
 }
 

@@ -60,12 +60,23 @@ struct conf_http {
 	int64_t session_idle_ms; /* a session unused this long ends */
 };
 
+/*
+ * The ha group (CONTRACT §10): on a PostgreSQL database several crisisd
+ * share it, one active at a time under a lease.  node names this one
+ * (default: the host name); lease_ms is how long a lease lasts unrenewed.
+ */
+struct conf_ha {
+	char *node;
+	int64_t lease_ms;
+};
+
 struct conf {
 	char *path;
 
 	char *listen[CONF_LISTEN_MAX]; /* "host:port" or "[v6]:port" */
 	size_t nlisten;
 	char *database;
+	char *database_shown; /* for logs: a URI's password blanked out */
 	int log_level; /* enum log_level */
 	char *timezone;
 
@@ -105,6 +116,9 @@ struct conf {
 
 	/* http: the web console */
 	struct conf_http http;
+
+	/* ha: active/standby on a shared PostgreSQL database */
+	struct conf_ha ha;
 };
 
 /*
@@ -113,6 +127,8 @@ struct conf {
  */
 int conf_load(const char *path, struct conf **out, char **cause);
 void conf_free(struct conf *conf);
+/* Is this database setting a PostgreSQL URI rather than a file's path? */
+bool conf_database_is_uri(const char *database);
 
 /* The config path to use: explicit, else $CRISISD_CONF, else the default. */
 const char *conf_path(const char *explicit_path);

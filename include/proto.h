@@ -34,6 +34,11 @@ struct conn *proto_open_welcomed(struct event_base *base, int fd,
  */
 struct engine;
 void proto_init(struct event_base *base, struct engine *e);
+/*
+ * A standby (CONTRACT §10): every hello is answered "unavailable" with
+ * message, and the connection closed; NULL ends it (the node serves).
+ */
+void proto_standby(const char *message);
 
 /* Free what the protocol keeps beyond its connections (at exit). */
 void proto_free(void);

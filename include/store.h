@@ -84,6 +84,50 @@ int store_commit(struct store *st);
 void store_rollback(struct store *st);
 
 /*
+ * --- several crisisd on one PostgreSQL database (store_ha.c, §10) ---
+ *
+ * Exactly one crisisd is active: it holds a lease (a row in the database:
+ * node, epoch, expiry by the database's clock), which its sync thread
+ * renews every second and with every sync.  Every write transaction of
+ * the daemon first checks that the epoch is still its own (and holds the
+ * row against a taker until it commits), and every sync checks it again:
+ * an old active's writes are refused, nothing that depended on them is
+ * ever released, and the daemon exits.
+ */
+
+/* Can several crisisd share this store (PostgreSQL)?  Not SQLite's file. */
+bool store_shared(const struct store *st);
+
+struct store_lease {
+	char node[64]; /* the holder; "" if nobody ever held it */
+	int64_t epoch;
+	int64_t acquired_at; /* ms since the epoch, the database's clock */
+	int64_t renewed_at;
+	int64_t expires_at;
+	int64_t now; /* the database's clock when this was read */
+};
+
+/*
+ * Take the lease for node if it is free or expired: STORE_OK (from now on
+ * every write is fenced by the new epoch, and the sync thread renews it),
+ * STORE_CONFLICT (another node holds it: *holder says who), STORE_ERROR.
+ */
+int store_lease_take(struct store *st, const char *node, int64_t lease_ms,
+    struct store_lease *holder);
+/* The lease as the database has it (crisisctl status); STORE_NOTFOUND on
+ * SQLite. */
+int store_lease_read(struct store *st, struct store_lease *out);
+/* The epoch this store writes under, 0 without a lease. */
+int64_t store_lease_epoch(const struct store *st);
+/* Hand the lease back at a clean stop, so a standby takes over at once. */
+void store_lease_release(struct store *st);
+/*
+ * Called (on the loop) the moment a write is refused for an old epoch,
+ * before anything more is done; it must not return (the daemon exits).
+ */
+void store_on_fenced(struct store *st, void (*fn)(const char *why));
+
+/*
  * --- durability of the daemon's commits (store_sync.c) ---
  *
  * Each commit that wrote takes a ticket, a number that only grows; a

@@ -105,7 +105,7 @@ def run(contacts=500, kills=30, seed=None, intakes=3, clinicians=8,
         try:
             return await load.run(duration * harness.SCALE, kills,
                                   DRAIN_S * harness.SCALE,
-                                  lambda: crashcheck.poll_db(d.db))
+                                  lambda: crashcheck.poll_db(d))
         finally:
             await load.close()
 
@@ -119,7 +119,7 @@ def run(contacts=500, kills=30, seed=None, intakes=3, clinicians=8,
         d.stop()
     except AssertionError as e:
         stop_error = str(e)
-    v = crashcheck.verdict(d.db, load, stop_error, drained,
+    v = crashcheck.verdict(d, load, stop_error, drained,
                            time.monotonic() - t0)
     v.figures.insert(0, ("seed", opts.seed))
     return v, d

@@ -10,6 +10,12 @@ TlsClient  the same over TLS.  Daemon(tls=True) makes a throwaway CA, a
         server certificate for 127.0.0.1 and client certificates with the
         openssl command, and adds a tls group with a second port.
 
+The store is CRISISD_STORE: sqlite (a file in the daemon's directory) or
+postgresql (a fresh database per Daemon on the server tests/e2e/run.py
+started, whose socket directory is CRISISD_PG_HOST; an `ha` group is
+written too).  Daemon.sql() reads and writes either; a test about SQLite
+itself is marked @sqlite_only("why") and skipped on PostgreSQL.
+
 All waits and tolerances are multiplied by SCALE (4 under CRISISD_WRAPPER,
 e.g. valgrind; override with CRISISD_TIME_SCALE), and so are the timers
 written to the config, so ratios between them stay the same.
@@ -32,13 +38,25 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
+
+import pgstore
 
 ROOT = Path(__file__).resolve().parents[2]
 CRISISD = os.environ.get("CRISISD_BIN", str(ROOT / "crisisd"))
 CRISISCTL = os.environ.get("CRISISCTL_BIN", str(ROOT / "crisisctl"))
 WRAPPER = shlex.split(os.environ.get("CRISISD_WRAPPER", ""))
 SCALE = float(os.environ.get("CRISISD_TIME_SCALE", "4" if WRAPPER else "1"))
+# The store the daemons run on, and for postgresql the server's socket
+# directory (tests/e2e/run.py sets both).  CRISISD_PG_HA=0 leaves the ha
+# group out of the config, for a crisisd that does not know it yet.
+STORES = ("sqlite", "postgresql")
+STORE = os.environ.get("CRISISD_STORE", "sqlite")
+PG_HOST = os.environ.get("CRISISD_PG_HOST", "")
+PG_HA = os.environ.get("CRISISD_PG_HA", "1") != "0"
+# The ha group's defaults (CONTRACT §10); lease_ms is scaled.
+HA_LEASE_MS = 1000
 
 # Replies to a request (they echo its id); everything else is pushed.
 REPLY_TYPES = {"welcome", "pong", "ok", "queued", "assigned", "error",
@@ -92,6 +110,28 @@ NOTES = []
 TRANSCRIPT = []
 DAEMONS = []
 _T0 = time.monotonic()
+
+
+def sqlite_only(why):
+    """Mark a test that is about SQLite itself (its file, WAL, locks):
+    the runner reports it as SKIP with why on other stores."""
+    def mark(fn):
+        fn.store_only = ("sqlite", why)
+        return fn
+    return mark
+
+
+def postgresql_only(why):
+    """Mark a test that only PostgreSQL can run (several crisisd on one
+    database): the runner reports it as SKIP with why on SQLite."""
+    def mark(fn):
+        fn.store_only = ("postgresql", why)
+        return fn
+    return mark
+
+
+class SqlError(Exception):
+    """A statement the database refused, whichever the store."""
 
 
 def note(text):
@@ -360,9 +400,13 @@ class Daemon:
 
     Keyword arguments override DEFAULTS (durations are scaled).  Add
     principals before start(); the effective config is in self.conf.
+    self.db is the config's `database`: a file's path on SQLite, a URI on
+    PostgreSQL (a database of its own, self.dbname).  ha={...} overrides
+    the ha group's keys on PostgreSQL (lease_ms is scaled); ha=False
+    leaves the group out.
     """
 
-    def __init__(self, tls=False, http=False, **overrides):
+    def __init__(self, tls=False, http=False, ha=None, **overrides):
         for k in overrides:
             assert k in DEFAULTS, "unknown config override %r" % k
         for path in (CRISISD, CRISISCTL):
@@ -374,7 +418,21 @@ class Daemon:
         conf["tiers"] = _normalise_tiers(conf["tiers"])
         self.conf = conf
         self.dir = tempfile.mkdtemp(prefix="crisisd-e2e-")
-        self.db = os.path.join(self.dir, "crisisd.db")
+        self.store = STORE
+        self.dbname = None
+        self.ha = None
+        if STORE == "postgresql":
+            self.dbname = new_database(self.dir, "crisisd")
+            self.db = pgstore.uri(PG_HOST, self.dbname)
+            if ha is not False and PG_HA:
+                self.ha = {"node": "e2e-%d-%d" % (os.getpid(), len(DAEMONS)),
+                           "lease_ms": HA_LEASE_MS}
+                self.ha.update(ha or {})
+                self.ha["lease_ms"] = int(round(self.ha["lease_ms"] * SCALE))
+        else:
+            assert STORE == "sqlite", "CRISISD_STORE is %r, not one of %s" % (
+                STORE, " ".join(STORES))
+            self.db = os.path.join(self.dir, "crisisd.db")
         self.conf_path = os.path.join(self.dir, "crisisd.conf")
         self.log_path = os.path.join(self.dir, "crisisd.log")
         self.port = free_port()
@@ -431,6 +489,11 @@ class Daemon:
                 f.write("http : {\n  listen = [ %s ];\n" % _conf_string(
                     "127.0.0.1:%d" % self.http_port))
                 for k, v in self.http.items():
+                    f.write("  %s = %s;\n" % (k, _conf_value(v)))
+                f.write("};\n")
+            if self.ha is not None:
+                f.write("ha : {\n")
+                for k, v in self.ha.items():
                     f.write("  %s = %s;\n" % (k, _conf_value(v)))
                 f.write("};\n")
 
@@ -769,16 +832,101 @@ class Daemon:
         elif os.path.exists(path):
             os.unlink(path)
 
-    # --- read-only look at the database ---
+    # --- the database, whichever the store ---
 
-    def query(self, sql, *params):
-        """Rows of a read-only query on the daemon's database."""
-        db = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True,
-                             timeout=5)
+    def new_database(self, label, create=True):
+        """Another database of this store's: see new_database()."""
+        return new_database(self.dir, label, create)
+
+    def database_for(self, name):
+        """The config's `database` value for new_database()'s name."""
+        return database_for(name)
+
+    def sql(self, query, *params):
+        """Run one statement (? for parameters) on the daemon's database;
+        its rows as a list of tuples ([] for a statement without rows).
+        SqlError if the database refuses it."""
+        return run_sql(self.dbname or self.db, [(query, params)], rows=True)
+
+    def sql_on(self, database, query, *params):
+        """sql() on another database, a name new_database() gave."""
+        return run_sql(database, [(query, params)], rows=True)
+
+    def sql_many(self, statements, rows=False):
+        """Run [(query, params)] in one transaction on the daemon's
+        database; with rows, the last one's rows."""
+        return run_sql(self.dbname or self.db, statements, rows)
+
+
+# --- databases, whichever the store ---
+
+# PostgreSQL databases made by this process, dropped when its test ends.
+CREATED_DATABASES = []
+
+
+def new_database(directory, label, create=True):
+    """A database name of this store's, unique to this run: on PostgreSQL
+    a new empty database (unless create is False), on SQLite a path in
+    directory (never created here)."""
+    if STORE != "postgresql":
+        return os.path.join(directory, label + ".db")
+    assert PG_HOST, ("CRISISD_STORE=postgresql without CRISISD_PG_HOST: "
+                     "run the tests through tests/e2e/run.py")
+    name = "%s_%s" % (label, uuid.uuid4().hex[:16])
+    if create:
+        pgstore.createdb(PG_HOST, name)
+        with _lock:
+            CREATED_DATABASES.append(name)
+    return name
+
+
+def database_for(name):
+    """The config's `database` value for new_database()'s name."""
+    if STORE != "postgresql":
+        return name
+    return pgstore.uri(PG_HOST, name)
+
+
+def run_sql(database, statements, rows=False):
+    """Run [(query, params)] (? for parameters) in one transaction on
+    database (a name new_database() gave); with rows, the last statement's
+    rows as a list of tuples.  SqlError if the database refuses one."""
+    statements = [(q, tuple(p)) for q, p in statements]
+    if STORE == "postgresql":
         try:
-            return db.execute(sql, params).fetchall()
-        finally:
-            db.close()
+            return pgstore.run(PG_HOST, database, statements, rows)
+        except pgstore.SqlError as e:
+            raise SqlError(str(e)) from None
+    # A read alone opens the file read-only, as crisisctl's readers do.
+    first = statements[0][0].split(None, 1)[0].upper()
+    readonly = len(statements) == 1 and (
+        first in ("SELECT", "WITH", "VALUES") or
+        (first == "PRAGMA" and "=" not in statements[0][0]))
+    db = sqlite3.connect("file:%s?mode=%s" % (database,
+                                              "ro" if readonly else "rw"),
+                         uri=True, timeout=5 * SCALE)
+    try:
+        with db:
+            cur = None
+            for q, p in statements:
+                cur = db.execute(q, p)
+            return cur.fetchall() if rows else []
+    except sqlite3.Error as e:
+        raise SqlError(str(e)) from None
+    finally:
+        db.close()
+
+
+def drop_databases():
+    """Drop every database this test made (the runner calls it)."""
+    with _lock:
+        names = list(CREATED_DATABASES)
+        del CREATED_DATABASES[:]
+    for name in names:
+        try:
+            pgstore.dropdb(PG_HOST, name)
+        except pgstore.SqlError:
+            pass
 
 
 class Client:

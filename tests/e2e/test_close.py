@@ -146,7 +146,7 @@ def test_close_refusals():
                 "a contact id with a space")
         # None of it touched the contact, nor filed anything.
         assert d.ctl_json("show", cid2)["state"] == "open"
-        assert d.query("SELECT count(*) FROM contact_closes")[0][0] == 0
+        assert d.sql("SELECT count(*) FROM contact_closes")[0][0] == 0
 
 
 def test_close_filed_while_down_is_done_at_start():
@@ -166,7 +166,7 @@ def test_close_filed_while_down_is_done_at_start():
         assert o["target"] == "tel:988", o["_raw"]
         deadline = time.monotonic() + secs(2000)
         while time.monotonic() < deadline:
-            row = d.query("SELECT done_at IS NOT NULL, result FROM"
+            row = d.sql("SELECT done_at IS NOT NULL, result FROM"
                           " contact_closes")[0]
             if row[0]:
                 break

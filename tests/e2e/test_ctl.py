@@ -11,7 +11,9 @@ import sqlite3
 import time
 import zoneinfo
 
-from harness import (DISCLOSURE, SCALE, Daemon, accept, complete,
+import pgstore
+from harness import (DISCLOSURE, SCALE, STORE, Daemon, accept, complete,
+                     sqlite_only,
                      crisisd_bare, ctl_bare, log_rows, note, now,
                      parse_rfc3339, render_conf, rfc3339, row_id,
                      row_outcome, secs, sleep_ms, submit)
@@ -141,14 +143,18 @@ def test_version_and_help():
 
 def test_init_creates_and_migrates():
     with Daemon() as d:
-        db = sqlite3.connect("file:%s?mode=ro" % d.db, uri=True)
-        assert db.execute("PRAGMA user_version").fetchone()[0] >= 1
-        tables = {r[0] for r in db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        db.close()
+        if STORE == "sqlite":
+            db = sqlite3.connect("file:%s?mode=ro" % d.db, uri=True)
+            assert db.execute("PRAGMA user_version").fetchone()[0] >= 1
+            tables = {r[0] for r in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            db.close()
+            assert oct(os.stat(d.db).st_mode & 0o777) == oct(0o600), (
+                "database mode %o" % (os.stat(d.db).st_mode & 0o777))
+        else:
+            tables = {r[0] for r in d.sql(
+                "SELECT table_name FROM information_schema.tables")}
         assert {"principals", "contacts", "contact_events"} <= tables, tables
-        assert oct(os.stat(d.db).st_mode & 0o777) == oct(0o600), (
-            "database mode %o" % (os.stat(d.db).st_mode & 0o777))
         token = d.add_intake("gw")
         rc(d.ctl("init", check=False), 0, "init again")
         d.start()
@@ -156,8 +162,12 @@ def test_init_creates_and_migrates():
         rc(d.ctl("init", check=False), 0, "init while crisisd runs")
     with Daemon() as d:
         conf = d.conf_path
+        # A directory, or a server, that is not there.
+        nowhere = "/nonexistent-dir/x/crisisd.db"
+        if STORE == "postgresql":
+            nowhere = pgstore.uri("/nonexistent-dir", "crisisd")
         with open(conf) as f:
-            text = f.read().replace(d.db, "/nonexistent-dir/x/crisisd.db")
+            text = f.read().replace(d.db, nowhere)
         with open(conf, "w") as f:
             f.write(text)
         rc(d.ctl("init", check=False), 1, "init in a missing directory")
@@ -184,7 +194,7 @@ def test_principal_add():
         rc(d.ctl("principal", "add", "clin", "--role", "clinician",
                  check=False), 2, "clinician via principal add")
         # Only hashes are stored.
-        blob = json.dumps([list(map(str, r)) for r in d.query(
+        blob = json.dumps([list(map(str, r)) for r in d.sql(
             "SELECT * FROM principals")])
         assert tok_gw not in blob and tok_sup not in blob
         d.start()
@@ -202,10 +212,10 @@ def test_clinician_add():
         tok = p.stdout.strip()
         assert TOKEN.match(tok) and p.stdout == tok + "\n", (
             "token not alone on stdout: %r" % p.stdout)
-        rows = d.query("SELECT name, endpoint FROM clinicians WHERE id = ?",
+        rows = d.sql("SELECT name, endpoint FROM clinicians WHERE id = ?",
                        "dr-a")
         assert rows == [("Dr A", "sip:dr-a@pbx.example")], rows
-        assert d.query("SELECT role FROM principals WHERE id = 'dr-a'") == [
+        assert d.sql("SELECT role FROM principals WHERE id = 'dr-a'") == [
             ("clinician",)]
         p = d.ctl("clinician", "add", "dr-b", "--name", "Dr B")
         assert TOKEN.match(p.stdout.strip())
@@ -246,10 +256,10 @@ def test_patient_add():
         d.add_clinician("c2")
         d.ctl("patient", "add", "p-1", "--primary", "c1", "--program",
               "youth")
-        assert d.query("SELECT primary_clinician, program FROM patients "
+        assert d.sql("SELECT primary_clinician, program FROM patients "
                        "WHERE id = 'p-1'") == [("c1", "youth")]
         d.ctl("patient", "add", "p-1", "--primary", "c2")
-        assert d.query("SELECT primary_clinician FROM patients WHERE id = "
+        assert d.sql("SELECT primary_clinician FROM patients WHERE id = "
                        "'p-1'") == [("c2",)], "re-adding should replace"
         rc(d.ctl("patient", "add", "p-2", "--primary", "nobody",
                  check=False), 1, "unknown primary")
@@ -264,7 +274,7 @@ def test_shift_add():
               "--to", rfc3339(t + 3600))
         d.ctl("shift", "add", "c1", "--tier", "1", "--from",
               "2030-01-01T09:00:00-05:00", "--to", "2030-01-01T17:00:00-05:00")
-        rows = d.query("SELECT tier, start_at, end_at FROM shifts ORDER BY "
+        rows = d.sql("SELECT tier, start_at, end_at FROM shifts ORDER BY "
                        "tier")
         assert rows == [
             (1, int(parse_rfc3339("2030-01-01T14:00:00Z") * 1000),
@@ -284,7 +294,7 @@ def test_shift_add():
             rc(d.ctl(*args, check=False), 2, what)
         rc(d.ctl("shift", "add", "c1", "--from", rfc3339(t), "--to",
                  rfc3339(t + 60), check=False), 2, "missing tier")
-        assert len(d.query("SELECT * FROM shifts")) == 2
+        assert len(d.sql("SELECT * FROM shifts")) == 2
 
 
 def write(d, name, text):
@@ -306,7 +316,7 @@ def test_roster_import():
                          rfc3339(t - 60), rfc3339(t + 3600),
                          rfc3339(t + 7200), rfc3339(t + 9000)))
         d.ctl("roster", "import", good)
-        assert len(d.query("SELECT * FROM shifts")) == 3
+        assert len(d.sql("SELECT * FROM shifts")) == 3
         assert pairs(d.ctl_json("oncall")) == {(1, "c1"), (1, "c2")}
 
         def refused(name, text, line):
@@ -316,7 +326,7 @@ def test_roster_import():
             assert re.search(r"(line\s*%d\b|:%d\b)" % (line, line),
                              p.stderr), (
                 "import error does not name line %d: %r" % (line, p.stderr))
-            assert len(d.query("SELECT * FROM shifts")) == 3, (
+            assert len(d.sql("SELECT * FROM shifts")) == 3, (
                 "a refused import added rows")
 
         rows = ["c1,1,%s,%s" % (rfc3339(t + 100), rfc3339(t + 200))] * 3
@@ -338,7 +348,7 @@ def test_roster_import():
         p = d.ctl("roster", "import", os.path.join(d.dir, "missing.csv"),
                   check=False)
         assert p.returncode in (1, 2), "missing file: exit %d" % p.returncode
-        assert len(d.query("SELECT * FROM shifts")) == 3
+        assert len(d.sql("SELECT * FROM shifts")) == 3
 
 
 def test_oncall_formats():
@@ -601,14 +611,21 @@ def test_ctl_exit_codes():
         p = ctl_bare("-c", bad, "log")
         rc(p, 2, "config syntax error")
         assert "bad.conf:2" in p.stderr or "bad.conf:1" in p.stderr, p.stderr
-        # A database that was never initialised.
-        text = open(d.conf_path).read().replace(
-            d.db, os.path.join(d.dir, "never.db"))
+        # A database that was never initialised (on PostgreSQL, one that
+        # exists and is empty).
+        never = d.new_database("never")
+        text = open(d.conf_path).read().replace(d.db, d.database_for(never))
         conf = write(d, "never.conf", text)
         rc(ctl_bare("-c", conf, "log"), 1, "uninitialised database")
-        assert not os.path.exists(os.path.join(d.dir, "never.db")) or \
-            os.path.getsize(os.path.join(d.dir, "never.db")) == 0, (
-                "crisisctl log created a database")
+        if STORE == "sqlite":
+            assert not os.path.exists(never) or \
+                os.path.getsize(never) == 0, (
+                    "crisisctl log created a database")
+        else:
+            assert d.sql_on(never, "SELECT count(*) FROM "
+                            "information_schema.tables WHERE table_schema "
+                            "= 'public'") == [(0,)], (
+                                "crisisctl log created tables")
         rc(d.ctl("show", UNKNOWN_CID, check=False), 1, "not found")
 
 
@@ -638,11 +655,14 @@ def test_crisisd_check_config():
         bad[n] = "  max_wait_ms = -5;"
         check("negative.conf", "\n".join(bad) + "\n", n + 1)
         # Database errors: missing, wrong schema version, not a database.
-        for name, prepare in (
-                ("missing", None),
-                ("future", "version"),
-                ("garbage", "garbage")):
-            db = os.path.join(d.dir, name + ".db")
+        # On PostgreSQL: a database that does not exist (where the schema
+        # version is kept, and what is not a database, are SQLite's).
+        cases = (("missing", None), ("future", "version"),
+                 ("garbage", "garbage"))
+        if STORE == "postgresql":
+            cases = cases[:1]
+        for name, prepare in cases:
+            db = d.new_database(name, create=False)
             if prepare == "version":
                 shutil.copy(d.db, db)
                 x = sqlite3.connect(db)
@@ -652,12 +672,14 @@ def test_crisisd_check_config():
             elif prepare == "garbage":
                 with open(db, "wb") as f:
                     f.write(b"this is not an SQLite database\n" * 200)
-            conf = write(d, name + ".conf", text.replace(d.db, db))
+            conf = write(d, name + ".conf", text.replace(
+                d.db, d.database_for(db)))
             p = crisisd_bare("-t", "-c", conf)
             rc(p, 1, "crisisd -t with a %s database" % name)
             assert p.stderr.strip(), "no message for a %s database" % name
-        assert not os.path.exists(os.path.join(d.dir, "missing.db")), (
-            "crisisd -t created the database")
+            if name == "missing" and STORE == "sqlite":
+                assert not os.path.exists(db), (
+                    "crisisd -t created the database")
         rc(crisisd_bare("-t", "-c", os.path.join(d.dir, "none.conf")), 2,
            "crisisd -t without a config file")
 
@@ -758,7 +780,7 @@ def test_roster_import_skips_duplicates():
         assert p.stdout.strip() == (
             "imported 0 shifts from %s (3 already there, skipped)" % good), (
                 p.stdout)
-        assert len(d.query("SELECT * FROM shifts")) == 3
+        assert len(d.sql("SELECT * FROM shifts")) == 3
         # Repeated within the file, repeated from the roster, and near
         # misses (another tier, another end) that are new shifts.
         c = (rfc3339(t + 10000), rfc3339(t + 11000))
@@ -771,7 +793,7 @@ def test_roster_import_skips_duplicates():
         assert p.stdout.strip() == (
             "imported 4 shifts from %s (2 already there, skipped)" % mixed), (
                 p.stdout)
-        rows = d.query("SELECT clinician, tier, start_at, end_at FROM shifts")
+        rows = d.sql("SELECT clinician, tier, start_at, end_at FROM shifts")
         assert len(rows) == 7 and len(set(rows)) == 7, rows
         audit = [r for r in d.ctl_json("audit", "--action", "change.roster")
                  if r.get("target") == mixed]
@@ -785,6 +807,7 @@ def backup_tmp_files(path):
                                ".tmp-shm") if os.path.exists(path + s)]
 
 
+@sqlite_only("crisisctl backup copies the SQLite file through FILE.tmp")
 def test_backup_removes_tmp_on_signal():
     """A backup ended by SIGINT, SIGTERM or SIGHUP removes its FILE.tmp
     (it holds every record); one killed with SIGKILL leaves it, and the
@@ -846,7 +869,7 @@ ARGON2ID = re.compile(r"^\$argon2id\$v=19\$m=65536,t=2,p=1\$"
 
 def password_row(d, pid):
     """(password_hash, token_hash, disabled_at) of principal pid."""
-    return d.query("SELECT password_hash, token_hash, disabled_at"
+    return d.sql("SELECT password_hash, token_hash, disabled_at"
                    " FROM principals WHERE id = ?", pid)[0]
 
 
@@ -882,7 +905,7 @@ def test_password_set():
         second = password_row(d, "sup")
         assert ARGON2ID.match(second[0]) and second[0] != first[0], (
             "the same password hashed twice gives the same string")
-        blob = json.dumps([list(map(str, r)) for r in d.query(
+        blob = json.dumps([list(map(str, r)) for r in d.sql(
             "SELECT * FROM principals")])
         assert pw not in blob
         # A line ended by CRLF, and characters that take several bytes:
@@ -931,7 +954,7 @@ def test_password_refusals():
         p = d.ctl("password", "set", "sup", "correct horse battery",
                   input="", check=False)
         rc(p, 2, "password on the command line")
-        assert d.query("SELECT id FROM principals"
+        assert d.sql("SELECT id FROM principals"
                        " WHERE password_hash IS NOT NULL") == []
         assert [r for r in d.ctl_json("audit")
                 if r.get("action") == "change.password"] == []

@@ -484,5 +484,5 @@ def test_slow_and_silent_clients():
 
         # Every contact is stored as routed to its taker and completed.
         routed = len(quiet) + len(loaded) + 5
-        assert d.query("SELECT state, count(*) FROM contacts GROUP BY "
+        assert d.sql("SELECT state, count(*) FROM contacts GROUP BY "
                        "state") == [("completed", routed)]

@@ -438,7 +438,7 @@ def test_review_endpoints_same_json_as_crisisctl_and_audited():
         actions = [a["action"] for a in audit]
         for a in ("read.log", "read.show", "read.stats", "read.followups",
                   "read.disclosures", "read.gaps"):
-            assert a in actions, (a, actions, d.query(
+            assert a in actions, (a, actions, d.sql(
                 "SELECT at, actor, action FROM audit"))
         shown = [a for a in audit if a["action"] == "read.show"]
         assert shown[0]["target"] == cid, shown

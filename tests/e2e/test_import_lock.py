@@ -175,11 +175,11 @@ def test_big_import_never_holds_up_the_daemon():
         got = {(r["tier"], r["clinician"]) for r in d.ctl_json(
             "oncall", "--at", at)}
         assert got == {(2, who) for who in IMPORTED}, got
-        assert d.query("SELECT count(*) FROM shifts WHERE import IS NOT "
+        assert d.sql("SELECT count(*) FROM shifts WHERE import IS NOT "
                        "NULL")[0][0] == ROWS
-        assert d.query("SELECT count(*) FROM roster_imports WHERE done_at "
+        assert d.sql("SELECT count(*) FROM roster_imports WHERE done_at "
                        "IS NOT NULL")[0][0] == 1
-        version = d.query("SELECT value FROM meta WHERE key = "
+        version = d.sql("SELECT value FROM meta WHERE key = "
                           "'roster_version'")[0][0]
         assert "roster version %d:" % version in d.log_tail(400), (
             "the daemon did not load roster version %d" % version)
@@ -190,7 +190,7 @@ def test_killed_import_stays_invisible_and_is_removed():
     with roster_daemon() as d:
         first = (int(now()) // 3600 + 48) * 3600
         path = big_roster(d, "big.csv", first)
-        version = d.query("SELECT value FROM meta WHERE key = "
+        version = d.sql("SELECT value FROM meta WHERE key = "
                           "'roster_version'")[0][0]
         env = dict(os.environ)
         env.pop("CRISISD_CONF", None)
@@ -203,13 +203,13 @@ def test_killed_import_stays_invisible_and_is_removed():
             while staged < ROWS // 10 and time.monotonic() < deadline:
                 assert proc.poll() is None, "the import ended before the kill"
                 time.sleep(0.01)
-                staged = d.query("SELECT count(*) FROM shifts WHERE import "
+                staged = d.sql("SELECT count(*) FROM shifts WHERE import "
                                  "IS NOT NULL")[0][0]
             proc.send_signal(signal.SIGKILL)
         finally:
             proc.kill()
             proc.wait()
-        staged = d.query("SELECT count(*) FROM shifts")[0][0]
+        staged = d.sql("SELECT count(*) FROM shifts")[0][0]
         note("killed with %d shifts staged" % staged)
         assert 0 < staged < ROWS + 1
 
@@ -219,16 +219,16 @@ def test_killed_import_stays_invisible_and_is_removed():
         gaps = d.ctl_json("roster", "gaps", "--from", at, "--to",
                           rfc3339(first + 7200))
         assert len(gaps) == 1, gaps
-        assert d.query("SELECT value FROM meta WHERE key = "
+        assert d.sql("SELECT value FROM meta WHERE key = "
                        "'roster_version'")[0][0] == version
-        assert d.query("SELECT count(*) FROM roster_imports WHERE done_at "
+        assert d.sql("SELECT count(*) FROM roster_imports WHERE done_at "
                        "IS NULL")[0][0] == 1
 
         # The next init removes it: its process is gone.
         p = d.ctl("init")
         assert "removed the shifts of 1 unfinished roster import" in p.stderr
-        assert d.query("SELECT count(*) FROM shifts")[0][0] == 1
-        assert d.query("SELECT count(*) FROM roster_imports")[0][0] == 0
-        assert d.query("SELECT value FROM meta WHERE key = "
+        assert d.sql("SELECT count(*) FROM shifts")[0][0] == 1
+        assert d.sql("SELECT count(*) FROM roster_imports")[0][0] == 0
+        assert d.sql("SELECT value FROM meta WHERE key = "
                        "'roster_version'")[0][0] == version
         d.login("gw").ping()

@@ -39,7 +39,7 @@ def test_contact_rate_limit():
         err = gw.expect("error", id="r5")
         assert err.get("code") == "overloaded", err["_raw"]
         assert "a second" in err.get("message", ""), err
-        assert d.query("SELECT count(*) FROM contacts WHERE ref = 'rate-5'"
+        assert d.sql("SELECT count(*) FROM contacts WHERE ref = 'rate-5'"
                        ) == [(0,)]
         # A repeat of a stored ref is not a new contact: no budget needed.
         gw.request(contact("rate-0"), expect="queued")
@@ -73,7 +73,7 @@ def test_open_contacts_total_cap():
         assert "being routed" in err.get("message", ""), err
         err = gw2.error(contact("t2-over"), "overloaded")
         note("refused in %.1f ms: %s" % (took, err.get("message")))
-        assert d.query("SELECT count(*) FROM contacts")[0][0] == 4
+        assert d.sql("SELECT count(*) FROM contacts")[0][0] == 4
         # The queued ones are still routed: c1 takes the oldest.
         c1.expect("offer", contact=cids[0])
         accept(c1, cids[0])

@@ -253,7 +253,7 @@ def test_wrong_field_type_or_value():
         gw.error({"type": "abandon", "contact": 12}, "bad_request")
         gw.ping()
         # Nothing of the bad ones was stored.
-        assert d.query("SELECT count(*) FROM contacts")[0][0] == 0
+        assert d.sql("SELECT count(*) FROM contacts")[0][0] == 0
 
         c1 = d.login("c1")
         for msg in ({"type": "status", "status": "busy"},
@@ -302,7 +302,7 @@ def test_role_may_not_send_forbidden():
             for msg in msgs:
                 c.error(msg, "forbidden")
                 c.ping()
-        assert d.query("SELECT count(*) FROM contacts")[0][0] == 0
+        assert d.sql("SELECT count(*) FROM contacts")[0][0] == 0
 
 
 def test_line_too_large():
@@ -370,7 +370,7 @@ def test_queued_reply():
         assert isinstance(cid, str) and len(cid.encode()) <= 64, q["_raw"]
         assert ULID.match(cid), "contact id is not ULID-style: %r" % cid
         # Durably stored before the reply.
-        rows = d.query("SELECT ref, risk, channel FROM contacts WHERE id = ?",
+        rows = d.sql("SELECT ref, risk, channel FROM contacts WHERE id = ?",
                        cid)
         assert rows == [("sip-call-1@pbx", "high", "voice")], rows
         q2 = gw.request({"type": "contact", "ref": "sip-call-2@pbx",
@@ -397,7 +397,7 @@ def test_idempotent_ref():
         rows = [r for r in log_rows(d) if r.get("ref") == "dup-1"]
         assert len(rows) == 1, "crisisctl log shows %d contacts" % len(rows)
         assert row_id(rows[0]) == cid
-        assert d.query("SELECT count(*) FROM contacts")[0][0] == 1
+        assert d.sql("SELECT count(*) FROM contacts")[0][0] == 1
         # Still one offer: the repeat started no second routing.
         c1.expect_none(type="offer", contact=cid)
 
@@ -418,7 +418,7 @@ def test_idempotent_ref_after_result():
         assert again == cid
         gw.expect_none(type="overflow")
         gw.expect_none(type="routed")
-        assert d.query("SELECT count(*) FROM contacts")[0][0] == 1
+        assert d.sql("SELECT count(*) FROM contacts")[0][0] == 1
 
 
 def test_same_ref_other_intake():
@@ -445,7 +445,7 @@ def test_abandon_open():
         gw.error({"type": "abandon", "contact": cid}, "conflict")
         gw.expect_none(type="overflow")
         gw.expect_none(type="routed")
-        assert d.query("SELECT state FROM contacts WHERE id = ?", cid) == [
+        assert d.sql("SELECT state FROM contacts WHERE id = ?", cid) == [
             ("abandoned",)]
 
 
@@ -469,7 +469,7 @@ def test_abandon_closed_conflict():
         cid2, _ = submit(gw, "ab-overflow")
         gw.expect("overflow", contact=cid2)
         gw.error({"type": "abandon", "contact": cid2}, "conflict")
-        rows = dict(d.query("SELECT id, state FROM contacts"))
+        rows = dict(d.sql("SELECT id, state FROM contacts"))
         assert rows == {cid: "completed", cid2: "overflow"}, rows
 
 
@@ -668,7 +668,7 @@ def test_complete_each_disposition():
             r = complete(c1, cid, disp, notes="notes for " + disp)
             assert clean(r) == {"type": "ok", "id": r["id"]}, r["_raw"]
             ids[cid] = disp
-        rows = dict(d.query("SELECT id, disposition FROM contacts WHERE "
+        rows = dict(d.sql("SELECT id, disposition FROM contacts WHERE "
                             "state = 'completed'"))
         assert rows == ids, rows
 
@@ -689,10 +689,10 @@ def test_emergency_requires_disclosure():
         c1.error(dict(base, disclosure=dict(DISCLOSURE, recipient=5)),
                  "bad_request")
         c1.error(dict(base, disclosure="EMS"), "bad_request")
-        assert d.query("SELECT state FROM contacts WHERE id = ?", cid) == [
+        assert d.sql("SELECT state FROM contacts WHERE id = ?", cid) == [
             ("assigned",)]
         c1.request(dict(base, disclosure=DISCLOSURE))
-        assert d.query("SELECT state, disposition FROM contacts WHERE id = ?",
+        assert d.sql("SELECT state, disposition FROM contacts WHERE id = ?",
                        cid) == [("completed", "emergency_dispatched")]
 
 

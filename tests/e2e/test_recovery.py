@@ -17,7 +17,7 @@ import tempfile
 import time
 
 from harness import (SCALE, WRAPPER, Daemon, accept, assert_timing, now,
-                     note, secs, sleep_ms, submit)
+                     note, secs, sleep_ms, sqlite_only, submit)
 
 SLOW = 3000  # an offer timeout long enough never to fire during a test
 
@@ -38,7 +38,7 @@ def restart(d, outage_ms=0):
 
 def events(d, cid):
     """The contact's timeline as [(event, clinician, tier, at ms)]."""
-    return d.query("SELECT event, clinician, tier, at FROM contact_events "
+    return d.sql("SELECT event, clinician, tier, at FROM contact_events "
                    "WHERE contact = ? ORDER BY seq", cid)
 
 
@@ -116,7 +116,7 @@ def test_restart_resumes_tier():
         cid, _ = submit(d.login("gw"), "tier-1")
         o = c2.expect("offer", contact=cid)
         assert o.get("tier") == 2, "first offer not on tier 2: %s" % o["_raw"]
-        stored = d.query("SELECT tier FROM contacts WHERE id = ?", cid)
+        stored = d.sql("SELECT tier FROM contacts WHERE id = ?", cid)
         assert stored == [(2,)], "stored tier %r, not 2" % (stored,)
         restart(d)
         # Back at tier 1, c1 (on call, available, never asked) would get it.
@@ -242,7 +242,7 @@ def test_offer_deadline_passed_during_outage():
         # the contact either waits there with an offer for c2 or has
         # overflowed at once; it is never offered on tier 1 again.
         c2 = d.clinician("c2")
-        state = d.query("SELECT state FROM contacts WHERE id = ?", cid)[0][0]
+        state = d.sql("SELECT state FROM contacts WHERE id = ?", cid)[0][0]
         note("after the restart the contact is %s" % state)
         if state == "overflow":
             gw = d.login("gw")
@@ -272,7 +272,7 @@ def test_restart_keeps_waiting_contact():
         wait_events(d, b, ("waiting",))
         restart(d)
         sleep_ms(300)
-        state = d.query("SELECT state FROM contacts WHERE id = ?", b)
+        state = d.sql("SELECT state FROM contacts WHERE id = ?", b)
         assert state == [("open",)], (
             "a contact waiting for a busy clinician is %s right after a "
             "restart (timeline %s)" % (state, [e[0] for e in events(d, b)]))
@@ -366,7 +366,7 @@ def test_result_owed_at_crash_delivered_after_welcome():
         sleep_ms(100)
         c1.expect("offer", contact=cid)
         accept(c1, cid)
-        pending = d.query("SELECT count(*) FROM pushes WHERE contact = ? AND "
+        pending = d.sql("SELECT count(*) FROM pushes WHERE contact = ? AND "
                           "acked_at IS NULL", cid)
         assert pending == [(1,)], "no result stored as owed: %r" % (pending,)
         restart(d)
@@ -399,7 +399,7 @@ def test_same_ref_after_restart():
             again, done_cid)
         gw.expect_none(secs(300), type="routed")
         for ref in ("idem-open", "idem-done"):
-            rows = d.query("SELECT count(*) FROM contacts WHERE intake = 'gw'"
+            rows = d.sql("SELECT count(*) FROM contacts WHERE intake = 'gw'"
                            " AND ref = ?", ref)
             assert rows == [(1,)], "%s: %r rows" % (ref, rows)
         for cid in (open_cid, done_cid):
@@ -432,11 +432,11 @@ def test_sigterm_exits_0_and_loses_nothing():
         note("%d of %d burst contacts acknowledged before the stop" % (
             len(acked), len(refs)))
         for ref, cid in acked.items():
-            rows = d.query("SELECT id FROM contacts WHERE ref = ?", ref)
+            rows = d.sql("SELECT id FROM contacts WHERE ref = ?", ref)
             assert rows == [(cid,)], "%s acknowledged as %s, stored %r" % (
                 ref, cid, rows)
         for cid in first:
-            rows = d.query("SELECT state FROM contacts WHERE id = ?", cid)
+            rows = d.sql("SELECT state FROM contacts WHERE id = ?", cid)
             assert rows == [("open",)], "%s after SIGTERM: %r" % (cid, rows)
         d.stopped = False
         d.start()
@@ -445,7 +445,7 @@ def test_sigterm_exits_0_and_loses_nothing():
             cid, _ = submit(gw, ref)
             assert acked.get(ref, cid) == cid, "%s: %s, then %s" % (
                 ref, acked[ref], cid)
-        n = d.query("SELECT count(*) FROM contacts")[0][0]
+        n = d.sql("SELECT count(*) FROM contacts")[0][0]
         assert n == len(first) + len(refs), "%d contacts stored, not %d" % (
             n, len(first) + len(refs))
         c1 = d.clinician("c1")
@@ -566,6 +566,7 @@ def _modes(path):
     return out
 
 
+@sqlite_only("the modes of the SQLite file, its -wal and -shm")
 def test_database_files_0600():
     old = os.umask(0)
     try:
@@ -592,12 +593,13 @@ def test_database_files_0600():
         assert not bad, "database files not 0600: %s" % bad
 
 
+@sqlite_only("SQLite's journal_mode and synchronous, and the WAL thread")
 def test_durability_settings_logged():
     """The start says how commits are made durable: WAL, and
     synchronous=NORMAL with the WAL's fdatasync in a thread (issue 11)."""
     with Daemon() as d:
         d.start()
-        mode = d.query("PRAGMA journal_mode")
+        mode = d.sql("PRAGMA journal_mode")
         assert mode == [("wal",)], "journal_mode %r" % (mode,)
         log = open(d.log_path, encoding="utf-8", errors="replace").read()
         wal = re.search(r"(?i)journal_mode\W{0,3}wal", log)
@@ -633,6 +635,7 @@ def _fill(path):
     return size
 
 
+@sqlite_only("the SQLite file on a full filesystem")
 def test_full_filesystem():
     if os.geteuid() != 0:
         note("SKIPPED: needs root to mount a small tmpfs")
@@ -691,9 +694,9 @@ def _full_filesystem(mnt):
         c1.expect("offer", contact=after)
         for i in range(5):
             submit(gw, "full-%d" % i)
-        rows = d.query("SELECT count(*) FROM contacts")[0][0]
+        rows = d.sql("SELECT count(*) FROM contacts")[0][0]
         assert rows == 7, "%d contacts stored, want 7" % rows
-        ok = d.query("PRAGMA integrity_check")
+        ok = d.sql("PRAGMA integrity_check")
         assert ok == [("ok",)], "integrity_check: %r" % (ok,)
 
 
@@ -736,9 +739,9 @@ def test_contact_keeps_its_policy_over_reload_and_restart():
         d.clinician("c1")
         gw = d.login("gw")
         old, _ = submit(gw, "policy-old")
-        (v_old,), = d.query("SELECT policy_version FROM contacts"
+        (v_old,), = d.sql("SELECT policy_version FROM contacts"
                             " WHERE id = ?", old)
-        detail = d.query("SELECT detail FROM contact_events WHERE contact = ?"
+        detail = d.sql("SELECT detail FROM contact_events WHERE contact = ?"
                          " AND event = 'queued'", old)[0][0]
         assert '"policy":%d' % v_old in detail, detail
         # Tier 1 now rings for a long time.
@@ -749,7 +752,7 @@ def test_contact_keeps_its_policy_over_reload_and_restart():
         d.proc.send_signal(signal.SIGHUP)
         wait_log(d, r"reload", start=mark)
         new, _ = submit(gw, "policy-new")
-        (v_new,), = d.query("SELECT policy_version FROM contacts"
+        (v_new,), = d.sql("SELECT policy_version FROM contacts"
                             " WHERE id = ?", new)
         assert v_new != v_old, (v_old, v_new)
         # A restart (with the new config) still routes the old contact by

@@ -3,7 +3,7 @@ hand-computed values, time zones across daylight saving, the audit of every
 read and change, emergency disclosures and follow-ups.
 
 Most tests write a crafted set of contacts and timelines straight into a
-fresh `crisisctl init` database (sqlite3), so every expected number below
+fresh `crisisctl init` database (Daemon.sql_many, either store), so every expected number below
 is worked out by hand from the table in crafted(); the rest drive a real
 crisisd.
 """
@@ -14,10 +14,9 @@ import json
 import os
 import pwd
 import re
-import sqlite3
 import time
 
-from harness import (DISCLOSURE, Daemon, accept, complete, parse_rfc3339,
+from harness import (DISCLOSURE, Daemon, SqlError, accept, complete, parse_rfc3339,
                      rfc3339, sleep_ms, submit)
 
 # 2026-03-02T14:00:00Z, a Monday: 09:00 EST, a week before DST begins.
@@ -86,43 +85,42 @@ def crafted(d, contacts=CONTACTS, base=T0):
     daemon stores them (on accept it records the answering tier and how
     long the accepted offer rang: answered_tier, accept_ms; on the
     gateway's "ended", ended_at)."""
-    db = sqlite3.connect(d.db, timeout=10)
-    with db:
-        for cid, off, risk, channel, program, state, caller, events in \
-                contacts:
-            q = base + off
-            assigned = next((q + e[0] for e in events if e[1] == "assigned"),
-                            None)
-            who = next((e[3] for e in events if e[1] == "assigned"), None)
-            end = [q + e[0] for e in events if e[1] in (
-                "completed", "abandoned", "overflow")]
-            db.execute(
-                "INSERT INTO contacts(id, intake, ref, channel, risk, caller,"
-                " program, state, clinician, queued_at, deadline_at,"
-                " assigned_at, closed_at, disposition) VALUES (?, 'gw', ?,"
-                " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (cid, "ref-" + cid, channel, risk, caller, program, state,
-                 who, q, q + 90000, assigned, end[0] if end else None,
-                 "resolved" if state == "completed" else None))
-            db.execute("INSERT INTO contact_events(contact, at, event, detail)"
-                       " VALUES (?, ?, 'queued', ?)",
-                       (cid, q, json.dumps({"risk": risk})))
-            offered = {}
-            for at, event, tier, clin in events:
-                db.execute("INSERT INTO contact_events(contact, at, event,"
-                           " tier, clinician) VALUES (?, ?, ?, ?, ?)",
-                           (cid, q + at, event, tier, clin))
-                if event == "offered":
-                    offered[clin] = at
-                elif event == "call_ended":
-                    db.execute("UPDATE contacts SET ended_at = ? WHERE"
-                               " id = ?", (q + at, cid))
-                elif event == "assigned":
-                    db.execute("UPDATE contacts SET answered_tier = ?,"
-                               " accept_ms = ? WHERE id = ?",
-                               (tier, at - offered[clin]
-                                if clin in offered else None, cid))
-    db.close()
+    rows = []
+    for cid, off, risk, channel, program, state, caller, events in \
+            contacts:
+        q = base + off
+        assigned = next((q + e[0] for e in events if e[1] == "assigned"),
+                        None)
+        who = next((e[3] for e in events if e[1] == "assigned"), None)
+        end = [q + e[0] for e in events if e[1] in (
+            "completed", "abandoned", "overflow")]
+        rows.append((
+            "INSERT INTO contacts(id, intake, ref, channel, risk, caller,"
+            " program, state, clinician, queued_at, deadline_at,"
+            " assigned_at, closed_at, disposition) VALUES (?, 'gw', ?,"
+            " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (cid, "ref-" + cid, channel, risk, caller, program, state,
+             who, q, q + 90000, assigned, end[0] if end else None,
+             "resolved" if state == "completed" else None)))
+        rows.append(("INSERT INTO contact_events(contact, at, event, detail)"
+                     " VALUES (?, ?, 'queued', ?)",
+                     (cid, q, json.dumps({"risk": risk}))))
+        offered = {}
+        for at, event, tier, clin in events:
+            rows.append(("INSERT INTO contact_events(contact, at, event,"
+                         " tier, clinician) VALUES (?, ?, ?, ?, ?)",
+                         (cid, q + at, event, tier, clin)))
+            if event == "offered":
+                offered[clin] = at
+            elif event == "call_ended":
+                rows.append(("UPDATE contacts SET ended_at = ? WHERE"
+                             " id = ?", (q + at, cid)))
+            elif event == "assigned":
+                rows.append(("UPDATE contacts SET answered_tier = ?,"
+                             " accept_ms = ? WHERE id = ?",
+                             (tier, at - offered[clin]
+                              if clin in offered else None, cid)))
+    d.sql_many(rows)
 
 
 def review_daemon(**conf):
@@ -434,9 +432,9 @@ def test_audit_of_each_read():
              {"actor": "nobody"}),
         ]
         for args, action, target, detail in reads:
-            before = len(d.query("SELECT * FROM audit"))
+            before = len(d.sql("SELECT * FROM audit"))
             d.ctl(*args)
-            rows = d.query("SELECT actor, actor_kind, action, target, detail"
+            rows = d.sql("SELECT actor, actor_kind, action, target, detail"
                            " FROM audit ORDER BY seq")
             assert len(rows) == before + 1, (args, rows[before:])
             actor, kind, act, tgt, text = rows[-1]
@@ -447,7 +445,7 @@ def test_audit_of_each_read():
                 assert got.get(k) == v, (args, got)
         # Even a look at a contact that is not there is on record.
         rc(d.ctl("show", "NO-SUCH", check=False), 1, "show unknown")
-        assert d.query("SELECT target FROM audit WHERE action = 'read.show'"
+        assert d.sql("SELECT target FROM audit WHERE action = 'read.show'"
                        " ORDER BY seq DESC LIMIT 1") == [("NO-SUCH",)]
         # Who looked at K05: found by target, by actor and by action.
         rows = audit_rows(d, "--target", "K05")
@@ -515,18 +513,16 @@ def test_audit_of_each_change():
                     if "change.roster" in l)
         assert line.endswith("...") and len(line) < 400, line
         # Never a token, old or new.
-        text = json.dumps(d.query("SELECT * FROM audit"))
+        text = json.dumps(d.sql("SELECT * FROM audit"))
         for t in [tok, new] + list(d.tokens.values()):
             assert t not in text, "a token is in the audit"
         # Append-only, whoever tries.
-        db = sqlite3.connect(d.db)
         for sql in ("UPDATE audit SET actor = 'x'", "DELETE FROM audit"):
             try:
-                db.execute(sql)
+                d.sql(sql)
                 raise AssertionError("%s was allowed" % sql)
-            except sqlite3.DatabaseError as e:
+            except SqlError as e:
                 assert "append-only" in str(e), e
-        db.close()
 
 
 def test_audit_of_supervisor_reads():
@@ -648,15 +644,13 @@ def test_followup_life_cycle():
             det["after"]["closed_by"] == "c1" and \
             det["after"]["note"] == "called back, safe at home", det
         # Closed is closed: the database refuses to reopen or delete it.
-        db = sqlite3.connect(d.db)
         for sql in ("UPDATE followups SET closed_at = NULL",
                     "DELETE FROM followups"):
             try:
-                db.execute(sql)
+                d.sql(sql)
                 raise AssertionError("%s was allowed" % sql)
-            except sqlite3.DatabaseError:
+            except SqlError:
                 pass
-        db.close()
 
 
 def test_daemon_records_answering_tier():
@@ -677,7 +671,7 @@ def test_daemon_records_answering_tier():
         time.sleep(0.2)
         c2.request({"type": "accept", "contact": cid}, expect="assigned")
         gw.expect("routed", contact=cid)
-        (tier, accept_ms), = d.query(
+        (tier, accept_ms), = d.sql(
             "SELECT answered_tier, accept_ms FROM contacts WHERE id = ?", cid)
         assert tier == 2, tier
         assert 150 <= accept_ms <= 2500, accept_ms

@@ -579,7 +579,7 @@ def test_overflow_by_exhaustion():
             "type": "overflow", "contact": cid, "ref": "ovf-1",
             "target": target}, ov["_raw"]
         sup.expect("event", contact=cid, event="overflow")
-        assert d.query("SELECT state FROM contacts WHERE id = ?", cid) == [
+        assert d.sql("SELECT state FROM contacts WHERE id = ?", cid) == [
             ("overflow",)]
 
 
@@ -660,7 +660,7 @@ def test_first_accept_wins():
         gw.expect_none(secs(300), type="routed")
         sup.expect("event", contact=cid, event="assigned", clinician="c2")
         sup.expect_none(0, type="event", contact=cid, event="assigned")
-        assert d.query("SELECT state, clinician FROM contacts WHERE id = ?",
+        assert d.sql("SELECT state, clinician FROM contacts WHERE id = ?",
                        cid) == [("assigned", "c2")]
 
 

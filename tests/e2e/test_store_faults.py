@@ -20,7 +20,7 @@ import sys
 import time
 
 from harness import (SCALE, Daemon, accept, assert_timing, note, secs,
-                     sleep_ms, submit)
+                     sleep_ms, sqlite_only, submit)
 
 UNKNOWN_CID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 SLOW = 20000  # an offer timeout that never fires during a test
@@ -45,6 +45,7 @@ def offers_for(c, cid, timeout):
     return c.collect(timeout, type="offer", contact=cid)
 
 
+@sqlite_only("the SQLite file's writes made to fail (faultfs)")
 def test_store_failure_every_request_answered():
     """While the database's writes fail (disk full): `ping` gets `pong`; a
     new `contact` gets `internal`; an `accept` of an offer made before the
@@ -92,7 +93,7 @@ def test_store_failure_every_request_answered():
         r = gw.expect("routed", contact=a)
         assert r.get("clinician") == "c1", r["_raw"]
         b, _ = submit(gw, "fault-b")
-        rows = d.query("SELECT id FROM contacts WHERE ref = 'fault-b'")
+        rows = d.sql("SELECT id FROM contacts WHERE ref = 'fault-b'")
         assert rows == [(b,)], "fault-b stored as %r" % (rows,)
         for c in (c1, c2):
             offers[c.name] += len(offers_for(c, a, secs(300)))
@@ -100,6 +101,7 @@ def test_store_failure_every_request_answered():
             "offers of A over the whole test: %s" % offers)
 
 
+@sqlite_only("the SQLite file's writes made to fail (faultfs)")
 def test_overflow_deadline_kept_while_store_fails():
     """A contact queued before the disk fails, and not answered, overflows
     at max_wait_ms while the disk is still failing: the gateway gets
@@ -174,6 +176,7 @@ print("released", flush=True)
 """
 
 
+@sqlite_only("another connection holds SQLite's write lock")
 def test_held_write_lock_does_not_stall_loop():
     """Another process holds the database's write lock (BEGIN IMMEDIATE)
     for 2 s.  Pings every 10 ms on one connection keep their round trip
@@ -243,7 +246,7 @@ def test_held_write_lock_does_not_stall_loop():
                 p99, 150 * SCALE))
         cid, _ = submit(gw, "lock-2")
         if reply.get("type") == "queued":
-            rows = d.query("SELECT id FROM contacts WHERE ref = 'lock-1'")
+            rows = d.sql("SELECT id FROM contacts WHERE ref = 'lock-1'")
             assert rows == [(reply.get("contact"),)], (
                 "lock-1 was queued as %s, stored %r" % (
                     reply.get("contact"), rows))
@@ -252,6 +255,7 @@ def test_held_write_lock_does_not_stall_loop():
             note("lock-1 sent again after the lock: queued as %s" % again)
 
 
+@sqlite_only("another connection holds SQLite's write lock")
 def test_short_lock_is_waited_out_not_refused():
     """A write lock held by another process for 300 ms, longer than the
     daemon ever waits at once (100 ms): a contact sent meanwhile is tried
@@ -288,6 +292,6 @@ def test_short_lock_is_waited_out_not_refused():
             r.get("type"), took))
         assert r.get("type") == "queued", r["_raw"]
         assert acc.get("type") == "assigned", acc["_raw"]
-        rows = d.query("SELECT count(*) FROM contacts WHERE ref = 'short-b'")
+        rows = d.sql("SELECT count(*) FROM contacts WHERE ref = 'short-b'")
         assert rows == [(1,)], rows
         gw.expect("routed", contact=a)

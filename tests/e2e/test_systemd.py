@@ -30,7 +30,8 @@ from pathlib import Path
 
 from harness import (CRISISCTL, CRISISD, ROOT, SCALE, WRAPPER, Daemon, _log_traffic,
                      accept, complete, crisisd_bare, free_port, log_rows,
-                     note, row_id, row_outcome, secs, sleep_ms, submit)
+                     note, row_id, row_outcome, secs, sleep_ms, sqlite_only,
+                     submit)
 
 # The exposure `systemd-analyze security` may give crisisd.service (issue 5).
 EXPOSURE_MAX = 1.5
@@ -339,7 +340,7 @@ def test_socket_activation_serves_the_passed_socket():
         except ConnectionRefusedError:
             pass
         cid, _ = submit(gw, "activated-1")
-        assert d.query("SELECT state FROM contacts WHERE id = ?", cid)
+        assert d.sql("SELECT state FROM contacts WHERE id = ?", cid)
 
 
 # --- (d), (e) the units ---
@@ -529,7 +530,7 @@ def test_make_install_destdir():
         conf_text = Path(dest, "etc/crisisd/crisisd.conf").read_text()
         assert len(re.findall(r"(?m)^\s*#", conf_text)) >= 10, (
             "the installed config has hardly any comments")
-        db = os.path.join(d.dir, "installed.db")
+        db = d.database_for(d.new_database("installed"))
         conf = os.path.join(d.dir, "installed.conf")
         Path(conf).write_text(re.sub(r'(?m)^database\s*=.*$',
                                      'database = "%s";' % db, conf_text))
@@ -718,6 +719,7 @@ def check_copy(path):
         db.close()
 
 
+@sqlite_only("crisisctl backup: a copy of the SQLite file")
 def test_backup_restore_round_trip():
     with Daemon(max_wait_ms=LONG_WAIT_MS) as d:
         d.add_intake("gw")
@@ -802,6 +804,7 @@ def test_backup_restore_round_trip():
         ns.close()
 
 
+@sqlite_only("crisisctl backup: a copy of the SQLite file")
 def test_backup_while_writing():
     with Daemon() as d:
         d.add_intake("gw")
@@ -835,7 +838,7 @@ def test_backup_while_writing():
         th = threading.Thread(target=load)
         th.start()
         sleep_ms(300)
-        n0 = d.query("SELECT count(*) FROM contacts")[0][0]
+        n0 = d.sql("SELECT count(*) FROM contacts")[0][0]
         path = os.path.join(d.dir, "live.db")
         t = time.monotonic()
         backup(d, path)
@@ -844,7 +847,7 @@ def test_backup_while_writing():
         stop.set()
         th.join(60)
         assert not errors, "the load failed: %r" % errors[0]
-        n1 = d.query("SELECT count(*) FROM contacts")[0][0]
+        n1 = d.sql("SELECT count(*) FROM contacts")[0][0]
         check_copy(path)
         copy = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
         try:
