@@ -18,7 +18,7 @@ import threading
 import time
 
 from harness import (ROOT, SCALE, Daemon, FakeNode, accept, note, secs,
-                     submit)
+                     sqlite_only, submit)
 
 SIM = str(ROOT / "tools" / "crisis-sim")
 
@@ -73,9 +73,9 @@ class Sim:
 
 
 def twin(d1, **overrides):
-    """A second daemon whose database is a copy of d1's (not started), so
-    that the same principals and tokens work on both, as on two nodes of
-    one database."""
+    """A second daemon whose SQLite file is a copy of d1's (not started),
+    so that the same principals and tokens work on both, as on two nodes
+    of one database."""
     d2 = Daemon(**overrides)
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(d2.db + suffix):
@@ -144,6 +144,7 @@ def test_sim_intake_sends_again_what_was_not_queued():
     dying.close()
 
 
+@sqlite_only("two nodes as two daemons on copies of one SQLite file")
 def test_sim_moves_when_the_active_stops():
     """Two daemons on copies of one database.  The first stops: the
     clinician goes to the second and is available there again, the
@@ -197,6 +198,7 @@ def test_sim_moves_when_the_active_stops():
         d2.close()
 
 
+@sqlite_only("two nodes as two daemons on copies of one SQLite file")
 def test_sim_intake_moves_between_contacts():
     """The gateway's first contact is routed by the first daemon; that
     daemon stops; the second contact goes to the second daemon: both have
@@ -289,3 +291,4 @@ def test_sim_keeps_trying_through_a_takeover():
         sim.stop()
         dead.close()
     assert rc == 1 and "is crisisd running?" in sim.text(), sim.text()
+
