@@ -12,6 +12,7 @@ flushes its WAL.  SQL goes through tests/e2e/pgstore.py (psql).
         pg.createdb("x", template="t") and the run ends however it ends
         pg.uri("x")                    crisisd's `database`
         pg.rows("x", "SELECT ...")     a query's rows
+        pg.cpu_seconds()               the server's CPU time so far
         pg.dropdb("x")
 
 The server is pinned to `core` (taskset is inherited by every backend):
@@ -102,6 +103,29 @@ class PgServer:
                             "'server_version')")[0][0]
         return "PostgreSQL %s, %s" % (version, ", ".join(
             "%s=%s" % kv for kv in self.settings.items()))
+
+    def cpu_seconds(self):
+        """User plus system CPU time of the server: the postmaster (with
+        its reaped children) and every live process it started."""
+        try:
+            pid = int(Path(self.dir, "data", "postmaster.pid").read_text()
+                      .split()[0])
+        except (OSError, TypeError, ValueError, IndexError):
+            return float("nan")
+        total = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path("/proc", entry, "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(entry) == pid:
+                total += sum(int(f) for f in fields[11:15])
+            elif int(fields[1]) == pid:
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def uri(self, name):
         """crisisd's `database` for database name."""

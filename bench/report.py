@@ -116,6 +116,13 @@ def cpu_rows(results):
     row("crisisd CPU use (of one core)",
         [div(x["server_cpu_s"], x["wall_s"]) * 100 for x in results],
         lambda v: "%.0f %%" % v)
+    if all("pg_cpu_s" in x for x in results):
+        row("PostgreSQL CPU per routed contact",
+            [x["pg_cpu_s"] / max(1, x["counts"]["routed"]) * 1e6
+             for x in results], fmt_us)
+        row("PostgreSQL CPU use (of one core, crisisd's)",
+            [div(x["pg_cpu_s"], x["wall_s"]) * 100 for x in results],
+            lambda v: "%.0f %%" % v)
     row("load generator CPU use (of one core)",
         [div(x["loadgen_cpu_s"], x["wall_s"]) * 100 for x in results],
         lambda v: "%.0f %%" % v)
