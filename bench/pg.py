@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,8 +95,13 @@ class PgServer:
         d, self.dir = self.dir, None
         if os.path.exists(os.path.join(d, "data", "postmaster.pid")):
             subprocess.run([str(PGSERVER), "stop", d], capture_output=True)
-        if not self.keep:
+        # The postmaster may still write its last log line after pg_ctl
+        # returned: try again while the directory is still there.
+        for _ in range(20 if not self.keep else 0):
             shutil.rmtree(d, ignore_errors=True)
+            if not os.path.exists(d):
+                break
+            time.sleep(0.1)
 
     def describe(self):
         """The server's version and durability settings, for the report."""
