@@ -77,9 +77,12 @@ static struct log_limit main_commit_limit;
 static void
 main_sync_failed(void)
 {
-	fatalx("database %s: commits could not be made durable: %s; "
-	       "stopping without sending what depends on them",
-	    d.conf->database_shown, store_error(d.st));
+	fatalx("database %s: %s: %s; stopping without sending what depends "
+	       "on them",
+	    d.conf->database_shown,
+	    store_shared(d.st) ? "commits could not be made durable"
+	                       : "the WAL could not be synced",
+	    store_error(d.st));
 }
 
 /*
