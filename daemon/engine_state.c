@@ -313,24 +313,51 @@ engine_new(struct store *st, const struct conf *conf, int64_t now, char **cause)
 	return e;
 }
 
+/* Forget one live contact and its offers, without writing anything. */
+static void
+engine_drop_contact(struct engine *e, struct contact *ct)
+{
+	struct offer *o;
+
+	while ((o = TAILQ_FIRST(&ct->offers)) != NULL) {
+		TAILQ_REMOVE(&ct->offers, o, by_contact);
+		TAILQ_REMOVE(&o->clin->offers, o, by_clin);
+		o->clin->noffers--;
+		free(o);
+	}
+	if (ct->assigned != NULL)
+		ct->assigned->assigned = NULL;
+	engine_contact_remove(e, ct);
+}
+
 /* Forget every live contact and offer, without writing anything. */
 static void
 engine_drop_contacts(struct engine *e)
 {
 	struct contact *ct;
-	struct offer *o;
 
-	while ((ct = TAILQ_FIRST(&e->queue)) != NULL) {
-		while ((o = TAILQ_FIRST(&ct->offers)) != NULL) {
-			TAILQ_REMOVE(&ct->offers, o, by_contact);
-			TAILQ_REMOVE(&o->clin->offers, o, by_clin);
-			o->clin->noffers--;
-			free(o);
-		}
-		if (ct->assigned != NULL)
-			ct->assigned->assigned = NULL;
-		engine_contact_remove(e, ct);
+	while ((ct = TAILQ_FIRST(&e->queue)) != NULL)
+		engine_drop_contact(e, ct);
+}
+
+/*
+ * The store cannot even be read (its server is gone, not just its disk
+ * full): keep the live state, so that overflow deadlines still act
+ * (CONTRACT §5), less the contacts the failed turn queued, which are not
+ * on record (their gateways were told "internal").  The state is read
+ * back once the store works again.
+ */
+static void
+engine_keep_live(struct engine *e)
+{
+	struct contact *ct, *next;
+
+	for (ct = TAILQ_FIRST(&e->queue); ct != NULL; ct = next) {
+		next = TAILQ_NEXT(ct, entry);
+		if (ct->durable_at_commit > e->commits)
+			engine_drop_contact(e, ct);
 	}
+	e->reload_needed = true;
 }
 
 /* Is the offer of contact to clin live? */
@@ -370,7 +397,15 @@ static int
 engine_reload(struct engine *e, int64_t now)
 {
 	char *cause = NULL;
+	int64_t version;
 
+	if (store_roster_version(e->st, &version) != STORE_OK) {
+		log_error("the database cannot be read: %s; the contacts in "
+		          "memory keep their overflow deadlines",
+		    store_error(e->st));
+		engine_keep_live(e);
+		return -1;
+	}
 	engine_drop_contacts(e);
 	if (engine_resume(e, now, &cause) == -1) {
 		log_error("%s; trying again", cause);
@@ -492,6 +527,9 @@ engine_committed(struct engine *e, bool ok, bool wrote, int64_t now)
 	engine_due_clear(e, &e->retry_due);
 	log_notice("database takes writes again after %lld ms",
 	    (long long)(now - e->down_since));
+	/* The state kept while the store could not be read goes now. */
+	if (e->reload_needed)
+		(void)engine_reload(e, now);
 	/* A request's commit may end the failure before the retry does. */
 	engine_route_again(e, now);
 	return true;
