@@ -63,7 +63,7 @@ SIPGW_SRCS = sipgw/main.c sipgw/gateway.c sipgw/gateway_crisisd.c \
 UNIT_TESTS = test_util test_config test_roster test_msg test_route test_fmt test_store test_conn test_notify \
              test_admit \
              test_checkpoint test_password test_wire test_outbox \
-             test_store_sync test_netstring test_gwmsg test_gwconf \
+             test_store_sync test_netstring test_gwmsg test_gwconf test_link \
              test_engine test_db_pg_sql test_db_pg
 
 test_util_OBJS   = util log
@@ -91,6 +91,7 @@ test_db_pg_OBJS  = db_pg db_pg_stmt db_pg_sql store_pg util log
 test_netstring_OBJS = ../sipgw/netstring
 test_gwmsg_OBJS  = ../sipgw/gwmsg ../sipgw/gwconf util log
 test_gwconf_OBJS = ../sipgw/gwconf util log
+test_link_OBJS   = ../sipgw/link util log
 # The real engine, session, outbox and results; a fake store and fake
 # connections beneath (tests/unit/fake_*.c), driven by engine_rig.c.
 ENGINE_OBJS      = engine engine_ops engine_state engine_settle \

@@ -430,9 +430,16 @@ static void
 proto_request(struct conn *c, struct session *s, const char *line, size_t len,
     int attempt)
 {
-	struct store *st = engine_store(proto_engine);
-	uint64_t writes = store_write_count(st);
+	struct store *st;
+	uint64_t writes;
 
+	/* A standby has no engine: its answer (unavailable) writes nothing. */
+	if (proto_engine == NULL) {
+		proto_dispatch(c, s, line, len);
+		return;
+	}
+	st = engine_store(proto_engine);
+	writes = store_write_count(st);
 	session_request_begin(s);
 	proto_dispatch(c, s, line, len);
 	/* The session is gone if the request closed its own connection. */

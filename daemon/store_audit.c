@@ -44,8 +44,9 @@ store_review_audit(struct store *st, const struct store_audit_filter *f)
 	if (f->actor != NULL) {
 		/* A sudo user is recorded as "root (sudo: A)". */
 		store_review_cond(&q, "(actor = ?", f->actor, 0);
+		/* The suffix " (sudo: A)", from a start both stores count alike. */
 		store_review_sql(&q,
-		    " OR substr(actor, -(length(?) + 9)) ="
+		    " OR substr(actor, length(actor) - length(?) - 8) ="
 		    " ' (sudo: ' || ? || ')')");
 		store_review_bind(&q, f->actor, 0);
 		store_review_bind(&q, f->actor, 0);

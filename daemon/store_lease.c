@@ -38,14 +38,18 @@
 #include "store_pg.h"
 #include "util.h"
 
-/* The lease is renewed every second (CONTRACT §10), or sooner with a sync. */
+/*
+ * The lease is renewed every second (CONTRACT §10), or every third of a
+ * shorter lease, and with every sync.
+ */
 #define STORE_LEASE_RENEW_MS 1000
 /* A lost database is asked again this often. */
 #define STORE_LEASE_RETRY_MS 100
 /*
- * Give up this long before the lease could expire, so that this node has
- * stopped before a standby can take over (the nodes' clocks only ever
- * measure intervals; the database's decides expiry).
+ * Give up this long before the lease could expire (or a quarter of a
+ * shorter lease before), so that this node has stopped before a standby
+ * can take over (the nodes' clocks only ever measure intervals; the
+ * database's decides expiry).
  */
 #define STORE_LEASE_MARGIN_MS 300
 
@@ -78,7 +82,10 @@ static int
 store_lease_renew(struct store_lease_sync *ls, uint64_t target, bool check,
     char *why, size_t size)
 {
-	int64_t give_up = ls->last_ok + ls->lease_ms - STORE_LEASE_MARGIN_MS;
+	int64_t margin = ls->lease_ms / 4 < STORE_LEASE_MARGIN_MS
+	    ? ls->lease_ms / 4
+	    : STORE_LEASE_MARGIN_MS;
+	int64_t give_up = ls->last_ok + ls->lease_ms - margin;
 	char *cause = NULL;
 	uint64_t durable;
 	int64_t began;
@@ -157,7 +164,8 @@ store_lease_start_sync(struct store *st, const char *node, int64_t lease_ms)
 	struct store_lease_sync *ls = xcalloc(1, sizeof *ls);
 	struct store_sync_method method = { store_lease_sync_once,
 		store_lease_sync_idle, store_lease_sync_free, ls,
-		STORE_LEASE_RENEW_MS };
+		lease_ms / 3 < STORE_LEASE_RENEW_MS ? (int)lease_ms / 3
+		                                    : STORE_LEASE_RENEW_MS };
 
 	ls->uri = xstrdup(st->uri);
 	strlcpy_(ls->node, node, sizeof ls->node);

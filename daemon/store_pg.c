@@ -262,8 +262,10 @@ store_pg_lease_read(struct db *db, struct store_pg_lease *out)
 }
 
 /*
- * Move the lease to node in a new epoch if it has expired, in the
- * transaction that holds the row FOR UPDATE; one clock reading for all.
+ * Move the lease to node in a new epoch if it has expired, or if node
+ * itself holds it (this node restarted: its old process is gone, or is
+ * fenced by the new epoch all the same), in the transaction that holds the
+ * row FOR UPDATE; one clock reading for all.  Node names must be unique.
  * DB_ROW with *epoch, DB_DONE if it is held, DB_ERROR.
  */
 static int
@@ -279,7 +281,7 @@ store_pg_lease_take(struct db *db, const char *node, int lease_ms,
 	        " acquired_at = t.now, renewed_at = t.now,"
 	        " expires_at = t.now + CAST(?2 AS BIGINT) * interval '1 ms'"
 	        " FROM t WHERE id = 1"
-	        " AND (expires_at IS NULL OR expires_at < t.now)"
+	        " AND (expires_at IS NULL OR expires_at < t.now OR node = ?1)"
 	        " RETURNING epoch",
 	        false, &s) != DB_OK)
 		return DB_ERROR;

@@ -26,6 +26,10 @@ static const char store_pg_baseline[] =
 	"CREATE TABLE crisisd_schema (version INTEGER NOT NULL);"
 	"INSERT INTO crisisd_schema(version) VALUES (5);"
 
+	/* SQLite's instr(), which the audit's filter uses, as strpos(). */
+	"CREATE FUNCTION instr(haystack TEXT, needle TEXT) RETURNS INTEGER"
+	"  LANGUAGE sql IMMUTABLE STRICT AS 'SELECT strpos(haystack, needle)';"
+
 	"CREATE TABLE meta ("
 	"  key TEXT PRIMARY KEY,"
 	"  value BIGINT NOT NULL);"

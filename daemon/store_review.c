@@ -348,7 +348,7 @@ store_review_log_each(struct store *st, const struct store_log_filter *f,
 	store_review_sql(&q,
 	    " ORDER BY queued_at DESC, id DESC"
 	    " LIMIT ? OFFSET ?");
-	store_review_bind(&q, NULL, f->limit > 0 ? f->limit : -1);
+	store_review_bind(&q, NULL, f->limit > 0 ? f->limit : INT64_MAX);
 	store_review_bind(&q, NULL, f->offset > 0 ? f->offset : 0);
 	if ((s = store_review_prepare(st, &q)) == NULL)
 		return STORE_ERROR;

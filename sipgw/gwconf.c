@@ -141,20 +141,23 @@ gwconf_split_address(const char *v, char **host, char **port)
 	return NULL;
 }
 
-/* An address setting into *host and *port. */
-static void
+/* An address setting into *host and *port; -1 after an error. */
+static int
 gwconf_set_address(struct gwconf_check *ck, const config_setting_t *s,
     char **host, char **port)
 {
 	const char *v = gwconf_string(ck, s, GWCONF_ADDRESS_MAX_BYTES), *why;
 
 	if (v == NULL)
-		return;
+		return -1;
 	free(*host);
 	free(*port);
 	*host = *port = NULL;
-	if ((why = gwconf_split_address(v, host, port)) != NULL)
+	if ((why = gwconf_split_address(v, host, port)) != NULL) {
 		gwconf_error(ck, s, "\"%s\": %s", v, why);
+		return -1;
+	}
+	return 0;
 }
 
 /* A path, made absolute against the config file's folder. */
@@ -214,13 +217,44 @@ gwconf_group(struct gwconf_check *ck, const config_setting_t *group,
 	}
 }
 
-/* crisisd.address */
+/* One more crisisd address. */
+static void
+gwconf_add_crisisd(struct gwconf_check *ck, const config_setting_t *s,
+    struct gwconf *conf)
+{
+	struct gwconf_address *a = &conf->crisisd[conf->ncrisisd];
+
+	if (gwconf_set_address(ck, s, &a->host, &a->port) == 0)
+		conf->ncrisisd++;
+}
+
+/*
+ * crisisd.address: one "HOST:PORT", or a list of them, the nodes that
+ * share one database (CONTRACT §10), tried in order.
+ */
 static void
 gwconf_key_address(struct gwconf_check *ck, const config_setting_t *s,
     struct gwconf *conf, void *item)
 {
+	const config_setting_t *e;
+	int i, n;
+
 	(void)item;
-	gwconf_set_address(ck, s, &conf->crisisd_host, &conf->crisisd_port);
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		gwconf_add_crisisd(ck, s, conf);
+		return;
+	}
+	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+		gwconf_error(ck, s, "must be \"HOST:PORT\" or a list of them");
+		return;
+	}
+	if ((n = config_setting_length(s)) == 0 || n > GWCONF_CRISISD_MAX) {
+		gwconf_error(ck, s, "must list 1 to %d addresses",
+		    GWCONF_CRISISD_MAX);
+		return;
+	}
+	for (i = 0; (e = config_setting_get_elem(s, i)) != NULL; i++)
+		gwconf_add_crisisd(ck, e, conf);
 }
 
 /* crisisd.principal */
@@ -700,8 +734,10 @@ gwconf_free(struct gwconf *conf)
 	free(conf->tls.key);
 	free(conf->tls.server_name);
 	free(conf->path);
-	free(conf->crisisd_host);
-	free(conf->crisisd_port);
+	for (i = 0; i < conf->ncrisisd; i++) {
+		free(conf->crisisd[i].host);
+		free(conf->crisisd[i].port);
+	}
 	free(conf->principal);
 	free(conf->token_file);
 	free(conf->evapi_host);

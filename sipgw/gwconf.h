@@ -16,6 +16,8 @@
 #define GWCONF_OVERFLOW_MAX 16
 #define GWCONF_NEEDS_MAX 16
 #define GWCONF_STRING_MAX 256
+/* crisisd nodes sharing one database (CONTRACT §10); one is active. */
+#define GWCONF_CRISISD_MAX 16
 
 /* One crisis line: the SIP user dialled, and the contact fields it sets. */
 struct gwconf_line {
@@ -33,19 +35,26 @@ struct gwconf_overflow {
 	char *uri;
 };
 
+/* One HOST:PORT. */
+struct gwconf_address {
+	char *host;
+	char *port;
+};
+
 /* TLS towards crisisd; paths are made absolute against the config file. */
 struct gwconf_tls {
 	bool enabled;
 	char *ca;
 	char *certificate; /* NULL: no client certificate */
 	char *key;
-	char *server_name; /* NULL: the address's host */
+	char *server_name; /* NULL: the host of the address in use */
 };
 
 struct gwconf {
 	char *path;
-	char *crisisd_host;
-	char *crisisd_port;
+	/* Tried in order; a standby's "unavailable" moves on to the next. */
+	struct gwconf_address crisisd[GWCONF_CRISISD_MAX];
+	int ncrisisd;
 	char *principal;
 	char *token_file;
 	struct gwconf_tls tls;

@@ -1,5 +1,6 @@
 /*
- * link.c: connecting and backing off, for evapi.c and upstream.c.
+ * link.c: connecting, backing off and walking a list of addresses, for
+ * evapi.c and upstream.c.
  */
 #include <sys/socket.h>
 
@@ -35,6 +36,35 @@ void
 link_backoff_reset(struct link_backoff *b)
 {
 	b->next_ms = b->min_ms;
+}
+
+/* A walk from the first of n addresses. */
+void
+link_walk_init(struct link_walk *w, int n, int64_t min_ms, int64_t max_ms)
+{
+	w->n = n;
+	w->at = 0;
+	w->failed = 0;
+	link_backoff_init(&w->backoff, min_ms, max_ms);
+}
+
+/* Next address; no wait within a round, the backoff after a whole one. */
+int64_t
+link_walk_failed(struct link_walk *w)
+{
+	w->at = (w->at + 1) % w->n;
+	if (++w->failed < w->n)
+		return 0;
+	w->failed = 0;
+	return link_backoff_next(&w->backoff);
+}
+
+/* Stay at this address; the backoff starts again from its minimum. */
+void
+link_walk_ok(struct link_walk *w)
+{
+	w->failed = 0;
+	link_backoff_reset(&w->backoff);
 }
 
 /* Resolve host:port and start connecting bev to its first address. */

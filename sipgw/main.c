@@ -89,7 +89,7 @@ main_run(struct gwconf *conf)
 	struct event_base *base = event_base_new();
 	struct event *term, *intr;
 	struct gateway *g;
-	char *cause = NULL;
+	char *cause = NULL, more[32] = "";
 
 	if (base == NULL)
 		fatalx("event_base_new failed");
@@ -104,9 +104,13 @@ main_run(struct gwconf *conf)
 	    evsignal_add(intr, NULL) == -1)
 		fatalx("cannot catch signals");
 	signal(SIGPIPE, SIG_IGN);
-	log_notice("crisis-sipgw %s: Kamailio evapi %s:%s, crisisd %s:%s as %s",
+	if (conf->ncrisisd > 1)
+		snprintf(more, sizeof more, " and %d more", conf->ncrisisd - 1);
+	log_notice("crisis-sipgw %s: Kamailio evapi %s:%s, crisisd %s:%s%s as "
+	           "%s",
 	    CRISISD_VERSION, conf->evapi_host, conf->evapi_port,
-	    conf->crisisd_host, conf->crisisd_port, conf->principal);
+	    conf->crisisd[0].host, conf->crisisd[0].port, more,
+	    conf->principal);
 	gateway_start(g);
 	if (event_base_dispatch(base) == -1)
 		fatalx("event loop failed");

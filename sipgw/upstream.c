@@ -18,6 +18,7 @@
 #include "util.h"
 
 #define UPSTREAM_HELLO_ID "hello"
+#define UPSTREAM_ADDRESS_MAX_BYTES 640 /* "; trying HOST:PORT" */
 
 struct upstream {
 	struct event_base *base;
@@ -31,13 +32,20 @@ struct upstream {
 	int64_t down_since_ms;
 	int64_t last_rx_ms;
 	unsigned long pings;
-	struct link_backoff backoff;
+	struct link_walk walk; /* through conf->crisisd */
 	struct event *retry;
 	struct event *ping;
 	struct log_limit refused;
 };
 
 static void upstream_connect(struct upstream *u);
+
+/* The address in use, or tried next. */
+static const struct gwconf_address *
+upstream_address(const struct upstream *u)
+{
+	return &u->conf->crisisd[u->walk.at];
+}
 
 /* Arm the ping timer for one interval. */
 static void
@@ -50,14 +58,26 @@ upstream_ping_arm(struct upstream *u)
 	evtimer_add(u->ping, &tv);
 }
 
-/* Drop the connection, tell the gateway, and try again later. */
+/*
+ * Drop the connection, tell the gateway, and try the next address: at
+ * once within a round, so that a takeover is found fast, after the
+ * backoff when every address has failed.  Never from here: the retry
+ * timer runs it, so that a connect that fails at once does not recurse.
+ */
 static void
 upstream_close(struct upstream *u, const char *why)
 {
 	bool was_ready = u->ready;
-	int64_t ms = link_backoff_next(&u->backoff);
+	const struct gwconf_address *a = upstream_address(u);
+	int64_t ms = link_walk_failed(&u->walk);
+	const struct gwconf_address *next = upstream_address(u);
 	struct timeval tv = { (time_t)(ms / 1000),
 		(suseconds_t)((ms % 1000) * 1000) };
+	char then[UPSTREAM_ADDRESS_MAX_BYTES] = "";
+
+	if (next != a)
+		snprintf(then, sizeof then, "; trying %s:%s", next->host,
+		    next->port);
 
 	if (u->bev != NULL) {
 		bufferevent_free(u->bev);
@@ -67,11 +87,12 @@ upstream_close(struct upstream *u, const char *why)
 	evtimer_del(u->ping);
 	if (was_ready) {
 		u->down_since_ms = util_monotonic_ms();
-		log_warnx("crisisd: connection lost: %s", why);
+		log_warnx("crisisd: connection lost at %s:%s: %s%s", a->host,
+		    a->port, why, then);
 	} else {
 		log_limited(&u->refused, LOG_LEVEL_WARNING,
-		    "crisisd: cannot reach %s:%s: %s", u->conf->crisisd_host,
-		    u->conf->crisisd_port, why);
+		    "crisisd: cannot use %s:%s: %s%s", a->host, a->port, why,
+		    then);
 	}
 	evtimer_add(u->retry, &tv);
 	if (was_ready && u->cb.down != NULL)
@@ -99,10 +120,10 @@ upstream_hello_reply(struct upstream *u, const struct cd_msg *msg)
 		return;
 	}
 	u->ready = true;
-	link_backoff_reset(&u->backoff);
-	log_notice("crisisd: welcomed at %s:%s as %s%s", u->conf->crisisd_host,
-	    u->conf->crisisd_port, u->conf->principal,
-	    u->tls != NULL ? " (TLS)" : "");
+	link_walk_ok(&u->walk);
+	log_notice("crisisd: welcomed at %s:%s as %s%s",
+	    upstream_address(u)->host, upstream_address(u)->port,
+	    u->conf->principal, u->tls != NULL ? " (TLS)" : "");
 	if (u->cb.ready != NULL)
 		u->cb.ready(u->arg);
 }
@@ -221,7 +242,7 @@ upstream_ssl(struct upstream *u)
 {
 	const char *name = u->conf->tls.server_name != NULL
 	    ? u->conf->tls.server_name
-	    : u->conf->crisisd_host;
+	    : upstream_address(u)->host;
 	X509_VERIFY_PARAM *param;
 	SSL *ssl;
 
@@ -256,8 +277,8 @@ upstream_connect(struct upstream *u)
 		fatalx("cannot make a bufferevent");
 	bufferevent_setcb(u->bev, upstream_read_cb, NULL, upstream_event_cb, u);
 	bufferevent_enable(u->bev, EV_READ | EV_WRITE);
-	if (link_connect(u->bev, u->conf->crisisd_host, u->conf->crisisd_port,
-	        &cause) == -1) {
+	if (link_connect(u->bev, upstream_address(u)->host,
+	        upstream_address(u)->port, &cause) == -1) {
 		upstream_close(u, cause);
 		free(cause);
 		return;
@@ -350,7 +371,7 @@ upstream_new(struct event_base *base, const struct gwconf *conf,
 		free(u);
 		return NULL;
 	}
-	link_backoff_init(&u->backoff, conf->reconnect_min_ms,
+	link_walk_init(&u->walk, conf->ncrisisd, conf->reconnect_min_ms,
 	    conf->reconnect_max_ms);
 	u->retry = evtimer_new(base, upstream_retry_cb, u);
 	u->ping = evtimer_new(base, upstream_ping_cb, u);

@@ -4,6 +4,12 @@
  * on every attempt, JSON lines in and out, a ping when the line is quiet,
  * and reconnection with backoff.
  *
+ * crisisd.address may list several nodes of one database, of which one is
+ * active (CONTRACT §10).  A standby answers hello with "unavailable" and
+ * closes; that, a failed connect and a lost connection all move on to the
+ * next address at once, and only a whole round of failures waits for the
+ * backoff.  The gateway sees one connection that goes down and comes back.
+ *
  * "Ready" means welcomed: only then may the gateway send.  A line from
  * crisisd longer than limits.max_line_bytes, or a ping without an answer,
  * closes the connection.

@@ -1405,6 +1405,79 @@ def row_outcome(row):
     return row.get("state", row.get("outcome"))
 
 
+# --- a fake node, for the clients' tests ---
+
+# What each kind of FakeNode answers to hello (its id is added).
+FAKE_HELLO_REPLIES = {
+    "standby": {"type": "error", "code": "unavailable",
+                "message": "standby; active is b"},
+    "refusing": {"type": "error", "code": "unauthorized",
+                 "message": "bad token"},
+    "dying": {"type": "welcome", "role": "intake", "principal": "gw",
+              "server": "fake"},
+}
+
+
+class FakeNode(threading.Thread):
+    """A crisisd node that a client's test needs and crisisd cannot play:
+    a listening socket that answers every connection as kind says.
+
+    standby:  answers hello with "unavailable" and closes (CONTRACT §10).
+    dying:    welcomes, answers pings, and closes without a reply on the
+              first "contact" (an active that dies before "queued").
+    refusing: answers hello with "unauthorized" and closes.
+    Every line received is kept, in order, in self.lines.
+    """
+
+    def __init__(self, kind):
+        super().__init__(daemon=True)
+        self.kind = kind
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.lines = []
+        self.start()
+
+    def address(self):
+        return "127.0.0.1:%d" % self.port
+
+    def run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                self.serve(conn)
+
+    def serve(self, conn):
+        """One connection, as self.kind says."""
+        f = conn.makefile("rb")
+        conn.settimeout(60)
+        try:
+            hello = f.readline()
+            self.lines.append(hello)
+            reply = dict(FAKE_HELLO_REPLIES[self.kind],
+                         id=json.loads(hello).get("id"))
+            conn.sendall(json.dumps(reply).encode() + b"\n")
+            while self.kind == "dying":
+                line = f.readline()
+                self.lines.append(line)
+                msg = json.loads(line) if line else {"type": "contact"}
+                if msg.get("type") == "contact":
+                    break
+                if msg.get("type") == "ping":
+                    conn.sendall(json.dumps({"type": "pong", "id": msg.get(
+                        "id")}).encode() + b"\n")
+        except (OSError, ValueError):
+            pass
+        f.close()
+
+    def close(self):
+        self.sock.close()
+
+
 if __name__ == "__main__":
     sys.exit("harness.py is a library; run tests/e2e/run.py")
 

@@ -167,7 +167,8 @@ class Gateway:
     """crisis-sipgw pointed at a Kamailio and a crisisd."""
 
     def __init__(self, workdir, daemon, kamailio, principal="sipgw",
-                 lines=None, overflow_uri=None, timers=None, tls=False):
+                 lines=None, overflow_uri=None, timers=None, tls=False,
+                 crisisd_before=()):
         self.dir = os.path.join(workdir, "sipgw")
         os.makedirs(self.dir, exist_ok=True)
         self.conf_path = os.path.join(self.dir, "crisis-sipgw.conf")
@@ -181,8 +182,14 @@ class Gateway:
                        "reconnect_min_ms": 50, "reconnect_max_ms": 500,
                        "ping_interval_ms": 2000}, **(timers or {}))
         port = daemon.tls_port if tls else daemon.port
-        out = ['crisisd : { address = "127.0.0.1:%d"; principal = "%s";'
-               ' token_file = "token";' % (port, principal)]
+        # crisisd_before: addresses tried before the lab's crisisd (a
+        # list, CONTRACT §10); without, the single-string form.
+        address = '"127.0.0.1:%d"' % port
+        if crisisd_before:
+            address = "[ %s ]" % ", ".join('"%s"' % a for a in list(
+                crisisd_before) + ["127.0.0.1:%d" % port])
+        out = ['crisisd : { address = %s; principal = "%s";'
+               ' token_file = "token";' % (address, principal)]
         if tls:
             out.append(' tls : { ca = "%s"; certificate = "%s"; key = "%s";'
                        ' };' % tuple(os.path.join(daemon.tls_dir, n) for n in
@@ -401,7 +408,7 @@ class Lab:
     """crisisd + Kamailio + crisis-sipgw, and the phones of one test."""
 
     def __init__(self, ring_ms=20000, daemon_overrides=None, timers=None,
-                 tls=False, start_gateway=True):
+                 tls=False, start_gateway=True, crisisd_before=()):
         self.dir = tempfile.mkdtemp(prefix="crisis-sip-")
         overrides = dict(tiers=[(1, "ring-all", 3000), (2, "ring-all", 3000)],
                          max_wait_ms=15000, continuity_ms=0, wrapup_ms=300)
@@ -413,13 +420,15 @@ class Lab:
         self.tls = tls
         self.timers = timers
         self.start_gateway = start_gateway
+        self.crisisd_before = crisisd_before
         self.gateway = None
 
     def __enter__(self):
         self.kamailio.start()
         self.gateway = Gateway(self.dir, self.daemon, self.kamailio,
                                overflow_uri=None, timers=self.timers,
-                               tls=self.tls)
+                               tls=self.tls,
+                               crisisd_before=self.crisisd_before)
         return self
 
     def go(self, overflow_phone=None):

@@ -242,3 +242,43 @@ def test_tls_to_crisisd():
         p1.wait_event("CALL_ESTABLISHED", 10)
         caller.hangup()
         p1.wait_event("CALL_CLOSED", 5)
+
+
+def test_gateway_walks_crisisd_addresses():
+    """crisisd.address lists a standby, an active that dies before
+    "queued", and the lab's crisisd (CONTRACT §10): the gateway is told
+    "unavailable" by the first and moves on, is welcomed by the second,
+    which takes the call's contact and closes, and sends the same contact
+    (ref = Call-ID) to the third, where it is routed and connected."""
+    standby = harness.FakeNode("standby")
+    dying = harness.FakeNode("dying")
+    with Lab(crisisd_before=[standby.address(), dying.address()]) as lab:
+        lab.clinician("dr1")
+        p1 = lab.phone("dr1", freq=CLINICIAN_HZ, register=True)
+        caller = lab.phone("caller", freq=CALLER_HZ)
+        lab.go()
+        log = lab.gateway.log_text()
+        assert "unavailable: standby; active is b" in log, log
+        assert "welcomed at %s" % dying.address() in log, log
+        c1 = lab.daemon.clinician("dr1")
+        t0 = time.monotonic()
+        caller.dial("crisis")
+        offer = c1.expect("offer", timeout=5)
+        note("offered by the third address %.0f ms after the dial" % (
+            (time.monotonic() - t0) * 1000))
+        assigned = harness.accept(c1, offer["contact"])
+        p1.wait_event("CALL_ESTABLISHED", 10)
+        caller.wait_event("CALL_ESTABLISHED", 5)
+        sent = [l for l in dying.lines if b'"contact"' in l]
+        assert len(sent) == 1, dying.lines
+        assert ('"ref":"%s"' % assigned["ref"]).encode() in sent[0], (
+            sent, assigned)
+        log = lab.gateway.log_text()
+        assert "connection lost at %s" % dying.address() in log, log
+        assert "welcomed at 127.0.0.1:%d" % lab.daemon.port in log, log
+        caller.hangup()
+        p1.wait_event("CALL_CLOSED", 5)
+        assert len(contacts(lab)) == 1, contacts(lab)
+        assert not lab.kamailio_errors(), lab.kamailio_errors()
+    standby.close()
+    dying.close()

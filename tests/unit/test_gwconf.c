@@ -61,8 +61,9 @@ test_good(void **state)
 
 	(void)state;
 	assert_non_null(c = load(GOOD, &cause));
-	assert_string_equal(c->crisisd_host, "127.0.0.1");
-	assert_string_equal(c->crisisd_port, "7410");
+	assert_int_equal(c->ncrisisd, 1);
+	assert_string_equal(c->crisisd[0].host, "127.0.0.1");
+	assert_string_equal(c->crisisd[0].port, "7410");
 	assert_string_equal(c->evapi_port, "8448");
 	snprintf(want, sizeof want, "%s/token", dir);
 	assert_string_equal(c->token_file, want);
@@ -112,12 +113,79 @@ test_optional_groups(void **state)
 	             "overflow_uris = ( { target = \"tel:988\"; uri = "
 	             "\"sip:988@t\"; } );\n",
 	        &cause));
-	assert_string_equal(c->crisisd_host, "::1");
+	assert_string_equal(c->crisisd[0].host, "::1");
 	assert_true(c->tls.enabled);
 	snprintf(want, sizeof want, "%s/ca.crt", dir);
 	assert_string_equal(c->tls.ca, want);
 	assert_string_equal(c->token_file, "/t");
 	gwconf_free(c);
+}
+
+#define REST                                                                   \
+	"principal = \"gw\"; token_file = \"t\"; };\n"                         \
+	"evapi = \"127.0.0.1:8448\";\n"                                        \
+	"lines = ( { user = \"c\"; risk = \"low\"; } );\n"                     \
+	"overflow_uris = ( { target = \"tel:988\"; uri = \"sip:9@t\"; } );\n"
+
+/* crisisd.address as a list (CONTRACT §10): every node, in order. */
+static void
+test_address_list(void **state)
+{
+	struct gwconf *c;
+	char *cause;
+
+	(void)state;
+	assert_non_null(
+	    c = load("crisisd : { address = [ \"10.0.0.1:7410\", "
+	             "\"[::1]:7411\", \"db-b.example:7410\" ];\n" REST,
+	        &cause));
+	assert_int_equal(c->ncrisisd, 3);
+	assert_string_equal(c->crisisd[0].host, "10.0.0.1");
+	assert_string_equal(c->crisisd[1].host, "::1");
+	assert_string_equal(c->crisisd[1].port, "7411");
+	assert_string_equal(c->crisisd[2].host, "db-b.example");
+	gwconf_free(c);
+	/* A list ( ... ) is taken as well as an array [ ... ]. */
+	assert_non_null(
+	    c = load("crisisd : { address = ( \"h:1\", \"h:2\" );\n" REST,
+	        &cause));
+	assert_int_equal(c->ncrisisd, 2);
+	gwconf_free(c);
+}
+
+/* A bad list: empty, too long, a bad or non-string element. */
+static void
+test_address_list_errors(void **state)
+{
+	char *cause, text[2048];
+	size_t len;
+	int i;
+
+	(void)state;
+	assert_null(load("crisisd : { address = [ ];\n" REST, &cause));
+	assert_non_null(strstr(cause, "address: must list 1 to 16"));
+	free(cause);
+	len = (size_t)snprintf(text, sizeof text, "crisisd : { address = [ ");
+	for (i = 0; i <= GWCONF_CRISISD_MAX; i++)
+		len += (size_t)snprintf(text + len, sizeof text - len,
+		    "%s\"h:%d\"", i ? ", " : "", i + 1);
+	snprintf(text + len, sizeof text - len, " ];\n" REST);
+	assert_null(load(text, &cause));
+	assert_non_null(strstr(cause, "must list 1 to 16"));
+	free(cause);
+	assert_null(
+	    load("crisisd : { address = [ \"h:1\",\n \"h\" ];\n" REST, &cause));
+	assert_non_null(
+	    strstr(cause, "sipgw.conf:2: \"h\": expected HOST:PORT"));
+	free(cause);
+	assert_null(
+	    load("crisisd : { address = ( \"h:1\", 7 );\n" REST, &cause));
+	assert_non_null(strstr(cause, "must be a string"));
+	free(cause);
+	assert_null(load("crisisd : { address = 7410;\n" REST, &cause));
+	assert_non_null(
+	    strstr(cause, "address: must be \"HOST:PORT\" or a list"));
+	free(cause);
 }
 
 /* Every error at once, each with file:line. */
@@ -224,6 +292,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_optional_groups),
+		cmocka_unit_test(test_address_list),
+		cmocka_unit_test(test_address_list_errors),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_token),
