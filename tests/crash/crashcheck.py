@@ -244,7 +244,8 @@ def verdict(d, load, stop_error, drained, elapsed_s):
     v.figure("missing outcome", len(missing))
     v.figure("bad timeline", len(timeline))
     v.figure("conflicting results", len(results))
-    v.figure("integrity", ", ".join(integrity[:3]))
+    if integrity is not None:
+        v.figure("integrity", ", ".join(integrity[:3]))
     v.figure("outcomes", ", ".join("%s %d" % kv for kv in
                                   sorted(states.items())))
     v.figure("re-sent refs", sum(1 for it in load.intakes

@@ -17,8 +17,8 @@ import sys
 import threading
 import time
 
-from harness import (ROOT, SCALE, Daemon, FakeNode, accept, note, secs,
-                     sqlite_only, submit)
+from harness import (ROOT, SCALE, Daemon, FakeNode, accept, note,
+                     postgresql_only, secs, sqlite_only, submit)
 
 SIM = str(ROOT / "tools" / "crisis-sim")
 
@@ -292,3 +292,52 @@ def test_sim_keeps_trying_through_a_takeover():
         dead.close()
     assert rc == 1 and "is crisisd running?" in sim.text(), sim.text()
 
+
+@postgresql_only("a real standby needs several crisisd on one database")
+def test_sim_follows_a_real_takeover():
+    """Node a active, node b its standby on the same database.  Given
+    [b, a], the clinician and the gateway are told "unavailable" by b and
+    welcomed by a; the first contact is routed there.  a stops; b takes
+    the lease over; both move to b, the clinician goes available again,
+    and the second contact, sent while no node served, is queued and
+    routed by b."""
+    a = Daemon(ha={"node": "a", "lease_ms": 1500})
+    a.add_intake("gw")
+    a.add_clinician("dr1")
+    b = Daemon(ha={"node": "b", "lease_ms": 1500})
+    b.db, b.dbname = a.db, a.dbname
+    b.tokens, b.roles = dict(a.tokens), dict(a.roles)
+    b.write_conf()
+    a.start()
+    b.start()
+    addrs = "127.0.0.1:%d,127.0.0.1:%d" % (b.port, a.port)
+    clin = Sim("clinician", "--principal", "dr1", "--token", a.tokens["dr1"],
+               "--address", addrs, "--accept-after", "0.1",
+               "--complete-after", "0.2")
+    gw = None
+    try:
+        clin.wait_for("available on a", r"<- ok", 10)
+        assert re.search(r"-> 127\.0\.0\.1:%d \(127\.0\.0\.1:%d: standby; "
+                         r"active is a\)" % (a.port, b.port), clin.text()), (
+                             clin.text())
+        gw = Sim("intake", "--principal", "gw", "--token", a.tokens["gw"],
+                 "--address", addrs, "--contacts", "2", "--interval",
+                 str(1.0 * SCALE), "--timeout", "40")
+        gw.wait_for("the first contact routed", r"<- routed", 10)
+        t0 = time.monotonic()
+        a.stop()
+        gw.wait_for("a welcome from b", r"server=crisisd\S* id=\d+$"
+                    r"(?s:.*)connection closed(?s:.*)<- welcome", 1)
+        rc = gw.wait(40)
+        note("both contacts routed %.1f s after node a stopped" % (
+            time.monotonic() - t0))
+        assert rc == 0, "crisis-sim exited %d:\n%s" % (rc, gw.text())
+        assert "2 contacts: 2 routed" in gw.text(), gw.text()
+        assert clin.text().count("-> status status=available") >= 2, (
+            clin.text())
+    finally:
+        clin.stop()
+        if gw is not None:
+            gw.stop()
+        a.close(check=False)
+        b.close()
