@@ -8,12 +8,22 @@ results.  The failover test is the crash test's load (tests/crash) with
 two addresses, its verdict read from the shared database.
 """
 
+import asyncio
 import json
+import os
 import signal
+import sys
 import time
+from pathlib import Path
 
 import harness
 from harness import (Daemon, accept, note, postgresql_only, secs, submit)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "crash"))
+
+import crashcheck  # noqa: E402
+import crashload  # noqa: E402
+import crashtest  # noqa: E402
 
 
 def status(d):
@@ -129,3 +139,270 @@ def test_standby_answers_unavailable():
     accept(clin, cid)
     gw2.expect("routed", contact=cid, clinician="c1")
     b.close()
+
+
+# --- failover under load: the crash test's load, two daemons ---
+
+# The crash test's short timers, with waits long enough that a contact
+# can outlast a takeover.
+FAILOVER_CONFIG = dict(crashtest.CONFIG, max_wait_ms=3000,
+                       imminent_max_wait_ms=2000)
+
+# The failover test: kills, clients, contacts per second (all intakes),
+# the random pause (s, scaled) between one takeover and the next kill.
+FAILOVER_KILLS = 20
+FAILOVER_INTAKES = 2
+FAILOVER_CLINICIANS = 4
+FAILOVER_RATE = 4.0
+KILL_GAP_S = (0.3, 1.5)
+# Every how many kills the killed node is restarted at once (it then
+# takes its own lease back, as a node that restarts does) rather than
+# once the standby has taken over.
+RESTART_AT_ONCE_EVERY = 4
+# Seconds (scaled) for every contact to end after the last kill.
+FAILOVER_DRAIN_S = 20
+# What a node logs when the lease becomes its own.
+LEASE_TAKEN = "holds the lease now"
+# How often (s) the killer reads the daemons' logs while it waits.
+WATCH_S = 0.01
+# Every other kill comes while a request is in flight (unanswered), if one
+# is within this many seconds (scaled), so that replies are lost.
+IN_FLIGHT_WAIT_S = 2.0
+
+
+def percentile(values, p):
+    """The p-th percentile (nearest rank) of values."""
+    ordered = sorted(values)
+    rank = max(1, int(-(-p * len(ordered) // 100)))
+    return ordered[rank - 1]
+
+
+class LogWatch:
+    """The lines a daemon logs from now on (its log file grows; a
+    restarted daemon appends to it)."""
+
+    def __init__(self, d):
+        self.path = d.log_path
+        self.pos = os.path.getsize(self.path)
+        self.part = b""
+
+    def lines(self):
+        """The whole lines logged since the last call."""
+        with open(self.path, "rb") as f:
+            f.seek(self.pos)
+            data = f.read()
+        self.pos += len(data)
+        data = self.part + data
+        *whole, self.part = data.split(b"\n")
+        return [l.decode("utf-8", "replace") for l in whole]
+
+
+class HaIntake(crashload.Intake):
+    """A gateway that sends contacts until the last kill is over."""
+
+    async def submit_all(self, mean_gap_s):
+        """Submit contacts at random intervals until the kills end."""
+        while not self.load.kills_done:
+            await asyncio.sleep(self.rng.expovariate(1.0 / mean_gap_s))
+            ref = "%s-ref-%06d" % (self.name, self.submitted)
+            self.submitted += 1
+            self.ncontacts = self.submitted
+            self.load.spawn(self.submit(ref))
+
+
+class FailoverLoad(crashload.Load):
+    """The crash test's clients on two daemons' addresses, and a killer
+    that SIGKILLs whichever is active and times the takeover."""
+
+    intake_class = HaIntake
+    ack_results = True
+
+    def __init__(self, daemons, intakes, clinicians, patients, seed):
+        super().__init__(daemons[0], intakes, clinicians, patients, seed)
+        self.daemons = daemons
+        self.active = daemons[0]
+        self.kills_done = False
+        self.killed_in_flight = 0
+        # Welcomes (monotonic time, port) while a takeover is timed.
+        self.welcomes = None
+        # One dict per kill: how, lease_ms, welcome_ms.
+        self.takeovers = []
+
+    def ports(self):
+        """Both daemons' ports, the clients starting anywhere."""
+        return [d.port for d in self.daemons]
+
+    def welcomed(self, link, port):
+        """Note welcomes while a takeover is being timed."""
+        if self.welcomes is not None:
+            self.welcomes.append((time.monotonic(), port))
+
+    async def fail_over(self, loop, at_once):
+        """SIGKILL the active; restart it at once, or once another node
+        holds the lease; time the lease's move and the first welcome."""
+        victim = self.active
+        watches = {d: LogWatch(d) for d in self.daemons}
+        limit = secs(victim.ha["lease_ms"] + 10000) / harness.SCALE
+        self.welcomes = []
+        t0 = time.monotonic()
+        victim.kill()
+        self.kills += 1
+        restart = self.spawn(self._restart(loop, victim)) if at_once else None
+        holder, unseen = None, t0
+        while holder is None and time.monotonic() < t0 + limit:
+            checked = time.monotonic()
+            for d, w in watches.items():
+                if any(LEASE_TAKEN in l for l in w.lines()):
+                    holder, lease_at = d, time.monotonic()
+            if holder is None:
+                unseen = checked
+                await asyncio.sleep(WATCH_S)
+        if holder is None:
+            self.restart_failure = "kill %d: no node took the lease within " \
+                "%.1f s" % (self.kills, limit)
+            return False
+        if restart is None:
+            restart = self.spawn(self._restart(loop, victim))
+        # The first welcome at the new active; one that the victim sent
+        # just before it died arrives before the lease could move.
+        welcome_at = None
+        while welcome_at is None and time.monotonic() < t0 + limit:
+            seen = [t for t, p in self.welcomes if p == holder.port and
+                    t >= unseen]
+            if seen:
+                welcome_at = seen[0]
+            else:
+                await asyncio.sleep(WATCH_S)
+        self.welcomes = None
+        if not await restart:
+            return False
+        if welcome_at is None:
+            self.restart_failure = "kill %d: nobody was welcomed within " \
+                "%.1f s" % (self.kills, limit)
+            return False
+        self.takeovers.append({
+            "how": "restarted" if holder is victim else "standby",
+            "lease_ms": (lease_at - t0) * 1000,
+            "welcome_ms": (welcome_at - t0) * 1000})
+        self.active = holder
+        return True
+
+    async def in_flight(self):
+        """Wait (a while at most) until some request is unanswered."""
+        deadline = time.monotonic() + IN_FLIGHT_WAIT_S * harness.SCALE
+        while time.monotonic() < deadline:
+            if any(c.link.pending for c in self.intakes + self.clinicians):
+                self.killed_in_flight += 1
+                return
+            await asyncio.sleep(0.001)
+
+    async def kill_all(self, kills):
+        """Kill the active kills times at random moments."""
+        loop = asyncio.get_running_loop()
+        try:
+            for i in range(kills):
+                await asyncio.sleep(self.rng.uniform(*KILL_GAP_S) *
+                                    harness.SCALE)
+                if i % 2:
+                    await self.in_flight()
+                at_once = i % RESTART_AT_ONCE_EVERY == \
+                    RESTART_AT_ONCE_EVERY - 1
+                if not await self.fail_over(loop, at_once):
+                    return
+        finally:
+            self.kills_done = True
+
+    async def run_failover(self, kills, rate, drain_s, poll):
+        """Clients, contacts and kills; then wait for every contact to
+        end.  True if everything settled in time."""
+        self.build()
+        for c in self.intakes + self.clinicians:
+            self.spawn(c.link.run())
+        gap = len(self.intakes) / rate
+        work = [self.spawn(it.submit_all(gap)) for it in self.intakes]
+        work.append(self.spawn(self.kill_all(kills)))
+        await asyncio.gather(*work)
+        if self.restart_failure is not None:
+            self.stopping = True
+            return False
+        drained = await self.drain(drain_s, poll)
+        self.stopping = True
+        return drained
+
+
+def takeover_figures(takeovers, key, how=None):
+    """'p50 N ms, p99 N ms, max N ms (n)' of one measure, or None."""
+    values = [t[key] for t in takeovers if how is None or t["how"] == how]
+    if not values:
+        return None, "none"
+    return percentile(values, 99), "p50 %.0f ms, p99 %.0f ms, max %.0f ms " \
+        "(%d)" % (percentile(values, 50), percentile(values, 99),
+                  max(values), len(values))
+
+
+@postgresql_only("two crisisd on one database")
+def test_failover_under_load():
+    """SIGKILL the active 20 times under load: nothing acknowledged is
+    lost or duplicated, nothing routed twice, every contact ends, and a
+    standby serves within lease_ms + 2 s."""
+    t0 = time.monotonic()
+    seed = int.from_bytes(os.urandom(4), "big")
+    note("seed %d" % seed)
+    a = Daemon(ha={"node": "node-a"}, **FAILOVER_CONFIG)
+    intakes = [("gw%d" % (i + 1), a.add_intake("gw%d" % (i + 1)), 0)
+               for i in range(FAILOVER_INTAKES)]
+    clinicians = []
+    for i in range(FAILOVER_CLINICIANS):
+        name = "c%02d" % (i + 1)
+        clinicians.append((name, a.add_clinician(
+            name, tiers=crashtest.clinician_tiers(i))))
+    patients = ["p1", "p2"]
+    for i, p in enumerate(patients):
+        a.add_patient(p, clinicians[i][0])
+    a.start()
+    b = Daemon(share=a, ha={"node": "node-b"}, **FAILOVER_CONFIG)
+    b.start()
+    wait_status(a, "node-a", secs(2000))
+    load = FailoverLoad([a, b], intakes, clinicians, patients, seed)
+
+    async def go():
+        try:
+            return await load.run_failover(
+                FAILOVER_KILLS, FAILOVER_RATE * harness.SCALE,
+                secs(FAILOVER_DRAIN_S * 1000), lambda: crashcheck.poll_db(a))
+        finally:
+            await load.close()
+
+    drained = asyncio.run(go())
+    stop_errors = []
+    for d in (load.active, b if load.active is a else a):
+        try:
+            d.stop()
+        except AssertionError as e:
+            stop_errors.append("%s: %s" % (d.ha["node"], e))
+    v = crashcheck.verdict(a, load, "; ".join(stop_errors) or None, drained,
+                           time.monotonic() - t0)
+    lease_ms = a.ha["lease_ms"]
+    limit = lease_ms + 2000 * harness.SCALE
+    p99, text = takeover_figures(load.takeovers, "welcome_ms")
+    v.figure("takeover", "SIGKILL to the first welcome: %s" % text)
+    v.figure("by the standby", takeover_figures(
+        load.takeovers, "welcome_ms", "standby")[1])
+    v.figure("by the restarted", takeover_figures(
+        load.takeovers, "welcome_ms", "restarted")[1])
+    v.figure("lease moved", "SIGKILL to the lease taken: %s" %
+             takeover_figures(load.takeovers, "lease_ms")[1])
+    v.figure("turned away", "%d hellos at a standby" % load.turned_away)
+    v.figure("killed in flight", "%d kills with a request unanswered" %
+             load.killed_in_flight)
+    v.check("takeover p99 within lease_ms + 2 s (%d ms)" % limit,
+            [] if p99 is not None and p99 <= limit else
+            ["p99 %s ms" % p99])
+    v.check("%d kills" % FAILOVER_KILLS,
+            [] if len(load.takeovers) == FAILOVER_KILLS else
+            ["%d takeovers timed" % len(load.takeovers)])
+    for name, value in v.figures:
+        note("%s: %s" % (name, value))
+    failed = v.failed()
+    assert not failed, "%d of %d failover checks failed\n%s" % (
+        len(failed), len(v.checks), "\n".join(v.lines()))
