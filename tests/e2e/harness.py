@@ -712,6 +712,18 @@ class Daemon:
             self.stopped = True
             self.log.close()
 
+    def wait_exit(self, timeout):
+        """Wait up to timeout seconds (scaled) for the daemon to exit by
+        itself; its exit status, or None if it still runs."""
+        try:
+            rc = self.proc.wait(timeout * SCALE)
+        except subprocess.TimeoutExpired:
+            return None
+        if not self.stopped:
+            self.stopped = True
+            self.log.close()
+        return rc
+
     def alive(self):
         """Is the daemon process still running?"""
         return self.proc is not None and self.proc.poll() is None

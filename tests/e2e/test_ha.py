@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 import harness
-from harness import (Daemon, accept, note, postgresql_only, secs, submit)
+from harness import (Daemon, accept, complete, note, postgresql_only, secs,
+                     submit)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "crash"))
 
@@ -406,3 +407,122 @@ def test_failover_under_load():
     failed = v.failed()
     assert not failed, "%d of %d failover checks failed\n%s" % (
         len(failed), len(v.checks), "\n".join(v.lines()))
+
+
+# --- fencing: an active paused past its lease wakes up to find it gone ---
+
+# What a node that finds its lease taken logs as it exits: a write
+# refused ("...; stepping down") or a renewal refused by the sync thread
+# ("commits could not be made durable: the lease moved on...; stopping"),
+# whichever comes first.
+STEPPED_DOWN = "the lease moved on"
+# All a woken old active may send before it exits: errors (what needed
+# no write could go too, but nothing here is such).
+AFTER_WAKING = ("error",)
+
+
+@postgresql_only("two crisisd on one database")
+def test_fencing_after_sigstop():
+    """SIGSTOP the active past its lease; the standby takes over and the
+    clinicians accept there; on SIGCONT the old active finds its writes
+    refused and exits 1 without sending anything that depended on them."""
+    a = Daemon(ha={"node": "node-a"}, **PATIENT)
+    a.add_intake("gw")
+    for c in ("c1", "c2"):
+        a.add_clinician(c)
+    a.start()
+    b = Daemon(share=a, ha={"node": "node-b"}, **PATIENT)
+    b.start()
+    lease_s = a.ha["lease_ms"] / 1000.0
+    wait_status(a, "node-a", secs(2000))
+    gw = a.login("gw", name="gw@a")
+    c1 = a.clinician("c1", name="c1@a")
+    c2 = a.clinician("c2", name="c2@a")
+    x1, _ = submit(gw, "ref-1")
+    x2, _ = submit(gw, "ref-2")
+    for c in (c1, c2):
+        for x in (x1, x2):
+            c.expect("offer", contact=x)
+    accept(c1, x1)
+    gw.expect("routed", contact=x1, clinician="c1")
+    c2.expect("withdrawn", contact=x1, reason="taken")
+
+    # A stops; what the clients send it now waits in its sockets: an
+    # accept, a complete and a new contact, each needing a write.  What A
+    # sent before is read first, so that what comes later is from after.
+    for c in (gw, c1, c2):
+        c.collect(secs(200))
+    a.proc.send_signal(signal.SIGSTOP)
+    stopped_at = time.monotonic()
+    try:
+        c2.send({"type": "accept", "contact": x2, "id": "late-accept"})
+        c1.send({"type": "complete", "contact": x1,
+                 "disposition": "resolved", "id": "late-complete"})
+        gw.send({"type": "contact", "ref": "ref-3", "channel": "voice",
+                 "risk": "high", "id": "late-contact"})
+        st = wait_status(b, "node-b", lease_s + secs(2000))
+        took = time.monotonic() - stopped_at
+        note("SIGSTOP to B serving (status): %.0f ms" % (took * 1000))
+
+        # The clients move to B: the clinicians are available again, the
+        # gateway sends its unanswered contact again, and they accept at
+        # B what they had been offered at A, and the new one.
+        c1b, _ = hello_until_welcome(b, "c1", secs(2000))
+        c1b.name = "c1@b"
+        c1b.expect("assigned", contact=x1)
+        c1b.request({"type": "status", "status": "available"})
+        c2b = b.clinician("c2", name="c2@b")
+        c2b.expect("offer", contact=x2)
+        gwb = b.login("gw", name="gw@b")
+        x3, _ = submit(gwb, "ref-3", risk="high")
+        c2b.expect("offer", contact=x3)
+        accept(c2b, x2)
+        gwb.expect("routed", contact=x2, clinician="c2")
+        complete(c1b, x1)
+        c1b.expect("offer", contact=x3)
+        accept(c1b, x3)
+        gwb.expect("routed", contact=x3, clinician="c1")
+        # Twice the lease at least, however long the above took.
+        time.sleep(max(0.0, stopped_at + 2 * lease_s - time.monotonic()))
+    finally:
+        a.proc.send_signal(signal.SIGCONT)
+    woke = time.monotonic()
+    rc = a.wait_exit(5)
+    assert rc is not None, "the old active still runs 5 s after SIGCONT"
+    note("SIGCONT to exit: %.0f ms" % ((time.monotonic() - woke) * 1000))
+    assert rc == 1, "the old active exited %d, not 1" % rc
+    why = [l for l in a.log_tail(200).splitlines() if STEPPED_DOWN in l]
+    assert why, "the old active did not log that it stepped down:\n%s" % (
+        a.log_tail(10))
+    note("the old active: %s" % why[-1][why[-1].index(STEPPED_DOWN):])
+
+    # What the old connections got after the SIGSTOP: nothing that
+    # depended on a refused write.
+    late = {}
+    for c in (gw, c1, c2):
+        got = c.collect(secs(500))
+        late[c.name] = [m["_raw"] for m in got]
+        bad = [m["_raw"] for m in got if m.get("type") not in AFTER_WAKING]
+        assert not bad, "%s got from the woken old active: %s" % (
+            c.name, bad)
+        assert c.eof, "%s: the old active's connection is still open" % (
+            c.name)
+    note("old connections after SIGCONT: %s" % json.dumps(late))
+
+    # Across both daemons: one assignment per contact, one result each.
+    rows = b.sql("SELECT contact, clinician FROM contact_events WHERE "
+                 "event = 'assigned' ORDER BY contact, seq")
+    by_contact = {}
+    for cid, clin in rows:
+        by_contact.setdefault(cid, []).append(clin)
+    assert by_contact == {x1: ["c1"], x2: ["c2"], x3: ["c1"]}, (
+        "assigned events: %s" % by_contact)
+    routed = {}
+    for c in (gw, gwb):
+        for m in c.take("routed"):
+            routed.setdefault(m["contact"], set()).add(m["clinician"])
+    assert all(len(v) == 1 for v in routed.values()), (
+        "a contact routed to two clinicians: %s" % routed)
+    assert set(b.sql("SELECT id, state FROM contacts")) == {
+        (x1, "completed"), (x2, "assigned"), (x3, "assigned")}
+    b.close()
