@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -526,3 +527,131 @@ def test_fencing_after_sigstop():
     assert set(b.sql("SELECT id, state FROM contacts")) == {
         (x1, "completed"), (x2, "assigned"), (x3, "assigned")}
     b.close()
+
+
+# --- the database restarts under an active crisisd ---
+
+# A lease long enough for the server's restart to fit in it, and a
+# contact's wait that ends while the server is down.
+RESTART_LEASE_MS = 10000
+RESTART_CONFIG = {"tiers": [(1, "ring-all", 10000)], "max_wait_ms": 2000,
+                  "imminent_max_wait_ms": 2000}
+# How late (ms, scaled) an overflow may come while the store is down.
+OUTAGE_LATE_MS = 500
+# The background gateway: a contact every this many seconds, and the
+# pause after an error before the same ref is sent again.
+BACKGROUND_GAP_S = 0.15
+BACKGROUND_RETRY_S = 0.1
+
+
+class Background(threading.Thread):
+    """A gateway that sends contacts until stopped, each ref again after
+    an error until it is queued; what it was told is kept."""
+
+    def __init__(self, d, pid):
+        super().__init__(daemon=True)
+        self.gw = d.login(pid, name=pid)
+        self.quit = threading.Event()
+        self.queued = {}     # ref -> contact id
+        self.errors = []     # error replies (codes)
+        self.problem = None  # what ended the thread early
+
+    def run(self):
+        n = 0
+        try:
+            while not self.quit.is_set():
+                ref = "bg-%04d" % n
+                n += 1
+                while not self.quit.is_set():
+                    r = self.gw.request({"type": "contact", "ref": ref,
+                                         "channel": "chat", "risk": "low"},
+                                        expect=None, timeout=secs(5000))
+                    if r["type"] == "queued":
+                        self.queued[ref] = r["contact"]
+                        break
+                    self.errors.append(r.get("code"))
+                    time.sleep(BACKGROUND_RETRY_S)
+                time.sleep(BACKGROUND_GAP_S)
+        except (AssertionError, OSError) as e:
+            self.problem = str(e)
+
+    def stop(self):
+        """Stop sending; the client is the test's again."""
+        self.quit.set()
+        self.join()
+
+
+@postgresql_only("the PostgreSQL server restarts")
+def test_database_restart_mid_load():
+    """The server restarts under an active crisisd: an overflow deadline
+    that passes meanwhile is kept, requests that need a write fail and
+    then work again, the record catches up, and crisisd never exits."""
+    with harness.PgServer() as server:
+        a = Daemon(pg_host=server.host, ha={"lease_ms": RESTART_LEASE_MS},
+                   **RESTART_CONFIG)
+        for pid in ("gw", "gw-bg"):
+            a.add_intake(pid)
+        a.add_clinician("c1")
+        a.start()
+        clin = a.clinician("c1")
+        gw = a.login("gw")
+        bg = Background(a, "gw-bg")
+        bg.start()
+        time.sleep(secs(500))
+        max_wait = a.conf["max_wait_ms"]
+
+        x, queued_at = submit(gw, "ref-x")
+        down_at = time.monotonic()
+        server.stop()
+        note("server stopped in %.0f ms" % (
+            (time.monotonic() - down_at) * 1000))
+        assert time.monotonic() < queued_at + max_wait / 1000.0, (
+            "the server took too long to stop for the test to mean "
+            "anything")
+        # A caller waits for nobody's record: overflow at max_wait.
+        o = gw.expect("overflow", timeout=max_wait / 1000.0 + secs(2000),
+                      contact=x)
+        harness.assert_timing("overflow while the database is down",
+                              o["_at"], queued_at + max_wait / 1000.0,
+                              late_ms=OUTAGE_LATE_MS)
+        gw.request({"type": "ack", "contact": x}, expect=None)
+        # A request that needs a write is refused, not left unanswered.
+        r = gw.request({"type": "contact", "ref": "ref-y",
+                        "channel": "voice", "risk": "high"}, expect=None,
+                       timeout=secs(3000))
+        note("a contact while the database is down: %s" % r["_raw"])
+        assert r["type"] == "error" and r["code"] == "internal", r["_raw"]
+        assert a.alive(), "crisisd exited while the database was down"
+        server.resume()
+        note("outage: %.0f ms" % ((time.monotonic() - down_at) * 1000))
+
+        # Back: requests succeed again, routing goes on.
+        y, _ = submit(gw, "ref-y", risk="high")
+        clin.expect("offer", contact=y, timeout=secs(3000))
+        accept(clin, y)
+        gw.expect("routed", contact=y, clinician="c1")
+        bg.stop()
+        assert bg.problem is None, "the background gateway: %s" % (
+            bg.problem)
+        note("background: %d queued, errors %s" % (
+            len(bg.queued), sorted(set(bg.errors))))
+        # The record catches up: the overflow is written.
+        deadline = time.monotonic() + secs(5000)
+        while time.monotonic() < deadline:
+            rows = a.sql("SELECT state FROM contacts WHERE id = ?", x)
+            if rows == [("overflow",)]:
+                break
+            time.sleep(0.1)
+        assert rows == [("overflow",)], "contact %s is %s" % (x, rows)
+        events = [e for (e,) in a.sql(
+            "SELECT event FROM contact_events WHERE contact = ? ORDER BY "
+            "seq", x)]
+        assert events.count("overflow") == 1 and events[0] == "queued", (
+            events)
+        stored = dict(a.sql("SELECT ref, id FROM contacts WHERE intake = ?",
+                            "gw-bg"))
+        lost = {r: c for r, c in bg.queued.items() if stored.get(r) != c}
+        assert not lost, "queued but not stored as told: %s" % lost
+        assert a.alive(), "crisisd exited after the database came back"
+        a.close()
+
