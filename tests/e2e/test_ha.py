@@ -19,7 +19,7 @@ from pathlib import Path
 
 import harness
 from harness import (Daemon, accept, complete, note, postgresql_only, secs,
-                     submit)
+                     sleep_ms, submit)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "crash"))
 
@@ -86,6 +86,9 @@ def hello_until_welcome(d, pid, timeout):
 # Timers long enough that a contact waits through a handover unrouted.
 PATIENT = {"tiers": [(1, "ring-all", 5000), (2, "ring-all", 5000)],
            "max_wait_ms": 20000, "imminent_max_wait_ms": 20000}
+# One tier, and offers that wait for the script's clinician.
+PATIENT_SHORT = {"tiers": [(1, "ring-all", 5000)], "max_wait_ms": 20000,
+                 "imminent_max_wait_ms": 20000, "continuity_ms": 0}
 
 
 @postgresql_only("two crisisd on one database")
@@ -655,3 +658,130 @@ def test_database_restart_mid_load():
         assert a.alive(), "crisisd exited after the database came back"
         a.close()
 
+
+# --- crisisctl gives the same answers on both stores ---
+
+# The keys whose values are measured durations (they differ run to run).
+DURATION_KEYS = ("median", "p90", "p50", "p99", "average", "mean", "max",
+                 "min")
+
+
+def _normalise(value, ids, key=""):
+    """value with contact ids named by the script's refs, times and
+    measured durations replaced by placeholders."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            out[ids.get(k, k)] = _normalise(v, ids, k)
+        return out
+    if isinstance(value, list):
+        return [_normalise(v, ids, key) for v in value]
+    if isinstance(value, str):
+        if value in ids:
+            return ids[value]
+        try:
+            harness.parse_rfc3339(value)
+            return "<time>"
+        except (ValueError, AssertionError):
+            return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and \
+            (key.endswith("_ms") or key in DURATION_KEYS):
+        return "<ms>"
+    return value
+
+
+def scripted_history(d):
+    """The same few contacts on d, one at a time: {ref: contact id}."""
+    gw = d.login("gw")
+    c1 = d.clinician("c1")
+    ids = {}
+    # Routed and completed, with a disposition and notes.
+    ids["ref-a"], _ = submit(gw, "ref-a", risk="moderate",
+                             caller="+15550001", program="adult")
+    c1.expect("offer", contact=ids["ref-a"])
+    accept(c1, ids["ref-a"])
+    gw.expect("routed", contact=ids["ref-a"])
+    complete(c1, ids["ref-a"], "safety_plan", notes="plan made")
+    # An emergency disclosure.
+    sleep_ms(d.conf["wrapup_ms"] + 100)
+    ids["ref-b"], _ = submit(gw, "ref-b", risk="imminent",
+                             caller="+15550002", channel="text")
+    c1.expect("offer", contact=ids["ref-b"])
+    accept(c1, ids["ref-b"])
+    gw.expect("routed", contact=ids["ref-b"])
+    complete(c1, ids["ref-b"], "emergency_dispatched")
+    # Declined by the only clinician: overflow; a callback is owed.
+    sleep_ms(d.conf["wrapup_ms"] + 100)
+    ids["ref-c"], _ = submit(gw, "ref-c", risk="low", caller="+15550003")
+    c1.expect("offer", contact=ids["ref-c"])
+    c1.request({"type": "decline", "contact": ids["ref-c"],
+                "reason": "busy"})
+    gw.expect("overflow", contact=ids["ref-c"])
+    # The caller hangs up: abandoned; a callback is owed, then made.
+    ids["ref-d"], _ = submit(gw, "ref-d", risk="high", caller="+15550004",
+                             channel="chat")
+    c1.expect("offer", contact=ids["ref-d"])
+    gw.request({"type": "abandon", "contact": ids["ref-d"]})
+    c1.expect("withdrawn", contact=ids["ref-d"])
+    for cid in (ids["ref-a"], ids["ref-b"], ids["ref-c"]):
+        gw.request({"type": "ack", "contact": cid})
+    owed = d.ctl_json("followups")
+    assert len(owed) == 2, "followups: %s" % owed
+    mine = [f for f in owed if ids["ref-d"] in json.dumps(f)]
+    assert len(mine) == 1, "no followup for the abandoned contact: %s" % owed
+    fid = mine[0].get("id")
+    d.ctl("followup", "close", fid, "--by", "c1", "--note", "called back")
+    return ids
+
+
+def ctl_answers(d, ids):
+    """What crisisctl says about the history, normalised."""
+    names = {cid: "<%s>" % ref for ref, cid in ids.items()}
+    out = {"log": d.ctl_json("log"), "stats": d.ctl_json("stats"),
+           "followups": d.ctl_json("followups"),
+           "disclosures": d.ctl_json("disclosures")}
+    for ref, cid in sorted(ids.items()):
+        out["show " + ref] = d.ctl_json("show", cid)
+    return _normalise(out, names)
+
+
+def differences(a, b, path=""):
+    """[(path, a's value, b's value)] where two JSON values differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b), key=str):
+            out += differences(a.get(k, "<absent>"), b.get(k, "<absent>"),
+                               "%s.%s" % (path, k))
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        out = []
+        for i, (x, y) in enumerate(zip(a, b)):
+            out += differences(x, y, "%s[%d]" % (path, i))
+        return out
+    return [] if a == b else [(path, a, b)]
+
+
+def test_same_answers_on_both_stores():
+    """crisisctl log, show, stats, followups and disclosures answer alike
+    on SQLite and on PostgreSQL for the same history."""
+    if not harness.PG_HOST:
+        harness.skip("no PostgreSQL server in this run (the postgresql "
+                     "run compares both stores)")
+    answers = {}
+    for store in ("sqlite", "postgresql"):
+        d = Daemon(store=store, **PATIENT_SHORT)
+        d.add_intake("gw")
+        d.add_clinician("c1")
+        d.start()
+        ids = scripted_history(d)
+        answers[store] = ctl_answers(d, ids)
+        d.close()
+    differ = []
+    for what in answers["sqlite"]:
+        differ += ["%s%s: sqlite %s, postgresql %s" % (
+            what, path, json.dumps(a), json.dumps(b)) for path, a, b in
+            differences(answers["sqlite"][what],
+                        answers["postgresql"][what])]
+    assert not differ, "crisisctl answers differ between the stores:\n%s" % (
+        "\n".join(differ))
+    note("compared: %s" % ", ".join(sorted(answers["sqlite"])))
