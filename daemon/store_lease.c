@@ -87,7 +87,7 @@ store_lease_renew(struct store_lease_sync *ls, uint64_t target, bool check,
 	    : STORE_LEASE_MARGIN_MS;
 	int64_t give_up = ls->last_ok + ls->lease_ms - margin;
 	char *cause = NULL;
-	uint64_t durable;
+	uint64_t durable = 0;
 	int64_t began;
 	int rc;
 

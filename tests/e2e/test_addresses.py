@@ -46,7 +46,8 @@ class Sim:
         """Until a line of output matches pattern (a regex)."""
         deadline = time.monotonic() + timeout * SCALE
         while time.monotonic() < deadline:
-            if any(re.search(pattern, l) for l in list(self.out)):
+            # The whole output, so that a pattern may span lines.
+            if re.search(pattern, self.text(), re.M):
                 return
             if self.proc.poll() is not None:
                 break
