@@ -116,6 +116,13 @@ def cpu_rows(results):
     row("crisisd CPU use (of one core)",
         [div(x["server_cpu_s"], x["wall_s"]) * 100 for x in results],
         lambda v: "%.0f %%" % v)
+    if all("pg_cpu_s" in x for x in results):
+        row("PostgreSQL CPU per routed contact",
+            [x["pg_cpu_s"] / max(1, x["counts"]["routed"]) * 1e6
+             for x in results], fmt_us)
+        row("PostgreSQL CPU use (of one core, crisisd's)",
+            [div(x["pg_cpu_s"], x["wall_s"]) * 100 for x in results],
+            lambda v: "%.0f %%" % v)
     row("load generator CPU use (of one core)",
         [div(x["loadgen_cpu_s"], x["wall_s"]) * 100 for x in results],
         lambda v: "%.0f %%" % v)
@@ -152,8 +159,8 @@ def report_baselines(r, a):
 
 
 def report_crisisd(r, a, labels):
-    """The closed and open loops."""
-    for part in ("closed", "closed1"):
+    """The closed and open loops, on SQLite and on PostgreSQL."""
+    for part in ("closed", "closed-pg", "closed1"):
         if part not in r:
             continue
         closed = r[part]
@@ -168,31 +175,36 @@ def report_crisisd(r, a, labels):
         commit_rows(closed)
         cpu_rows(closed)
         print()
-    if "open" in r:
-        opn = r["open"]
-        print("crisisd, open loop at %d contacts/s (1 in %d an escalation "
-              "probe)" % (a.rate, a.probe_every))
-        row("routed contacts/s", [x["routed_per_s"] for x in opn], num)
-        kept_up_row(opn)
-        cpu_rows(opn)
-        latency_rows(opn, "queued", "sent -> queued")
-        latency_rows(opn, "offer", "sent -> offer")
-        latency_rows(opn, "routed", "sent -> routed")
-        commit_rows(opn)
-        for key, tag in (("p50_us", "p50"), ("p99_us", "p99"),
-                         ("max_us", "max")):
-            row("escalation timer lateness %s" % tag,
-                [lat(x, "escalation_late", key) for x in opn], fmt_us)
-        for name, label in (("escalation_fire_late",
-                             "  of which timer fired late (store, ms)"),
-                            ("escalation_fire_to_offer",
-                             "  of which fired -> offer arrived")):
-            for key, tag in (("p50_us", "p50"), ("p99_us", "p99")):
-                row("%s %s" % (label, tag),
-                    [lat(x, name, key) for x in opn], fmt_us)
-        row("escalation probes timed",
-            [x["lat"]["escalation_late"]["n"] for x in opn], num)
-        print()
+    for part in ("open", "open-pg"):
+        if part in r:
+            report_open(r[part], a, labels[part])
+
+
+def report_open(opn, a, label):
+    """One open loop's rows."""
+    print("crisisd, open loop at %d contacts/s (1 in %d an escalation "
+          "probe), %s" % (a.rate, a.probe_every, label))
+    row("routed contacts/s", [x["routed_per_s"] for x in opn], num)
+    kept_up_row(opn)
+    cpu_rows(opn)
+    latency_rows(opn, "queued", "sent -> queued")
+    latency_rows(opn, "offer", "sent -> offer")
+    latency_rows(opn, "routed", "sent -> routed")
+    commit_rows(opn)
+    for key, tag in (("p50_us", "p50"), ("p99_us", "p99"),
+                     ("max_us", "max")):
+        row("escalation timer lateness %s" % tag,
+            [lat(x, "escalation_late", key) for x in opn], fmt_us)
+    for name, what in (("escalation_fire_late",
+                        "  of which timer fired late (store, ms)"),
+                       ("escalation_fire_to_offer",
+                        "  of which fired -> offer arrived")):
+        for key, tag in (("p50_us", "p50"), ("p99_us", "p99")):
+            row("%s %s" % (what, tag),
+                [lat(x, name, key) for x in opn], fmt_us)
+    row("escalation probes timed",
+        [x["lat"]["escalation_late"]["n"] for x in opn], num)
+    print()
 
 
 def report_other(r, a):
@@ -435,6 +447,10 @@ def report_ratios(r, a):
         "backlog_offer": per_round(r, "backlog", "echo", lambda x, e: div(
             x.get("available_offer", {}).get("p99_us"),
             lat(e, "echo", "p99_us"))),
+        "pg_routed": per_round(r, "closed-pg", "closed", lambda p, s: div(
+            p["routed_per_s"], s["routed_per_s"])),
+        "pg_offer": per_round(r, "open-pg", "open", lambda p, s: div(
+            lat(p, "offer", "p99_us"), lat(s, "offer", "p99_us"))),
     }
     print("Ratios (per round)")
     for key, label, f in (
@@ -455,11 +471,65 @@ def report_ratios(r, a):
             ("backlog_queued", "queued p99 with backlog / empty queue",
              "%.2f"),
             ("backlog_offer", "backlog available -> offer p99 / echo p99",
-             "%.2f")):
+             "%.2f"),
+            ("pg_routed", "PostgreSQL / SQLite closed routed/s", "%.3f"),
+            ("pg_offer", "PostgreSQL / SQLite open offer p99", "%.2f")):
         if ratios[key]:
             row(label, ratios[key], lambda v, f=f: f % v)
     print()
     return ratios
+
+
+def report_pg(r, ratios):
+    """Issue 15: PostgreSQL beside SQLite, the same parts in the same
+    rounds; the ratio is the median of the per-round ratios."""
+    if not ratios["pg_routed"] and not ratios["pg_offer"]:
+        return
+    print("PostgreSQL beside SQLite (%s)" % r.get("pg_server", "?"))
+    for sq, pg, label, fn, fmt in (
+            ("closed", "closed-pg", "closed loop routed/s",
+             lambda x: x["routed_per_s"], num),
+            ("open", "open-pg", "open loop contact -> offer p99",
+             lambda x: lat(x, "offer", "p99_us"), fmt_us),
+            ("open", "open-pg", "open loop contact -> queued p99",
+             lambda x: lat(x, "queued", "p99_us"), fmt_us)):
+        if sq in r and pg in r:
+            row("%s, SQLite" % label, [fn(x) for x in r[sq]], fmt)
+            row("%s, PostgreSQL" % label, [fn(x) for x in r[pg]], fmt)
+    for key, label, f in (
+            ("pg_routed", "routed/s ratio PostgreSQL / SQLite", "%.3f"),
+            ("pg_offer", "offer p99 ratio PostgreSQL / SQLite", "%.2f")):
+        if ratios[key]:
+            row(label, ratios[key], lambda v, f=f: f % v)
+    print()
+
+
+def report_failover(r):
+    """Issue 15: takeover times over the kills (bench/failover)."""
+    if "failover" not in r:
+        return
+    f = r["failover"]
+    print("Takeover, two crisisd on one PostgreSQL database under load "
+          "(bench/failover): %d SIGKILLs of the active, lease_ms %d" % (
+              f["kills"], f["lease_ms"]))
+    for key, label in (("welcome", "SIGKILL -> first welcome on the other"),
+                       ("lease", "SIGKILL -> lease taken (its log line)")):
+        s = f["takeover"][key]
+        print("  %-44s p50 %s  p99 %s  max %s  (n %d; limit %d ms)" % (
+            label, fmt_ms(s.get("p50_ms")), fmt_ms(s.get("p99_ms")),
+            fmt_ms(s.get("max_ms")), s.get("n", 0), f["limit_ms"]))
+    c = f["counts"]
+    print("  %-44s %d sent, %d queued, %d routed, %d overflow, %d open "
+          "at the end" % ("contacts", c["sent"], c["queued"], c["routed"],
+                          c["overflow"], c["unfinished"]))
+    print("  %-44s lost %d, duplicated %d, routed to two clinicians %d" % (
+        "correctness", c["lost"], c["duplicated"], c["double_routed"]))
+    print()
+
+
+def fmt_ms(v):
+    """Milliseconds, or - when not measured."""
+    return "-" if v is None or v != v else "%.0f ms" % v
 
 
 def surge_targets(r, ratios):
@@ -495,6 +565,17 @@ def surge_targets(r, ratios):
     return t
 
 
+def failover_targets(r):
+    """Issue 15's takeover target: p99 within lease_ms + 2 s."""
+    if "failover" not in r:
+        return []
+    f = r["failover"]
+    p99 = f["takeover"]["welcome"].get("p99_ms")
+    return [("issue15_takeover_p99_ms",
+             float("nan") if p99 is None else p99, f["limit_ms"], "<=",
+             "%.0f")]
+
+
 def report_targets(b, r, ratios):
     """One line per target of the issue."""
     nan = float("nan")
@@ -518,7 +599,7 @@ def report_targets(b, r, ratios):
          "<=", "%.2f"),
         ("stats_seconds_1M", pick("stats", lambda x: x["seconds"]), 1.0,
          "<=", "%.2f"),
-    ] + surge_targets(r, ratios) + web_targets(r) + [
+    ] + surge_targets(r, ratios) + web_targets(r) + failover_targets(r) + [
         ("correctness_failures", len(b.failures), 0, "<=", "%d"),
     ]
     for f in b.failures:
@@ -547,7 +628,10 @@ def report(b):
     report_other(r, a)
     report_web(r)
     report_flood(r)
-    report_targets(b, r, report_ratios(r, a))
+    report_failover(r)
+    ratios = report_ratios(r, a)
+    report_pg(r, ratios)
+    report_targets(b, r, ratios)
 
 
 def profile_report(path):

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "store.h"
 #include "store_int.h"
 #include "store_pg.h"
@@ -496,9 +497,21 @@ store_batch_open(const struct store *st)
 void
 store_wait_for_lock(struct store *st, int ms)
 {
+	char sql[64];
+
 	st->busy_wait_ms = ms < STORE_DAEMON_BUSY_TIMEOUT_MS
 	    ? ms
 	    : STORE_DAEMON_BUSY_TIMEOUT_MS;
+	/*
+	 * PostgreSQL: its lock_timeout, set between transactions (a SET in
+	 * one would be undone with it); 0 there means no limit, so 1 ms.
+	 */
+	if (!store_shared(st) || st->epoch == 0 || !db_autocommit(st->db))
+		return;
+	snprintf(sql, sizeof sql, "SET lock_timeout = '%dms'",
+	    st->busy_wait_ms > 0 ? st->busy_wait_ms : 1);
+	if (db_exec(st->db, sql) != DB_OK)
+		log_debug("%s: %s", sql, db_errmsg(st->db));
 }
 
 /* Was the last failed commit lost to another process's write lock? */

@@ -175,8 +175,34 @@ db.execute("ROLLBACK")
 print("released", flush=True)
 """
 
+# On PostgreSQL the daemon's every write transaction first updates its
+# row of crisisd_commits: a table lock on it held elsewhere is the same
+# wall as SQLite's write lock.  psql prints each \echo as it runs.
+PG_LOCKER = r"""
+BEGIN;
+LOCK TABLE crisisd_commits IN EXCLUSIVE MODE;
+\echo locked
+DO $$ BEGIN PERFORM pg_sleep(%s); END $$;
+ROLLBACK;
+\echo released
+"""
 
-@sqlite_only("another connection holds SQLite's write lock")
+
+def hold_write_lock(d, seconds):
+    """A process that holds d's database against the daemon's writes for
+    seconds: it prints "locked" once it holds it, "released" after."""
+    if d.store == "sqlite":
+        return subprocess.Popen([sys.executable, "-c", LOCKER, d.db,
+                                 str(seconds)], stdout=subprocess.PIPE,
+                                text=True)
+    p = subprocess.Popen(["psql", "-X", "-q", "-t", "-v", "ON_ERROR_STOP=1",
+                          d.db], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    p.stdin.write(PG_LOCKER % float(seconds))
+    p.stdin.close()
+    return p
+
+
 def test_held_write_lock_does_not_stall_loop():
     """Another process holds the database's write lock (BEGIN IMMEDIATE)
     for 2 s.  Pings every 10 ms on one connection keep their round trip
@@ -193,9 +219,7 @@ def test_held_write_lock_does_not_stall_loop():
         gw = d.login("gw")
         pinger = d.login("sup", name="pinger")
         submit(gw, "lock-0")
-        locker = subprocess.Popen([sys.executable, "-c", LOCKER, d.db,
-                                   str(hold_s)], stdout=subprocess.PIPE,
-                                  text=True)
+        locker = hold_write_lock(d, hold_s)
         try:
             assert locker.stdout.readline().strip() == "locked", (
                 "the lock holder did not take the lock")
@@ -255,7 +279,6 @@ def test_held_write_lock_does_not_stall_loop():
             note("lock-1 sent again after the lock: queued as %s" % again)
 
 
-@sqlite_only("another connection holds SQLite's write lock")
 def test_short_lock_is_waited_out_not_refused():
     """A write lock held by another process for 300 ms, longer than the
     daemon ever waits at once (100 ms): a contact sent meanwhile is tried
@@ -272,8 +295,7 @@ def test_short_lock_is_waited_out_not_refused():
         c1.expect("offer", contact=a)
         # 300 ms of real time, not scaled: the daemon's retries (about
         # half a second of them) are real time too.
-        locker = subprocess.Popen([sys.executable, "-c", LOCKER, d.db,
-                                   "0.3"], stdout=subprocess.PIPE, text=True)
+        locker = hold_write_lock(d, 0.3)
         try:
             assert locker.stdout.readline().strip() == "locked"
             t = time.monotonic()
