@@ -17,7 +17,10 @@ Killer     SIGKILLs crisisd at random moments and restarts it with the same
            config and database, sometimes after a short outage so that
            deadlines pass while it is down.
 
-Every connection reconnects as soon as the daemon accepts again.
+Every connection reconnects as soon as the daemon accepts again.  Given
+several daemons' addresses (Load.ports(): active and standby on one
+PostgreSQL database, CONTRACT §10), a connection moves to the next address
+each time one is refused, turns its hello away (`unavailable`) or ends.
 """
 
 import asyncio
@@ -66,13 +69,18 @@ class Link:
         self.writer = None
         self.nid = 0
         self.welcomes = 0
+        self.turn = 0
 
     async def run(self):
-        """Connect, hello, read until the connection ends; again until stop."""
+        """Connect, hello, read until the connection ends; again until
+        stop, at the next address each time."""
         while not self.load.stopping:
+            ports = self.load.ports()
+            port = ports[self.turn % len(ports)]
+            self.turn += 1
             try:
                 reader, writer = await asyncio.open_connection(
-                    "127.0.0.1", self.load.port())
+                    "127.0.0.1", port)
             except OSError:
                 await asyncio.sleep(CONNECT_RETRY_S)
                 continue
@@ -84,7 +92,12 @@ class Link:
             if w is not None and w.get("type") == "welcome":
                 self.welcomes += 1
                 self.ready.set()
+                self.load.welcomed(self, port)
                 self.on_welcome()
+            elif w is not None and w.get("code") == "unavailable" and \
+                    len(ports) > 1:
+                self.load.turned_away += 1
+                writer.close()
             elif w is not None:
                 self.load.anomaly("%s: hello answered %s" % (
                     self.name, json.dumps(w)))
@@ -182,7 +195,8 @@ class Intake:
         self.submitted = 0
 
     def push(self, msg):
-        """A routed or overflow result (anything else is an anomaly)."""
+        """A routed or overflow result (anything else is an anomaly),
+        acknowledged if the load says so."""
         t = msg.get("type")
         if t not in ("routed", "overflow"):
             self.load.anomaly("%s: unexpected push %s" % (
@@ -192,6 +206,16 @@ class Intake:
         what = msg.get("clinician") if t == "routed" else msg.get("target")
         self.results.setdefault(cid, []).append((t, what))
         self.result_refs.setdefault(cid, set()).add(msg.get("ref"))
+        if self.load.ack_results:
+            self.load.spawn(self.ack(cid))
+
+    async def ack(self, cid):
+        """Acknowledge a result; one lost with its connection comes again
+        after the next welcome, and is acknowledged then."""
+        r = await self.link.request({"type": "ack", "contact": cid})
+        if r is not None and r.get("type") != "ok":
+            self.load.anomaly("%s: ack %s answered %s" % (
+                self.name, cid, json.dumps(r)))
 
     async def submit_all(self, mean_gap_s):
         """Submit this intake's contacts at random intervals."""
@@ -387,6 +411,12 @@ class Clinician:
 class Load:
     """The clients, the killer, and what they saw."""
 
+    # The clients' classes (a load may bring its own), and whether the
+    # intakes acknowledge their results.
+    intake_class = Intake
+    clinician_class = Clinician
+    ack_results = False
+
     def __init__(self, daemon, intakes, clinicians, patients, seed):
         self.daemon = daemon
         self.stopping = False
@@ -400,13 +430,18 @@ class Load:
         self.kills = 0
         self.outages = 0
         self.errors = 0
+        self.turned_away = 0
         self.restart_failure = None
         self._intake_specs = intakes
         self._clinician_specs = clinicians
 
-    def port(self):
-        """The daemon's port now (a restart may move it)."""
-        return self.daemon.port
+    def ports(self):
+        """The daemons' ports now (a restart may move one), in the order
+        the clients try them."""
+        return [self.daemon.port]
+
+    def welcomed(self, link, port):
+        """A hook: link was welcomed at port."""
 
     def anomaly(self, text):
         """Something a client was told that the contract does not allow."""
@@ -430,11 +465,11 @@ class Load:
     def build(self):
         """Make the clients from (name, token, share) specs."""
         for name, token, n in self._intake_specs:
-            self.intakes.append(Intake(self, name, token, n, random.Random(
-                self.rng.random())))
+            self.intakes.append(self.intake_class(
+                self, name, token, n, random.Random(self.rng.random())))
         for name, token in self._clinician_specs:
-            self.clinicians.append(Clinician(self, name, token,
-                                             random.Random(self.rng.random())))
+            self.clinicians.append(self.clinician_class(
+                self, name, token, random.Random(self.rng.random())))
 
     async def kill_loop(self, kills, mean_gap_s):
         """SIGKILL and restart the daemon kills times at random moments."""
@@ -449,12 +484,14 @@ class Load:
             if not await self._restart(loop):
                 return
 
-    async def _restart(self, loop):
-        """Start the daemon again; a binary being rebuilt gets retries."""
+    async def _restart(self, loop, daemon=None):
+        """Start the daemon (or daemon) again; a binary being rebuilt gets
+        retries."""
+        daemon = daemon or self.daemon
         for attempt in range(RESTART_TRIES):
-            self.daemon.stopped = False
+            daemon.stopped = False
             try:
-                await loop.run_in_executor(None, self.daemon.start)
+                await loop.run_in_executor(None, daemon.start)
                 return True
             except OSError as e:
                 error = e

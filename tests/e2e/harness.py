@@ -29,6 +29,7 @@ import json
 import os
 import select
 import shlex
+import shutil
 import signal
 import socket
 import sqlite3
@@ -132,6 +133,17 @@ def postgresql_only(why):
 
 class SqlError(Exception):
     """A statement the database refused, whichever the store."""
+
+
+class Skipped(Exception):
+    """Raised by skip(): the test cannot run here, for a reason."""
+
+
+def skip(why):
+    """End the test now as skipped (SKIP name: why), not as passed or
+    failed: for what only the test itself can find out, such as whether
+    a PostgreSQL server is at hand."""
+    raise Skipped(why)
 
 
 def note(text):
@@ -404,9 +416,18 @@ class Daemon:
     PostgreSQL (a database of its own, self.dbname).  ha={...} overrides
     the ha group's keys on PostgreSQL (lease_ms is scaled); ha=False
     leaves the group out.
+
+    share=OTHER runs a second crisisd on OTHER's database (CONTRACT §10:
+    one active, the others standby): its store, database and principals'
+    tokens are OTHER's, nothing is initialised again, and the ha group
+    gets a node of its own.  store= ("sqlite" or "postgresql") overrides
+    CRISISD_STORE for this daemon, and pg_host= (a socket directory, e.g.
+    of a PgServer) puts its database on another PostgreSQL server than the
+    run's.
     """
 
-    def __init__(self, tls=False, http=False, ha=None, **overrides):
+    def __init__(self, tls=False, http=False, ha=None, share=None,
+                 store=None, pg_host=None, **overrides):
         for k in overrides:
             assert k in DEFAULTS, "unknown config override %r" % k
         for path in (CRISISD, CRISISCTL):
@@ -418,21 +439,27 @@ class Daemon:
         conf["tiers"] = _normalise_tiers(conf["tiers"])
         self.conf = conf
         self.dir = tempfile.mkdtemp(prefix="crisisd-e2e-")
-        self.store = STORE
+        if share is not None:
+            store, pg_host = share.store, share.pg_host
+        self.store = store or STORE
+        self.pg_host = pg_host or PG_HOST
+        assert self.store in STORES, "the store is %r, not one of %s" % (
+            self.store, " ".join(STORES))
         self.dbname = None
         self.ha = None
-        if STORE == "postgresql":
-            self.dbname = new_database(self.dir, "crisisd")
-            self.db = pgstore.uri(PG_HOST, self.dbname)
-            if ha is not False and PG_HA:
-                self.ha = {"node": "e2e-%d-%d" % (os.getpid(), len(DAEMONS)),
-                           "lease_ms": HA_LEASE_MS}
-                self.ha.update(ha or {})
-                self.ha["lease_ms"] = int(round(self.ha["lease_ms"] * SCALE))
+        if share is not None:
+            self.dbname, self.db = share.dbname, share.db
+        elif self.store == "postgresql":
+            self.dbname = new_database(self.dir, "crisisd", store=self.store,
+                                       host=self.pg_host)
+            self.db = pgstore.uri(self.pg_host, self.dbname)
         else:
-            assert STORE == "sqlite", "CRISISD_STORE is %r, not one of %s" % (
-                STORE, " ".join(STORES))
             self.db = os.path.join(self.dir, "crisisd.db")
+        if self.store == "postgresql" and ha is not False and PG_HA:
+            self.ha = {"node": "e2e-%d-%d" % (os.getpid(), len(DAEMONS)),
+                       "lease_ms": HA_LEASE_MS}
+            self.ha.update(ha or {})
+            self.ha["lease_ms"] = int(round(self.ha["lease_ms"] * SCALE))
         self.conf_path = os.path.join(self.dir, "crisisd.conf")
         self.log_path = os.path.join(self.dir, "crisisd.log")
         self.port = free_port()
@@ -448,8 +475,8 @@ class Daemon:
             self.http = {"session_idle_ms": 3600000}
             self.http.update(http if isinstance(http, dict) else {})
             self.http_port = free_port()
-        self.tokens = {}
-        self.roles = {}
+        self.tokens = dict(share.tokens) if share is not None else {}
+        self.roles = dict(share.roles) if share is not None else {}
         # Extra environment for the daemon (NOTIFY_SOCKET, WATCHDOG_USEC...),
         # set after the inherited systemd variables are removed.
         self.env = {}
@@ -458,7 +485,8 @@ class Daemon:
         self.stopped = False
         self._nclients = 0
         self.write_conf()
-        self.ctl("init")
+        if share is None:
+            self.ctl("init")
         with _lock:
             DAEMONS.append(self)
 
@@ -684,6 +712,18 @@ class Daemon:
             self.stopped = True
             self.log.close()
 
+    def wait_exit(self, timeout):
+        """Wait up to timeout seconds (scaled) for the daemon to exit by
+        itself; its exit status, or None if it still runs."""
+        try:
+            rc = self.proc.wait(timeout * SCALE)
+        except subprocess.TimeoutExpired:
+            return None
+        if not self.stopped:
+            self.stopped = True
+            self.log.close()
+        return rc
+
     def alive(self):
         """Is the daemon process still running?"""
         return self.proc is not None and self.proc.poll() is None
@@ -836,65 +876,72 @@ class Daemon:
 
     def new_database(self, label, create=True):
         """Another database of this store's: see new_database()."""
-        return new_database(self.dir, label, create)
+        return new_database(self.dir, label, create, self.store,
+                            self.pg_host)
 
     def database_for(self, name):
         """The config's `database` value for new_database()'s name."""
-        return database_for(name)
+        return database_for(name, self.store, self.pg_host)
 
     def sql(self, query, *params):
         """Run one statement (? for parameters) on the daemon's database;
         its rows as a list of tuples ([] for a statement without rows).
         SqlError if the database refuses it."""
-        return run_sql(self.dbname or self.db, [(query, params)], rows=True)
+        return self.sql_many([(query, params)], rows=True)
 
     def sql_on(self, database, query, *params):
         """sql() on another database, a name new_database() gave."""
-        return run_sql(database, [(query, params)], rows=True)
+        return run_sql(database, [(query, params)], True, self.store,
+                       self.pg_host)
 
     def sql_many(self, statements, rows=False):
         """Run [(query, params)] in one transaction on the daemon's
         database; with rows, the last one's rows."""
-        return run_sql(self.dbname or self.db, statements, rows)
+        return run_sql(self.dbname or self.db, statements, rows, self.store,
+                       self.pg_host)
 
 
 # --- databases, whichever the store ---
 
-# PostgreSQL databases made by this process, dropped when its test ends.
+# PostgreSQL databases made by this process, dropped when its test ends:
+# (server's socket directory, name).
 CREATED_DATABASES = []
 
 
-def new_database(directory, label, create=True):
-    """A database name of this store's, unique to this run: on PostgreSQL
-    a new empty database (unless create is False), on SQLite a path in
-    directory (never created here)."""
-    if STORE != "postgresql":
+def new_database(directory, label, create=True, store=None, host=None):
+    """A database name of this store's (or store's), unique to this run: on
+    PostgreSQL a new empty database (unless create is False) on the run's
+    server (or the one at host), on SQLite a path in directory (never
+    created here)."""
+    if (store or STORE) != "postgresql":
         return os.path.join(directory, label + ".db")
-    assert PG_HOST, ("CRISISD_STORE=postgresql without CRISISD_PG_HOST: "
-                     "run the tests through tests/e2e/run.py")
+    host = host or PG_HOST
+    assert host, ("CRISISD_STORE=postgresql without CRISISD_PG_HOST: "
+                  "run the tests through tests/e2e/run.py")
     name = "%s_%s" % (label, uuid.uuid4().hex[:16])
     if create:
-        pgstore.createdb(PG_HOST, name)
+        pgstore.createdb(host, name)
         with _lock:
-            CREATED_DATABASES.append(name)
+            CREATED_DATABASES.append((host, name))
     return name
 
 
-def database_for(name):
+def database_for(name, store=None, host=None):
     """The config's `database` value for new_database()'s name."""
-    if STORE != "postgresql":
+    if (store or STORE) != "postgresql":
         return name
-    return pgstore.uri(PG_HOST, name)
+    return pgstore.uri(host or PG_HOST, name)
 
 
-def run_sql(database, statements, rows=False):
+def run_sql(database, statements, rows=False, store=None, host=None):
     """Run [(query, params)] (? for parameters) in one transaction on
-    database (a name new_database() gave); with rows, the last statement's
-    rows as a list of tuples.  SqlError if the database refuses one."""
+    database (a name new_database() gave, of store's on host if given);
+    with rows, the last statement's rows as a list of tuples.  SqlError if
+    the database refuses one."""
     statements = [(q, tuple(p)) for q, p in statements]
-    if STORE == "postgresql":
+    if (store or STORE) == "postgresql":
         try:
-            return pgstore.run(PG_HOST, database, statements, rows)
+            return pgstore.run(host or PG_HOST, database, statements, rows)
         except pgstore.SqlError as e:
             raise SqlError(str(e)) from None
     # A read alone opens the file read-only, as crisisctl's readers do.
@@ -917,14 +964,71 @@ def run_sql(database, statements, rows=False):
         db.close()
 
 
+# The private servers (PgServer) of this process, stopped when its test
+# ends whatever happens.
+SERVERS = []
+
+
+class PgServer:
+    """A PostgreSQL server of the test's own (pgstore.py), for what would
+    disturb the other tests on the run's server, such as restarting it.
+    Use as a context manager; self.host is its socket directory, for
+    Daemon(pg_host=...)."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="crisisd-pg-own-")
+        with _lock:
+            SERVERS.append(self)
+        try:
+            self.host = pgstore.start(self.dir)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+    def stop(self):
+        """Stop the server (fast: its sessions are cut), keeping its data."""
+        _log_traffic("postgresql", "!", "server stops")
+        pgstore.stop(self.dir)
+
+    def resume(self):
+        """Start the stopped server again on the same data and socket."""
+        pgstore.resume(self.dir)
+        _log_traffic("postgresql", "!", "server serves again")
+
+    def log_tail(self, n=20):
+        """The last n lines of the server's log."""
+        return pgstore.log_tail(self.dir, n)
+
+    def close(self):
+        """Stop the server and remove its directory (idempotent)."""
+        with _lock:
+            if self in SERVERS:
+                SERVERS.remove(self)
+        pgstore.stop(self.dir)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def stop_servers():
+    """Stop every private server this test started (the runner calls it)."""
+    for server in list(SERVERS):
+        server.close()
+
+
 def drop_databases():
     """Drop every database this test made (the runner calls it)."""
     with _lock:
         names = list(CREATED_DATABASES)
         del CREATED_DATABASES[:]
-    for name in names:
+    for host, name in names:
         try:
-            pgstore.dropdb(PG_HOST, name)
+            pgstore.dropdb(host, name)
         except pgstore.SqlError:
             pass
 

@@ -3,6 +3,7 @@ starts and stops the server, makes databases and runs SQL on them.
 
     start(DIR)          initdb and pg_ctl in DIR; returns the socket dir
     stop(DIR)           stop that server (fast, then immediate)
+    resume(DIR)         start a stopped server again on the same data
     createdb(SOCK, N)   an empty database N; dropdb(SOCK, N) removes it
     uri(SOCK, N)        the `database` string crisisd is given
     run(SOCK, N, [(sql, params)], rows=False)
@@ -94,15 +95,31 @@ def start(directory):
     _run([_bin("initdb"), "-D", data, "-U", USER, "--auth=trust",
           "--encoding=UTF8", "--no-locale", "--no-sync"], directory,
          "initdb")
+    _run_server(directory)
+    return directory
+
+
+def _run_server(directory):
+    """pg_ctl start on directory's data, listening in directory only."""
     opts = ("-c listen_addresses='' -c unix_socket_directories='%s' "
             "-c unix_socket_permissions=0777 -c max_connections=%d "
             "-c fsync=off -c full_page_writes=off" % (
                 directory, MAX_CONNECTIONS))
-    _run([_bin("pg_ctl"), "-D", data, "-l",
+    _run([_bin("pg_ctl"), "-D", os.path.join(directory, "data"), "-l",
           os.path.join(directory, "server.log"), "-w", "-t",
           str(START_TIMEOUT_S), "-o", opts, "start"], directory,
          "pg_ctl start")
-    return directory
+
+
+def resume(directory):
+    """Start the server that start() made in directory, and stop()
+    stopped, again: the same data, the same socket directory."""
+    directory = os.path.abspath(directory)
+    if os.path.exists(os.path.join(directory, "log")):
+        _run([str(PGSERVER), "resume", directory], "/",
+             "tests/pg/pgserver resume")
+    else:
+        _run_server(directory)
 
 
 def stop(directory):

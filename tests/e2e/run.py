@@ -7,7 +7,9 @@ The store (default $CRISISD_STORE, else sqlite) is what every daemon's
 database is: a file, or a database of its own on one PostgreSQL server
 that the runner starts in a temporary directory for the whole run and
 stops at the end, whatever happens (pgstore.py).  Tests marked for the
-other store only are reported as `SKIP name: why` and counted apart.
+other store only are reported as `SKIP name: why` and counted apart, and
+so is a test that finds out for itself that it cannot run here
+(harness.skip()).
 
 Each test runs in its own Python process (and starts its own daemon), two at
 a time by default.  A FILTER selects tests whose name contains it (shell
@@ -78,6 +80,8 @@ def run_child(module, name):
     try:
         fn = getattr(importlib.import_module(module), name)
         fn()
+    except harness.Skipped as e:
+        result["skipped"] = str(e)
     except BaseException as e:  # report everything, even SystemExit
         result["ok"] = False
         text = str(e).strip() or type(e).__name__
@@ -109,6 +113,7 @@ def run_child(module, name):
     # The server's directory goes at the end of the run, failed tests'
     # databases with it; dropping them now keeps its disk use small.
     harness.drop_databases()
+    harness.stop_servers()
     result["elapsed"] = time.monotonic() - t0
     result["notes"] = list(harness.NOTES)
     sys.stdout.flush()
@@ -121,7 +126,8 @@ RUNNING = set()
 
 
 def run_one(module, name, verbose):
-    """Run a test in a child process; returns (ok, report lines)."""
+    """Run a test in a child process; returns (outcome, report lines),
+    the outcome being "pass", "fail" or "skip" (harness.skip())."""
     t0 = time.monotonic()
     scale = float(os.environ.get("CRISISD_TIME_SCALE",
                                  "4" if os.environ.get("CRISISD_WRAPPER")
@@ -137,7 +143,7 @@ def run_one(module, name, verbose):
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
-        return False, ["FAIL %s: timed out after %.0fs" % (
+        return "fail", ["FAIL %s: timed out after %.0fs" % (
             name, TEST_TIMEOUT_S * scale)] + ["    " + l for l in
                                               out.splitlines()[-40:]]
     finally:
@@ -151,19 +157,21 @@ def run_one(module, name, verbose):
             other.append(line)
     elapsed = time.monotonic() - t0
     if result is None:
-        return False, ["FAIL %s: the test process died (exit %s)" % (
+        return "fail", ["FAIL %s: the test process died (exit %s)" % (
             name, proc.returncode)] + ["    " + l for l in other[-40:]]
+    if result.get("skipped") is not None:
+        return "skip", ["SKIP %s: %s" % (name, result["skipped"])]
     if result["ok"]:
         lines = ["PASS %s (%.1fs)" % (name, elapsed)]
         lines += ["    # " + n for n in result["notes"]]
         if verbose:
             lines += ["    " + l for l in other]
-        return True, lines
+        return "pass", lines
     lines = ["FAIL %s: %s" % (name, result["reason"])]
     lines += ["    # " + n for n in result["notes"]]
     lines += ["    " + l for l in other]
     lines += ["    " + l for l in result["details"]]
-    return False, lines
+    return "fail", lines
 
 
 class Interrupted(Exception):
@@ -235,10 +243,12 @@ def main():
 
     def one(test):
         nonlocal passed, failed
-        ok, lines = run_one(test[0], test[1], args.verbose)
+        outcome, lines = run_one(test[0], test[1], args.verbose)
         with lock:
-            if ok:
+            if outcome == "pass":
                 passed += 1
+            elif outcome == "skip":
+                skipped.append((test[1], None))
             else:
                 failed += 1
             print("\n".join(lines), flush=True)
