@@ -70,6 +70,25 @@ const char *const pg_write_words[] = { "INSERT", "UPDATE", "DELETE", "WITH",
 const char *const pg_end_words[] = { "COMMIT", "END", "ROLLBACK", "ABORT",
 	NULL };
 
+/* Statements that commit. */
+static const char *const pg_commit_words[] = { "COMMIT", "END", NULL };
+
+/*
+ * A COMMIT of a transaction that had already failed "succeeds" on
+ * PostgreSQL with the tag ROLLBACK: nothing was committed, and the caller
+ * must hear so, as SQLite would tell it.  -1 (error set) in that case.
+ */
+int
+pg_commit_check(struct pg_db *p, const char *sql, const PGresult *r)
+{
+	if (r == NULL || !pg_sql_is(sql, pg_commit_words) ||
+	    strcmp(PQcmdStatus((PGresult *)r), "ROLLBACK") != 0)
+		return 0;
+	pg_set_error(p, DB_FAULT_OTHER,
+	    "commit: the transaction had failed and was rolled back");
+	return -1;
+}
+
 /* SQLSTATEs (or their classes, two characters) and what they mean. */
 static const struct {
 	const char *state;
@@ -510,6 +529,16 @@ pg_exec(struct db *db, const char *sql)
 		return DB_ERROR;
 	}
 	cmd.sql = text;
+	if (p->txn_before == PQTRANS_INERROR &&
+	    pg_sql_is(text, pg_commit_words)) {
+		/* The COMMIT would answer ROLLBACK: end it, and say so. */
+		cmd.sql = "ROLLBACK";
+		pg_round_trip(p, &cmd, 1, -1, NULL, &ok);
+		free(text);
+		pg_set_error(p, DB_FAULT_OTHER,
+		    "commit: the transaction had failed and was rolled back");
+		return DB_ERROR;
+	}
 	if (p->txn_before == PQTRANS_INTRANS &&
 	    pg_sql_is(text, pg_write_words)) {
 		xasprintf(&wrapped, PG_SAVEPOINT "; %s;\n" PG_RELEASE, text);

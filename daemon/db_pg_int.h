@@ -91,6 +91,7 @@ int pg_ready(struct pg_db *p, bool ends_txn);
 int pg_round_trip(struct pg_db *p, const struct pg_cmd *cmds, int n,
     int keep, PGresult **kept, unsigned *ok);
 void pg_rollback_to(struct pg_db *p);
+int pg_commit_check(struct pg_db *p, const char *sql, const PGresult *r);
 void pg_set_error(struct pg_db *p, enum db_fault f, const char *msg);
 bool pg_sql_is(const char *sql, const char *const *words);
 bool pg_sql_ends_txn(const char *sql);

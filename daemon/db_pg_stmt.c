@@ -227,6 +227,8 @@ pg_run(struct pg_stmt *s)
 			pg_rollback_to(p);
 		return DB_ERROR;
 	}
+	if (s->ends_txn && pg_commit_check(p, s->sql, s->res) != 0)
+		return DB_ERROR;
 	s->nrows = PQntuples(s->res);
 	if (PQnfields(s->res) > 0) {
 		s->blobs = xcalloc((size_t)PQnfields(s->res), sizeof *s->blobs);

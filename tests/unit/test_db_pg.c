@@ -257,6 +257,42 @@ test_bytea(void **state)
 	db_close(db);
 }
 
+/*
+ * A read that fails in a transaction (reads have no savepoint) leaves it
+ * failed; its COMMIT, which PostgreSQL answers with the tag ROLLBACK, must
+ * fail, prepared or through exec, and nothing of it is kept.
+ */
+static void
+test_commit_of_failed_transaction(void **state)
+{
+	struct db *db = open_db();
+	struct db_stmt *bad, *commit;
+
+	(void)state;
+	run(db, "CREATE TABLE cf (k BIGINT)");
+	assert_int_equal(db_prepare(db, "SELECT 1 / (k - k) FROM cf", false,
+	                     &bad),
+	    DB_OK);
+	assert_int_equal(db_prepare(db, "COMMIT", true, &commit), DB_OK);
+	for (int round = 0; round < 2; round++) {
+		run(db, "BEGIN");
+		run(db, "INSERT INTO cf VALUES (1)");
+		assert_int_not_equal(db_step(bad), DB_ROW);
+		db_reset(bad);
+		if (round == 0)
+			assert_int_equal(db_step(commit), DB_ERROR);
+		else
+			assert_int_equal(db_exec(db, "COMMIT"), DB_ERROR);
+		assert_non_null(strstr(db_errmsg(db), "rolled back"));
+		db_reset(commit);
+		assert_true(db_autocommit(db));
+		assert_int_equal(query_int(db, "SELECT count(*) FROM cf"), 0);
+	}
+	db_finalize(bad);
+	db_finalize(commit);
+	db_close(db);
+}
+
 /* A unique violation in a transaction fails that statement alone. */
 static void
 test_unique_in_transaction(void **state)
@@ -669,6 +705,7 @@ main(void)
 		cmocka_unit_test(test_booleans),
 		cmocka_unit_test(test_bytea),
 		cmocka_unit_test(test_unique_in_transaction),
+		cmocka_unit_test(test_commit_of_failed_transaction),
 		cmocka_unit_test(test_foreign_key),
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_timeout),
