@@ -88,8 +88,8 @@ struct pg_cmd {
 #define PG_CMDS_MAX 4
 
 int pg_ready(struct pg_db *p, bool ends_txn);
-int pg_round_trip(struct pg_db *p, const struct pg_cmd *cmds, int n,
-    int keep, PGresult **kept, unsigned *ok);
+int pg_round_trip(struct pg_db *p, const struct pg_cmd *cmds, int n, int keep,
+    PGresult **kept, unsigned *ok);
 void pg_rollback_to(struct pg_db *p);
 int pg_commit_check(struct pg_db *p, const char *sql, const PGresult *r);
 void pg_set_error(struct pg_db *p, enum db_fault f, const char *msg);

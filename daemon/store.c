@@ -196,7 +196,8 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
 	 */
 	[STORE_STMT_ASSIGNED_COUNTS] =
 	    "SELECT clinician, count(*) FROM contacts INDEXED BY contacts_stats"
-	    " WHERE queued_at >= CAST(?1 AS BIGINT) - 2 * 86400000 AND assigned_at >= ?1"
+	    " WHERE queued_at >= CAST(?1 AS BIGINT) - 2 * 86400000 AND "
+	    "assigned_at >= ?1"
 	    " AND clinician IS NOT NULL"
 	    " GROUP BY clinician ORDER BY clinician",
 

@@ -44,7 +44,8 @@ store_review_audit(struct store *st, const struct store_audit_filter *f)
 	if (f->actor != NULL) {
 		/* A sudo user is recorded as "root (sudo: A)". */
 		store_review_cond(&q, "(actor = ?", f->actor, 0);
-		/* The suffix " (sudo: A)", from a start both stores count alike. */
+		/* The suffix " (sudo: A)", from a start both stores count
+		 * alike. */
 		store_review_sql(&q,
 		    " OR substr(actor, length(actor) - length(?) - 8) ="
 		    " ' (sudo: ' || ? || ')')");

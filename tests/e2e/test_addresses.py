@@ -97,7 +97,7 @@ def test_sim_intake_skips_a_standby():
         d.add_clinician("dr1")
         d.start()
         clin = d.clinician("dr1")
-        sim = Sim("intake", "--principal", "gw", "--token", d.tokens["gw"],
+        sim = Sim("intake", "--principal", "gw", "--token=" + d.tokens["gw"],
                   "--address", standby.address(),
                   "--address", "127.0.0.1:%d" % d.port, "--timeout", "20")
         try:
@@ -125,7 +125,7 @@ def test_sim_intake_sends_again_what_was_not_queued():
         d.add_clinician("dr1")
         d.start()
         clin = d.clinician("dr1")
-        sim = Sim("intake", "--principal", "gw", "--token", d.tokens["gw"],
+        sim = Sim("intake", "--principal", "gw", "--token=" + d.tokens["gw"],
                   "--address", "%s,127.0.0.1:%d" % (dying.address(), d.port),
                   "--timeout", "20")
         try:
@@ -159,10 +159,10 @@ def test_sim_moves_when_the_active_stops():
     d1.start()
     d2.start()
     addrs = "127.0.0.1:%d,127.0.0.1:%d" % (d1.port, d2.port)
-    clin = Sim("clinician", "--principal", "dr1", "--token", d1.tokens["dr1"],
+    clin = Sim("clinician", "--principal", "dr1", "--token=" + d1.tokens["dr1"],
                "--address", addrs, "--accept-after", "0.1",
                "--complete-after", "0.2")
-    watch = Sim("watch", "--principal", "sup", "--token", d1.tokens["sup"],
+    watch = Sim("watch", "--principal", "sup", "--token=" + d1.tokens["sup"],
                 "--address", addrs)
     gw = None
     try:
@@ -211,7 +211,7 @@ def test_sim_intake_moves_between_contacts():
     d1.start()
     d2.start()
     c1 = d1.clinician("dr1")
-    sim = Sim("intake", "--principal", "gw", "--token", d1.tokens["gw"],
+    sim = Sim("intake", "--principal", "gw", "--token=" + d1.tokens["gw"],
               "--address", "127.0.0.1:%d" % d1.port,
               "--address", "127.0.0.1:%d" % d2.port,
               "--contacts", "2", "--interval", str(3 * SCALE),
@@ -237,7 +237,7 @@ def test_sim_gives_up_on_a_refused_hello():
     """unauthorized would be the same on every node: no walk, exit 1."""
     refusing = FakeNode("refusing")
     standby = FakeNode("standby")
-    sim = Sim("watch", "--principal", "sup", "--token", "x",
+    sim = Sim("watch", "--principal", "sup", "--token=x",
               "--address", "%s,%s" % (refusing.address(), standby.address()))
     try:
         rc = sim.wait(10)
@@ -260,7 +260,7 @@ def test_sim_keeps_trying_through_a_takeover():
         d.add_intake("gw")
         d.add_clinician("dr1")
         port = d.port
-        sim = Sim("intake", "--principal", "gw", "--token", d.tokens["gw"],
+        sim = Sim("intake", "--principal", "gw", "--token=" + d.tokens["gw"],
                   "--address", "%s,127.0.0.1:%d" % (standby.address(), port),
                   "--timeout", "20")
         try:
@@ -283,7 +283,7 @@ def test_sim_keeps_trying_through_a_takeover():
     standby.close()
     dead = socket.socket()
     dead.bind(("127.0.0.1", 0))
-    sim = Sim("watch", "--principal", "sup", "--token", "x", "--address",
+    sim = Sim("watch", "--principal", "sup", "--token=x", "--address",
               "127.0.0.1:%d,127.0.0.1:%d" % (dead.getsockname()[1],
                                              dead.getsockname()[1]))
     try:
@@ -312,7 +312,7 @@ def test_sim_follows_a_real_takeover():
     a.start()
     b.start()
     addrs = "127.0.0.1:%d,127.0.0.1:%d" % (b.port, a.port)
-    clin = Sim("clinician", "--principal", "dr1", "--token", a.tokens["dr1"],
+    clin = Sim("clinician", "--principal", "dr1", "--token=" + a.tokens["dr1"],
                "--address", addrs, "--accept-after", "0.1",
                "--complete-after", "0.2")
     gw = None
@@ -321,7 +321,7 @@ def test_sim_follows_a_real_takeover():
         assert re.search(r"-> 127\.0\.0\.1:%d \(127\.0\.0\.1:%d: standby; "
                          r"active is a\)" % (a.port, b.port), clin.text()), (
                              clin.text())
-        gw = Sim("intake", "--principal", "gw", "--token", a.tokens["gw"],
+        gw = Sim("intake", "--principal", "gw", "--token=" + a.tokens["gw"],
                  "--address", addrs, "--contacts", "2", "--interval",
                  str(1.0 * SCALE), "--timeout", "40")
         gw.wait_for("the first contact routed", r"<- routed", 10)

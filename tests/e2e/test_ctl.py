@@ -13,7 +13,7 @@ import zoneinfo
 
 import pgstore
 from harness import (DISCLOSURE, SCALE, STORE, Daemon, accept, complete,
-                     sqlite_only,
+                     postgresql_only, sqlite_only,
                      crisisd_bare, ctl_bare, log_rows, note, now,
                      parse_rfc3339, render_conf, rfc3339, row_id,
                      row_outcome, secs, sleep_ms, submit)
@@ -805,6 +805,21 @@ def backup_tmp_files(path):
     """The files a backup in progress writes besides PATH."""
     return [path + s for s in (".tmp", ".tmp-journal", ".tmp-wal",
                                ".tmp-shm") if os.path.exists(path + s)]
+
+
+@postgresql_only("crisisctl backup is for the SQLite file")
+def test_backup_refused_on_postgresql():
+    """crisisctl backup on a PostgreSQL database says to use the server's
+    tools, exits 1, writes no file and no audit row."""
+    with Daemon() as d:
+        d.start()
+        target = os.path.join(d.dir, "backup.db")
+        r = d.ctl("backup", target, check=False)
+        assert r.returncode == 1 and "pg_dump" in r.stderr, (
+            r.returncode, r.stderr)
+        assert not os.path.exists(target)
+        rows = d.sql("SELECT count(*) FROM audit WHERE action = 'backup'")
+        assert rows == [(0,)], rows
 
 
 @sqlite_only("crisisctl backup copies the SQLite file through FILE.tmp")

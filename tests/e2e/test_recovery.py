@@ -17,7 +17,8 @@ import tempfile
 import time
 
 from harness import (SCALE, WRAPPER, Daemon, accept, assert_timing, now,
-                     note, secs, sleep_ms, sqlite_only, submit)
+                     note, postgresql_only, secs, sleep_ms, sqlite_only,
+                     submit)
 
 SLOW = 3000  # an offer timeout long enough never to fire during a test
 
@@ -609,6 +610,29 @@ def test_durability_settings_logged():
             "crisisd does not log its durability settings at start (want "
             "journal_mode wal, synchronous normal and the WAL fdatasync "
             "thread); it logged:\n%s" % d.log_tail(10))
+
+
+@postgresql_only("PostgreSQL's own durability: the sync thread's commit")
+def test_durability_settings_logged_on_postgresql():
+    """On PostgreSQL the start says the same in its terms: the node, the
+    lease, and that nothing depending on a commit leaves before a
+    synchronous commit covers it; the daemon's session commits
+    asynchronously (the sync thread's does not)."""
+    with Daemon() as d:
+        d.start()
+        log = open(d.log_path, encoding="utf-8", errors="replace").read()
+        assert re.search(r"PostgreSQL, schema \d+; node \S+, lease \d+ ms",
+                         log) and "synchronous commit covers it" in log, (
+            "crisisd does not log how PostgreSQL commits are made "
+            "durable; it logged:\n%s" % d.log_tail(10))
+        rows = d.sql("SELECT setting FROM pg_settings "
+                     "WHERE name = 'synchronous_commit'")
+        assert rows == [("on",)], "the server's default: %r" % (rows,)
+        sessions = d.sql("SELECT count(*) FROM pg_stat_activity "
+                         "WHERE datname = current_database() "
+                         "AND backend_type = 'client backend'")
+        assert sessions[0][0] >= 3, (
+            "want the daemon's, its sync thread's and ours: %r" % sessions)
 
 
 # --- storage faults ---
