@@ -427,6 +427,14 @@ store_batch_begin(struct store *st)
 		 * and the commit fails.
 		 */
 		store_lose_batch(st);
+		/*
+		 * PostgreSQL's begin under the fence is several statements:
+		 * one that failed leaves a transaction open and aborted, where
+		 * every read of the turn would fail too.  End it: reads go on
+		 * outside a transaction, as after SQLite's refused BEGIN.
+		 */
+		if (!db_autocommit(st->db))
+			(void)db_exec(st->db, "ROLLBACK");
 		return STORE_ERROR;
 	}
 	st->batch = true;
