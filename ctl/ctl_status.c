@@ -22,11 +22,18 @@
 #include "store.h"
 #include "util.h"
 
+/* Does a node hold the lease now, by the database's clock? */
+static bool
+ctl_status_live(const struct store_lease *l)
+{
+	return l->node[0] != '\0' && l->expires_at > l->now;
+}
+
 /* The PostgreSQL lease as a JSON object. */
 static json_t *
 ctl_status_lease(const struct store_lease *l)
 {
-	bool live = l->node[0] != '\0' && l->expires_at > l->now;
+	bool live = ctl_status_live(l);
 	char since[RFC3339_MAX];
 	json_t *out =
 	    json_pack("{s:s, s:b}", "store", "postgresql", "serving", live);
@@ -90,7 +97,7 @@ ctl_daemon_serving(struct ctl *ctl)
 	memset(&lease, 0, sizeof lease);
 	rc = store_lease_read(ctl->store, &lease);
 	if (rc == STORE_OK)
-		return lease.node[0] != '\0' && lease.expires_at > lease.now;
+		return ctl_status_live(&lease);
 	if (rc == STORE_ERROR) {
 		ctl_store_fail(ctl, "status");
 		return -1;

@@ -132,14 +132,6 @@ conf_key_string(struct conf_check *ck, const config_setting_t *s,
 		conf_set_string((char **)((char *)base + key->offset), v);
 }
 
-/* Is this database setting a PostgreSQL URI rather than a file's path? */
-bool
-conf_database_is_uri(const char *database)
-{
-	return strncmp(database, "postgresql://", 13) == 0 ||
-	    strncmp(database, "postgres://", 11) == 0;
-}
-
 /*
  * The database as logs may show it: a URI's password (scheme://user:PASS@)
  * becomes "***"; a path as it is.
@@ -150,7 +142,7 @@ conf_database_shown(const char *database)
 	const char *auth = strstr(database, "://"), *at, *colon;
 	char *shown;
 
-	if (!conf_database_is_uri(database) || auth == NULL)
+	if (!util_is_postgresql_uri(database) || auth == NULL)
 		return xstrdup(database);
 	auth += 3;
 	at = strchr(auth, '@');
@@ -223,7 +215,7 @@ conf_key_database(struct conf_check *ck, const config_setting_t *s,
 		return;
 	free(conf->database);
 	/* A PostgreSQL URI is libpq's to read, not a path to resolve. */
-	if (conf_database_is_uri(v))
+	if (util_is_postgresql_uri(v))
 		conf->database = xstrdup(v);
 	else
 		conf->database =

@@ -95,9 +95,6 @@ struct db *db_sqlite_open(const char *path, int flags, int *rc);
 /* The SQLite handle under a SQLite db, for what only SQLite has. */
 struct sqlite3 *db_sqlite_handle(struct db *db);
 
-/* Is this database string a PostgreSQL URI (postgresql:// or postgres://)? */
-bool db_is_postgresql(const char *database);
-
 static inline int
 db_prepare(struct db *db, const char *sql, bool persistent,
     struct db_stmt **out)
@@ -214,6 +211,13 @@ static inline enum db_fault
 db_fault(struct db *db)
 {
 	return db->ops->fault(db);
+}
+/* End a transaction left open by a failure, if any (its error stays). */
+static inline void
+db_rollback_open(struct db *db)
+{
+	if (!db->ops->autocommit(db))
+		(void)db->ops->exec(db, "ROLLBACK");
 }
 static inline void
 db_close(struct db *db)

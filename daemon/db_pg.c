@@ -105,15 +105,6 @@ static const struct {
 	{ "08", DB_FAULT_CONNECTION },
 };
 
-/* Is db a PostgreSQL URI rather than a SQLite path? */
-bool
-db_is_postgresql(const char *database)
-{
-	return database != NULL &&
-	    (strncmp(database, "postgresql://", 13) == 0 ||
-	        strncmp(database, "postgres://", 11) == 0);
-}
-
 /* Does sql begin with one of words (a NULL-terminated list)? */
 bool
 pg_sql_is(const char *sql, const char *const *words)

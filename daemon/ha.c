@@ -71,7 +71,6 @@ ha_try(struct ha *ha)
 	struct store_lease holder;
 	int rc;
 
-	memset(&holder, 0, sizeof holder);
 	rc = store_lease_take(ha->st, ha->node, ha->lease_ms, &holder);
 	if (rc == STORE_OK) {
 		log_notice("node %s holds the lease now (epoch %lld): serving",

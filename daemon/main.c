@@ -449,7 +449,7 @@ main_open_store(void)
 {
 	char *cause = NULL;
 
-	if (!conf_database_is_uri(d.conf->database) &&
+	if (!util_is_postgresql_uri(d.conf->database) &&
 	    (d.lock = lockfile_take(d.conf->database, &cause)) == NULL)
 		fatalx("%s", cause);
 	d.st = store_open(d.conf->database, STORE_OPEN_DAEMON, &cause);

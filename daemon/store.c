@@ -433,8 +433,7 @@ store_batch_begin(struct store *st)
 		 * every read of the turn would fail too.  End it: reads go on
 		 * outside a transaction, as after SQLite's refused BEGIN.
 		 */
-		if (!db_autocommit(st->db))
-			(void)db_exec(st->db, "ROLLBACK");
+		db_rollback_open(st->db);
 		return STORE_ERROR;
 	}
 	st->batch = true;
@@ -608,7 +607,7 @@ store_open(const char *database, enum store_open_mode mode, char **cause)
 
 	strlcpy_(st->error, "no error", sizeof st->error);
 	st->busy_wait_ms = STORE_DAEMON_BUSY_TIMEOUT_MS;
-	if ((db_is_postgresql(database)
+	if ((util_is_postgresql_uri(database)
 	            ? store_postgresql_open(st, database, mode, cause)
 	            : store_sqlite_open(st, database, mode, cause)) == 0)
 		return st;

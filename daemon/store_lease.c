@@ -57,7 +57,7 @@
 struct store_lease_sync {
 	char *uri;
 	struct db *db;
-	char node[sizeof(((struct store_lease *)0)->node)];
+	char node[STORE_LEASE_NODE_BYTES];
 	int64_t epoch;
 	int64_t lease_ms;
 	int64_t last_ok; /* monotonic ms when the last good renewal began */
@@ -182,36 +182,20 @@ store_shared(const struct store *st)
 	return st->uri != NULL;
 }
 
-/* Copy the backend's view of the lease into the store's. */
-static void
-store_lease_copy(struct store_lease *out, const struct store_pg_lease *in)
-{
-	memset(out, 0, sizeof *out);
-	strlcpy_(out->node, in->node, sizeof out->node);
-	out->epoch = in->epoch;
-	out->acquired_at = in->acquired_at;
-	out->renewed_at = in->renewed_at;
-	out->expires_at = in->expires_at;
-	out->now = in->now;
-}
-
 /* Take the lease if it is free or expired (see store.h). */
 int
 store_lease_take(struct store *st, const char *node, int64_t lease_ms,
     struct store_lease *holder)
 {
-	struct store_pg_lease pg;
 	int64_t epoch = 0;
 	int rc;
 
 	if (!store_shared(st))
 		return STORE_OK;
-	memset(&pg, 0, sizeof pg);
-	rc = store_pg_lease_try(st->db, node, (int)lease_ms, &epoch, &pg);
-	if (rc == 1) {
-		store_lease_copy(holder, &pg);
+	memset(holder, 0, sizeof *holder);
+	rc = store_pg_lease_try(st->db, node, (int)lease_ms, &epoch, holder);
+	if (rc == 1)
 		return STORE_CONFLICT;
-	}
 	if (rc != 0) {
 		store_set_error(st, "take the lease: %s", db_errmsg(st->db));
 		return STORE_ERROR;
@@ -229,16 +213,12 @@ store_lease_take(struct store *st, const char *node, int64_t lease_ms,
 int
 store_lease_read(struct store *st, struct store_lease *out)
 {
-	struct store_pg_lease pg;
-
 	if (!store_shared(st))
 		return STORE_NOTFOUND;
-	memset(&pg, 0, sizeof pg);
-	if (store_pg_lease_read(st->db, &pg) != 0) {
+	if (store_pg_lease_read(st->db, out) != 0) {
 		store_set_error(st, "read the lease: %s", db_errmsg(st->db));
 		return STORE_ERROR;
 	}
-	store_lease_copy(out, &pg);
 	return STORE_OK;
 }
 

@@ -225,14 +225,13 @@ store_pg_schema(struct db *db, bool migrate, int *version_found, char *err,
 	}
 	return 0;
 fail:
-	if (!db_autocommit(db))
-		db_exec(db, "ROLLBACK");
+	db_rollback_open(db);
 	return -1;
 }
 
 /* Read the lease's row from a statement of store_pg_lease_columns. */
 static void
-store_pg_lease_row(struct db_stmt *s, struct store_pg_lease *out)
+store_pg_lease_row(struct db_stmt *s, struct store_lease *out)
 {
 	const char *node = db_column_text(s, 0);
 
@@ -246,7 +245,7 @@ store_pg_lease_row(struct db_stmt *s, struct store_pg_lease *out)
 
 /* Read the lease (store_pg.h). */
 int
-store_pg_lease_read(struct db *db, struct store_pg_lease *out)
+store_pg_lease_read(struct db *db, struct store_lease *out)
 {
 	struct db_stmt *s;
 	int rc;
@@ -314,7 +313,7 @@ store_pg_commits_open(struct db *db, int64_t epoch)
 /* Take the lease if it has expired (store_pg.h). */
 int
 store_pg_lease_try(struct db *db, const char *node, int lease_ms,
-    int64_t *epoch_out, struct store_pg_lease *holder)
+    int64_t *epoch_out, struct store_lease *holder)
 {
 	int64_t epoch = 0, one;
 	char err[8];
@@ -342,8 +341,7 @@ store_pg_lease_try(struct db *db, const char *node, int lease_ms,
 	*epoch_out = epoch;
 	return 0;
 fail:
-	if (!db_autocommit(db))
-		db_exec(db, "ROLLBACK");
+	db_rollback_open(db);
 	return -1;
 }
 

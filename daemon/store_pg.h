@@ -19,18 +19,8 @@ struct db;
 
 /* crisisctl's bound on a round trip: a report may read many rows. */
 #define STORE_PG_CTL_TIMEOUT_MS 60000
-/* The longest node name the lease keeps for a reader. */
-#define STORE_PG_NODE_MAX 256
-
-/* The lease as read: who holds it, since and until when (server ms). */
-struct store_pg_lease {
-	char node[STORE_PG_NODE_MAX]; /* "" if never held */
-	int64_t epoch; /* 0 if never held */
-	int64_t acquired_at; /* 0 for NULL */
-	int64_t expires_at;
-	int64_t renewed_at;
-	int64_t now; /* the server's clock at the read */
-};
+/* The lease as read is store.h's struct store_lease (server ms). */
+struct store_lease;
 
 /*
  * Connect.  A daemon's connection commits asynchronously (the sync thread
@@ -57,9 +47,9 @@ int store_pg_schema(struct db *db, bool migrate, int *version_found, char *err,
  * for the old active's write transactions, so none commits after this.
  */
 int store_pg_lease_try(struct db *db, const char *node, int lease_ms,
-    int64_t *epoch_out, struct store_pg_lease *holder);
+    int64_t *epoch_out, struct store_lease *holder);
 /* Read the lease (crisisctl status, a standby's message).  0 or -1. */
-int store_pg_lease_read(struct db *db, struct store_pg_lease *out);
+int store_pg_lease_read(struct db *db, struct store_lease *out);
 /* Let the lease of epoch expire now (a clean stop).  0, 1 not ours, -1. */
 int store_pg_lease_release(struct db *db, int64_t epoch);
 

@@ -186,8 +186,7 @@ store_migrate_one(struct store *st, int *version)
 	*version = v + 1;
 	return STORE_OK;
 fail:
-	if (!db_autocommit(st->db))
-		db_exec(st->db, "ROLLBACK");
+	db_rollback_open(st->db);
 	return STORE_ERROR;
 }
 

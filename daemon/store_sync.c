@@ -336,15 +336,10 @@ store_sync_normal(struct store *st)
 	return STORE_OK;
 }
 
-/*
- * Start the thread with method (its arg then belongs to the thread, freed
- * with it, even on failure).
- */
-int
-store_sync_start_method(struct store *st,
-    const struct store_sync_method *method)
+/* Start ss's thread, ready to run: STORE_OK (st->sync is ss) or not. */
+static int
+store_sync_launch(struct store *st, struct store_sync *ss)
 {
-	struct store_sync *ss = store_sync_new(method);
 	int rc;
 
 	if (ss->event_fd == -1) {
@@ -363,29 +358,32 @@ store_sync_start_method(struct store *st,
 	return STORE_OK;
 }
 
+/*
+ * Start the thread with method (its arg then belongs to the thread, freed
+ * with it, even on failure).
+ */
+int
+store_sync_start_method(struct store *st,
+    const struct store_sync_method *method)
+{
+	return store_sync_launch(st, store_sync_new(method));
+}
+
 /* Start the sync thread for the database at path, then commit with NORMAL. */
 int
 store_sync_start(struct store *st, const char *path)
 {
 	/* Its state is the sync's own (the WAL's paths and descriptor). */
 	struct store_sync_method wal = { store_sync_wal, NULL, NULL, NULL, 0 };
-	struct store_sync *ss;
-	char *copy;
+	struct store_sync *ss = store_sync_new(&wal);
+	char *copy = xstrdup(path);
 
-	if (store_sync_start_method(st, &wal) != STORE_OK)
-		return STORE_ERROR;
-	/*
-	 * The thread waits for a ticket, which no commit can take before this
-	 * returns: the paths are in place before it reads them.
-	 */
-	ss = st->sync;
-	pthread_mutex_lock(&ss->lock);
-	copy = xstrdup(path);
 	xasprintf(&ss->wal_path, "%s-wal", path);
 	ss->dir_path = xstrdup(dirname(copy));
 	free(copy);
 	ss->method.arg = ss;
-	pthread_mutex_unlock(&ss->lock);
+	if (store_sync_launch(st, ss) != STORE_OK)
+		return STORE_ERROR;
 	return store_sync_normal(st);
 }
 

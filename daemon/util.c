@@ -360,3 +360,12 @@ util_utf8_valid(const char *s)
 	}
 	return true;
 }
+
+/* Is this database setting a PostgreSQL URI rather than a file's path? */
+bool
+util_is_postgresql_uri(const char *database)
+{
+	return database != NULL &&
+	    (strncmp(database, "postgresql://", 13) == 0 ||
+	        strncmp(database, "postgres://", 11) == 0);
+}

@@ -127,8 +127,7 @@ struct conf {
  */
 int conf_load(const char *path, struct conf **out, char **cause);
 void conf_free(struct conf *conf);
-/* Is this database setting a PostgreSQL URI rather than a file's path? */
-bool conf_database_is_uri(const char *database);
+
 
 /* The config path to use: explicit, else $CRISISD_CONF, else the default. */
 const char *conf_path(const char *explicit_path);

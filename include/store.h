@@ -98,8 +98,11 @@ void store_rollback(struct store *st);
 /* Can several crisisd share this store (PostgreSQL)?  Not SQLite's file. */
 bool store_shared(const struct store *st);
 
+/* A node's name and its NUL (ha.node is at most 63 bytes). */
+#define STORE_LEASE_NODE_BYTES 64
+
 struct store_lease {
-	char node[64]; /* the holder; "" if nobody ever held it */
+	char node[STORE_LEASE_NODE_BYTES]; /* the holder; "" if never held */
 	int64_t epoch;
 	int64_t acquired_at; /* ms since the epoch, the database's clock */
 	int64_t renewed_at;

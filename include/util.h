@@ -41,6 +41,11 @@ int64_t util_monotonic_ms(void);
  * UTC with milliseconds: "2026-11-27T10:00:00.123Z".
  */
 int util_parse_rfc3339(const char *text, int64_t *ms);
+/*
+ * Is this database setting a PostgreSQL URI (postgresql:// or
+ * postgres://) rather than an SQLite file's path?  NULL is neither.
+ */
+bool util_is_postgresql_uri(const char *database);
 void util_format_rfc3339(int64_t ms, char buf[RFC3339_MAX]);
 
 /*

@@ -529,15 +529,20 @@ class Load:
 
     async def run(self, duration_s, kills, drain_s, poll):
         """The whole load: clients, submissions and kills, then the drain."""
+        specs = self._intake_specs
+        gap = duration_s * len(specs) / max(1, sum(n for _, _, n in specs))
+        return await self.run_with(
+            gap, lambda: self.kill_loop(kills, duration_s / max(1, kills)),
+            drain_s, poll)
+
+    async def run_with(self, gap, killer, drain_s, poll):
+        """Clients, each intake submitting every gap s, and killer() (a
+        coroutine) killing; then the drain.  True if everything settled."""
         self.build()
-        links = [c.link for c in self.intakes + self.clinicians]
-        for link in links:
-            self.spawn(link.run())
-        gap = duration_s * len(self.intakes) / max(
-            1, sum(it.ncontacts for it in self.intakes))
+        for c in self.intakes + self.clinicians:
+            self.spawn(c.link.run())
         work = [self.spawn(it.submit_all(gap)) for it in self.intakes]
-        work.append(self.spawn(self.kill_loop(kills, duration_s / max(
-            1, kills))))
+        work.append(self.spawn(killer()))
         await asyncio.gather(*work)
         if self.restart_failure is not None:
             self.stopping = True

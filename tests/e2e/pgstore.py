@@ -28,6 +28,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -136,6 +137,13 @@ def stop(directory):
                            timeout=60)
         if p.returncode == 0:
             return
+    # pg_ctl could not stop it: the postmaster by its pid, and with it
+    # its children (they exit when it is gone).
+    try:
+        with open(os.path.join(data, "postmaster.pid"), encoding="ascii") as f:
+            os.kill(int(f.readline().strip()), signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
 
 
 def log_tail(directory, n=20):

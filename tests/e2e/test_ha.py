@@ -320,19 +320,8 @@ class FailoverLoad(crashload.Load):
     async def run_failover(self, kills, rate, drain_s, poll):
         """Clients, contacts and kills; then wait for every contact to
         end.  True if everything settled in time."""
-        self.build()
-        for c in self.intakes + self.clinicians:
-            self.spawn(c.link.run())
-        gap = len(self.intakes) / rate
-        work = [self.spawn(it.submit_all(gap)) for it in self.intakes]
-        work.append(self.spawn(self.kill_all(kills)))
-        await asyncio.gather(*work)
-        if self.restart_failure is not None:
-            self.stopping = True
-            return False
-        drained = await self.drain(drain_s, poll)
-        self.stopping = True
-        return drained
+        return await self.run_with(len(self._intake_specs) / rate,
+                                   lambda: self.kill_all(kills), drain_s, poll)
 
 
 def takeover_figures(takeovers, key, how=None):

@@ -114,11 +114,11 @@ static void
 test_is_postgresql(void **state)
 {
 	(void)state;
-	assert_true(db_is_postgresql("postgresql:///crisisd?host=/run"));
-	assert_true(db_is_postgresql("postgres://db.example/crisisd"));
-	assert_false(db_is_postgresql("/var/lib/crisisd/crisisd.db"));
-	assert_false(db_is_postgresql("postgresql.db"));
-	assert_false(db_is_postgresql(NULL));
+	assert_true(util_is_postgresql_uri("postgresql:///crisisd?host=/run"));
+	assert_true(util_is_postgresql_uri("postgres://db.example/crisisd"));
+	assert_false(util_is_postgresql_uri("/var/lib/crisisd/crisisd.db"));
+	assert_false(util_is_postgresql_uri("postgresql.db"));
+	assert_false(util_is_postgresql_uri(NULL));
 }
 
 /* Parameters in, rows and typed columns out, NULL included. */
@@ -555,7 +555,7 @@ static void
 test_lease(void **state)
 {
 	struct db *a = open_db(), *b;
-	struct store_pg_lease l;
+	struct store_lease l;
 	char *cause = NULL;
 	int64_t e1 = 0, e2 = 0;
 
@@ -590,7 +590,7 @@ static void
 test_fence(void **state)
 {
 	struct db *a, *b, *sync;
-	struct store_pg_lease l;
+	struct store_lease l;
 	char *cause = NULL;
 	int64_t e1 = 0, e2 = 0, t0;
 	uint64_t durable = 0;
