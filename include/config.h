@@ -128,7 +128,6 @@ struct conf {
 int conf_load(const char *path, struct conf **out, char **cause);
 void conf_free(struct conf *conf);
 
-
 /* The config path to use: explicit, else $CRISISD_CONF, else the default. */
 const char *conf_path(const char *explicit_path);
 
